@@ -1,0 +1,82 @@
+# openfcs build, test and tooling entry points (style.md §9).
+#
+#   make run     build and start the server with the bundled applications/live
+#   make test    system deps, vet, gofmt, unit tests (-race -shuffle), benchmarks once, e2e
+#   make e2e     only the end-to-end suite (real binary, ffmpeg, rtmpdump)
+#   make bench   benchmarks with allocation counts
+#   make fuzz    every fuzz target for FUZZTIME each
+#   make lint    go vet + gofmt check + golangci-lint (pinned)
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO            ?= go
+BIN           ?= bin/openfcs
+APPS          ?= ./applications
+RTMP_ADDR     ?= :1935
+HTTP_ADDR     ?= :8080
+FUZZTIME      ?= 10s
+UNIT_TIMEOUT  ?= 15m
+E2E_TIMEOUT   ?= 30m
+GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+# Every Go file we own, for the gofmt check (testdata may hold broken Go on purpose).
+GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './node_modules/*')
+
+.PHONY: all build run deps vet fmt fmt-check unit bench-once test e2e bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/openfcs
+
+# The lead commits applications/live/; mkdir keeps `make run` working in any checkout.
+run: build
+	@mkdir -p $(APPS)/live
+	@port=$(RTMP_ADDR); port=$${port##*:}; hport=$(HTTP_ADDR); hport=$${hport##*:}; \
+	echo "openfcs: applications in $(APPS)"; \
+	echo "  publish: ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine -c:v libx264 -c:a aac -f flv rtmp://127.0.0.1:$$port/live/stream"; \
+	echo "  play:    ffplay rtmp://127.0.0.1:$$port/live/stream"; \
+	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/live/stream -o - | ffplay -"; \
+	echo "  http:    http://127.0.0.1:$$hport/"
+	exec ./$(BIN) serve --rtmp $(RTMP_ADDR) --http $(HTTP_ADDR) --apps $(APPS)
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+fmt:
+	gofmt -w $(GOFILES)
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFILES)); \
+	if [ -n "$$out" ]; then echo "gofmt: these files are not formatted (run make fmt):"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -shuffle=on -timeout $(UNIT_TIMEOUT) ./...
+
+# Run every benchmark once so that they cannot rot; timings are not asserted.
+bench-once:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout $(UNIT_TIMEOUT) ./...
+
+# e2e tests carry the `e2e` build tag so that `go test ./...` stays fast.
+e2e: deps
+	$(GO) test -race -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/...
+
+test: deps vet fmt-check unit bench-once e2e
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
+
+lint: vet fmt-check
+	$(GOLANGCI_LINT) run ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs the system packages that `make test` and the e2e suite need.
+#
+# Idempotent: every entry names a command that proves the package is there; a
+# package is installed only when its command is missing, and `apt-get update`
+# runs only when something must be installed. Fails loudly (non-zero exit)
+# when a package cannot be installed or its command is still missing after.
+#
+# To add a package, add one line to PACKAGES below.
+set -euo pipefail
+
+# One line per package: "<command that must exist> <debian package>".
+# Several commands may come from one package (ffmpeg ships ffprobe).
+PACKAGES=(
+	"ffmpeg ffmpeg"
+	"ffprobe ffmpeg"
+	"rtmpdump rtmpdump"
+	"node nodejs"
+	"npm npm"
+)
+
+log() { printf 'deps.sh: %s\n' "$*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+missing=()
+for entry in "${PACKAGES[@]}"; do
+	read -r cmd pkg <<<"$entry"
+	if ! command -v "$cmd" >/dev/null 2>&1; then
+		# Skip duplicates (ffmpeg and ffprobe both come from ffmpeg).
+		if [[ " ${missing[*]-} " != *" $pkg "* ]]; then
+			missing+=("$pkg")
+		fi
+		log "missing command '$cmd' (package $pkg)"
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	log "all system packages present"
+	exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+	command -v sudo >/dev/null 2>&1 || die "not root and sudo is missing; install as root: apt-get install ${missing[*]}"
+	SUDO=(sudo)
+fi
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
+
+export DEBIAN_FRONTEND=noninteractive
+log "installing: ${missing[*]}"
+"${SUDO[@]}" apt-get update -q || die "apt-get update failed"
+"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+	die "apt-get install ${missing[*]} failed"
+
+# Verify: every command must now exist.
+for entry in "${PACKAGES[@]}"; do
+	read -r cmd pkg <<<"$entry"
+	command -v "$cmd" >/dev/null 2>&1 || die "command '$cmd' still missing after installing package $pkg"
+done
+log "done"

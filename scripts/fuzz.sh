@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for FUZZTIME (default 10s) each.
+# Targets are found with `go test -list '^Fuzz'` per package, since
+# `go test -fuzz` accepts one package and one target at a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-10s}
+
+count=0
+failed=()
+for pkg in $("$GO" list ./...); do
+	# -list prints matching names, then "ok <pkg> ..."; keep only the names.
+	targets=$("$GO" test -list '^Fuzz' "$pkg" | grep -E '^Fuzz' || true)
+	for target in $targets; do
+		count=$((count + 1))
+		echo "fuzz: $pkg $target for $FUZZTIME"
+		if ! "$GO" test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"; then
+			failed+=("$pkg.$target")
+		fi
+	done
+done
+
+echo "fuzz: ran $count targets"
+if ((${#failed[@]} > 0)); then
+	echo "fuzz: FAILED: ${failed[*]}" >&2
+	echo "fuzz: failing inputs are under the package's testdata/fuzz/<target>/" >&2
+	exit 1
+fi
