@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/rtmp"
+)
+
+// Config is the whole server configuration: openfcs.yaml decoded over the
+// defaults, then flags on top.
+type Config struct {
+	// Listen addresses. An empty address disables that listener.
+	RTMP string `yaml:"rtmp"` // default ":1935"
+	HTTP string `yaml:"http"` // default ":8080"
+	// Log output.
+	Log LogConfig `yaml:"log"`
+	// Instance configures applications, instances and live streams
+	// (instance.apps is the applications folder, default ./applications).
+	Instance instance.Config `yaml:"instance"`
+	// Session configures RTMP sessions: limits and timeouts.
+	Session rtmp.Config `yaml:"session"`
+}
+
+// LogConfig selects the slog handler.
+type LogConfig struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+func defaultConfig() Config {
+	return Config{
+		RTMP:     ":1935",
+		HTTP:     ":8080",
+		Log:      LogConfig{Format: "text", Level: "info"},
+		Instance: instance.Config{AppsDir: "applications"},
+	}
+}
+
+// loadConfig decodes a YAML file over cfg, rejecting unknown keys.
+func loadConfig(path string, cfg *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func parseServe(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML config file (see openfcs.yaml)")
+	rtmpAddr := fs.String("rtmp", "", "RTMP listen address (default :1935)")
+	httpAddr := fs.String("http", "", "HTTP listen address (default :8080)")
+	apps := fs.String("apps", "", "applications folder (default ./applications)")
+	logFormat := fs.String("log-format", "", "log format: text or json")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	cfg := defaultConfig()
+	if *cfgPath != "" {
+		if err := loadConfig(*cfgPath, &cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	// Flags win over the file, but only those given.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "rtmp":
+			cfg.RTMP = *rtmpAddr
+		case "http":
+			cfg.HTTP = *httpAddr
+		case "apps":
+			cfg.Instance.AppsDir = *apps
+		case "log-format":
+			cfg.Log.Format = *logFormat
+		case "log-level":
+			cfg.Log.Level = *logLevel
+		}
+	})
+	return cfg, nil
+}
+
+func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.Format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
+}

@@ -1,0 +1,118 @@
+package instance
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openfcs/openfcs/media"
+)
+
+// ClientInfo is what a transport knows about a connecting client
+// (Client.ip, agent, referrer, protocol, ... in SSAS terms).
+type ClientInfo struct {
+	IP       string
+	Agent    string // flashVer
+	Referrer string // swfUrl
+	PageURL  string
+	Protocol string // rtmp, rtmpt, rtmps, rtmpts, ws
+	Encoding int    // objectEncoding, 0 or 3
+	Query    string // query string of the connect URL
+}
+
+// Client is one connection admitted to an instance.
+type Client struct {
+	ID uint64
+	ClientInfo
+	inst *Instance
+}
+
+// Instance is one running application instance: its clients and streams.
+type Instance struct {
+	App  string
+	Name string
+
+	m       *Manager
+	log     *slog.Logger
+	streams *media.Registry
+
+	mu        sync.Mutex
+	clients   map[uint64]*Client
+	idleTimer *time.Timer
+	unloaded  bool
+}
+
+func newInstance(m *Manager, app, name string) *Instance {
+	log := m.log.With("app", app, "instance", name)
+	return &Instance{
+		App:     app,
+		Name:    name,
+		m:       m,
+		log:     log,
+		streams: media.NewRegistry(m.cfg.Media, log),
+		clients: map[uint64]*Client{},
+	}
+}
+
+// Streams returns the instance's live streams.
+func (in *Instance) Streams() *media.Registry { return in.streams }
+
+// Logger returns the instance's logger (with app and instance attributes).
+func (in *Instance) Logger() *slog.Logger { return in.log }
+
+// Clients returns the connected clients.
+func (in *Instance) Clients() []*Client {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]*Client, 0, len(in.clients))
+	for _, c := range in.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (in *Instance) add(c *Client) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.clients[c.ID] = c
+	if in.idleTimer != nil {
+		in.idleTimer.Stop()
+		in.idleTimer = nil
+	}
+}
+
+// Disconnect removes c. When the last client leaves, the instance unloads
+// after the manager's IdleUnload unless someone connects meanwhile.
+func (in *Instance) Disconnect(c *Client) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, ok := in.clients[c.ID]; !ok {
+		return
+	}
+	delete(in.clients, c.ID)
+	if len(in.clients) == 0 && !in.unloaded {
+		in.idleTimer = time.AfterFunc(in.m.cfg.IdleUnload, func() { in.m.maybeUnload(in) })
+	}
+}
+
+func (in *Instance) idle() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.clients) == 0
+}
+
+func (in *Instance) unload(reason string) {
+	in.mu.Lock()
+	if in.unloaded {
+		in.mu.Unlock()
+		return
+	}
+	in.unloaded = true
+	if in.idleTimer != nil {
+		in.idleTimer.Stop()
+		in.idleTimer = nil
+	}
+	in.mu.Unlock()
+	in.streams.Close()
+	in.log.Info("instance unloaded", "reason", reason)
+}
