@@ -1,0 +1,69 @@
+package media
+
+import "time"
+
+// Config holds the limits of a [Registry]. A zero field means its documented
+// default.
+type Config struct {
+	// GOPCacheMaxPackets bounds the GOP cache (video and audio messages since
+	// the last video keyframe) that lets a late joiner start at a keyframe.
+	// Default 1024. When a GOP grows past it the cache is dropped until the
+	// next keyframe rather than served without its keyframe. Negative
+	// disables the cache.
+	GOPCacheMaxPackets int
+	// GOPCacheMaxBytes bounds the GOP cache's payload bytes. Default 8 MiB.
+	// Negative disables the cache.
+	GOPCacheMaxBytes int
+	// QueuePackets bounds a subscriber's live backlog in messages. Past half
+	// of it the subscriber is behind and drops video until a keyframe; a full
+	// queue cuts it off when a message that must not be dropped arrives.
+	// The initial burst (metadata, configuration, GOP cache) is not counted.
+	// Default 512, minimum 8.
+	QueuePackets int
+	// QueueBytes bounds a subscriber's live backlog in payload bytes, with
+	// the same half-way behaviour as QueuePackets. Default 4 MiB, minimum
+	// 64 KiB.
+	QueueBytes int
+	// SlowConsumerAfter is how long a subscriber may stay behind before it
+	// is cut off with ErrSlowConsumer. Default 10 s.
+	SlowConsumerAfter time.Duration
+}
+
+// Defaults of Config fields.
+const (
+	DefaultGOPCacheMaxPackets = 1024
+	DefaultGOPCacheMaxBytes   = 8 << 20
+	DefaultQueuePackets       = 512
+	DefaultQueueBytes         = 4 << 20
+	DefaultSlowConsumerAfter  = 10 * time.Second
+
+	minQueuePackets = 8
+	minQueueBytes   = 64 << 10
+	// maxConfigs bounds the cached codec configurations of one stream (one
+	// per track and kind of configuration); a hostile multitrack publisher
+	// cannot grow it further.
+	maxConfigs = 16
+)
+
+func (c Config) withDefaults() Config {
+	if c.GOPCacheMaxPackets == 0 {
+		c.GOPCacheMaxPackets = DefaultGOPCacheMaxPackets
+	}
+	if c.GOPCacheMaxBytes == 0 {
+		c.GOPCacheMaxBytes = DefaultGOPCacheMaxBytes
+	}
+	if c.QueuePackets == 0 {
+		c.QueuePackets = DefaultQueuePackets
+	}
+	c.QueuePackets = max(c.QueuePackets, minQueuePackets)
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	c.QueueBytes = max(c.QueueBytes, minQueueBytes)
+	if c.SlowConsumerAfter <= 0 {
+		c.SlowConsumerAfter = DefaultSlowConsumerAfter
+	}
+	return c
+}
+
+func (c Config) gopEnabled() bool { return c.GOPCacheMaxPackets > 0 && c.GOPCacheMaxBytes > 0 }

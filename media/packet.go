@@ -1,0 +1,81 @@
+package media
+
+import "strconv"
+
+// Kind is the kind of a published message. The values equal the RTMP message
+// type ids on purpose (rtmp.md §6), so a transport converts with a cast.
+type Kind uint8
+
+// Message kinds.
+const (
+	Audio Kind = 8
+	Video Kind = 9
+	Data  Kind = 18 // AMF0 data message (onMetaData, onCuePoint, NetStream.send)
+)
+
+// String names the kind for logs.
+func (k Kind) String() string {
+	switch k {
+	case Audio:
+		return "audio"
+	case Video:
+		return "video"
+	case Data:
+		return "data"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Packet is one published media message. It is immutable once passed to
+// [Publication.Write] or [Publication.SetMetadata]: it is shared by pointer
+// with every subscriber and never copied per subscriber. Payload is an FLV
+// tag body (flv.md §4–§6) and passes through untouched.
+type Packet struct {
+	Kind    Kind
+	Time    uint32 // timestamp, ms
+	Payload []byte
+	// Keyframe marks a video keyframe carrying a picture. Set by Write.
+	Keyframe bool
+	// Config marks codec configuration (sequence header, E-RTMP
+	// SequenceStart and similar) that is cached and never dropped. Set by
+	// Write.
+	Config bool
+
+	configKey uint16 // which cached configuration this one replaces
+}
+
+// EventType says what a subscriber [Event] carries.
+type EventType uint8
+
+// Event types.
+const (
+	// EventPacket: Event.Packet is a message to send.
+	EventPacket EventType = iota
+	// EventPublishNotify: a publisher started on the stream
+	// (NetStream.Play.PublishNotify; also the first event of a subscriber
+	// joining a published stream, where a transport sends Play.Start).
+	EventPublishNotify
+	// EventUnpublishNotify: the publisher left
+	// (NetStream.Play.UnpublishNotify). The subscriber stays subscribed.
+	EventUnpublishNotify
+)
+
+// String names the event type for logs.
+func (t EventType) String() string {
+	switch t {
+	case EventPacket:
+		return "packet"
+	case EventPublishNotify:
+		return "publish_notify"
+	case EventUnpublishNotify:
+		return "unpublish_notify"
+	}
+	return "event(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Event is one entry of a subscriber's queue. Packet is nil except for
+// EventPacket.
+type Event struct {
+	Type   EventType
+	Packet *Packet
+}
