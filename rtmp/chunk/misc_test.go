@@ -1,0 +1,8 @@
+package chunk
+
+import (
+	"bufio"
+	"io"
+)
+
+func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 16) }

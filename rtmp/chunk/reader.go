@@ -1,0 +1,293 @@
+package chunk
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Reader reassembles messages from a chunk stream (rtmp.md §3). It is owned
+// by one goroutine (the connection's reader).
+type Reader struct {
+	br        *bufio.Reader
+	lim       Limits
+	chunkSize uint32
+	consumed  uint64
+	pending   int // sum of lengths of messages in progress
+
+	// states holds one record per chunk stream seen. Peers use a handful,
+	// so a linear scan with a one-entry cache beats a map; MaxCSIDs bounds
+	// the scan for hostile peers.
+	states []*readState
+	last   *readState
+
+	scratch [16]byte
+}
+
+// readState is the per-csid reader state of rtmp.md §3.2.
+type readState struct {
+	csid     uint32
+	streamID uint32
+	length   uint32
+	typ      uint8
+	ts       uint32 // absolute timestamp of the current or last message
+	delta    uint32 // last timestamp field; after fmt 0 the absolute value (§3.2)
+	ext      bool   // the last fmt 0/1/2 header used the extended field
+	extVal   uint32 // its value
+	active   bool   // a message is being reassembled in buf
+	buf      []byte // len = bytes received so far
+}
+
+// NewReader returns a Reader of the chunk stream r with the given limits
+// (zero fields take their defaults). If r is a *bufio.Reader it is used as
+// is (at least 16 bytes of buffer are needed); otherwise it is wrapped in a
+// small bufio.Reader of its own. The Reader never reads more from r than
+// bufio buffering implies, so r must carry nothing but the chunk stream
+// from here on (the handshake is over).
+func NewReader(r io.Reader, lim Limits) *Reader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, readBufferSize)
+	}
+	return &Reader{br: br, lim: lim.WithDefaults(), chunkSize: DefaultChunkSize}
+}
+
+// BytesRead returns the number of bytes the Reader has consumed from the
+// stream: every header and payload byte, the basis of Acknowledgement
+// messages (rtmp.md §4 type 3). Bytes buffered but not yet parsed are not
+// counted; handshake bytes, read before NewReader, are not either.
+func (r *Reader) BytesRead() uint64 { return r.consumed }
+
+// ChunkSize returns the peer's current chunk size: 128 until a Set Chunk
+// Size message changes it.
+func (r *Reader) ChunkSize() uint32 { return r.chunkSize }
+
+// ReadMessage returns the next complete message. The payload is freshly
+// allocated for each message and owned by the caller; the Reader never
+// touches it again, so it may be shared read-only.
+//
+// Set Chunk Size (type 1) and Abort (type 2) are applied before they are
+// returned; they are still returned so the caller can log them. io.EOF is
+// returned unwrapped when the stream ends between chunks. Any error is
+// fatal: the Reader must not be used again.
+func (r *Reader) ReadMessage() (Header, []byte, error) {
+	for {
+		st, err := r.readChunk()
+		if err != nil {
+			return Header{}, nil, err
+		}
+		if st == nil || len(st.buf) < int(st.length) {
+			continue
+		}
+		h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
+		p := st.buf
+		st.buf, st.active = nil, false
+		r.pending -= int(st.length)
+		if p == nil {
+			p = []byte{}
+		}
+		switch h.Type {
+		case TypeSetChunkSize:
+			if err := r.setChunkSize(p); err != nil {
+				return h, p, fmt.Errorf("csid %d: %w", h.CSID, err)
+			}
+		case TypeAbort:
+			if len(p) < 4 {
+				return h, p, fmt.Errorf("%w: Abort with %d bytes on csid %d", ErrShortControl, len(p), h.CSID)
+			}
+			if a := r.lookup(u32(p)); a != nil && a.active {
+				r.drop(a)
+			}
+		}
+		return h, p, nil
+	}
+}
+
+func (r *Reader) setChunkSize(p []byte) error {
+	if len(p) < 4 {
+		return fmt.Errorf("%w: Set Chunk Size with %d bytes", ErrShortControl, len(p))
+	}
+	n := u32(p)
+	if n == 0 || n > MaxChunkSizeField || n > r.lim.MaxChunkSize {
+		return fmt.Errorf("%w: peer set %d (%#x), allowed 1..%d", ErrChunkSize, n, n, min(r.lim.MaxChunkSize, MaxChunkSizeField))
+	}
+	r.chunkSize = n
+	return nil
+}
+
+// drop discards the partial message of st (Abort, or a new header on a csid
+// with an unfinished message: rtmp.md §3.2 advises leniency).
+func (r *Reader) drop(st *readState) {
+	r.pending -= int(st.length)
+	st.buf, st.active = nil, false
+}
+
+func (r *Reader) lookup(csid uint32) *readState {
+	if r.last != nil && r.last.csid == csid {
+		return r.last
+	}
+	for _, st := range r.states {
+		if st.csid == csid {
+			r.last = st
+			return st
+		}
+	}
+	return nil
+}
+
+// read fills r.scratch[off:off+n] and counts the bytes. Message headers
+// are read at offset 0 and extended timestamps at 12, so neither overwrites
+// the other.
+func (r *Reader) read(off, n int) ([]byte, error) {
+	b := r.scratch[off : off+n]
+	k, err := io.ReadFull(r.br, b)
+	r.consumed += uint64(k)
+	return b, err
+}
+
+// unexpected turns an EOF inside a chunk into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readChunk reads one chunk and returns the state of its chunk stream, or
+// nil if the chunk carried no message (never happens today but keeps the
+// loop honest).
+func (r *Reader) readChunk() (*readState, error) {
+	b0, err := r.br.ReadByte()
+	if err != nil {
+		return nil, err // io.EOF here is a clean end of stream
+	}
+	r.consumed++
+	form := b0 >> 6
+	csid := uint32(b0 & 0x3f)
+	switch csid {
+	case 0:
+		b, err := r.read(0, 1)
+		if err != nil {
+			return nil, fmt.Errorf("chunk: reading basic header: %w", unexpected(err))
+		}
+		csid = 64 + uint32(b[0])
+	case 1:
+		b, err := r.read(0, 2)
+		if err != nil {
+			return nil, fmt.Errorf("chunk: reading basic header: %w", unexpected(err))
+		}
+		csid = 64 + uint32(b[0]) + uint32(b[1])<<8
+	}
+
+	st := r.lookup(csid)
+	if st == nil {
+		if form >= 2 {
+			return nil, fmt.Errorf("%w: fmt %d on csid %d", ErrNoPreviousHeader, form, csid)
+		}
+		if len(r.states) >= r.lim.MaxCSIDs {
+			return nil, fmt.Errorf("%w: csid %d would be number %d, limit %d", ErrTooManyCSIDs, csid, len(r.states)+1, r.lim.MaxCSIDs)
+		}
+		// A fmt 1 header on a new csid inherits msid 0 and time 0, as
+		// ffmpeg's zeroed state does.
+		st = &readState{csid: csid}
+		r.states = append(r.states, st)
+		r.last = st
+	}
+
+	var mh []byte
+	if n := msgHeaderLen[form]; n > 0 {
+		if mh, err = r.read(0, n); err != nil {
+			return nil, fmt.Errorf("chunk: csid %d: reading fmt %d header: %w", csid, form, unexpected(err))
+		}
+	}
+	start := false
+	if form < 3 {
+		field := u24(mh)
+		st.ext = field == extendedTS
+		if st.ext {
+			b, err := r.read(12, 4)
+			if err != nil {
+				return nil, fmt.Errorf("chunk: csid %d: reading extended timestamp: %w", csid, unexpected(err))
+			}
+			field = u32(b)
+			st.extVal = field
+		}
+		if st.active {
+			r.drop(st) // lenient: a new header abandons the partial (§3.2)
+		}
+		if form < 2 {
+			st.length, st.typ = u24(mh[3:]), mh[6]
+			if form == 0 {
+				st.streamID = u32le(mh[7:])
+			}
+		}
+		if form == 0 {
+			st.ts = field
+		} else {
+			st.ts += field
+		}
+		st.delta = field
+		start = true
+	} else if st.active {
+		// Continuation. Strict peers repeat the extended timestamp here,
+		// 2009-draft ones do not: consume the 4 bytes only if they equal
+		// the stored value (§3.3, the SRS approach).
+		if st.ext {
+			b, err := r.br.Peek(4)
+			if len(b) == 4 && u32(b) == st.extVal {
+				_, _ = r.br.Discard(4)
+				r.consumed += 4
+			} else if err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("chunk: csid %d: %w", csid, err)
+			}
+		}
+	} else {
+		// fmt 3 starting a new message: everything repeats, including the
+		// delta (§3.2); the extended field, if any, is always present.
+		if st.ext {
+			b, err := r.read(12, 4)
+			if err != nil {
+				return nil, fmt.Errorf("chunk: csid %d: reading extended timestamp: %w", csid, unexpected(err))
+			}
+			st.extVal = u32(b)
+			st.delta = st.extVal
+		}
+		st.ts += st.delta
+		start = true
+	}
+
+	if start {
+		if st.length > r.lim.MaxMessageSize {
+			return nil, fmt.Errorf("%w: csid %d type %d: length %d, limit %d", ErrMessageTooLarge, csid, st.typ, st.length, r.lim.MaxMessageSize)
+		}
+		if r.pending+int(st.length) > r.lim.MaxPendingBytes {
+			return nil, fmt.Errorf("%w: csid %d type %d: length %d on top of %d pending, limit %d", ErrPendingBytes, csid, st.typ, st.length, r.pending, r.lim.MaxPendingBytes)
+		}
+		r.pending += int(st.length)
+		st.active = true
+		st.buf = make([]byte, 0, min(st.length, allocStep))
+	}
+
+	// Chunk data: up to one chunk size of what the message still needs.
+	have := len(st.buf)
+	k := int(min(st.length-uint32(have), r.chunkSize))
+	if k == 0 {
+		return st, nil
+	}
+	if cap(st.buf)-have < k {
+		// Grow by doubling, capped at the message length, so the final
+		// payload has no spare capacity (it may sit in a GOP cache).
+		nc := min(max(2*cap(st.buf), have+k), int(st.length))
+		nb := make([]byte, have, nc)
+		copy(nb, st.buf)
+		st.buf = nb
+	}
+	st.buf = st.buf[:have+k]
+	n, err := io.ReadFull(r.br, st.buf[have:])
+	r.consumed += uint64(n)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: csid %d type %d: reading %d bytes of chunk data: %w", csid, st.typ, k, unexpected(err))
+	}
+	return st, nil
+}

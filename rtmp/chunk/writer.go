@@ -1,0 +1,145 @@
+package chunk
+
+import "fmt"
+
+// Writer cuts messages into chunks for one connection's outgoing direction
+// (rtmp.md §3.5). It keeps the per-csid state that header compression
+// depends on, so every message of the connection must go through the same
+// Writer, in wire order. It is owned by one goroutine (the connection's
+// writer).
+type Writer struct {
+	chunkSize uint32
+	states    []writeState
+
+	// first and cont hold the encoded headers of the message being
+	// appended: the first chunk's and the continuation chunks'.
+	first [maxChunkHeader]byte
+	cont  [3 + 4]byte
+}
+
+// writeState is what the peer's reader remembers of a csid.
+type writeState struct {
+	csid, streamID, ts, length uint32
+	typ                        uint8
+}
+
+// NewWriter returns a Writer with chunk size 128 (DefaultChunkSize).
+func NewWriter() *Writer {
+	// Room for the usual csids (control, commands, audio, video, data)
+	// so steady state never grows the slice.
+	return &Writer{chunkSize: DefaultChunkSize, states: make([]writeState, 0, 8)}
+}
+
+// SetChunkSize sets the chunk size of subsequent messages. The caller sends
+// the Set Chunk Size message (type 1) itself, through this Writer and before
+// calling SetChunkSize, since the peer applies the new size only after that
+// message. n must be in 1..MaxChunkSizeField; keep it ≤ 65536 for librtmp
+// peers (rtmp.md §3.4).
+func (w *Writer) SetChunkSize(n uint32) {
+	if n == 0 || n > MaxChunkSizeField {
+		panic(fmt.Sprintf("chunk: SetChunkSize(%d) out of range 1..%d", n, MaxChunkSizeField))
+	}
+	w.chunkSize = n
+}
+
+// ChunkSize returns the current outgoing chunk size.
+func (w *Writer) ChunkSize() uint32 { return w.chunkSize }
+
+// encode picks the header form for h (rtmp.md §3.5), writes the first and
+// continuation chunk headers into w.first and w.cont, updates the csid state
+// and returns the two header lengths. It panics on a csid outside
+// MinCSID..MaxCSID or a length above MaxLength: both are caller bugs.
+func (w *Writer) encode(h *Header, length int) (nfirst, ncont int) {
+	if h.CSID < MinCSID || h.CSID > MaxCSID {
+		panic(fmt.Sprintf("chunk: csid %d out of range %d..%d", h.CSID, MinCSID, MaxCSID))
+	}
+	if length > MaxLength {
+		panic(fmt.Sprintf("chunk: message length %d above %d", length, MaxLength))
+	}
+	n := uint32(length)
+	var st *writeState
+	for i := range w.states {
+		if w.states[i].csid == h.CSID {
+			st = &w.states[i]
+			break
+		}
+	}
+	form := byte(0)
+	field := h.Timestamp // fmt 0: absolute time; fmt 1/2: delta
+	if st == nil {
+		w.states = append(w.states, writeState{csid: h.CSID})
+		st = &w.states[len(w.states)-1]
+	} else if delta := h.Timestamp - st.ts; st.streamID == h.StreamID && int32(delta) >= 0 {
+		// Same msid and time not going backwards (serial arithmetic, so a
+		// jump of 2^31 or more also gets a fresh fmt 0).
+		field = delta
+		if st.typ == h.Type && st.length == n {
+			form = 2
+		} else {
+			form = 1
+		}
+	}
+	st.streamID, st.ts, st.length, st.typ = h.StreamID, h.Timestamp, n, h.Type
+
+	ext := field >= extendedTS
+	f := appendBasicHeader(w.first[:0], form, h.CSID)
+	if form <= 2 {
+		if ext {
+			f = appendU24(f, extendedTS)
+		} else {
+			f = appendU24(f, field)
+		}
+	}
+	if form <= 1 {
+		f = appendU24(f, n)
+		f = append(f, h.Type)
+	}
+	if form == 0 {
+		s := h.StreamID
+		f = append(f, byte(s), byte(s>>8), byte(s>>16), byte(s>>24)) // little-endian (§3.2)
+	}
+	c := appendBasicHeader(w.cont[:0], 3, h.CSID)
+	if ext {
+		f = appendU32(f, field)
+		c = appendU32(c, field) // repeated on every continuation chunk (§3.3)
+	}
+	return len(f), len(c)
+}
+
+// Append encodes one message into b: chunk headers go into b's reused
+// header slab, payload chunks are referenced, not copied (tiny ones are
+// copied next to their header), so payload must stay unmodified until b is
+// written. h.Length is ignored; len(payload) is used.
+func (w *Writer) Append(b *Batch, h Header, payload []byte) {
+	nf, nc := w.encode(&h, len(payload))
+	b.addCopy(w.first[:nf])
+	cs := int(w.chunkSize)
+	for off := 0; ; {
+		k := min(cs, len(payload)-off)
+		b.addRef(payload[off : off+k])
+		off += k
+		if off >= len(payload) {
+			return
+		}
+		b.addCopy(w.cont[:nc])
+	}
+}
+
+// AppendBytes encodes one message contiguously onto dst, payload copied,
+// and returns the extended slice: for clients, tests and control messages.
+// It shares the csid state with Append, so bytes from both must reach the
+// wire in call order. h.Length is ignored.
+func (w *Writer) AppendBytes(dst []byte, h Header, payload []byte) []byte {
+	nf, nc := w.encode(&h, len(payload))
+	dst = append(dst, w.first[:nf]...)
+	cs := int(w.chunkSize)
+	for off := 0; ; {
+		k := min(cs, len(payload)-off)
+		dst = append(dst, payload[off:off+k]...)
+		off += k
+		if off >= len(payload) {
+			return dst
+		}
+		dst = append(dst, w.cont[:nc]...)
+	}
+}
