@@ -22,14 +22,20 @@ var (
 
 func avcSeq(ts uint32) *Packet { return &Packet{Kind: Video, Time: ts, Payload: avcSeqPayload} }
 func aacSeq(ts uint32) *Packet { return &Packet{Kind: Audio, Time: ts, Payload: aacSeqPayload} }
-func meta() *Packet           { return &Packet{Kind: Data, Payload: metaPayload} }
+func meta() *Packet            { return &Packet{Kind: Data, Payload: metaPayload} }
 
 // key and inter are H.264 NALU packets of n payload bytes.
-func key(ts uint32, n int) *Packet   { return &Packet{Kind: Video, Time: ts, Payload: sized([]byte{0x17, 1, 0, 0, 0}, n)} }
-func inter(ts uint32, n int) *Packet { return &Packet{Kind: Video, Time: ts, Payload: sized([]byte{0x27, 1, 0, 0, 0}, n)} }
+func key(ts uint32, n int) *Packet {
+	return &Packet{Kind: Video, Time: ts, Payload: sized([]byte{0x17, 1, 0, 0, 0}, n)}
+}
+func inter(ts uint32, n int) *Packet {
+	return &Packet{Kind: Video, Time: ts, Payload: sized([]byte{0x27, 1, 0, 0, 0}, n)}
+}
 
 // aac is a raw AAC frame; sorenson a Sorenson H.263 frame (no config).
-func aac(ts uint32, n int) *Packet { return &Packet{Kind: Audio, Time: ts, Payload: sized([]byte{0xaf, 1}, n)} }
+func aac(ts uint32, n int) *Packet {
+	return &Packet{Kind: Audio, Time: ts, Payload: sized([]byte{0xaf, 1}, n)}
+}
 
 func sized(head []byte, n int) []byte {
 	p := make([]byte, max(n, len(head)))
