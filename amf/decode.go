@@ -38,7 +38,9 @@ type Decoder struct {
 	// AliasInput makes decoded strings and ByteArray contents point into the
 	// input instead of copying it. Only set it when the input is never
 	// modified or reused while decoded values live (RTMP message payloads
-	// are immutable once read, so the rtmp package may set it).
+	// are immutable once read, so the rtmp package may set it). Without it,
+	// an input of at most 4 KiB is copied once per call and its strings
+	// share that copy; larger inputs copy each string.
 	AliasInput bool
 	// AllowUnterminated accepts the end of the input where a key of an
 	// outermost object or ECMA array was expected (also after a lone `09` or
@@ -55,6 +57,56 @@ type Decoder struct {
 	strs3  []string  // AMF3 string table
 	objs3  []Value   // AMF3 object table
 	trait3 []*Traits // AMF3 traits table
+
+	// Scratch stacks: members are collected here while a container is read
+	// and copied once into an exactly sized slice, instead of growing each
+	// container's slice step by step. Nested containers use the tail.
+	props []Prop
+	elems []Value
+
+	// Copy of a small input that decoded strings are cut from (one
+	// allocation per body instead of one per string), and the input it
+	// copies.
+	copy    string
+	copySrc *byte
+}
+
+// smallBody is the largest input copied whole for its strings: a string cut
+// from the copy keeps the whole copy alive, which is harmless at this size.
+// Larger inputs copy each string on its own.
+const smallBody = 4096
+
+// takeProps moves the properties collected since base into a new slice.
+func (d *Decoder) takeProps(base int) []Prop {
+	s := d.props[base:]
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]Prop, len(s))
+	copy(out, s)
+	clear(s)
+	d.props = d.props[:base]
+	return out
+}
+
+// takeElems moves the elements collected since base into a new slice.
+func (d *Decoder) takeElems(base int) []Value {
+	s := d.elems[base:]
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]Value, len(s))
+	copy(out, s)
+	clear(s)
+	d.elems = d.elems[:base]
+	return out
+}
+
+func (d *Decoder) clearScratch() {
+	clear(d.props)
+	d.props = d.props[:0]
+	clear(d.elems)
+	d.elems = d.elems[:0]
 }
 
 // Reset clears the reference tables, starting a new message body for
@@ -64,8 +116,10 @@ func (d *Decoder) Reset() {
 	clear(d.refs0)
 	d.refs0 = d.refs0[:0]
 	d.resetAMF3()
+	d.clearScratch()
 	d.values = 0
 	d.b = nil
+	d.copy, d.copySrc = "", nil
 }
 
 func (d *Decoder) resetAMF3() {
@@ -152,6 +206,7 @@ func (d *Decoder) DecodeAMF0At(body []byte, off int) (v Value, next int, err err
 	if off < 0 || off > len(body) {
 		return Value{}, off, d.errf(off, ErrTruncated, "amf0: offset %d outside body of %d bytes", off, len(body))
 	}
+	d.clearScratch()
 	v, err = d.read0(0)
 	next = d.pos
 	d.b = nil
@@ -189,12 +244,18 @@ func (d *Decoder) str(n int) string {
 	if n == 0 {
 		return ""
 	}
-	p := d.b[d.pos : d.pos+n]
+	at := d.pos
 	d.pos += n
 	if d.AliasInput {
-		return unsafe.String(&p[0], n)
+		return unsafe.String(&d.b[at], n)
 	}
-	return string(p)
+	if len(d.b) <= smallBody {
+		if src := unsafe.SliceData(d.b); d.copySrc != src || len(d.copy) != len(d.b) {
+			d.copy, d.copySrc = string(d.b), src
+		}
+		return d.copy[at : at+n]
+	}
+	return string(d.b[at : at+n])
 }
 
 // lenCheck validates a declared byte length before anything is read or
@@ -222,16 +283,6 @@ func (d *Decoder) countCheck(off int, count uint64, minSize int, enc, what strin
 
 func (d *Decoder) truncated(off int, enc, what string) error {
 	return d.errf(off, ErrTruncated, "%s: truncated %s", enc, what)
-}
-
-// initialCap bounds the capacity reserved from a declared count: counts are
-// claims, so slices grow while reading beyond this (amf.md §6 rule 2).
-func initialCap(n uint64) int {
-	const max = 64
-	if n > max {
-		return max
-	}
-	return int(n)
 }
 
 func (d *Decoder) u16() uint16 {
@@ -332,18 +383,20 @@ func (d *Decoder) read0(depth int) (Value, error) {
 		if err := d.depthCheck(start, depth); err != nil {
 			return Value{}, err
 		}
-		n := &node{elems: make([]Value, 0, initialCap(count))}
+		n := &node{}
 		v := Value{kind: KindStrictArray, n: n}
 		if err := d.addRef0(start, v); err != nil {
 			return Value{}, err
 		}
+		base := len(d.elems)
 		for range count {
 			e, err := d.read0(depth + 1)
 			if err != nil {
 				return Value{}, err
 			}
-			n.elems = append(n.elems, e)
+			d.elems = append(d.elems, e)
 		}
+		n.elems = d.takeElems(base)
 		return v, nil
 	case m0Date:
 		if d.remaining() < 10 {
@@ -400,12 +453,14 @@ func (d *Decoder) object0(start, depth int, kind Kind, class string) (Value, err
 		return Value{}, err
 	}
 	lenient := d.AllowUnterminated && depth == 0
+	base := len(d.props)
 	for {
 		keyOff := d.pos
 		rem := d.remaining()
 		if rem < 2 {
 			if lenient && (rem == 0 || d.b[d.pos] == m0ObjectEnd) {
 				d.pos = len(d.b)
+				n.props = d.takeProps(base)
 				return v, nil
 			}
 			return Value{}, d.truncated(keyOff, "amf0", kind.String()+" (key or object-end expected)")
@@ -414,6 +469,7 @@ func (d *Decoder) object0(start, depth int, kind Kind, class string) (Value, err
 		if kl == 0 {
 			if d.remaining() < 1 {
 				if lenient {
+					n.props = d.takeProps(base)
 					return v, nil
 				}
 				return Value{}, d.truncated(keyOff, "amf0", kind.String()+" (object-end expected)")
@@ -422,6 +478,7 @@ func (d *Decoder) object0(start, depth int, kind Kind, class string) (Value, err
 				return Value{}, d.errf(keyOff, ErrMalformed, "amf0: empty key not followed by object-end (marker 0x%02x)", d.b[d.pos])
 			}
 			d.pos++
+			n.props = d.takeProps(base)
 			return v, nil
 		}
 		if err := d.lenCheck(keyOff, uint64(kl), "amf0", "key"); err != nil {
@@ -432,6 +489,6 @@ func (d *Decoder) object0(start, depth int, kind Kind, class string) (Value, err
 		if err != nil {
 			return Value{}, err
 		}
-		n.props = append(n.props, Prop{Key: key, Value: val})
+		d.props = append(d.props, Prop{Key: key, Value: val})
 	}
 }

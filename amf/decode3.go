@@ -238,26 +238,27 @@ func (d *Decoder) array3(start, depth int) (Value, error) {
 		v.kind = KindECMAArray
 	}
 	d.objs3[idx] = v
+	pbase := len(d.props)
 	for key != "" {
 		val, err := d.read3(depth + 1)
 		if err != nil {
 			return Value{}, err
 		}
-		n.props = append(n.props, Prop{Key: key, Value: val})
+		d.props = append(d.props, Prop{Key: key, Value: val})
 		if key, err = d.str3("array key"); err != nil {
 			return Value{}, err
 		}
 	}
-	if dense > 0 {
-		n.elems = make([]Value, 0, initialCap(uint64(dense)))
-		for range dense {
-			e, err := d.read3(depth + 1)
-			if err != nil {
-				return Value{}, err
-			}
-			n.elems = append(n.elems, e)
+	n.props = d.takeProps(pbase)
+	ebase := len(d.elems)
+	for range dense {
+		e, err := d.read3(depth + 1)
+		if err != nil {
+			return Value{}, err
 		}
+		d.elems = append(d.elems, e)
 	}
+	n.elems = d.takeElems(ebase)
 	return v, nil
 }
 
@@ -333,15 +334,13 @@ func (d *Decoder) object3(start, depth int) (Value, error) {
 		n.elems = []Value{inner}
 		return v, nil
 	}
-	if len(t.Sealed) > 0 {
-		n.props = make([]Prop, 0, len(t.Sealed))
-		for _, name := range t.Sealed {
-			val, err := d.read3(depth + 1)
-			if err != nil {
-				return Value{}, err
-			}
-			n.props = append(n.props, Prop{Key: name, Value: val})
+	base := len(d.props)
+	for _, name := range t.Sealed {
+		val, err := d.read3(depth + 1)
+		if err != nil {
+			return Value{}, err
 		}
+		d.props = append(d.props, Prop{Key: name, Value: val})
 	}
 	if t.Dynamic {
 		for {
@@ -356,9 +355,10 @@ func (d *Decoder) object3(start, depth int) (Value, error) {
 			if err != nil {
 				return Value{}, err
 			}
-			n.props = append(n.props, Prop{Key: key, Value: val})
+			d.props = append(d.props, Prop{Key: key, Value: val})
 		}
 	}
+	n.props = d.takeProps(base)
 	return v, nil
 }
 
@@ -435,14 +435,15 @@ func (d *Decoder) vector3(start, depth int, m byte) (Value, error) {
 		}
 		return v, nil
 	}
-	n.elems = make([]Value, 0, initialCap(uint64(count)))
+	base := len(d.elems)
 	for range count {
 		e, err := d.read3(depth + 1)
 		if err != nil {
 			return Value{}, err
 		}
-		n.elems = append(n.elems, e)
+		d.elems = append(d.elems, e)
 	}
+	n.elems = d.takeElems(base)
 	return v, nil
 }
 
@@ -470,7 +471,7 @@ func (d *Decoder) dict3(start, depth int) (Value, error) {
 	if _, err := d.addObj(start, v); err != nil {
 		return Value{}, err
 	}
-	n.dict = make([]DictEntry, 0, initialCap(uint64(count)))
+	n.dict = make([]DictEntry, 0, min(count, 64)) // a claim: grow beyond
 	for range count {
 		k, err := d.read3(depth + 1)
 		if err != nil {

@@ -35,7 +35,9 @@
 // Decoded strings are copies unless [Decoder.AliasInput] is set, in which
 // case strings (and byte-array contents) point into the input slice; that is
 // only safe when the input is never modified afterwards, as with RTMP message
-// payloads, which are immutable once read.
+// payloads, which are immutable once read. Without AliasInput an input of at
+// most 4 KiB is copied once and its strings share that copy (so a retained
+// string keeps at most 4 KiB alive); larger inputs copy each string.
 //
 // # Reference scope
 //

@@ -109,7 +109,8 @@ func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 // AppendAMF0Switched appends v in AMF0 for a client that negotiated
 // objectEncoding 3 (amf.md §4.1-4.3): values with no AMF0 form (ByteArray,
 // vectors, Dictionary, E4X XML, externalizable objects, objects carrying
-// AMF3 traits with sealed members) are written as 0x11 + AMF3 wherever they
+// AMF3 traits with sealed members, AMF3 arrays with both a dense and an
+// associative part) are written as 0x11 + AMF3 wherever they
 // occur, each with fresh AMF3 tables; with SwitchComplex every complex value
 // is. On error b is returned unchanged.
 func (e *Encoder) AppendAMF0Switched(b []byte, v Value) ([]byte, error) {
@@ -151,7 +152,7 @@ func appendF64(b []byte, f float64) []byte {
 // mode.
 func (e *Encoder) needsSwitch(v Value) bool {
 	if e.SwitchAll {
-		return true
+		return v.kind != KindUnsupported // 0x0D has no AMF3 form; AMF0 keeps it
 	}
 	switch v.kind {
 	case KindByteArray, KindVectorInt, KindVectorUint, KindVectorDouble, KindVectorObject, KindDictionary, KindXML:
@@ -161,7 +162,10 @@ func (e *Encoder) needsSwitch(v Value) bool {
 			return true
 		}
 		return e.SwitchComplex
-	case KindECMAArray, KindStrictArray, KindDate, KindXMLDocument:
+	case KindECMAArray:
+		// An AMF3 array with a dense part keeps its shape only in AMF3.
+		return e.SwitchComplex || (v.n.flags&flagSplit != 0 && len(v.n.elems) > 0)
+	case KindStrictArray, KindDate, KindXMLDocument:
 		return e.SwitchComplex
 	}
 	return false
