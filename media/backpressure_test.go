@@ -99,7 +99,7 @@ func TestSlowSubscriber(t *testing.T) {
 				select {
 				case <-stuck.Ready():
 				default:
-					t.Error("Ready not signalled on cut-off")
+					t.Error("Ready not signaled on cut-off")
 				}
 				if got := stuck.Drain(nil); len(got) != 0 {
 					t.Errorf("cut-off subscriber still holds %d events", len(got))

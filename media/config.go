@@ -21,7 +21,7 @@ type Config struct {
 	// Default 512, minimum 8.
 	QueuePackets int
 	// QueueBytes bounds a subscriber's live backlog in payload bytes, with
-	// the same half-way behaviour as QueuePackets. Default 4 MiB, minimum
+	// the same half-way behavior as QueuePackets. Default 4 MiB, minimum
 	// 64 KiB.
 	QueueBytes int
 	// SlowConsumerAfter is how long a subscriber may stay behind before it

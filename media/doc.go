@@ -19,7 +19,7 @@
 // metadata and notifications keep flowing while the queue has room. A
 // subscriber that stays behind longer than [Config.SlowConsumerAfter], or
 // whose queue is full when a message that must not be dropped arrives, is cut
-// off: its Err reports [ErrSlowConsumer], Ready is signalled, one line is
+// off: its Err reports [ErrSlowConsumer], Ready is signaled, one line is
 // logged with the reason, and its owner is expected to close the connection.
 //
 // # Late joiners
@@ -37,7 +37,7 @@
 // Lock order, outermost first (a goroutine holding one may take only those
 // below it):
 //
-//	Publication.mu  serialises one publication's Write/SetMetadata/Close
+//	Publication.mu  serializes one publication's Write/SetMetadata/Close
 //	Registry.mu     the name -> stream map
 //	stream.mu       publisher, caches, subscriber list (copy-on-write)
 //	Subscriber.mu   one subscriber's ring, filters and drop state

@@ -4,6 +4,8 @@ import "strconv"
 
 // Kind is the kind of a published message. The values equal the RTMP message
 // type ids on purpose (rtmp.md §6), so a transport converts with a cast.
+// Values other than Audio and Video (Data, or 15 for an AMF3 data message)
+// are relayed in order like Data: never cached, dropped only by a cut-off.
 type Kind uint8
 
 // Message kinds.

@@ -199,7 +199,7 @@ type Publication struct {
 	st  *stream
 	reg *Registry
 
-	mu     sync.Mutex // serialises Write/SetMetadata/Close so subscribers see one order; first in the lock order
+	mu     sync.Mutex // serializes Write/SetMetadata/Close so subscribers see one order; first in the lock order
 	closed bool
 	// Counters, guarded by mu.
 	packets, bytes uint64

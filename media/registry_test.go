@@ -60,7 +60,7 @@ func TestLateJoiner(t *testing.T) {
 			select {
 			case <-s.Ready():
 			default:
-				t.Fatal("Ready not signalled for the initial burst")
+				t.Fatal("Ready not signaled for the initial burst")
 			}
 			if got := drainAll(s); got != tc.want {
 				t.Errorf("initial burst\n got %s\nwant %s", got, tc.want)

@@ -69,7 +69,7 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 // Name returns the stream name.
 func (s *Subscriber) Name() string { return s.name }
 
-// Ready returns a capacity-1 channel that is signalled when events become
+// Ready returns a capacity-1 channel that is signaled when events become
 // pending and when the subscriber is cut off or ended. After a receive, call
 // Drain and check Err.
 func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
