@@ -8,7 +8,9 @@ import (
 // Batch collects encoded messages of one connection until they are written
 // in one vectored write. It is reused across flushes: once its buffers have
 // grown to the connection's usual burst, appending and writing allocate
-// nothing. The zero value is ready to use. A Batch is owned by the
+// nothing. The zero value is ready to use; to give back the memory of an
+// idle connection, drop the Batch (or replace it with a zero one) and take a
+// fresh or pooled one when data is pending again. A Batch is owned by the
 // connection's writer goroutine.
 type Batch struct {
 	// slab holds chunk headers and small payloads copied next to them.

@@ -59,7 +59,11 @@ const (
 // coalesceMax is the payload size below which Writer.Append copies a
 // chunk's payload into the batch's header slab instead of referencing it, so
 // small messages (control messages, tiny audio frames) and their headers go
-// out as one iovec. A variable only so that BenchmarkCoalesce can vary it.
+// out as one iovec. BenchmarkCoalesce (a 40 ms tick of video, two audio
+// frames, a data message and an ack per writev to loopback TCP) showed no
+// difference between 0, 64, 512 and 4096 beyond noise: the syscall
+// dominates. 64 keeps control messages to one iovec while never copying a
+// media payload. A variable only so that the benchmark can vary it.
 var coalesceMax = 64
 
 // Limits bounds what a peer may make a Reader do. A zero field means its

@@ -77,8 +77,8 @@ func (r *Reader) ReadMessage() (Header, []byte, error) {
 		if err != nil {
 			return Header{}, nil, err
 		}
-		if st == nil || len(st.buf) < int(st.length) {
-			continue
+		if len(st.buf) < int(st.length) {
+			continue // more chunks to come, maybe interleaved with other csids
 		}
 		h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
 		p := st.buf
@@ -154,9 +154,7 @@ func unexpected(err error) error {
 	return err
 }
 
-// readChunk reads one chunk and returns the state of its chunk stream, or
-// nil if the chunk carried no message (never happens today but keeps the
-// loop honest).
+// readChunk reads one chunk and returns the state of its chunk stream.
 func (r *Reader) readChunk() (*readState, error) {
 	b0, err := r.br.ReadByte()
 	if err != nil {
@@ -232,7 +230,10 @@ func (r *Reader) readChunk() (*readState, error) {
 	} else if st.active {
 		// Continuation. Strict peers repeat the extended timestamp here,
 		// 2009-draft ones do not: consume the 4 bytes only if they equal
-		// the stored value (§3.3, the SRS approach).
+		// the stored value (§3.3, the SRS approach). Limitation: a draft
+		// peer whose last chunk holds fewer than 4 bytes and that then
+		// waits for us stalls this Peek until it sends more; that needs
+		// a draft encoder and a timestamp past 4.6 hours.
 		if st.ext {
 			b, err := r.br.Peek(4)
 			if len(b) == 4 && u32(b) == st.extVal {

@@ -235,8 +235,8 @@ func TestServerAnswers(t *testing.T) {
 		version uint32 // C1 bytes 4..7
 		digest  bool   // expected form of the answer
 	}{
-		{"Flash Player 6-8 simple", 0, 0, false},
-		{"ffmpeg scheme 1", Scheme1, 0x09007c02, true},
+		{"Flash Player 6-8 simple (C2 does not echo S1)", 0, 0, false},
+		{"ffmpeg scheme 1 (C2 does not echo S1)", Scheme1, 0x09007c02, true},
 		{"Flash Player build using scheme 2", Scheme2, 0x0a002d02, true},
 		{"version set but unsigned falls back to simple", 0, 0x09007c02, false},
 		{"RTMPE version without RTMPE C0 is still signed", Scheme2, 0x80000302, true},
