@@ -109,7 +109,7 @@ func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 // AppendAMF0Switched appends v in AMF0 for a client that negotiated
 // objectEncoding 3 (amf.md §4.1-4.3): values with no AMF0 form (ByteArray,
 // vectors, Dictionary, E4X XML, externalizable objects, objects carrying
-// AMF3 traits with sealed members, AMF3 arrays with both a dense and an
+// AMF3 traits with sealed members or without the dynamic flag, AMF3 arrays with both a dense and an
 // associative part) are written as 0x11 + AMF3 wherever they
 // occur, each with fresh AMF3 tables; with SwitchComplex every complex value
 // is. On error b is returned unchanged.
@@ -138,6 +138,7 @@ func (e *Encoder) AppendAMF3(b []byte, v Value) ([]byte, error) {
 
 func appendU16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
 func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
+
 // appendF64 writes a DOUBLE; every NaN is written in the canonical form
 // 7f f8 00 ... (amf.md §6 rule 9).
 func appendF64(b []byte, f float64) []byte {
@@ -158,7 +159,7 @@ func (e *Encoder) needsSwitch(v Value) bool {
 	case KindByteArray, KindVectorInt, KindVectorUint, KindVectorDouble, KindVectorObject, KindDictionary, KindXML:
 		return true
 	case KindObject:
-		if t := v.n.traits; t != nil && (t.Externalizable || len(t.Sealed) > 0) {
+		if t := v.n.traits; t != nil && (t.Externalizable || len(t.Sealed) > 0 || !t.Dynamic) {
 			return true
 		}
 		return e.SwitchComplex

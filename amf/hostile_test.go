@@ -25,8 +25,7 @@ func TestTruncationEveryOffset(t *testing.T) {
 	for _, v := range amf3Vectors() {
 		items = append(items, item{v.name, unhex(t, v.hex), true})
 	}
-	items = append(items, item{"C1", unhex(t, connectHex)[:0], false}) // placeholder replaced below
-	items[len(items)-1].b = unhex(t, connectHex)[19:]                    // the command object alone
+	items = append(items, item{"C1 command object", unhex(t, connectHex)[19:], false})
 	for _, it := range items {
 		for cut := range len(it.b) {
 			var d Decoder
