@@ -10,23 +10,23 @@ type Config struct {
 	// Default 1024. When a GOP grows past it the cache is dropped until the
 	// next keyframe rather than served without its keyframe. Negative
 	// disables the cache.
-	GOPCacheMaxPackets int
+	GOPCacheMaxPackets int `yaml:"gop_cache_max_packets"`
 	// GOPCacheMaxBytes bounds the GOP cache's payload bytes. Default 8 MiB.
 	// Negative disables the cache.
-	GOPCacheMaxBytes int
+	GOPCacheMaxBytes int `yaml:"gop_cache_max_bytes"`
 	// QueuePackets bounds a subscriber's live backlog in messages. Past half
 	// of it the subscriber is behind and drops video until a keyframe; a full
 	// queue cuts it off when a message that must not be dropped arrives.
 	// The initial burst (metadata, configuration, GOP cache) is not counted.
 	// Default 512, minimum 8.
-	QueuePackets int
+	QueuePackets int `yaml:"queue_packets"`
 	// QueueBytes bounds a subscriber's live backlog in payload bytes, with
 	// the same half-way behavior as QueuePackets. Default 4 MiB, minimum
 	// 64 KiB.
-	QueueBytes int
+	QueueBytes int `yaml:"queue_bytes"`
 	// SlowConsumerAfter is how long a subscriber may stay behind before it
 	// is cut off with ErrSlowConsumer. Default 10 s.
-	SlowConsumerAfter time.Duration
+	SlowConsumerAfter time.Duration `yaml:"slow_consumer_after"`
 }
 
 // Defaults of Config fields.

@@ -334,3 +334,29 @@ func TestRegistryClose(t *testing.T) {
 		t.Error("Len after Close")
 	}
 }
+
+// TestSharedNotify: one connection playing two streams wakes on one channel.
+func TestSharedNotify(t *testing.T) {
+	r := newRegistry(t, Config{})
+	wake := make(chan struct{}, 1)
+	a := r.Subscribe("a", SubscribeOptions{Notify: wake})
+	b := r.Subscribe("b", SubscribeOptions{Notify: wake})
+	defer a.Close()
+	defer b.Close()
+	if a.Ready() != (<-chan struct{})(wake) {
+		t.Fatal("Ready is not the Notify channel")
+	}
+	pb := publish(t, r, "b")
+	<-wake
+	if got := drainAll(a) + "|" + drainAll(b); got != "|pub" {
+		t.Fatalf("after publishing b: %s", got)
+	}
+	pa := publish(t, r, "a")
+	pb.Write(key(0, 10))
+	<-wake
+	if got := drainAll(a) + "|" + drainAll(b); got != "pub|v:key@0" {
+		t.Fatalf("after publishing a: %s", got)
+	}
+	pa.Close()
+	pb.Close()
+}

@@ -17,6 +17,11 @@ var ErrSlowConsumer = errors.New("media: slow consumer")
 type SubscribeOptions struct {
 	NoAudio bool // start as if receiveAudio(false) had been called
 	NoVideo bool // start as if receiveVideo(false) had been called
+	// Notify, when non-nil, is signaled (non-blocking send) instead of a
+	// channel of the subscriber's own, and Ready returns it. A connection
+	// playing several streams passes one capacity-1 wake-up channel to all
+	// its subscribers and drains every one of them per wake-up.
+	Notify chan struct{}
 }
 
 // Subscriber is one player of a stream. Its owner (the connection's writer
@@ -56,10 +61,14 @@ type Subscriber struct {
 const initialRing = 32
 
 func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber {
+	ready := opts.Notify
+	if ready == nil {
+		ready = make(chan struct{}, 1)
+	}
 	return &Subscriber{
 		reg:       r,
 		name:      name,
-		ready:     make(chan struct{}, 1),
+		ready:     ready,
 		recvAudio: !opts.NoAudio,
 		recvVideo: !opts.NoVideo,
 		waitKey:   true,
@@ -70,8 +79,8 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 func (s *Subscriber) Name() string { return s.name }
 
 // Ready returns a capacity-1 channel that is signaled when events become
-// pending and when the subscriber is cut off or ended. After a receive, call
-// Drain and check Err.
+// pending and when the subscriber is cut off or ended (SubscribeOptions.Notify
+// when that was given). After a receive, call Drain and check Err.
 func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
 
 // Drain pops every pending event and appends it to dst, in order. It does
