@@ -40,6 +40,15 @@ func TestLateJoiner(t *testing.T) {
 			want:   "pub v:cfg@0 a:cfg@0 v:key@1",
 		},
 		{
+			name: "obs multitrack: SequenceStart cached per track",
+			writes: []*Packet{
+				{Kind: Video, Time: 1, Payload: []byte{0x96, 0x00, 'h', 'v', 'c', '1', 0, 1}},
+				{Kind: Video, Time: 2, Payload: []byte{0x96, 0x00, 'h', 'v', 'c', '1', 1, 1}},
+				{Kind: Video, Time: 3, Payload: []byte{0x96, 0x00, 'h', 'v', 'c', '1', 0, 2}}, // replaces track 0's
+			},
+			want: "pub v:cfg@3 v:cfg@2",
+		},
+		{
 			name:   "data messages are relayed live, not cached",
 			writes: []*Packet{key(0, 10), {Kind: Data, Time: 5, Payload: []byte{2, 0, 1, 'x'}}, inter(40, 10)},
 			want:   "pub v:key@0 v@40",
@@ -359,4 +368,23 @@ func TestSharedNotify(t *testing.T) {
 	}
 	pa.Close()
 	pb.Close()
+}
+
+// TestConfigCacheBound: a publisher inventing tracks cannot grow the
+// configuration cache past its bound; the newest configurations win.
+func TestConfigCacheBound(t *testing.T) {
+	r := newRegistry(t, Config{})
+	p := publish(t, r, "s")
+	for track := range 40 {
+		p.Write(&Packet{Kind: Audio, Time: uint32(track), Payload: []byte{0x95, 0x00, 'O', 'p', 'u', 's', byte(track), 1}})
+	}
+	s := r.Subscribe("s", SubscribeOptions{})
+	defer s.Close()
+	evs := s.Drain(nil)
+	if len(evs) != 1+maxConfigs {
+		t.Fatalf("burst has %d events, want %d", len(evs), 1+maxConfigs)
+	}
+	if first := evs[1].Packet.Time; first != 40-maxConfigs {
+		t.Errorf("oldest kept config from track %d, want %d", first, 40-maxConfigs)
+	}
 }
