@@ -1,0 +1,480 @@
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+// errNotConnected is a protocol error: only connect may come first.
+var errNotConnected = errors.New("rtmp: message before connect")
+
+func (c *conn) handleMessage(h chunk.Header, p []byte) error {
+	if c.rejected {
+		return nil // waiting for the _error to flush
+	}
+	switch h.Type {
+	case message.TypeSetChunkSize, message.TypeAbort, message.TypeAck, message.TypeSetPeerBandwidth:
+		return nil // chunk.Reader applied 1 and 2; 3 and 6 need no action
+	case message.TypeWindowAckSize:
+		v, err := message.ParseU32(p)
+		if err != nil {
+			return err
+		}
+		c.peerWindow = v
+		return nil
+	case message.TypeUserControl:
+		return c.handleUserControl(p)
+	case message.TypeCommand, message.TypeCommandAMF3:
+		cmd, err := message.ParseCommand(p, h.Type, &c.dec, c.args)
+		if err != nil {
+			return fmt.Errorf("%s on csid %d: %w", message.TypeName(h.Type), h.CSID, err)
+		}
+		c.args = cmd.Args[:0]
+		return c.handleCommand(h, &cmd)
+	}
+	if !c.connected {
+		return fmt.Errorf("%w: %s", errNotConnected, message.TypeName(h.Type))
+	}
+	switch h.Type {
+	case message.TypeAudio, message.TypeVideo:
+		return c.handleMedia(h, media.Kind(h.Type), p)
+	case message.TypeData, message.TypeDataAMF3:
+		return c.handleData(h, p)
+	case message.TypeAggregate:
+		return c.handleAggregate(h, p)
+	default:
+		c.log.Debug("ignored message", "type", h.Type, "name", message.TypeName(h.Type), "len", len(p))
+	}
+	return nil
+}
+
+func (c *conn) handleUserControl(p []byte) error {
+	uc, err := message.ParseUserControl(p)
+	if err != nil {
+		return err
+	}
+	switch uc.Event {
+	case message.EventSetBufferLength:
+		if ns := c.streams[uc.Value]; ns != nil {
+			ns.bufferLen = uc.Extra
+		}
+	case message.EventPingRequest:
+		c.sendUserControl(message.EventPingResponse, uc.Value)
+	}
+	return nil
+}
+
+func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
+	c.log.Debug("command", "name", cmd.Name, "txn", cmd.Txn, "msid", h.StreamID)
+	if cmd.Name == "connect" {
+		return c.onConnect(cmd)
+	}
+	if !c.connected {
+		return fmt.Errorf("%w: command %q", errNotConnected, cmd.Name)
+	}
+	switch cmd.Name {
+	case "createStream":
+		return c.onCreateStream(cmd)
+	case "deleteStream":
+		if ns := c.streams[uint32(cmd.Arg(0).Num())]; ns != nil {
+			ns.stop(c, false)
+			delete(c.streams, ns.id)
+		}
+	case "closeStream":
+		if ns := c.streams[h.StreamID]; ns != nil {
+			ns.stop(c, true)
+		}
+	case "publish":
+		c.onPublish(h.StreamID, cmd)
+	case "play":
+		c.onPlay(h.StreamID, cmd.Arg(0).Str(), cmd.Arg(1), cmd.Arg(2), cmd.Arg(3))
+	case "play2":
+		opts := cmd.Arg(0)
+		if t := opts.Get("transition").Str(); t == "" || t == "reset" {
+			c.onPlay(h.StreamID, opts.Get("streamName").Str(), opts.Get("start"), opts.Get("len"), amf.Bool(true))
+		} else {
+			c.sendStatus(h.StreamID, message.LevelError, message.CodePlayFailed, "play2 transition "+t+" is not supported.")
+		}
+	case "pause", "pauseRaw":
+		c.onPause(h.StreamID, cmd.Arg(0).Bool(), cmd.Arg(1).Num())
+	case "seek":
+		c.sendStatus(h.StreamID, message.LevelError, message.CodeSeekFailed, "Seeking is not possible in a live stream.")
+	case "receiveAudio", "receiveVideo":
+		if ns := c.streams[h.StreamID]; ns != nil && ns.play != nil {
+			if cmd.Name == "receiveAudio" {
+				ns.play.sub.SetReceiveAudio(cmd.Arg(0).Bool())
+			} else {
+				ns.play.sub.SetReceiveVideo(cmd.Arg(0).Bool())
+			}
+		}
+	case "releaseStream":
+		c.replyResult(cmd, amf.Undefined())
+	case "FCPublish", "FCUnpublish", "FCSubscribe", "FCUnsubscribe":
+		c.onFC(cmd)
+	case "getStreamLength":
+		c.replyResult(cmd, amf.Number(0)) // live streams have no length
+	case "_checkbw", "checkBandwidth":
+		c.replyResult(cmd, amf.Null())
+	case "_result", "_error", "onStatus", "onBWDone", "_onbwcheck", "_onbwdone":
+		// Replies to calls this server did not make or does not track yet.
+	default:
+		if cmd.Txn != 0 {
+			c.sendCommand(0, &message.Command{Name: "_error", Txn: cmd.Txn, Object: amf.Null(), Args: []amf.Value{
+				message.Info(message.LevelError, message.CodeCallFailed, "Method not found ("+cmd.Name+")."),
+			}})
+		}
+	}
+	return nil
+}
+
+func (c *conn) replyResult(cmd *message.Command, v amf.Value) {
+	if cmd.Txn != 0 {
+		c.sendResult(cmd.Txn, v)
+	}
+}
+
+func (c *conn) onConnect(cmd *message.Command) error {
+	if c.connected {
+		return errors.New("rtmp: second connect on one connection")
+	}
+	obj := cmd.Object
+	appField := obj.Get("app").Str()
+	if appField == "" {
+		appField = appFromTcURL(obj.Get("tcUrl").Str())
+	}
+	enc := 0
+	if obj.Get("objectEncoding").Num() == 3 {
+		enc = 3
+	}
+	c.encoding = enc
+
+	// rtmp.md §7.2 steps 1, 2 and 4, before the application decides.
+	c.sendControl(message.TypeWindowAckSize, message.AppendU32(nil, c.cfg.WindowAckSize))
+	c.sendControl(message.TypeSetPeerBandwidth, message.SetPeerBandwidth{Window: c.cfg.WindowAckSize, Limit: message.LimitDynamic}.Append(nil))
+	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: message.TypeSetChunkSize},
+		p: message.AppendU32(nil, c.cfg.ChunkSize), chunkSize: c.cfg.ChunkSize})
+
+	app, instName, query, err := instance.SplitApp(appField)
+	if err != nil {
+		c.log.Info("connect rejected", "app", appField, "err", err)
+		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appField))
+		return nil
+	}
+	info := instance.ClientInfo{
+		IP:       hostOf(c.nc.RemoteAddr()),
+		Agent:    obj.Get("flashVer").Str(),
+		Referrer: obj.Get("swfUrl").Str(),
+		PageURL:  obj.Get("pageUrl").Str(),
+		Protocol: c.proto,
+		Encoding: enc,
+		Query:    query,
+	}
+	in, cl, err := c.srv.Engine.Connect(app, instName, info)
+	switch {
+	case errors.Is(err, instance.ErrInvalidApp), errors.Is(err, instance.ErrBadName):
+		c.log.Info("connect rejected", "app", app, "instance", instName, "err", err)
+		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", app))
+		return nil
+	case errors.Is(err, instance.ErrShutdown):
+		c.rejectAndClose(cmd.Txn, message.CodeConnectAppShutdown, "The application is shutting down.")
+		return nil
+	case err != nil:
+		c.log.Warn("connect failed", "app", app, "instance", instName, "err", err)
+		c.rejectAndClose(cmd.Txn, message.CodeConnectFailed, "Connection failed.")
+		return nil
+	}
+	c.inst, c.client, c.connected = in, cl, true
+	c.log = c.log.With("app", app, "instance", instName, "client", cl.ID)
+	c.log.Info("connect", "agent", info.Agent, "encoding", enc)
+	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
+		return err
+	}
+
+	c.sendUserControl(message.EventStreamBegin, 0)
+	c.sendResult(cmd.Txn,
+		amf.Object(
+			amf.Prop{Key: "fmsVer", Value: amf.String(c.cfg.FMSVer)},
+			amf.Prop{Key: "capabilities", Value: amf.Number(31)},
+			amf.Prop{Key: "mode", Value: amf.Number(1)},
+		),
+		message.Info(message.LevelStatus, message.CodeConnectSuccess, "Connection succeeded.",
+			amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(enc))},
+			amf.Prop{Key: "data", Value: amf.ECMAArray(amf.Prop{Key: "version", Value: amf.String(fmsVersion(c.cfg.FMSVer))})},
+			amf.Prop{Key: "clientid", Value: amf.Number(float64(cl.ID))},
+		),
+	)
+	return nil
+}
+
+// fmsVersion turns "FMS/3,0,1,123" into "3,0,1,123".
+func fmsVersion(v string) string {
+	if _, after, ok := strings.Cut(v, "/"); ok {
+		return after
+	}
+	return v
+}
+
+// appFromTcURL extracts "app[/instance]" from a tcUrl for clients that
+// leave the app field empty.
+func appFromTcURL(tc string) string {
+	u, err := url.Parse(tc)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+func (c *conn) onCreateStream(cmd *message.Command) error {
+	if len(c.streams) >= c.cfg.MaxStreams {
+		return withReason(ReasonLimit, fmt.Errorf("more than %d streams on one connection", c.cfg.MaxStreams))
+	}
+	id := uint32(1)
+	for c.streams[id] != nil {
+		id++
+	}
+	c.streams[id] = &netStream{id: id}
+	c.replyResult(cmd, amf.Number(float64(id)))
+	return nil
+}
+
+func (c *conn) clientProp() amf.Prop {
+	return amf.Prop{Key: "clientid", Value: amf.Number(float64(c.client.ID))}
+}
+
+func (c *conn) onPublish(sid uint32, cmd *message.Command) {
+	ns := c.streams[sid]
+	raw := cmd.Arg(0).Str()
+	if ns == nil {
+		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
+		return
+	}
+	ns.stop(c, false)
+	name, _, err := instance.StreamName(raw)
+	if err != nil {
+		c.log.Info("publish refused", "stream", raw, "err", err)
+		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, raw+" is not a valid stream name.",
+			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
+		return
+	}
+	pub, err := c.inst.Streams().Publish(name)
+	if err != nil {
+		c.log.Info("publish refused", "stream", name, "err", err)
+		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, name+" is already being published.",
+			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+		return
+	}
+	ns.pub, ns.name = pub, name
+	c.log.Info("publish start", "stream", name, "type", cmd.Arg(1).Str())
+	c.sendUserControl(message.EventStreamBegin, sid)
+	c.sendStatus(sid, message.LevelStatus, message.CodePublishStart, name+" is now published.",
+		amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+}
+
+// onPlay starts live playback (rtmp.md §7.6). start is in ms: -2000 live
+// or recorded, -1000 live only, >= 0 recorded. Recorded playback is not
+// built yet, so start >= 0 plays the live stream when one is published
+// (what nginx-rtmp and SRS do) and reports StreamNotFound otherwise.
+func (c *conn) onPlay(sid uint32, raw string, startV, _ /* len */, resetV amf.Value) {
+	ns := c.streams[sid]
+	if ns == nil {
+		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
+		return
+	}
+	ns.stop(c, false)
+	name, _, err := instance.StreamName(raw)
+	if err != nil {
+		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
+			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
+		return
+	}
+	start := -2000.0
+	if startV.Kind() == amf.KindNumber {
+		start = startV.Num()
+	}
+	reset := true
+	switch resetV.Kind() {
+	case amf.KindBoolean:
+		reset = resetV.Bool()
+	case amf.KindNumber:
+		reset = resetV.Num() == 1 || resetV.Num() == 3
+	}
+	reg := c.inst.Streams()
+	if start >= 0 && !reg.Published(name) {
+		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+		return
+	}
+	ns.name = name
+	c.sendUserControl(message.EventStreamBegin, sid)
+	if reset {
+		c.sendStatus(sid, message.LevelStatus, message.CodePlayReset, "Playing and resetting "+name+".",
+			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+	}
+	c.sendStatus(sid, message.LevelStatus, message.CodePlayStart, "Started playing "+name+".",
+		amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+	c.sendData(sid, &message.Data{Handler: "|RtmpSampleAccess", Args: []amf.Value{amf.Bool(false), amf.Bool(false)}})
+	c.sendData(sid, &message.Data{Handler: "onStatus", Args: []amf.Value{
+		amf.Object(amf.Prop{Key: "code", Value: amf.String(message.CodeDataStart)}),
+	}})
+	c.startPlayer(ns)
+	c.log.Info("play start", "stream", name, "start", start)
+}
+
+func (c *conn) startPlayer(ns *netStream) {
+	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Notify: c.wake})
+	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID)}
+	ns.play = p
+	c.addPlayer(p)
+}
+
+func (c *conn) onPause(sid uint32, pause bool, _ float64) {
+	ns := c.streams[sid]
+	if ns == nil || (ns.play == nil && !ns.paused) {
+		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "Not playing.")
+		return
+	}
+	if pause {
+		if ns.play != nil {
+			c.removePlayer(ns.play)
+			ns.play = nil
+		}
+		ns.paused = true
+		c.sendStatus(sid, message.LevelStatus, message.CodePauseNotify, "Pausing "+ns.name+".",
+			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
+		c.sendUserControl(message.EventStreamEOF, sid)
+		return
+	}
+	if ns.paused {
+		ns.paused = false
+		c.sendUserControl(message.EventStreamBegin, sid)
+		c.sendStatus(sid, message.LevelStatus, message.CodeUnpauseNotify, "Unpausing "+ns.name+".",
+			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
+		c.startPlayer(ns) // live: resume at the live edge, from the GOP cache
+	}
+}
+
+// onFC answers the encoder conventions of rtmp.md §7.11.
+func (c *conn) onFC(cmd *message.Command) {
+	name := cmd.Arg(0).Str()
+	var event, code string
+	switch cmd.Name {
+	case "FCPublish":
+		event, code = "onFCPublish", message.CodePublishStart
+	case "FCUnpublish":
+		event, code = "onFCUnpublish", message.CodeUnpublishSuccess
+	case "FCSubscribe":
+		event, code = "onFCSubscribe", message.CodePlayStart
+	case "FCUnsubscribe":
+		event, code = "onFCUnsubscribe", message.CodePlayStop
+	}
+	if cmd.Name != "FCSubscribe" {
+		c.replyResult(cmd, amf.Undefined())
+	}
+	c.sendCommand(0, &message.Command{Name: event, Object: amf.Null(), Args: []amf.Value{
+		amf.Object(amf.Prop{Key: "code", Value: amf.String(code)}, amf.Prop{Key: "description", Value: amf.String(name)}),
+	}})
+}
+
+// publishing returns the stream msid publishes on, or nil.
+func (c *conn) publishing(msid uint32) *netStream {
+	if ns := c.streams[msid]; ns != nil && ns.pub != nil {
+		return ns
+	}
+	return nil
+}
+
+func (c *conn) handleMedia(h chunk.Header, k media.Kind, p []byte) error {
+	ns := c.publishing(h.StreamID)
+	if ns == nil {
+		return nil // media on a stream that is not publishing: FMS drops it
+	}
+	ns.pub.Write(&media.Packet{Kind: k, Time: h.Timestamp, Payload: p})
+	return nil
+}
+
+// handleData relays NetStream.send data and handles @setDataFrame /
+// @clearDataFrame (rtmp.md §9) without re-encoding the values.
+func (c *conn) handleData(h chunk.Header, p []byte) error {
+	ns := c.publishing(h.StreamID)
+	if ns == nil {
+		return nil
+	}
+	body, err := message.DataBody(p, h.Type)
+	if err != nil {
+		return err
+	}
+	handler, n, ok := message.Handler(body)
+	if !ok {
+		return errors.New("rtmp: data message without handler name")
+	}
+	switch handler {
+	case "@setDataFrame":
+		ns.pub.SetMetadata(&media.Packet{Kind: media.Data, Time: h.Timestamp, Payload: body[n:]})
+	case "@clearDataFrame":
+		ns.pub.ClearMetadata()
+	case "onMetaData":
+		ns.pub.SetMetadata(&media.Packet{Kind: media.Data, Time: h.Timestamp, Payload: body})
+	default:
+		ns.pub.Write(&media.Packet{Kind: media.Data, Time: h.Timestamp, Payload: body})
+	}
+	return nil
+}
+
+// handleAggregate splits a type 22 message into its FLV-tag sub-messages
+// and rebases their timestamps (rtmp.md §6).
+func (c *conn) handleAggregate(h chunk.Header, p []byte) error {
+	ns := c.publishing(h.StreamID)
+	if ns == nil {
+		return nil
+	}
+	first, haveFirst := uint32(0), false
+	for len(p) > 0 {
+		if len(p) < 11 {
+			return errors.New("rtmp: truncated aggregate sub-message header")
+		}
+		typ := p[0]
+		size := int(p[1])<<16 | int(p[2])<<8 | int(p[3])
+		ts := uint32(p[4])<<16 | uint32(p[5])<<8 | uint32(p[6]) | uint32(p[7])<<24
+		if len(p) < 11+size+4 {
+			return errors.New("rtmp: aggregate sub-message past the message end")
+		}
+		if !haveFirst {
+			first, haveFirst = ts, true
+		}
+		body := p[11 : 11+size]
+		sub := chunk.Header{CSID: h.CSID, Timestamp: ts + (h.Timestamp - first), Type: typ, StreamID: h.StreamID}
+		switch typ {
+		case message.TypeAudio, message.TypeVideo:
+			if err := c.handleMedia(sub, media.Kind(typ), body); err != nil {
+				return err
+			}
+		case message.TypeData:
+			if err := c.handleData(sub, body); err != nil {
+				return err
+			}
+		}
+		p = p[11+size+4:]
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package rtmp
+
+import (
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+)
+
+// Config configures a Server. A zero field means its documented default.
+type Config struct {
+	// Chunk holds the chunk-stream limits: max chunk size (16 MiB), max
+	// message size (16 MiB), max chunk stream ids per connection (256).
+	Chunk chunk.Limits `yaml:"chunk"`
+	// AMF holds the AMF decoding limits (nesting depth, references, lengths).
+	AMF amf.Limits `yaml:"amf"`
+	// MaxConns is the most concurrent connections; more are refused at
+	// accept. Default 10000.
+	MaxConns int `yaml:"max_conns"`
+	// MaxStreams is the most NetStreams one connection may create.
+	// Default 64.
+	MaxStreams int `yaml:"max_streams"`
+	// HandshakeTimeout bounds the handshake and the connect command.
+	// Default 10s.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// IdleTimeout closes a connection from which nothing was read for this
+	// long. Default 120s (a paused player may send nothing for a while).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// WriteTimeout bounds one flush to the socket; a peer that does not
+	// read for this long is cut off as a slow consumer. Default 10s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ChunkSize is the chunk size the server announces after connect.
+	// Default 4096 (rtmp.md §4).
+	ChunkSize uint32 `yaml:"chunk_size"`
+	// WindowAckSize is the acknowledgement window announced after connect.
+	// Default 2500000 (rtmp.md §4).
+	WindowAckSize uint32 `yaml:"window_ack_size"`
+	// MaxQueuedCommands bounds the outgoing command/status queue of one
+	// connection; overflow closes the connection (commands are never
+	// dropped silently). Default 1024.
+	MaxQueuedCommands int `yaml:"max_queued_commands"`
+	// FMSVer is the fmsVer string of the connect _result. Default
+	// "FMS/3,0,1,123" (rtmp.md §7.2).
+	FMSVer string `yaml:"fms_ver"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConns <= 0 {
+		c.MaxConns = 10000
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 64
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = 4096
+	}
+	if c.WindowAckSize == 0 {
+		c.WindowAckSize = 2500000
+	}
+	if c.MaxQueuedCommands <= 0 {
+		c.MaxQueuedCommands = 1024
+	}
+	if c.FMSVer == "" {
+		c.FMSVer = "FMS/3,0,1,123"
+	}
+	return c
+}

@@ -1,0 +1,365 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/handshake"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+// errQueueFull closes a connection whose command queue overflowed: commands
+// and status are never dropped silently (style.md §3).
+var errQueueFull = errors.New("rtmp: outgoing command queue full")
+
+// outMsg is one queued control/command message. chunkSize, when set, is
+// applied to the writer right after this message (it is a Set Chunk Size).
+type outMsg struct {
+	h         chunk.Header
+	p         []byte
+	chunkSize uint32
+}
+
+// conn is one server-side RTMP session.
+//
+// Goroutines: run (the reader: handshake, message dispatch, engine calls)
+// and writeLoop (owns the socket for writing, the chunk.Writer and the
+// batch). mu guards the fields shared between them.
+type conn struct {
+	srv   *Server
+	cfg   *Config
+	nc    net.Conn
+	id    uint64
+	proto string
+	log   *slog.Logger
+	start time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Reader goroutine only.
+	r          *chunk.Reader
+	dec        amf.Decoder
+	enc        amf.Encoder
+	args       []amf.Value
+	connected  bool
+	rejected   bool
+	inst       *instance.Instance
+	client     *instance.Client
+	encoding   int
+	streams    map[uint32]*netStream
+	peerWindow uint32
+	lastAck    uint64
+
+	mu              sync.Mutex
+	out             []outMsg
+	plays           []*player
+	closeAfterFlush bool
+	wake            chan struct{}
+
+	failOnce   sync.Once
+	failErr    error
+	writerDone chan struct{}
+	bytesOut   atomic.Uint64
+}
+
+func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &conn{
+		srv:        s,
+		cfg:        &s.cfg,
+		nc:         nc,
+		id:         id,
+		proto:      proto,
+		log:        s.Logger.With("conn", id, "proto", proto, "remote", nc.RemoteAddr().String()),
+		start:      time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		streams:    map[uint32]*netStream{},
+		peerWindow: s.cfg.WindowAckSize,
+		wake:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// fail records the first error that ends the connection and closes the
+// socket so that both goroutines unblock.
+func (c *conn) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		c.cancel()
+		_ = c.nc.Close()
+	})
+}
+
+// shutdown ends the session because the server (or the transport that
+// owns it) is going away.
+func (c *conn) shutdown() { c.fail(withReason(ReasonShutdown, errors.New("server shutting down"))) }
+
+func (c *conn) run() {
+	defer c.srv.connDone(c)
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
+			c.fail(withReason(ReasonPanic, fmt.Errorf("panic: %v", v)))
+			c.finish()
+		}
+	}()
+	c.fail(c.serve())
+	c.finish()
+}
+
+// finish waits for the writer, leaves the engine and logs the closed line.
+func (c *conn) finish() {
+	<-c.writerDone
+	c.leave()
+	err := c.failErr
+	reason := classify(err)
+	attrs := []any{"reason", reason.String(), "bytes_in", c.bytesIn(), "bytes_out", c.bytesOut.Load(),
+		"duration", time.Since(c.start).Round(time.Millisecond)}
+	if reason != ReasonEOF && err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	if reason == ReasonEOF || reason == ReasonShutdown || reason == ReasonRejected {
+		c.log.Info("closed", attrs...)
+	} else {
+		c.log.Warn("closed", attrs...)
+	}
+}
+
+func (c *conn) bytesIn() uint64 {
+	if c.r == nil {
+		return 0
+	}
+	return c.r.BytesRead()
+}
+
+// serve runs the handshake and the read loop; it returns what ended them.
+func (c *conn) serve() error {
+	started := false
+	defer func() {
+		if !started {
+			close(c.writerDone)
+		}
+	}()
+	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
+		return withReason(ReasonIOError, err)
+	}
+	hs, err := handshake.Server(c.nc, nil)
+	if err != nil {
+		return withReason(ReasonHandshake, fmt.Errorf("handshake: %w", err))
+	}
+	c.log.Debug("handshake", "digest", hs.Digest)
+	if err := c.nc.SetWriteDeadline(time.Time{}); err != nil {
+		return withReason(ReasonIOError, err)
+	}
+	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
+	c.dec.Limits = c.cfg.AMF
+	started = true
+	go c.writeLoop()
+
+	for {
+		// Until connect the handshake deadline still applies.
+		if c.connected {
+			if err := c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout)); err != nil {
+				return withReason(ReasonIOError, err)
+			}
+		}
+		h, p, err := c.r.ReadMessage()
+		if err != nil {
+			return err
+		}
+		if err := c.handleMessage(h, p); err != nil {
+			return err
+		}
+		if n := c.r.BytesRead(); c.peerWindow > 0 && n-c.lastAck >= uint64(c.peerWindow) {
+			c.lastAck = n
+			c.sendControl(message.TypeAck, message.AppendU32(nil, uint32(n)))
+		}
+	}
+}
+
+// enqueue queues a message for the writer. Overflow closes the connection.
+func (c *conn) enqueue(m outMsg) {
+	c.mu.Lock()
+	if len(c.out) >= c.cfg.MaxQueuedCommands {
+		c.mu.Unlock()
+		c.fail(withReason(ReasonSlowConsumer, errQueueFull))
+		return
+	}
+	c.out = append(c.out, m)
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) sendControl(t uint8, payload []byte) {
+	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: t}, p: payload})
+}
+
+func (c *conn) sendUserControl(ev message.Event, v uint32) {
+	c.sendControl(message.TypeUserControl, message.UserControl{Event: ev, Value: v}.Append(nil))
+}
+
+// sendCommand encodes and queues a command on msid.
+func (c *conn) sendCommand(msid uint32, cmd *message.Command) {
+	p, err := cmd.Append(nil, &c.enc)
+	c.enc.Reset()
+	if err != nil {
+		c.log.Error("encode command", "name", cmd.Name, "err", err)
+		return
+	}
+	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand, StreamID: msid}, p: p})
+}
+
+// sendData encodes and queues a data message on msid.
+func (c *conn) sendData(msid uint32, d *message.Data) {
+	p, err := d.Append(nil, &c.enc)
+	c.enc.Reset()
+	if err != nil {
+		c.log.Error("encode data", "handler", d.Handler, "err", err)
+		return
+	}
+	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDData, Type: message.TypeData, StreamID: msid}, p: p})
+}
+
+func (c *conn) sendStatus(msid uint32, level, code, desc string, extra ...amf.Prop) {
+	c.sendCommand(msid, &message.Command{Name: "onStatus", Object: amf.Null(),
+		Args: []amf.Value{message.Info(level, code, desc, extra...)}})
+}
+
+func (c *conn) sendResult(txn float64, args ...amf.Value) {
+	c.sendCommand(0, &message.Command{Name: "_result", Txn: txn, Object: amf.Null(), Args: args})
+}
+
+// rejectAndClose queues an _error for the connect transaction and closes
+// the connection once it is flushed (rtmp.md §7.2 step 7).
+func (c *conn) rejectAndClose(txn float64, code, desc string, extra ...amf.Prop) {
+	c.sendCommand(0, &message.Command{Name: "_error", Txn: txn, Object: amf.Null(),
+		Args: []amf.Value{message.Info(message.LevelError, code, desc, extra...)}})
+	c.rejected = true
+	c.mu.Lock()
+	c.closeAfterFlush = true
+	c.mu.Unlock()
+	c.signal()
+}
+
+// writeLoop owns the socket for writing. Each wake-up it takes every queued
+// command and every pending media event, encodes chunk headers into one
+// reused batch and flushes it in one vectored write.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
+			c.fail(withReason(ReasonPanic, fmt.Errorf("panic: %v", v)))
+		}
+	}()
+	w := chunk.NewWriter()
+	var (
+		batch chunk.Batch
+		out   []outMsg
+		plays []*player
+		evs   []media.Event
+		enc   amf.Encoder
+	)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		out, c.out = c.out, out[:0]
+		plays = append(plays[:0], c.plays...)
+		closeAfter := c.closeAfterFlush
+		c.mu.Unlock()
+
+		for i := range out {
+			w.Append(&batch, out[i].h, out[i].p)
+			if out[i].chunkSize != 0 {
+				w.SetChunkSize(out[i].chunkSize)
+			}
+		}
+		for _, p := range plays {
+			var err error
+			evs, err = p.write(w, &batch, &enc, evs[:0])
+			if err != nil {
+				c.fail(err)
+				return
+			}
+		}
+		if batch.Len() > 0 {
+			if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+				c.fail(withReason(ReasonIOError, err))
+				return
+			}
+			n, err := batch.WriteTo(c.nc)
+			c.bytesOut.Add(uint64(n))
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					err = withReason(ReasonSlowConsumer, fmt.Errorf("write stalled for %v: %w", c.cfg.WriteTimeout, err))
+				}
+				c.fail(err)
+				return
+			}
+		}
+		clear(out)
+		clear(evs)
+		if closeAfter {
+			c.fail(withReason(ReasonRejected, errors.New("connection rejected")))
+			return
+		}
+	}
+}
+
+// addPlayer makes the writer drain p. Status messages queued before this
+// call are written before p's first media message.
+func (c *conn) addPlayer(p *player) {
+	c.mu.Lock()
+	c.plays = append(c.plays, p)
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *conn) removePlayer(p *player) {
+	c.mu.Lock()
+	for i, q := range c.plays {
+		if q == p {
+			c.plays = append(c.plays[:i], c.plays[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	p.sub.Close()
+}
+
+// leave releases everything the session holds in the engine.
+func (c *conn) leave() {
+	for id, ns := range c.streams {
+		ns.stop(c, false)
+		delete(c.streams, id)
+	}
+	if c.client != nil {
+		c.inst.Disconnect(c.client)
+		c.client = nil
+	}
+}

@@ -1,0 +1,181 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openfcs/openfcs/instance"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("rtmp: server closed")
+
+// Engine is what the session layer needs of the engine: admitting clients
+// to application instances. *instance.Manager implements it.
+type Engine interface {
+	Connect(app, inst string, info instance.ClientInfo) (*instance.Instance, *instance.Client, error)
+}
+
+// Server accepts RTMP sessions and hands their commands to the engine.
+type Server struct {
+	Config Config
+	Logger *slog.Logger
+	Engine Engine
+
+	initOnce sync.Once
+	cfg      Config
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.cfg = s.Config.withDefaults()
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+	})
+}
+
+// Serve accepts connections on ln until Shutdown. It always returns a
+// non-nil error; after Shutdown it is ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Logger.Warn("accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("rtmp: accept: %w", err)
+		}
+		backoff = 0
+		s.startConn(nc, "rtmp")
+	}
+}
+
+// ServeConn runs one RTMP session over nc (any byte stream: a tunnel
+// session, a TLS connection, a WebSocket) and returns when it ends. proto
+// is recorded as the client's protocol (rtmp, rtmps, rtmpt, rtmpts, ...).
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn, proto string) {
+	s.init()
+	c := s.newConn(nc, proto)
+	if c == nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { c.shutdown() })
+	defer stop()
+	c.run()
+}
+
+func (s *Server) startConn(nc net.Conn, proto string) {
+	c := s.newConn(nc, proto)
+	if c == nil {
+		return
+	}
+	go c.run()
+}
+
+// newConn registers a connection or refuses it at the limit.
+func (s *Server) newConn(nc net.Conn, proto string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = nc.Close()
+		return nil
+	}
+	if len(s.conns) >= s.cfg.MaxConns {
+		s.Logger.Warn("refused", "remote", nc.RemoteAddr().String(), "reason", "max_conns", "limit", s.cfg.MaxConns)
+		_ = nc.Close()
+		return nil
+	}
+	c := newConn(s, nc, proto, s.nextID.Add(1))
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return c
+}
+
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// NumConns returns the number of open sessions.
+func (s *Server) NumConns() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown stops the listeners, closes every session and waits for them to
+// finish or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,379 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type testServer struct {
+	srv  *Server
+	eng  *instance.Manager
+	addr string
+	logs *syncBuffer
+}
+
+// startServer runs a Server on a loopback port with an applications folder
+// holding "live"; it is shut down at cleanup and its log printed on failure.
+func startServer(t testing.TB, cfg Config) *testServer {
+	t.Helper()
+	apps := t.TempDir()
+	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng := instance.NewManager(instance.Config{AppsDir: apps}, log)
+	srv := &Server{Config: cfg, Logger: log, Engine: eng}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		eng.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), logs: logs}
+}
+
+func (ts *testServer) url(path string) string { return "rtmp://" + ts.addr + "/" + path }
+
+func dial(t testing.TB, ts *testServer, path string, cfg ClientConfig) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, ts.url(path), cfg)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond under a deadline (style.md §8: no sleeps).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestConnectInvalidApp(t *testing.T) {
+	ts := startServer(t, Config{})
+	_, err := Dial(ctxT(t), ts.url("nosuchapp"), ClientConfig{})
+	se, ok := errors.AsType[*message.StatusError](err)
+	if !ok || se.Code != message.CodeConnectInvalidApp {
+		t.Fatalf("err = %v, want %s", err, message.CodeConnectInvalidApp)
+	}
+}
+
+func TestConnectBothEncodingsAndHandshakes(t *testing.T) {
+	ts := startServer(t, Config{})
+	for _, tc := range []struct {
+		name string
+		cfg  ClientConfig
+	}{
+		{"flash player 9 digest amf3", ClientConfig{Digest: true, ObjectEncoding: 3}},
+		{"librtmp simple amf0", ClientConfig{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			nc, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := NewClient(ctx, nc, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			info, err := c.Connect(ctx, "live/room1", ts.url("live/room1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.Get("code").Str(); got != message.CodeConnectSuccess {
+				t.Errorf("code = %q", got)
+			}
+			if got := info.Get("objectEncoding").Num(); got != float64(tc.cfg.ObjectEncoding) {
+				t.Errorf("objectEncoding echoed %v, want %d", got, tc.cfg.ObjectEncoding)
+			}
+			found := false
+			for _, in := range ts.eng.Instances() {
+				found = found || (in.App == "live" && in.Name == "room1")
+			}
+			if !found {
+				t.Error("instance live/room1 not loaded")
+			}
+		})
+	}
+}
+
+func TestPublishBadNameWhenBusy(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+	a := dial(t, ts, "live", ClientConfig{})
+	sa, err := a.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Publish(ctx, "s1", "live"); err != nil {
+		t.Fatal(err)
+	}
+	b := dial(t, ts, "live", ClientConfig{})
+	sb, err := b.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sb.Publish(ctx, "s1", "live")
+	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
+		t.Fatalf("second publish: %v, want %s", err, message.CodePublishBadName)
+	}
+	// Same name in another instance is a different stream.
+	c := dial(t, ts, "live/other", ClientConfig{})
+	sc, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Publish(ctx, "s1", "live"); err != nil {
+		t.Fatalf("publish in other instance: %v", err)
+	}
+}
+
+func TestPublishRefusesEscapingNames(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+	c := dial(t, ts, "live", ClientConfig{})
+	for _, name := range []string{"../x", "a/../../b", "/abs", `a\b`, "c:x", "a\x00b", ""} {
+		s, err := c.CreateStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Publish(ctx, name, "live")
+		if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
+			t.Errorf("publish %q: %v, want BadName", name, err)
+		}
+	}
+}
+
+// packetRecorder collects what a ClientStream receives.
+type packetRecorder struct {
+	mu   sync.Mutex
+	pkts []media.Packet
+}
+
+func (r *packetRecorder) add(p media.Packet) {
+	r.mu.Lock()
+	r.pkts = append(r.pkts, p)
+	r.mu.Unlock()
+}
+
+func (r *packetRecorder) snapshot() []media.Packet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]media.Packet(nil), r.pkts...)
+}
+
+var (
+	avcConfig = []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1f}
+	aacConfig = []byte{0xaf, 0x00, 0x12, 0x10}
+)
+
+func keyframe(i byte) []byte { return []byte{0x17, 0x01, 0, 0, 0, i} }
+func interframe(i byte) []byte {
+	return append([]byte{0x27, 0x01, 0, 0, 0x28, i}, bytes.Repeat([]byte{i}, 5000)...)
+}
+
+func TestLivePublishPlayAndLateJoiner(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+
+	pubC := dial(t, ts, "live", ClientConfig{Digest: true})
+	pub, err := pubC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, "s1", "live"); err != nil {
+		t.Fatal(err)
+	}
+
+	early := &packetRecorder{}
+	earlyC := dial(t, ts, "live", ClientConfig{})
+	es, err := earlyC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.OnPacket = early.add
+	if err := es.Play(ctx, "s1", -1000); err != nil {
+		t.Fatal(err)
+	}
+
+	meta, err := amf.AppendAMF0Values(nil, amf.String("@setDataFrame"), amf.String("onMetaData"),
+		amf.ECMAArray(amf.Prop{Key: "width", Value: amf.Number(320)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(p media.Packet) {
+		t.Helper()
+		if err := pub.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(media.Packet{Kind: media.Data, Payload: meta})
+	send(media.Packet{Kind: media.Video, Payload: avcConfig})
+	send(media.Packet{Kind: media.Audio, Payload: aacConfig})
+	send(media.Packet{Kind: media.Video, Time: 0, Payload: keyframe(1)})
+	for i := range 10 {
+		send(media.Packet{Kind: media.Video, Time: uint32(40 * (i + 1)), Payload: interframe(byte(i))})
+		send(media.Packet{Kind: media.Audio, Time: uint32(40*(i+1) + 3), Payload: []byte{0xaf, 0x01, byte(i)}})
+	}
+	waitFor(t, "early player gets 25 messages", func() bool { return len(early.snapshot()) >= 25 })
+	got := early.snapshot()
+	// Play.Start is followed by |RtmpSampleAccess and onStatus Data.Start,
+	// then the stream's own messages.
+	for _, want := range []string{"|RtmpSampleAccess", "onStatus", "onMetaData"} {
+		if got[0].Kind != media.Data {
+			t.Fatalf("want data %s, got %v", want, got[0].Kind)
+		}
+		if h, _, _ := message.Handler(got[0].Payload); h != want {
+			t.Fatalf("data handler %q, want %q", h, want)
+		}
+		got = got[1:]
+	}
+	for i, p := range got[1:] {
+		if p.Kind == media.Video && i+1 < len(got) && len(p.Payload) > 5000 && p.Time != uint32(40*(int(p.Payload[5])+1)) {
+			t.Errorf("video %d time %d", p.Payload[5], p.Time)
+		}
+	}
+
+	// A late joiner starts with metadata, configs and the cached GOP: its
+	// first video message is the config, then the keyframe.
+	late := &packetRecorder{}
+	lateC := dial(t, ts, "live", ClientConfig{ObjectEncoding: 3})
+	ls, err := lateC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.OnPacket = late.add
+	if err := ls.Play(ctx, "s1", -2000); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "late joiner gets the GOP", func() bool { return len(late.snapshot()) >= 14 })
+	var videos []media.Packet
+	for _, p := range late.snapshot() {
+		if p.Kind == media.Video {
+			videos = append(videos, p)
+		}
+	}
+	if !bytes.Equal(videos[0].Payload, avcConfig) || !bytes.Equal(videos[1].Payload, keyframe(1)) {
+		t.Fatalf("late joiner's first video messages = %x, %x; want config then keyframe", videos[0].Payload, videos[1].Payload[:6])
+	}
+
+	// Unpublish reaches players as UnpublishNotify.
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := es.WaitStatus(ctx, message.CodePlayUnpublishNotify); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+	good := dial(t, ts, "live", ClientConfig{})
+
+	cases := map[string][]byte{
+		"random bytes":        bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 1000),
+		"rtmpe version":       append([]byte{0x06}, make([]byte, 1536)...),
+		"truncated handshake": append([]byte{0x03}, make([]byte, 100)...),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			_, _ = nc.Write(in)
+			if name == "truncated handshake" {
+				_ = nc.(*net.TCPConn).CloseWrite()
+			}
+			_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 4096)
+			for {
+				if _, err := nc.Read(buf); err != nil {
+					break // closed by the server
+				}
+			}
+		})
+	}
+	if _, err := good.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
+		t.Fatalf("good connection disturbed: %v", err)
+	}
+	waitFor(t, "closed lines", func() bool { return bytes.Count([]byte(ts.logs.String()), []byte("reason=handshake")) >= 3 })
+}
+
+func TestUnknownMethodGetsCallFailed(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dial(t, ts, "live", ClientConfig{})
+	_, err := c.Call(ctxT(t), "noSuchMethod", amf.Number(1))
+	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodeCallFailed {
+		t.Fatalf("err = %v, want %s", err, message.CodeCallFailed)
+	}
+}

@@ -1,0 +1,106 @@
+package rtmp
+
+import (
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+// netStream is the server side of one NetStream (a message stream id).
+// Reader goroutine only.
+type netStream struct {
+	id        uint32
+	name      string
+	pub       *media.Publication
+	play      *player
+	paused    bool
+	bufferLen uint32 // ms, from SetBufferLength
+}
+
+// stop ends publishing or playing on the stream. With notify the client is
+// told (closeStream of a publisher answers Unpublish.Success).
+func (ns *netStream) stop(c *conn, notify bool) {
+	if ns.pub != nil {
+		ns.pub.Close()
+		ns.pub = nil
+		c.log.Info("publish stop", "stream", ns.name)
+		if notify {
+			c.sendStatus(ns.id, message.LevelStatus, message.CodeUnpublishSuccess,
+				ns.name+" is now unpublished.", amf.Prop{Key: "details", Value: amf.String(ns.name)})
+		}
+	}
+	if ns.play != nil {
+		c.removePlayer(ns.play)
+		ns.play = nil
+		c.log.Info("play stop", "stream", ns.name)
+	}
+	ns.paused = false
+}
+
+// player delivers one subscription to the connection's writer.
+// Writer goroutine only, except sub which is safe for concurrent use.
+type player struct {
+	sid  uint32
+	name string
+	sub  *media.Subscriber
+	// skipNotify swallows the PublishNotify that opens the queue of a stream
+	// that was already live when play began: the client got Play.Start.
+	skipNotify bool
+	clientID   float64
+}
+
+// csid picks a chunk stream per kind, as FMS and ffmpeg do (rtmp.md §3.1).
+func csidFor(k media.Kind) uint32 {
+	switch k {
+	case media.Audio:
+		return message.CSIDAudio
+	case media.Video:
+		return message.CSIDVideo
+	}
+	return message.CSIDData
+}
+
+// write drains the subscriber into the batch: chunk headers only, the
+// payloads are the publisher's shared bytes. It returns the subscriber's
+// error once it has been cut off.
+func (p *player) write(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, evs []media.Event) ([]media.Event, error) {
+	evs = p.sub.Drain(evs)
+	for i := range evs {
+		e := &evs[i]
+		switch e.Type {
+		case media.EventPacket:
+			pk := e.Packet
+			w.Append(b, chunk.Header{CSID: csidFor(pk.Kind), Timestamp: pk.Time, Type: uint8(pk.Kind), StreamID: p.sid}, pk.Payload)
+		case media.EventPublishNotify:
+			if p.skipNotify {
+				p.skipNotify = false
+				continue
+			}
+			p.status(w, b, enc, message.CodePlayPublishNotify, p.name+" is now published.")
+		case media.EventUnpublishNotify:
+			p.skipNotify = false
+			p.status(w, b, enc, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
+		}
+	}
+	if err := p.sub.Err(); err != nil {
+		return evs, withReason(ReasonSlowConsumer, err)
+	}
+	return evs, nil
+}
+
+// status writes an onStatus for this stream straight into the batch, so it
+// keeps its place among the media messages.
+func (p *player) status(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, code, desc string) {
+	cmd := message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{
+		message.Info(message.LevelStatus, code, desc,
+			amf.Prop{Key: "details", Value: amf.String(p.name)},
+			amf.Prop{Key: "clientid", Value: amf.Number(p.clientID)}),
+	}}
+	payload, err := cmd.Append(nil, enc)
+	enc.Reset()
+	if err != nil {
+		return
+	}
+	w.Append(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand, StreamID: p.sid}, payload)
+}
