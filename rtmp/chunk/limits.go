@@ -45,10 +45,11 @@ const (
 
 // Internal sizes, chosen for memory per connection rather than as limits.
 const (
-	// readBufferSize is the bufio size NewReader wraps a plain io.Reader
-	// in. Small, because an idle connection keeps it: headers are read
-	// through it and large chunk bodies bypass it.
-	readBufferSize = 1024
+	// readBufferSize is the size of the pooled read buffers. Only busy
+	// Readers hold one (idle ones wait in a 1-byte read), so it can be
+	// large enough for several small messages per read syscall; chunk
+	// bodies at least this large bypass it.
+	readBufferSize = 4096
 	// allocStep is the most the Reader allocates for a message before its
 	// bytes arrive: messages up to this size are allocated exactly at their
 	// first chunk, larger ones grow (doubling, capped at their length) as

@@ -5,12 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Reader reassembles messages from a chunk stream (rtmp.md §3). It is owned
 // by one goroutine (the connection's reader).
 type Reader struct {
+	src io.Reader
+	// br buffers src while a chunk is being parsed. When the caller's
+	// io.Reader is not a *bufio.Reader, br comes from bufPool at the first
+	// byte of a chunk and goes back once a message is complete and nothing
+	// is buffered, so an idle connection blocks in a 1-byte read holding
+	// no buffer (the goal is a few KB per idle connection, issue 3).
 	br        *bufio.Reader
+	pooled    bool // br is ours to return to bufPool
 	lim       Limits
 	chunkSize uint32
 	consumed  uint64
@@ -39,18 +47,32 @@ type readState struct {
 	buf      []byte // len = bytes received so far
 }
 
+// bufPool holds the read buffers of busy Readers; idle ones hold none.
+var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
 // NewReader returns a Reader of the chunk stream r with the given limits
 // (zero fields take their defaults). If r is a *bufio.Reader it is used as
-// is (at least 16 bytes of buffer are needed); otherwise it is wrapped in a
-// small bufio.Reader of its own. The Reader never reads more from r than
-// bufio buffering implies, so r must carry nothing but the chunk stream
-// from here on (the handshake is over).
+// is, for good (at least 16 bytes of buffer are needed). Otherwise the
+// Reader buffers r with a pooled buffer that it holds only while data is
+// pending: between messages, with nothing buffered, it keeps no buffer.
+// r must carry nothing but the chunk stream from here on (the handshake is
+// over); the Reader may read ahead of the message it returns.
 func NewReader(r io.Reader, lim Limits) *Reader {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, readBufferSize)
+	cr := &Reader{src: r, lim: lim.WithDefaults(), chunkSize: DefaultChunkSize}
+	if br, ok := r.(*bufio.Reader); ok {
+		cr.br = br
 	}
-	return &Reader{br: br, lim: lim.WithDefaults(), chunkSize: DefaultChunkSize}
+	return cr
+}
+
+// release gives the read buffer back when nothing is buffered, so that a
+// Reader waiting for the next message holds none.
+func (r *Reader) release() {
+	if r.pooled && r.br.Buffered() == 0 {
+		r.br.Reset(nil) // drop the reference to src
+		bufPool.Put(r.br)
+		r.br, r.pooled = nil, false
+	}
 }
 
 // BytesRead returns the number of bytes the Reader has consumed from the
@@ -80,6 +102,7 @@ func (r *Reader) ReadMessage() (Header, []byte, error) {
 		if len(st.buf) < int(st.length) {
 			continue // more chunks to come, maybe interleaved with other csids
 		}
+		r.release()
 		h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
 		p := st.buf
 		st.buf, st.active = nil, false
@@ -156,11 +179,25 @@ func unexpected(err error) error {
 
 // readChunk reads one chunk and returns the state of its chunk stream.
 func (r *Reader) readChunk() (*readState, error) {
-	b0, err := r.br.ReadByte()
-	if err != nil {
-		return nil, err // io.EOF here is a clean end of stream
+	var b0 byte
+	if r.br == nil {
+		// Idle: wait for the first byte without holding a buffer, then
+		// buffer the rest of the chunk.
+		if _, err := io.ReadFull(r.src, r.scratch[:1]); err != nil {
+			return nil, err // io.EOF here is a clean end of stream
+		}
+		b0 = r.scratch[0]
+		r.br = bufPool.Get().(*bufio.Reader)
+		r.br.Reset(r.src)
+		r.pooled = true
+	} else {
+		var err error
+		if b0, err = r.br.ReadByte(); err != nil {
+			return nil, err // io.EOF here is a clean end of stream
+		}
 	}
 	r.consumed++
+	var err error
 	form := b0 >> 6
 	csid := uint32(b0 & 0x3f)
 	switch csid {

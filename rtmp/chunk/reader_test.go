@@ -572,3 +572,32 @@ func TestBufioReaderIsUsed(t *testing.T) {
 		t.Fatal("trailing byte not left in the caller's bufio.Reader")
 	}
 }
+
+// TestIdleHoldsNoBuffer: between messages, with nothing buffered, the
+// Reader gives its read buffer back; with data still buffered it keeps it.
+func TestIdleHoldsNoBuffer(t *testing.T) {
+	w := NewWriter()
+	one := w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(300))
+	two := w.AppendBytes(append([]byte(nil), one...), Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(300))
+
+	cr := NewReader(bytes.NewReader(one), Limits{})
+	if _, _, err := cr.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if cr.br != nil {
+		t.Fatal("idle Reader still holds its read buffer")
+	}
+	cr = NewReader(bytes.NewReader(two), Limits{})
+	if _, _, err := cr.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if cr.br == nil {
+		t.Fatal("buffer released with a message still buffered")
+	}
+	if _, _, err := cr.ReadMessage(); err != nil || cr.br != nil {
+		t.Fatalf("second message: err %v, buffer held %v", err, cr.br != nil)
+	}
+	if _, _, err := cr.ReadMessage(); !errors.Is(err, io.EOF) {
+		t.Fatalf("err %v, want EOF", err)
+	}
+}
