@@ -11,9 +11,10 @@
 //
 // Formats follow flv.md §4 (audio tags), §5 (video tags) and rtmp.md §11
 // (Enhanced RTMP: ExVideoTagHeader, ExAudioTagHeader, ModEx, multitrack).
-// Parsers never allocate, never read past the slice and report malformed
-// headers with an error naming the offset; the Is* predicates return false
-// for anything they cannot parse.
+// Parsers never read past the slice and report malformed headers with an
+// error naming the offset. The Is* predicates and Classify* functions never
+// allocate (they run once per published message) and answer false / a zero
+// Class for anything they cannot parse.
 //
 // Not here yet: the FLV file reader and writer (flv.md §1–§3, §7–§12).
 package flv
