@@ -64,11 +64,13 @@ type Decoder struct {
 	props []Prop
 	elems []Value
 
-	// Copy of a small input that decoded strings are cut from (one
-	// allocation per body instead of one per string), and the input it
-	// copies.
-	copy    string
-	copySrc *byte
+	// Copy of a small input (from offset copyBase on) that decoded strings
+	// are cut from: one allocation per call instead of one per string.
+	// Valid during one top-level call only, so a reused input buffer never
+	// yields stale strings.
+	copied   bool
+	copyStr  string
+	copyBase int
 }
 
 // smallBody is the largest input copied whole for its strings: a string cut
@@ -119,7 +121,11 @@ func (d *Decoder) Reset() {
 	d.clearScratch()
 	d.values = 0
 	d.b = nil
-	d.copy, d.copySrc = "", nil
+	d.dropCopy()
+}
+
+func (d *Decoder) dropCopy() {
+	d.copied, d.copyStr, d.copyBase = false, "", 0
 }
 
 func (d *Decoder) resetAMF3() {
@@ -207,9 +213,12 @@ func (d *Decoder) DecodeAMF0At(body []byte, off int) (v Value, next int, err err
 		return Value{}, off, d.errf(off, ErrTruncated, "amf0: offset %d outside body of %d bytes", off, len(body))
 	}
 	d.clearScratch()
+	d.dropCopy()
+	d.copyBase = off
 	v, err = d.read0(0)
 	next = d.pos
 	d.b = nil
+	d.dropCopy()
 	if err != nil {
 		return Value{}, next, err
 	}
@@ -249,11 +258,11 @@ func (d *Decoder) str(n int) string {
 	if d.AliasInput {
 		return unsafe.String(&d.b[at], n)
 	}
-	if len(d.b) <= smallBody {
-		if src := unsafe.SliceData(d.b); d.copySrc != src || len(d.copy) != len(d.b) {
-			d.copy, d.copySrc = string(d.b), src
+	if len(d.b)-d.copyBase <= smallBody {
+		if !d.copied {
+			d.copyStr, d.copied = string(d.b[d.copyBase:]), true
 		}
-		return d.copy[at : at+n]
+		return d.copyStr[at-d.copyBase : at-d.copyBase+n]
 	}
 	return string(d.b[at : at+n])
 }

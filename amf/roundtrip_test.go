@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // sampleValues returns one value of every kind plus shared and cyclic
@@ -537,5 +538,72 @@ func TestAliasInput(t *testing.T) {
 		if ba := v.Get("b").Bytes(); (ba[0] == 9) != alias {
 			t.Errorf("alias=%v: bytes % x", alias, ba)
 		}
+	}
+}
+
+func TestClone(t *testing.T) {
+	for _, tc := range sampleValues() {
+		c := Clone(tc.v)
+		if !Equal(c, tc.v) {
+			t.Errorf("%s: clone differs: %v", tc.name, c)
+		}
+		if tc.v.kind.isRef() && Same(c, tc.v) {
+			t.Errorf("%s: clone shares the node", tc.name)
+		}
+	}
+	o := Object()
+	a := StrictArray(o, o)
+	c := Clone(a)
+	if !Same(c.Elems()[0], c.Elems()[1]) || Same(c.Elems()[0], o) {
+		t.Error("clone does not keep sharing")
+	}
+}
+
+func TestInt(t *testing.T) {
+	for _, tc := range []struct {
+		v  Value
+		n  int64
+		ok bool
+	}{
+		{Number(3), 3, true},
+		{Number(-7), -7, true},
+		{Number(1 << 53), 1 << 53, true},
+		{Number(1<<53 + 2), 0, false},
+		{Number(1.5), 0, false},
+		{Number(math.NaN()), 0, false},
+		{Number(math.Inf(1)), 0, false},
+		{String("3"), 0, false},
+		{Date(3), 0, false},
+	} {
+		if n, ok := tc.v.Int(); n != tc.n || ok != tc.ok {
+			t.Errorf("%v.Int() = %d, %v", tc.v, n, ok)
+		}
+	}
+}
+
+func TestValueIsSmall(t *testing.T) {
+	if s := unsafe.Sizeof(Value{}); s > 40 {
+		t.Errorf("Value is %d bytes", s)
+	}
+}
+
+// TestReusedInputBuffer: without AliasInput, decoded strings stay valid when
+// the caller reuses its buffer, also with DecodeAMF0At and no Reset.
+func TestReusedInputBuffer(t *testing.T) {
+	buf := unhex(t, "02 00 01 61")
+	var d Decoder
+	v1, _, err := d.DecodeAMF0At(buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf[3] = 'b'
+	v2, _, err := d.DecodeAMF0At(buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, _, _ := d.DecodeAMF0(buf)
+	buf[3] = 'c'
+	if v1.Str() != "a" || v2.Str() != "b" || v3.Str() != "b" {
+		t.Fatalf("got %q %q %q", v1.Str(), v2.Str(), v3.Str())
 	}
 }
