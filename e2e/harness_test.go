@@ -216,9 +216,17 @@ func (p *proc) signal(sig syscall.Signal) {
 }
 
 // interrupt asks the process to finish (ffmpeg and rtmpdump close their
-// output files properly on SIGINT) and waits for it.
+// output files properly on SIGINT) and waits for it. ffmpeg aborts a
+// blocking network read only on the second SIGINT (the first one just ends
+// its main loop at the next packet), so a second one follows after 2 s.
 func (p *proc) interrupt(t testing.TB, timeout time.Duration) {
 	t.Helper()
+	p.signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+		return
+	case <-time.After(2 * time.Second):
+	}
 	p.signal(syscall.SIGINT)
 	select {
 	case <-p.done:
@@ -593,7 +601,9 @@ func startFFmpegPlayer(t testing.TB, url string) *player {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "ffmpeg-player.flv")
 	p := startProc(t, procOpts{}, "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
-		"-i", url, "-map", "0", "-c", "copy", "-copyinkf", "-f", "flv", out)
+		"-i", url, "-map", "0", "-c", "copy", "-copyinkf",
+		// Flush every packet: a player stopped by a signal keeps all it got.
+		"-flush_packets", "1", "-f", "flv", out)
 	return &player{proc: p, out: out}
 }
 

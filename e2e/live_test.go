@@ -47,7 +47,7 @@ func runLive(t *testing.T, lc liveCase) {
 	pub.finish(t, 60*time.Second)
 	t.Logf("published for %v", time.Since(start).Round(time.Millisecond))
 	for _, p := range players {
-		p.end(t, 10*time.Second)
+		p.end(t, 5*time.Second)
 	}
 
 	published := probe(t, pub.copyPath)

@@ -74,7 +74,7 @@ func TestManyPlayersAndPausedReader(t *testing.T) {
 	}
 	// From here on it never reads. Wait until its receive buffer is full, so
 	// the server's writes to it are blocked for the whole window.
-	waitFor(t, 20*time.Second, "the paused player's receive buffer to fill", func() bool { return paused.inQueue() >= 2048 })
+	waitFor(t, 20*time.Second, "the paused player's receive buffer to fill", func() bool { return paused.inQueue() >= 1024 })
 	t.Logf("paused player: %d bytes queued unread", paused.inQueue())
 
 	during := measure("100 players + 1 paused")
