@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "openfcs ") {
+		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+func TestConfigRejectsUnknownKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("rtmp: \":1\"\nno_such_key: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseServe([]string{"--config", p}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "no_such_key") {
+		t.Fatalf("err = %v, want unknown key error", err)
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("rtmp: \":1\"\nhttp: \":2\"\nsession:\n  chunk:\n    max_message_size: 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseServe([]string{"--config", p, "--rtmp", ":3"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RTMP != ":3" || cfg.HTTP != ":2" || cfg.Session.Chunk.MaxMessageSize != 1000 {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestServeStartsAndStopsOnCancel(t *testing.T) {
+	apps := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuf{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--apps", apps, "--log-format", "json"}, logs, logs)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `"msg":"started"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started; log:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `"proto":"rtmp","addr":"127.0.0.1:`) {
+		t.Errorf("no rtmp listening line in:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+}
