@@ -52,6 +52,8 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 		return c.handleData(h, p)
 	case message.TypeAggregate:
 		return c.handleAggregate(h, p)
+	case message.TypeSharedObject, message.TypeSharedObjectAMF3:
+		return c.handleSharedObject(h, p)
 	default:
 		c.log.Debug("ignored message", "type", h.Type, "name", message.TypeName(h.Type), "len", len(p))
 	}

@@ -358,6 +358,7 @@ func (c *conn) leave() {
 		ns.stop(c, false)
 		delete(c.streams, id)
 	}
+	c.leaveSharedObjects()
 	if c.client != nil {
 		c.inst.Disconnect(c.client)
 		c.client = nil
