@@ -35,11 +35,12 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	case message.TypeUserControl:
 		return c.handleUserControl(p)
 	case message.TypeCommand, message.TypeCommandAMF3:
-		cmd, err := message.ParseCommand(p, h.Type, &c.dec, c.args)
+		// Commands are rare; a fresh argument slice keeps handlers free
+		// to hold on to what they were given.
+		cmd, err := message.ParseCommand(p, h.Type, &c.dec, nil)
 		if err != nil {
 			return fmt.Errorf("%s on csid %d: %w", message.TypeName(h.Type), h.CSID, err)
 		}
-		c.args = cmd.Args[:0]
 		return c.handleCommand(h, &cmd)
 	}
 	if !c.connected {

@@ -51,8 +51,6 @@ type conn struct {
 	// Reader goroutine only.
 	r          *chunk.Reader
 	dec        amf.Decoder
-	enc        amf.Encoder
-	args       []amf.Value
 	connected  bool
 	rejected   bool
 	inst       *instance.Instance
@@ -166,6 +164,9 @@ func (c *conn) serve() error {
 	}
 	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
 	c.dec.Limits = c.cfg.AMF
+	// Payloads are never reused after ReadMessage, so decoded strings may
+	// point into them instead of being copied.
+	c.dec.AliasInput = true
 	started = true
 	go c.writeLoop()
 
@@ -218,10 +219,22 @@ func (c *conn) sendUserControl(ev message.Event, v uint32) {
 	c.sendControl(message.TypeUserControl, message.UserControl{Event: ev, Value: v}.Append(nil))
 }
 
+// encoders lends AMF encoders (about 2 KB each with their reference
+// tables) to whoever encodes a command, so an idle connection holds none.
+var encoders = sync.Pool{New: func() any { return new(amf.Encoder) }}
+
+func getEncoder() *amf.Encoder { return encoders.Get().(*amf.Encoder) }
+
+func putEncoder(e *amf.Encoder) {
+	e.Reset()
+	encoders.Put(e)
+}
+
 // sendCommand encodes and queues a command on msid.
 func (c *conn) sendCommand(msid uint32, cmd *message.Command) {
-	p, err := cmd.Append(nil, &c.enc)
-	c.enc.Reset()
+	enc := getEncoder()
+	p, err := cmd.Append(nil, enc)
+	putEncoder(enc)
 	if err != nil {
 		c.log.Error("encode command", "name", cmd.Name, "err", err)
 		return
@@ -231,8 +244,9 @@ func (c *conn) sendCommand(msid uint32, cmd *message.Command) {
 
 // sendData encodes and queues a data message on msid.
 func (c *conn) sendData(msid uint32, d *message.Data) {
-	p, err := d.Append(nil, &c.enc)
-	c.enc.Reset()
+	enc := getEncoder()
+	p, err := d.Append(nil, enc)
+	putEncoder(enc)
 	if err != nil {
 		c.log.Error("encode data", "handler", d.Handler, "err", err)
 		return
@@ -278,7 +292,6 @@ func (c *conn) writeLoop() {
 		out   []outMsg
 		plays []*player
 		evs   []media.Event
-		enc   amf.Encoder
 	)
 	for {
 		select {
@@ -300,7 +313,7 @@ func (c *conn) writeLoop() {
 		}
 		for _, p := range plays {
 			var err error
-			evs, err = p.write(w, &batch, &enc, evs[:0])
+			evs, err = p.write(w, &batch, evs[:0])
 			if err != nil {
 				c.fail(err)
 				return

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
@@ -20,7 +19,6 @@ type fanoutRig struct {
 	writers []*chunk.Writer
 	batches []chunk.Batch
 	evs     []media.Event
-	enc     amf.Encoder
 	pkts    []*media.Packet
 	next    int
 }
@@ -70,7 +68,7 @@ func (r *fanoutRig) step(tb testing.TB) {
 func (r *fanoutRig) drain(tb testing.TB) {
 	for i, p := range r.players {
 		var err error
-		r.evs, err = p.write(r.writers[i], &r.batches[i], &r.enc, r.evs[:0])
+		r.evs, err = p.write(r.writers[i], &r.batches[i], r.evs[:0])
 		if err != nil {
 			tb.Fatal(err)
 		}

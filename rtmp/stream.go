@@ -64,7 +64,7 @@ func csidFor(k media.Kind) uint32 {
 // write drains the subscriber into the batch: chunk headers only, the
 // payloads are the publisher's shared bytes. It returns the subscriber's
 // error once it has been cut off.
-func (p *player) write(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, evs []media.Event) ([]media.Event, error) {
+func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]media.Event, error) {
 	evs = p.sub.Drain(evs)
 	for i := range evs {
 		e := &evs[i]
@@ -77,10 +77,10 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, evs []
 				p.skipNotify = false
 				continue
 			}
-			p.status(w, b, enc, message.CodePlayPublishNotify, p.name+" is now published.")
+			p.status(w, b, message.CodePlayPublishNotify, p.name+" is now published.")
 		case media.EventUnpublishNotify:
 			p.skipNotify = false
-			p.status(w, b, enc, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
+			p.status(w, b, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
 		}
 	}
 	if err := p.sub.Err(); err != nil {
@@ -91,14 +91,15 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, evs []
 
 // status writes an onStatus for this stream straight into the batch, so it
 // keeps its place among the media messages.
-func (p *player) status(w *chunk.Writer, b *chunk.Batch, enc *amf.Encoder, code, desc string) {
+func (p *player) status(w *chunk.Writer, b *chunk.Batch, code, desc string) {
 	cmd := message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{
 		message.Info(message.LevelStatus, code, desc,
 			amf.Prop{Key: "details", Value: amf.String(p.name)},
 			amf.Prop{Key: "clientid", Value: amf.Number(p.clientID)}),
 	}}
+	enc := getEncoder()
 	payload, err := cmd.Append(nil, enc)
-	enc.Reset()
+	putEncoder(enc)
 	if err != nil {
 		return
 	}
