@@ -27,12 +27,31 @@ const (
 // field means its default (the Default* constants); a negative field means
 // no limit (not advisable for untrusted input).
 type Limits struct {
-	MaxDepth     int // nesting depth; default 64
-	MaxRefs      int // entries per reference table; default 1 000 000
-	MaxStringLen int // bytes per string, XML text or ByteArray; default 1 MiB
-	MaxElems     int // values per body (MaxValues in amf.md); default 1 000 000
-	MaxBytes     int // bytes of input per decode call; default 16 MiB
-	MaxExpand    int // complex nodes written without references; default 100 000
+	MaxDepth     int `yaml:"max_depth"`      // nesting depth; default 64
+	MaxRefs      int `yaml:"max_refs"`       // entries per reference table; default 1 000 000
+	MaxStringLen int `yaml:"max_string_len"` // bytes per string, XML text or ByteArray; default 1 MiB
+	MaxElems     int `yaml:"max_elems"`      // values per body (MaxValues in amf.md); default 1 000 000
+	MaxBytes     int `yaml:"max_bytes"`      // bytes of input per decode call; default 16 MiB
+	MaxExpand    int `yaml:"max_expand"`     // complex nodes written without references; default 100 000
+}
+
+// WithDefaults returns l with every zero field set to its default; negative
+// fields (no limit) are kept as they are.
+func (l Limits) WithDefaults() Limits {
+	def := func(v, d int) int {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return Limits{
+		MaxDepth:     def(l.MaxDepth, DefaultMaxDepth),
+		MaxRefs:      def(l.MaxRefs, DefaultMaxRefs),
+		MaxStringLen: def(l.MaxStringLen, DefaultMaxStringLen),
+		MaxElems:     def(l.MaxElems, DefaultMaxElems),
+		MaxBytes:     def(l.MaxBytes, DefaultMaxBytes),
+		MaxExpand:    def(l.MaxExpand, DefaultMaxExpand),
+	}
 }
 
 const unlimited = int(^uint(0) >> 1)

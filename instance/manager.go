@@ -31,13 +31,15 @@ type Config struct {
 	Media media.Config `yaml:"media"`
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.AppsDir == "" {
 		c.AppsDir = "applications"
 	}
 	if c.IdleUnload <= 0 {
 		c.IdleUnload = 60 * time.Second
 	}
+	c.Media = c.Media.WithDefaults()
 	return c
 }
 
@@ -56,7 +58,7 @@ type Manager struct {
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
 func NewManager(cfg Config, log *slog.Logger) *Manager {
-	return &Manager{cfg: cfg.withDefaults(), log: log, instances: map[string]*Instance{}}
+	return &Manager{cfg: cfg.WithDefaults(), log: log, instances: map[string]*Instance{}}
 }
 
 // Config returns the effective configuration.

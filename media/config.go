@@ -45,7 +45,8 @@ const (
 	maxConfigs = 16
 )
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.GOPCacheMaxPackets == 0 {
 		c.GOPCacheMaxPackets = DefaultGOPCacheMaxPackets
 	}

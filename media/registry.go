@@ -37,7 +37,7 @@ func NewRegistry(cfg Config, log *slog.Logger) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg.withDefaults(), log: log, streams: make(map[string]*stream)}
+	return &Registry{cfg: cfg.WithDefaults(), log: log, streams: make(map[string]*stream)}
 }
 
 // stream is one name of a registry. It lives in the registry's map while it

@@ -44,7 +44,8 @@ type Config struct {
 	FMSVer string `yaml:"fms_ver"`
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 10000
 	}
@@ -69,6 +70,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueuedCommands <= 0 {
 		c.MaxQueuedCommands = 1024
 	}
+	c.Chunk = c.Chunk.WithDefaults()
+	c.AMF = c.AMF.WithDefaults()
 	if c.FMSVer == "" {
 		c.FMSVer = "FMS/3,0,1,123"
 	}

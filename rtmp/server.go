@@ -43,7 +43,7 @@ type Server struct {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.cfg = s.Config.withDefaults()
+		s.cfg = s.Config.WithDefaults()
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}

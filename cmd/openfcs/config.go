@@ -45,6 +45,14 @@ func defaultConfig() Config {
 	}
 }
 
+// effective returns cfg with every package's defaults filled in: what
+// the server actually runs with, and what openfcs.yaml documents.
+func (c Config) effective() Config {
+	c.Instance = c.Instance.WithDefaults()
+	c.Session = c.Session.WithDefaults()
+	return c
+}
+
 // loadConfig decodes a YAML file over cfg, rejecting unknown keys.
 func loadConfig(path string, cfg *Config) error {
 	b, err := os.ReadFile(path)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -87,5 +89,20 @@ func TestServeStartsAndStopsOnCancel(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve returned %v", err)
+	}
+}
+
+// TestDefaultConfigFile keeps openfcs.yaml equal to the built-in defaults:
+// every key present, every value the one the server runs with.
+func TestDefaultConfigFile(t *testing.T) {
+	var fromFile Config
+	if err := loadConfig("../../openfcs.yaml", &fromFile); err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig().effective()
+	if !reflect.DeepEqual(fromFile, want) {
+		got, _ := yaml.Marshal(fromFile)
+		exp, _ := yaml.Marshal(want)
+		t.Fatalf("openfcs.yaml differs from the defaults (add or fix the key):\nfile:\n%s\ndefaults:\n%s", got, exp)
 	}
 }
