@@ -21,6 +21,9 @@ session:
   write_timeout: 3s
   chunk:
     max_message_size: 1048576
+instance:
+  media:
+    slow_consumer_after: 2s
 `
 
 // attack is one misbehaving raw client.
@@ -124,7 +127,7 @@ func TestBadInputDoesNotDisturbPlayback(t *testing.T) {
 	play := startFFmpegPlayer(t, url)
 	waitPlaying(t, srv, "s1", 1)
 	start := time.Now()
-	pub := startPublisher(t, url, codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	pub := startPublisher(t, url, codecArgs{Video: h264CBR3M, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the player to receive data", func() bool { return play.size() > 10<<10 })
 
 	var wg sync.WaitGroup

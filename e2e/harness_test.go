@@ -465,6 +465,11 @@ var (
 	// x264 with fixed 4 s GOPs and no B-frames: every packet is one frame.
 	h264NoB = []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "100", "-keyint_min", "100",
 		"-sc_threshold", "0", "-pix_fmt", "yuv420p", "-b:v", "300k"}
+	// 3 Mbit/s constant bitrate (x264 pads with filler): a reader that stops
+	// reading fills the kernel's socket buffers (up to 4 MiB on loopback) in
+	// seconds rather than minutes.
+	h264CBR3M = []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "100", "-pix_fmt", "yuv420p",
+		"-b:v", "3M", "-minrate", "3M", "-maxrate", "3M", "-bufsize", "1M", "-x264-params", "nal-hrd=cbr"}
 	sorenson   = []string{"-c:v", "flv", "-q:v", "6", "-g", "50"}
 	aacAudio   = []string{"-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "1"}
 	nellyAudio = []string{"-c:a", "nellymoser", "-ar", "22050", "-ac", "1"}
