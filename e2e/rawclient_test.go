@@ -146,8 +146,8 @@ func (r *rawConn) writeMessage(csid uint32, typ uint8, msid uint32, payload []by
 	return r.write(appendMessage(nil, csid, typ, msid, payload, r.outChunk))
 }
 
-// message is one complete incoming RTMP message.
-type message struct {
+// rawMessage is one complete incoming RTMP message.
+type rawMessage struct {
 	typ     uint8
 	msid    uint32
 	payload []byte
@@ -155,12 +155,12 @@ type message struct {
 
 // readMessage reads chunks until one message is complete. It applies the
 // server's Set Chunk Size itself (and still returns that message).
-func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
+func (r *rawConn) readMessage(timeout time.Duration) (rawMessage, error) {
 	_ = r.c.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		b0, err := r.br.ReadByte()
 		if err != nil {
-			return message{}, err
+			return rawMessage{}, err
 		}
 		fmtBits := b0 >> 6
 		csid := uint32(b0 & 0x3f)
@@ -168,20 +168,20 @@ func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
 		case 0:
 			b1, err := r.br.ReadByte()
 			if err != nil {
-				return message{}, err
+				return rawMessage{}, err
 			}
 			csid = 64 + uint32(b1)
 		case 1:
 			var b [2]byte
 			if _, err := io.ReadFull(r.br, b[:]); err != nil {
-				return message{}, err
+				return rawMessage{}, err
 			}
 			csid = 64 + uint32(b[0]) + 256*uint32(b[1])
 		}
 		st := r.in[csid]
 		if st == nil {
 			if fmtBits != 0 {
-				return message{}, fmt.Errorf("csid %d: first chunk has fmt %d", csid, fmtBits)
+				return rawMessage{}, fmt.Errorf("csid %d: first chunk has fmt %d", csid, fmtBits)
 			}
 			st = &inState{}
 			r.in[csid] = st
@@ -189,7 +189,7 @@ func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
 		hdrLen := [4]int{11, 7, 3, 0}[fmtBits]
 		var h [11]byte
 		if _, err := io.ReadFull(r.br, h[:hdrLen]); err != nil {
-			return message{}, err
+			return rawMessage{}, err
 		}
 		starting := len(st.buf) == 0
 		if hdrLen >= 3 {
@@ -205,7 +205,7 @@ func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
 			if st.extended {
 				var e [4]byte
 				if _, err := io.ReadFull(r.br, e[:]); err != nil {
-					return message{}, err
+					return rawMessage{}, err
 				}
 				field = binary.BigEndian.Uint32(e[:])
 			}
@@ -219,7 +219,7 @@ func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
 			if st.extended {
 				var e [4]byte
 				if _, err := io.ReadFull(r.br, e[:]); err != nil {
-					return message{}, err
+					return rawMessage{}, err
 				}
 			}
 			if starting {
@@ -230,12 +230,12 @@ func (r *rawConn) readMessage(timeout time.Duration) (message, error) {
 		start := len(st.buf)
 		st.buf = append(st.buf, make([]byte, n)...)
 		if _, err := io.ReadFull(r.br, st.buf[start:]); err != nil {
-			return message{}, err
+			return rawMessage{}, err
 		}
 		if len(st.buf) < int(st.length) {
 			continue
 		}
-		m := message{typ: st.typ, msid: st.msid, payload: st.buf}
+		m := rawMessage{typ: st.typ, msid: st.msid, payload: st.buf}
 		st.buf = nil
 		if m.typ == 1 && len(m.payload) >= 4 {
 			r.inChunk = int(binary.BigEndian.Uint32(m.payload) & 0x7fffffff)
