@@ -714,8 +714,7 @@ func probe(t testing.TB, path string) *mediaInfo {
 		"-show_entries", "stream=index,codec_type,codec_name,nb_read_frames:packet=stream_index,codec_type,pts,dts,dts_time,flags,size",
 		"-of", "json", path).Output()
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 			t.Fatalf("ffprobe %s: %v\n%s", path, err, ee.Stderr)
 		}
 		t.Fatalf("ffprobe %s: %v", path, err)

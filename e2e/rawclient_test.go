@@ -344,7 +344,7 @@ func (r *rawConn) play(id uint32, name string) error {
 	}
 }
 
-// connectAndPlay does the whole player dialogue for app/stream.
+// connectAndPlay does the whole player exchange for app/stream.
 func (r *rawConn) connectAndPlay(srv *server, app, stream string) error {
 	if err := r.handshake(); err != nil {
 		return err
@@ -364,8 +364,8 @@ func (r *rawConn) connectAndPlay(srv *server, app, stream string) error {
 func (r *rawConn) waitServerClose(timeout time.Duration) bool {
 	_ = r.c.SetReadDeadline(time.Now().Add(timeout))
 	_, err := io.Copy(io.Discard, r.br)
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
+	ne, ok := errors.AsType[net.Error](err)
+	return !ok || !ne.Timeout()
 }
 
 // inQueue is how many received bytes wait unread in the socket (SIOCINQ).
