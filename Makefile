@@ -19,6 +19,8 @@ HTTP_ADDR     ?= :8080
 FUZZTIME      ?= 10s
 UNIT_TIMEOUT  ?= 15m
 E2E_TIMEOUT   ?= 30m
+E2E_PARALLEL  ?= 8
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Every Go file we own, for the gofmt check (testdata may hold broken Go on purpose).
@@ -29,7 +31,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/openfcs
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/openfcs
 
 # The lead commits applications/live/; mkdir keeps `make run` working in any checkout.
 run: build
@@ -64,8 +66,9 @@ bench-once:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout $(UNIT_TIMEOUT) ./...
 
 # e2e tests carry the `e2e` build tag so that `go test ./...` stays fast.
+# They mostly wait on real time (ffmpeg -re), hence -parallel above the core count.
 e2e: deps
-	$(GO) test -race -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/...
+	$(GO) test -race -tags e2e -count=1 -v -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./e2e/...
 
 test: deps vet fmt-check unit bench-once e2e
 
