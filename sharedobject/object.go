@@ -1,0 +1,724 @@
+package sharedobject
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/sharedobject/wire"
+)
+
+// maxBody is where an initial sync is split into several messages (§10.6).
+const maxBody = 64 << 10
+
+// SyncItem is one entry of an onSync list (§7): Code is "change",
+// "delete" or "clear"; OldValue is the slot's value before the change
+// (undefined when it did not exist).
+type SyncItem struct {
+	Code     string
+	Name     string
+	OldValue amf.Value
+}
+
+// slot is one live slot.
+type slot struct {
+	val    amf.Value
+	ev     []byte   // the encoded Change event (type 4) of val; immutable
+	ver    uint32   // version that last changed it
+	writer *Session // who changed it last (nil: the script or the store)
+}
+
+// value returns the encoded value inside ev.
+func (s *slot) value(key string) []byte { return s.ev[5+2+len(key):] }
+
+type tomb struct {
+	ver    uint32
+	writer *Session
+}
+
+// entry is one event of the current tick.
+type entry struct {
+	kind   wire.EventType // Change, Remove, SendMessage, Clear; 0 = superseded
+	key    string
+	ev     []byte
+	writer *Session
+}
+
+// writerState is what one writer of the current tick gets on top of the
+// shared events: a Success per accepted key and its rejects and statuses.
+type writerState struct {
+	success []string
+	extra   []byte
+	status  bool
+}
+
+// queued is a client batch waiting for the script's unlock.
+type queued struct {
+	s       *Session
+	version uint32
+	events  []wire.Event
+	allowed int
+}
+
+// SharedObject is one remote shared object of an instance.
+type SharedObject struct {
+	r          *Registry
+	name       string
+	persistent bool
+	flags      uint32
+	log        *slog.Logger
+
+	saveMu sync.Mutex // serialises saves; taken before mu
+
+	mu        sync.Mutex
+	version   uint32
+	horizon   uint32 // oldest client version a delta resync can serve
+	slots     map[string]*slot
+	keys      []string // live slots in creation order
+	tombs     map[string]tomb
+	size      int // bytes of the live slots' Change events
+	subs      []*Session
+	subIdx    map[*Session]int
+	refs      int // script references
+	lock      int // script lock count
+	lockDirty bool
+	queue     []queued
+	queuedEvs int
+	entries   []entry
+	live      map[string]int // key -> index of its entry in entries
+	writers   map[*Session]*writerState
+	lastFlush time.Time
+	timer     *time.Timer // pending tick
+	dirty     bool        // persistent state not yet saved
+	saveTimer *time.Timer
+	closed    bool
+	onSync    func([]SyncItem)
+	onMessage func(handler string, args []amf.Value)
+	enc       amf.Encoder
+	scratch   []byte
+	items     []SyncItem // onSync items not yet handed to the hook
+	sends     []sendCall // sends not yet handed to the hook
+}
+
+// sendCall is one send() for the onMessage hook.
+type sendCall struct {
+	handler string
+	args    []amf.Value
+}
+
+func newObject(r *Registry, name string, persistent bool) *SharedObject {
+	so := &SharedObject{r: r, name: name, persistent: persistent, version: 1, horizon: 1,
+		slots: map[string]*slot{}, tombs: map[string]tomb{}, subIdx: map[*Session]int{},
+		live: map[string]int{}, writers: map[*Session]*writerState{},
+		log: r.log.With("so", name, "persistent", persistent)}
+	if persistent {
+		so.flags = wire.FlagPersistent
+	}
+	so.enc.Limits = amf.Limits{}
+	return so
+}
+
+// Name returns the object's name.
+func (so *SharedObject) Name() string { return so.name }
+
+// Persistent reports whether the object is persistent on the server.
+func (so *SharedObject) Persistent() bool { return so.persistent }
+
+// Version returns the current version.
+func (so *SharedObject) Version() uint32 {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.version
+}
+
+// Subscribers returns the number of connections using the object.
+func (so *SharedObject) Subscribers() int {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return len(so.subs)
+}
+
+// SetOnSync sets the hook called after client changes with their list
+// (codes "change", "delete", "clear"), after the object's lock is released.
+func (so *SharedObject) SetOnSync(fn func([]SyncItem)) {
+	so.mu.Lock()
+	so.onSync = fn
+	so.mu.Unlock()
+}
+
+// SetOnMessage sets the hook that receives client send() calls (the
+// script's `so.handlerName = function(args)`).
+func (so *SharedObject) SetOnMessage(fn func(handler string, args []amf.Value)) {
+	so.mu.Lock()
+	so.onMessage = fn
+	so.mu.Unlock()
+}
+
+// restore loads a snapshot into a fresh object.
+func (so *SharedObject) restore(s *Snapshot) error {
+	var d amf.Decoder
+	for _, sl := range s.Slots {
+		v, n, err := d.DecodeAMF0(sl.Value)
+		if err != nil || n != len(sl.Value) {
+			return fmt.Errorf("%w: slot %q: value does not decode (%v)", ErrCorrupt, sl.Key, err)
+		}
+		if _, dup := so.slots[sl.Key]; dup {
+			return fmt.Errorf("%w: slot %q twice", ErrCorrupt, sl.Key)
+		}
+		ev := changeEvent(sl.Key, sl.Value)
+		so.slots[sl.Key] = &slot{val: v, ev: ev, ver: sl.Version}
+		so.keys = append(so.keys, sl.Key)
+		so.size += len(ev)
+	}
+	for _, t := range s.Tombstones {
+		so.tombs[t.Key] = tomb{ver: t.Version}
+	}
+	so.version, so.horizon = max(s.Version, 1), max(s.Horizon, 1)
+	return nil
+}
+
+// changeEvent builds a Change event from a key and an encoded value.
+func changeEvent(key string, val []byte) []byte {
+	ev := make([]byte, 5, 5+2+len(key)+len(val))
+	ev[0] = byte(wire.EventChange)
+	binary.BigEndian.PutUint32(ev[1:], uint32(2+len(key)+len(val)))
+	ev = binary.BigEndian.AppendUint16(ev, uint16(len(key)))
+	ev = append(ev, key...)
+	return append(ev, val...)
+}
+
+// keyEvent appends an event whose data is one key (Success, Remove).
+func keyEvent(b []byte, t wire.EventType, key string) []byte {
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, uint32(2+len(key)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	return append(b, key...)
+}
+
+// snapshotLocked captures the persistent state (values shared, not copied:
+// slot events are immutable).
+func (so *SharedObject) snapshotLocked() *Snapshot {
+	s := &Snapshot{Name: so.name, Version: so.version, Horizon: so.horizon,
+		Slots: make([]SnapshotSlot, 0, len(so.keys))}
+	for _, k := range so.keys {
+		sl := so.slots[k]
+		s.Slots = append(s.Slots, SnapshotSlot{Key: k, Version: sl.ver, Value: sl.value(k)})
+	}
+	for k, t := range so.tombs {
+		s.Tombstones = append(s.Tombstones, Tombstone{Key: k, Version: t.ver})
+	}
+	slices.SortFunc(s.Tombstones, func(a, b Tombstone) int { return int(int64(a.Version) - int64(b.Version)) })
+	return s
+}
+
+// save writes the object to the store if it changed since the last save.
+func (so *SharedObject) save() error {
+	so.saveMu.Lock()
+	defer so.saveMu.Unlock()
+	so.mu.Lock()
+	if so.saveTimer != nil && so.saveTimer.Stop() {
+		so.r.timers.Done()
+	}
+	so.saveTimer = nil
+	if !so.dirty || !so.persistent || so.r.store == nil {
+		so.mu.Unlock()
+		return nil
+	}
+	snap := so.snapshotLocked()
+	so.dirty = false
+	so.mu.Unlock()
+	start := time.Now()
+	if err := so.r.store.Save(snap); err != nil {
+		so.mu.Lock()
+		so.dirty = true
+		so.mu.Unlock()
+		so.log.Error("shared object save failed", "version", snap.Version, "err", err)
+		return err
+	}
+	so.log.Debug("shared object saved", "version", snap.Version, "slots", len(snap.Slots), "took", time.Since(start))
+	return nil
+}
+
+// markDirtyLocked schedules a debounced save of a persistent object.
+func (so *SharedObject) markDirtyLocked() {
+	if !so.persistent {
+		return
+	}
+	so.dirty = true
+	if so.saveTimer != nil || so.closed || so.r.store == nil {
+		return
+	}
+	so.r.timers.Add(1)
+	so.saveTimer = time.AfterFunc(so.r.cfg.FlushDelay, func() {
+		defer so.r.timers.Done()
+		_ = so.save() // its Stop of this fired timer fails, so no second Done
+	})
+}
+
+// closeLocked stops the timers; the object is dead.
+func (so *SharedObject) closeLocked() {
+	so.closed = true
+	if so.timer != nil && so.timer.Stop() {
+		so.r.timers.Done()
+	}
+	so.timer = nil
+	if so.saveTimer != nil && so.saveTimer.Stop() {
+		so.r.timers.Done()
+	}
+	so.saveTimer = nil
+	so.subs = nil
+	clear(so.subIdx)
+	so.queue = nil
+}
+
+// ---------------------------------------------------------------------------
+// The tick
+
+// addEntryLocked appends an event to the tick, superseding the earlier
+// event for the same slot.
+func (so *SharedObject) addEntryLocked(kind wire.EventType, key string, ev []byte, w *Session) {
+	switch kind {
+	case wire.EventChange, wire.EventRemove:
+		if i, ok := so.live[key]; ok {
+			so.entries[i].kind = 0
+			so.entries[i].ev = nil
+		}
+		so.live[key] = len(so.entries)
+	case wire.EventClear:
+		for i := range so.entries {
+			if so.entries[i].kind != wire.EventSendMessage {
+				so.entries[i].kind, so.entries[i].ev = 0, nil
+			}
+		}
+		clear(so.live)
+	}
+	so.entries = append(so.entries, entry{kind: kind, key: key, ev: ev, writer: w})
+	if len(so.entries) > 64 && len(so.entries) > 4*len(so.live)+64 {
+		so.compactLocked()
+	}
+}
+
+// compactLocked drops superseded entries (a script looping under lock()
+// would otherwise grow the tick without bound).
+func (so *SharedObject) compactLocked() {
+	out := so.entries[:0]
+	for _, e := range so.entries {
+		if e.kind != 0 {
+			if e.kind == wire.EventChange || e.kind == wire.EventRemove {
+				so.live[e.key] = len(out)
+			}
+			out = append(out, e)
+		}
+	}
+	clear(so.entries[len(out):])
+	so.entries = out
+}
+
+func (so *SharedObject) writerLocked(s *Session) *writerState {
+	w := so.writers[s]
+	if w == nil {
+		w = &writerState{}
+		so.writers[s] = w
+	}
+	return w
+}
+
+// kickLocked delivers the tick now if the last delivery is at least one
+// coalescing interval old, else schedules it for the end of the interval.
+func (so *SharedObject) kickLocked() {
+	if so.lock > 0 || so.closed || so.timer != nil || (len(so.entries) == 0 && len(so.writers) == 0) {
+		return
+	}
+	wait := so.r.cfg.Coalesce - time.Since(so.lastFlush)
+	if wait <= 0 {
+		so.flushLocked()
+		return
+	}
+	so.r.timers.Add(1)
+	so.timer = time.AfterFunc(wait, func() {
+		defer so.r.timers.Done()
+		so.mu.Lock()
+		if so.timer != nil {
+			so.timer = nil
+			so.flushLocked()
+		}
+		so.mu.Unlock()
+	})
+}
+
+// flushLocked delivers the tick: one shared body for every subscriber that
+// did not write in it, one body per writer.
+func (so *SharedObject) flushLocked() {
+	if so.lock > 0 || (len(so.entries) == 0 && len(so.writers) == 0) {
+		return
+	}
+	if so.timer != nil && so.timer.Stop() {
+		so.r.timers.Done()
+	}
+	so.timer = nil
+	hdr := 1 + wire.HeaderSize(len(so.name))
+	n, live := hdr, 0
+	for i := range so.entries {
+		if so.entries[i].kind != 0 {
+			n += len(so.entries[i].ev)
+			live++
+		}
+	}
+	if live > 0 {
+		b, _ := wire.AppendHeader(make([]byte, 0, n), true, so.name, so.version, so.flags)
+		for i := range so.entries {
+			if so.entries[i].kind != 0 {
+				b = append(b, so.entries[i].ev...)
+			}
+		}
+		shared := Outgoing{b}
+		for _, s := range so.subs {
+			if _, w := so.writers[s]; !w {
+				s.deliver(shared)
+			}
+		}
+	}
+	for s, w := range so.writers {
+		if _, sub := so.subIdx[s]; !sub {
+			continue
+		}
+		b, _ := wire.AppendHeader(make([]byte, 0, n+len(w.extra)+len(w.success)*16), true, so.name, so.version, so.flags)
+		for _, k := range w.success {
+			b = keyEvent(b, wire.EventSuccess, k)
+		}
+		for i := range so.entries {
+			e := &so.entries[i]
+			if e.kind != 0 && (e.kind != wire.EventChange || e.writer != s) {
+				b = append(b, e.ev...)
+			}
+		}
+		b = append(b, w.extra...)
+		if len(b) > hdr {
+			s.deliver(Outgoing{b})
+		}
+	}
+	clear(so.entries)
+	so.entries = so.entries[:0]
+	clear(so.live)
+	clear(so.writers)
+	so.lastFlush = time.Now()
+}
+
+// ---------------------------------------------------------------------------
+// Subscribing
+
+// subscribeLocked adds s (once) and sends it the initial or delta sync for
+// its version v (§5.1, §6.3). Pending tick events go to the others first so
+// that s does not get them twice.
+func (so *SharedObject) subscribeLocked(s *Session, v uint32) {
+	so.flushLocked()
+	if _, ok := so.subIdx[s]; !ok {
+		so.subIdx[s] = len(so.subs)
+		so.subs = append(so.subs, s)
+	}
+	full := v == 0 || v > so.version || v < so.horizon
+	b, _ := wire.AppendHeader(make([]byte, 0, 256), true, so.name, so.version, so.flags)
+	hdr := len(b)
+	b = append(b, byte(wire.EventUseSuccess), 0, 0, 0, 0)
+	if full {
+		b = append(b, byte(wire.EventClear), 0, 0, 0, 0)
+	}
+	if v == so.version && !full {
+		s.deliver(Outgoing{b})
+		return
+	}
+	add := func(ev []byte) {
+		if len(b) > hdr && len(b)+len(ev) > maxBody {
+			s.deliver(Outgoing{b})
+			b, _ = wire.AppendHeader(make([]byte, 0, 256), true, so.name, so.version, so.flags)
+		}
+		b = append(b, ev...)
+	}
+	for _, k := range so.keys {
+		if sl := so.slots[k]; full || sl.ver > v {
+			add(sl.ev)
+		}
+	}
+	if !full {
+		for k, t := range so.tombs {
+			if t.ver > v {
+				add(keyEvent(nil, wire.EventRemove, k))
+			}
+		}
+	}
+	s.deliver(Outgoing{b})
+}
+
+// unsubscribeLocked removes s.
+func (so *SharedObject) unsubscribeLocked(s *Session) {
+	i, ok := so.subIdx[s]
+	if !ok {
+		return
+	}
+	last := len(so.subs) - 1
+	so.subs[i] = so.subs[last]
+	so.subIdx[so.subs[i]] = i
+	so.subs[last] = nil
+	so.subs = so.subs[:last]
+	delete(so.subIdx, s)
+	delete(so.writers, s)
+}
+
+// ---------------------------------------------------------------------------
+// Client changes
+
+// applyLocked processes one client batch (§5.3–5.5): the first allowed
+// request events are applied, the rest are refused as over budget. It
+// returns the onSync items and the sends for the hooks.
+func (so *SharedObject) applyLocked(s *Session, cv uint32, events []wire.Event, allowed int) {
+	if _, ok := so.subIdx[s]; !ok {
+		return // not (or no longer) a subscriber: nothing to answer
+	}
+	newVer := so.version + 1
+	changed := false
+	n := 0
+	for i := range events {
+		ev := &events[i]
+		switch ev.Type {
+		case wire.EventRequestChange, wire.EventRequestRemove, wire.EventSendMessage:
+		default:
+			continue
+		}
+		n++
+		if n > allowed {
+			if ev.Type != wire.EventSendMessage {
+				so.rejectLocked(s, ev.Key, CodeNoWriteAccess)
+			}
+			continue
+		}
+		switch ev.Type {
+		case wire.EventRequestChange:
+			if so.requestChangeLocked(s, cv, ev.Key, ev.Value, newVer) {
+				changed = true
+			}
+		case wire.EventRequestRemove:
+			if so.requestRemoveLocked(s, cv, ev.Key, newVer) {
+				changed = true
+			}
+		case wire.EventSendMessage:
+			so.sendLocked(s, ev.Key, ev.Args)
+		}
+	}
+	if changed {
+		so.version = newVer
+		so.markDirtyLocked()
+	}
+}
+
+// stale reports whether a client at version cv lost the race for key
+// (§6.4): another writer changed the slot after the version the client saw.
+func (so *SharedObject) staleLocked(s *Session, cv uint32, key string) bool {
+	if sl := so.slots[key]; sl != nil {
+		return sl.ver > cv && sl.writer != s
+	}
+	if t, ok := so.tombs[key]; ok {
+		return t.ver > cv && t.writer != s
+	}
+	return false
+}
+
+// rejectLocked restores a refused slot on the requester's copy: a Status
+// (once per tick) and the current value, or a Remove when there is none.
+func (so *SharedObject) rejectLocked(s *Session, key, code string) {
+	w := so.writerLocked(s)
+	if code != "" && !w.status {
+		w.status = true
+		w.extra = appendStatus(w.extra, code, "error")
+	}
+	if sl := so.slots[key]; sl != nil {
+		w.extra = append(w.extra, sl.ev...)
+	} else {
+		w.extra = keyEvent(w.extra, wire.EventRemove, key)
+	}
+}
+
+func isScalar(v amf.Value) bool {
+	switch v.Kind() {
+	case amf.KindNumber, amf.KindBoolean, amf.KindString, amf.KindNull, amf.KindUndefined, amf.KindDate:
+		return true
+	}
+	return false
+}
+
+// requestChangeLocked applies one RequestChange; it reports whether the
+// state changed.
+func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v amf.Value, newVer uint32) bool {
+	if so.staleLocked(s, cv, key) {
+		so.rejectLocked(s, key, "")
+		return false
+	}
+	sl := so.slots[key]
+	if sl != nil && isScalar(v) && amf.Equal(sl.val, v) {
+		// §10.5: answer Success anyway, no broadcast, no version.
+		w := so.writerLocked(s)
+		w.success = append(w.success, key)
+		return false
+	}
+	ev, err := so.encodeChangeLocked(key, v)
+	if err != nil {
+		so.log.Warn("shared object change refused", "key", key, "err", err)
+		so.rejectLocked(s, key, CodeNoWriteAccess)
+		return false
+	}
+	if !so.fitsLocked(key, sl, len(ev)) {
+		so.rejectLocked(s, key, CodeNoWriteAccess)
+		return false
+	}
+	old := so.storeLocked(key, v, ev, newVer, s)
+	w := so.writerLocked(s)
+	w.success = append(w.success, key)
+	so.addEntryLocked(wire.EventChange, key, ev, s)
+	so.items = append(so.items, SyncItem{Code: "change", Name: key, OldValue: old})
+	return true
+}
+
+// encodeChangeLocked encodes the Change event of key = v into an exactly
+// sized slice (the one allocation per accepted change).
+func (so *SharedObject) encodeChangeLocked(key string, v amf.Value) ([]byte, error) {
+	var err error
+	so.scratch, err = wire.AppendEvent(so.scratch[:0], &wire.Event{Type: wire.EventChange, Key: key, Value: v}, &so.enc)
+	if err != nil {
+		return nil, err
+	}
+	ev := make([]byte, len(so.scratch))
+	copy(ev, so.scratch)
+	if cap(so.scratch) > maxBody {
+		so.scratch = nil // do not pin a huge value's buffer
+	}
+	return ev, nil
+}
+
+// fitsLocked checks the slot and byte limits for a new event of n bytes.
+func (so *SharedObject) fitsLocked(key string, old *slot, n int) bool {
+	if old == nil && len(so.keys) >= so.r.cfg.MaxSlots {
+		so.log.Warn("shared object slot limit", "limit", so.r.cfg.MaxSlots, "key", key)
+		return false
+	}
+	size := so.size + n
+	if old != nil {
+		size -= len(old.ev)
+	}
+	if size > so.r.cfg.MaxBytes {
+		so.log.Warn("shared object size limit", "limit", so.r.cfg.MaxBytes, "key", key)
+		return false
+	}
+	return true
+}
+
+// storeLocked sets a slot and returns its previous value.
+func (so *SharedObject) storeLocked(key string, v amf.Value, ev []byte, ver uint32, w *Session) amf.Value {
+	sl := so.slots[key]
+	var old amf.Value
+	if sl == nil {
+		sl = &slot{}
+		so.slots[key] = sl
+		so.keys = append(so.keys, key)
+		delete(so.tombs, key)
+	} else {
+		old = sl.val
+		so.size -= len(sl.ev)
+	}
+	sl.val, sl.ev, sl.ver, sl.writer = v, ev, ver, w
+	so.size += len(ev)
+	return old
+}
+
+// deleteLocked removes a slot, leaving a tombstone; it reports whether the
+// slot existed.
+func (so *SharedObject) deleteLocked(key string, ver uint32, w *Session) (amf.Value, bool) {
+	sl := so.slots[key]
+	if sl == nil {
+		return amf.Value{}, false
+	}
+	delete(so.slots, key)
+	so.keys = slices.DeleteFunc(so.keys, func(k string) bool { return k == key })
+	so.size -= len(sl.ev)
+	so.tombs[key] = tomb{ver: ver, writer: w}
+	if len(so.tombs) > so.r.cfg.MaxTombstones {
+		so.dropOldestTombLocked()
+	}
+	return sl.val, true
+}
+
+func (so *SharedObject) dropOldestTombLocked() {
+	var oldest string
+	first := true
+	var ov uint32
+	for k, t := range so.tombs {
+		if first || t.ver < ov {
+			oldest, ov, first = k, t.ver, false
+		}
+	}
+	delete(so.tombs, oldest)
+	so.horizon = max(so.horizon, ov)
+}
+
+// requestRemoveLocked applies one RequestRemove (§5.4).
+func (so *SharedObject) requestRemoveLocked(s *Session, cv uint32, key string, newVer uint32) bool {
+	if so.staleLocked(s, cv, key) {
+		so.rejectLocked(s, key, "")
+		return false
+	}
+	old, ok := so.deleteLocked(key, newVer, s)
+	ev := keyEvent(nil, wire.EventRemove, key)
+	if !ok {
+		// Harmless: answer the requester so it leaves its pending state.
+		w := so.writerLocked(s)
+		w.extra = append(w.extra, ev...)
+		return false
+	}
+	so.addEntryLocked(wire.EventRemove, key, ev, s)
+	so.items = append(so.items, SyncItem{Code: "delete", Name: key, OldValue: old})
+	return true
+}
+
+// sendLocked relays a SendMessage to every subscriber, the sender
+// included, in order (§5.5).
+func (so *SharedObject) sendLocked(s *Session, handler string, args []amf.Value) {
+	var err error
+	so.scratch, err = wire.AppendEvent(so.scratch[:0], &wire.Event{Type: wire.EventSendMessage, Key: handler, Args: args}, &so.enc)
+	if err != nil {
+		so.log.Warn("shared object send refused", "handler", handler, "err", err)
+		if s != nil {
+			w := so.writerLocked(s)
+			if !w.status {
+				w.status = true
+				w.extra = appendStatus(w.extra, CodeNoWriteAccess, "error")
+			}
+		}
+		return
+	}
+	ev := slices.Clone(so.scratch)
+	so.addEntryLocked(wire.EventSendMessage, handler, ev, s)
+	so.sends = append(so.sends, sendCall{handler, args})
+}
+
+// hooksLocked takes what the hooks must see; run the result after
+// unlocking.
+func (so *SharedObject) hooksLocked() func() {
+	items, sends := so.items, so.sends
+	so.items, so.sends = nil, nil
+	onSync, onMessage := so.onSync, so.onMessage
+	if (onSync == nil || len(items) == 0) && (onMessage == nil || len(sends) == 0) {
+		return func() {}
+	}
+	return func() {
+		if onSync != nil && len(items) > 0 {
+			onSync(items)
+		}
+		if onMessage != nil {
+			for _, c := range sends {
+				onMessage(c.handler, c.args)
+			}
+		}
+	}
+}
