@@ -2,10 +2,12 @@ package instance
 
 import (
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/sharedobject"
 )
 
 // ClientInfo is what a transport knows about a connecting client
@@ -35,6 +37,7 @@ type Instance struct {
 	m       *Manager
 	log     *slog.Logger
 	streams *media.Registry
+	sos     *sharedobject.Registry
 
 	mu        sync.Mutex
 	clients   map[uint64]*Client
@@ -50,12 +53,20 @@ func newInstance(m *Manager, app, name string) *Instance {
 		m:       m,
 		log:     log,
 		streams: media.NewRegistry(m.cfg.Media, log),
+		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (shared-objects.md §9).
+		sos: sharedobject.NewRegistry(m.cfg.SharedObjects, &sharedobject.FileStore{
+			Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", filepath.FromSlash(name)),
+			MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,
+		}, log),
 		clients: map[uint64]*Client{},
 	}
 }
 
 // Streams returns the instance's live streams.
 func (in *Instance) Streams() *media.Registry { return in.streams }
+
+// SharedObjects returns the instance's remote shared objects.
+func (in *Instance) SharedObjects() *sharedobject.Registry { return in.sos }
 
 // Logger returns the instance's logger (with app and instance attributes).
 func (in *Instance) Logger() *slog.Logger { return in.log }
@@ -114,5 +125,8 @@ func (in *Instance) unload(reason string) {
 	}
 	in.mu.Unlock()
 	in.streams.Close()
+	if err := in.sos.Close(); err != nil { // writes every changed persistent shared object
+		in.log.Error("shared objects not saved", "err", err)
+	}
 	in.log.Info("instance unloaded", "reason", reason)
 }

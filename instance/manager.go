@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/sharedobject"
 )
 
 // ErrInvalidApp means the application folder does not exist
@@ -29,6 +30,9 @@ type Config struct {
 	IdleUnload time.Duration `yaml:"idle_unload"`
 	// Media configures each instance's live streams.
 	Media media.Config `yaml:"media"`
+	// SharedObjects configures each instance's remote shared objects
+	// (limits, delivery tick, persistence delay).
+	SharedObjects sharedobject.Config `yaml:"shared_objects"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -40,6 +44,7 @@ func (c Config) WithDefaults() Config {
 		c.IdleUnload = 60 * time.Second
 	}
 	c.Media = c.Media.WithDefaults()
+	c.SharedObjects = c.SharedObjects.WithDefaults()
 	return c
 }
 
