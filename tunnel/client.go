@@ -1,0 +1,465 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+)
+
+// ErrStatus is wrapped by the error of a tunnel request answered with a
+// status other than 200 (rtmpt.md §6: clients treat it as a failure).
+var ErrStatus = errors.New("tunnel: unexpected HTTP status")
+
+// DialConfig configures the client side of the tunnel. A zero field means
+// its default.
+type DialConfig struct {
+	// Client sends the requests. Default: one shared per Dialer, with
+	// keep-alive (HTTP/1.1) or quic-go's HTTP/3 transport (HTTP3).
+	Client *http.Client
+	// TLS is the TLS configuration for rtmpts:// and HTTP/3 (e.g.
+	// InsecureSkipVerify for a self-signed development certificate).
+	TLS *tls.Config
+	// HTTP3 sends the requests over HTTP/3 (QUIC, UDP) to the same host
+	// and port; the URL's scheme must be rtmpts (or https).
+	HTTP3 bool
+	// IdleInterval is the pause after a poll that returned nothing, as
+	// ffmpeg does (50 ms, about 20 polls a second when idle). Negative:
+	// follow the server's polling byte (n/64 s), as Flash Player does.
+	// Default 50ms.
+	IdleInterval time.Duration
+	// MaxBody bounds one /send body; the rest goes in the next. Default
+	// 1 MiB.
+	MaxBody int
+	// MaxBuffered bounds received bytes not yet read; polling pauses
+	// beyond it so that a reader that stops reading is not flooded.
+	// Default 4 MiB.
+	MaxBuffered int
+	// RequestTimeout bounds one request. Default 15s.
+	RequestTimeout time.Duration
+}
+
+func (c DialConfig) withDefaults() DialConfig {
+	if c.IdleInterval == 0 {
+		c.IdleInterval = 50 * time.Millisecond
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.MaxBuffered <= 0 {
+		c.MaxBuffered = 4 << 20
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 15 * time.Second
+	}
+	if c.Client == nil {
+		if c.HTTP3 {
+			c.Client = &http.Client{Transport: &http3.Transport{TLSClientConfig: c.TLS}}
+		} else {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = c.TLS
+			tr.MaxIdleConnsPerHost = 1024
+			// The tunnel's bodies are application/x-fcs; never
+			// transparently compressed, never over HTTP/2 (rtmpt.md §3).
+			tr.DisableCompression = true
+			tr.ForceAttemptHTTP2 = false
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			c.Client = &http.Client{Transport: tr}
+		}
+	}
+	return c
+}
+
+// Dialer returns a dial function for rtmp.ClientConfig.Dial: each call
+// opens a tunnel session to the URL's host (rtmpt:// on port 80 by
+// default, rtmpts:// on 443). The HTTP client is shared by the sessions of
+// one Dialer. Call the returned cleanup when done with every session to
+// release idle connections.
+func Dialer(cfg DialConfig) (dial func(ctx context.Context, u *url.URL) (net.Conn, error), cleanup func()) {
+	cfg = cfg.withDefaults()
+	dial = func(ctx context.Context, u *url.URL) (net.Conn, error) {
+		return Dial(ctx, u, cfg)
+	}
+	cleanup = func() {
+		cfg.Client.CloseIdleConnections()
+		if c, ok := cfg.Client.Transport.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return dial, cleanup
+}
+
+// BaseURL maps an rtmpt:// or rtmpts:// URL to the HTTP base URL of the
+// tunnel (http://host:80, https://host:443 by default, rtmpt.md §1).
+func BaseURL(u *url.URL) (string, error) {
+	var scheme, port string
+	switch strings.ToLower(u.Scheme) {
+	case "rtmpt", "http":
+		scheme, port = "http", "80"
+	case "rtmpts", "https":
+		scheme, port = "https", "443"
+	default:
+		return "", fmt.Errorf("tunnel: scheme %q: want rtmpt or rtmpts", u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	return scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// ClientConn is the client side of one tunnel session: a net.Conn whose
+// writes are sent in /send bodies and whose reads return the bytes of the
+// responses. One goroutine polls: it sends pending bytes, or an /idle when
+// there are none, immediately after a response that carried data and after
+// IdleInterval otherwise, one request at a time (as ffmpeg and librtmp).
+type ClientConn struct {
+	cfg    DialConfig
+	base   string
+	id     string
+	local  net.Addr
+	remote net.Addr
+
+	rdl, wdl deadline
+
+	mu      sync.Mutex
+	out     []byte // to send
+	in      []byte // received, not yet read: in[inOff:]
+	inOff   int
+	err     error // what ended the session; Read returns it once in is drained
+	closed  bool
+	seq     uint64
+	lastRTT time.Duration
+
+	wake     chan struct{} // poller: bytes to send or room to receive
+	readable chan struct{} // reader: bytes received or session ended
+	stop     chan struct{} // closed by Close/Abandon
+	stopOnce sync.Once
+	pollDone chan struct{}
+}
+
+// Dial opens a tunnel session (POST /open/1) and starts polling.
+func Dial(ctx context.Context, u *url.URL, cfg DialConfig) (*ClientConn, error) {
+	cfg = cfg.withDefaults()
+	base, err := BaseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	c := &ClientConn{
+		cfg:      cfg,
+		base:     base,
+		local:    httpAddr("tunnel-client"),
+		remote:   httpAddr(strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")),
+		rdl:      newDeadline(),
+		wdl:      newDeadline(),
+		wake:     make(chan struct{}, 1),
+		readable: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		pollDone: make(chan struct{}),
+	}
+	body, err := c.post(ctx, "/open/1", []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	id := strings.TrimSpace(string(body))
+	if _, err := parseSession(KindIdle, id+"/0"); err != nil || id == "" {
+		return nil, fmt.Errorf("tunnel: /open/1 answered %q, not a session id", body)
+	}
+	c.id = id
+	go c.poll()
+	return c, nil
+}
+
+// ID returns the session id.
+func (c *ClientConn) ID() string { return c.id }
+
+// post sends one request and returns the response body.
+func (c *ClientConn) post(ctx context.Context, path string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	// The headers of ffmpeg and Flash Player (rtmpt.md §3).
+	req.Header.Set("Content-Type", "application/x-fcs")
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("User-Agent", "Shockwave Flash")
+	resp, err := c.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: POST %s: body: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: POST %s: %s", ErrStatus, path, resp.Status)
+	}
+	return b, nil
+}
+
+// poll is the polling goroutine.
+func (c *ClientConn) poll() {
+	defer close(c.pollDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var wait time.Duration
+	var timer *time.Timer
+	for {
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-c.wake: // bytes to send: go now
+				if !timer.Stop() {
+					<-timer.C
+				}
+			case <-timer.C:
+			case <-c.stop:
+				return
+			}
+		}
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		c.mu.Lock()
+		if len(c.in)-c.inOff >= c.cfg.MaxBuffered && len(c.out) == 0 {
+			// The reader is behind: wait for it (or for bytes to send).
+			c.mu.Unlock()
+			select {
+			case <-c.wake:
+			case <-c.stop:
+				return
+			}
+			wait = 0
+			continue
+		}
+		var path string
+		var body []byte
+		if len(c.out) > 0 {
+			n := min(len(c.out), c.cfg.MaxBody)
+			body = append([]byte(nil), c.out[:n]...)
+			c.out = c.out[:copy(c.out, c.out[n:])]
+			path = "/send/"
+		} else {
+			body = []byte{0}
+			path = "/idle/"
+		}
+		path += c.id + "/" + strconv.FormatUint(c.seq, 10)
+		c.seq++
+		c.mu.Unlock()
+
+		start := time.Now()
+		resp, err := c.post(ctx, path, body)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		c.lastRTT = time.Since(start)
+		c.mu.Unlock()
+		if len(resp) == 0 {
+			c.fail(fmt.Errorf("tunnel: POST %s: empty response", path))
+			return
+		}
+		interval, data := resp[0], resp[1:]
+		if len(data) > 0 {
+			c.mu.Lock()
+			if c.inOff > 0 && len(c.in)+len(data) > cap(c.in) {
+				c.in = c.in[:copy(c.in, c.in[c.inOff:])]
+				c.inOff = 0
+			}
+			c.in = append(c.in, data...)
+			c.mu.Unlock()
+			signal(c.readable)
+			wait = 0
+			continue
+		}
+		if interval == 0 {
+			c.fail(io.EOF) // the server's session has ended (rtmpt.md §4)
+			return
+		}
+		c.mu.Lock()
+		sending := len(c.out) > 0
+		c.mu.Unlock()
+		switch {
+		case sending:
+			wait = 0
+		case c.cfg.IdleInterval < 0:
+			wait = time.Duration(interval) * time.Second / 64
+		default:
+			wait = c.cfg.IdleInterval
+		}
+	}
+}
+
+// fail ends the session with err (the first error wins).
+func (c *ClientConn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+	signal(c.readable)
+}
+
+// Read returns received bytes.
+func (c *ClientConn) Read(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		if n := len(c.in) - c.inOff; n > 0 {
+			k := copy(p, c.in[c.inOff:])
+			c.inOff += k
+			if c.inOff == len(c.in) {
+				c.in, c.inOff = c.in[:0], 0
+			}
+			c.mu.Unlock()
+			signal(c.wake) // room again, if the poller paused
+			return k, nil
+		}
+		closed, err := c.closed, c.err
+		c.mu.Unlock()
+		if closed {
+			return 0, net.ErrClosed
+		}
+		if err != nil {
+			return 0, err
+		}
+		select {
+		case <-c.readable:
+		case <-c.stop:
+		case <-c.rdl.wait():
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// Write queues p for the next /send and wakes the poller. It blocks while
+// more than MaxBuffered bytes wait to be sent, until the write deadline.
+func (c *ClientConn) Write(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return 0, err
+		}
+		if len(c.out) < c.cfg.MaxBuffered {
+			c.out = append(c.out, p...)
+			c.mu.Unlock()
+			signal(c.wake)
+			return len(p), nil
+		}
+		c.mu.Unlock()
+		signal(c.wake)
+		select {
+		case <-time.After(time.Millisecond):
+		case <-c.stop:
+		case <-c.wdl.wait():
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// Close sends what is pending, then /close, and stops polling.
+func (c *ClientConn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	alreadyFailed := c.err != nil
+	c.mu.Unlock()
+	// Let the poller flush pending bytes (bounded by one request).
+	if !alreadyFailed {
+		deadline := time.Now().Add(c.cfg.RequestTimeout)
+		for time.Now().Before(deadline) {
+			c.mu.Lock()
+			empty, failed := len(c.out) == 0, c.err != nil
+			c.mu.Unlock()
+			if empty || failed {
+				break
+			}
+			signal(c.wake)
+			select {
+			case <-time.After(time.Millisecond):
+			case <-c.pollDone:
+			}
+		}
+	}
+	c.halt()
+	c.mu.Lock()
+	seq := c.seq
+	c.seq++
+	c.mu.Unlock()
+	var err error
+	if !alreadyFailed {
+		_, err = c.post(context.Background(), "/close/"+c.id+"/"+strconv.FormatUint(seq, 10), []byte{0})
+	}
+	return err
+}
+
+// Abandon stops polling without telling the server, as a crashed client
+// would; the server's session then expires. For tests and load tools.
+func (c *ClientConn) Abandon() { c.halt() }
+
+// halt stops the poller and marks the conn closed.
+func (c *ClientConn) halt() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.pollDone
+	c.rdl.stop()
+	c.wdl.stop()
+}
+
+// RTT returns the duration of the last request.
+func (c *ClientConn) RTT() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastRTT
+}
+
+func (c *ClientConn) LocalAddr() net.Addr  { return c.local }
+func (c *ClientConn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *ClientConn) SetDeadline(t time.Time) error {
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+func (c *ClientConn) SetReadDeadline(t time.Time) error  { c.rdl.set(t); return nil }
+func (c *ClientConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
+
+var _ net.Conn = (*ClientConn)(nil)

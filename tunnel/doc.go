@@ -1,0 +1,26 @@
+// Package tunnel carries RTMP over HTTP: RTMPT and RTMPTS (rtmpt.md), on
+// HTTP/1.1 (gofiber/fiber) and HTTP/3 (quic-go), server and client side.
+//
+// A tunnel session is a virtual net.Conn. On the server, Server turns the
+// POST /open, /send, /idle and /close requests of one session into that
+// conn's byte stream and hands the conn to the unchanged RTMP session layer
+// (rtmp.Server.ServeConn), so everything RTMP does works over the tunnel
+// with no transport code past this adapter: reads return the bytes of
+// /send bodies in sequence order (§5), writes queue bytes for the next
+// response, and every response carries the polling-interval byte (§4) and
+// all pending output up to Config.MaxResponseSize. Sessions that are not
+// polled for Config.SessionTimeout expire; the RTMP session then sees a
+// read error and runs its normal disconnect path.
+//
+// Mux implements the one-port rule of FCS (rtmpt.md §1): it sniffs the
+// first byte of each accepted connection and yields RTMP connections and
+// HTTP connections on two listeners, for plain TCP and TLS alike.
+//
+// ClientConn is the client side: a net.Conn that polls a tunnel server, so
+// the project's RTMP client (rtmp.Dial with Dialer) runs over rtmpt://,
+// rtmpts:// and HTTP/3.
+//
+// Left out: RTMPTE (RTMPE inside the tunnel, §10), the /fcs/ident XML
+// document (both probes answer 404, which Flash Player accepts), and
+// binding a session to the client's address (§8).
+package tunnel

@@ -1,0 +1,284 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/goleak"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// fasthttp refreshes its cached Date header from one process-wide
+		// goroutine started on first use.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// fasthttp's worker-pool cleaner notices Stop only after its
+		// sleep of up to MaxIdleWorkerDuration (10 s); it then exits.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+// syncBuffer is a log sink safe for the servers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stack is the whole server side as cmd/openfcs wires it: engine, RTMP
+// server, tunnel server on fiber, one Mux over a plain port and (with
+// TLS) a TLS port.
+type stack struct {
+	eng    *instance.Manager
+	rtmp   *rtmp.Server
+	tun    *Server
+	app    *fiber.App
+	mux    *Mux
+	addr   string // plain port: RTMP and RTMPT
+	tlsAdr string // TLS port: RTMPS and RTMPTS ("" without TLS)
+	logs   *syncBuffer
+}
+
+type stackOpts struct {
+	tls     bool
+	session rtmp.Config
+}
+
+func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
+	t.Helper()
+	apps := t.TempDir()
+	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st := &stack{logs: logs}
+	st.eng = instance.NewManager(instance.Config{AppsDir: apps}, log)
+	st.rtmp = &rtmp.Server{Config: o.session, Logger: log, Engine: st.eng}
+	st.tun = &Server{Config: cfg, Logger: log, Sessions: st.rtmp}
+	st.app = fiber.New(cfg.FiberConfig())
+	st.app.Use(st.tun.Handler())
+	st.mux = &Mux{SniffTimeout: cfg.withDefaults().SniffTimeout, Logger: log}
+
+	var wg sync.WaitGroup
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.addr = ln.Addr().String()
+	wg.Go(func() { _ = st.mux.Serve(ln) })
+	if o.tls {
+		tc, err := tlsutil.SelfSignedConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.tlsAdr = tln.Addr().String()
+		wg.Go(func() { _ = st.mux.Serve(tls.NewListener(tln, tc)) })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wg.Go(func() { _ = ServeRTMP(ctx, st.mux.RTMP(), st.rtmp) })
+	wg.Go(func() { _ = st.app.Listener(st.mux.HTTP()) })
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := st.app.ShutdownWithContext(sctx); err != nil {
+			t.Errorf("fiber shutdown: %v", err)
+		}
+		if err := st.tun.Close(sctx); err != nil {
+			t.Errorf("tunnel close: %v", err)
+		}
+		if err := st.rtmp.Shutdown(sctx); err != nil {
+			t.Errorf("rtmp shutdown: %v", err)
+		}
+		cancel()
+		_ = st.mux.Close()
+		wg.Wait()
+		st.eng.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return st
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond under a deadline (style.md §8: no sleeps).
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// dialRTMP connects the project's RTMP client to rawURL; rtmpt:// and
+// rtmpts:// go through a tunnel Dialer with dc, rtmps:// through TLS.
+func dialRTMP(t testing.TB, rawURL string, dc DialConfig) *rtmp.Client {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc rtmp.ClientConfig
+	switch u.Scheme {
+	case "rtmpt", "rtmpts":
+		d, cleanup := Dialer(dc)
+		t.Cleanup(cleanup)
+		cc.Dial = d
+	case "rtmps":
+		cc.Dial = rtmp.DialTLS(&tls.Config{InsecureSkipVerify: true})
+	}
+	c, err := rtmp.Dial(ctxT(t, 10*time.Second), rawURL, cc)
+	if err != nil {
+		t.Fatalf("dial %s: %v", rawURL, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// recorder collects played packets.
+type recorder struct {
+	mu   sync.Mutex
+	pkts []media.Packet
+	at   []time.Time
+}
+
+func (r *recorder) add(p media.Packet) {
+	r.mu.Lock()
+	r.pkts = append(r.pkts, p)
+	r.at = append(r.at, time.Now())
+	r.mu.Unlock()
+}
+
+func (r *recorder) count(kind media.Kind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, p := range r.pkts {
+		if p.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	avcConfig = []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1f}
+	aacConfig = []byte{0xaf, 0x00, 0x12, 0x10}
+)
+
+func keyframe(i byte, size int) []byte {
+	return append([]byte{0x17, 0x01, 0, 0, 0, i}, bytes.Repeat([]byte{i}, size)...)
+}
+
+func interframe(i byte, size int) []byte {
+	return append([]byte{0x27, 0x01, 0, 0, 0x28, i}, bytes.Repeat([]byte{i}, size)...)
+}
+
+// publish opens a publishing stream named name on c.
+func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(ctx, name, "live"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// play opens a playing stream of name on c recording into r.
+func play(t testing.TB, c *rtmp.Client, name string, r *recorder) *rtmp.ClientStream {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnPacket = r.add
+	if err := s.Play(ctx, name, -1000); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func write(t testing.TB, s *rtmp.ClientStream, p media.Packet) {
+	t.Helper()
+	if err := s.WritePacket(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// isStatus reports whether err wraps ErrStatus with the given code.
+func isStatus(err error, code string) bool {
+	return errors.Is(err, ErrStatus) && bytes.Contains([]byte(err.Error()), []byte(code))
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// newRTMPClient runs the RTMP client over an already dialled tunnel conn
+// and connects to the app of rawURL.
+func newRTMPClient(t testing.TB, nc net.Conn, rawURL string) (*rtmp.Client, error) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	c, err := rtmp.NewClient(ctx, nc, rtmp.ClientConfig{})
+	if err != nil {
+		return nil, err
+	}
+	u := mustURL(t, rawURL)
+	if _, err := c.Connect(ctx, strings.TrimPrefix(u.Path, "/"), rawURL); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, nil
+}

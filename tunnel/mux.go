@@ -1,0 +1,242 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Mux shares one port between RTMP and HTTP, as FCS did (rtmpt.md §1): it
+// reads the first byte of each accepted connection and yields connections
+// starting with an upper-case ASCII letter (an HTTP method) on HTTP() and
+// every other one on RTMP(). RTMP's C0 is 0x03 (0x06 for RTMPE); any other
+// byte goes to RTMP too, whose handshake then rejects it with a logged
+// reason, and so does a connection that sends nothing within the sniff
+// timeout.
+//
+// Serve may be called for several listeners (plain and TLS ports); the
+// yielded conns of a TLS listener implement ConnectionState, so fasthttp's
+// IsTLS sees them as TLS, and Proto names them.
+type Mux struct {
+	// SniffTimeout bounds the wait for the first byte (for TLS, the
+	// handshake and the first byte). Default 5s.
+	SniffTimeout time.Duration
+	// Logger receives accept errors; nil discards.
+	Logger *slog.Logger
+
+	initOnce  sync.Once
+	rtmp, web *chanListener
+	mu        sync.Mutex
+	lns       map[net.Listener]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+func (m *Mux) init() {
+	m.initOnce.Do(func() {
+		if m.SniffTimeout <= 0 {
+			m.SniffTimeout = 5 * time.Second
+		}
+		if m.Logger == nil {
+			m.Logger = slog.New(slog.DiscardHandler)
+		}
+		m.rtmp = newChanListener()
+		m.web = newChanListener()
+		m.lns = map[net.Listener]struct{}{}
+	})
+}
+
+// RTMP returns the listener of RTMP connections.
+func (m *Mux) RTMP() net.Listener { m.init(); return m.rtmp }
+
+// HTTP returns the listener of HTTP connections.
+func (m *Mux) HTTP() net.Listener { m.init(); return m.web }
+
+// Serve accepts on ln until it fails or the Mux is closed. Each connection
+// is sniffed on its own goroutine, so a silent client delays nobody.
+// After Close it returns net.ErrClosed.
+func (m *Mux) Serve(ln net.Listener) error {
+	m.init()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		_ = ln.Close()
+		return net.ErrClosed
+	}
+	m.lns[ln] = struct{}{}
+	m.mu.Unlock()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if m.isClosed() {
+				return net.ErrClosed
+			}
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				m.Logger.Warn("accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("tunnel: accept: %w", err)
+		}
+		backoff = 0
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.sniff(nc)
+		}()
+	}
+}
+
+func (m *Mux) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Close closes the listeners given to Serve and the two yielded listeners,
+// and waits for connections being sniffed (they are closed).
+func (m *Mux) Close() error {
+	m.init()
+	m.mu.Lock()
+	m.closed = true
+	for ln := range m.lns {
+		_ = ln.Close()
+	}
+	m.mu.Unlock()
+	m.rtmp.close()
+	m.web.close()
+	m.wg.Wait()
+	return nil
+}
+
+// sniff reads the first byte of nc and hands it on.
+func (m *Mux) sniff(nc net.Conn) {
+	_ = nc.SetReadDeadline(time.Now().Add(m.SniffTimeout))
+	var b [1]byte
+	n, err := nc.Read(b[:])
+	_ = nc.SetReadDeadline(time.Time{})
+	if n == 0 {
+		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+			_ = nc.Close() // closed, reset or a failed TLS handshake
+			return
+		}
+	}
+	pc := &peekedConn{Conn: nc, first: b[0], has: n == 1}
+	var out net.Conn = pc
+	if tc, ok := nc.(*tls.Conn); ok {
+		out = &peekedTLSConn{peekedConn: pc, tc: tc}
+	}
+	dst := m.rtmp
+	if n == 1 && b[0] >= 'A' && b[0] <= 'Z' {
+		dst = m.web
+	}
+	if !dst.deliver(out) {
+		_ = nc.Close()
+	}
+}
+
+// Proto names a connection yielded by a Mux for the RTMP layer: "rtmps"
+// for one from a TLS listener, "rtmp" otherwise.
+func Proto(nc net.Conn) string {
+	if _, ok := nc.(*peekedTLSConn); ok {
+		return "rtmps"
+	}
+	if _, ok := nc.(*tls.Conn); ok {
+		return "rtmps"
+	}
+	return "rtmp"
+}
+
+// peekedConn gives back the sniffed byte before reading on.
+type peekedConn struct {
+	net.Conn
+	first byte
+	has   bool // first not yet returned; reader goroutine only
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) {
+	if c.has && len(p) > 0 {
+		p[0] = c.first
+		c.has = false
+		return 1, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// peekedTLSConn is a peekedConn over TLS. Handshake and ConnectionState
+// make fasthttp (RequestCtx.IsTLS) and others recognise it.
+type peekedTLSConn struct {
+	*peekedConn
+	tc *tls.Conn
+}
+
+// Handshake is a no-op: the sniff read completed it.
+func (c *peekedTLSConn) Handshake() error { return c.tc.Handshake() }
+
+// ConnectionState returns the TLS state.
+func (c *peekedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// chanListener is a net.Listener fed by deliver.
+type chanListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// deliver hands nc to Accept; false when the listener is closed.
+func (l *chanListener) deliver(nc net.Conn) bool {
+	select {
+	case l.ch <- nc:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case nc := <-l.ch:
+		return nc, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) close() { l.once.Do(func() { close(l.done) }) }
+
+// Close stops Accept. The Mux's own listeners stay open (Mux.Close closes
+// them), so a server shutting down its side does not stop the other.
+func (l *chanListener) Close() error { l.close(); return nil }
+
+func (l *chanListener) Addr() net.Addr { return muxAddr{} }
+
+type muxAddr struct{}
+
+func (muxAddr) Network() string { return "mux" }
+func (muxAddr) String() string  { return "mux" }
+
+// ServeRTMP accepts connections from ln (a Mux's RTMP listener) and runs
+// each with srv.ServeConn(ctx, nc, Proto(nc)) on its own goroutine. It
+// returns when ln is closed, after every session it started has returned.
+func ServeRTMP(ctx context.Context, ln net.Listener, srv ConnServer) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { srv.ServeConn(ctx, nc, Proto(nc)) })
+	}
+}

@@ -1,0 +1,439 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// ConnServer runs one RTMP session over a byte stream and returns when it
+// ends; *rtmp.Server implements it. proto is "rtmpt" or "rtmpts".
+type ConnServer interface {
+	ServeConn(ctx context.Context, nc net.Conn, proto string)
+}
+
+// ErrServerClosed: the tunnel server was closed.
+var ErrServerClosed = errors.New("tunnel: server closed")
+
+// sendLinger is how long a /send that delivered input waits for the RTMP
+// session's answer before responding without it. The session usually
+// answers within microseconds (handshake, _result), and catching that in
+// the same response saves clients a whole poll interval (ffmpeg sleeps
+// 50 ms after an empty response) per round trip.
+const sendLinger = 3 * time.Millisecond
+
+// Server is the RTMPT server side: it maps tunnel requests to sessions and
+// runs each session's RTMP side with Sessions.ServeConn.
+type Server struct {
+	Config Config
+	Logger *slog.Logger
+	// Sessions runs the RTMP session of each tunnel session.
+	Sessions ConnServer
+
+	initOnce sync.Once
+	cfg      Config
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+	wg       sync.WaitGroup
+
+	opened  atomic.Uint64
+	expired atomic.Uint64
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.cfg = s.Config.withDefaults()
+		s.log = s.Logger
+		if s.log == nil {
+			s.log = slog.New(slog.DiscardHandler)
+		}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.sessions = map[string]*session{}
+	})
+}
+
+// NumSessions returns the number of live session ids.
+func (s *Server) NumSessions() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Sessions int    `json:"sessions"` // live session ids
+	Opened   uint64 `json:"opened"`   // sessions created since start
+	Expired  uint64 `json:"expired"`  // sessions ended by the session timeout
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	return Stats{Sessions: s.NumSessions(), Opened: s.opened.Load(), Expired: s.expired.Load()}
+}
+
+// Close ends every session (their RTMP sides see net.ErrClosed) and waits
+// for their RTMP sessions to return or ctx to end. Later /open requests
+// answer 503.
+func (s *Server) Close(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	all := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, ss := range all {
+		ss.endPeer(net.ErrClosed)
+		s.remove(ss)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// idEncoding spells session ids in upper-case letters and digits: URL-safe
+// and free of '/' and whitespace (rtmpt.md §5).
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newID returns "<node tag>-<16 characters>": 80 bits from crypto/rand,
+// the id being the tunnel's only credential (rtmpt.md §5).
+func (s *Server) newID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return s.cfg.NodeTag + "-" + idEncoding.EncodeToString(b[:])
+}
+
+// NodeOf returns the node tag of a session id ("" when it has none), for a
+// front end routing requests to the node that owns the session.
+func NodeOf(id string) string {
+	for i := 0; i < len(id); i++ {
+		if id[i] == '-' {
+			return id[:i]
+		}
+	}
+	return ""
+}
+
+// open creates a session and starts its RTMP side.
+func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, http.StatusServiceUnavailable
+	}
+	if len(s.sessions) >= s.cfg.MaxSessions {
+		s.mu.Unlock()
+		s.log.Warn("tunnel refused", "remote", addrString(remote), "reason", "max_sessions", "limit", s.cfg.MaxSessions)
+		return nil, http.StatusServiceUnavailable
+	}
+	id := s.newID()
+	for s.sessions[id] != nil { // 80 random bits: never in practice
+		id = s.newID()
+	}
+	ss := newSession(s, id, proto, local, remote)
+	s.sessions[id] = ss
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.opened.Add(1)
+
+	ss.mu.Lock()
+	ss.expiry = time.AfterFunc(s.cfg.SessionTimeout, func() { s.checkExpiry(ss) })
+	ss.mu.Unlock()
+	s.log.Debug("tunnel open", "session", id, "proto", proto, "remote", addrString(remote))
+	go func() {
+		defer s.wg.Done()
+		if s.Sessions != nil {
+			s.Sessions.ServeConn(s.ctx, ss, proto)
+		}
+		_ = ss.Close()
+	}()
+	return ss, http.StatusOK
+}
+
+// checkExpiry runs on the session's timer: it re-arms for the time left
+// since the last request, or expires the session.
+func (s *Server) checkExpiry(ss *session) {
+	idle := time.Since(time.Unix(0, ss.lastSeen.Load()))
+	if left := s.cfg.SessionTimeout - idle; left > 0 {
+		ss.mu.Lock()
+		if !ss.removed {
+			ss.expiry.Reset(left)
+		}
+		ss.mu.Unlock()
+		return
+	}
+	if ss.endPeer(ErrSessionExpired) {
+		s.expired.Add(1)
+		s.log.Info("tunnel expired", "session", ss.id, "idle", idle.Round(time.Millisecond))
+	}
+	s.remove(ss)
+}
+
+// remove forgets the session id; requests for it then answer 404.
+func (s *Server) remove(ss *session) {
+	s.mu.Lock()
+	if s.sessions[ss.id] == ss {
+		delete(s.sessions, ss.id)
+	}
+	s.mu.Unlock()
+	ss.mu.Lock()
+	ss.removed = true
+	if ss.expiry != nil {
+		ss.expiry.Stop()
+	}
+	ss.mu.Unlock()
+}
+
+func (s *Server) lookup(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+// openBody is the /open/1 answer: the id and exactly one terminator byte
+// (rtmpt.md §4: librtmp takes Content-Length - 1 bytes as the id).
+const openTerminator = "\n"
+
+// serve handles one parsed, POST tunnel request whose body is body (not
+// retained) and appends the response body to w. It returns the HTTP
+// status; a non-200 status has an empty body.
+func (s *Server) serve(req Request, body []byte, proto string, local, remote net.Addr, w bodyAppender) int {
+	switch req.Kind {
+	case KindIdent:
+		return http.StatusNotFound // rtmpt.md §2: Flash Player then opens
+	case KindOpen:
+		ss, status := s.open(proto, local, remote)
+		if ss != nil {
+			w.appendBody([]byte(ss.id))
+			w.appendBody([]byte(openTerminator))
+		}
+		return status
+	}
+	if len(body) == 0 {
+		return http.StatusBadRequest // rtmpt.md §3: clients always send ≥ 1 byte
+	}
+	ss := s.lookup(req.ID)
+	if ss == nil {
+		return http.StatusNotFound
+	}
+	ss.touch()
+	switch req.Kind {
+	case KindClose:
+		_ = ss.apply(req.Seq, nil, 0)
+		if ss.endPeer(io.EOF) {
+			s.log.Debug("tunnel close", "session", ss.id)
+		}
+		s.remove(ss)
+		w.appendBody(closingByte[:])
+		return http.StatusOK
+	case KindSend:
+		if err := ss.apply(req.Seq, body, s.cfg.RequestTimeout); err != nil {
+			s.log.Warn("tunnel send refused", "session", ss.id, "err", err)
+			return http.StatusServiceUnavailable
+		}
+		// Not HoldIdle: a client with bytes to send is often a publisher
+		// that reads nothing back, and would stall.
+		ss.waitOutput(sendLinger)
+	case KindIdle:
+		_ = ss.apply(req.Seq, nil, 0)
+		if s.cfg.HoldIdle > 0 {
+			ss.waitOutput(s.cfg.HoldIdle)
+		}
+	}
+	if ss.respond(w, s.cfg.MaxResponseSize) {
+		s.remove(ss)
+	}
+	return http.StatusOK
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// ---------------------------------------------------------------------------
+// HTTP/1.1 on fiber
+
+// fastBody appends to a fasthttp response body without allocating: the
+// conversion from *fasthttp.Response is pointer-shaped.
+type fastBody fasthttp.Response
+
+func (b *fastBody) appendBody(p []byte) { (*fasthttp.Response)(b).AppendBody(p) }
+
+// Handler returns the fiber middleware serving the tunnel paths; other
+// paths go to the next handler. Install it with app.Use before other
+// routes. Requests on TLS connections are RTMPTS sessions.
+func (s *Server) Handler() fiber.Handler {
+	s.init()
+	return func(c *fiber.Ctx) error {
+		req, err := ParsePath(c.Path())
+		if errors.Is(err, ErrNotTunnel) {
+			return c.Next()
+		}
+		fc := c.Context()
+		resp := &fc.Response
+		var status int
+		switch {
+		case err != nil:
+			status = http.StatusBadRequest
+		case !fc.IsPost():
+			resp.Header.Set("Allow", "POST")
+			status = http.StatusMethodNotAllowed
+		default:
+			proto := "rtmpt"
+			if fc.IsTLS() {
+				proto = "rtmpts"
+			}
+			status = s.serve(req, fc.PostBody(), proto, fc.LocalAddr(), fc.RemoteAddr(), (*fastBody)(resp))
+		}
+		resp.SetStatusCode(status)
+		if status != http.StatusOK {
+			resp.ResetBody()
+		}
+		setFastHeaders(&resp.Header)
+		return nil
+	}
+}
+
+// setFastHeaders writes the tunnel response headers of rtmpt.md §3.
+// fasthttp always sends Content-Length for a body set this way.
+func setFastHeaders(h *fasthttp.ResponseHeader) {
+	h.SetContentType("application/x-fcs")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "Keep-Alive")
+}
+
+// FiberConfig returns the fiber settings the tunnel needs: body limit (413
+// beyond it), request timeouts against slowloris, and no startup banner.
+func (c Config) FiberConfig() fiber.Config {
+	c = c.withDefaults()
+	return fiber.Config{
+		BodyLimit:             c.MaxBodySize,
+		ReadTimeout:           c.RequestTimeout,
+		WriteTimeout:          c.RequestTimeout,
+		IdleTimeout:           max(c.SessionTimeout, c.RequestTimeout),
+		DisableStartupMessage: true,
+		ServerHeader:          "openfcs",
+	}
+}
+
+// ---------------------------------------------------------------------------
+// net/http (HTTP/3)
+
+// bufPool holds response and request buffers of the net/http adapter.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+type sliceBody struct{ b []byte }
+
+func (s *sliceBody) appendBody(p []byte) { s.b = append(s.b, p...) }
+
+// HTTPHandler returns a net/http handler serving the tunnel paths as proto
+// ("rtmpts" for HTTP/3) and passing other paths to next (nil: 404).
+func (s *Server) HTTPHandler(proto string, next http.Handler) http.Handler {
+	s.init()
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := ParsePath(r.URL.Path)
+		if errors.Is(err, ErrNotTunnel) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/x-fcs")
+		h.Set("Cache-Control", "no-cache")
+		if err != nil {
+			writeEmpty(w, http.StatusBadRequest)
+			return
+		}
+		if r.Method != http.MethodPost {
+			h.Set("Allow", "POST")
+			writeEmpty(w, http.StatusMethodNotAllowed)
+			return
+		}
+		if r.ContentLength > int64(s.cfg.MaxBodySize) {
+			writeEmpty(w, http.StatusRequestEntityTooLarge)
+			return
+		}
+		inp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(inp)
+		in, err := readBody((*inp)[:0], http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodySize)))
+		*inp = in[:0]
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				writeEmpty(w, http.StatusRequestEntityTooLarge)
+			} else {
+				writeEmpty(w, http.StatusBadRequest)
+			}
+			return
+		}
+		outp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(outp)
+		out := sliceBody{b: (*outp)[:0]}
+		status := s.serve(req, in, proto, httpAddr(r.Host), httpAddr(r.RemoteAddr), &out)
+		*outp = out.b[:0]
+		if status != http.StatusOK {
+			writeEmpty(w, status)
+			return
+		}
+		h.Set("Content-Length", strconv.Itoa(len(out.b)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(out.b)
+	})
+}
+
+func writeEmpty(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// readBody appends all of r to b.
+func readBody(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// httpAddr is a net.Addr for an address net/http gives as a string.
+type httpAddr string
+
+func (a httpAddr) Network() string { return "udp" }
+func (a httpAddr) String() string  { return string(a) }

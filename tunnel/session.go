@@ -1,0 +1,461 @@
+package tunnel
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrSessionExpired is what a session's Read returns after the client
+// stopped polling for Config.SessionTimeout. It is a timeout (net.Error),
+// so the RTMP layer logs the close with reason "timeout".
+var ErrSessionExpired error = expiredError{}
+
+type expiredError struct{}
+
+func (expiredError) Error() string   { return "tunnel: session expired (no request within the session timeout)" }
+func (expiredError) Timeout() bool   { return true }
+func (expiredError) Temporary() bool { return true }
+
+// errPeerClosed is what a session's Write returns after the client sent
+// /close: nothing written now could ever be delivered.
+var errPeerClosed = errors.New("tunnel: session closed by the client")
+
+// pollBytes are the polling-interval values of rtmpt.md §4: 1 + {0, 2, 4,
+// 8, 16, 32}, about 1/64 s per unit; the response to a poll that carried
+// data starts at the first, and more than 10 empty replies in a row step to
+// the next.
+var pollBytes = [...]byte{0x01, 0x03, 0x05, 0x09, 0x11, 0x21}
+
+// emptiesPerStep is how many empty replies in a row keep the interval
+// before it doubles (rtmpt.md §4: "more than 10").
+const emptiesPerStep = 10
+
+// closingByte answers a poll of a session whose RTMP side has ended and
+// whose output is all delivered (Red5's "session is ending").
+var closingByte = [1]byte{0x00}
+
+// session is one tunnel session: the virtual net.Conn the RTMP session
+// layer reads and writes (Read, Write, Close, deadlines), and the state the
+// request handlers drive (input in sequence order, output, polling byte).
+//
+// Goroutines: the RTMP reader calls Read, the RTMP writer calls Write, and
+// any number of request handlers call apply and respond. mu guards the
+// buffers and the state; rmu and wmu serialise Reads and Writes so that a
+// conn used by several goroutines still keeps its byte order.
+type session struct {
+	srv           *Server
+	id            string
+	proto         string
+	local, remote net.Addr
+
+	// lastSeen is the time of the last request in Unix nanoseconds; the
+	// expiry timer reads it, so requests never touch the timer.
+	lastSeen atomic.Int64
+
+	rmu, wmu sync.Mutex
+	rdl, wdl deadline
+
+	mu     sync.Mutex
+	in     []byte // /send bytes not yet read: in[inOff:]
+	inOff  int
+	out    []byte // bytes for the client not yet sent: out[outOff:]
+	outOff int
+	// closed: Close was called (the RTMP session ended). Pending output is
+	// still delivered; then polls get closingByte and the id is forgotten.
+	closed bool
+	// peerErr, once set, is what Read returns after the input is drained:
+	// io.EOF after /close, ErrSessionExpired after expiry, net.ErrClosed
+	// when the tunnel server shuts down.
+	peerErr error
+	// Sequence state (rtmpt.md §5): next is the number the next body in
+	// order carries; parked holds requests that came ahead of a gap (nil
+	// value: a request without body).
+	started bool
+	next    uint64
+	parked  map[uint64][]byte
+	// Polling byte state (rtmpt.md §4).
+	empties int
+	step    int
+	expiry  *time.Timer
+	removed bool // no longer in the server's map
+
+	// Wake-ups, each with room for one pending signal: readable when input
+	// arrives, writable when output drains, inRoom when input is read,
+	// outReady when output is queued. done is closed when the conn is
+	// closed from either side.
+	readable, writable, inRoom, outReady chan struct{}
+	done                                 chan struct{}
+	doneOnce                             sync.Once
+}
+
+func newSession(srv *Server, id, proto string, local, remote net.Addr) *session {
+	s := &session{
+		srv:      srv,
+		id:       id,
+		proto:    proto,
+		local:    local,
+		remote:   remote,
+		rdl:      newDeadline(),
+		wdl:      newDeadline(),
+		readable: make(chan struct{}, 1),
+		writable: make(chan struct{}, 1),
+		inRoom:   make(chan struct{}, 1),
+		outReady: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	s.touch()
+	return s
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
+
+// markDone closes done once; mu must be held.
+func (s *session) markDone() {
+	s.doneOnce.Do(func() { close(s.done) })
+}
+
+// Read returns bytes of /send bodies in sequence order.
+func (s *session) Read(p []byte) (int, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	for {
+		s.mu.Lock()
+		if n := len(s.in) - s.inOff; n > 0 {
+			k := copy(p, s.in[s.inOff:])
+			s.inOff += k
+			if s.inOff == len(s.in) {
+				s.in, s.inOff = s.in[:0], 0
+			}
+			s.mu.Unlock()
+			signal(s.inRoom)
+			return k, nil
+		}
+		closed, perr := s.closed, s.peerErr
+		s.mu.Unlock()
+		switch {
+		case closed:
+			return 0, net.ErrClosed
+		case perr != nil:
+			return 0, perr
+		case len(p) == 0:
+			return 0, nil
+		}
+		select {
+		case <-s.readable:
+		case <-s.done:
+		case <-s.rdl.wait():
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// Write queues p for the next responses. It blocks only while more than
+// Config.MaxPendingOutput bytes are queued, until a poll drains them or the
+// write deadline passes.
+func (s *session) Write(p []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	max := s.srv.cfg.MaxPendingOutput
+	n := 0
+	for {
+		s.mu.Lock()
+		switch {
+		case s.closed:
+			s.mu.Unlock()
+			return n, net.ErrClosed
+		case s.peerErr != nil:
+			s.mu.Unlock()
+			return n, errPeerClosed
+		}
+		if room := max - (len(s.out) - s.outOff); room > 0 {
+			k := min(room, len(p))
+			s.out = appendCompact(s.out, &s.outOff, p[:k])
+			s.mu.Unlock()
+			signal(s.outReady)
+			n += k
+			p = p[k:]
+			if len(p) == 0 {
+				return n, nil
+			}
+			continue
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.writable:
+		case <-s.done:
+		case <-s.wdl.wait():
+			return n, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// appendCompact appends p to the live part buf[*off:], moving that part to
+// the front first when appending would otherwise grow the buffer, so a
+// buffer that is drained as fast as it is filled keeps its size.
+func appendCompact(buf []byte, off *int, p []byte) []byte {
+	if *off > 0 && len(buf)+len(p) > cap(buf) {
+		n := copy(buf, buf[*off:])
+		buf = buf[:n]
+		*off = 0
+	}
+	return append(buf, p...)
+}
+
+// Close ends the session from the server side. Output already queued is
+// still delivered to the client's next polls.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	peerGone := s.peerErr != nil
+	s.in, s.inOff = nil, 0
+	s.markDone()
+	s.mu.Unlock()
+	s.rdl.stop()
+	s.wdl.stop()
+	if peerGone {
+		// The client is gone too: nothing is left to deliver. Otherwise the
+		// id lives until a poll collects the last output (respond reports
+		// finished) or the session expires.
+		s.srv.remove(s)
+	}
+	return nil
+}
+
+// endPeer ends the client side with err (io.EOF, ErrSessionExpired or
+// net.ErrClosed): Read returns it once the input is drained and Write
+// fails. It reports whether this call ended it.
+func (s *session) endPeer(err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peerErr != nil {
+		return false
+	}
+	s.peerErr = err
+	s.out, s.outOff = nil, 0
+	s.parked = nil
+	s.markDone()
+	return true
+}
+
+func (s *session) LocalAddr() net.Addr  { return s.local }
+func (s *session) RemoteAddr() net.Addr { return s.remote }
+
+func (s *session) SetDeadline(t time.Time) error {
+	s.rdl.set(t)
+	s.wdl.set(t)
+	return nil
+}
+
+func (s *session) SetReadDeadline(t time.Time) error  { s.rdl.set(t); return nil }
+func (s *session) SetWriteDeadline(t time.Time) error { s.wdl.set(t); return nil }
+
+// errNoRoom: a /send could not be queued because the RTMP session did not
+// read its input for Config.RequestTimeout.
+var errNoRoom = errors.New("tunnel: session input full")
+
+// apply takes the body of request seq (nil for idle and close) in sequence
+// order (rtmpt.md §5): the first request sets the start, bodies are applied
+// in order, duplicates are dropped, requests ahead of a gap are parked until
+// it fills or more than MaxParked wait (then the gap is skipped).
+func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
+	if len(body) > 0 {
+		if err := s.waitRoom(len(body), timeout); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.peerErr != nil {
+		return nil // nobody reads any more; the response says so
+	}
+	if !s.started {
+		s.started, s.next = true, seq
+	}
+	switch {
+	case seq == s.next:
+		s.push(body)
+		s.next++
+		for len(s.parked) > 0 {
+			b, ok := s.parked[s.next]
+			if !ok {
+				break
+			}
+			delete(s.parked, s.next)
+			s.push(b)
+			s.next++
+		}
+	case seq < s.next:
+		s.srv.log.Debug("tunnel duplicate request", "session", s.id, "seq", seq, "next", s.next)
+	default:
+		if s.parked == nil {
+			s.parked = map[uint64][]byte{}
+		}
+		if _, dup := s.parked[seq]; !dup {
+			var b []byte
+			if body != nil {
+				b = append([]byte{}, body...)
+			}
+			s.parked[seq] = b
+		}
+		if len(s.parked) > s.srv.cfg.MaxParked {
+			s.skipGap()
+		}
+	}
+	return nil
+}
+
+// push appends body to the input; mu held.
+func (s *session) push(body []byte) {
+	if len(body) == 0 {
+		return
+	}
+	s.in = appendCompact(s.in, &s.inOff, body)
+	signal(s.readable)
+}
+
+// skipGap gives up on the missing requests before the oldest parked one and
+// applies what is parked in order; mu held.
+func (s *session) skipGap() {
+	lowest := ^uint64(0)
+	for k := range s.parked {
+		lowest = min(lowest, k)
+	}
+	s.srv.log.Warn("tunnel sequence gap skipped", "session", s.id, "from", s.next, "to", lowest)
+	s.next = lowest
+	for {
+		b, ok := s.parked[s.next]
+		if !ok {
+			break
+		}
+		delete(s.parked, s.next)
+		s.push(b)
+		s.next++
+	}
+}
+
+// waitRoom waits until n more input bytes fit under MaxPendingInput.
+func (s *session) waitRoom(n int, timeout time.Duration) error {
+	var timer *time.Timer
+	for {
+		s.mu.Lock()
+		fits := len(s.in)-s.inOff+n <= s.srv.cfg.MaxPendingInput || len(s.in) == s.inOff
+		gone := s.closed || s.peerErr != nil
+		s.mu.Unlock()
+		if fits || gone {
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+		}
+		select {
+		case <-s.inRoom:
+		case <-s.done:
+		case <-timer.C:
+			return errNoRoom
+		}
+	}
+}
+
+// waitOutput waits up to d for output to be queued (held-idle mode and the
+// short wait after a /send). It returns at once when output is pending or
+// the session has ended.
+func (s *session) waitOutput(d time.Duration) {
+	s.mu.Lock()
+	pending := len(s.out) > s.outOff || s.closed || s.peerErr != nil
+	s.mu.Unlock()
+	if pending {
+		return
+	}
+	select {
+	case <-s.outReady: // drain a stale signal and re-check below
+	default:
+	}
+	s.mu.Lock()
+	pending = len(s.out) > s.outOff || s.closed || s.peerErr != nil
+	s.mu.Unlock()
+	if pending {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.outReady:
+	case <-s.done:
+	case <-t.C:
+	}
+}
+
+// bodyAppender receives a response body in pieces (fasthttp's response
+// buffer, or a pooled buffer for net/http).
+type bodyAppender interface {
+	appendBody(p []byte)
+}
+
+// respond appends the polling byte and up to max pending bytes to w
+// (rtmpt.md §4). It reports whether the session is finished: closed on the
+// server side with everything delivered, so its id can be forgotten.
+func (s *session) respond(w bodyAppender, max int) (finished bool) {
+	s.mu.Lock()
+	pending := len(s.out) - s.outOff
+	switch {
+	case pending > 0:
+		n := min(pending, max)
+		s.step, s.empties = 0, 0
+		w.appendBody(pollBytes[0:1])
+		w.appendBody(s.out[s.outOff : s.outOff+n])
+		s.outOff += n
+		if s.outOff == len(s.out) {
+			s.out, s.outOff = s.out[:0], 0
+		}
+		s.mu.Unlock()
+		signal(s.writable)
+		return false
+	case s.closed:
+		s.mu.Unlock()
+		w.appendBody(closingByte[:])
+		return true
+	}
+	s.empties++
+	if s.empties > emptiesPerStep {
+		s.empties = 0
+		s.step = min(s.step+1, len(pollBytes)-1)
+		// A session idle this long gives its buffers back; an active one
+		// keeps them so that steady traffic allocates nothing.
+		if len(s.in) == s.inOff {
+			s.in, s.inOff = nil, 0
+		}
+		s.out, s.outOff = nil, 0
+	}
+	w.appendBody(pollBytes[s.step : s.step+1])
+	s.mu.Unlock()
+	return false
+}
+
+// pending reports the bytes queued for the client (tests, stats).
+func (s *session) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.out) - s.outOff
+}
+
+var _ net.Conn = (*session)(nil)
+var _ io.ReadWriteCloser = (*session)(nil)
