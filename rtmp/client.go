@@ -60,6 +60,7 @@ type Client struct {
 	nextTxn float64
 	pending map[float64]chan *message.Command
 	streams map[uint32]*ClientStream
+	sos     map[clientSOKey]*SharedObject // client_so.go
 	err     error
 
 	// Calls receives server-to-client calls (Client.call in SSAS) and
@@ -312,6 +313,8 @@ func (c *Client) readLoop() {
 				continue
 			}
 			c.dispatch(h, &cmd)
+		case message.TypeSharedObject, message.TypeSharedObjectAMF3:
+			c.handleSharedObject(h, p)
 		case message.TypeAudio, message.TypeVideo, message.TypeData, message.TypeDataAMF3:
 			c.mu.Lock()
 			s := c.streams[h.StreamID]

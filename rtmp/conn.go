@@ -57,6 +57,7 @@ type conn struct {
 	client     *instance.Client
 	encoding   int
 	streams    map[uint32]*netStream
+	so         *soConn // shared objects, created on first use (sharedobject.go)
 	peerWindow uint32
 	lastAck    uint64
 
