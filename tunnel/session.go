@@ -17,7 +17,9 @@ var ErrSessionExpired error = expiredError{}
 
 type expiredError struct{}
 
-func (expiredError) Error() string   { return "tunnel: session expired (no request within the session timeout)" }
+func (expiredError) Error() string {
+	return "tunnel: session expired (no request within the session timeout)"
+}
 func (expiredError) Timeout() bool   { return true }
 func (expiredError) Temporary() bool { return true }
 

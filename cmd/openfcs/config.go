@@ -13,14 +13,23 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/tunnel"
 )
 
 // Config is the whole server configuration: openfcs.yaml decoded over the
 // defaults, then flags on top.
 type Config struct {
-	// Listen addresses. An empty address disables that listener.
+	// Listen addresses. An empty address disables that listener. Both
+	// ports sniff the first byte (rtmpt.md §1): RTMP and RTMPT (and every
+	// HTTP route) are served on each.
 	RTMP string `yaml:"rtmp"` // default ":1935"
 	HTTP string `yaml:"http"` // default ":8080"
+	// TLS serves RTMPS, RTMPTS and HTTPS on one TCP port, and HTTP/3 on
+	// the same UDP port. Off unless tls.addr is set.
+	TLS TLSConfig `yaml:"tls"`
+	// Tunnel configures RTMPT sessions and the HTTP server: limits,
+	// timeouts, the held-idle low-latency mode.
+	Tunnel tunnel.Config `yaml:"tunnel"`
 	// Log output.
 	Log LogConfig `yaml:"log"`
 	// Instance configures applications, instances and live streams
@@ -28,6 +37,21 @@ type Config struct {
 	Instance instance.Config `yaml:"instance"`
 	// Session configures RTMP sessions: limits and timeouts.
 	Session rtmp.Config `yaml:"session"`
+}
+
+// TLSConfig configures the TLS listener.
+type TLSConfig struct {
+	// Addr is the TCP (and UDP, for HTTP/3) listen address; "" disables
+	// TLS. `make run` uses :8443.
+	Addr string `yaml:"addr"`
+	// CertFile and KeyFile are PEM files; both are required with Addr.
+	// `make run` generates a self-signed development pair when none is
+	// given (go run ./internal/tlsutil/gencert).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// DisableHTTP3 turns off HTTP/3 on the UDP port (and its Alt-Svc
+	// advertisement). Default false: HTTP/3 on.
+	DisableHTTP3 bool `yaml:"disable_http3"`
 }
 
 // LogConfig selects the slog handler.
@@ -73,6 +97,9 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	cfgPath := fs.String("config", "", "YAML config file (see openfcs.yaml)")
 	rtmpAddr := fs.String("rtmp", "", "RTMP listen address (default :1935)")
 	httpAddr := fs.String("http", "", "HTTP listen address (default :8080)")
+	tlsAddr := fs.String("tls", "", "TLS listen address for RTMPS, RTMPTS, HTTPS and HTTP/3 (default off)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate PEM file")
+	tlsKey := fs.String("tls-key", "", "TLS private key PEM file")
 	apps := fs.String("apps", "", "applications folder (default ./applications)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error")
@@ -92,6 +119,12 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 			cfg.RTMP = *rtmpAddr
 		case "http":
 			cfg.HTTP = *httpAddr
+		case "tls":
+			cfg.TLS.Addr = *tlsAddr
+		case "tls-cert":
+			cfg.TLS.CertFile = *tlsCert
+		case "tls-key":
+			cfg.TLS.KeyFile = *tlsKey
 		case "apps":
 			cfg.Instance.AppsDir = *apps
 		case "log-format":
@@ -100,7 +133,18 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 			cfg.Log.Level = *logLevel
 		}
 	})
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+// validate reports settings that cannot work together.
+func (c Config) validate() error {
+	if c.TLS.Addr != "" && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("tls.addr needs tls.cert_file and tls.key_file (make run generates a development pair)")
+	}
+	return c.Tunnel.Validate()
 }
 
 func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {

@@ -15,7 +15,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// fasthttp (under fiber) keeps one process-wide goroutine for its
+		// cached Date header, and its worker-pool cleaner notices Stop only
+		// after a sleep of up to 10 s.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer

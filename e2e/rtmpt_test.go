@@ -1,0 +1,459 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/tunnel"
+)
+
+// publishTime is how long the tunnel scenarios publish: long enough for a
+// few GOPs and for the tunnel's polling to settle, short for the 2-core
+// machine.
+const publishTime = 8 * time.Second
+
+// TestRTMPTPublishOnePort: ffmpeg publishes H.264 + AAC over rtmpt:// to
+// the RTMP port; an ffmpeg player over rtmp:// on the same port, an
+// rtmpdump player over rtmpt:// on the same port and one over rtmpt:// on
+// the HTTP port each decode ≥ 90% of the frames (issue 4, acceptance 1
+// and 4: RTMP and RTMPT chosen by first byte on one port).
+func TestRTMPTPublishOnePort(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	players := map[string]*player{
+		"ffmpeg rtmp":           startFFmpegPlayer(t, tunnelURL("rtmp", srv.rtmpAddr, "live", "t1")),
+		"rtmpdump rtmpt":        startRtmpdumpPlayer(t, tunnelURL("rtmpt", srv.rtmpAddr, "live", "t1")),
+		"rtmpdump rtmpt (http)": startRtmpdumpPlayer(t, tunnelURL("rtmpt", srv.httpAddr, "live", "t1")),
+	}
+	liveOver(t, srv, "t1", tunnelURL("rtmpt", srv.rtmpAddr, "live", "t1"), players, publishTime)
+	for _, proto := range []string{"rtmp", "rtmpt"} {
+		if !protoLogged(srv, proto) {
+			t.Errorf("no connection logged with proto %q", proto)
+		}
+	}
+}
+
+// TestRTMPTPlayReverse: ffmpeg publishes over rtmp://; ffmpeg plays over
+// rtmpt:// (issue 4, acceptance 1, the reverse).
+func TestRTMPTPlayReverse(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	players := map[string]*player{
+		"ffmpeg rtmpt": startFFmpegPlayer(t, tunnelURL("rtmpt", srv.rtmpAddr, "live", "t2")),
+	}
+	liveOver(t, srv, "t2", srv.RTMPURL("live", "t2"), players, publishTime)
+}
+
+// TestRTMPTSAndRTMPS: ffmpeg publishes over rtmpts:// (TLS tunnel) and
+// ffmpeg players over rtmps:// (RTMP in TLS) and rtmpts:// decode ≥ 90%;
+// then the reverse, publishing over rtmps:// (issue 4, acceptance 2).
+func TestRTMPTSAndRTMPS(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startTunnelServer(t, "")
+	noVerify := []string{"-tls_verify", "0"}
+	t.Run("publish rtmpts", func(t *testing.T) {
+		players := map[string]*player{
+			"ffmpeg rtmps":  startFFmpegPlayerOpts(t, "rtmps", tunnelURL("rtmps", srv.tlsAddr, "live", "a"), noVerify...),
+			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "a"), noVerify...),
+		}
+		liveOver(t, srv.server, "a", tunnelURL("rtmpts", srv.tlsAddr, "live", "a"), players, publishTime)
+	})
+	t.Run("publish rtmps", func(t *testing.T) {
+		players := map[string]*player{
+			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "b"), noVerify...),
+		}
+		liveOver(t, srv.server, "b", tunnelURL("rtmps", srv.tlsAddr, "live", "b"), players, publishTime)
+	})
+	for _, proto := range []string{"rtmps", "rtmpts"} {
+		if !protoLogged(srv.server, proto) {
+			t.Errorf("no connection logged with proto %q", proto)
+		}
+	}
+}
+
+// TestRTMPTThroughNginx: ffmpeg plays over rtmpt:// through Debian's
+// nginx as a reverse proxy (HTTP/1.1 upstream, buffering off) and decodes
+// ≥ 90% (issue 4, acceptance 3).
+func TestRTMPTThroughNginx(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	proxy := startNginx(t, srv.httpAddr)
+	players := map[string]*player{
+		"ffmpeg rtmpt via nginx":   startFFmpegPlayer(t, tunnelURL("rtmpt", proxy, "live", "n")),
+		"rtmpdump rtmpt via nginx": startRtmpdumpPlayer(t, tunnelURL("rtmpt", proxy, "live", "n")),
+	}
+	liveOver(t, srv, "n", srv.RTMPURL("live", "n"), players, publishTime)
+}
+
+// countingPlayer is the project's client playing a stream, counting
+// video messages.
+type countingPlayer struct {
+	c      *rtmp.Client
+	videos atomic.Int64
+}
+
+// playWithClient dials rawURL with dial, plays stream and counts its
+// video messages.
+func playWithClient(ctx context.Context, rawURL, stream string, dial func(context.Context, *url.URL) (net.Conn, error)) (*countingPlayer, error) {
+	c, err := rtmp.Dial(ctx, rawURL, rtmp.ClientConfig{Dial: dial})
+	if err != nil {
+		return nil, err
+	}
+	cp := &countingPlayer{c: c}
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	s.OnPacket = func(p media.Packet) {
+		if p.Kind == media.Video {
+			cp.videos.Add(1)
+		}
+	}
+	if err := s.Play(ctx, stream, -1000); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// TestHTTP3ClientAndAltSvc: the project's client plays a live stream over
+// RTMPTS on HTTP/3 (quic-go), and the TLS port's HTTP/1.1 responses
+// advertise that with Alt-Svc (issue 4, acceptance 5).
+func TestHTTP3ClientAndAltSvc(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startTunnelServer(t, "")
+	insecure := &tls.Config{InsecureSkipVerify: true}
+
+	// Alt-Svc on the TLS port (HTTP/1.1), naming the UDP port.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get("https://" + srv.tlsAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, h3port, _ := net.SplitHostPort(srv.h3Addr)
+	if got, want := resp.Header.Get("Alt-Svc"), `h3=":`+h3port+`"`; !strings.HasPrefix(got, want) {
+		t.Errorf("Alt-Svc = %q, want %s...", got, want)
+	}
+	// And the plain port does not advertise it.
+	resp, err = http.Get("http://" + srv.httpAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Alt-Svc"); got != "" {
+		t.Errorf("plain HTTP answered Alt-Svc %q", got)
+	}
+	// Every HTTP route is on HTTP/3 too.
+	h3c := &http.Client{Transport: &http3.Transport{TLSClientConfig: insecure}}
+	defer h3c.Transport.(*http3.Transport).Close()
+	resp, err = h3c.Get("https://" + srv.h3Addr + "/healthz")
+	if err != nil {
+		t.Fatalf("HTTP/3 GET /healthz: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok\n" || resp.Proto != "HTTP/3.0" {
+		t.Errorf("HTTP/3 /healthz: %s %s %q", resp.Proto, resp.Status, body)
+	}
+
+	pub := startPublisher(t, srv.RTMPURL("live", "h3"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
+	dial, cleanup := tunnel.Dialer(tunnel.DialConfig{HTTP3: true, TLS: insecure})
+	defer cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cp, err := playWithClient(ctx, tunnelURL("rtmpts", srv.h3Addr, "live", ""), "h3", dial)
+	if err != nil {
+		t.Fatalf("play over HTTP/3: %v", err)
+	}
+	// 3 s of 25 fps video.
+	waitFor(t, 20*time.Second, "75 video messages over HTTP/3", func() bool { return cp.videos.Load() >= 75 })
+	_ = cp.c.Close()
+	pub.stop(t)
+	if !protoLogged(srv.server, "rtmpts") {
+		t.Error("the HTTP/3 session was not logged with proto rtmpts")
+	}
+}
+
+// serverStats is GET /api/stats.
+type serverStats struct {
+	Goroutines int          `json:"goroutines"`
+	RTMPConns  int          `json:"rtmp_conns"`
+	Tunnel     tunnel.Stats `json:"tunnel"`
+}
+
+func getStats(t testing.TB, httpAddr string) serverStats {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s serverStats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRTMPT200SessionsExpire: 200 concurrent RTMPT sessions of the
+// project's client play one stream; then their clients stop polling
+// without /close (crashed), every session expires, and the server's
+// goroutine, RTMP connection and tunnel session counts return to the
+// baseline (issue 4, acceptance 6).
+//
+// Not parallel: it loads the machine.
+func TestRTMPT200SessionsExpire(t *testing.T) {
+	requireEncoders(t, "libx264", "aac")
+	const n = 200
+	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 3s\n"})
+	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
+	// Baseline: the publisher connected, no tunnel sessions; wait for the
+	// count to settle (HTTP workers from the stats requests).
+	var base serverStats
+	waitFor(t, 20*time.Second, "a steady baseline", func() bool {
+		a := getStats(t, srv.httpAddr)
+		time.Sleep(300 * time.Millisecond) // two samples apart, not a synchronisation
+		base = getStats(t, srv.httpAddr)
+		return a.Goroutines == base.Goroutines
+	})
+	t.Logf("baseline: %+v", base)
+
+	// ffmpeg's idle cadence is 20 polls/s; 200 ms keeps 200 sessions at
+	// 1000 requests/s on the 2-core machine.
+	var conns []*tunnel.ClientConn
+	var mu sync.Mutex
+	dialer := func(ctx context.Context, u *url.URL) (net.Conn, error) {
+		cc, err := tunnel.Dial(ctx, u, tunnel.DialConfig{IdleInterval: 200 * time.Millisecond})
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, cc)
+			mu.Unlock()
+		}
+		return cc, err
+	}
+	players := make([]*countingPlayer, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 20)
+	errs := make(chan error, n)
+	for i := range players {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cp, err := playWithClient(ctx, tunnelURL("rtmpt", srv.httpAddr, "live", ""), "crowd", dialer)
+			if err != nil {
+				errs <- fmt.Errorf("player %d: %w", i, err)
+				return
+			}
+			players[i] = cp
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, fmt.Sprintf("all %d players to receive video", n), func() bool {
+		for _, p := range players {
+			if p.videos.Load() < 25 {
+				return false
+			}
+		}
+		return true
+	})
+	during := getStats(t, srv.httpAddr)
+	t.Logf("with %d players: %+v", n, during)
+	if during.Tunnel.Sessions != n || during.RTMPConns != base.RTMPConns+n {
+		t.Errorf("during: %d tunnel sessions, %d RTMP conns; want %d and %d", during.Tunnel.Sessions, during.RTMPConns, n, base.RTMPConns+n)
+	}
+
+	for _, cc := range conns {
+		cc.Abandon()
+	}
+	stopped := time.Now()
+	var after serverStats
+	// Session expiry (3 s), then fasthttp lets idle workers go after 10 s.
+	ok := poll(45*time.Second, func() bool {
+		after = getStats(t, srv.httpAddr)
+		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines
+	})
+	t.Logf("after %v: %+v", time.Since(stopped).Round(time.Millisecond), after)
+	if !ok {
+		t.Errorf("not back to baseline: %+v, baseline %+v", after, base)
+	}
+	if after.Tunnel.Expired != n {
+		t.Errorf("%d sessions expired, want %d", after.Tunnel.Expired, n)
+	}
+	for _, p := range players {
+		_ = p.c.Close()
+	}
+	pub.stop(t)
+}
+
+// TestRTMPTBadInput: while ffmpeg plays over rtmpt://, each bad input of
+// issue 4 gets its status code (404 unknown session, 400 malformed path,
+// 405 method, 413 body, 503 sessions), a slowloris client is cut off by
+// the request timeout and a session opened and never polled expires; the
+// player keeps decoding ≥ 90% (issue 4, acceptance 7).
+func TestRTMPTBadInput(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	cfg := "tunnel:\n  max_body_size: 262144\n  max_sessions: 6\n  request_timeout: 2s\n  session_timeout: 3s\n"
+	srv := startServer(t, serverOpts{Config: cfg})
+	play := startFFmpegPlayer(t, tunnelURL("rtmpt", srv.httpAddr, "live", "bad"))
+	waitPlaying(t, srv, "bad", 1)
+	pub := startPublisher(t, srv.RTMPURL("live", "bad"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	waitFor(t, 30*time.Second, "the player to receive data", func() bool { return play.size() > 10<<10 })
+
+	base := "http://" + srv.httpAddr
+	do := func(method, path string, body []byte) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	cases := []struct {
+		name, method, path string
+		body               []byte
+		want               int
+		emptyBody          bool
+	}{
+		{"unknown session id", "POST", "/idle/n0-AAAAAAAAAAAAAAAA/1", []byte{0}, 404, true},
+		{"unknown session send", "POST", "/send/1234567890/0", []byte{3}, 404, true},
+		{"malformed path", "POST", "/send/abc", []byte{0}, 400, true},
+		{"malformed sequence", "POST", "/idle/abc/-1", []byte{0}, 400, true},
+		{"open not 1", "POST", "/open/7", []byte{0}, 400, true},
+		{"GET", "GET", "/open/1", nil, 405, true},
+		{"DELETE", "DELETE", "/close/abc/1", nil, 405, true},
+		{"body over the limit", "POST", "/open/1", make([]byte, 262145), 413, false},
+	}
+	for _, c := range cases {
+		got, body := do(c.method, c.path, c.body)
+		t.Logf("%s: %s %s -> %d", c.name, c.method, c.path, got)
+		if got != c.want {
+			t.Errorf("%s: %s %s = %d, want %d", c.name, c.method, c.path, got, c.want)
+		}
+		if c.emptyBody && body != "" {
+			t.Errorf("%s: body %q, want empty", c.name, body)
+		}
+	}
+
+	// A session opened and never polled expires (3 s): its id then 404s.
+	code, idle := do("POST", "/open/1", []byte{0})
+	if code != 200 {
+		t.Fatalf("open: %d", code)
+	}
+	idleID := strings.TrimSpace(idle)
+
+	// Fill the session limit: the player and idleID hold two of six.
+	var codes []int
+	for {
+		c, _ := do("POST", "/open/1", []byte{0})
+		codes = append(codes, c)
+		if c != 200 || len(codes) > 10 {
+			break
+		}
+	}
+	if codes[len(codes)-1] != 503 {
+		t.Errorf("opens never hit the session limit: %v", codes)
+	}
+	t.Logf("opens until the limit: %v", codes)
+
+	// Slowloris: a request sent one byte every 200 ms is cut off by the
+	// 2 s request timeout before it completes.
+	nc, err := net.Dial("tcp", srv.httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	slow := []byte("POST /open/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-fcs\r\nContent-Length: 1\r\n\r\n\x00")
+	cut := false
+	for i := range slow {
+		if _, err := nc.Write(slow[i : i+1]); err != nil {
+			cut = true
+			break
+		}
+		if i > 0 && i%5 == 0 && peerClosed(nc) {
+			cut = true
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the attacker's pace
+	}
+	nc.Close()
+	t.Logf("slowloris cut off: %v after %v", cut, time.Since(start).Round(time.Millisecond))
+	if !cut {
+		t.Errorf("a request sent byte by byte over %v was not cut off", time.Since(start).Round(time.Millisecond))
+	}
+
+	waitFor(t, 15*time.Second, "the unpolled session to expire", func() bool {
+		c, _ := do("POST", "/idle/"+idleID+"/0", []byte{0})
+		return c == 404
+	})
+	if n := getStats(t, srv.httpAddr).Tunnel.Expired; n == 0 {
+		t.Errorf("no session counted as expired")
+	}
+
+	// The player carried on through all of it.
+	sizeAfter := play.size()
+	framesAfter := pub.frames()
+	waitFor(t, 30*time.Second, "3 s more of publishing", func() bool { return pub.frames() >= framesAfter+3*fps })
+	pub.stop(t)
+	play.end(t, 10*time.Second)
+	if play.size() <= sizeAfter {
+		t.Errorf("player output did not grow after the bad input (%d bytes)", sizeAfter)
+	}
+	published := probe(t, pub.copyPath)
+	checkReceived(t, "ffmpeg rtmpt player", probe(t, play.out), published, "h264", "aac")
+}
+
+// peerClosed reports whether the server has closed nc (a read returns EOF
+// or an error at once rather than timing out).
+func peerClosed(nc net.Conn) bool {
+	_ = nc.SetReadDeadline(time.Now().Add(time.Millisecond))
+	defer nc.SetReadDeadline(time.Time{})
+	_, err := bufio.NewReader(nc).Peek(1)
+	if err == nil {
+		return true // a response to a request not yet complete: cut off too
+	}
+	ne, ok := errors.AsType[net.Error](err)
+	return !ok || !ne.Timeout()
+}
