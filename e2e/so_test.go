@@ -21,6 +21,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject"
+	"github.com/openfcs/openfcs/tunnel"
 )
 
 // Shared objects (issue 5) against the real binary with the project's
@@ -34,15 +35,31 @@ type soTransport struct {
 }
 
 func soTransports(srv *server) []soTransport {
-	return []soTransport{{name: "rtmp", dial: func(t testing.TB, ctx context.Context, app string, enc int) *rtmp.Client {
-		t.Helper()
-		c, err := rtmp.Dial(ctx, "rtmp://"+srv.rtmpAddr+"/"+app, rtmp.ClientConfig{ObjectEncoding: enc})
-		if err != nil {
-			t.Fatalf("connect %s: %v", app, err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}}}
+	return []soTransport{
+		{name: "rtmp", dial: func(t testing.TB, ctx context.Context, app string, enc int) *rtmp.Client {
+			t.Helper()
+			return soDialURL(t, ctx, "rtmp://"+srv.rtmpAddr+"/"+app, rtmp.ClientConfig{ObjectEncoding: enc})
+		}},
+		// RTMPT: the same session over the HTTP tunnel on the HTTP port
+		// (package tunnel's polling client).
+		{name: "rtmpt", dial: func(t testing.TB, ctx context.Context, app string, enc int) *rtmp.Client {
+			t.Helper()
+			dial, cleanup := tunnel.Dialer(tunnel.DialConfig{IdleInterval: 5 * time.Millisecond})
+			c := soDialURL(t, ctx, "rtmpt://"+srv.httpAddr+"/"+app, rtmp.ClientConfig{ObjectEncoding: enc, Dial: dial})
+			t.Cleanup(cleanup)
+			return c
+		}},
+	}
+}
+
+func soDialURL(t testing.TB, ctx context.Context, url string, cfg rtmp.ClientConfig) *rtmp.Client {
+	t.Helper()
+	c, err := rtmp.Dial(ctx, url, cfg)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // soWatch records what a client object's callbacks saw.

@@ -52,7 +52,8 @@ type entry struct {
 // shared events: a Success per accepted key and its rejects and statuses.
 type writerState struct {
 	success []string
-	extra   []byte
+	rejects []string // slots to restore to the server's state at flush time
+	extra   []byte   // Status events
 	status  bool
 }
 
@@ -396,6 +397,16 @@ func (so *SharedObject) flushLocked() {
 				b = append(b, e.ev...)
 			}
 		}
+		for _, k := range w.rejects {
+			if _, ok := so.live[k]; ok {
+				continue // the tick's own event for k brings the latest state
+			}
+			if sl := so.slots[k]; sl != nil {
+				b = append(b, sl.ev...)
+			} else {
+				b = keyEvent(b, wire.EventRemove, k)
+			}
+		}
 		b = append(b, w.extra...)
 		if len(b) > hdr {
 			s.deliver(Outgoing{b})
@@ -527,17 +538,19 @@ func (so *SharedObject) staleLocked(s *Session, cv uint32, key string) bool {
 }
 
 // rejectLocked restores a refused slot on the requester's copy: a Status
-// (once per tick) and the current value, or a Remove when there is none.
+// (once per tick, when code is set) and, at flush time, the slot's state
+// then (its value, or a Remove), unless the tick carries a later event for
+// the slot anyway. Taking the state at flush time, not now, matters: a
+// value captured now would arrive after the tick's newer Change and undo
+// it on the requester's copy.
 func (so *SharedObject) rejectLocked(s *Session, key, code string) {
 	w := so.writerLocked(s)
 	if code != "" && !w.status {
 		w.status = true
 		w.extra = appendStatus(w.extra, code, "error")
 	}
-	if sl := so.slots[key]; sl != nil {
-		w.extra = append(w.extra, sl.ev...)
-	} else {
-		w.extra = keyEvent(w.extra, wire.EventRemove, key)
+	if !slices.Contains(w.rejects, key) {
+		w.rejects = append(w.rejects, key)
 	}
 }
 
@@ -671,9 +684,9 @@ func (so *SharedObject) requestRemoveLocked(s *Session, cv uint32, key string, n
 	old, ok := so.deleteLocked(key, newVer, s)
 	ev := keyEvent(nil, wire.EventRemove, key)
 	if !ok {
-		// Harmless: answer the requester so it leaves its pending state.
-		w := so.writerLocked(s)
-		w.extra = append(w.extra, ev...)
+		// Harmless: answer the requester (with the state at flush time)
+		// so it leaves its pending state.
+		so.rejectLocked(s, key, "")
 		return false
 	}
 	so.addEntryLocked(wire.EventRemove, key, ev, s)
