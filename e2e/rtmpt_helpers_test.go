@@ -113,8 +113,9 @@ func freeLoopbackPort(t testing.TB) int {
 
 // nginxConf is a reverse proxy in front of openfcs's HTTP port as an
 // operator would write it for RTMPT: HTTP/1.1 to the upstream with
-// keep-alive, no buffering either way (rtmpt.md §8: route by the session
-// id; one upstream here).
+// keep-alive, no buffering either way, and a client keep-alive that
+// outlasts a session (rtmpt.md §8: route by the session id; one upstream
+// here).
 const nginxConf = `worker_processes 1;
 error_log %[1]s/error.log info;
 pid %[1]s/nginx.pid;
@@ -132,6 +133,11 @@ http {
 	}
 	server {
 		listen 127.0.0.1:%[3]d;
+		# librtmp keeps one connection for the whole session and does not
+		# reconnect when nginx closes it after keepalive_requests (default
+		# 1000; rtmpdump polls /idle back to back, ~1000 requests a second).
+		keepalive_requests 10000000;
+		keepalive_timeout 75s;
 		location / {
 			proxy_pass http://openfcs;
 			proxy_http_version 1.1;

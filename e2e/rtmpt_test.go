@@ -73,17 +73,21 @@ func TestRTMPTSAndRTMPS(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startTunnelServer(t, "")
+	// The certificate is self-signed. ffmpeg 5.1 takes -tls_verify 0 for
+	// rtmps:// but rejects it for rtmpts:// ("Option tls_verify not
+	// found": its https layer under ffrtmphttp gets no options); it does
+	// not verify by default, so rtmpts:// needs no option.
 	noVerify := []string{"-tls_verify", "0"}
 	t.Run("publish rtmpts", func(t *testing.T) {
 		players := map[string]*player{
 			"ffmpeg rtmps":  startFFmpegPlayerOpts(t, "rtmps", tunnelURL("rtmps", srv.tlsAddr, "live", "a"), noVerify...),
-			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "a"), noVerify...),
+			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "a")),
 		}
 		liveOver(t, srv.server, "a", tunnelURL("rtmpts", srv.tlsAddr, "live", "a"), players, publishTime)
 	})
 	t.Run("publish rtmps", func(t *testing.T) {
 		players := map[string]*player{
-			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "b"), noVerify...),
+			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "b")),
 		}
 		liveOver(t, srv.server, "b", tunnelURL("rtmps", srv.tlsAddr, "live", "b"), players, publishTime)
 	})
