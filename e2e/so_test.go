@@ -145,6 +145,7 @@ func TestSOChat(t *testing.T) {
 	srv := startServer(t, serverOpts{})
 	for _, tr := range soTransports(srv) {
 		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			encs := []int{0, 0, 3} // A and B speak AMF0, C AMF3
@@ -213,6 +214,7 @@ func TestSOConcurrentWriters(t *testing.T) {
 	srv := startServer(t, serverOpts{})
 	for _, tr := range soTransports(srv) {
 		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 			defer cancel()
 			const n = 50
@@ -322,14 +324,14 @@ func startSOServer(t *testing.T, apps, config string) *soServer {
 }
 
 // kill9 kills the server without letting it save anything.
-func (s *soServer) kill9(t *testing.T) {
+func (s *soServer) kill9() {
 	s.killed = true
 	_ = syscall.Kill(s.proc.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.proc.done
 }
 
 // graceful stops the server with SIGTERM and checks its exit.
-func (s *soServer) graceful(t *testing.T) {
+func (s *soServer) graceful() {
 	s.killed = true
 	s.stop()
 }
@@ -363,7 +365,7 @@ func TestSOPersistence(t *testing.T) {
 	_ = w.so.SetProperty("carol", amf.Null())
 	waitFor(t, 10*time.Second, "answers", func() bool { return w.so.Pending() == 0 && w.has("delete", "carol") })
 	ver1 := w.so.Version()
-	s.graceful(t)
+	s.graceful()
 
 	// Run 2: state and version survived; change more, wait for the flush,
 	// kill -9.
@@ -383,7 +385,7 @@ func TestSOPersistence(t *testing.T) {
 		snap := readSnapshot(t, file)
 		return snap != nil && snap.Version == ver2
 	})
-	s.kill9(t)
+	s.kill9()
 
 	s = startSOServer(t, apps, cfg)
 	r2 := watchSO("scores", true)
@@ -398,7 +400,7 @@ func TestSOPersistence(t *testing.T) {
 	// Write storm with a 1 ms flush delay, killed in the middle, three times:
 	// the file always parses (CRC) and loads.
 	const storm = "instance:\n  shared_objects:\n    flush_delay: 1ms\n    change_rate: 100000\n    change_burst: 100000\n"
-	s.graceful(t)
+	s.graceful()
 	for round := range 3 {
 		s = startSOServer(t, apps, storm)
 		sw := watchSO("scores", true)
@@ -428,7 +430,7 @@ func TestSOPersistence(t *testing.T) {
 			}
 			return mtimes >= 3
 		})
-		s.kill9(t)
+		s.kill9()
 		close(stop)
 		<-done
 		snap := readSnapshot(t, file)
@@ -469,6 +471,7 @@ func TestSODeltaReconnect(t *testing.T) {
 	srv := startServer(t, serverOpts{})
 	for _, tr := range soTransports(srv) {
 		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			app := "live/delta-" + tr.name
@@ -553,7 +556,7 @@ func TestSOHostileNames(t *testing.T) {
 	_ = ok.so.SetProperty("x", amf.Number(1))
 	inst := filepath.Join(apps, "live", "sharedobjects", "room")
 	waitFor(t, 10*time.Second, "file", func() bool { return readSnapshot(t, filepath.Join(inst, "work", "addresses.fso")) != nil })
-	s.graceful(t)
+	s.graceful()
 	// Nothing anywhere under the temp root but the application folder and
 	// the instance's shared objects.
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -594,7 +597,7 @@ func TestSOFlood(t *testing.T) {
 	const coalesce = 20 * time.Millisecond
 	srv := startServer(t, serverOpts{Config: "instance:\n  shared_objects:\n    coalesce: 20ms\n"})
 	for _, tr := range soTransports(srv) {
-		t.Run(tr.name, func(t *testing.T) {
+		func() { // transports one after the other: parallel floods would measure each other
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			app := "live/flood-" + tr.name
@@ -675,13 +678,13 @@ func TestSOFlood(t *testing.T) {
 				fstate = "disconnected: " + fmt.Sprint(fc.Err())
 			default:
 			}
-			t.Logf("flooder sent %d changes (%s); observer latency of another writer's changes: p50 %v, max %v over %d (coalesce %v)",
-				n, fstate, p50, max, len(lat), coalesce)
+			t.Logf("%s: flooder sent %d changes (%s); observer latency of another writer's changes: p50 %v, max %v over %d (coalesce %v)",
+				tr.name, n, fstate, p50, max, len(lat), coalesce)
 			// -race binary on a shared 2-core machine: allow scheduling noise
 			// on top of the interval, but not a backlog.
 			if p50 > coalesce+50*time.Millisecond || max > coalesce+300*time.Millisecond {
-				t.Fatalf("flood delayed other clients: p50 %v max %v", p50, max)
+				t.Fatalf("%s: flood delayed other clients: p50 %v max %v", tr.name, p50, max)
 			}
-		})
+		}()
 	}
 }

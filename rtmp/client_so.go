@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/openfcs/openfcs/amf"
@@ -213,11 +214,7 @@ func (so *SharedObject) Get(key string) amf.Value {
 func (so *SharedObject) Data() map[string]amf.Value {
 	so.mu.Lock()
 	defer so.mu.Unlock()
-	out := make(map[string]amf.Value, len(so.data))
-	for k, v := range so.data {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(so.data)
 }
 
 // Version returns the version of the local copy.

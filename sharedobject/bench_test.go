@@ -37,7 +37,7 @@ func (s *connSub) Deliver(o Outgoing) {
 	}
 }
 
-// fanout is one object with n modelled subscribers and a writer session.
+// fanout is one object with n modeled subscribers and a writer session.
 type fanout struct {
 	r      *Registry
 	w      *Session
@@ -53,6 +53,7 @@ type fanout struct {
 }
 
 func newFanout(tb testing.TB, n, changes int, coalesce time.Duration) *fanout {
+	tb.Helper()
 	f := &fanout{r: NewRegistry(Config{Coalesce: coalesce, ChangeRate: 1e9, ChangeBurst: 1 << 30}, nil, nil),
 		stop: make(chan struct{}), sent: make([]int64, changes+1), done: make([]atomic.Int32, changes+1),
 		doneAt: make([]atomic.Int64, changes+1), start: time.Now()}

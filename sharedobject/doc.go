@@ -25,7 +25,7 @@
 //
 // # Concurrency
 //
-// Each SharedObject serialises its mutations with its own mutex; there is
+// Each SharedObject serializes its mutations with its own mutex; there is
 // no cross-object transaction. Lock order: Registry.mu, then
 // SharedObject.saveMu, then SharedObject.mu, then whatever
 // Subscriber.Deliver takes (it must not block and must not call back into

@@ -100,6 +100,7 @@ type client struct {
 }
 
 func newClient(t *testing.T, r *Registry) client {
+	t.Helper()
 	rc := &rec{t: t}
 	return client{rec: rc, s: r.NewSession(rc)}
 }
@@ -139,6 +140,7 @@ func sendMsg(h string, args ...amf.Value) wire.Event {
 }
 
 func newReg(t *testing.T, cfg Config, store Store) *Registry {
+	t.Helper()
 	r := NewRegistry(cfg, store, nil)
 	t.Cleanup(func() {
 		if err := r.Close(); err != nil {

@@ -73,7 +73,7 @@ type SharedObject struct {
 	flags      uint32
 	log        *slog.Logger
 
-	saveMu sync.Mutex // serialises saves; taken before mu
+	saveMu sync.Mutex // serializes saves; taken before mu
 
 	mu        sync.Mutex
 	version   uint32
@@ -165,7 +165,7 @@ func (so *SharedObject) restore(s *Snapshot) error {
 	for _, sl := range s.Slots {
 		v, n, err := d.DecodeAMF0(sl.Value)
 		if err != nil || n != len(sl.Value) {
-			return fmt.Errorf("%w: slot %q: value does not decode (%v)", ErrCorrupt, sl.Key, err)
+			return fmt.Errorf("%w: slot %q: value does not decode: %w", ErrCorrupt, sl.Key, err)
 		}
 		if _, dup := so.slots[sl.Key]; dup {
 			return fmt.Errorf("%w: slot %q twice", ErrCorrupt, sl.Key)

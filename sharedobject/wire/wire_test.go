@@ -303,6 +303,7 @@ func TestAppendEventAllocs(t *testing.T) {
 }
 
 func fuzzSeeds(tb testing.TB) map[string][]byte {
+	tb.Helper()
 	seeds := map[string][]byte{}
 	for _, v := range docVectors() {
 		b := unhex(tb, v.hex)
