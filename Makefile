@@ -16,6 +16,16 @@ BIN           ?= bin/openfcs
 APPS          ?= ./applications
 RTMP_ADDR     ?= :1935
 HTTP_ADDR     ?= :8080
+# TLS port of `make run`: RTMPS, RTMPTS, HTTPS (TCP) and HTTP/3 (UDP). Give
+# TLS_CERT and TLS_KEY for a real certificate; without them `make run`
+# generates a self-signed development pair (DEV_CERT, DEV_KEY).
+TLS_ADDR      ?= :8443
+TLS_CERT      ?=
+TLS_KEY       ?=
+DEV_CERT      ?= bin/dev-cert.pem
+DEV_KEY       ?= bin/dev-key.pem
+RUN_TLS_CERT   = $(if $(TLS_CERT),$(TLS_CERT),$(DEV_CERT))
+RUN_TLS_KEY    = $(if $(TLS_KEY),$(TLS_KEY),$(DEV_KEY))
 FUZZTIME      ?= 10s
 UNIT_TIMEOUT  ?= 15m
 E2E_TIMEOUT   ?= 30m
@@ -25,6 +35,10 @@ GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 
 # Every Go file we own, for the gofmt check (testdata may hold broken Go on purpose).
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './node_modules/*')
+
+.PHONY: dev-cert
+dev-cert:
+	$(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY)
 
 .PHONY: all build run deps vet fmt fmt-check unit bench-once test e2e bench fuzz lint clean
 
@@ -42,7 +56,11 @@ run: build
 	echo "  play:    ffplay rtmp://127.0.0.1:$$port/live/stream"; \
 	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/live/stream -o - | ffplay -"; \
 	echo "  http:    http://127.0.0.1:$$hport/"
-	exec ./$(BIN) serve --rtmp $(RTMP_ADDR) --http $(HTTP_ADDR) --apps $(APPS)
+	@tport=$(TLS_ADDR); tport=$${tport##*:}; port=$(RTMP_ADDR); port=$${port##*:}; \
+	echo "  rtmpt:   ffplay rtmpt://127.0.0.1:$$port/live/stream   (RTMP and RTMPT share every port)"; \
+	echo "  tls:     ffplay rtmps://127.0.0.1:$$tport/live/stream, rtmpts://127.0.0.1:$$tport/live/stream (HTTP/3 on UDP $$tport)"
+	@if [ -z "$(TLS_CERT)" ]; then $(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY); fi
+	exec ./$(BIN) serve --rtmp $(RTMP_ADDR) --http $(HTTP_ADDR) --apps $(APPS) --tls $(TLS_ADDR) --tls-cert $(RUN_TLS_CERT) --tls-key $(RUN_TLS_KEY)
 
 deps:
 	./scripts/deps.sh

@@ -15,6 +15,7 @@ PACKAGES=(
 	"ffmpeg ffmpeg"
 	"ffprobe ffmpeg"
 	"rtmpdump rtmpdump"
+	"nginx nginx"
 	"node nodejs"
 	"npm npm"
 )
