@@ -354,8 +354,9 @@ func TestSOPersistence(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 
-	// Run 1: write, stop gracefully.
-	s := startSOServer(t, apps, cfg)
+	// Run 1: write, stop gracefully. The flush delay is an hour, so what
+	// reaches the disk is written by the shutdown (instance unload).
+	s := startSOServer(t, apps, "instance:\n  shared_objects:\n    flush_delay: 1h\n")
 	w := watchSO("scores", true)
 	if err := w.so.Connect(ctx, soDial(t, ctx, s, "live", 0)); err != nil {
 		t.Fatal(err)
@@ -365,7 +366,13 @@ func TestSOPersistence(t *testing.T) {
 	_ = w.so.SetProperty("carol", amf.Null())
 	waitFor(t, 10*time.Second, "answers", func() bool { return w.so.Pending() == 0 && w.has("delete", "carol") })
 	ver1 := w.so.Version()
+	if readSnapshot(t, file) != nil {
+		t.Fatal("saved before the flush delay")
+	}
 	s.graceful()
+	if snap := readSnapshot(t, file); snap == nil || snap.Version != ver1 {
+		t.Fatalf("after shutdown the file holds %+v, want version %d", snap, ver1)
+	}
 
 	// Run 2: state and version survived; change more, wait for the flush,
 	// kill -9.

@@ -557,3 +557,36 @@ func TestLargeSyncSplits(t *testing.T) {
 		a.s.Close()
 	})
 }
+
+func TestAccess(t *testing.T) {
+	for _, tt := range []struct {
+		list, name string
+		ok         bool
+	}{
+		{"/", "anything/at/all", true}, {"", "chat", false}, {"chat", "chat", true}, {"chat", "chatroom", false},
+		{"rooms/", "rooms/1", true}, {"/rooms", "rooms/1/x", true}, {"a;b/c", "b/c/d", true}, {"a;b/c", "b", false},
+	} {
+		if AccessAllows(tt.list, tt.name) != tt.ok {
+			t.Errorf("AccessAllows(%q, %q) != %v", tt.list, tt.name, tt.ok)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newReg(t, Config{}, nil)
+		a, b := newClient(t, r), newClient(t, r)
+		a.s.SetAccess("public", "")
+		_ = a.send(t, "secret", false, 0, use)
+		want(t, "no read", a.rec, "v0: status SharedObject.NoReadAccess")
+		_ = a.send(t, "public", false, 0, use)
+		want(t, "cannot create", a.rec, "v0: status SharedObject.NoWriteAccess")
+		_ = b.send(t, "public", false, 0, use, set("x", amf.Number(1)))
+		b.take()
+		_ = a.send(t, "public", false, 0, use)
+		want(t, "read only", a.rec, "v2: use-success clear change x=1")
+		_ = a.send(t, "public", false, 2, set("x", amf.Number(2)), sendMsg("hi"))
+		time.Sleep(time.Second) // the tick
+		want(t, "no write", a.rec, "v2: change x=1 status SharedObject.NoWriteAccess")
+		want(t, "B untouched", b.rec)
+		a.s.Close()
+		b.s.Close()
+	})
+}

@@ -2,6 +2,7 @@ package sharedobject
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,49 @@ type Session struct {
 	refused int
 
 	closed atomic.Bool
+	access atomic.Pointer[access] // nil: everything allowed
+}
+
+// access is a client's readAccess / writeAccess pair (§6.6).
+type access struct{ read, write string }
+
+// SetAccess sets the client's readAccess and writeAccess lists
+// (";"-separated name prefixes matched at "/" boundaries; "/" allows
+// everything, "" nothing), as SSAS Client.readAccess/writeAccess do. Until
+// it is called everything is allowed. Safe to call from any goroutine.
+func (s *Session) SetAccess(read, write string) {
+	s.access.Store(&access{read: read, write: write})
+}
+
+func (s *Session) canRead(name string) bool {
+	a := s.access.Load()
+	return a == nil || AccessAllows(a.read, name)
+}
+
+func (s *Session) canWrite(name string) bool {
+	a := s.access.Load()
+	return a == nil || AccessAllows(a.write, name)
+}
+
+// AccessAllows reports whether an access list grants name (§6.6): the list
+// holds ";"-separated prefixes, each matching the name itself or anything
+// below it at a "/" boundary; "/" matches everything; an empty list
+// matches nothing.
+func AccessAllows(list, name string) bool {
+	for p := range strings.SplitSeq(list, ";") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if p == "/" {
+			return true
+		}
+		p = strings.Trim(p, "/")
+		if name == p || strings.HasPrefix(name, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // ID returns the session's number (unique in its registry).
@@ -105,6 +149,10 @@ func (s *Session) use(k soKey, v uint32) bool {
 		so.mu.Unlock()
 		return true
 	}
+	if !s.canRead(k.name) {
+		s.refuse(k, CodeNoReadAccess)
+		return false
+	}
 	if len(s.used) >= s.r.cfg.MaxPerClient {
 		s.r.log.Warn("shared object refused", "so", k.name, "err", fmt.Errorf("%w: %d objects per client", ErrLimit, len(s.used)))
 		s.refuse(k, CodeObjectCreationFailed)
@@ -112,6 +160,12 @@ func (s *Session) use(k soKey, v uint32) bool {
 	}
 	r := s.r
 	r.mu.Lock()
+	if r.sos[k] == nil && !s.canWrite(k.name) {
+		// Creating an object needs write access (§6.6).
+		r.mu.Unlock()
+		s.refuse(k, CodeNoWriteAccess)
+		return false
+	}
 	so, err := r.getLocked(k.name, k.persistent)
 	if err != nil {
 		r.mu.Unlock()
@@ -176,9 +230,12 @@ func (s *Session) apply(k soKey, v uint32, events []wire.Event) error {
 	if so == nil {
 		return nil // requests for an object the client does not use
 	}
-	allowed, err := s.budget(len(events))
-	if err != nil {
-		return err
+	allowed := 0
+	if s.canWrite(k.name) {
+		var err error
+		if allowed, err = s.budget(len(events)); err != nil {
+			return err
+		}
 	}
 	so.mu.Lock()
 	if so.closed {
