@@ -51,7 +51,7 @@ type DialConfig struct {
 	RequestTimeout time.Duration
 }
 
-func (c DialConfig) withDefaults() DialConfig {
+func (c DialConfig) WithDefaults() DialConfig {
 	if c.IdleInterval == 0 {
 		c.IdleInterval = 50 * time.Millisecond
 	}
@@ -88,7 +88,7 @@ func (c DialConfig) withDefaults() DialConfig {
 // one Dialer. Call the returned cleanup when done with every session to
 // release idle connections.
 func Dialer(cfg DialConfig) (dial func(ctx context.Context, u *url.URL) (net.Conn, error), cleanup func()) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	dial = func(ctx context.Context, u *url.URL) (net.Conn, error) {
 		return Dial(ctx, u, cfg)
 	}
@@ -151,7 +151,7 @@ type ClientConn struct {
 
 // Dial opens a tunnel session (POST /open/1) and starts polling.
 func Dial(ctx context.Context, u *url.URL, cfg DialConfig) (*ClientConn, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	base, err := BaseURL(u)
 	if err != nil {
 		return nil, err

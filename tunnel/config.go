@@ -55,7 +55,8 @@ type Config struct {
 	SniffTimeout time.Duration `yaml:"sniff_timeout"`
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.NodeTag == "" {
 		c.NodeTag = "n0"
 	}
@@ -91,7 +92,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	if len(c.NodeTag) > 16 {
 		return fmt.Errorf("tunnel: node_tag %q: longer than 16 characters", c.NodeTag)
 	}

@@ -86,7 +86,7 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 	st.tun = &Server{Config: cfg, Logger: log, Sessions: st.rtmp}
 	st.app = fiber.New(cfg.FiberConfig())
 	st.app.Use(st.tun.Handler())
-	st.mux = &Mux{SniffTimeout: cfg.withDefaults().SniffTimeout, Logger: log}
+	st.mux = &Mux{SniffTimeout: cfg.WithDefaults().SniffTimeout, Logger: log}
 
 	var wg sync.WaitGroup
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -59,7 +59,7 @@ type Server struct {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.cfg = s.Config.withDefaults()
+		s.cfg = s.Config.WithDefaults()
 		s.log = s.Logger
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
@@ -333,7 +333,7 @@ func setFastHeaders(h *fasthttp.ResponseHeader) {
 // FiberConfig returns the fiber settings the tunnel needs: body limit (413
 // beyond it), request timeouts against slowloris, and no startup banner.
 func (c Config) FiberConfig() fiber.Config {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	return fiber.Config{
 		BodyLimit:             c.MaxBodySize,
 		ReadTimeout:           c.RequestTimeout,

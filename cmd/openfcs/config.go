@@ -74,6 +74,7 @@ func defaultConfig() Config {
 func (c Config) effective() Config {
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
+	c.Tunnel = c.Tunnel.WithDefaults()
 	return c
 }
 

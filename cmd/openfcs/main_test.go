@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +18,8 @@ import (
 
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/openfcs/openfcs/internal/tlsutil"
 )
 
 func TestMain(m *testing.M) {
@@ -112,5 +119,84 @@ func TestDefaultConfigFile(t *testing.T) {
 		got, _ := yaml.Marshal(fromFile)
 		exp, _ := yaml.Marshal(want)
 		t.Fatalf("openfcs.yaml differs from the defaults (add or fix the key):\nfile:\n%s\ndefaults:\n%s", got, exp)
+	}
+}
+
+func TestTLSNeedsCertificate(t *testing.T) {
+	_, err := parseServe([]string{"--tls", "127.0.0.1:0"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "cert_file") {
+		t.Fatalf("err = %v, want a missing certificate error", err)
+	}
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("tunnel:\n  node_tag: \"a/b\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseServe([]string{"--config", p}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "node_tag") {
+		t.Fatalf("err = %v, want a node_tag error", err)
+	}
+}
+
+// TestServeTLSListeners: with --tls the server logs a listening line for
+// the TLS port (rtmps: RTMPS, RTMPTS, HTTPS) and for HTTP/3 on the same
+// port number, and answers HTTPS with Alt-Svc; the stats route works on
+// the plain HTTP port through the fiber app.
+func TestServeTLSListeners(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	if err := tlsutil.WriteSelfSigned(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuf{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--tls", "127.0.0.1:0",
+			"--tls-cert", cert, "--tls-key", key, "--apps", dir, "--log-format", "json"}, logs, logs)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `"msg":"started"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started; log:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	addrs := map[string]string{}
+	for line := range strings.Lines(logs.String()) {
+		var l struct{ Msg, Proto, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" {
+			addrs[l.Proto] = l.Addr
+		}
+	}
+	if addrs["rtmps"] == "" || addrs["http3"] == "" || addrs["http"] == "" || addrs["rtmp"] == "" {
+		t.Fatalf("listening lines: %v", addrs)
+	}
+	_, tport, _ := net.SplitHostPort(addrs["rtmps"])
+	_, uport, _ := net.SplitHostPort(addrs["http3"])
+	if tport != uport {
+		t.Errorf("HTTP/3 on UDP %s, TLS on TCP %s: want the same port", uport, tport)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Get("https://" + addrs["rtmps"] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Alt-Svc"); !strings.Contains(got, `h3=":`+tport+`"`) {
+		t.Errorf("Alt-Svc %q", got)
+	}
+	hc.CloseIdleConnections()
+	resp, err = http.Get("http://" + addrs["http"] + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"tunnel":{"sessions":0`) {
+		t.Errorf("/api/stats = %s", b)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
 	}
 }
