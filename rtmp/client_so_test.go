@@ -262,3 +262,30 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 		t.Fatal("server answered an SO message before connect")
 	}
 }
+
+// TestSharedObjectDeliverAllocs: queueing an engine delivery on a
+// connection allocates nothing (the payload bytes are shared, only the
+// queue entry is written), so a tick's fan-out costs no allocation per
+// subscriber (issue 5 benchmark requirement).
+func TestSharedObjectDeliverAllocs(t *testing.T) {
+	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096)}
+	s := &soConn{c: c}
+	var out capture
+	reg := sharedobject.NewRegistry(sharedobject.Config{}, nil, nil)
+	defer reg.Close()
+	sess := reg.NewSession(&out)
+	m := wire.Message{Name: "a", Events: []wire.Event{{Type: wire.EventUse}}}
+	_ = sess.Handle(&m)
+	o := out.msgs[0]
+	for _, amf3 := range []bool{false, true} {
+		s.amf3.Store(amf3)
+		c.out = c.out[:0]
+		if n := testing.AllocsPerRun(1000, func() { s.Deliver(o) }); n != 0 {
+			t.Fatalf("amf3=%v: %v allocs per delivery", amf3, n)
+		}
+		if want := o.Body(amf3); &c.out[0].p[0] != &want[0] {
+			t.Fatal("payload was copied")
+		}
+	}
+	sess.Close()
+}
