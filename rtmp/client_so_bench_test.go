@@ -98,6 +98,7 @@ func BenchmarkSharedObjectFanoutConns(b *testing.B) {
 // soBenchServer is a loopback server whose instances use the given
 // delivery tick.
 func soBenchServer(b *testing.B, coalesce time.Duration) *testServer {
+	b.Helper()
 	apps := b.TempDir()
 	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
 		b.Fatal(err)
@@ -119,6 +120,7 @@ func soBenchServer(b *testing.B, coalesce time.Duration) *testServer {
 }
 
 func benchSOConns(b *testing.B, coalesce time.Duration) {
+	b.Helper()
 	const subs, rate = 1000, 1000
 	ts := soBenchServer(b, coalesce)
 	var (
