@@ -1,0 +1,380 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// catcher is a ConnServer that hands each session's conn to the test and
+// holds it open until the tunnel server closes.
+type catcher struct{ ch chan net.Conn }
+
+func (c catcher) ServeConn(ctx context.Context, nc net.Conn, proto string) {
+	c.ch <- nc
+	<-ctx.Done()
+}
+
+// newUnitServer returns a tunnel Server whose sessions are caught for the
+// test; it is closed at cleanup.
+func newUnitServer(t testing.TB, cfg Config) (*Server, catcher) {
+	t.Helper()
+	c := catcher{ch: make(chan net.Conn, 16)}
+	s := &Server{Config: cfg, Sessions: c}
+	s.init()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s, c
+}
+
+// do runs one request through the core handler.
+func do(s *Server, kind Kind, id string, seq uint64, body []byte) (int, []byte) {
+	var out sliceBody
+	st := s.serve(Request{Kind: kind, ID: id, Seq: seq}, body, "rtmpt", nil, nil, &out)
+	return st, out.b
+}
+
+// openSession opens a session and returns its id and conn.
+func openSession(t testing.TB, s *Server, c catcher) (string, net.Conn) {
+	t.Helper()
+	st, b := do(s, KindOpen, "", 0, []byte{0})
+	if st != 200 {
+		t.Fatalf("open: %d", st)
+	}
+	return string(bytes.TrimSuffix(b, []byte("\n"))), <-c.ch
+}
+
+// readAvailable reads what the conn has buffered without blocking.
+func readAvailable(t testing.TB, nc net.Conn) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(-time.Second))
+		n, err := nc.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read: %v", err)
+			}
+			_ = nc.SetReadDeadline(time.Time{})
+			return out
+		}
+	}
+}
+
+type step struct {
+	kind Kind
+	seq  uint64
+	body string
+}
+
+// TestSequenceNumbers: bodies reach the RTMP session in sequence order
+// whatever order the requests arrive in (rtmpt.md §5).
+func TestSequenceNumbers(t *testing.T) {
+	cases := []struct {
+		name      string
+		maxParked int
+		steps     []step
+		want      string
+	}{
+		{name: "ffmpeg, librtmp: from 0", steps: []step{{KindSend, 0, "a"}, {KindIdle, 1, ""}, {KindSend, 2, "b"}}, want: "ab"},
+		{name: "Red5 client: from 1", steps: []step{{KindSend, 1, "a"}, {KindSend, 2, "b"}}, want: "ab"},
+		{name: "duplicate dropped", steps: []step{{KindSend, 0, "a"}, {KindSend, 1, "b"}, {KindSend, 1, "b"}, {KindSend, 2, "c"}}, want: "abc"},
+		{name: "Flash Player, two connections: out of order", steps: []step{{KindSend, 0, "a"}, {KindSend, 2, "c"}, {KindSend, 1, "b"}}, want: "abc"},
+		{name: "an idle fills a gap", steps: []step{{KindSend, 0, "a"}, {KindSend, 2, "c"}, {KindIdle, 1, ""}}, want: "ac"},
+		{name: "gap skipped past max_parked", maxParked: 2,
+			steps: []step{{KindSend, 0, "a"}, {KindSend, 2, "c"}, {KindSend, 3, "d"}, {KindSend, 4, "e"}, {KindSend, 1, "late"}}, want: "acde"},
+		{name: "parked duplicate kept once", steps: []step{{KindSend, 0, "a"}, {KindSend, 2, "c"}, {KindSend, 2, "c"}, {KindSend, 1, "b"}}, want: "abc"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newUnitServer(t, Config{MaxParked: tc.maxParked})
+			id, nc := openSession(t, s, c)
+			for _, st := range tc.steps {
+				body := []byte(st.body)
+				if st.kind == KindIdle {
+					body = []byte{0}
+				}
+				if code, resp := do(s, st.kind, id, st.seq, body); code != 200 || len(resp) != 1 {
+					t.Fatalf("%v %d: %d %x", st.kind, st.seq, code, resp)
+				}
+			}
+			if got := string(readAvailable(t, nc)); got != tc.want {
+				t.Fatalf("session read %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestResponsesCarryAllPendingOutput: everything queued goes out in
+// order, at most MaxResponseSize per response, many writes per body; the
+// polling byte is 0x01 while data flows.
+func TestResponsesCarryAllPendingOutput(t *testing.T) {
+	s, c := newUnitServer(t, Config{MaxResponseSize: 32 << 10})
+	id, nc := openSession(t, s, c)
+	var want []byte
+	for i := range 1000 {
+		p := bytes.Repeat([]byte{byte(i)}, 100+i%7)
+		want = append(want, p...)
+		if _, err := nc.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	var sizes []int
+	for seq := uint64(0); len(got) < len(want); seq++ {
+		code, resp := do(s, KindIdle, id, seq, []byte{0})
+		if code != 200 || resp[0] != 0x01 {
+			t.Fatalf("idle %d: %d, polling byte %x", seq, code, resp[:1])
+		}
+		got = append(got, resp[1:]...)
+		sizes = append(sizes, len(resp)-1)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("output reordered or corrupted")
+	}
+	for i, n := range sizes[:len(sizes)-1] {
+		if n != 32<<10 {
+			t.Errorf("response %d carried %d bytes, want the full 32 KiB", i, n)
+		}
+	}
+}
+
+// TestWriteBoundAndDeadline: a write blocks only past MaxPendingOutput,
+// and then times out by the write deadline with a net.Error timeout (the
+// RTMP layer's slow-consumer signal); a poll lets it continue.
+func TestWriteBoundAndDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{MaxPendingOutput: 1000})
+		id, nc := openSession(t, s, c)
+		if n, err := nc.Write(make([]byte, 600)); n != 600 || err != nil {
+			t.Fatalf("write under the bound: %d %v", n, err)
+		}
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		n, err := nc.Write(make([]byte, 600))
+		var ne net.Error
+		if n != 400 || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("write past the bound: %d, %v; want 400 and a timeout", n, err)
+		}
+		_ = nc.SetWriteDeadline(time.Time{})
+		done := make(chan error)
+		go func() {
+			_, err := nc.Write(make([]byte, 1500))
+			done <- err
+		}()
+		synctest.Wait() // the writer is blocked on the full queue
+		total := 0
+		for seq := uint64(0); total < 2500; seq++ {
+			_, resp := do(s, KindIdle, id, seq, []byte{0})
+			total += len(resp) - 1
+			synctest.Wait()
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestReadDeadline: Read honours its deadline, and a deadline moved while
+// Read is blocked takes effect.
+func TestReadDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{SessionTimeout: time.Hour})
+		id, nc := openSession(t, s, c)
+		start := time.Now()
+		_ = nc.SetReadDeadline(start.Add(time.Second))
+		errc := make(chan error)
+		go func() {
+			_, err := nc.Read(make([]byte, 10))
+			errc <- err
+		}()
+		synctest.Wait()
+		_ = nc.SetReadDeadline(start.Add(3 * time.Second)) // extended while blocked
+		err := <-errc
+		if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != 3*time.Second {
+			t.Fatalf("read: %v after %v, want a timeout after 3s", err, time.Since(start))
+		}
+		_ = nc.SetReadDeadline(time.Time{})
+		go func() {
+			b := make([]byte, 10)
+			n, err := nc.Read(b)
+			if err == nil && string(b[:n]) != "hi" {
+				err = errors.New("read " + strconv.Quote(string(b[:n])))
+			}
+			errc <- err
+		}()
+		synctest.Wait()
+		do(s, KindSend, id, 0, []byte("hi"))
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestExpiry: requests keep a session alive; without them it expires
+// after SessionTimeout: Read fails with ErrSessionExpired (a timeout),
+// the id answers 404.
+func TestExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{SessionTimeout: 10 * time.Second})
+		id, nc := openSession(t, s, c)
+		for seq := range uint64(10) {
+			time.Sleep(5 * time.Second)
+			if code, _ := do(s, KindIdle, id, seq, []byte{0}); code != 200 {
+				t.Fatalf("idle at %v: %d", seq, code)
+			}
+		}
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		_, err := nc.Read(make([]byte, 1))
+		var ne net.Error
+		if !errors.Is(err, ErrSessionExpired) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("read after expiry: %v", err)
+		}
+		if code, _ := do(s, KindIdle, id, 11, []byte{0}); code != 404 {
+			t.Fatalf("idle after expiry: %d, want 404", code)
+		}
+		if st := s.Stats(); st.Sessions != 0 || st.Expired != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+// TestServerSideCloseDeliversPendingOutput: when the RTMP session ends
+// with output queued (a rejection's _error), the next polls deliver it,
+// then answer 0x00 (session ending), then the id is gone.
+func TestServerSideCloseDeliversPendingOutput(t *testing.T) {
+	s, c := newUnitServer(t, Config{})
+	id, nc := openSession(t, s, c)
+	_, _ = nc.Write([]byte("_error"))
+	_ = nc.Close()
+	if _, err := nc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+	steps := []struct {
+		code int
+		body string
+	}{{200, "\x01_error"}, {200, "\x00"}, {404, ""}}
+	for i, st := range steps {
+		code, b := do(s, KindIdle, id, uint64(i), []byte{0})
+		if code != st.code || string(b) != st.body {
+			t.Fatalf("poll %d: %d %q, want %d %q", i, code, b, st.code, st.body)
+		}
+	}
+}
+
+// TestClientClose: /close answers 0x00, the session reads EOF after its
+// pending input, writes fail, the id is gone.
+func TestClientClose(t *testing.T) {
+	s, c := newUnitServer(t, Config{})
+	id, nc := openSession(t, s, c)
+	do(s, KindSend, id, 0, []byte("last"))
+	if code, b := do(s, KindClose, id, 1, []byte{0}); code != 200 || !bytes.Equal(b, []byte{0}) {
+		t.Fatalf("close: %d %x", code, b)
+	}
+	b, err := io.ReadAll(nc)
+	if string(b) != "last" || err != nil {
+		t.Fatalf("read %q, %v; want the pending input then EOF", b, err)
+	}
+	if _, err := nc.Write([]byte("x")); err == nil {
+		t.Fatal("write after the client closed succeeded")
+	}
+	if code, _ := do(s, KindIdle, id, 2, []byte{0}); code != 404 {
+		t.Fatalf("idle after close: %d", code)
+	}
+}
+
+// TestHeldIdle: with HoldIdle an empty /idle waits for output and answers
+// as soon as some is queued; without output it answers after HoldIdle.
+func TestHeldIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{HoldIdle: 500 * time.Millisecond})
+		id, nc := openSession(t, s, c)
+		start := time.Now()
+		if _, b := do(s, KindIdle, id, 0, []byte{0}); len(b) != 1 || time.Since(start) != 500*time.Millisecond {
+			t.Fatalf("empty held idle: %x after %v", b, time.Since(start))
+		}
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			_, _ = nc.Write([]byte("media"))
+		}()
+		start = time.Now()
+		if _, b := do(s, KindIdle, id, 1, []byte{0}); string(b) != "\x01media" || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("held idle: %q after %v, want the media after 100ms", b, time.Since(start))
+		}
+	})
+}
+
+// TestInputBound: a /send that would push unread input past
+// MaxPendingInput waits for the session to read, then answers 503 after
+// RequestTimeout.
+func TestInputBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{MaxPendingInput: 100, RequestTimeout: time.Second})
+		id, nc := openSession(t, s, c)
+		if code, _ := do(s, KindSend, id, 0, make([]byte, 80)); code != 200 {
+			t.Fatal(code)
+		}
+		start := time.Now()
+		if code, _ := do(s, KindSend, id, 1, make([]byte, 80)); code != 503 || time.Since(start) != time.Second {
+			t.Fatalf("send over the input bound: %d after %v", code, time.Since(start))
+		}
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			_, _ = nc.Read(make([]byte, 80))
+		}()
+		if code, _ := do(s, KindSend, id, 1, make([]byte, 80)); code != 200 {
+			t.Fatalf("send after the session read: %d", code)
+		}
+	})
+}
+
+// TestSessionLimitAndIDs: MaxSessions, then 503; ids are distinct and
+// carry the node tag.
+func TestSessionLimitAndIDs(t *testing.T) {
+	s, c := newUnitServer(t, Config{MaxSessions: 3, NodeTag: "x9"})
+	seen := map[string]bool{}
+	for range 3 {
+		id, _ := openSession(t, s, c)
+		if NodeOf(id) != "x9" || seen[id] {
+			t.Fatalf("id %q", id)
+		}
+		seen[id] = true
+	}
+	if code, b := do(s, KindOpen, "", 0, []byte{0}); code != 503 || len(b) != 0 {
+		t.Fatalf("open past the limit: %d %q", code, b)
+	}
+}
+
+// TestSteadyStateAllocs: queueing output and answering a poll allocate
+// nothing once the buffers have grown (the hot path of every delivery).
+func TestSteadyStateAllocs(t *testing.T) {
+	s, c := newUnitServer(t, Config{})
+	id, nc := openSession(t, s, c)
+	ss := s.lookup(id)
+	p := make([]byte, 1400)
+	out := &sliceBody{b: make([]byte, 0, 64<<10)}
+	allocs := testing.AllocsPerRun(200, func() {
+		for range 10 {
+			_, _ = nc.Write(p)
+		}
+		out.b = out.b[:0]
+		ss.respond(out, 1<<20)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per poll, want 0", allocs)
+	}
+}
