@@ -145,12 +145,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 	start := time.Now()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	frame := p.synth.FrameInterval()
 	for {
 		pk := p.synth.Next()
 		due := pk.Time
-		if p.opts.Pacing == PaceTick && frame > 0 {
-			due -= due % frame
+		if p.opts.Pacing == PaceTick {
+			due = p.synth.FrameStart(due)
 		}
 		if wait := time.Until(start.Add(time.Duration(due) * time.Millisecond)); wait > 0 {
 			t.Reset(wait)

@@ -77,7 +77,7 @@ var (
 // modify them. A Synth is not safe for concurrent use.
 type Synth struct {
 	s          Stream
-	frameMS    uint32 // video frame interval, ms (rounded down)
+	fps        uint64
 	audioMS    uint32
 	keyEvery   uint64 // frames per keyframe
 	key, inter []byte
@@ -91,7 +91,7 @@ func NewSynth(s Stream) *Synth {
 	s = s.withDefaults()
 	g := &Synth{
 		s:        s,
-		frameMS:  uint32(1000 / s.FPS),
+		fps:      uint64(s.FPS),
 		audioMS:  uint32(max(s.AudioFrame/time.Millisecond, 1)),
 		keyEvery: uint64(max(int64(s.KeyframeInterval)*int64(s.FPS)/int64(time.Second), 1)),
 	}
@@ -131,8 +131,17 @@ func videoFrame(n int, key bool) []byte {
 // Stream returns the effective description (defaults filled in).
 func (g *Synth) Stream() Stream { return g.s }
 
-// FrameInterval returns the video frame interval in ms.
-func (g *Synth) FrameInterval() uint32 { return g.frameMS }
+// FrameStart returns the timestamp (ms) of the video frame interval that
+// holds t: the time of the last video frame at or before t.
+func (g *Synth) FrameStart(t uint32) uint32 {
+	// The largest n with videoTime(n) <= t, i.e. n*1000 < (t+1)*fps.
+	n := ((uint64(t)+1)*g.fps - 1) / 1000
+	return g.videoTime(n)
+}
+
+// videoTime is the timestamp of video frame n, rounded down to the ms
+// without drifting (frame 3 of 30 fps is at 100 ms).
+func (g *Synth) videoTime(n uint64) uint32 { return uint32(n * 1000 / g.fps) }
 
 // Headers returns the codec configuration messages to send before the
 // first frame, at timestamp 0.
@@ -147,7 +156,7 @@ func (g *Synth) Headers() []media.Packet {
 // video comes first, as muxers write it. The first video message is a
 // keyframe.
 func (g *Synth) Next() media.Packet {
-	vt := uint32(g.nextVideo * uint64(g.frameMS))
+	vt := g.videoTime(g.nextVideo)
 	at := uint32(g.nextAudio * uint64(g.audioMS))
 	if vt <= at {
 		p := media.Packet{Kind: media.Video, Time: vt, Payload: g.inter}
