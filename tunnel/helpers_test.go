@@ -70,6 +70,7 @@ type stack struct {
 type stackOpts struct {
 	tls     bool
 	session rtmp.Config
+	quiet   bool // info-level log (benchmarks: no per-command lines)
 }
 
 func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
@@ -79,7 +80,11 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if o.quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	st := &stack{logs: logs}
 	st.eng = instance.NewManager(instance.Config{AppsDir: apps}, log)
 	st.rtmp = &rtmp.Server{Config: o.session, Logger: log, Engine: st.eng}

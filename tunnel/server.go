@@ -53,8 +53,11 @@ type Server struct {
 	closed   bool
 	wg       sync.WaitGroup
 
-	opened  atomic.Uint64
-	expired atomic.Uint64
+	opened        atomic.Uint64
+	expired       atomic.Uint64
+	polls         atomic.Uint64
+	dataResponses atomic.Uint64
+	bytesOut      atomic.Uint64
 }
 
 func (s *Server) init() {
@@ -82,11 +85,17 @@ type Stats struct {
 	Sessions int    `json:"sessions"` // live session ids
 	Opened   uint64 `json:"opened"`   // sessions created since start
 	Expired  uint64 `json:"expired"`  // sessions ended by the session timeout
+	// Polls counts /send and /idle answers; DataResponses those that
+	// carried RTMP bytes, BytesOut the RTMP bytes they carried.
+	Polls         uint64 `json:"polls"`
+	DataResponses uint64 `json:"data_responses"`
+	BytesOut      uint64 `json:"bytes_out"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Sessions: s.NumSessions(), Opened: s.opened.Load(), Expired: s.expired.Load()}
+	return Stats{Sessions: s.NumSessions(), Opened: s.opened.Load(), Expired: s.expired.Load(),
+		Polls: s.polls.Load(), DataResponses: s.dataResponses.Load(), BytesOut: s.bytesOut.Load()}
 }
 
 // Close ends every session (their RTMP sides see net.ErrClosed) and waits
@@ -265,7 +274,13 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 			ss.waitOutput(s.cfg.HoldIdle)
 		}
 	}
-	if ss.respond(w, s.cfg.MaxResponseSize) {
+	n, finished := ss.respond(w, s.cfg.MaxResponseSize)
+	s.polls.Add(1)
+	if n > 0 {
+		s.dataResponses.Add(1)
+		s.bytesOut.Add(uint64(n))
+	}
+	if finished {
 		s.remove(ss)
 	}
 	return http.StatusOK

@@ -62,11 +62,9 @@ type session struct {
 	rmu, wmu sync.Mutex
 	rdl, wdl deadline
 
-	mu     sync.Mutex
-	in     []byte // /send bytes not yet read: in[inOff:]
-	inOff  int
-	out    []byte // bytes for the client not yet sent: out[outOff:]
-	outOff int
+	mu  sync.Mutex
+	in  queue // /send bytes not yet read
+	out queue // bytes for the client not yet sent
 	// closed: Close was called (the RTMP session ended). Pending output is
 	// still delivered; then polls get closingByte and the id is forgotten.
 	closed bool
@@ -134,12 +132,9 @@ func (s *session) Read(p []byte) (int, error) {
 	defer s.rmu.Unlock()
 	for {
 		s.mu.Lock()
-		if n := len(s.in) - s.inOff; n > 0 {
-			k := copy(p, s.in[s.inOff:])
-			s.inOff += k
-			if s.inOff == len(s.in) {
-				s.in, s.inOff = s.in[:0], 0
-			}
+		if s.in.len() > 0 {
+			k := copy(p, s.in.peek())
+			s.in.consume(k)
 			s.mu.Unlock()
 			signal(s.inRoom)
 			return k, nil
@@ -181,9 +176,9 @@ func (s *session) Write(p []byte) (int, error) {
 			s.mu.Unlock()
 			return n, errPeerClosed
 		}
-		if room := max - (len(s.out) - s.outOff); room > 0 {
+		if room := max - s.out.len(); room > 0 {
 			k := min(room, len(p))
-			s.out = appendCompact(s.out, &s.outOff, p[:k])
+			s.out.append(p[:k])
 			s.mu.Unlock()
 			signal(s.outReady)
 			n += k
@@ -203,16 +198,60 @@ func (s *session) Write(p []byte) (int, error) {
 	}
 }
 
-// appendCompact appends p to the live part buf[*off:], moving that part to
-// the front first when appending would otherwise grow the buffer, so a
-// buffer that is drained as fast as it is filled keeps its size.
-func appendCompact(buf []byte, off *int, p []byte) []byte {
-	if *off > 0 && len(buf)+len(p) > cap(buf) {
-		n := copy(buf, buf[*off:])
-		buf = buf[:n]
-		*off = 0
+// queue is a byte queue whose storage comes from queuePool while it holds
+// bytes and goes back as soon as it is drained: an idle session holds no
+// buffer, and a busy one reuses pooled storage without allocating.
+type queue struct {
+	p   *[]byte // pooled storage, nil when empty
+	b   []byte  // the bytes: b[off:] are queued
+	off int
+}
+
+// Pooled storage starts at 8 KiB; storage grown past 1 MiB by a burst is
+// left to the GC rather than pooled.
+const (
+	queueInitial   = 8 << 10
+	queueMaxPooled = 1 << 20
+)
+
+var queuePool = sync.Pool{New: func() any { b := make([]byte, 0, queueInitial); return &b }}
+
+func (q *queue) len() int { return len(q.b) - q.off }
+
+func (q *queue) peek() []byte { return q.b[q.off:] }
+
+// append queues p, moving the queued bytes to the front first when
+// appending would otherwise grow the storage.
+func (q *queue) append(p []byte) {
+	if q.p == nil {
+		q.p = queuePool.Get().(*[]byte)
+		q.b, q.off = (*q.p)[:0], 0
 	}
-	return append(buf, p...)
+	if q.off > 0 && len(q.b)+len(p) > cap(q.b) {
+		n := copy(q.b, q.b[q.off:])
+		q.b, q.off = q.b[:n], 0
+	}
+	q.b = append(q.b, p...)
+}
+
+// consume drops n queued bytes, releasing the storage when none are left.
+func (q *queue) consume(n int) {
+	q.off += n
+	if q.off >= len(q.b) {
+		q.release()
+	}
+}
+
+// release empties the queue and gives its storage back.
+func (q *queue) release() {
+	if q.p == nil {
+		return
+	}
+	if cap(q.b) <= queueMaxPooled {
+		*q.p = q.b[:0]
+		queuePool.Put(q.p)
+	}
+	q.p, q.b, q.off = nil, nil, 0
 }
 
 // Close ends the session from the server side. Output already queued is
@@ -225,7 +264,7 @@ func (s *session) Close() error {
 	}
 	s.closed = true
 	peerGone := s.peerErr != nil
-	s.in, s.inOff = nil, 0
+	s.in.release()
 	s.markDone()
 	s.mu.Unlock()
 	s.rdl.stop()
@@ -249,7 +288,7 @@ func (s *session) endPeer(err error) bool {
 		return false
 	}
 	s.peerErr = err
-	s.out, s.outOff = nil, 0
+	s.out.release()
 	s.parked = nil
 	s.markDone()
 	return true
@@ -327,7 +366,7 @@ func (s *session) push(body []byte) {
 	if len(body) == 0 {
 		return
 	}
-	s.in = appendCompact(s.in, &s.inOff, body)
+	s.in.append(body)
 	signal(s.readable)
 }
 
@@ -356,7 +395,7 @@ func (s *session) waitRoom(n int, timeout time.Duration) error {
 	var timer *time.Timer
 	for {
 		s.mu.Lock()
-		fits := len(s.in)-s.inOff+n <= s.srv.cfg.MaxPendingInput || len(s.in) == s.inOff
+		fits := s.in.len()+n <= s.srv.cfg.MaxPendingInput || s.in.len() == 0
 		gone := s.closed || s.peerErr != nil
 		s.mu.Unlock()
 		if fits || gone {
@@ -382,7 +421,7 @@ func (s *session) waitRoom(n int, timeout time.Duration) error {
 // the session has ended.
 func (s *session) waitOutput(d time.Duration) {
 	s.mu.Lock()
-	pending := len(s.out) > s.outOff || s.closed || s.peerErr != nil
+	pending := s.out.len() > 0 || s.closed || s.peerErr != nil
 	s.mu.Unlock()
 	if pending {
 		return
@@ -392,7 +431,7 @@ func (s *session) waitOutput(d time.Duration) {
 	default:
 	}
 	s.mu.Lock()
-	pending = len(s.out) > s.outOff || s.closed || s.peerErr != nil
+	pending = s.out.len() > 0 || s.closed || s.peerErr != nil
 	s.mu.Unlock()
 	if pending {
 		return
@@ -413,50 +452,42 @@ type bodyAppender interface {
 }
 
 // respond appends the polling byte and up to max pending bytes to w
-// (rtmpt.md §4). It reports whether the session is finished: closed on the
-// server side with everything delivered, so its id can be forgotten.
-func (s *session) respond(w bodyAppender, max int) (finished bool) {
+// (rtmpt.md §4). It returns how many RTMP bytes it appended and whether
+// the session is finished: closed on the server side with everything
+// delivered, so its id can be forgotten.
+func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
 	s.mu.Lock()
-	pending := len(s.out) - s.outOff
+	pending := s.out.len()
 	switch {
 	case pending > 0:
-		n := min(pending, max)
+		n = min(pending, max)
 		s.step, s.empties = 0, 0
 		w.appendBody(pollBytes[0:1])
-		w.appendBody(s.out[s.outOff : s.outOff+n])
-		s.outOff += n
-		if s.outOff == len(s.out) {
-			s.out, s.outOff = s.out[:0], 0
-		}
+		w.appendBody(s.out.peek()[:n])
+		s.out.consume(n)
 		s.mu.Unlock()
 		signal(s.writable)
-		return false
+		return n, false
 	case s.closed:
 		s.mu.Unlock()
 		w.appendBody(closingByte[:])
-		return true
+		return 0, true
 	}
 	s.empties++
 	if s.empties > emptiesPerStep {
 		s.empties = 0
 		s.step = min(s.step+1, len(pollBytes)-1)
-		// A session idle this long gives its buffers back; an active one
-		// keeps them so that steady traffic allocates nothing.
-		if len(s.in) == s.inOff {
-			s.in, s.inOff = nil, 0
-		}
-		s.out, s.outOff = nil, 0
 	}
 	w.appendBody(pollBytes[s.step : s.step+1])
 	s.mu.Unlock()
-	return false
+	return 0, false
 }
 
 // pending reports the bytes queued for the client (tests, stats).
 func (s *session) pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.out) - s.outOff
+	return s.out.len()
 }
 
 var _ net.Conn = (*session)(nil)
