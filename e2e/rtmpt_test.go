@@ -79,23 +79,25 @@ func TestRTMPTSAndRTMPS(t *testing.T) {
 	// not verify by default, so rtmpts:// needs no option.
 	noVerify := []string{"-tls_verify", "0"}
 	t.Run("publish rtmpts", func(t *testing.T) {
+		t.Parallel()
 		players := map[string]*player{
 			"ffmpeg rtmps":  startFFmpegPlayerOpts(t, "rtmps", tunnelURL("rtmps", srv.tlsAddr, "live", "a"), noVerify...),
 			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "a")),
 		}
 		liveOver(t, srv.server, "a", tunnelURL("rtmpts", srv.tlsAddr, "live", "a"), players, publishTime)
+		for _, proto := range []string{"rtmps", "rtmpts"} {
+			if !protoLogged(srv.server, proto) {
+				t.Errorf("no connection logged with proto %q", proto)
+			}
+		}
 	})
 	t.Run("publish rtmps", func(t *testing.T) {
+		t.Parallel()
 		players := map[string]*player{
 			"ffmpeg rtmpts": startFFmpegPlayerOpts(t, "rtmpts", tunnelURL("rtmpts", srv.tlsAddr, "live", "b")),
 		}
 		liveOver(t, srv.server, "b", tunnelURL("rtmps", srv.tlsAddr, "live", "b"), players, publishTime)
 	})
-	for _, proto := range []string{"rtmps", "rtmpts"} {
-		if !protoLogged(srv.server, proto) {
-			t.Errorf("no connection logged with proto %q", proto)
-		}
-	}
 }
 
 // TestRTMPTThroughNginx: ffmpeg plays over rtmpt:// through Debian's
@@ -246,7 +248,7 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	var base serverStats
 	waitFor(t, 20*time.Second, "a steady baseline", func() bool {
 		a := getStats(t, srv.httpAddr)
-		time.Sleep(300 * time.Millisecond) // two samples apart, not a synchronisation
+		time.Sleep(300 * time.Millisecond) // two samples apart, not a synchronization
 		base = getStats(t, srv.httpAddr)
 		return a.Goroutines == base.Goroutines
 	})
@@ -453,7 +455,7 @@ func TestRTMPTBadInput(t *testing.T) {
 // or an error at once rather than timing out).
 func peerClosed(nc net.Conn) bool {
 	_ = nc.SetReadDeadline(time.Now().Add(time.Millisecond))
-	defer nc.SetReadDeadline(time.Time{})
+	defer func() { _ = nc.SetReadDeadline(time.Time{}) }()
 	_, err := bufio.NewReader(nc).Peek(1)
 	if err == nil {
 		return true // a response to a request not yet complete: cut off too

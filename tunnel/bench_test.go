@@ -123,7 +123,7 @@ func BenchmarkCPUPerGbit(b *testing.B) {
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go pacedPublisher(ps, 8000, stop, &wg)
-			time.Sleep(300 * time.Millisecond) // settle: GOP, first polls; not synchronisation
+			time.Sleep(300 * time.Millisecond) // settle: GOP, first polls; not synchronization
 			before := st.tun.Stats()
 			m0, b0, c0 := bp.msgs.Load(), bp.bytes.Load(), cpuTime()
 			time.Sleep(window)

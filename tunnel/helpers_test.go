@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/url"
@@ -139,6 +138,7 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -256,11 +256,6 @@ func write(t testing.TB, s *rtmp.ClientStream, p media.Packet) {
 	}
 }
 
-// isStatus reports whether err wraps ErrStatus with the given code.
-func isStatus(err error, code string) bool {
-	return errors.Is(err, ErrStatus) && bytes.Contains([]byte(err.Error()), []byte(code))
-}
-
 func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
@@ -270,7 +265,7 @@ func mustURL(t testing.TB, s string) *url.URL {
 	return u
 }
 
-// newRTMPClient runs the RTMP client over an already dialled tunnel conn
+// newRTMPClient runs the RTMP client over an already dialed tunnel conn
 // and connects to the app of rawURL.
 func newRTMPClient(t testing.TB, nc net.Conn, rawURL string) (*rtmp.Client, error) {
 	t.Helper()

@@ -86,11 +86,7 @@ func (m *Mux) Serve(ln net.Listener) error {
 			return fmt.Errorf("tunnel: accept: %w", err)
 		}
 		backoff = 0
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.sniff(nc)
-		}()
+		m.wg.Go(func() { m.sniff(nc) })
 	}
 }
 
@@ -171,7 +167,7 @@ func (c *peekedConn) Read(p []byte) (int, error) {
 }
 
 // peekedTLSConn is a peekedConn over TLS. Handshake and ConnectionState
-// make fasthttp (RequestCtx.IsTLS) and others recognise it.
+// make fasthttp (RequestCtx.IsTLS) and others recognize it.
 type peekedTLSConn struct {
 	*peekedConn
 	tc *tls.Conn

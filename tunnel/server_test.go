@@ -197,7 +197,7 @@ func TestWireFormat(t *testing.T) {
 }
 
 // TestBadInput: every bad-input case of issue 4 gets its status while a
-// tunnelled player in the same server keeps receiving.
+// tunneled player in the same server keeps receiving.
 func TestBadInput(t *testing.T) {
 	cfg := Config{MaxBodySize: 64 << 10, MaxSessions: 4, RequestTimeout: 300 * time.Millisecond}
 	st := startStack(t, cfg, stackOpts{})
@@ -313,7 +313,7 @@ func TestBadInput(t *testing.T) {
 		if _, err := nc.Write(slow[i : i+1]); err != nil {
 			closed = true
 		}
-		time.Sleep(50 * time.Millisecond) // the attack's pace, not a synchronisation
+		time.Sleep(50 * time.Millisecond) // the attack's pace, not a synchronization
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b, err := io.ReadAll(nc)
@@ -385,7 +385,9 @@ func TestHTTP3(t *testing.T) {
 	go func() { done <- h3.Serve(udp) }()
 	t.Cleanup(func() {
 		_ = h3.Close()
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("http3 serve: %v", err)
+		}
 	})
 
 	pc := dialRTMP(t, "rtmp://"+st.addr+"/live", DialConfig{})

@@ -47,7 +47,7 @@ var closingByte = [1]byte{0x00}
 //
 // Goroutines: the RTMP reader calls Read, the RTMP writer calls Write, and
 // any number of request handlers call apply and respond. mu guards the
-// buffers and the state; rmu and wmu serialise Reads and Writes so that a
+// buffers and the state; rmu and wmu serialize Reads and Writes so that a
 // conn used by several goroutines still keeps its byte order.
 type session struct {
 	srv           *Server
@@ -481,13 +481,6 @@ func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
 	w.appendBody(pollBytes[s.step : s.step+1])
 	s.mu.Unlock()
 	return 0, false
-}
-
-// pending reports the bytes queued for the client (tests, stats).
-func (s *session) pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.len()
 }
 
 var _ net.Conn = (*session)(nil)

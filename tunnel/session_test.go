@@ -188,7 +188,7 @@ func TestWriteBoundAndDeadline(t *testing.T) {
 	})
 }
 
-// TestReadDeadline: Read honours its deadline, and a deadline moved while
+// TestReadDeadline: Read honors its deadline, and a deadline moved while
 // Read is blocked takes effect.
 func TestReadDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
