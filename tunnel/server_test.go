@@ -330,7 +330,7 @@ func TestBadInput(t *testing.T) {
 // its session after SessionTimeout, which runs the normal disconnect
 // path: the RTMP session closes with reason timeout and leaves the engine.
 func TestExpiryEndsRTMPSession(t *testing.T) {
-	st := startStack(t, Config{SessionTimeout: 300 * time.Millisecond}, stackOpts{})
+	st := startStack(t, Config{SessionTimeout: time.Second}, stackOpts{})
 	u := mustURL(t, "rtmpt://"+st.addr+"/live")
 	var conns []*ClientConn
 	for range 5 {
