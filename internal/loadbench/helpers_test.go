@@ -216,14 +216,14 @@ func (p *toolProc) finish(tb testing.TB) Summary {
 	return s
 }
 
-// processCPU returns the user+system CPU time this process has used.
-func processCPU(tb testing.TB) time.Duration {
+// processCPU returns the user and system CPU time this process has used.
+func processCPU(tb testing.TB) (user, sys time.Duration) {
 	tb.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		tb.Fatalf("getrusage: %v", err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times; 100 on every
@@ -342,13 +342,29 @@ func envDuration(tb testing.TB, key string, def time.Duration) time.Duration {
 	return d
 }
 
+// once reports whether the benchmarks run with -benchtime=1x: make test
+// runs every benchmark once that way, to keep them from rotting, and that
+// run must stay quick.
+func once() bool {
+	f := flag.Lookup("test.benchtime")
+	return f != nil && f.Value.String() == "1x"
+}
+
 // benchWindow is the measured window per benchmark iteration:
-// LOADBENCH_WINDOW, else 2s under -benchtime=1x (make test runs every
-// benchmark once and must stay quick), else 5s.
+// LOADBENCH_WINDOW, else 1s under -benchtime=1x, else 5s.
 func benchWindow(tb testing.TB) time.Duration {
 	def := 5 * time.Second
-	if f := flag.Lookup("test.benchtime"); f != nil && f.Value.String() == "1x" {
-		def = 2 * time.Second
+	if once() {
+		def = time.Second
 	}
-	return envDuration(tb, "LOADBENCH_WINDOW", def)
+	return envDuration(tb, envWindow, def)
+}
+
+// benchWarmup is the default wait between the players joining and the
+// window: 1s, 300ms under -benchtime=1x.
+func benchWarmup() time.Duration {
+	if once() {
+		return 300 * time.Millisecond
+	}
+	return time.Second
 }
