@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/sharedobject"
 )
@@ -20,6 +21,14 @@ type ClientInfo struct {
 	Protocol string // rtmp, rtmpt, rtmps, rtmpts, ws
 	Encoding int    // objectEncoding, 0 or 3
 	Query    string // query string of the connect URL
+	URI      string // tcUrl
+	// Args are the connect command's extra arguments (the parameters of
+	// application.onConnect after the client).
+	Args []amf.Value
+	// Peer is the transport's handle on the client (server-to-client
+	// calls, deferred accept/reject, close); nil for clients that need
+	// none (tools, tests). A client without a Peer is accepted at once.
+	Peer Peer
 }
 
 // Client is one connection admitted to an instance.
@@ -27,6 +36,7 @@ type Client struct {
 	ID uint64
 	ClientInfo
 	inst *Instance
+	clientState
 }
 
 // Instance is one running application instance: its clients and streams.
@@ -38,6 +48,7 @@ type Instance struct {
 	log     *slog.Logger
 	streams *media.Registry
 	sos     *sharedobject.Registry
+	script  Script // nil without an application script; set before the instance is shared
 
 	mu        sync.Mutex
 	clients   map[uint64]*Client
@@ -101,6 +112,15 @@ func (in *Instance) Disconnect(c *Client) {
 		return
 	}
 	delete(in.clients, c.ID)
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	wasAccepted := c.state.Swap(stateGone) == stateAccepted
+	if wasAccepted && in.script != nil {
+		// Posted to the script's loop; never blocks.
+		defer in.script.Disconnect(c)
+	}
 	if len(in.clients) == 0 && !in.unloaded {
 		in.idleTimer = time.AfterFunc(in.m.cfg.IdleUnload, func() { in.m.maybeUnload(in) })
 	}
@@ -124,6 +144,9 @@ func (in *Instance) unload(reason string) {
 		in.idleTimer = nil
 	}
 	in.mu.Unlock()
+	if in.script != nil {
+		in.script.Stop(reason) // onAppStop runs while streams and shared objects still exist
+	}
 	in.streams.Close()
 	if err := in.sos.Close(); err != nil { // writes every changed persistent shared object
 		in.log.Error("shared objects not saved", "err", err)

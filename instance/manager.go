@@ -33,6 +33,10 @@ type Config struct {
 	// SharedObjects configures each instance's remote shared objects
 	// (limits, delivery tick, persistence delay).
 	SharedObjects sharedobject.Config `yaml:"shared_objects"`
+	// PendingTimeout rejects a connection an application script left
+	// pending for this long ("Connection timed out", ssas.md §3.5).
+	// Default 60s.
+	PendingTimeout time.Duration `yaml:"pending_timeout"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -42,6 +46,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.IdleUnload <= 0 {
 		c.IdleUnload = 60 * time.Second
+	}
+	if c.PendingTimeout <= 0 {
+		c.PendingTimeout = 60 * time.Second
 	}
 	c.Media = c.Media.WithDefaults()
 	c.SharedObjects = c.SharedObjects.WithDefaults()
@@ -59,6 +66,7 @@ type Manager struct {
 	instances map[string]*Instance // key app + "/" + instance
 	nextID    uint64
 	closed    bool
+	loader    ScriptLoader
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -81,6 +89,12 @@ func (m *Manager) AppExists(app string) bool {
 // Connect admits a client to app/inst, loading the instance if needed.
 // The client is registered before Connect returns; the caller must call
 // Instance.Disconnect exactly once when the connection ends.
+//
+// Without an application script (or without info.Peer) the client is
+// accepted when Connect returns. With one, Client.Deferred is true: the
+// script decides later and the decision reaches info.Peer (Accept or
+// Reject), possibly before Connect has returned. A script that does not
+// compile fails the connect with ErrScript.
 func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client, error) {
 	if !m.AppExists(app) {
 		return nil, nil, fmt.Errorf("%w: %q", ErrInvalidApp, app)
@@ -89,20 +103,34 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		return nil, nil, err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil, nil, ErrShutdown
 	}
 	key := app + "/" + inst
 	in := m.instances[key]
 	if in == nil {
 		in = newInstance(m, app, inst)
+		if err := in.loadScript(m.loader); err != nil {
+			m.mu.Unlock()
+			in.log.Error("application script not loaded", "err", err)
+			in.unload(StopFailed)
+			return nil, nil, err
+		}
 		m.instances[key] = in
-		in.log.Info("instance loaded")
+		in.log.Info("instance loaded", "script", in.script != nil)
 	}
 	m.nextID++
 	c := &Client{ID: m.nextID, ClientInfo: info, inst: in}
+	c.deferred = in.script != nil && info.Peer != nil
+	if !c.deferred {
+		c.state.Store(stateAccepted)
+	}
 	in.add(c)
+	m.mu.Unlock()
+	if c.deferred {
+		in.connectScript(c, info.Args)
+	}
 	return in, c, nil
 }
 
@@ -126,7 +154,7 @@ func (m *Manager) Close() {
 	m.instances = map[string]*Instance{}
 	m.mu.Unlock()
 	for _, in := range ins {
-		in.unload("shutdown")
+		in.unload(StopShutdown)
 	}
 }
 
@@ -140,5 +168,5 @@ func (m *Manager) maybeUnload(in *Instance) {
 	}
 	delete(m.instances, key)
 	m.mu.Unlock()
-	in.unload("idle")
+	in.unload(StopIdle)
 }

@@ -1,0 +1,391 @@
+package instance
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/sharedobject"
+)
+
+// Application scripts (ssas.md): the engine declares what it needs of a
+// script (Script, created by a ScriptLoader when an instance loads) and of a
+// transport (Peer, handed over in ClientInfo.Peer); package ssas implements
+// the first, the transports the second. Neither knows the other.
+
+// ErrScript means the application's script could not be loaded (syntax
+// error, unreadable file): connects are rejected with
+// NetConnection.Connect.Rejected, description "Application script error"
+// (ssas.md §11.4). The next connect tries again, so a fixed file is picked up.
+var ErrScript = errors.New("instance: application script error")
+
+// Status codes the engine puts into info objects (rtmp.md §7).
+const (
+	CodeConnectRejected    = "NetConnection.Connect.Rejected"
+	CodeConnectAppShutdown = "NetConnection.Connect.AppShutdown"
+	CodeCallFailed         = "NetConnection.Call.Failed"
+	CodePublishDenied      = "NetStream.Publish.BadName"
+	CodePlayFailed         = "NetStream.Play.Failed"
+)
+
+// StatusInfo builds an onStatus info object {level, code, description,
+// extra...}.
+func StatusInfo(level, code, description string, extra ...amf.Prop) amf.Value {
+	props := make([]amf.Prop, 0, 3+len(extra))
+	props = append(props,
+		amf.Prop{Key: "level", Value: amf.String(level)},
+		amf.Prop{Key: "code", Value: amf.String(code)},
+		amf.Prop{Key: "description", Value: amf.String(description)})
+	return amf.Object(append(props, extra...)...)
+}
+
+// Result delivers the outcome of a call: ok with the result value, or !ok
+// with an error info object (sent as _error).
+type Result func(v amf.Value, ok bool)
+
+// Peer is a transport's side of one client, used by the engine and the
+// script. Every method may be called from any goroutine and never blocks on
+// the network (it queues).
+type Peer interface {
+	// Accept admits a client whose decision was deferred (Client.Deferred):
+	// the transport sends NetConnection.Connect.Success.
+	Accept(c *Client)
+	// Reject refuses a deferred client with info (an _error for the
+	// connect transaction), then closes the connection.
+	Reject(c *Client, info amf.Value)
+	// Call invokes method on the client (server to client). result nil:
+	// fire and forget. Otherwise result runs exactly once: with the
+	// _result value, the _error info, or a NetConnection.Call.Failed info
+	// when the connection ends first. It reports whether the call was
+	// queued.
+	Call(method string, args []amf.Value, result Result) bool
+	// Close ends the connection after flushing what is queued; a defined
+	// info is first sent as an onStatus (NetConnection.Connect.AppShutdown).
+	Close(info amf.Value)
+	// Ping sends a ping request; the round trip shows in Stats.
+	Ping() bool
+	// Stats returns the connection's counters.
+	Stats() PeerStats
+}
+
+// PeerStats are a client's counters (Client.getStats in SSAS).
+type PeerStats struct {
+	BytesIn, BytesOut     uint64
+	MsgIn, MsgOut         uint64
+	MsgDropped            uint64
+	PingRTT               time.Duration
+	BandwidthUp, BandDown uint32 // bytes/s; 0 when unknown
+}
+
+// Script is an application's logic (main.asc) attached to an instance.
+// Calls come from transport goroutines; implementations post them to their
+// own loop and return without waiting, except Publish.
+type Script interface {
+	// Connect asks about a new client (args are the connect command's
+	// extra arguments). The decision comes later through Instance.Accept
+	// or Instance.Reject, from any goroutine.
+	Connect(c *Client, args []amf.Value)
+	// Disconnect tells the script an accepted client has gone.
+	Disconnect(c *Client)
+	// Call runs a client-to-server call; result is called exactly once.
+	Call(c *Client, method string, args []amf.Value, result Result)
+	// Publish is asked before c publishes stream; an error refuses it.
+	// It waits for the script (bounded by its time budget).
+	Publish(c *Client, stream string) error
+	// Unpublish tells the script c stopped publishing stream.
+	Unpublish(c *Client, stream string)
+	// Stop runs the script's stop handler (application.onAppStop with
+	// reason "Application.Shutdown" or "Application.GC", none when the
+	// instance failed) and ends the script; it waits a bounded time.
+	Stop(reason string)
+}
+
+// ScriptLoader creates the script of an instance when it loads. It returns
+// nil, nil when the application has no script, and an error wrapping
+// ErrScript when the script cannot be compiled.
+type ScriptLoader interface {
+	Load(in *Instance) (Script, error)
+}
+
+// Stop reasons given to Script.Stop (ssas.md §3.4).
+const (
+	StopShutdown = "Application.Shutdown"
+	StopIdle     = "Application.GC"
+	StopFailed   = "failed"
+)
+
+// SetScriptLoader installs the loader consulted when an instance loads.
+// Call it before the first Connect.
+func (m *Manager) SetScriptLoader(l ScriptLoader) {
+	m.mu.Lock()
+	m.loader = l
+	m.mu.Unlock()
+}
+
+// Client states.
+const (
+	statePending int32 = iota
+	stateAccepted
+	stateRejected
+	stateGone
+)
+
+// access is a client's readAccess/writeAccess pair (ssas.md §4.3).
+type access struct{ read, write string }
+
+var defaultAccess = &access{read: "/", write: "/"}
+
+// Deferred reports whether the connect decision is left to the script: the
+// transport then waits for Peer.Accept or Peer.Reject instead of accepting
+// when Connect returns.
+func (c *Client) Deferred() bool { return c.deferred }
+
+// Accepted reports whether the client has been accepted.
+func (c *Client) Accepted() bool { return c.state.Load() == stateAccepted }
+
+// Pending reports whether the client still waits for a decision.
+func (c *Client) Pending() bool { return c.state.Load() == statePending }
+
+// Instance returns the client's instance.
+func (c *Client) Instance() *Instance { return c.inst }
+
+// ReadAccess and WriteAccess return the client's access lists (default "/").
+func (c *Client) ReadAccess() string { return c.accessPair().read }
+
+// WriteAccess returns the client's write access list (default "/").
+func (c *Client) WriteAccess() string { return c.accessPair().write }
+
+func (c *Client) accessPair() *access {
+	if a := c.access.Load(); a != nil {
+		return a
+	}
+	return defaultAccess
+}
+
+// SetAccess replaces the access lists. Only later operations are affected.
+func (c *Client) SetAccess(read, write string) {
+	c.access.Store(&access{read: read, write: write})
+	c.accessGen.Add(1)
+}
+
+// AccessGeneration changes whenever SetAccess is called, so a transport can
+// cheaply notice that it must re-apply the lists (shared-object sessions).
+func (c *Client) AccessGeneration() uint64 { return c.accessGen.Load() }
+
+// CanRead reports whether the client may play stream (readAccess).
+func (c *Client) CanRead(stream string) bool {
+	return sharedobject.AccessAllows(c.ReadAccess(), accessPath(stream))
+}
+
+// CanWrite reports whether the client may publish or record stream.
+func (c *Client) CanWrite(stream string) bool {
+	return sharedobject.AccessAllows(c.WriteAccess(), accessPath(stream))
+}
+
+// accessPath strips the type prefix and query of a stream name (§4.3).
+func accessPath(name string) string {
+	name, _, _ = strings.Cut(name, "?")
+	for _, p := range streamPrefixes {
+		if strings.HasPrefix(name, p) {
+			return name[len(p):]
+		}
+	}
+	return name
+}
+
+// clientState is the mutable part of Client, kept apart so that the
+// exported struct stays a plain value to read.
+type clientState struct {
+	deferred  bool
+	state     atomic.Int32
+	access    atomic.Pointer[access]
+	accessGen atomic.Uint64
+	timer     *time.Timer // pending timeout; Instance.mu
+}
+
+// Accept admits a pending client. It returns false when the client is no
+// longer pending (already decided or gone).
+func (in *Instance) Accept(c *Client) bool {
+	if !c.state.CompareAndSwap(statePending, stateAccepted) {
+		return false
+	}
+	in.stopPendingTimer(c)
+	if c.Peer != nil {
+		c.Peer.Accept(c)
+	}
+	in.log.Debug("client accepted", "client", c.ID)
+	return true
+}
+
+// Reject refuses a pending client with NetConnection.Connect.Rejected;
+// application, unless undefined, is added as the info's application field
+// (rejectConnection's errObj). It returns false when the client is no
+// longer pending.
+func (in *Instance) Reject(c *Client, description string, application amf.Value) bool {
+	if !c.state.CompareAndSwap(statePending, stateRejected) {
+		return false
+	}
+	in.stopPendingTimer(c)
+	var extra []amf.Prop
+	if !application.IsUndefined() {
+		extra = append(extra, amf.Prop{Key: "application", Value: application})
+	}
+	if description == "" {
+		description = "Connection rejected."
+	}
+	if c.Peer != nil {
+		c.Peer.Reject(c, StatusInfo("error", CodeConnectRejected, description, extra...))
+	}
+	in.log.Info("client rejected", "client", c.ID, "description", description)
+	return true
+}
+
+// DisconnectClient closes an accepted client's connection
+// (application.disconnect); the script's Disconnect follows when the
+// transport reports the end. It reports whether the client was connected.
+func (in *Instance) DisconnectClient(c *Client) bool {
+	if c.state.Load() != stateAccepted || c.Peer == nil {
+		return false
+	}
+	c.Peer.Close(amf.Undefined())
+	return true
+}
+
+func (in *Instance) stopPendingTimer(c *Client) {
+	in.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	in.mu.Unlock()
+}
+
+// HasScript reports whether the instance runs an application script.
+func (in *Instance) HasScript() bool { return in.script != nil }
+
+// Call runs a client-to-server call (NetConnection.call): the script's
+// method, or NetConnection.Call.Failed when there is no script.
+func (in *Instance) Call(c *Client, method string, args []amf.Value, result Result) {
+	if in.script == nil || c.state.Load() != stateAccepted {
+		result(StatusInfo("error", CodeCallFailed, "Method not found ("+method+")."), false)
+		return
+	}
+	in.script.Call(c, method, args, result)
+}
+
+// CheckPlay reports whether c may play stream: its readAccess must allow
+// it. The error is a *StatusError with the code to send.
+func (in *Instance) CheckPlay(c *Client, stream string) error {
+	if !c.CanRead(stream) {
+		return &StatusError{Code: CodePlayFailed, Description: "No read access to " + stream + "."}
+	}
+	return nil
+}
+
+// CheckPublish reports whether c may publish stream: its writeAccess must
+// allow it and the script's onPublish must not refuse it.
+func (in *Instance) CheckPublish(c *Client, stream string) error {
+	if !c.CanWrite(stream) {
+		return &StatusError{Code: CodePublishDenied, Description: "No write access to " + stream + "."}
+	}
+	if in.script != nil {
+		if err := in.script.Publish(c, stream); err != nil {
+			return &StatusError{Code: CodePublishDenied, Description: err.Error()}
+		}
+	}
+	return nil
+}
+
+// Unpublished tells the script that c stopped publishing stream.
+func (in *Instance) Unpublished(c *Client, stream string) {
+	if in.script != nil {
+		in.script.Unpublish(c, stream)
+	}
+}
+
+// StatusError is an engine refusal carrying the status code a transport
+// sends (NetStream.Play.Failed, NetStream.Publish.BadName, ...).
+type StatusError struct {
+	Code        string
+	Description string
+}
+
+func (e *StatusError) Error() string { return e.Code + ": " + e.Description }
+
+// Fail unloads the instance at once because its script failed (runaway
+// loop, internal error): every client gets NetConnection.Connect.AppShutdown
+// and is closed, and the next connect loads a fresh instance. It does not
+// wait; safe from any goroutine, including the script's own.
+func (in *Instance) Fail(err error) {
+	go in.m.fail(in, err)
+}
+
+// Shutdown unloads the instance now (application.shutdown()), as Fail but
+// with onAppStop. It does not wait.
+func (in *Instance) Shutdown() {
+	go in.m.shutdownInstance(in)
+}
+
+func (m *Manager) fail(in *Instance, err error) {
+	in.log.Error("instance failed: unloading", "err", err)
+	m.detach(in)
+	in.closeClients()
+	in.unload(StopFailed)
+}
+
+func (m *Manager) shutdownInstance(in *Instance) {
+	m.detach(in)
+	in.closeClients()
+	in.unload(StopShutdown)
+}
+
+// detach removes in from the manager so that the next connect loads anew.
+func (m *Manager) detach(in *Instance) {
+	m.mu.Lock()
+	if key := in.App + "/" + in.Name; m.instances[key] == in {
+		delete(m.instances, key)
+	}
+	m.mu.Unlock()
+}
+
+// closeClients sends AppShutdown to every client and closes it.
+func (in *Instance) closeClients() {
+	info := StatusInfo("error", CodeConnectAppShutdown, "The application instance was unloaded.")
+	for _, c := range in.Clients() {
+		if c.Peer != nil {
+			c.Peer.Close(info)
+		}
+	}
+}
+
+// connectScript hands a new client to the script, with the pending
+// timeout armed.
+func (in *Instance) connectScript(c *Client, args []amf.Value) {
+	if t := in.m.cfg.PendingTimeout; t > 0 {
+		in.mu.Lock()
+		c.timer = time.AfterFunc(t, func() {
+			in.Reject(c, "Connection timed out", amf.Undefined())
+		})
+		in.mu.Unlock()
+	}
+	in.script.Connect(c, args)
+}
+
+// loadScript asks the loader for the instance's script.
+func (in *Instance) loadScript(l ScriptLoader) error {
+	if l == nil {
+		return nil
+	}
+	s, err := l.Load(in)
+	if err != nil {
+		if !errors.Is(err, ErrScript) {
+			err = fmt.Errorf("%w: %w", ErrScript, err)
+		}
+		return err
+	}
+	in.script = s
+	return nil
+}
