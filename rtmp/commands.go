@@ -46,6 +46,9 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	if !c.connected {
 		return fmt.Errorf("%w: %s", errNotConnected, message.TypeName(h.Type))
 	}
+	if !c.admitted() {
+		return nil // pending or rejected by the script: dropped (ssas.md §10)
+	}
 	switch h.Type {
 	case message.TypeAudio, message.TypeVideo:
 		return c.handleMedia(h, media.Kind(h.Type), p)
@@ -54,7 +57,7 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	case message.TypeAggregate:
 		return c.handleAggregate(h, p)
 	case message.TypeSharedObject, message.TypeSharedObjectAMF3:
-		return c.handleSharedObject(h, p)
+		return c.handleSharedObjectAccess(h, p)
 	default:
 		c.log.Debug("ignored message", "type", h.Type, "name", message.TypeName(h.Type), "len", len(p))
 	}
@@ -73,6 +76,10 @@ func (c *conn) handleUserControl(p []byte) error {
 		}
 	case message.EventPingRequest:
 		c.sendUserControl(message.EventPingResponse, uc.Value)
+	case message.EventPingResponse:
+		if p := c.peer(); p != nil {
+			p.pong(uc.Value)
+		}
 	}
 	return nil
 }
@@ -85,17 +92,22 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	if !c.connected {
 		return fmt.Errorf("%w: command %q", errNotConnected, cmd.Name)
 	}
+	if !c.admitted() {
+		return nil // pending or rejected by the script: dropped (ssas.md §10)
+	}
 	switch cmd.Name {
 	case "createStream":
 		return c.onCreateStream(cmd)
 	case "deleteStream":
 		if ns := c.streams[uint32(cmd.Arg(0).Num())]; ns != nil {
 			ns.stop(c, false)
+			c.stopped(ns)
 			delete(c.streams, ns.id)
 		}
 	case "closeStream":
 		if ns := c.streams[h.StreamID]; ns != nil {
 			ns.stop(c, true)
+			c.stopped(ns)
 		}
 	case "publish":
 		c.onPublish(h.StreamID, cmd)
@@ -128,14 +140,12 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		c.replyResult(cmd, amf.Number(0)) // live streams have no length
 	case "_checkbw", "checkBandwidth":
 		c.replyResult(cmd, amf.Null())
-	case "_result", "_error", "onStatus", "onBWDone", "_onbwcheck", "_onbwdone":
-		// Replies to calls this server did not make or does not track yet.
+	case "_result", "_error":
+		c.routeResult(cmd) // answers to the script's client.call (peer.go)
+	case "onStatus", "onBWDone", "_onbwcheck", "_onbwdone":
+		// Replies to calls this server did not make.
 	default:
-		if cmd.Txn != 0 {
-			c.sendCommand(0, &message.Command{Name: "_error", Txn: cmd.Txn, Object: amf.Null(), Args: []amf.Value{
-				message.Info(message.LevelError, message.CodeCallFailed, "Method not found ("+cmd.Name+")."),
-			}})
-		}
+		c.callScript(cmd) // application script method, or Call.Failed (peer.go)
 	}
 	return nil
 }
@@ -173,6 +183,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appField))
 		return nil
 	}
+	p := c.newPeer(cmd.Txn)
 	info := instance.ClientInfo{
 		IP:       hostOf(c.nc.RemoteAddr()),
 		Agent:    obj.Get("flashVer").Str(),
@@ -181,9 +192,15 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		Protocol: c.proto,
 		Encoding: enc,
 		Query:    query,
+		URI:      obj.Get("tcUrl").Str(),
+		Args:     cmd.Args,
+		Peer:     p,
 	}
 	in, cl, err := c.srv.Engine.Connect(app, instName, info)
 	switch {
+	case errors.Is(err, instance.ErrScript):
+		c.connectScriptError(cmd.Txn, app, err)
+		return nil
 	case errors.Is(err, instance.ErrInvalidApp), errors.Is(err, instance.ErrBadName):
 		c.log.Info("connect rejected", "app", app, "instance", instName, "err", err)
 		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", app))
@@ -195,7 +212,10 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		c.log.Warn("connect failed", "app", app, "instance", instName, "err", err)
 		c.rejectAndClose(cmd.Txn, message.CodeConnectFailed, "Connection failed.")
 		return nil
+	case cl.Deferred():
+		return c.connectDeferred(in, cl) // the script accepts or rejects later (peer.go)
 	}
+	c.connectAccepted(cl)
 	c.inst, c.client, c.connected = in, cl, true
 	c.log = c.log.With("app", app, "instance", instName, "client", cl.ID)
 	c.log.Info("connect", "agent", info.Agent, "encoding", enc)
@@ -273,11 +293,15 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 		return
 	}
 	ns.stop(c, false)
+	c.stopped(ns)
 	name, _, err := instance.StreamName(raw)
 	if err != nil {
 		c.log.Info("publish refused", "stream", raw, "err", err)
 		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, raw+" is not a valid stream name.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
+		return
+	}
+	if !c.checkPublish(sid, name) { // access lists and application.onPublish (peer.go)
 		return
 	}
 	pub, err := c.inst.Streams().Publish(name)
@@ -288,6 +312,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 		return
 	}
 	ns.pub, ns.name = pub, name
+	c.published(sid, name)
 	c.log.Info("publish start", "stream", name, "type", cmd.Arg(1).Str())
 	c.sendUserControl(message.EventStreamBegin, sid)
 	c.sendStatus(sid, message.LevelStatus, message.CodePublishStart, name+" is now published.",
@@ -305,10 +330,14 @@ func (c *conn) onPlay(sid uint32, raw string, startV, _ /* len */, resetV amf.Va
 		return
 	}
 	ns.stop(c, false)
+	c.stopped(ns)
 	name, _, err := instance.StreamName(raw)
 	if err != nil {
 		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
+		return
+	}
+	if !c.checkPlay(sid, name) { // readAccess (peer.go)
 		return
 	}
 	start := -2000.0
