@@ -380,6 +380,13 @@ func (s *server) stop() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, l := range s.logs {
+		// A recovered panic closes only its connection (style.md §2), but
+		// it is a bug all the same.
+		if l["reason"] == "panic" {
+			t.Errorf("openfcs recovered a panic: %v", l)
+		}
+	}
 	for _, l := range s.lines {
 		if strings.Contains(l, "WARNING: DATA RACE") {
 			t.Errorf("openfcs reported a data race")
