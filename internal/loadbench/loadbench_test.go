@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -383,6 +384,45 @@ func TestSynthFrameStart(t *testing.T) {
 	for range 200 {
 		if p := g.Next(); p.Kind == media.Video && g.FrameStart(p.Time) != p.Time {
 			t.Fatalf("FrameStart(%d) = %d for a video frame", p.Time, g.FrameStart(p.Time))
+		}
+	}
+}
+
+// TestCountConnReadAhead: the read-ahead hands out exactly the bytes
+// written, in any read sizes, counts them once, and reports EOF after them.
+func TestCountConnReadAhead(t *testing.T) {
+	data := make([]byte, 100_000)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	for _, bufSize := range []int{0, 1, 7, 4096, 16 << 10} {
+		a, b := net.Pipe()
+		go func() {
+			for off := 0; off < len(data); off += 3000 {
+				_, _ = a.Write(data[off:min(off+3000, len(data))])
+			}
+			_ = a.Close()
+		}()
+		m := &member{}
+		c := &countConn{Conn: b, m: m}
+		if bufSize > 0 {
+			c.buf = make([]byte, bufSize)
+		}
+		var got []byte
+		p := make([]byte, 5000)
+		for i := 0; ; i++ {
+			n, err := c.Read(p[:1+i%len(p)])
+			got = append(got, p[:n]...)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("buf %d: %v", bufSize, err)
+				}
+				break
+			}
+		}
+		_ = b.Close()
+		if string(got) != string(data) || m.bytes.Load() != int64(len(data)) {
+			t.Errorf("buf %d: read %d bytes (equal=%v), counted %d; want %d", bufSize, len(got), string(got) == string(data), m.bytes.Load(), len(data))
 		}
 	}
 }
