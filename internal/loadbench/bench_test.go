@@ -139,11 +139,11 @@ func checkSummary(b *testing.B, s Summary, players int) {
 // frame interval's messages together (one arrival per 40 ms).
 func BenchmarkLoopbackFanout(b *testing.B) {
 	for _, pacing := range []Pacing{PaceTimestamp, PaceTick} {
-		b.Run("pacing="+pacing.String(), func(b *testing.B) { benchFanout(b, pacing) })
+		b.Run("pacing="+pacing.String(), func(b *testing.B) { runFanout(b, pacing) })
 	}
 }
 
-func benchFanout(b *testing.B, pacing Pacing) {
+func runFanout(b *testing.B, pacing Pacing) { //nolint:thelper // a benchmark body, not a helper
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
@@ -218,11 +218,11 @@ func (f *floorConn) write() error {
 // openfcs's per-connection writer is, so the difference between the two is
 // the cost of that wake-up.
 func BenchmarkLoopbackFloor(b *testing.B) {
-	b.Run("loop", func(b *testing.B) { benchFloor(b, false) })
-	b.Run("goroutines", func(b *testing.B) { benchFloor(b, true) })
+	b.Run("loop", func(b *testing.B) { runFloor(b, false) })
+	b.Run("goroutines", func(b *testing.B) { runFloor(b, true) })
 }
 
-func benchFloor(b *testing.B, perConn bool) {
+func runFloor(b *testing.B, perConn bool) { //nolint:thelper // a benchmark body, not a helper
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
@@ -467,6 +467,7 @@ func startServerProcess(b *testing.B, bin string) *serverProcess {
 
 // stop sends SIGTERM and waits (then kills); idempotent.
 func (s *serverProcess) stop(b *testing.B) {
+	b.Helper()
 	select {
 	case <-s.exited:
 		return

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,12 +38,13 @@ type binResult struct {
 	err  error
 }
 
-// goTool finds the go command that runs these tests.
+// goTool finds the go command: $GO, else go on $PATH (make and CI put the
+// toolchain that runs these tests there).
 func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
+	if p := os.Getenv("GO"); p != "" {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "go"
 }
 
 // binary builds the command cmd/<name> of this module (once per process)
@@ -57,7 +57,10 @@ func binary(tb testing.TB, name string) string {
 	r, ok := bins[name]
 	if !ok {
 		if binDir == "" {
-			d, err := os.MkdirTemp("", "loadbench-bin-")
+			// Not tb.TempDir: the binaries are shared by every benchmark
+			// of the process; TestMain removes the directory.
+			d, err := os.MkdirTemp("", "loadbench-bin-") //nolint:usetesting // see above
+
 			if err != nil {
 				tb.Fatalf("temp dir for binaries: %v", err)
 			}
@@ -353,6 +356,7 @@ func once() bool {
 // benchWindow is the measured window per benchmark iteration:
 // LOADBENCH_WINDOW, else 1s under -benchtime=1x, else 5s.
 func benchWindow(tb testing.TB) time.Duration {
+	tb.Helper()
 	def := 5 * time.Second
 	if once() {
 		def = time.Second
