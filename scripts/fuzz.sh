@@ -12,7 +12,13 @@ count=0
 failed=()
 for pkg in $("$GO" list ./...); do
 	# -list prints matching names, then "ok <pkg> ..."; keep only the names.
-	targets=$("$GO" test -list '^Fuzz' "$pkg" | grep -E '^Fuzz' || true)
+	if ! out=$("$GO" test -list '^Fuzz' "$pkg" 2>&1); then
+		echo "fuzz: cannot list the tests of $pkg:" >&2
+		echo "$out" >&2
+		failed+=("$pkg (does not build)")
+		continue
+	fi
+	targets=$(grep -E '^Fuzz' <<<"$out" || true)
 	for target in $targets; do
 		count=$((count + 1))
 		echo "fuzz: $pkg $target for $FUZZTIME"
