@@ -179,7 +179,7 @@ func memNow() (heap, stack uint64) {
 }
 
 // connectAndAbandon connects an RTMP client over a new tunnel session,
-// then stops the client side entirely (polling, reader, its HTTP
+// waits until it idles, then stops the client side entirely (polling, reader, its HTTP
 // connection), keeping no reference, as a crashed client would: the
 // server's session stays, idle, until its timeout.
 func connectAndAbandon(b *testing.B, rawURL string) {
@@ -197,6 +197,9 @@ func connectAndAbandon(b *testing.B, rawURL string) {
 	if _, err := c.Connect(ctx, "live", rawURL); err != nil {
 		b.Fatal(err)
 	}
+	// Idle: an empty poll has come back (the server has then released the
+	// session's buffers, as for any idle session that is polled).
+	waitFor(b, 5*time.Second, "an empty poll", func() bool { return cc.EmptyPolls() >= 2 })
 	cc.Abandon()
 	<-c.Done()
 	cc.cfg.Client.CloseIdleConnections()
@@ -245,6 +248,8 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 				id := string(out.b[:len(out.b)-1])
 				out.b = out.b[:0]
 				srv.serve(Request{Kind: KindSend, ID: id}, make([]byte, 1537), "rtmpt", nil, nil, &out)
+				out.b = out.b[:0]
+				srv.serve(Request{Kind: KindIdle, ID: id, Seq: 1}, []byte{0}, "rtmpt", nil, nil, &out)
 			}
 			h1, s1 := memNow()
 			heap, stack = float64(int64(h1)-int64(h0))/n, float64(int64(s1)-int64(s0))/n

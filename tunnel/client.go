@@ -147,6 +147,7 @@ type ClientConn struct {
 	closed  bool
 	seq     uint64
 	lastRTT time.Duration
+	empties uint64 // responses without data
 
 	wake     chan struct{} // poller: bytes to send
 	room     chan struct{} // poller: the reader made room (after a pause)
@@ -315,6 +316,7 @@ func (c *ClientConn) poll() {
 		}
 		c.mu.Lock()
 		sending := len(c.out) > 0
+		c.empties++
 		c.mu.Unlock()
 		switch {
 		case sending:
@@ -451,6 +453,13 @@ func (c *ClientConn) halt() {
 	<-c.pollDone
 	c.rdl.stop()
 	c.wdl.stop()
+}
+
+// EmptyPolls returns how many responses carried no data.
+func (c *ClientConn) EmptyPolls() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.empties
 }
 
 // RTT returns the duration of the last request.

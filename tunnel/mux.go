@@ -112,11 +112,34 @@ func (m *Mux) Close() error {
 	return nil
 }
 
-// sniff reads the first byte of nc and hands it on.
+// sniff reads the first byte of nc and hands it on. A plain TCP conn is
+// peeked and handed on unwrapped (see peekTCP); others are read and
+// wrapped so that the byte is given back.
 func (m *Mux) sniff(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(m.SniffTimeout))
-	var b [1]byte
-	n, err := nc.Read(b[:])
+	var first byte
+	var n int
+	var err error
+	out := nc
+	tc, isTCP := nc.(*net.TCPConn)
+	if isTCP {
+		first, err = peekTCP(tc)
+		if errors.Is(err, errNoPeek) {
+			isTCP = false
+		} else if err == nil {
+			n = 1
+		}
+	}
+	if !isTCP {
+		var b [1]byte
+		n, err = nc.Read(b[:])
+		first = b[0]
+		pc := &peekedConn{Conn: nc, first: first, has: n == 1}
+		out = pc
+		if tc, ok := nc.(*tls.Conn); ok {
+			out = &peekedTLSConn{peekedConn: pc, tc: tc}
+		}
+	}
 	_ = nc.SetReadDeadline(time.Time{})
 	if n == 0 {
 		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
@@ -124,19 +147,17 @@ func (m *Mux) sniff(nc net.Conn) {
 			return
 		}
 	}
-	pc := &peekedConn{Conn: nc, first: b[0], has: n == 1}
-	var out net.Conn = pc
-	if tc, ok := nc.(*tls.Conn); ok {
-		out = &peekedTLSConn{peekedConn: pc, tc: tc}
-	}
 	dst := m.rtmp
-	if n == 1 && b[0] >= 'A' && b[0] <= 'Z' {
+	if n == 1 && first >= 'A' && first <= 'Z' {
 		dst = m.web
 	}
 	if !dst.deliver(out) {
 		_ = nc.Close()
 	}
 }
+
+// errNoPeek: the platform cannot peek at a socket (see peekTCP).
+var errNoPeek = errors.New("tunnel: MSG_PEEK unavailable")
 
 // Proto names a connection yielded by a Mux for the RTMP layer: "rtmps"
 // for one from a TLS listener, "rtmp" otherwise.

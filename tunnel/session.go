@@ -198,9 +198,9 @@ func (s *session) Write(p []byte) (int, error) {
 	}
 }
 
-// queue is a byte queue whose storage comes from queuePool while it holds
-// bytes and goes back as soon as it is drained: an idle session holds no
-// buffer, and a busy one reuses pooled storage without allocating.
+// queue is a byte queue whose storage comes from queuePool while the
+// session is busy and goes back at the first poll that finds nothing to
+// send: an idle session holds no buffer, a busy one keeps its own.
 type queue struct {
 	p   *[]byte // pooled storage, nil when empty
 	b   []byte  // the bytes: b[off:] are queued
@@ -234,11 +234,13 @@ func (q *queue) append(p []byte) {
 	q.b = append(q.b, p...)
 }
 
-// consume drops n queued bytes, releasing the storage when none are left.
+// consume drops n queued bytes. The storage stays while the session is
+// busy (respond releases it at the first empty poll), so a steady flow
+// neither allocates nor goes through the pool.
 func (q *queue) consume(n int) {
 	q.off += n
 	if q.off >= len(q.b) {
-		q.release()
+		q.b, q.off = q.b[:0], 0
 	}
 }
 
@@ -477,6 +479,11 @@ func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
 	if s.empties > emptiesPerStep {
 		s.empties = 0
 		s.step = min(s.step+1, len(pollBytes)-1)
+	}
+	// Nothing flowing: give the storage back until there is.
+	s.out.release()
+	if s.in.len() == 0 {
+		s.in.release()
 	}
 	w.appendBody(pollBytes[s.step : s.step+1])
 	s.mu.Unlock()

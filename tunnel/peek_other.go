@@ -1,0 +1,9 @@
+//go:build !unix
+
+package tunnel
+
+import "net"
+
+// peekTCP is unavailable here; sniff falls back to reading the byte and
+// wrapping the conn.
+func peekTCP(*net.TCPConn) (byte, error) { return 0, errNoPeek }
