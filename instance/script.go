@@ -3,6 +3,7 @@ package instance
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -389,3 +390,6 @@ func (in *Instance) loadScript(l ScriptLoader) error {
 	in.script = s
 	return nil
 }
+
+// Dir returns the application's folder (applications/<app>).
+func (in *Instance) Dir() string { return filepath.Join(in.m.cfg.AppsDir, in.App) }

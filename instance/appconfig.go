@@ -1,0 +1,280 @@
+package instance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// AppConfigFile is the per-application configuration file, in the
+// application's folder.
+const AppConfigFile = "application.yaml"
+
+// AppConfig is the recording part of applications/<app>/application.yaml.
+// Other top-level keys belong to other features and are ignored here; the
+// keys of the sections below are checked (unknown ones are an error).
+type AppConfig struct {
+	// Streams is the storage folder of recorded streams, relative to the
+	// application folder unless absolute. Each instance has its own
+	// sub-folder (flv.md §7.4). Default "streams".
+	Streams string `yaml:"streams"`
+	// Record configures recording.
+	Record RecordConfig `yaml:"record"`
+}
+
+// RecordConfig configures recording of an application (flv.md §7).
+type RecordConfig struct {
+	// Live, when "record" or "append", records every publish made with
+	// type "live" (or no type) as if the publisher had asked for it:
+	// ffmpeg and OBS can only publish live. Default "" (off).
+	Live string `yaml:"live"`
+	// KeyframesIndex reserves room for that many entries of a keyframes
+	// index in the recording's onMetaData, filled at close (flv.md §7.3
+	// step 6). Default 0: no index (players seek through the server).
+	KeyframesIndex int `yaml:"keyframes_index"`
+	// SyncInterval is the media time between fsyncs. Default 5s.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	// SyncBytes is the bytes written between fsyncs. Default 1 MiB.
+	SyncBytes int `yaml:"sync_bytes"`
+}
+
+// MaxKeyframesIndex bounds KeyframesIndex: 18 bytes per entry in a tag that
+// every player receives.
+const MaxKeyframesIndex = 100_000
+
+// WithDefaults returns c with every zero field set to its default.
+func (c AppConfig) WithDefaults() AppConfig {
+	if c.Streams == "" {
+		c.Streams = "streams"
+	}
+	if c.Record.SyncInterval <= 0 {
+		c.Record.SyncInterval = 5 * time.Second
+	}
+	if c.Record.SyncBytes <= 0 {
+		c.Record.SyncBytes = 1 << 20
+	}
+	return c
+}
+
+// LoadAppConfig reads <appDir>/application.yaml. A missing file gives the
+// defaults.
+func LoadAppConfig(appDir string) (AppConfig, error) {
+	raw, err := os.ReadFile(filepath.Join(appDir, AppConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return AppConfig{}.WithDefaults(), nil
+	}
+	if err != nil {
+		return AppConfig{}, err
+	}
+	return ParseAppConfig(raw)
+}
+
+// ParseAppConfig parses the contents of an application.yaml.
+func ParseAppConfig(raw []byte) (AppConfig, error) {
+	var top map[string]yaml.Node
+	if err := yaml.Unmarshal(raw, &top); err != nil {
+		return AppConfig{}, fmt.Errorf("%s: %w", AppConfigFile, err)
+	}
+	var c AppConfig
+	if n, ok := top["streams"]; ok {
+		if err := n.Decode(&c.Streams); err != nil {
+			return AppConfig{}, fmt.Errorf("%s: streams: %w", AppConfigFile, err)
+		}
+	}
+	if n, ok := top["record"]; ok {
+		// Strict: a misspelt recording key must not silently record nothing.
+		out, err := yaml.Marshal(&n)
+		if err != nil {
+			return AppConfig{}, fmt.Errorf("%s: record: %w", AppConfigFile, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(out))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c.Record); err != nil {
+			return AppConfig{}, fmt.Errorf("%s: record: %w", AppConfigFile, err)
+		}
+	}
+	switch c.Record.Live {
+	case "", "record", "append":
+	default:
+		return AppConfig{}, fmt.Errorf("%s: record.live %q: want record, append or empty", AppConfigFile, c.Record.Live)
+	}
+	if c.Record.KeyframesIndex < 0 || c.Record.KeyframesIndex > MaxKeyframesIndex {
+		return AppConfig{}, fmt.Errorf("%s: record.keyframes_index %d outside 0..%d", AppConfigFile, c.Record.KeyframesIndex, MaxKeyframesIndex)
+	}
+	return c.WithDefaults(), nil
+}
+
+// AppConfig loads the instance's application.yaml. It is read on each call
+// (at publish and play, which are rare), so edits apply without a restart.
+func (in *Instance) AppConfig() (AppConfig, error) {
+	return LoadAppConfig(filepath.Join(in.m.cfg.AppsDir, in.App))
+}
+
+// StreamsDir returns the folder of the instance's recorded streams:
+// <streams>/<instance> below the application folder.
+func (in *Instance) StreamsDir(cfg AppConfig) string {
+	base := cfg.Streams
+	if !filepath.IsAbs(base) {
+		base = filepath.Join(in.m.cfg.AppsDir, in.App, base)
+	}
+	return filepath.Join(base, filepath.FromSlash(in.Name))
+}
+
+// Container is the file format a stream name selects (flv.md §7.4).
+type Container uint8
+
+// Containers.
+const (
+	ContainerFLV Container = iota // "name", "flv:name"
+	ContainerMP3                  // "mp3:name"
+	ContainerID3                  // "id3:name": the MP3's tags only
+)
+
+// ErrStreamNotFound: the name is valid but no such file exists
+// (NetStream.Play.StreamNotFound).
+var ErrStreamNotFound = errors.New("instance: stream file not found")
+
+// ErrUnsupportedContainer: a prefix such as "mp4:" that openfcs does not
+// play or record.
+var ErrUnsupportedContainer = errors.New("instance: unsupported stream container")
+
+// Limits of recorded stream names (flv.md §7.4 rule 5).
+const (
+	maxSegment  = 255
+	maxFileName = 1024
+)
+
+// StreamFile is a stream name resolved to a file.
+type StreamFile struct {
+	Container Container
+	// Rel is the file's path relative to the streams folder, with "/".
+	Rel string
+	// Path is the absolute file path.
+	Path string
+	// Dir is the instance's streams folder.
+	Dir string
+}
+
+// ParseStreamFile maps a stream name (query string already removed) to a
+// container and a relative file name (flv.md §7.4 rules 2–5). publish
+// allows only FLV.
+func ParseStreamFile(name string, publish bool) (Container, string, error) {
+	c := ContainerFLV
+	bare := name
+	if p, rest, ok := strings.Cut(name, ":"); ok && len(p) >= 2 {
+		switch p {
+		case "flv":
+		case "mp3":
+			c = ContainerMP3
+		case "id3":
+			c = ContainerID3
+		case "mp4", "f4v", "raw":
+			return 0, "", fmt.Errorf("%w: %q", ErrUnsupportedContainer, p)
+		default:
+			return 0, "", fmt.Errorf("%w: unknown prefix %q", ErrBadName, p)
+		}
+		bare = rest
+	}
+	if publish && c != ContainerFLV {
+		return 0, "", fmt.Errorf("%w: only FLV can be recorded", ErrBadName)
+	}
+	switch {
+	case bare == "" || len(bare) > maxFileName:
+		return 0, "", fmt.Errorf("%w: length %d", ErrBadName, len(bare))
+	case !utf8.ValidString(bare):
+		return 0, "", fmt.Errorf("%w: invalid UTF-8", ErrBadName)
+	case strings.HasPrefix(bare, "/"):
+		return 0, "", fmt.Errorf("%w: absolute", ErrBadName)
+	}
+	for _, r := range bare {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == ':' {
+			return 0, "", fmt.Errorf("%w: character %q", ErrBadName, r)
+		}
+	}
+	for seg := range strings.SplitSeq(bare, "/") {
+		if seg == "" || seg == "." || seg == ".." || len(seg) > maxSegment {
+			return 0, "", fmt.Errorf("%w: segment %q", ErrBadName, seg)
+		}
+	}
+	ext := ".flv"
+	if c != ContainerFLV {
+		ext = ".mp3"
+	}
+	if !strings.EqualFold(filepath.Ext(bare), ext) {
+		bare += ext
+	}
+	return c, bare, nil
+}
+
+// ResolveStream maps a stream name to its file below the instance's streams
+// folder, checking on the resolved path that no symlink leads outside it
+// (flv.md §7.4 rule 5). For publish the folders are created as needed and
+// the file need not exist; for play a missing file is ErrStreamNotFound.
+func (in *Instance) ResolveStream(cfg AppConfig, name string, publish bool) (StreamFile, error) {
+	c, rel, err := ParseStreamFile(name, publish)
+	if err != nil {
+		return StreamFile{}, err
+	}
+	dir := in.StreamsDir(cfg)
+	sf := StreamFile{Container: c, Rel: rel, Dir: dir, Path: filepath.Join(dir, filepath.FromSlash(rel))}
+	if publish {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return StreamFile{}, fmt.Errorf("instance: creating %s: %w", dir, err)
+		}
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, rel, err)
+	}
+	inside := func(p string) bool {
+		return p == realDir || strings.HasPrefix(p, realDir+string(filepath.Separator))
+	}
+	if publish {
+		// Check the deepest existing ancestor before creating anything
+		// below it: MkdirAll would follow a symlink out of the folder.
+		anc := filepath.Dir(sf.Path)
+		for {
+			if _, err := os.Lstat(anc); err == nil || anc == dir {
+				break
+			}
+			anc = filepath.Dir(anc)
+		}
+		if real, err := filepath.EvalSymlinks(anc); err != nil || !inside(real) {
+			return StreamFile{}, fmt.Errorf("%w: %s resolves outside the streams folder", ErrBadName, rel)
+		}
+		if err := os.MkdirAll(filepath.Dir(sf.Path), 0o755); err != nil {
+			return StreamFile{}, fmt.Errorf("instance: creating the folder of %s: %w", rel, err)
+		}
+	}
+	// The parent folder must resolve inside; so must the file when it is
+	// a symlink.
+	target := filepath.Dir(sf.Path)
+	if fi, err := os.Lstat(sf.Path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target = sf.Path
+		} else if !fi.Mode().IsRegular() {
+			return StreamFile{}, fmt.Errorf("%w: %s is not a regular file", ErrBadName, rel)
+		}
+	} else if !publish {
+		return StreamFile{}, fmt.Errorf("%w: %s", ErrStreamNotFound, rel)
+	}
+	real, err := filepath.EvalSymlinks(target)
+	if err != nil {
+		if publish {
+			return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrBadName, rel, err)
+		}
+		return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, rel, err)
+	}
+	if !inside(real) {
+		return StreamFile{}, fmt.Errorf("%w: %s resolves outside the streams folder", ErrBadName, rel)
+	}
+	return sf, nil
+}

@@ -1,0 +1,78 @@
+package ssas
+
+import "time"
+
+// Config configures application scripts. A zero field means its default.
+type Config struct {
+	// MaxScriptTime is the wall-clock budget of one script entry (top-level
+	// load, a handler, a timer, a client method); past it the script is
+	// interrupted (ssas.md §11.2, FCS MaxTimeOut). Default 5s.
+	MaxScriptTime time.Duration `yaml:"max_script_time"`
+	// UnloadAfterInterrupts unloads an instance whose script was
+	// interrupted this many times (a runaway script); the next connect
+	// loads it afresh. Default 1.
+	UnloadAfterInterrupts int `yaml:"unload_after_interrupts"`
+	// MaxCallStack caps the script call depth: deeper recursion throws a
+	// RangeError instead of exhausting the Go stack. Default 1000.
+	MaxCallStack int `yaml:"max_call_stack"`
+	// OnConnectErrorPolicy is what an exception in application.onConnect
+	// does to the client: "reject" (default) or "pending" (§3.5).
+	OnConnectErrorPolicy string `yaml:"on_connect_error_policy"`
+	// ScriptLibPath lists folders searched by load() after the
+	// application folder (FCS ScriptLibPath).
+	ScriptLibPath []string `yaml:"script_lib_path"`
+	// MaxTimers bounds the intervals and timeouts of one instance.
+	// Default 1000.
+	MaxTimers int `yaml:"max_timers"`
+	// MaxFileRead bounds what File and LoadVars read at once, bytes.
+	// Default 16 MiB.
+	MaxFileRead int `yaml:"max_file_read"`
+	// HTTPTimeout bounds a LoadVars or XML request. Default 10s.
+	HTTPTimeout time.Duration `yaml:"http_timeout"`
+	// ConnectTimeout bounds a server-side NetConnection's connect.
+	// Default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// AllowHosts lists hosts or CIDR ranges that NetConnection and
+	// LoadVars may reach even though they are loopback or private;
+	// public addresses and this server itself are always allowed
+	// (ssas.md §11.5).
+	AllowHosts []string `yaml:"allow_hosts"`
+	// IncludeCompat rewrites `#include "x"` lines to load("x") with a
+	// warning instead of failing to compile (§8). Default false.
+	IncludeCompat bool `yaml:"include_compat"`
+	// TraceBuffer is the number of trace lines kept per instance for the
+	// admin view. Default 100.
+	TraceBuffer int `yaml:"trace_buffer"`
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxScriptTime <= 0 {
+		c.MaxScriptTime = 5 * time.Second
+	}
+	if c.UnloadAfterInterrupts <= 0 {
+		c.UnloadAfterInterrupts = 1
+	}
+	if c.MaxCallStack <= 0 {
+		c.MaxCallStack = 1000
+	}
+	if c.OnConnectErrorPolicy == "" {
+		c.OnConnectErrorPolicy = "reject"
+	}
+	if c.MaxTimers <= 0 {
+		c.MaxTimers = 1000
+	}
+	if c.MaxFileRead <= 0 {
+		c.MaxFileRead = 16 << 20
+	}
+	if c.HTTPTimeout <= 0 {
+		c.HTTPTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.TraceBuffer <= 0 {
+		c.TraceBuffer = 100
+	}
+	return c
+}

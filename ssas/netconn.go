@@ -1,0 +1,323 @@
+package ssas
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/dop251/goja"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+)
+
+// Server-side NetConnection (ssas.md §6): the instance as an RTMP client
+// of another instance or server. The engine may not import a transport,
+// so the connection comes from an injected Dialer (cmd/openfcs wires the
+// project's RTMP client).
+
+// Dialer opens outgoing RTMP connections for NetConnection.connect.
+type Dialer interface {
+	// Dial connects to uri ("rtmp://host[:port]/app[/inst]", or
+	// "rtmp:/app" for this server) with args as the connect arguments.
+	// Calls from the remote (its client.call) go to h. A rejection
+	// returns a *RejectedError carrying the remote's info object.
+	Dial(ctx context.Context, uri string, args []amf.Value, h RemoteHandler) (Remote, error)
+	// IsLocal reports whether host (host or host:port) is this server,
+	// which scripts may always reach.
+	IsLocal(host string) bool
+}
+
+// RemoteHandler receives what the remote side sends; any goroutine.
+type RemoteHandler interface {
+	// Call is a call from the remote (its client.call); result nil when
+	// the remote wants no answer.
+	Call(method string, args []amf.Value, result instance.Result)
+	// Closed reports the end of the connection.
+	Closed(err error)
+}
+
+// Remote is an open outgoing connection.
+type Remote interface {
+	// Call invokes method on the remote; result nil: fire and forget.
+	Call(method string, args []amf.Value, result instance.Result)
+	// Close ends the connection.
+	Close()
+}
+
+// RejectedError is a connect refused by the remote application; Info is
+// its info object (code, description, application).
+type RejectedError struct{ Info amf.Value }
+
+func (e *RejectedError) Error() string {
+	return "connect rejected: " + e.Info.Get("description").Str()
+}
+
+type netConn struct {
+	r   *Runtime
+	obj *goja.Object
+	// loop only
+	remote    Remote
+	connected bool
+	gen       int // connect attempt; stale completions are ignored
+	cancel    context.CancelFunc
+}
+
+func (r *Runtime) netConnOf(v goja.Value) *netConn {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return nil
+	}
+	nc, _ := o.Get("\x00nc").Export().(*netConn)
+	return nc
+}
+
+func (r *Runtime) setupNetConnection() {
+	vm := r.vm
+	proto := vm.NewObject()
+	ctor := vm.ToValue(func(call goja.ConstructorCall) *goja.Object {
+		o := call.This
+		_ = o.SetPrototype(proto)
+		nc := &netConn{r: r, obj: o}
+		_ = o.DefineDataProperty("\x00nc", vm.ToValue(nc), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+		_ = o.DefineAccessorProperty("isConnected", vm.ToValue(func() bool { return nc.connected }), nil, goja.FLAG_TRUE, goja.FLAG_FALSE)
+		_ = o.Set("uri", goja.Null())
+		_ = o.Set("objectEncoding", 0)
+		return nil
+	}).(*goja.Object)
+	_ = ctor.Set("prototype", proto)
+	_ = proto.Set("constructor", ctor)
+	m := func(name string, f func(nc *netConn, call goja.FunctionCall) goja.Value) {
+		_ = proto.DefineDataProperty(name, vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			nc := r.netConnOf(call.This)
+			if nc == nil {
+				r.throw("NetConnection.%s called on a non-NetConnection", name)
+			}
+			return f(nc, call)
+		}), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	m("connect", func(nc *netConn, call goja.FunctionCall) goja.Value {
+		uri := call.Argument(0).String()
+		return vm.ToValue(nc.connect(uri, r.toAMFList(call.Arguments[min(1, len(call.Arguments)):])))
+	})
+	m("call", func(nc *netConn, call goja.FunctionCall) goja.Value {
+		if !nc.connected {
+			return vm.ToValue(false)
+		}
+		var res instance.Result
+		if ro, ok := call.Argument(1).(*goja.Object); ok {
+			res = r.resultHandler(ro)
+		}
+		nc.remote.Call(call.Argument(0).String(), r.toAMFList(call.Arguments[min(2, len(call.Arguments)):]), res)
+		return vm.ToValue(true)
+	})
+	m("close", func(nc *netConn, _ goja.FunctionCall) goja.Value {
+		was := nc.connected || nc.cancel != nil
+		nc.closeRemote()
+		if was {
+			nc.status("status", "NetConnection.Connect.Closed", "Connection closed.", nil)
+		}
+		return goja.Undefined()
+	})
+	m("addHeader", func(*netConn, goja.FunctionCall) goja.Value { return goja.Undefined() })
+	_ = vm.Set("NetConnection", ctor)
+}
+
+// connect starts a connect on a goroutine; the outcome arrives as
+// onStatus on the loop.
+func (nc *netConn) connect(uri string, args []amf.Value) bool {
+	r := nc.r
+	nc.closeRemote()
+	_ = nc.obj.Set("uri", uri)
+	if r.h.Dialer == nil {
+		nc.statusLater("NetConnection.Connect.Failed", "Outgoing connections are not configured.")
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !strings.HasPrefix(strings.ToLower(u.Scheme), "rtmp") {
+		nc.statusLater("NetConnection.Connect.Failed", "Bad URI "+uri+".")
+		return false
+	}
+	nc.gen++
+	gen := nc.gen
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ConnectTimeout)
+	nc.cancel = cancel
+	h := &remoteHandler{nc: nc, gen: gen}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		defer cancel()
+		var rem Remote
+		var err error
+		// The destination check may resolve names: not on the loop.
+		if u.Host != "" && !r.h.Dialer.IsLocal(u.Host) && !r.allowedHost(u.Hostname()) {
+			err = errors.New("Destination not allowed: " + u.Hostname() + ".")
+		} else {
+			rem, err = r.h.Dialer.Dial(ctx, uri, args, h)
+		}
+		ok := r.post(func() {
+			if nc.gen != gen {
+				if rem != nil {
+					go rem.Close()
+				}
+				return
+			}
+			nc.cancel = nil
+			if err != nil {
+				var rej *RejectedError
+				if errors.As(err, &rej) {
+					nc.statusInfo(rej.Info)
+					return
+				}
+				nc.status("error", "NetConnection.Connect.Failed", err.Error(), nil)
+				return
+			}
+			nc.remote, nc.connected = rem, true
+			r.conns[nc] = struct{}{}
+			nc.status("status", "NetConnection.Connect.Success", "Connection succeeded.", nil)
+		})
+		if !ok && rem != nil {
+			rem.Close()
+		}
+	}()
+	return true
+}
+
+// closeRemote drops the current connection or attempt. Loop goroutine.
+func (nc *netConn) closeRemote() {
+	nc.gen++
+	if nc.cancel != nil {
+		nc.cancel()
+		nc.cancel = nil
+	}
+	if nc.remote != nil {
+		rem := nc.remote
+		nc.remote, nc.connected = nil, false
+		delete(nc.r.conns, nc)
+		nc.r.bg.Add(1)
+		go func() {
+			defer nc.r.bg.Done()
+			rem.Close()
+		}()
+	}
+}
+
+func (nc *netConn) status(level, code, desc string, extra []any) {
+	r := nc.r
+	info := r.infoObject(level, code, desc, extra...)
+	if _, ran, _ := r.callHandler("onStatus", nc.obj, info); !ran {
+		r.status(info)
+	}
+}
+
+func (nc *netConn) statusInfo(info amf.Value) {
+	r := nc.r
+	v := r.toJS(info)
+	if _, ran, _ := r.callHandler("onStatus", nc.obj, v); !ran {
+		if o, ok := v.(*goja.Object); ok {
+			r.status(o)
+		}
+	}
+}
+
+// statusLater reports a failure after connect() has returned, as FCS did.
+func (nc *netConn) statusLater(code, desc string) {
+	nc.r.post(func() { nc.status("error", code, desc, nil) })
+}
+
+// remoteCall forwards a proxied call (registerProxy).
+func (nc *netConn) remoteCall(method string, args []amf.Value, result instance.Result) {
+	if !nc.connected {
+		result(callFailedInfo("NetConnection is not connected."), false)
+		return
+	}
+	nc.remote.Call(method, args, result)
+}
+
+type remoteHandler struct {
+	nc  *netConn
+	gen int
+}
+
+// Call runs a method defined on the NetConnection object for the remote.
+func (h *remoteHandler) Call(method string, args []amf.Value, result instance.Result) {
+	nc := h.nc
+	posted := nc.r.post(func() {
+		fn, ok := goja.AssertFunction(nc.obj.Get(method))
+		if !ok {
+			if result != nil {
+				result(callFailedInfo("Method not found ("+method+")."), false)
+			}
+			return
+		}
+		js := make([]goja.Value, len(args))
+		for i, a := range args {
+			js[i] = nc.r.toJS(a)
+		}
+		v, err := nc.r.call("NetConnection."+method, fn, nc.obj, js...)
+		if result == nil {
+			return
+		}
+		if err != nil {
+			result(callFailedInfo("Failed to execute method ("+method+")."), false)
+			return
+		}
+		result(nc.r.toAMF(v), true)
+	})
+	if !posted && result != nil {
+		result(callFailedInfo("Application is gone."), false)
+	}
+}
+
+// Closed reports that the remote ended the connection.
+func (h *remoteHandler) Closed(error) {
+	nc := h.nc
+	nc.r.post(func() {
+		if nc.gen != h.gen || !nc.connected {
+			return
+		}
+		nc.remote, nc.connected = nil, false
+		delete(nc.r.conns, nc)
+		nc.status("status", "NetConnection.Connect.Closed", "Connection closed.", nil)
+	})
+}
+
+// allowedHost applies the destination rule of §11.5 to a host name:
+// loopback, private, link-local and unspecified addresses need an entry
+// in Config.AllowHosts; others are allowed.
+func (r *Runtime) allowedHost(host string) bool {
+	for _, a := range r.cfg.AllowHosts {
+		if strings.EqualFold(a, host) {
+			return true
+		}
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		addr, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			return false
+		}
+		addr = addr.Unmap()
+		if !(addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsUnspecified()) {
+			continue
+		}
+		allowed := false
+		for _, a := range r.cfg.AllowHosts {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) {
+				allowed = true
+			} else if x, err := netip.ParseAddr(a); err == nil && x == addr {
+				allowed = true
+			}
+		}
+		if !allowed {
+			return false
+		}
+	}
+	return true
+}
