@@ -73,6 +73,7 @@ func (c *conn) handleUserControl(p []byte) error {
 	case message.EventSetBufferLength:
 		if ns := c.streams[uc.Value]; ns != nil {
 			ns.bufferLen = uc.Extra
+			c.vodBufferLength(ns) // recorded playback paces by it (vod.go)
 		}
 	case message.EventPingRequest:
 		c.sendUserControl(message.EventPingResponse, uc.Value)
@@ -123,9 +124,11 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	case "pause", "pauseRaw":
 		c.onPause(h.StreamID, cmd.Arg(0).Bool(), cmd.Arg(1).Num())
 	case "seek":
-		c.sendStatus(h.StreamID, message.LevelError, message.CodeSeekFailed, "Seeking is not possible in a live stream.")
+		if !c.vodCommand(h.StreamID, vodSeek, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
+			c.sendStatus(h.StreamID, message.LevelError, message.CodeSeekFailed, "Seeking is not possible in a live stream.")
+		}
 	case "receiveAudio", "receiveVideo":
-		if ns := c.streams[h.StreamID]; ns != nil && ns.play != nil {
+		if ns := c.streams[h.StreamID]; ns != nil && ns.play != nil && !c.vodReceive(ns, cmd.Name == "receiveAudio", cmd.Arg(0).Bool()) {
 			if cmd.Name == "receiveAudio" {
 				ns.play.sub.SetReceiveAudio(cmd.Arg(0).Bool())
 			} else {
@@ -137,7 +140,7 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	case "FCPublish", "FCUnpublish", "FCSubscribe", "FCUnsubscribe":
 		c.onFC(cmd)
 	case "getStreamLength":
-		c.replyResult(cmd, amf.Number(0)) // live streams have no length
+		c.replyResult(cmd, amf.Number(c.streamLength(cmd.Arg(0).Str()))) // 0 for live streams (vod.go)
 	case "_checkbw", "checkBandwidth":
 		c.replyResult(cmd, amf.Null())
 	case "_result", "_error":
@@ -304,6 +307,10 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	if !c.checkPublish(sid, name) { // access lists and application.onPublish (peer.go)
 		return
 	}
+	rec, ok := c.prepareRecord(sid, name, cmd.Arg(1).Str()) // record/append and app config (vod_record.go)
+	if !ok {
+		return
+	}
 	pub, err := c.inst.Streams().Publish(name)
 	if err != nil {
 		c.log.Info("publish refused", "stream", name, "err", err)
@@ -317,16 +324,20 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	c.sendUserControl(message.EventStreamBegin, sid)
 	c.sendStatus(sid, message.LevelStatus, message.CodePublishStart, name+" is now published.",
 		amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+	c.startRecord(ns, rec)
 }
 
-// onPlay starts live playback (rtmp.md §7.6). start is in ms: -2000 live
-// or recorded, -1000 live only, >= 0 recorded. Recorded playback is not
-// built yet, so start >= 0 plays the live stream when one is published
+// onPlay starts playback (rtmp.md §7.6). start is in ms: -2000 live or
+// recorded, -1000 live only, >= 0 recorded. Files are played by vod.go;
+// start >= 0 without a file plays the live stream when one is published
 // (what nginx-rtmp and SRS do) and reports StreamNotFound otherwise.
-func (c *conn) onPlay(sid uint32, raw string, startV, _ /* len */, resetV amf.Value) {
+func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	ns := c.streams[sid]
 	if ns == nil {
 		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
+		return
+	}
+	if c.appendVOD(ns, raw, startV, lenV, resetV) { // reset=false queues after a recorded item (vod.go)
 		return
 	}
 	ns.stop(c, false)
@@ -338,6 +349,9 @@ func (c *conn) onPlay(sid uint32, raw string, startV, _ /* len */, resetV amf.Va
 		return
 	}
 	if !c.checkPlay(sid, name) { // readAccess (peer.go)
+		return
+	}
+	if c.playVOD(ns, raw, startV, lenV, resetV) { // recorded files, flv:/mp3:/id3: (vod.go)
 		return
 	}
 	start := -2000.0
@@ -380,7 +394,10 @@ func (c *conn) startPlayer(ns *netStream) {
 	c.addPlayer(p)
 }
 
-func (c *conn) onPause(sid uint32, pause bool, _ float64) {
+func (c *conn) onPause(sid uint32, pause bool, pos float64) {
+	if c.vodCommand(sid, pauseOp(pause), pos) { // recorded streams (vod.go)
+		return
+	}
 	ns := c.streams[sid]
 	if ns == nil || (ns.play == nil && !ns.paused) {
 		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "Not playing.")

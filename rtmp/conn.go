@@ -363,6 +363,10 @@ func (c *conn) removePlayer(p *player) {
 		}
 	}
 	c.mu.Unlock()
+	if p.vod != nil {
+		p.vod.close()
+		return
+	}
 	p.sub.Close()
 }
 

@@ -15,7 +15,8 @@ type netStream struct {
 	pub       *media.Publication
 	play      *player
 	paused    bool
-	bufferLen uint32 // ms, from SetBufferLength
+	bufferLen uint32          // ms, from SetBufferLength
+	rec       *media.Recorder // recording of pub (vod_record.go)
 }
 
 // stop ends publishing or playing on the stream. With notify the client is
@@ -24,6 +25,7 @@ func (ns *netStream) stop(c *conn, notify bool) {
 	if ns.pub != nil {
 		ns.pub.Close()
 		ns.pub = nil
+		c.stopRecord(ns) // vod_record.go
 		c.log.Info("publish stop", "stream", ns.name)
 		if notify {
 			c.sendStatus(ns.id, message.LevelStatus, message.CodeUnpublishSuccess,
@@ -48,6 +50,9 @@ type player struct {
 	// that was already live when play began: the client got Play.Start.
 	skipNotify bool
 	clientID   float64
+	// vod, when set, plays a recorded stream instead of sub (vod.go);
+	// sub is nil then.
+	vod *vodPlayer
 }
 
 // csid picks a chunk stream per kind, as FMS and ffmpeg do (rtmp.md §3.1).
@@ -65,6 +70,10 @@ func csidFor(k media.Kind) uint32 {
 // payloads are the publisher's shared bytes. It returns the subscriber's
 // error once it has been cut off.
 func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]media.Event, error) {
+	if p.vod != nil {
+		p.vod.write(w, b)
+		return evs, nil
+	}
 	evs = p.sub.Drain(evs)
 	for i := range evs {
 		e := &evs[i]

@@ -1,0 +1,89 @@
+package rtmp
+
+import (
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+// recordPlan is what prepareRecord decided for a publish: nil file when
+// the publish is not recorded.
+type recordPlan struct {
+	file *instance.StreamFile
+	mode media.RecordMode
+	cfg  instance.AppConfig
+}
+
+// prepareRecord resolves the recording of publish(name, typ) (flv.md §7.1,
+// §7.4): "record" and "append" record, and so does "live" when the
+// application's config says record.live. A name that cannot be a file gets
+// Publish.BadName and false: nothing is published or written.
+func (c *conn) prepareRecord(sid uint32, name, typ string) (recordPlan, bool) {
+	cfg := c.appConfig()
+	var plan recordPlan
+	switch typ {
+	case "record":
+		plan.mode = media.RecordReplace
+	case "append", "appendWithGap":
+		plan.mode = media.RecordAppend
+	default:
+		switch cfg.Record.Live {
+		case "record":
+			plan.mode = media.RecordReplace
+		case "append":
+			plan.mode = media.RecordAppend
+		default:
+			return plan, true
+		}
+	}
+	sf, err := c.inst.ResolveStream(cfg, name, true)
+	if err != nil {
+		c.log.Info("publish refused", "stream", name, "err", err)
+		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, name+" is not a valid stream name.",
+			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+		return plan, false
+	}
+	plan.file, plan.cfg = &sf, cfg
+	return plan, true
+}
+
+// startRecord starts the recorder after Publish.Start and answers
+// Record.Start, or Record.Failed when the file cannot be written.
+func (c *conn) startRecord(ns *netStream, plan recordPlan) {
+	if plan.file == nil || ns.pub == nil {
+		return
+	}
+	rec, err := ns.pub.Record(plan.file.Path, media.RecordOptions{
+		Mode:           plan.mode,
+		KeyframesIndex: plan.cfg.Record.KeyframesIndex,
+		SyncInterval:   plan.cfg.Record.SyncInterval,
+		SyncBytes:      plan.cfg.Record.SyncBytes,
+		Log:            c.log,
+		AMF:            c.cfg.AMF,
+	})
+	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, c.clientProp()}
+	if err != nil {
+		c.log.Warn("record failed", "stream", ns.name, "file", plan.file.Rel, "err", err)
+		c.sendStatus(ns.id, message.LevelError, message.CodeRecordFailed, "Recording "+ns.name+" failed.", details...)
+		return
+	}
+	ns.rec = rec
+	c.log.Info("record start", "stream", ns.name, "file", plan.file.Rel, "append", plan.mode == media.RecordAppend)
+	c.sendStatus(ns.id, message.LevelStatus, message.CodeRecordStart, "Recording "+ns.name+".", details...)
+}
+
+// stopRecord finalizes the recording of ns after its publication closed
+// and answers Record.Stop.
+func (c *conn) stopRecord(ns *netStream) {
+	if ns.rec == nil {
+		return
+	}
+	err := ns.rec.Close()
+	ns.rec = nil
+	if err != nil {
+		c.log.Warn("record failed", "stream", ns.name, "err", err)
+	}
+	c.sendStatus(ns.id, message.LevelStatus, message.CodeRecordStop, "Stopped recording "+ns.name+".",
+		amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
+}
