@@ -1,0 +1,257 @@
+package ssas
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/sharedobject"
+	"github.com/openfcs/openfcs/sharedobject/wire"
+)
+
+var update = flag.Bool("update", false, "rewrite the corpus golden files")
+
+// corpusSkip lists corpus scripts that are not run, with the reason
+// (style.md §8). Empty: every script runs.
+var corpusSkip = map[string]string{}
+
+// TestCorpus runs every FCS-style script of testdata/corpus as the main.asc
+// of an application (with testdata/corpus/lib as loadable files), drives
+// it with the //@ steps written in its header and compares the traces and
+// client-visible outcomes with NN_name.golden.
+func TestCorpus(t *testing.T) {
+	files, err := filepath.Glob("testdata/corpus/*.asc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 30 {
+		t.Fatalf("corpus has %d scripts, want at least 30", len(files))
+	}
+	libs, _ := filepath.Glob("testdata/corpus/lib/*")
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".asc")
+		t.Run(name, func(t *testing.T) {
+			if why, ok := corpusSkip[name]; ok {
+				t.Logf("not run: %s", why)
+				return
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{"main.asc": string(src)}
+			for _, l := range libs {
+				b, err := os.ReadFile(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[filepath.Base(l)] = string(b)
+			}
+			got := runCorpus(t, string(src), files)
+			golden := strings.TrimSuffix(f, ".asc") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("trace differs from %s\n--- got ---\n%s--- want ---\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// soSub is a fake shared-object subscriber for //@so steps.
+type soSub struct{}
+
+func (soSub) Deliver(sharedobject.Outgoing) {}
+
+func runCorpus(t *testing.T, src string, files map[string]string) string {
+	t.Helper()
+	e := newEnv(t, Config{MaxScriptTime: 2 * time.Second}, files)
+	clients := map[string]*client{}
+	sessions := map[string]*sharedobject.Session{}
+	var steps []string
+	for line := range strings.SplitSeq(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(src), "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "//@"); ok {
+			steps = append(steps, s)
+		}
+	}
+	if len(steps) == 0 || !strings.HasPrefix(steps[0], "connect") {
+		steps = append([]string{"connect a"}, steps...)
+	}
+	get := func(n string) *client {
+		c := clients[n]
+		if c == nil {
+			t.Fatalf("step names unknown client %q", n)
+		}
+		return c
+	}
+	for _, st := range steps {
+		verb, rest, _ := strings.Cut(st, " ")
+		f := strings.Fields(rest)
+		switch verb {
+		case "connect":
+			inst := "_definst_"
+			args := ""
+			if len(f) > 1 && !strings.HasPrefix(f[1], "[") {
+				inst = f[1]
+				args = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(rest, f[0]), " "+f[1]))
+			} else {
+				args = strings.TrimSpace(strings.TrimPrefix(rest, f[0]))
+			}
+			cl, err := e.connect(f[0], inst, jsonArgs(t, args)...)
+			if err != nil {
+				e.add(fmt.Sprintf("> %s connect error: %v", f[0], firstLine(err.Error())))
+				continue
+			}
+			clients[f[0]] = cl
+			e.barrier()
+		case "call":
+			cl := get(f[0])
+			args := strings.TrimSpace(strings.TrimPrefix(rest, f[0]+" "+f[1]))
+			v, ok := cl.call(f[1], jsonArgs(t, args)...)
+			if ok {
+				e.add(fmt.Sprintf("> %s result %s", f[0], fmtAMF(v)))
+			} else {
+				e.add(fmt.Sprintf("> %s error %s %s", f[0], v.Get("code").Str(), v.Get("description").Str()))
+			}
+			e.barrier()
+		case "answer":
+			cl := get(f[0])
+			val := jsonArgs(t, "["+strings.TrimSpace(strings.TrimPrefix(rest, f[0]))+"]")[0]
+			cl.p.answer = func(string, []amf.Value) (amf.Value, bool) { return val, true }
+		case "disconnect":
+			cl := get(f[0])
+			cl.in.Disconnect(cl.c)
+			e.barrier()
+		case "waitfor":
+			e.waitLine(rest)
+		case "barrier":
+			e.barrier()
+		case "publish":
+			cl := get(f[0])
+			if err := cl.in.CheckPublish(cl.c, f[1]); err != nil {
+				e.add(fmt.Sprintf("> %s publish %s refused: %v", f[0], f[1], err))
+			} else {
+				e.add(fmt.Sprintf("> %s publish %s ok", f[0], f[1]))
+			}
+			e.barrier()
+		case "unpublish":
+			cl := get(f[0])
+			cl.in.Unpublished(cl.c, f[1])
+			e.barrier()
+		case "play":
+			cl := get(f[0])
+			if err := cl.in.CheckPlay(cl.c, f[1]); err != nil {
+				e.add(fmt.Sprintf("> %s play %s refused: %v", f[0], f[1], err))
+			} else {
+				e.add(fmt.Sprintf("> %s play %s ok", f[0], f[1]))
+			}
+		case "sochange", "sosend":
+			// //@sochange client so key valueJSON; //@sosend client so handler argsJSON
+			cl := get(f[0])
+			sess := sessions[f[0]]
+			if sess == nil {
+				sess = cl.in.SharedObjects().NewSession(soSub{})
+				sess.SetAccess(cl.c.ReadAccess(), cl.c.WriteAccess())
+				sessions[f[0]] = sess
+				t.Cleanup(sess.Close)
+			}
+			sess.SetAccess(cl.c.ReadAccess(), cl.c.WriteAccess())
+			val := strings.TrimSpace(strings.TrimPrefix(rest, f[0]+" "+f[1]+" "+f[2]))
+			ev := wire.Event{Type: wire.EventRequestChange, Key: f[2], Value: jsonArgs(t, "["+val+"]")[0]}
+			if verb == "sosend" {
+				ev = wire.Event{Type: wire.EventSendMessage, Key: f[2], Args: jsonArgs(t, val)}
+			}
+			m := wire.Message{Name: f[1], Events: []wire.Event{{Type: wire.EventUse}, ev}}
+			if err := sess.Handle(&m); err != nil {
+				e.add(fmt.Sprintf("> %s so error %v", f[0], err))
+			}
+			e.barrier() // onSync and handlers are posted while Handle runs
+		case "unload":
+			e.m.Close()
+			if rt := e.ld.last(); rt != nil {
+				<-rt.Done()
+			}
+		default:
+			t.Fatalf("unknown step %q", st)
+		}
+	}
+	e.barrier()
+	return strings.Join(e.lines(), "\n") + "\n"
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// jsonArgs turns a JSON array into AMF values.
+func jsonArgs(t testing.TB, s string) []amf.Value {
+	t.Helper()
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	var vs []any
+	if err := json.Unmarshal([]byte(s), &vs); err != nil {
+		t.Fatalf("step arguments %s: %v", s, err)
+	}
+	out := make([]amf.Value, len(vs))
+	for i, v := range vs {
+		out[i] = jsonAMF(v)
+	}
+	return out
+}
+
+func jsonAMF(v any) amf.Value {
+	switch x := v.(type) {
+	case nil:
+		return amf.Null()
+	case bool:
+		return amf.Bool(x)
+	case float64:
+		return amf.Number(x)
+	case string:
+		return amf.String(x)
+	case []any:
+		el := make([]amf.Value, len(x))
+		for i, e := range x {
+			el[i] = jsonAMF(e)
+		}
+		return amf.StrictArray(el...)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		class := ""
+		props := make([]amf.Prop, 0, len(keys))
+		for _, k := range keys {
+			if k == "__class" {
+				class, _ = x[k].(string)
+				continue
+			}
+			props = append(props, amf.Prop{Key: k, Value: jsonAMF(x[k])})
+		}
+		if class != "" {
+			return amf.TypedObject(class, props...)
+		}
+		return amf.Object(props...)
+	}
+	return amf.Undefined()
+}
