@@ -279,13 +279,16 @@ type server struct {
 	httpAddr string
 
 	mu    sync.Mutex
-	lines []string         // every stderr line, raw
-	logs  []map[string]any // lines that parsed as JSON
-	ready chan struct{}    // closed when the rtmp listening line arrived
+	lines []string          // every stderr line, raw
+	logs  []map[string]any  // lines that parsed as JSON
+	addrs map[string]string // proto -> addr of every `listening` line
+	ready chan struct{}     // closed at the `started` line
 }
 
 // startServer runs openfcs on 127.0.0.1:0 with a temp applications folder,
-// waits for its `listening` line and stops it with SIGTERM at cleanup (which
+// waits for its `started` line (logged after every `listening` line, so
+// rtmpAddr, httpAddr and addr() are complete and never change after) and
+// stops it with SIGTERM at cleanup (which
 // must exit 0 and leave no data race report). The whole log is printed when
 // the test fails.
 func startServer(t testing.TB, opts serverOpts) *server {
@@ -316,7 +319,7 @@ func startServer(t testing.TB, opts serverOpts) *server {
 		args = append(args, "--config", cfg)
 	}
 
-	s := &server{t: t, ready: make(chan struct{})}
+	s := &server{t: t, ready: make(chan struct{}), addrs: map[string]string{}}
 	// Registered before startProc's cleanup so that it runs after it: by
 	// then the process has exited and the log is complete.
 	t.Cleanup(func() {
@@ -334,9 +337,20 @@ func startServer(t testing.TB, opts serverOpts) *server {
 	case <-s.proc.done:
 		t.Fatalf("openfcs exited before listening: %v", s.proc.err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("openfcs did not log a `listening` line for rtmp within 30s")
+		t.Fatal("openfcs did not log `started` within 30s")
+	}
+	if s.rtmpAddr == "" {
+		t.Fatal("openfcs started without logging a `listening` line for rtmp")
 	}
 	return s
+}
+
+// addr is the address the server logged as listening for proto ("rtmp",
+// "http", "rtmps", "http3", ...), or "".
+func (s *server) addr(proto string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[proto]
 }
 
 func (s *server) addLine(line string) {
@@ -348,16 +362,21 @@ func (s *server) addLine(line string) {
 		return
 	}
 	s.logs = append(s.logs, m)
-	if m["msg"] == "listening" {
+	switch m["msg"] {
+	case "listening":
+		proto, _ := m["proto"].(string)
 		addr, _ := m["addr"].(string)
-		switch m["proto"] {
-		case "rtmp":
-			if s.rtmpAddr == "" {
-				s.rtmpAddr = addr
-				close(s.ready)
-			}
-		case "http":
-			s.httpAddr = addr
+		if _, dup := s.addrs[proto]; !dup {
+			s.addrs[proto] = addr
+		}
+	case "started":
+		select {
+		case <-s.ready:
+		default:
+			// Set once, before ready is closed: tests read these fields
+			// without the lock.
+			s.rtmpAddr, s.httpAddr = s.addrs["rtmp"], s.addrs["http"]
+			close(s.ready)
 		}
 	}
 }
