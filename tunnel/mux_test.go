@@ -1,0 +1,137 @@
+package tunnel
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/internal/tlsutil"
+)
+
+// TestMuxSniff: the first byte picks the listener; plain TCP conns are
+// handed on as *net.TCPConn (vectored writes stay available) with the byte
+// still to be read; TLS conns keep their TLS identity; a silent conn goes
+// to RTMP after the sniff timeout; a conn that closes at once is dropped.
+func TestMuxSniff(t *testing.T) {
+	tc, err := tlsutil.SelfSignedConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Mux{SniffTimeout: 200 * time.Millisecond}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = m.Serve(ln) })
+	wg.Go(func() { _ = m.Serve(tls.NewListener(tln, tc)) })
+	// One accept loop per yielded listener; they end when the Mux closes.
+	rtmpCh, httpCh := make(chan net.Conn, 8), make(chan net.Conn, 8)
+	for ln, ch := range map[net.Listener]chan net.Conn{m.RTMP(): rtmpCh, m.HTTP(): httpCh} {
+		wg.Go(func() {
+			for {
+				nc, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				ch <- nc
+			}
+		})
+	}
+	t.Cleanup(func() {
+		_ = m.Close()
+		wg.Wait()
+	})
+
+	cases := []struct {
+		name      string
+		tls       bool
+		send      string
+		wantHTTP  bool
+		wantProto string
+	}{
+		{"RTMP C0", false, "\x03rest", false, "rtmp"},
+		{"RTMPE C0", false, "\x06rest", false, "rtmp"},
+		{"HTTP POST", false, "POST /open/1 HTTP/1.1\r\n", true, "rtmp"},
+		{"garbage goes to RTMP to be refused", false, "\xffxx", false, "rtmp"},
+		{"silent", false, "", false, "rtmp"},
+		{"RTMPS C0", true, "\x03rest", false, "rtmps"},
+		{"HTTPS POST", true, "POST /open/1 HTTP/1.1\r\n", true, "rtmps"},
+	}
+	for _, tc2 := range cases {
+		t.Run(tc2.name, func(t *testing.T) {
+			var c net.Conn
+			var err error
+			if tc2.tls {
+				c, err = tls.Dial("tcp", tln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			} else {
+				c, err = net.Dial("tcp", ln.Addr().String())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tc2.send); err != nil {
+				t.Fatal(err)
+			}
+			want, other := rtmpCh, httpCh
+			if tc2.wantHTTP {
+				want, other = other, want
+			}
+			var got net.Conn
+			select {
+			case got = <-want:
+			case <-time.After(2 * time.Second):
+				t.Fatal("not handed on within 2s")
+			}
+			defer got.Close()
+			if Proto(got) != tc2.wantProto {
+				t.Errorf("Proto = %q, want %q", Proto(got), tc2.wantProto)
+			}
+			if _, ok := got.(*net.TCPConn); ok == tc2.tls {
+				t.Errorf("conn type %T", got)
+			}
+			if tc2.tls {
+				if _, ok := got.(interface{ ConnectionState() tls.ConnectionState }); !ok {
+					t.Errorf("TLS conn %T hides its ConnectionState", got)
+				}
+			}
+			if tc2.send != "" {
+				b := make([]byte, len(tc2.send))
+				_ = got.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := io.ReadFull(got, b); err != nil || string(b) != tc2.send {
+					t.Errorf("read %q, %v; want the whole %q", b, err, tc2.send)
+				}
+			}
+			select {
+			case nc := <-other:
+				nc.Close()
+				t.Error("a conn reached the other listener")
+			default:
+			}
+		})
+	}
+
+	// A conn that closes before its first byte is dropped.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	select {
+	case nc := <-rtmpCh:
+		t.Errorf("a closed conn was handed on")
+		nc.Close()
+	case nc := <-httpCh:
+		t.Errorf("a closed conn was handed on")
+		nc.Close()
+	case <-time.After(500 * time.Millisecond): // longer than the sniff timeout
+	}
+}
