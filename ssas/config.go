@@ -71,6 +71,14 @@ func (c Config) WithDefaults() Config {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
+	// Empty rather than nil, so that the defaults equal a file that
+	// spells out `[]` (openfcs.yaml).
+	if c.ScriptLibPath == nil {
+		c.ScriptLibPath = []string{}
+	}
+	if c.AllowHosts == nil {
+		c.AllowHosts = []string{}
+	}
 	if c.TraceBuffer <= 0 {
 		c.TraceBuffer = 100
 	}

@@ -187,7 +187,7 @@ func (p *peer) Close(info amf.Value) {
 	})
 }
 
-func (p *peer) Ping() bool                  { return true }
+func (p *peer) Ping() bool                { return true }
 func (p *peer) Stats() instance.PeerStats { return instance.PeerStats{BytesIn: 10, BytesOut: 20} }
 
 func (p *peer) State() string {

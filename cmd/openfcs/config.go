@@ -13,6 +13,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	Instance instance.Config `yaml:"instance"`
 	// Session configures RTMP sessions: limits and timeouts.
 	Session rtmp.Config `yaml:"session"`
+	// SSAS configures application scripts (main.asc): time budget,
+	// limits, load() path, outgoing connection allow-list.
+	SSAS ssas.Config `yaml:"ssas"`
 }
 
 // TLSConfig configures the TLS listener.
@@ -75,6 +79,7 @@ func (c Config) effective() Config {
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
 	c.Tunnel = c.Tunnel.WithDefaults()
+	c.SSAS = c.SSAS.WithDefaults()
 	return c
 }
 

@@ -47,6 +47,8 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	engine := instance.NewManager(cfg.Instance, log)
 	srv := &rtmp.Server{Config: cfg.Session, Logger: log, Engine: engine}
+	scripts, scriptDial := newScriptHost(cfg.SSAS, log, srv) // application scripts (ssas.go)
+	engine.SetScriptLoader(scripts)
 	tun := &tunnel.Server{Config: cfg.Tunnel, Logger: log, Sessions: srv}
 	mux := &tunnel.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, Logger: log}
 	web := httpHandler(engine, srv, tun)
@@ -76,6 +78,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			ln = tls.NewListener(ln, tlsConf)
 		}
 		lns = append(lns, listener{l.proto, ln})
+		scriptDial.addLocal(ln.Addr())
 	}
 	var h3 *http3.Server
 	var udp net.PacketConn
