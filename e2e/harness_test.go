@@ -269,6 +269,10 @@ type serverOpts struct {
 	Config string
 	// Apps are the application folders to create; default {"live"}.
 	Apps []string
+	// AppsDir, when set, is used as the applications folder instead of a
+	// temp one (Apps are still created in it), e.g. to restart a server
+	// over the files a previous one wrote.
+	AppsDir string
 }
 
 // server is a running openfcs process.
@@ -294,7 +298,10 @@ type server struct {
 func startServer(t testing.TB, opts serverOpts) *server {
 	t.Helper()
 	dir := t.TempDir()
-	appsDir := filepath.Join(dir, "applications")
+	appsDir := opts.AppsDir
+	if appsDir == "" {
+		appsDir = filepath.Join(dir, "applications")
+	}
 	apps := opts.Apps
 	if apps == nil {
 		apps = []string{"live"}
@@ -366,6 +373,9 @@ func (s *server) addLine(line string) {
 	case "listening":
 		proto, _ := m["proto"].(string)
 		addr, _ := m["addr"].(string)
+		if s.addrs == nil { // servers built by hand (so_test.go)
+			s.addrs = map[string]string{}
+		}
 		if _, dup := s.addrs[proto]; !dup {
 			s.addrs[proto] = addr
 		}
