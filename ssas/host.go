@@ -492,7 +492,7 @@ func (r *Runtime) trace(msg string) {
 			break
 		}
 	}
-	r.log.Info("trace", "msg", msg, "file", file, "line", line)
+	r.log.Info("trace", "text", msg, "file", file, "line", line)
 	r.tmu.Lock()
 	if len(r.traces) >= r.cfg.TraceBuffer {
 		copy(r.traces, r.traces[1:])
