@@ -66,7 +66,15 @@ func TestManyPlayersAndPausedReader(t *testing.T) {
 		return r
 	}
 
-	before := measure("100 players")
+	// The baseline must be real time; on a machine busy with other work
+	// ffmpeg itself may lag, so measure it up to three times.
+	var before float64
+	for i := range 3 {
+		before = measure(fmt.Sprintf("100 players (baseline %d)", i+1))
+		if before >= 0.9*fps {
+			break
+		}
+	}
 
 	paused := dialRaw(t, srv.rtmpAddr, 4096)
 	if err := paused.connectAndPlay(srv, "live", "crowd"); err != nil {
