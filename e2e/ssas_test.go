@@ -1,0 +1,329 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/rtmp/message"
+)
+
+// Application scripts (issue 6) against the real binary.
+
+// Acceptance 1: rtmpdump -C connect arguments reach the auth sample's
+// onConnect with their types; right credentials play, wrong ones are
+// rejected and rtmpdump shows the rejection with the script's message.
+func TestSSASAuthRtmpdump(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{Apps: []string{"live", "auth"}})
+	srv.copySampleApp(t, "auth")
+	url := "rtmp://" + srv.rtmpAddr + "/auth/cam"
+
+	pub := startAuthPublisher(t, url, "S:alice S:secret")
+	srv.waitTrace(t, "accepted alice")
+	waitFor(t, 15*time.Second, "the publisher to go live", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "publish start" && m["stream"] == "cam" })) > 0
+	})
+
+	out := filepath.Join(t.TempDir(), "auth.flv")
+	play := startProc(t, procOpts{}, "rtmpdump", "-v", "-r", url, "-o", out,
+		"-C", "S:alice", "-C", "S:secret", "-C", "N:42", "-C", "B:1", "-C", "O:1", "-C", "NS:role:admin", "-C", "O:0")
+	pl := &player{proc: play, out: out}
+	waitFor(t, 20*time.Second, "rtmpdump to receive media", func() bool { return pl.size() > 100_000 })
+	play.interrupt(t, 10*time.Second)
+	if mi := probe(t, out); mi.frames("video") == 0 {
+		t.Errorf("rtmpdump with the right credentials decoded no video")
+	}
+	srv.waitTrace(t, "onConnect args string:alice string:secret number:42 boolean:true object{role=admin}")
+
+	bad := startProc(t, procOpts{Quiet: true}, "rtmpdump", "-V", "-r", url, "-o", filepath.Join(t.TempDir(), "bad.flv"),
+		"-C", "S:alice", "-C", "S:wrong")
+	if err := bad.wait(t, 20*time.Second); err == nil {
+		t.Errorf("rtmpdump with wrong credentials exited 0")
+	}
+	se := bad.stderr.String()
+	if !strings.Contains(se, "NetConnection.Connect.Rejected") || !strings.Contains(se, "Invalid credentials for alice") {
+		t.Errorf("rtmpdump did not report the rejection with the script's message:\n%s", se)
+	}
+	srv.waitTrace(t, "rejected alice")
+	pub.interrupt(t, 15*time.Second)
+}
+
+// Acceptance 2: ffmpeg publishing triggers onPublish/onUnpublish, the
+// script refuses one name, and Stream.get + play republishes a live
+// stream under another name that rtmpdump plays.
+func TestSSASPublishHooksAndRepublish(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{Apps: []string{"live", "hooks"}})
+	srv.writeApp(t, "hooks", map[string]string{"main.asc": `
+application.onPublish = function (client, stream) {
+    trace("onPublish " + stream.name);
+    if (stream.name == "forbidden") return false;
+    if (stream.name == "src") {
+        copy = Stream.get("copy");
+        copy.onStatus = function (info) { trace("copy " + info.code); };
+        copy.play("src", -1, -1, true);
+    }
+};
+application.onUnpublish = function (client, stream) { trace("onUnpublish " + stream.name); };
+`})
+	base := "rtmp://" + srv.rtmpAddr + "/hooks/"
+
+	refused := startAuthPublisher(t, base+"forbidden", "")
+	if err := refused.wait(t, 30*time.Second); err == nil {
+		t.Errorf("ffmpeg publishing a refused name exited 0")
+	}
+	srv.waitTrace(t, "onPublish forbidden")
+
+	pub := startAuthPublisher(t, base+"src", "")
+	srv.waitTrace(t, "onPublish src")
+	srv.waitTrace(t, "copy NetStream.Play.Start")
+	pl := startRtmpdumpPlayer(t, base+"copy")
+	waitFor(t, 20*time.Second, "rtmpdump to receive the republished stream", func() bool { return pl.size() > 100_000 })
+	pl.interrupt(t, 10*time.Second)
+	mi := probe(t, pl.out)
+	if mi.frames("video") == 0 || mi.frames("audio") == 0 {
+		t.Errorf("republished stream: %d video, %d audio frames decoded", mi.frames("video"), mi.frames("audio"))
+	}
+	pub.interrupt(t, 15*time.Second)
+	srv.waitTrace(t, "onUnpublish src")
+}
+
+// Acceptance 3: the project's client calls a Client.prototype method and
+// gets its result, gets NetConnection.Call.Failed for a missing one, and
+// answers a client.call from the server whose result reaches the script.
+func TestSSASClientRPC(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"rpc"}})
+	srv.copySampleApp(t, "rpc")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := srv.dialApp(t, ctx, "rpc/room")
+
+	v, ok, err := c.CallInfo(ctx, "add", amf.Number(2), amf.Number(3))
+	if err != nil || !ok || v.Num() != 5 {
+		t.Fatalf("add(2, 3) = %v ok=%v err=%v, want 5", v, ok, err)
+	}
+	v, ok, err = c.CallInfo(ctx, "echo", amf.Object(amf.Prop{Key: "a", Value: amf.StrictArray(amf.String("x"), amf.Bool(true))}))
+	if err != nil || !ok || v.Get("a").Len() != 2 {
+		t.Fatalf("echo = %v ok=%v err=%v", v, ok, err)
+	}
+	v, ok, err = c.CallInfo(ctx, "noSuchMethod")
+	if err != nil || ok || v.Get("code").Str() != message.CodeCallFailed {
+		t.Fatalf("noSuchMethod = %v ok=%v err=%v, want %s", v, ok, err, message.CodeCallFailed)
+	}
+
+	if _, ok, err := c.CallInfo(ctx, "askClient", amf.String("meaning?")); err != nil || !ok {
+		t.Fatalf("askClient: ok=%v err=%v", ok, err)
+	}
+	q := nextCall(t, ctx, c, "clientAnswer")
+	if q.Txn == 0 || q.Arg(0).Str() != "meaning?" {
+		t.Fatalf("clientAnswer call: txn %v args %v", q.Txn, q.Args)
+	}
+	if err := c.Reply(q.Txn, amf.Number(42), true); err != nil {
+		t.Fatal(err)
+	}
+	got := nextCall(t, ctx, c, "gotAnswer")
+	if got.Arg(0).Num() != 42 {
+		t.Fatalf("gotAnswer(%v), want 42", got.Arg(0))
+	}
+	srv.waitTrace(t, "client answered 42")
+}
+
+// Acceptance 4: a connection left pending is accepted 500 ms later from a
+// setInterval callback; another is rejected later and gets the script's
+// info object in the _error's application field.
+func TestSSASPendingConnect(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"pending"}})
+	srv.writeApp(t, "pending", map[string]string{"main.asc": "" +
+		"application.onConnect = function (client, mode) {\r" +
+		"    if (mode == \"reject\") {\r" +
+		"        setTimeout(function () { application.rejectConnection(client, {reason: \"room full\", code: 7}); }, 100);\r" +
+		"        return null;\r" +
+		"    }\r" +
+		"    var id = setInterval(function () {\r" +
+		"        clearInterval(id);\r" +
+		"        trace(\"accepting \" + client.id);\r" +
+		"        application.acceptConnection(client);\r" +
+		"    }, 500);\r" +
+		"};\r" +
+		"Client.prototype.hello = function () { return \"hi\"; };\r"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	c, info, ok := srv.connectInfo(t, ctx, "pending", amf.String("wait"))
+	took := time.Since(start)
+	if !ok || info.Get("code").Str() != message.CodeConnectSuccess {
+		t.Fatalf("pending connect: ok=%v info=%v", ok, info)
+	}
+	if took < 450*time.Millisecond {
+		t.Errorf("accepted after %v, want about 500ms", took)
+	}
+	t.Logf("pending connect accepted after %v", took.Round(time.Millisecond))
+	if v, ok, err := c.CallInfo(ctx, "hello"); err != nil || !ok || v.Str() != "hi" {
+		t.Errorf("hello after accept = %v %v %v", v, ok, err)
+	}
+
+	_, info, ok = srv.connectInfo(t, ctx, "pending", amf.String("reject"))
+	if ok || info.Get("code").Str() != message.CodeConnectRejected {
+		t.Fatalf("rejected connect: ok=%v info=%v", ok, info)
+	}
+	app := info.Get("application")
+	if app.Get("reason").Str() != "room full" || app.Get("code").Num() != 7 {
+		t.Errorf("info.application = %v, want {reason: room full, code: 7}", app)
+	}
+}
+
+// Acceptance 5: a server-side NetConnection of instance rpc/front connects
+// to instance rpc/backend of the same server, calls add there and gets
+// the result.
+func TestSSASServerSideNetConnection(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"rpc"}})
+	srv.copySampleApp(t, "rpc")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := srv.dialApp(t, ctx, "rpc/front")
+	if v, ok, err := c.CallInfo(ctx, "remoteAdd", amf.Number(2), amf.Number(40)); err != nil || !ok || v.Str() != "connecting" {
+		t.Fatalf("remoteAdd = %v %v %v", v, ok, err)
+	}
+	res := nextCall(t, ctx, c, "remoteResult")
+	if res.Arg(0).Num() != 42 {
+		t.Fatalf("remoteResult(%v), want 42", res.Arg(0))
+	}
+	srv.waitTrace(t, "backend: NetConnection.Connect.Success")
+	srv.waitTrace(t, "server-side connect from rpc/front agent FlashCom/")
+	srv.waitTrace(t, "backend sum 42")
+}
+
+// Acceptance 6: readAccess/writeAccess set by the script deny a play and
+// a shared-object write outside the allowed prefixes.
+func TestSSASAccessControl(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"acl"}})
+	srv.writeApp(t, "acl", map[string]string{"main.asc": `
+application.onConnect = function (client) {
+    client.readAccess = "public;shared";
+    client.writeAccess = "public";
+    return true;
+};
+`})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := srv.dialApp(t, ctx, "acl")
+	st, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Play(ctx, "private/cam", -2000)
+	if se, ok := err.(*message.StatusError); !ok || se.Code != message.CodePlayFailed {
+		t.Errorf("play private/cam: %v, want %s", err, message.CodePlayFailed)
+	}
+	if err := st.Play(ctx, "public/cam", -2000); err != nil {
+		t.Errorf("play public/cam: %v", err)
+	}
+
+	statuses := make(chan string, 8)
+	so := rtmp.NewSharedObject("shared/board", false)
+	so.OnStatus = func(code, _ string) { statuses <- code }
+	if err := so.Connect(ctx, c); err != nil {
+		t.Fatalf("use shared/board (read allowed): %v", err)
+	}
+	if err := so.SetProperty("x", amf.Number(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-statuses:
+		if code != "SharedObject.NoWriteAccess" {
+			t.Errorf("write to shared/board: status %s, want SharedObject.NoWriteAccess", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("no status for a write outside writeAccess")
+	}
+	pso := rtmp.NewSharedObject("public/board", false)
+	if err := pso.Connect(ctx, c); err != nil {
+		t.Fatalf("use public/board: %v", err)
+	}
+}
+
+// Acceptance 8: a script that loops forever is interrupted after the time
+// budget and its instance unloaded (its client gets AppShutdown), while a
+// second instance of the same app and another app keep serving; the next
+// connect loads the instance afresh.
+func TestSSASRunawayScript(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"spin", "rpc"}, Config: "ssas:\n  max_script_time: 1s\n"})
+	srv.copySampleApp(t, "rpc")
+	srv.writeApp(t, "spin", map[string]string{"main.asc": `
+Client.prototype.spin = function () { while (true) {} };
+Client.prototype.ping = function () { return "pong " + application.name; };
+`})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := srv.dialApp(t, ctx, "spin/x")
+	b := srv.dialApp(t, ctx, "spin/y")
+	other := srv.dialApp(t, ctx, "rpc")
+
+	if err := a.Send("spin"); err != nil {
+		t.Fatal(err)
+	}
+	// While x spins, y and the other app answer.
+	if v, ok, err := b.CallInfo(ctx, "ping"); err != nil || !ok || v.Str() != "pong spin/y" {
+		t.Errorf("spin/y ping during the loop = %v %v %v", v, ok, err)
+	}
+	if v, ok, err := other.CallInfo(ctx, "add", amf.Number(1), amf.Number(2)); err != nil || !ok || v.Num() != 3 {
+		t.Errorf("rpc add during the loop = %v %v %v", v, ok, err)
+	}
+	shut := nextCall(t, ctx, a, "onStatus")
+	if code := shut.Arg(0).Get("code").Str(); code != message.CodeConnectAppShutdown {
+		t.Errorf("spinning instance's client got %s, want %s", code, message.CodeConnectAppShutdown)
+	}
+	select {
+	case <-a.Done():
+	case <-ctx.Done():
+		t.Fatal("the spinning instance's client was not disconnected")
+	}
+	waitFor(t, 10*time.Second, "the instance failed log line", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "instance failed: unloading" && m["app"] == "spin" && m["instance"] == "x"
+		})) > 0
+	})
+	if v, ok, err := b.CallInfo(ctx, "ping"); err != nil || !ok || v.Str() != "pong spin/y" {
+		t.Errorf("spin/y ping after the unload = %v %v %v", v, ok, err)
+	}
+	again := srv.dialApp(t, ctx, "spin/x")
+	if v, ok, err := again.CallInfo(ctx, "ping"); err != nil || !ok || v.Str() != "pong spin/x" {
+		t.Errorf("restarted spin/x ping = %v %v %v", v, ok, err)
+	}
+}
+
+// A syntax error in main.asc rejects connects with a clear description;
+// a fixed file is picked up by the next connect.
+func TestSSASSyntaxError(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"broken"}})
+	srv.writeApp(t, "broken", map[string]string{"main.asc": "application.onConnect = function (c) {\n  return true\n;;; }}}\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, info, ok := srv.connectInfo(t, ctx, "broken")
+	if ok || info.Get("code").Str() != message.CodeConnectRejected || info.Get("description").Str() != "Application script error" {
+		t.Fatalf("connect to a broken script: ok=%v info=%v", ok, info)
+	}
+	if !strings.Contains(info.Get("application").Str(), "main.asc:3") {
+		t.Errorf("rejection does not name the file and line: %v", info.Get("application"))
+	}
+	srv.writeApp(t, "broken", map[string]string{"main.asc": "application.onConnect = function (c) { return true; };\n"})
+	if _, info, ok := srv.connectInfo(t, ctx, "broken"); !ok {
+		t.Fatalf("connect after the fix: %v", info)
+	}
+}
