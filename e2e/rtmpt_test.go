@@ -192,8 +192,7 @@ func TestHTTP3ClientAndAltSvc(t *testing.T) {
 
 	pub := startPublisher(t, srv.RTMPURL("live", "h3"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
-	dial, cleanup := tunnel.Dialer(tunnel.DialConfig{HTTP3: true, TLS: insecure})
-	defer cleanup()
+	dial := tunnel.DialFunc(tunnel.DialConfig{HTTP3: true, TLS: insecure})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cp, err := playWithClient(ctx, tunnelURL("rtmpts", srv.h3Addr, "live", ""), "h3", dial)

@@ -200,9 +200,8 @@ func connectAndAbandon(b *testing.B, rawURL string) {
 	// Idle: an empty poll has come back (the server has then released the
 	// session's buffers, as for any idle session that is polled).
 	waitFor(b, 5*time.Second, "an empty poll", func() bool { return cc.EmptyPolls() >= 2 })
-	cc.Abandon()
+	cc.Abandon() // also closes its HTTP connection
 	<-c.Done()
-	cc.cfg.Client.CloseIdleConnections()
 }
 
 // BenchmarkIdleSessionMemory measures the server-side memory of an idle

@@ -57,7 +57,18 @@ type DialConfig struct {
 	RequestTimeout time.Duration
 }
 
+// WithDefaults returns c with every zero field set to its default (a new
+// HTTP client when Client is nil).
 func (c DialConfig) WithDefaults() DialConfig {
+	c = c.limits()
+	if c.Client == nil {
+		c.Client = newHTTPClient(c)
+	}
+	return c
+}
+
+// limits sets the defaults of every field but Client.
+func (c DialConfig) limits() DialConfig {
 	if c.IdleInterval == 0 {
 		c.IdleInterval = 50 * time.Millisecond
 	}
@@ -70,41 +81,108 @@ func (c DialConfig) WithDefaults() DialConfig {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 15 * time.Second
 	}
-	if c.Client == nil {
-		if c.HTTP3 {
-			c.Client = &http.Client{Transport: &http3.Transport{TLSClientConfig: c.TLS}}
-		} else {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.TLSClientConfig = c.TLS
-			tr.MaxIdleConnsPerHost = 1024
-			// The tunnel's bodies are application/x-fcs; never
-			// transparently compressed, never over HTTP/2 (rtmpt.md §3).
-			tr.DisableCompression = true
-			tr.ForceAttemptHTTP2 = false
-			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			c.Client = &http.Client{Transport: tr}
-		}
-	}
 	return c
 }
 
-// Dialer returns a dial function for rtmp.ClientConfig.Dial: each call
+// newHTTPClient makes the default client: quic-go's HTTP/3 transport, or
+// net/http's with keep-alive and HTTP/1.1 only.
+func newHTTPClient(c DialConfig) *http.Client {
+	if c.HTTP3 {
+		return &http.Client{Transport: &http3.Transport{TLSClientConfig: c.TLS}}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = c.TLS
+	tr.MaxIdleConnsPerHost = 1024
+	// The tunnel's bodies are application/x-fcs; never transparently
+	// compressed, never over HTTP/2 (rtmpt.md §3).
+	tr.DisableCompression = true
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	return &http.Client{Transport: tr}
+}
+
+// closeHTTPClient drops a default client's connections; an HTTP/3
+// transport is closed entirely (its UDP socket has a reader goroutine).
+func closeHTTPClient(c *http.Client) {
+	c.CloseIdleConnections()
+	if cl, ok := c.Transport.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
+// DialFunc returns a dial function for rtmp.ClientConfig.Dial: each call
 // opens a tunnel session to the URL's host (rtmpt:// on port 80 by
-// default, rtmpts:// on 443). The HTTP client is shared by the sessions of
-// one Dialer. Call the returned cleanup when done with every session to
-// release idle connections.
+// default, rtmpts:// on 443):
+//
+//	rtmp.Dial(ctx, "rtmpt://host:8080/live", rtmp.ClientConfig{Dial: tunnel.DialFunc(tunnel.DialConfig{})})
+//
+// The sessions of one DialFunc share its HTTP client; when it made that
+// client (cfg.Client nil), its idle connections are closed whenever the
+// last of its sessions ends, so nothing lingers after the clients close.
+func DialFunc(cfg DialConfig) func(ctx context.Context, u *url.URL) (net.Conn, error) {
+	d, _ := Dialer(cfg)
+	return d
+}
+
+// Dialer is DialFunc plus a cleanup function that closes the shared HTTP
+// client's idle connections at once (safe while sessions live: they
+// reconnect).
 func Dialer(cfg DialConfig) (dial func(ctx context.Context, u *url.URL) (net.Conn, error), cleanup func()) {
-	cfg = cfg.WithDefaults()
+	sh := &sharedClient{cfg: cfg.limits(), owned: cfg.Client == nil, client: cfg.Client}
 	dial = func(ctx context.Context, u *url.URL) (net.Conn, error) {
-		return Dial(ctx, u, cfg)
+		c := sh.cfg
+		c.Client = sh.acquire()
+		conn, err := dialSession(ctx, u, c, sh.release)
+		if err != nil {
+			sh.release()
+			return nil, err
+		}
+		return conn, nil
 	}
 	cleanup = func() {
-		cfg.Client.CloseIdleConnections()
-		if c, ok := cfg.Client.Transport.(io.Closer); ok {
-			_ = c.Close()
+		sh.mu.Lock()
+		c := sh.client
+		sh.mu.Unlock()
+		if c != nil {
+			c.CloseIdleConnections()
 		}
 	}
 	return dial, cleanup
+}
+
+// sharedClient is the HTTP client of a Dialer's sessions. An owned
+// (default) client is made for the first session and closed when the last
+// one ends; the next session makes a new one.
+type sharedClient struct {
+	cfg   DialConfig
+	owned bool
+
+	mu     sync.Mutex
+	client *http.Client
+	n      int
+}
+
+func (s *sharedClient) acquire() *http.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		s.client = newHTTPClient(s.cfg)
+	}
+	s.n++
+	return s.client
+}
+
+func (s *sharedClient) release() {
+	s.mu.Lock()
+	s.n--
+	var done *http.Client
+	if s.n == 0 && s.owned {
+		done, s.client = s.client, nil
+	}
+	s.mu.Unlock()
+	if done != nil {
+		closeHTTPClient(done)
+	}
 }
 
 // BaseURL maps an rtmpt:// or rtmpts:// URL to the HTTP base URL of the
@@ -155,11 +233,32 @@ type ClientConn struct {
 	stop     chan struct{} // closed by Close/Abandon
 	stopOnce sync.Once
 	pollDone chan struct{}
+	// release runs once when the session is over (see Dialer).
+	release     func()
+	releaseOnce sync.Once
 }
 
-// Dial opens a tunnel session (POST /open/1) and starts polling.
+// Dial opens a tunnel session (POST /open/1) and starts polling. With a
+// nil cfg.Client the session has an HTTP client of its own, whose
+// connections close with the session.
 func Dial(ctx context.Context, u *url.URL, cfg DialConfig) (*ClientConn, error) {
+	owned := cfg.Client == nil
 	cfg = cfg.WithDefaults()
+	release := func() {}
+	if owned {
+		release = func() { closeHTTPClient(cfg.Client) }
+	}
+	c, err := dialSession(ctx, u, cfg, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialSession opens a session with a configured cfg; release runs once
+// when the session ends (closed, abandoned or failed).
+func dialSession(ctx context.Context, u *url.URL, cfg DialConfig, release func()) (*ClientConn, error) {
 	base, err := BaseURL(u)
 	if err != nil {
 		return nil, err
@@ -176,6 +275,7 @@ func Dial(ctx context.Context, u *url.URL, cfg DialConfig) (*ClientConn, error) 
 		readable: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		pollDone: make(chan struct{}),
+		release:  release,
 	}
 	body, err := c.post(ctx, "/open/1", []byte{0})
 	if err != nil {
@@ -437,12 +537,16 @@ func (c *ClientConn) Close() error {
 	if !alreadyFailed {
 		_, err = c.post(context.Background(), "/close/"+c.id+"/"+strconv.FormatUint(seq, 10), []byte{0})
 	}
+	c.releaseOnce.Do(c.release)
 	return err
 }
 
 // Abandon stops polling without telling the server, as a crashed client
 // would; the server's session then expires. For tests and load tools.
-func (c *ClientConn) Abandon() { c.halt() }
+func (c *ClientConn) Abandon() {
+	c.halt()
+	c.releaseOnce.Do(c.release)
+}
 
 // halt stops the poller and marks the conn closed.
 func (c *ClientConn) halt() {

@@ -167,9 +167,7 @@ func dialRTMP(t testing.TB, rawURL string, dc DialConfig) *rtmp.Client {
 	var cc rtmp.ClientConfig
 	switch u.Scheme {
 	case "rtmpt", "rtmpts":
-		d, cleanup := Dialer(dc)
-		t.Cleanup(cleanup)
-		cc.Dial = d
+		cc.Dial = DialFunc(dc)
 	case "rtmps":
 		cc.Dial = rtmp.DialTLS(&tls.Config{InsecureSkipVerify: true})
 	}
