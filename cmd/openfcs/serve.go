@@ -118,13 +118,24 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		running++
 		go func() { errc <- f() }()
 	}
+	// The rtmp line comes last: tools (the e2e harness) take it as the
+	// sign that the server is up and read the other addresses by then.
+	var rtmpLine func()
 	for _, l := range lns {
-		log.Info("listening", "proto", l.proto, "addr", l.ln.Addr().String())
+		line := func() { log.Info("listening", "proto", l.proto, "addr", l.ln.Addr().String()) }
+		if l.proto == "rtmp" {
+			rtmpLine = line
+		} else {
+			line()
+		}
 		start(func() error { return mux.Serve(l.ln) })
 	}
 	if h3 != nil {
 		log.Info("listening", "proto", "http3", "addr", udp.LocalAddr().String())
 		start(func() error { return h3.Serve(udp) })
+	}
+	if rtmpLine != nil {
+		rtmpLine()
 	}
 	start(func() error { return tunnel.ServeRTMP(ctx, mux.RTMP(), srv) })
 	start(func() error { return app.Listener(mux.HTTP()) })
