@@ -573,16 +573,23 @@ func (c *ClientConn) RTT() time.Duration {
 	return c.lastRTT
 }
 
-func (c *ClientConn) LocalAddr() net.Addr  { return c.local }
+// LocalAddr is a placeholder: a session spans many HTTP connections.
+func (c *ClientConn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr is the tunnel server's host:port.
 func (c *ClientConn) RemoteAddr() net.Addr { return c.remote }
 
+// SetDeadline sets the read and write deadlines.
 func (c *ClientConn) SetDeadline(t time.Time) error {
 	c.rdl.set(t)
 	c.wdl.set(t)
 	return nil
 }
 
-func (c *ClientConn) SetReadDeadline(t time.Time) error  { c.rdl.set(t); return nil }
+// SetReadDeadline bounds Read.
+func (c *ClientConn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
+
+// SetWriteDeadline bounds a Write blocked on a full send buffer.
 func (c *ClientConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 var _ net.Conn = (*ClientConn)(nil)

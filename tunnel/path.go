@@ -18,6 +18,7 @@ const (
 	KindClose                 // POST /close/<id>/<seq>: end the session
 )
 
+// String names the kind as in the request path ("send", "idle", ...).
 func (k Kind) String() string {
 	switch k {
 	case KindIdent:
