@@ -84,7 +84,7 @@ func Scan(r io.ReaderAt, size int64) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{End: rd.FirstTag()}
+	ix := &Index{End: min(rd.FirstTag(), size)}
 	var audio []SeekPoint
 	// Header plus the first bytes of the payload: enough to tell an AVC or
 	// E-RTMP keyframe from a sequence header.
