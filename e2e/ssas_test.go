@@ -212,6 +212,7 @@ func TestSSASAccessControl(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{Apps: []string{"acl"}})
 	srv.writeApp(t, "acl", map[string]string{"main.asc": `
+board = SharedObject.get("shared/board", false); // exists: Use is then a read
 application.onConnect = function (client) {
     client.readAccess = "public;shared";
     client.writeAccess = "public";

@@ -85,6 +85,8 @@ func (p *peer) Accept(cl *instance.Client) {
 		return
 	}
 	c := p.c
+	// Admit first: the client may answer the _result at once.
+	p.admitted.Store(true)
 	c.sendUserControl(message.EventStreamBegin, 0)
 	c.sendResult(p.connectTxn,
 		amf.Object(
@@ -98,7 +100,6 @@ func (p *peer) Accept(cl *instance.Client) {
 			amf.Prop{Key: "clientid", Value: amf.Number(float64(cl.ID))},
 		),
 	)
-	p.admitted.Store(true)
 	p.log.Info("connect", "app", cl.Instance().App, "instance", cl.Instance().Name, "client", cl.ID,
 		"agent", cl.Agent, "encoding", cl.Encoding, "deferred", cl.Deferred())
 }

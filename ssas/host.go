@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -113,6 +114,8 @@ func (h *Host) Load(in *instance.Instance) (instance.Script, error) {
 	return r, nil
 }
 
+var parserErrRE = regexp.MustCompile(`Line (\d+):(\d+) (.*)$`)
+
 // errBudget interrupts a script that ran past Config.MaxScriptTime.
 var errBudget = errors.New("script ran past its time budget")
 
@@ -212,6 +215,10 @@ func (r *Runtime) compileFile(name, path string) (*goja.Program, error) {
 		if errors.As(err, &se) && se.File != nil {
 			pos := se.File.Position(se.Offset)
 			return nil, fmt.Errorf("%s:%d:%d: %s", name, pos.Line, pos.Column, se.Message)
+		}
+		// Parser errors read "name: Line L:C message (and n more errors)".
+		if m := parserErrRE.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s:%s: %s", name, m[1], m[2], m[3])
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
