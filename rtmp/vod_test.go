@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -516,4 +517,131 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return n, fmt.Errorf("short read at %d", off)
 	}
 	return n, nil
+}
+
+// TestVODCorruptFiles: damaged files play up to the damage and end with
+// Play.Complete and Play.Stop; files that are not of their format get
+// StreamNotFound (flv.md §12). The server stays up for the next player.
+func TestVODCorruptFiles(t *testing.T) {
+	ts := startServer(t, Config{})
+	dir := streamsDir(t, ts)
+	good := synthFLV(800, 5, true)
+	hdr := flv.AppendHeader(nil, flv.FlagVideo)
+	backwards := append([]byte(nil), hdr...)
+	for i, tsv := range []uint32{0, 40, 80, 5000, 5040, 120, 160, 0, 40} {
+		p := []byte{0x27, 1, 0, 0, 0, byte(i)}
+		if i == 0 {
+			p[0] = 0x17
+		}
+		backwards = flv.AppendTag(backwards, flv.TagVideo, tsv, p)
+	}
+	zero := flv.AppendTag(flv.AppendTag(append([]byte(nil), hdr...), flv.TagVideo, 0, nil), flv.TagAudio, 0, nil)
+	zero = flv.AppendTag(zero, flv.TagVideo, 10, []byte{0x17, 1, 0, 0, 0, 1})
+	zero = flv.AppendTag(zero, 7, 20, []byte("unknown type"))
+	zero = flv.AppendTag(zero, flv.TagVideo|0x20, 30, []byte("encrypted"))
+	oversize := append(append([]byte(nil), good[:len(good)/2]...), 9, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3)
+	garbageTail := append(append([]byte(nil), good...), bytes.Repeat([]byte{0xde, 0xad}, 100)...)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		notFound bool
+		minVideo int
+	}{
+		{"truncated", good[:len(good)*2/3], false, 5},
+		{"size past the end", oversize, false, 3},
+		{"garbage after the last tag", garbageTail, false, 21},
+		{"timestamps going backwards", backwards, false, 9},
+		{"zero-length, unknown and encrypted tags", zero, false, 1},
+		{"not an FLV", []byte("this is not a video file at all"), true, 0},
+		{"header only", hdr, false, 0},
+		{"bad data offset", []byte("FLV\x01\x05\x00\x00\x00\x02\x00\x00\x00\x00"), true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "_")
+			if err := os.WriteFile(filepath.Join(dir, name+".flv"), tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, s, col := playStream(t, ts)
+			if err := s.PlayArgs(name, 0, -1000, true); err != nil {
+				t.Fatal(err)
+			}
+			if tc.notFound {
+				waitCode(t, col, message.CodePlayStreamNotFound, 5*time.Second)
+				return
+			}
+			waitCode(t, col, message.CodePlayStop, 10*time.Second)
+			if !col.has(message.CodePlayComplete) {
+				t.Errorf("no Play.Complete: %v", col.codes())
+			}
+			var video int
+			last := int64(-1)
+			for _, e := range col.media() {
+				if e.kind == media.Video {
+					video++
+					if int64(e.ts) < last {
+						t.Errorf("video timestamp went back: %d after %d", e.ts, last)
+					}
+					last = int64(e.ts)
+				}
+			}
+			if video < tc.minVideo {
+				t.Errorf("%d video messages, want >= %d", video, tc.minVideo)
+			}
+		})
+	}
+	t.Run("mp3 garbage", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, "junk.mp3"), bytes.Repeat([]byte{0xff, 0x00}, 40000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, s, col := playStream(t, ts)
+		if err := s.PlayArgs("mp3:junk", 0, -1000, true); err != nil {
+			t.Fatal(err)
+		}
+		waitCode(t, col, message.CodePlayStreamNotFound, 5*time.Second)
+	})
+}
+
+// TestVODMP3 plays a synthetic MP3 with an ID3 tag: onId3 first, then
+// audio messages with flag byte 0x2f and frame-count timestamps.
+func TestVODMP3(t *testing.T) {
+	ts := startServer(t, Config{})
+	dir := streamsDir(t, ts)
+	id3 := []byte{'I', 'D', '3', 3, 0, 0, 0, 0, 0, 15, 'T', 'I', 'T', '2', 0, 0, 0, 5, 0, 0, 0, 'S', 'o', 'n', 'g'}
+	data := append([]byte(nil), id3...)
+	for i := range 40 {
+		h := []byte{0xff, 0xfb, 0x90, 0x64}
+		l := 417
+		if i%3 == 1 {
+			h[2] |= 2
+			l++
+		}
+		data = append(data, h...)
+		data = append(data, make([]byte, l-4)...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "song.mp3"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, s, col := playStream(t, ts)
+	if n, err := c.GetStreamLength(ctxT(t), "mp3:song"); err != nil || n < 1.0 || n > 1.1 {
+		t.Errorf("getStreamLength(mp3:song) = %v, %v; want about 1.045", n, err)
+	}
+	if err := s.PlayArgs("mp3:song", 0, -1000, true); err != nil {
+		t.Fatal(err)
+	}
+	waitCode(t, col, message.CodePlayStop, 10*time.Second)
+	ev := col.events()
+	first := slices.IndexFunc(ev, func(e event) bool { return e.code == "data:onId3" })
+	firstAudio := slices.IndexFunc(ev, func(e event) bool { return e.kind == media.Audio })
+	if first < 0 || firstAudio < first {
+		t.Errorf("onId3 at %d, first audio at %d: want onId3 first", first, firstAudio)
+	}
+	var ts2 []uint32
+	for _, e := range col.media() {
+		if e.kind == media.Audio {
+			ts2 = append(ts2, e.ts)
+		}
+	}
+	if len(ts2) != 40 || ts2[1] != 26 || ts2[5] != 130 || ts2[39] != 1018 {
+		t.Errorf("audio timestamps %v", ts2)
+	}
 }
