@@ -268,7 +268,8 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 // queue entry is written), so a tick's fan-out costs no allocation per
 // subscriber (issue 5 benchmark requirement).
 func TestSharedObjectDeliverAllocs(t *testing.T) {
-	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096)}
+	// writerRunning: as if a writer were draining, so none is started.
+	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), writerRunning: true}
 	s := &soConn{c: c}
 	var out capture
 	reg := sharedobject.NewRegistry(sharedobject.Config{}, nil, nil)

@@ -37,7 +37,9 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	case message.TypeCommand, message.TypeCommandAMF3:
 		// Commands are rare; a fresh argument slice keeps handlers free
 		// to hold on to what they were given.
-		cmd, err := message.ParseCommand(p, h.Type, &c.dec, nil)
+		dec := c.getDecoder()
+		cmd, err := message.ParseCommand(p, h.Type, dec, nil)
+		putDecoder(dec)
 		if err != nil {
 			return fmt.Errorf("%s on csid %d: %w", message.TypeName(h.Type), h.CSID, err)
 		}

@@ -39,6 +39,12 @@ type Config struct {
 	// connection; overflow closes the connection (commands are never
 	// dropped silently). Default 1024.
 	MaxQueuedCommands int `yaml:"max_queued_commands"`
+	// MergeWrite is the least time between two flushes to a connection
+	// that is playing: what arrives meanwhile (a tick's audio and video,
+	// several players' messages) leaves in one vectored write, which is
+	// what a write costs, not its bytes. It adds at most this much latency
+	// to playback. Default 20ms; negative disables merging.
+	MergeWrite time.Duration `yaml:"merge_write"`
 	// FMSVer is the fmsVer string of the connect _result. Default
 	// "FMS/3,0,1,123" (rtmp.md §7.2).
 	FMSVer string `yaml:"fms_ver"`
@@ -69,6 +75,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxQueuedCommands <= 0 {
 		c.MaxQueuedCommands = 1024
+	}
+	if c.MergeWrite == 0 {
+		c.MergeWrite = 20 * time.Millisecond
 	}
 	c.Chunk = c.Chunk.WithDefaults()
 	c.AMF = c.AMF.WithDefaults()

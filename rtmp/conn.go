@@ -50,7 +50,6 @@ type conn struct {
 
 	// Reader goroutine only.
 	r          *chunk.Reader
-	dec        amf.Decoder
 	connected  bool
 	rejected   bool
 	inst       *instance.Instance
@@ -67,10 +66,17 @@ type conn struct {
 	closeAfterFlush bool
 	wake            chan struct{}
 
-	failOnce   sync.Once
-	failErr    error
-	writerDone chan struct{}
-	bytesOut   atomic.Uint64
+	failOnce sync.Once
+	failErr  error
+	// w keeps the chunk stream state across writer goroutines: a writer
+	// runs only while there is something to send (an idle connection holds
+	// no goroutine, batch or buffers for writing) and the next one must
+	// continue the same header compression.
+	w             *chunk.Writer
+	writerRunning bool           // mu; a writer goroutine owns w and the socket's write side
+	writersDone   bool           // mu; set once finish waits: no writer may start after
+	writers       sync.WaitGroup // the writer goroutines started
+	bytesOut      atomic.Uint64
 }
 
 func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
@@ -88,7 +94,7 @@ func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
 		streams:    map[uint32]*netStream{},
 		peerWindow: s.cfg.WindowAckSize,
 		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
+		w:          chunk.NewWriter(),
 	}
 }
 
@@ -121,7 +127,10 @@ func (c *conn) run() {
 
 // finish waits for the writer, leaves the engine and logs the closed line.
 func (c *conn) finish() {
-	<-c.writerDone
+	c.mu.Lock()
+	c.writersDone = true
+	c.mu.Unlock()
+	c.writers.Wait()
 	c.leave()
 	err := c.failErr
 	reason := classify(err)
@@ -146,12 +155,6 @@ func (c *conn) bytesIn() uint64 {
 
 // serve runs the handshake and the read loop; it returns what ended them.
 func (c *conn) serve() error {
-	started := false
-	defer func() {
-		if !started {
-			close(c.writerDone)
-		}
-	}()
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
 		return withReason(ReasonIOError, err)
 	}
@@ -164,18 +167,17 @@ func (c *conn) serve() error {
 		return withReason(ReasonIOError, err)
 	}
 	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
-	c.dec.Limits = c.cfg.AMF
-	// Payloads are never reused after ReadMessage, so decoded strings may
-	// point into them instead of being copied.
-	c.dec.AliasInput = true
-	started = true
-	go c.writeLoop()
-
+	var deadlineSet time.Time
 	for {
-		// Until connect the handshake deadline still applies.
+		// Until connect the handshake deadline still applies. After it the
+		// idle deadline is pushed forward only when a quarter of it has
+		// gone by: re-arming a timer per message costs more than reading.
 		if c.connected {
-			if err := c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout)); err != nil {
-				return withReason(ReasonIOError, err)
+			if now := time.Now(); now.Sub(deadlineSet) > c.cfg.IdleTimeout/4 {
+				deadlineSet = now
+				if err := c.nc.SetReadDeadline(now.Add(c.cfg.IdleTimeout)); err != nil {
+					return withReason(ReasonIOError, err)
+				}
 			}
 		}
 		h, p, err := c.r.ReadMessage()
@@ -205,12 +207,45 @@ func (c *conn) enqueue(m outMsg) {
 	c.signal()
 }
 
+// signal wakes the writer, starting one if none runs.
 func (c *conn) signal() {
+	c.mu.Lock()
+	if !c.writerRunning {
+		if !c.writersDone && c.ctx.Err() == nil {
+			c.writerRunning = true
+			c.writers.Add(1)
+			go c.writeLoop()
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
+
+// decoders lends AMF decoders to command parsing, so an idle connection
+// keeps no decoder tables.
+var decoders = sync.Pool{New: func() any { return new(amf.Decoder) }}
+
+// getDecoder returns a decoder with the connection's limits. Payloads are
+// never reused after ReadMessage, so decoded strings may point into them.
+func (c *conn) getDecoder() *amf.Decoder {
+	d := decoders.Get().(*amf.Decoder)
+	d.Limits = c.cfg.AMF
+	d.AliasInput = true
+	return d
+}
+
+func putDecoder(d *amf.Decoder) {
+	d.Reset()
+	decoders.Put(d)
+}
+
+// batches lends chunk batches to running writers.
+var batches = sync.Pool{New: func() any { return new(chunk.Batch) }}
 
 func (c *conn) sendControl(t uint8, payload []byte) {
 	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: t}, p: payload})
@@ -276,30 +311,39 @@ func (c *conn) rejectAndClose(txn float64, code, desc string, extra ...amf.Prop)
 	c.signal()
 }
 
-// writeLoop owns the socket for writing. Each wake-up it takes every queued
-// command and every pending media event, encodes chunk headers into one
-// reused batch and flushes it in one vectored write.
+// writeLoop owns the socket for writing while there is something to
+// write. Each round it takes every queued command and every pending media
+// event, encodes chunk headers into one batch and flushes it in one
+// vectored write. With players attached, rounds are at least MergeWrite
+// apart, so a tick's audio and video leave in one write (rtmp.Config).
+// It returns when the connection ends or nothing is left to do.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
+	defer c.writers.Done()
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
 			c.fail(withReason(ReasonPanic, fmt.Errorf("panic: %v", v)))
 		}
 	}()
-	w := chunk.NewWriter()
+	batch := batches.Get().(*chunk.Batch)
+	defer func() {
+		batch.Reset()
+		batches.Put(batch)
+	}()
 	var (
-		batch chunk.Batch
-		out   []outMsg
-		plays []*player
-		evs   []media.Event
+		out         []outMsg
+		plays       []*player
+		evs         []media.Event
+		merge       *time.Timer
+		lastFlush   time.Time
+		deadlineSet time.Time
 	)
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.wake:
+	defer func() {
+		if merge != nil {
+			merge.Stop()
 		}
+	}()
+	for {
 		c.mu.Lock()
 		out, c.out = c.out, out[:0]
 		plays = append(plays[:0], c.plays...)
@@ -307,26 +351,33 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 
 		for i := range out {
-			w.Append(&batch, out[i].h, out[i].p)
+			c.w.Append(batch, out[i].h, out[i].p)
 			if out[i].chunkSize != 0 {
-				w.SetChunkSize(out[i].chunkSize)
+				c.w.SetChunkSize(out[i].chunkSize)
 			}
 		}
 		for _, p := range plays {
 			var err error
-			evs, err = p.write(w, &batch, evs[:0])
+			evs, err = p.write(c.w, batch, evs[:0])
 			if err != nil {
 				c.fail(err)
 				return
 			}
 		}
 		if batch.Len() > 0 {
-			if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-				c.fail(withReason(ReasonIOError, err))
-				return
+			// The deadline is refreshed when a quarter of it has passed,
+			// so a stalled flush fails after 3/4 to 1 WriteTimeout.
+			now := time.Now()
+			if now.Sub(deadlineSet) > c.cfg.WriteTimeout/4 {
+				deadlineSet = now
+				if err := c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout)); err != nil {
+					c.fail(withReason(ReasonIOError, err))
+					return
+				}
 			}
 			n, err := batch.WriteTo(c.nc)
 			c.bytesOut.Add(uint64(n))
+			lastFlush = now
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -341,6 +392,32 @@ func (c *conn) writeLoop() {
 		if closeAfter {
 			c.fail(withReason(ReasonRejected, errors.New("connection rejected")))
 			return
+		}
+
+		c.mu.Lock()
+		if len(c.out) == 0 && len(c.plays) == 0 {
+			c.writerRunning = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.wake:
+		}
+		if d := c.cfg.MergeWrite - time.Since(lastFlush); d > 0 && len(plays) > 0 {
+			if merge == nil {
+				merge = time.NewTimer(d)
+			} else {
+				merge.Reset(d)
+			}
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-merge.C:
+			}
 		}
 	}
 }
