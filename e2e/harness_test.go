@@ -291,7 +291,7 @@ type server struct {
 
 // startServer runs openfcs on 127.0.0.1:0 with a temp applications folder,
 // waits for its `started` line (logged after every `listening` line, so
-// rtmpAddr, httpAddr and addr() are complete and never change after) and
+// rtmpAddr and httpAddr are set and never change after) and
 // stops it with SIGTERM at cleanup (which
 // must exit 0 and leave no data race report). The whole log is printed when
 // the test fails.
@@ -352,13 +352,6 @@ func startServer(t testing.TB, opts serverOpts) *server {
 	return s
 }
 
-// addr is the address the server logged as listening for proto ("rtmp",
-// "http", "rtmps", "http3", ...), or "".
-func (s *server) addr(proto string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addrs[proto]
-}
 
 func (s *server) addLine(line string) {
 	s.mu.Lock()
