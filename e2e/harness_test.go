@@ -352,7 +352,6 @@ func startServer(t testing.TB, opts serverOpts) *server {
 	return s
 }
 
-
 func (s *server) addLine(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
