@@ -16,5 +16,11 @@
 // allocate (they run once per published message) and answer false / a zero
 // Class for anything they cannot parse.
 //
-// Not here yet: the FLV file reader and writer (flv.md §1–§3, §7–§12).
+// Files (flv.md §1–§3, §6, §7.3, §9.4, §12): ParseHeader/AppendHeader,
+// ParseTagHeader/AppendTag, a Reader that reads tags from an io.ReaderAt
+// with limits and reports a truncated tail (ErrTruncated), Scan (keyframe
+// and configuration index from tag headers only), TailOK/LastTagTime, and
+// onMetaData helpers: ParseMetadata, ValidateKeyframes, and MetaTemplate,
+// whose changing numbers and reserved keyframes index are overwritten in
+// place when a recording closes. Writing files (os) is the media package's.
 package flv
