@@ -57,9 +57,9 @@ func TestRecorderRebasesAndFinalizes(t *testing.T) {
 	pub.Write(key(1010, 10))
 	pub.Write(&Packet{Kind: Audio, Time: 1000}) // empty: skipped
 	pub.Write(inter(1050, 10))
-	pub.Write(aac(1030, 10))         // 20 ms older than the last: clamped to 50
-	pub.Write(inter(90000, 10))      // the clock jumped: continues one frame later
-	pub.Write(key(90040, 10))        // and keeps the new offset
+	pub.Write(aac(1030, 10))    // 20 ms older than the last: clamped to 50
+	pub.Write(inter(90000, 10)) // the clock jumped: continues one frame later
+	pub.Write(key(90040, 10))   // and keeps the new offset
 	pub.Write(&Packet{Kind: Data, Time: 90040, Payload: []byte{2, 0, 2, 'h', 'i'}})
 	pub.Close()
 	if err := rec.Close(); err != nil {
