@@ -1,0 +1,75 @@
+package instance
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseAppConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want AppConfig
+		err  bool
+	}{
+		{"empty", "", AppConfig{}.WithDefaults(), false},
+		{"record live with index", "record:\n  live: record\n  keyframes_index: 500\nstreams: media\n",
+			AppConfig{Streams: "media", Record: RecordConfig{Live: "record", KeyframesIndex: 500, SyncInterval: 5 * time.Second, SyncBytes: 1 << 20}}, false},
+		{"other features' keys ignored", "script: main.asc\nrecord:\n  live: append\n",
+			AppConfig{Streams: "streams", Record: RecordConfig{Live: "append", SyncInterval: 5 * time.Second, SyncBytes: 1 << 20}}, false},
+		{"misspelt record key", "record:\n  lvie: record\n", AppConfig{}, true},
+		{"bad live mode", "record:\n  live: sometimes\n", AppConfig{}, true},
+		{"huge index", "record:\n  keyframes_index: 10000000\n", AppConfig{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseAppConfig([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v, want error %v", err, tc.err)
+			}
+			if err == nil && got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStreamFile(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		publish bool
+		c       Container
+		rel     string
+		err     error
+	}{
+		{"s1", false, ContainerFLV, "s1.flv", nil},
+		{"flv:dir/s1.FLV", false, ContainerFLV, "dir/s1.FLV", nil},
+		{"mp3:song", false, ContainerMP3, "song.mp3", nil},
+		{"id3:song.mp3", false, ContainerID3, "song.mp3", nil},
+		{"mp3:song", true, 0, "", ErrBadName},
+		{"mp4:clip.f4v", false, 0, "", ErrUnsupportedContainer},
+		{"rtmp:x", false, 0, "", ErrBadName},
+		{"../x", false, 0, "", ErrBadName},
+		{"a/../../x", false, 0, "", ErrBadName},
+		{"/abs", false, 0, "", ErrBadName},
+		{"a\\b", false, 0, "", ErrBadName},
+		{"a\x00b", false, 0, "", ErrBadName},
+		{"a\x7fb", false, 0, "", ErrBadName},
+		{"c:/x", false, 0, "", ErrBadName},
+		{"a//b", false, 0, "", ErrBadName},
+		{"\xff\xfe", false, 0, "", ErrBadName},
+		{strings.Repeat("a", 256), false, 0, "", ErrBadName},
+		{strings.Repeat("a/", 600), false, 0, "", ErrBadName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, rel, err := ParseStreamFile(tc.name, tc.publish)
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if c != tc.c || rel != tc.rel {
+				t.Errorf("got %v %q, want %v %q", c, rel, tc.c, tc.rel)
+			}
+		})
+	}
+}
