@@ -43,7 +43,8 @@ type Config struct {
 	// that is playing: what arrives meanwhile (a tick's audio and video,
 	// several players' messages) leaves in one vectored write, which is
 	// what a write costs, not its bytes. It adds at most this much latency
-	// to playback. Default 20ms; negative disables merging.
+	// to playback. Default 40ms (one write per 25 fps frame tick); negative
+	// disables merging.
 	MergeWrite time.Duration `yaml:"merge_write"`
 	// FMSVer is the fmsVer string of the connect _result. Default
 	// "FMS/3,0,1,123" (rtmp.md §7.2).
@@ -77,7 +78,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxQueuedCommands = 1024
 	}
 	if c.MergeWrite == 0 {
-		c.MergeWrite = 20 * time.Millisecond
+		c.MergeWrite = 40 * time.Millisecond
 	}
 	c.Chunk = c.Chunk.WithDefaults()
 	c.AMF = c.AMF.WithDefaults()
