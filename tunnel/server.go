@@ -261,7 +261,9 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 		w.appendBody(closingByte[:])
 		return http.StatusOK
 	case KindSend:
+		ss.begin(req.Seq)
 		if err := ss.apply(req.Seq, body, s.cfg.RequestTimeout); err != nil {
+			ss.abort(req.Seq)
 			s.log.Warn("tunnel send refused", "session", ss.id, "err", err)
 			return http.StatusServiceUnavailable
 		}
@@ -269,12 +271,15 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 		// that reads nothing back, and would stall.
 		ss.waitOutput(sendLinger)
 	case KindIdle:
+		ss.begin(req.Seq)
 		_ = ss.apply(req.Seq, nil, 0)
 		if s.cfg.HoldIdle > 0 {
 			ss.waitOutput(s.cfg.HoldIdle)
 		}
+	default:
+		return http.StatusBadRequest // not reached: ParsePath makes no other kind
 	}
-	n, finished := ss.respond(w, s.cfg.MaxResponseSize)
+	n, finished := ss.respond(w, s.cfg.MaxResponseSize, req.Seq)
 	s.polls.Add(1)
 	if n > 0 {
 		s.dataResponses.Add(1)

@@ -81,8 +81,14 @@ type session struct {
 	// Polling byte state (rtmpt.md §4).
 	empties int
 	step    int
-	expiry  *time.Timer
-	removed bool // no longer in the server's map
+	// inflight holds the sequence numbers of /send and /idle requests
+	// between begin and respond; kick is closed (and replaced) when a
+	// request arrives while others are in flight, so that a held older one
+	// answers now (rtmpt.md §5: answers in sequence order).
+	inflight []uint64
+	kick     chan struct{}
+	expiry   *time.Timer
+	removed  bool // no longer in the server's map
 
 	// Wake-ups, each with room for one pending signal: readable when input
 	// arrives, writable when output drains, inRoom when input is read,
@@ -106,6 +112,7 @@ func newSession(srv *Server, id, proto string, local, remote net.Addr) *session 
 		writable: make(chan struct{}, 1),
 		inRoom:   make(chan struct{}, 1),
 		outReady: make(chan struct{}, 1),
+		kick:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	s.touch()
@@ -418,12 +425,54 @@ func (s *session) waitRoom(n int, timeout time.Duration) error {
 	}
 }
 
+// begin registers request seq as in flight; older requests being held
+// are woken to answer first.
+func (s *session) begin(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.inflight) > 0 {
+		close(s.kick)
+		s.kick = make(chan struct{})
+	}
+	s.inflight = append(s.inflight, seq)
+}
+
+// end unregisters request seq; mu held. It reports whether the request may
+// carry output: its number is applied (not parked ahead of a gap) and no
+// older request is still in flight, so that output reaches the client in
+// the order of its requests (rtmpt.md §5: a parked request is answered
+// with no data).
+func (s *session) end(seq uint64) (mayTake bool) {
+	older := false
+	for i, q := range s.inflight {
+		if q == seq {
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			break
+		}
+	}
+	for _, q := range s.inflight {
+		if q < seq {
+			older = true
+			break
+		}
+	}
+	return !older && (!s.started || seq < s.next)
+}
+
+// abort unregisters request seq, which gets no poll answer (503).
+func (s *session) abort(seq uint64) {
+	s.mu.Lock()
+	s.end(seq)
+	s.mu.Unlock()
+}
+
 // waitOutput waits up to d for output to be queued (held-idle mode and the
 // short wait after a /send). It returns at once when output is pending or
-// the session has ended.
+// the session has ended, and early when a newer request arrives.
 func (s *session) waitOutput(d time.Duration) {
 	s.mu.Lock()
 	pending := s.out.len() > 0 || s.closed || s.peerErr != nil
+	kick := s.kick
 	s.mu.Unlock()
 	if pending {
 		return
@@ -443,6 +492,7 @@ func (s *session) waitOutput(d time.Duration) {
 	select {
 	case <-s.outReady:
 	case <-s.done:
+	case <-kick:
 	case <-t.C:
 	}
 }
@@ -453,13 +503,22 @@ type bodyAppender interface {
 	appendBody(p []byte)
 }
 
-// respond appends the polling byte and up to max pending bytes to w
-// (rtmpt.md §4). It returns how many RTMP bytes it appended and whether
-// the session is finished: closed on the server side with everything
-// delivered, so its id can be forgotten.
-func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
+// respond answers request seq (registered with begin): the polling byte
+// and up to max pending bytes to w (rtmpt.md §4). It returns how many RTMP
+// bytes it appended and whether the session is finished: closed on the
+// server side with everything delivered, so its id can be forgotten.
+func (s *session) respond(w bodyAppender, max int, seq uint64) (n int, finished bool) {
 	s.mu.Lock()
 	pending := s.out.len()
+	if !s.end(seq) {
+		// A parked or overtaking request: the polling byte only; an
+		// older request held in waitOutput takes the output (pass on the
+		// wake-up this one may have consumed).
+		if pending > 0 {
+			signal(s.outReady)
+		}
+		pending = 0
+	}
 	switch {
 	case pending > 0:
 		n = min(pending, max)
@@ -470,7 +529,7 @@ func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
 		s.mu.Unlock()
 		signal(s.writable)
 		return n, false
-	case s.closed:
+	case s.closed && s.out.len() == 0:
 		s.mu.Unlock()
 		w.appendBody(closingByte[:])
 		return 0, true
@@ -481,7 +540,9 @@ func (s *session) respond(w bodyAppender, max int) (n int, finished bool) {
 		s.step = min(s.step+1, len(pollBytes)-1)
 	}
 	// Nothing flowing: give the storage back until there is.
-	s.out.release()
+	if s.out.len() == 0 {
+		s.out.release()
+	}
 	if s.in.len() == 0 {
 		s.in.release()
 	}

@@ -372,9 +372,57 @@ func TestSteadyStateAllocs(t *testing.T) {
 			_, _ = nc.Write(p)
 		}
 		out.b = out.b[:0]
-		ss.respond(out, 1<<20)
+		ss.begin(0)
+		ss.respond(out, 1<<20, 0)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per poll, want 0", allocs)
 	}
+}
+
+// TestAnswersInRequestOrder: output goes to the oldest request in flight,
+// never to one parked ahead of a gap or overtaking an older held one, so
+// a client with two requests in flight (Flash Player) reads its bytes in
+// order (rtmpt.md §5).
+func TestAnswersInRequestOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{HoldIdle: time.Second, SessionTimeout: time.Hour})
+		id, nc := openSession(t, s, c)
+		_, _ = nc.Write([]byte("abc"))
+		if _, b := do(s, KindIdle, id, 0, []byte{0}); string(b) != "\x01abc" {
+			t.Fatalf("idle 0: %q", b)
+		}
+		_, _ = nc.Write([]byte("def"))
+		if _, b := do(s, KindSend, id, 2, []byte("x")); string(b) != "\x01" {
+			t.Fatalf("send 2, parked ahead of 1: %q, want the polling byte only", b)
+		}
+		if _, b := do(s, KindIdle, id, 1, []byte{0}); string(b) != "\x01def" {
+			t.Fatalf("idle 1, filling the gap: %q", b)
+		}
+
+		// Two held idles; the newer one wakes the older, which answers
+		// first; output queued then goes to the one still held.
+		older := make(chan string)
+		go func() {
+			_, b := do(s, KindIdle, id, 3, []byte{0})
+			older <- string(b)
+		}()
+		synctest.Wait()
+		newer := make(chan string)
+		go func() {
+			_, b := do(s, KindIdle, id, 4, []byte{0})
+			newer <- string(b)
+		}()
+		if b := <-older; len(b) != 1 {
+			t.Fatalf("older idle: %q, want an empty answer when the newer arrived", b)
+		}
+		synctest.Wait()
+		_, _ = nc.Write([]byte("ghi"))
+		if b := <-newer; b != "\x01ghi" {
+			t.Fatalf("newer idle: %q", b)
+		}
+		if got := string(readAvailable(t, nc)); got != "x" {
+			t.Fatalf("session read %q", got)
+		}
+	})
 }
