@@ -75,9 +75,20 @@ func (p *Publication) Record(path string, opts RecordOptions) (*Recorder, error)
 		return nil, err
 	}
 	rec := &Recorder{w: w, log: opts.Log, stop: make(chan struct{}), done: make(chan struct{})}
+	recording.Store(path, rec)
 	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{})
 	go rec.run()
 	return rec, nil
+}
+
+// recording holds the paths being recorded (path -> *Recorder): playback
+// must not trim a file whose tail is still being written.
+var recording sync.Map
+
+// Recording reports whether path is being recorded in this process.
+func Recording(path string) bool {
+	_, ok := recording.Load(path)
+	return ok
 }
 
 // Close stops recording: what the stream delivered so far is written, the
@@ -134,6 +145,7 @@ func (r *Recorder) run() {
 		}
 	}
 	r.sub.Close()
+	defer recording.CompareAndDelete(r.w.path, r)
 	if err := r.w.close(); err != nil && r.err == nil {
 		r.err = err
 	}

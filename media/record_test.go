@@ -341,3 +341,39 @@ func BenchmarkVODSeek1h(b *testing.B) {
 		})
 	}
 }
+
+// TestVODDoesNotTrimARecordingInProgress: a player opening a file whose
+// tail is still being written reads up to the last complete tag and leaves
+// the file alone.
+func TestVODDoesNotTrimARecordingInProgress(t *testing.T) {
+	reg := NewRegistry(Config{}, nil)
+	defer reg.Close()
+	pub, _ := reg.Publish("live")
+	path := filepath.Join(t.TempDir(), "live.flv")
+	rec, err := pub.Record(path, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Recording(path) {
+		t.Fatal("Recording(path) false while recording")
+	}
+	// A torn tail as a concurrent reader may see it.
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	_, _ = f.Write([]byte{9, 0, 0, 50, 0, 0})
+	_ = f.Close()
+	v, err := OpenVOD(NewFileCache(1), path, VODFLV, VODLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = v.Close()
+	if fi, _ := os.Stat(path); fi.Size() != 13+6 {
+		t.Errorf("a player changed the file being recorded: %d bytes", fi.Size())
+	}
+	pub.Close()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if Recording(path) {
+		t.Error("Recording(path) true after Close")
+	}
+}

@@ -161,7 +161,7 @@ func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*V
 		_ = f.Close()
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrVODNotFound, path)
 	}
-	if format == VODFLV && !flv.TailOK(f, fi.Size()) {
+	if format == VODFLV && !Recording(path) && !flv.TailOK(f, fi.Size()) {
 		// A crashed recording: trim it on first access (issue 7, item 1).
 		if wf, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
 			_, _ = RepairFLV(wf, fi.Size())
