@@ -405,7 +405,7 @@ type strTable struct {
 
 func (t *strTable) find(s string) (int, bool) {
 	k := min(t.n, len(t.keys))
-	for i := 0; i < k; i++ {
+	for i := range k {
 		if t.keys[i] == s {
 			return i, true
 		}
@@ -446,7 +446,7 @@ type traitTable struct {
 
 func (t *traitTable) find(p *Traits) (int, bool) {
 	k := min(t.n, len(t.keys))
-	for i := 0; i < k; i++ {
+	for i := range k {
 		if t.keys[i] == p {
 			return i, true
 		}

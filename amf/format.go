@@ -1,6 +1,7 @@
 package amf
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -55,11 +56,9 @@ func (f *formatter) value(v Value) {
 }
 
 func (f *formatter) ref(v Value) {
-	for _, p := range f.path {
-		if p == v.n {
-			f.b.WriteString("<cycle>")
-			return
-		}
+	if slices.Contains(f.path, v.n) {
+		f.b.WriteString("<cycle>")
+		return
 	}
 	f.nodes++
 	if f.nodes > maxFormatNodes {

@@ -15,6 +15,7 @@ var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus un
 // fuzzSeeds returns the table-test inputs (amf.md §8 and hostile cases) for
 // each fuzz target.
 func fuzzSeeds(tb testing.TB) (amf0, amf3 map[string][]byte) {
+	tb.Helper()
 	amf0, amf3 = map[string][]byte{}, map[string][]byte{}
 	name := func(s string) string {
 		return strings.NewReplacer(" ", "_", "/", "_", "<", "", ">", "", ".", "").Replace(strings.ToLower(s))
@@ -42,6 +43,7 @@ func fuzzSeeds(tb testing.TB) (amf0, amf3 map[string][]byte) {
 }
 
 func writeCorpus(tb testing.TB, target string, seeds map[string][]byte) {
+	tb.Helper()
 	dir := filepath.Join("testdata", "fuzz", target)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)

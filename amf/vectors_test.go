@@ -133,9 +133,7 @@ func amf3Vectors() []vector {
 
 func TestVectors(t *testing.T) {
 	var all []vector
-	for _, v := range amf0Vectors() {
-		all = append(all, v)
-	}
+	all = append(all, amf0Vectors()...)
 	for _, v := range amf3Vectors() {
 		v.amf3 = true
 		all = append(all, v)

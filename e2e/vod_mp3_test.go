@@ -19,7 +19,7 @@ import (
 // TestVODMP3: MP3s made by ffmpeg (libmp3lame, 44.1 and 22.05 kHz) play via
 // mp3: with rtmpdump; the output decodes as mp3 with the source duration
 // ± 0.2 s (issue 7, acceptance 6).
-func TestVODMP3(t *testing.T) {
+func TestVODMP3(t *testing.T) { //nolint:tparallel // subtests share one server, one rate at a time
 	t.Parallel()
 	requireEncoders(t, "libmp3lame")
 	srv := startServer(t, serverOpts{Apps: []string{"vod"}})

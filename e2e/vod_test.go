@@ -176,7 +176,7 @@ func dialVOD(t testing.TB, url string) *rtmp.Client {
 // that records every live publish with a keyframes index (acceptance 1);
 // rtmpdump, ffmpeg and the project's client play the recording back
 // (acceptance 2); rtmpdump -A 5 and -B 3 (acceptance 3).
-func TestVODRecordAndPlayback(t *testing.T) {
+func TestVODRecordAndPlayback(t *testing.T) { //nolint:tparallel // subtests play one recording in turn
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{Apps: []string{"vod"}})

@@ -90,7 +90,7 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 		}
 	}
 	if n, ok := top["record"]; ok {
-		// Strict: a misspelt recording key must not silently record nothing.
+		// Strict: a misspelled recording key must not silently record nothing.
 		out, err := yaml.Marshal(&n)
 		if err != nil {
 			return AppConfig{}, fmt.Errorf("%s: record: %w", AppConfigFile, err)

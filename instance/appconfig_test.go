@@ -19,7 +19,7 @@ func TestParseAppConfig(t *testing.T) {
 			AppConfig{Streams: "media", Record: RecordConfig{Live: "record", KeyframesIndex: 500, SyncInterval: 5 * time.Second, SyncBytes: 1 << 20}}, false},
 		{"other features' keys ignored", "script: main.asc\nrecord:\n  live: append\n",
 			AppConfig{Streams: "streams", Record: RecordConfig{Live: "append", SyncInterval: 5 * time.Second, SyncBytes: 1 << 20}}, false},
-		{"misspelt record key", "record:\n  lvie: record\n", AppConfig{}, true},
+		{"misspelled record key", "record:\n  lvie: record\n", AppConfig{}, true},
 		{"bad live mode", "record:\n  live: sometimes\n", AppConfig{}, true},
 		{"huge index", "record:\n  keyframes_index: 10000000\n", AppConfig{}, true},
 	} {

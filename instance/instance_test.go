@@ -2,7 +2,6 @@ package instance
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -87,7 +86,7 @@ func newTestManager(t *testing.T, idle time.Duration) *Manager {
 	if err := os.WriteFile(filepath.Join(dir, "notadir"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(Config{AppsDir: dir, IdleUnload: idle}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewManager(Config{AppsDir: dir, IdleUnload: idle}, slog.New(slog.DiscardHandler))
 	t.Cleanup(m.Close)
 	return m
 }

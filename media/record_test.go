@@ -276,7 +276,7 @@ func BenchmarkVODNext(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Next(); err != nil {
-			v.Seek(0)
+			_, _, _ = v.Seek(0)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -389,10 +390,8 @@ func (s *ClientStream) WaitStatus(ctx context.Context, codes ...string) (amf.Val
 		select {
 		case info := <-s.Status:
 			code := info.Get("code").Str()
-			for _, want := range codes {
-				if code == want {
-					return info, nil
-				}
+			if slices.Contains(codes, code) {
+				return info, nil
 			}
 			if info.Get("level").Str() == message.LevelError {
 				return info, statusError(info)

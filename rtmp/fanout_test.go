@@ -59,6 +59,7 @@ func newFanoutRig(tb testing.TB, n int) *fanoutRig {
 }
 
 func (r *fanoutRig) step(tb testing.TB) {
+	tb.Helper()
 	pk := r.pkts[r.next%len(r.pkts)]
 	r.next++
 	r.pub.Write(pk)
@@ -66,6 +67,7 @@ func (r *fanoutRig) step(tb testing.TB) {
 }
 
 func (r *fanoutRig) drain(tb testing.TB) {
+	tb.Helper()
 	for i, p := range r.players {
 		var err error
 		r.evs, err = p.write(r.writers[i], &r.batches[i], r.evs[:0])

@@ -97,6 +97,7 @@ func dial(t testing.TB, ts *testServer, path string, cfg ClientConfig) *Client {
 }
 
 func ctxT(t testing.TB) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
 	return ctx

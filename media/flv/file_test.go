@@ -283,7 +283,7 @@ func TestReaderNextAllocs(t *testing.T) {
 	r := bytes.NewReader(data)
 	rd, _ := NewReader(r, int64(len(data)))
 	buf := make([]byte, 64)
-	rd.Next(buf) // warm the read-ahead buffer
+	_, _ = rd.Next(buf) // warm the read-ahead buffer
 	n := testing.AllocsPerRun(100, func() {
 		if _, err := rd.Next(buf[:0]); err != nil {
 			rd.SeekTo(rd.FirstTag())
