@@ -36,9 +36,10 @@ type DialConfig struct {
 	// and port; the URL's scheme must be rtmpts (or https).
 	HTTP3 bool
 	// IdleInterval is the pause after a poll that returned nothing, as
-	// ffmpeg does (50 ms, about 20 polls a second when idle). Negative:
-	// follow the server's polling byte (n/64 s), as Flash Player does.
-	// Default 50ms.
+	// ffmpeg does (50 ms, about 20 polls a second when idle), counted from
+	// the start of that poll, so that an answer the server held (held-idle
+	// mode) is not followed by a pause. Negative: follow the server's
+	// polling byte (n/64 s), as Flash Player does. Default 50ms.
 	IdleInterval time.Duration
 	// PollEvery, when positive, paces polls to at most one per PollEvery
 	// even when the previous response carried data (bytes to send still go
@@ -424,7 +425,9 @@ func (c *ClientConn) poll() {
 		case c.cfg.IdleInterval < 0:
 			wait = time.Duration(interval) * time.Second / 64
 		default:
-			wait = c.cfg.IdleInterval
+			// Counted from the request's start: an answer the server
+			// held (hold_idle) was already the pause.
+			wait = c.cfg.IdleInterval - time.Since(start)
 		}
 		wait = max(wait, c.cfg.PollEvery-time.Since(start))
 	}
