@@ -93,6 +93,7 @@ func (bp *benchPlayers) start(b *testing.B, st *stack, scheme, stream string, n 
 // both counted). It reports RTMP messages per response body and polls per
 // second of each RTMPT phase. Target: RTMPT ≤ 2× RTMP.
 func BenchmarkCPUPerGbit(b *testing.B) {
+	b.ReportAllocs()
 	const players = 20
 	const window = 2 * time.Second
 	st := startStack(b, Config{}, stackOpts{quiet: true})
@@ -214,6 +215,7 @@ func connectAndAbandon(b *testing.B, rawURL string) {
 func BenchmarkIdleSessionMemory(b *testing.B) {
 	const n = 200
 	b.Run("rtmpt", func(b *testing.B) {
+		b.ReportAllocs()
 		st := startStack(b, Config{SessionTimeout: time.Hour}, stackOpts{quiet: true})
 		var heap, stack float64
 		for b.Loop() {
@@ -233,6 +235,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 		b.ReportMetric(heap+stack, "B/session")
 	})
 	b.Run("tunnel", func(b *testing.B) {
+		b.ReportAllocs()
 		srv := &Server{Config: Config{SessionTimeout: time.Hour}, Sessions: readerServer{}}
 		srv.init()
 		b.Cleanup(func() { _ = srv.Close(context.Background()) })
@@ -265,6 +268,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 func BenchmarkLatency(b *testing.B) {
 	for _, hold := range []time.Duration{0, 250 * time.Millisecond} {
 		b.Run(fmt.Sprintf("hold=%v", hold), func(b *testing.B) {
+			b.ReportAllocs()
 			st := startStack(b, Config{HoldIdle: hold}, stackOpts{})
 			pc := dialRTMP(b, "rtmp://"+st.addr+"/live", DialConfig{})
 			ps := publish(b, pc, "lat")

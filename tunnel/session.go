@@ -487,14 +487,33 @@ func (s *session) waitOutput(d time.Duration) {
 	if pending {
 		return
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := getTimer(d)
+	defer putTimer(t)
 	select {
 	case <-s.outReady:
 	case <-s.done:
 	case <-kick:
 	case <-t.C:
 	}
+}
+
+// timerPool keeps the timers of waitOutput: every /send that finds no
+// output waits sendLinger, and a timer per request would allocate.
+var timerPool sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// putTimer stops t and pools it. Since Go 1.23 a stopped timer's channel
+// holds no stale tick, so Reset after Get is safe.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
 }
 
 // bodyAppender receives a response body in pieces (fasthttp's response
