@@ -122,12 +122,15 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 		case "call":
 			cl := get(f[0])
 			args := strings.TrimSpace(strings.TrimPrefix(rest, f[0]+" "+f[1]))
-			v, ok := cl.call(f[1], jsonArgs(t, args)...)
-			if ok {
-				e.add(fmt.Sprintf("> %s result %s", f[0], fmtAMF(v)))
-			} else {
-				e.add(fmt.Sprintf("> %s error %s %s", f[0], v.Get("code").Str(), v.Get("description").Str()))
-			}
+			// Logged inside the result callback (on the loop), so the
+			// line keeps its place among the script's traces.
+			cl.callLogged(f[1], jsonArgs(t, args), func(v amf.Value, ok bool) {
+				if ok {
+					e.add(fmt.Sprintf("> %s result %s", f[0], fmtAMF(v)))
+				} else {
+					e.add(fmt.Sprintf("> %s error %s %s", f[0], v.Get("code").Str(), v.Get("description").Str()))
+				}
+			})
 			e.barrier()
 		case "answer":
 			cl := get(f[0])

@@ -231,6 +231,21 @@ func (cl *client) call(method string, args ...amf.Value) (amf.Value, bool) {
 	}
 }
 
+// callLogged makes a call, runs logf with its answer where the answer is
+// produced, and waits for it.
+func (cl *client) callLogged(method string, args []amf.Value, logf func(amf.Value, bool)) {
+	done := make(chan struct{})
+	cl.in.Call(cl.c, method, args, func(v amf.Value, ok bool) {
+		logf(v, ok)
+		close(done)
+	})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cl.p.e.t.Fatalf("call %s: no answer within 10s", method)
+	}
+}
+
 func fmtArgs(args []amf.Value) string {
 	var sb strings.Builder
 	for _, a := range args {

@@ -248,11 +248,15 @@ func (r *Runtime) post(f func()) bool {
 	}
 	r.queue = append(r.queue, f)
 	r.mu.Unlock()
+	r.signal()
+	return true
+}
+
+func (r *Runtime) signal() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 func (r *Runtime) run() {
@@ -273,25 +277,24 @@ func (r *Runtime) run() {
 		}
 	}()
 	var batch []func()
-	for range r.wake {
+	for {
 		r.mu.Lock()
 		batch, r.queue = r.queue, batch[:0]
 		quit := r.quit
 		r.mu.Unlock()
+		if len(batch) == 0 {
+			if quit {
+				r.cleanup()
+				return
+			}
+			<-r.wake
+			continue
+		}
 		for i, f := range batch {
 			if !r.dead {
 				f()
 			}
 			batch[i] = nil
-		}
-		if quit {
-			r.mu.Lock()
-			empty := len(r.queue) == 0
-			r.mu.Unlock()
-			if empty {
-				r.cleanup()
-				return
-			}
 		}
 	}
 }
@@ -485,6 +488,7 @@ func (r *Runtime) fail(err error) {
 	r.quit = true
 	r.stopped = true
 	r.mu.Unlock()
+	r.signal()
 	r.in.Fail(err)
 }
 

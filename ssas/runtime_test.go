@@ -1,0 +1,116 @@
+package ssas
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+)
+
+// A runaway script is interrupted after the budget and its instance
+// unloaded (the client is closed with AppShutdown); another instance of
+// the same app keeps answering; the next connect loads a fresh runtime.
+func TestRunawayUnloadsInstance(t *testing.T) {
+	e := newEnv(t, Config{MaxScriptTime: 200 * time.Millisecond}, map[string]string{"main.asc": `
+Client.prototype.spin = function () { for (;;) {} };
+Client.prototype.ping = function () { return application.name; };
+`})
+	a, err := e.connect("a", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtX := e.ld.last()
+	e.barrier() // a is accepted
+	b, err := e.connect("b", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.barrier()
+	go a.in.Call(a.c, "spin", nil, func(amf.Value, bool) {})
+	if v, ok := b.call("ping"); !ok || v.Str() != "app/y" {
+		t.Fatalf("y ping = %v %v", v, ok)
+	}
+	select {
+	case <-a.p.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the runaway instance's client was not closed")
+	}
+	select {
+	case <-rtX.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the runaway runtime did not stop")
+	}
+	a.in.Disconnect(a.c)
+	c, err := e.connect("c", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.in == a.in {
+		t.Fatal("the failed instance was reused")
+	}
+	e.barrier() // c is accepted
+	if v, ok := c.call("ping"); !ok || v.Str() != "app/x" {
+		t.Fatalf("restarted x ping = %v %v", v, ok)
+	}
+}
+
+// A syntax error fails the connect with ErrScript naming file:line; a
+// fixed file is used by the next connect.
+func TestSyntaxErrorThenFix(t *testing.T) {
+	e := newEnv(t, Config{}, map[string]string{"main.asc": "var a = 1;\r\nvar b = ;\r\n"})
+	_, err := e.connect("a", "_definst_")
+	if !errors.Is(err, instance.ErrScript) || !strings.Contains(err.Error(), "main.asc:2:9") {
+		t.Fatalf("err = %v, want ErrScript at main.asc:2:9", err)
+	}
+	e.write("main.asc", "application.onConnect = function () { return true; };")
+	if _, err := e.connect("a", "_definst_"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Entry-script search order (ssas.md §2.2): main.asc wins over <app>.asc,
+// scripts/ first, case-insensitive fallback.
+func TestFindEntry(t *testing.T) {
+	for _, tc := range []struct {
+		files []string
+		want  string
+		warn  bool
+	}{
+		{[]string{"main.asc", "app.asc"}, "main.asc", false},
+		{[]string{"app.asc"}, "app.asc", false},
+		{[]string{"scripts/main.asc", "main.asc"}, "scripts/main.asc", false},
+		{[]string{"main.js", "app.asc"}, "main.js", false},
+		{[]string{"Main.ASC"}, "Main.ASC", true},
+		{nil, "", false},
+	} {
+		e := newEnv(t, Config{}, nil)
+		for _, f := range tc.files {
+			e.write(f, "//")
+		}
+		got, _, warn := FindEntry(e.dir+"/app", "app")
+		if got != tc.want || warn != tc.warn {
+			t.Errorf("%v: got %q warn=%v, want %q warn=%v", tc.files, got, warn, tc.want, tc.warn)
+		}
+	}
+}
+
+// The rewrites of the compatibility layer keep lines in place.
+func TestPrepare(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"const A = 1;", "var   A = 1;"},
+		{"var s = \"const\"; // const", "var s = \"const\"; // const"},
+		{"if (x) {\n function f() {}\n}", "if (x) {\n var f = function f() {};\n}"},
+		{"function top() { function inner() {} }", "function top() { function inner() {} }"},
+		{"\uFEFFa = 1;\rb = 2;\r\nc = 3;", "a = 1;\nb = 2;\nc = 3;"},
+	} {
+		if got := prepare("t.asc", tc.in, false).text; got != tc.want {
+			t.Errorf("prepare(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := prepare("t.asc", "#include \"lib.asc\"\ntrace(1);", true).text; got != "load(\"lib.asc\");\ntrace(1);" {
+		t.Errorf("#include rewrite = %q", got)
+	}
+}
