@@ -1,7 +1,6 @@
 package ssas
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -286,5 +285,3 @@ func (s *streamObj) stop() {
 	s.stopPumpWait()
 	s.unpublish()
 }
-
-var errNotSupported = errors.New("not supported")
