@@ -55,7 +55,11 @@ run: build
 	echo "  publish: ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine -c:v libx264 -c:a aac -f flv rtmp://127.0.0.1:$$port/live/stream"; \
 	echo "  play:    ffplay rtmp://127.0.0.1:$$port/live/stream"; \
 	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/live/stream -o - | ffplay -"; \
-	echo "  http:    http://127.0.0.1:$$hport/"
+	echo "  http:    http://127.0.0.1:$$hport/"; \
+	echo "demo apps (applications/*/main.asc, Server-Side ActionScript):"; \
+	echo "  auth:    rtmpdump -v -r rtmp://127.0.0.1:$$port/auth/room -y stream -C S:alice -C S:secret -o -   (wrong password: rejected)"; \
+	echo "  rpc:     rtmp://127.0.0.1:$$port/rpc   NetConnection.call(\"add\", responder, 2, 3) -> 5; askClient(q) calls back the client"; \
+	echo "  chat:    rtmp://127.0.0.1:$$port/chat  connect argument: your name; remote SharedObject \"chat\", call say(text)"
 	@tport=$(TLS_ADDR); tport=$${tport##*:}; port=$(RTMP_ADDR); port=$${port##*:}; \
 	echo "  rtmpt:   ffplay rtmpt://127.0.0.1:$$port/live/stream   (RTMP and RTMPT share every port)"; \
 	echo "  tls:     ffplay rtmps://127.0.0.1:$$tport/live/stream, rtmpts://127.0.0.1:$$tport/live/stream (HTTP/3 on UDP $$tport)"
