@@ -52,6 +52,7 @@ type Instance struct {
 
 	mu        sync.Mutex
 	clients   map[uint64]*Client
+	pubs      map[string]clientPub // clients' publications, by stream (script.go)
 	idleTimer *time.Timer
 	unloaded  bool
 }

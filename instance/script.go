@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -102,6 +103,24 @@ type Script interface {
 	// reason "Application.Shutdown" or "Application.GC", none when the
 	// instance failed) and ends the script; it waits a bounded time.
 	Stop(reason string)
+}
+
+// MethodChecker is an optional interface of a Script: HasMethod reports
+// whether the script defines a method name callable by c (on the client
+// object or Client.prototype, or a registered proxy). Transports ask it for
+// the commands they answer natively only when the script does not
+// (rtmp.md §7.11, ssas.md §4.4). It may wait for the script's loop.
+type MethodChecker interface {
+	HasMethod(c *Client, name string) bool
+}
+
+// PublishObserver is an optional interface of a Script: Published tells it
+// that c's publication of stream exists now (Instance.Publication returns
+// it), after Publish allowed it, so that a recording asked for in
+// application.onPublish can start (ssas.md §5, Stream.record). It must not
+// block.
+type PublishObserver interface {
+	Published(c *Client, stream string)
 }
 
 // ScriptLoader creates the script of an instance when it loads. It returns
@@ -277,6 +296,49 @@ func (in *Instance) Call(c *Client, method string, args []amf.Value, result Resu
 	in.script.Call(c, method, args, result)
 }
 
+// ScriptHandles reports whether the application script defines the method
+// name for c, so that a transport passes the call to the script instead of
+// answering it natively (rtmp.md §7.11: releaseStream, FCPublish, ...,
+// getStreamLength, _checkbw). False without a script.
+func (in *Instance) ScriptHandles(c *Client, name string) bool {
+	mc, ok := in.script.(MethodChecker)
+	return ok && c.state.Load() == stateAccepted && mc.HasMethod(c, name)
+}
+
+// Publishing tells the engine that c publishes pub (a transport calls it
+// once Streams().Publish succeeded), so that the application script can
+// record the stream and inject data messages into it (ssas.md §5:
+// Stream.record, Stream.send). Unpublished forgets it. Without a script it
+// does nothing.
+func (in *Instance) Publishing(c *Client, pub *media.Publication) {
+	if in.script == nil {
+		return
+	}
+	in.mu.Lock()
+	if in.pubs == nil {
+		in.pubs = map[string]clientPub{}
+	}
+	in.pubs[pub.Name()] = clientPub{c: c, pub: pub}
+	in.mu.Unlock()
+	if po, ok := in.script.(PublishObserver); ok {
+		po.Published(c, pub.Name())
+	}
+}
+
+// Publication returns the publication of stream made by a client (see
+// Publishing), or nil.
+func (in *Instance) Publication(stream string) *media.Publication {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.pubs[stream].pub
+}
+
+// clientPub is a client's publication known to the script.
+type clientPub struct {
+	c   *Client
+	pub *media.Publication
+}
+
 // CheckPlay reports whether c may play stream: its readAccess must allow
 // it. The error is a *StatusError with the code to send.
 func (in *Instance) CheckPlay(c *Client, stream string) error {
@@ -302,6 +364,11 @@ func (in *Instance) CheckPublish(c *Client, stream string) error {
 
 // Unpublished tells the script that c stopped publishing stream.
 func (in *Instance) Unpublished(c *Client, stream string) {
+	in.mu.Lock()
+	if e, ok := in.pubs[stream]; ok && e.c == c {
+		delete(in.pubs, stream)
+	}
+	in.mu.Unlock()
 	if in.script != nil {
 		in.script.Unpublish(c, stream)
 	}

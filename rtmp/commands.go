@@ -98,6 +98,10 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	if !c.admitted() {
 		return nil // pending or rejected by the script: dropped (ssas.md §10)
 	}
+	if c.scriptOverrides(cmd) { // the script's own releaseStream, FCPublish, ... (peer.go)
+		c.callScript(cmd)
+		return nil
+	}
 	switch cmd.Name {
 	case "createStream":
 		return c.onCreateStream(cmd)

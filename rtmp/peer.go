@@ -359,7 +359,9 @@ func statusDesc(err error) string {
 	return err.Error()
 }
 
-// published records that stream msid now publishes name.
+// published records that stream msid now publishes name, and hands the
+// publication to the engine so that the script can record it and send data
+// into it (Stream.record, Stream.send).
 func (c *conn) published(sid uint32, name string) {
 	p := c.peer()
 	if p == nil || !c.inst.HasScript() {
@@ -371,6 +373,24 @@ func (c *conn) published(sid uint32, name string) {
 	}
 	p.published[sid] = name
 	p.mu.Unlock()
+	if ns := c.streams[sid]; ns != nil && ns.pub != nil {
+		c.inst.Publishing(c.client, ns.pub)
+	}
+}
+
+// scriptMethods are the commands answered natively only when the
+// application script defines no method of that name (rtmp.md §7.11, §7.12,
+// §7.13; ssas.md §4.4).
+var scriptMethods = map[string]bool{
+	"releaseStream": true, "FCPublish": true, "FCUnpublish": true, "FCSubscribe": true, "FCUnsubscribe": true,
+	"getStreamLength": true, "_checkbw": true, "checkBandwidth": true,
+}
+
+// scriptOverrides reports whether the command is one of scriptMethods and
+// the script defines it: the call then goes to the script. Reader
+// goroutine.
+func (c *conn) scriptOverrides(cmd *message.Command) bool {
+	return scriptMethods[cmd.Name] && c.inst.HasScript() && c.inst.ScriptHandles(c.client, cmd.Name)
 }
 
 // stopped reports an unpublish after ns.stop ended a publication.

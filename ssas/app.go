@@ -331,7 +331,7 @@ func (r *Runtime) setupApplication() {
 		return goja.Undefined()
 	})
 	_ = app.Set("clearSharedObjects", func(path string) bool { return r.clearSharedObjects(path) })
-	_ = app.Set("clearStreams", func(string) bool { return false }) // recorded streams: not built here
+	_ = app.Set("clearStreams", func(path string) bool { return r.clearStreams(path) })
 	_ = app.Set("shutdown", func() bool {
 		r.in.Shutdown()
 		return true

@@ -13,13 +13,19 @@
 // runs on the loop: sends are queued by the transport's instance.Peer, and
 // NetConnection/LoadVars work runs on goroutines that post their outcome.
 //
-// The objects of §3-§8 are bound here: application, Client, Stream (live
-// server-side playlists and republishing), SharedObject (bound to package
+// The objects of §3-§8 are bound here: application, Client, Stream
+// (server-side playlists of live streams and recorded files, republishing,
+// recording with the RTMP publish path's recorder, send into any stream,
+// length, clear; application.clearStreams), SharedObject (bound to package
 // sharedobject), NetConnection (through an injected Dialer, since the
 // engine may not import a transport), File, LoadVars, XML (a small
 // AS-style DOM), trace, load, setInterval/setTimeout.
 //
-// Left out: recorded streams (Stream.record, play of recorded files,
-// Stream.length of files, clearStreams), Flash Remoting over http://
+// The script also answers, when it defines them, the commands a transport
+// otherwise answers natively (releaseStream, FCPublish, getStreamLength,
+// ...; Runtime.HasMethod).
+//
+// Left out: pulling a stream through a server-side NetConnection
+// (Stream.play's remoteConnection), Flash Remoting over http://
 // NetConnections, XMLSocket, WebService, ByteArray.
 package ssas

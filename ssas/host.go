@@ -564,6 +564,47 @@ func (r *Runtime) Unpublish(c *instance.Client, stream string) {
 	})
 }
 
+// HasMethod implements instance.MethodChecker: whether the script defines
+// name for c (a registered proxy, or a function on the client object or
+// Client.prototype; __resolve does not count). It waits for the loop,
+// bounded by the script budget.
+func (r *Runtime) HasMethod(c *instance.Client, name string) bool {
+	res := make(chan bool, 1)
+	if !r.post(func() { res <- r.hasMethod(c, name) }) {
+		return false
+	}
+	select {
+	case v := <-res:
+		return v
+	case <-r.done:
+		return false
+	case <-time.After(r.cfg.MaxScriptTime + time.Second):
+		return false
+	}
+}
+
+func (r *Runtime) hasMethod(c *instance.Client, name string) bool {
+	co := r.clients[c]
+	if co == nil || r.dead {
+		return false
+	}
+	if _, ok := r.proxies[name]; ok {
+		return true
+	}
+	fn, _ := r.lookupMethod(co, name)
+	return fn != nil
+}
+
+// Published implements instance.PublishObserver: a recording asked for in
+// onPublish starts once the client's publication exists.
+func (r *Runtime) Published(_ *instance.Client, stream string) {
+	r.post(func() {
+		if s := r.streams[stream]; s != nil {
+			s.published()
+		}
+	})
+}
+
 func callFailedInfo(desc string) amf.Value {
 	return instance.StatusInfo("error", instance.CodeCallFailed, desc)
 }

@@ -12,23 +12,27 @@ import (
 )
 
 // Server-side Stream objects (ssas.md §5): Stream.get(name) names a live
-// stream of the instance; play() makes the server its publisher, fed from
-// another live stream by a pump goroutine (republishing, live playlists);
-// send() injects data messages. Recorded files are not handled here.
+// stream of the instance. play() makes the server its publisher, fed by a
+// playlist goroutine from live streams (republishing) and recorded files
+// (server-side playlists, playlist.go); record() writes whatever flows
+// through the stream, a client's publish or the script's playlist, with the
+// recorder of the RTMP publish path (record.go); send() injects data
+// messages into the stream, whoever publishes it.
 
 type streamObj struct {
 	r    *Runtime
 	name string
 	obj  *goja.Object
 
-	wmu  sync.Mutex // orders the pump's and send's writes to pub
+	wmu  sync.Mutex // orders the playlist's and send's writes to pub
 	pub  *media.Publication
-	last atomic.Uint32 // timestamp of the last packet written
+	last atomic.Uint32 // timestamp of the last media message of the stream
 
 	// loop only
-	stopPump chan struct{}
-	pumpDone chan struct{}
-	sub      *media.Subscriber
+	pl     *playlist       // the running playlist, nil when none
+	rec    *media.Recorder // the script's recording of the stream
+	recArm string          // record mode asked for while nothing published the stream
+	tap    *tap            // follows a client's publication (send)
 }
 
 func (r *Runtime) setupStream() {
@@ -42,7 +46,7 @@ func (r *Runtime) setupStream() {
 		}
 		return goja.Null()
 	})
-	_ = ctor.Set("length", func(string) float64 { return 0 }) // recorded files: not here
+	_ = ctor.Set("length", func(name string) float64 { return r.streamLength(name) })
 	m := func(name string, f func(s *streamObj, call goja.FunctionCall) goja.Value) {
 		_ = proto.DefineDataProperty(name, vm.ToValue(func(call goja.FunctionCall) goja.Value {
 			o, ok := call.This.(*goja.Object)
@@ -63,15 +67,10 @@ func (r *Runtime) setupStream() {
 		return vm.ToValue(s.send(call.Argument(0).String(), r.toAMFList(call.Arguments[min(1, len(call.Arguments)):])))
 	})
 	m("record", func(s *streamObj, call goja.FunctionCall) goja.Value {
-		if a := call.Argument(0); isBool(a, false) {
-			return vm.ToValue(true)
-		}
-		s.status("error", "NetStream.Record.Failed", "Recording from scripts is not supported by this server.")
-		return vm.ToValue(false)
+		return vm.ToValue(s.record(call.Argument(0)))
 	})
 	m("clear", func(s *streamObj, _ goja.FunctionCall) goja.Value {
-		s.status("error", "NetStream.Clear.Failed", "No recorded file.")
-		return vm.ToValue(false)
+		return vm.ToValue(s.clear())
 	})
 	m("setBufferTime", func(s *streamObj, call goja.FunctionCall) goja.Value {
 		_ = s.obj.DefineDataProperty("bufferTime", vm.ToValue(call.Argument(0).ToFloat()), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_TRUE)
@@ -110,21 +109,28 @@ func (r *Runtime) streamFor(name string) goja.Value {
 }
 
 // status delivers an onStatus to the stream, or to application.onStatus
-// when the stream has no handler (§5).
-func (s *streamObj) status(level, code, desc string) {
+// when the stream has no handler (§5). details defaults to the stream name.
+func (s *streamObj) status(level, code, desc string, details ...string) {
 	r := s.r
-	info := r.infoObject(level, code, desc, "details", s.name)
+	d := s.name
+	if len(details) > 0 {
+		d = details[0]
+	}
+	info := r.infoObject(level, code, desc, "details", d)
 	if _, ran, _ := r.callHandler("onStatus", s.obj, info); !ran {
 		r.status(info)
 	}
 }
 
 // play implements Stream.play(name, start, len, reset, remoteConnection)
-// for live sources; play(false) stops.
+// (§5): start -2 (default) live, else recorded, else wait for live; -1
+// live only; >= 0 the recorded file from that second. len -1 all, 0 one
+// frame, > 0 seconds. reset true/1/3 (default) replaces the playlist,
+// false/0/2 appends to it. play(false) stops.
 func (s *streamObj) play(call goja.FunctionCall) bool {
 	src := call.Argument(0)
 	if isBool(src, false) {
-		s.stopPumpWait()
+		s.stopPlaylist()
 		s.unpublish()
 		s.status("status", "NetStream.Play.Stop", "Stopped playing "+s.name+".")
 		return true
@@ -133,11 +139,22 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 		s.status("error", "NetStream.Play.Failed", "Pulling a stream through a NetConnection is not supported.")
 		return false
 	}
-	srcName, _, err := instance.StreamName(src.String())
-	if err != nil || srcName == s.name {
-		s.status("error", "NetStream.Play.StreamNotFound", "Bad source "+src.String()+".")
+	it := playItem{start: -2, length: -1}
+	if a := call.Argument(1); !goja.IsUndefined(a) && !goja.IsNull(a) {
+		it.start = a.ToFloat()
+	}
+	if a := call.Argument(2); !goja.IsUndefined(a) && !goja.IsNull(a) {
+		it.length = a.ToFloat()
+	}
+	name, _, err := instance.StreamName(src.String())
+	if err == nil && it.start >= 0 {
+		_, _, err = instance.ParseStreamFile(name, false)
+	}
+	if err != nil || (name == s.name && it.start == -1) {
+		s.status("error", "NetStream.Play.StreamNotFound", "Bad source "+src.String()+".", src.String())
 		return false
 	}
+	it.name = name
 	reset := true
 	if a := call.Argument(3); !goja.IsUndefined(a) {
 		switch x := a.Export().(type) {
@@ -149,31 +166,41 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 			reset = x == 1 || x == 3
 		}
 	}
+	if !reset && s.pl != nil && s.pl.add(it) {
+		return true // queued behind the running items
+	}
 	if err := s.publish(); err != nil {
 		s.status("error", "NetStream.Publish.BadName", s.name+" is already being published.")
 		return false
 	}
-	s.stopPumpWait()
-	s.startPump(srcName)
+	s.stopPlaylist()
 	if reset {
-		s.status("status", "NetStream.Play.Reset", "Playing and resetting "+srcName+".")
+		s.status("status", "NetStream.Play.Reset", "Playing and resetting "+it.name+".", it.name)
 	}
-	s.status("status", "NetStream.Play.Start", "Started playing "+srcName+".")
+	s.startPlaylist(it)
 	return true
 }
 
-// publish makes the server the publisher of the stream.
+// publish makes the server the publisher of the stream. A recording asked
+// for while nothing published the stream starts now.
 func (s *streamObj) publish() error {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.pub != nil {
+		s.wmu.Unlock()
 		return nil
 	}
 	p, err := s.r.in.Streams().Publish(s.name)
 	if err != nil {
+		s.wmu.Unlock()
 		return err
 	}
 	s.pub = p
+	s.wmu.Unlock()
+	if s.recArm != "" && s.rec == nil {
+		mode := s.recArm
+		s.recArm = ""
+		s.startRecord(p, mode)
+	}
 	return nil
 }
 
@@ -186,50 +213,11 @@ func (s *streamObj) unpublish() {
 	s.wmu.Unlock()
 }
 
-// startPump subscribes to src and copies its messages into the stream.
-func (s *streamObj) startPump(src string) {
-	r := s.r
-	sub := r.in.Streams().Subscribe(src, media.SubscribeOptions{})
-	stop, done := make(chan struct{}), make(chan struct{})
-	s.sub, s.stopPump, s.pumpDone = sub, stop, done
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		defer close(done)
-		defer sub.Close()
-		var evs []media.Event
-		for {
-			select {
-			case <-stop:
-				return
-			case <-r.stopBG:
-				return
-			case <-sub.Ready():
-			}
-			evs = sub.Drain(evs[:0])
-			for i := range evs {
-				switch e := &evs[i]; e.Type {
-				case media.EventPacket:
-					s.write(e.Packet)
-				case media.EventPublishNotify:
-					r.post(func() { s.status("status", "NetStream.Play.PublishNotify", src+" is now published.") })
-				case media.EventUnpublishNotify:
-					r.post(func() { s.status("status", "NetStream.Play.UnpublishNotify", src+" is now unpublished.") })
-				}
-			}
-			clear(evs)
-			if sub.Err() != nil {
-				return
-			}
-		}
-	}()
-}
-
-// write republishes one packet. The source's packet is shared with its
-// other subscribers, so a shallow copy (payload shared) is written.
-func (s *streamObj) write(pk *media.Packet) {
-	cp := &media.Packet{Kind: pk.Kind, Time: pk.Time, Payload: pk.Payload}
-	s.last.Store(pk.Time)
+// write republishes one message at output time ts. The source's packet may
+// be shared (another subscriber, a file cache), so a shallow copy (payload
+// shared) is written.
+func (s *streamObj) write(pk *media.Packet, ts uint32) {
+	cp := &media.Packet{Kind: pk.Kind, Time: ts, Payload: pk.Payload}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.pub == nil {
@@ -238,6 +226,9 @@ func (s *streamObj) write(pk *media.Packet) {
 	if pk.Kind == media.Data && isMetaData(pk.Payload) {
 		s.pub.SetMetadata(cp)
 		return
+	}
+	if pk.Kind == media.Audio || pk.Kind == media.Video {
+		s.last.Store(ts)
 	}
 	s.pub.Write(cp)
 }
@@ -248,14 +239,17 @@ func isMetaData(p []byte) bool {
 	return len(p) >= len(h) && string(p[:len(h)]) == h
 }
 
-// send writes a data message handler(args...) to the stream's
-// subscribers. The stream must be published by the script (play) or
-// unpublished (the script then becomes its publisher).
+// send writes a data message handler(args...) to the stream's subscribers
+// (and its recording). A stream published by a client gets the message in
+// its publication (the client keeps ownership); otherwise the script
+// publishes the stream if nobody does. "@setDataFrame" and
+// "@clearDataFrame" set and clear the stream's metadata (rtmp.md §9).
 func (s *streamObj) send(handler string, args []amf.Value) bool {
-	if err := s.publish(); err != nil {
-		return false
+	var b []byte
+	var err error
+	if handler != "@setDataFrame" {
+		b, err = amf.AppendAMF0(nil, amf.String(handler))
 	}
-	b, err := amf.AppendAMF0(nil, amf.String(handler))
 	if err == nil {
 		b, err = amf.AppendAMF0Values(b, args...)
 	}
@@ -263,25 +257,108 @@ func (s *streamObj) send(handler string, args []amf.Value) bool {
 		return false
 	}
 	s.wmu.Lock()
+	own := s.pub != nil
+	s.wmu.Unlock()
+	if !own {
+		if pub := s.r.in.Publication(s.name); pub != nil {
+			if s.tap == nil {
+				s.tap = s.startTap()
+			}
+			sendTo(pub, handler, b, s.last.Load())
+			return true
+		}
+		if err := s.publish(); err != nil {
+			return false
+		}
+	}
+	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.pub == nil {
 		return false
 	}
-	s.pub.Write(&media.Packet{Kind: media.Data, Time: s.last.Load(), Payload: b})
+	sendTo(s.pub, handler, b, s.last.Load())
 	return true
 }
 
-func (s *streamObj) stopPumpWait() {
-	if s.stopPump == nil {
-		return
+func sendTo(pub *media.Publication, handler string, body []byte, ts uint32) {
+	switch handler {
+	case "@setDataFrame":
+		pub.SetMetadata(&media.Packet{Kind: media.Data, Time: ts, Payload: body})
+	case "@clearDataFrame":
+		pub.ClearMetadata()
+	default:
+		pub.Write(&media.Packet{Kind: media.Data, Time: ts, Payload: body})
 	}
-	close(s.stopPump)
-	<-s.pumpDone
-	s.stopPump, s.pumpDone, s.sub = nil, nil, nil
 }
 
-// stop ends the stream's pump and publication (runtime cleanup).
+// tap follows a client's publication of the stream so that the data
+// messages the script sends into it carry the stream's current time.
+type tap struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startTap subscribes to the stream. The subscription's first burst
+// (metadata, configurations, GOP cache) is read here, so the first send
+// already has a recent time. Loop goroutine.
+func (s *streamObj) startTap() *tap {
+	r := s.r
+	sub := r.in.Streams().Subscribe(s.name, media.SubscribeOptions{})
+	evs := s.observe(sub.Drain(nil))
+	t := &tap{stop: make(chan struct{}), done: make(chan struct{})}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		defer close(t.done)
+		defer sub.Close()
+		for sub.Err() == nil {
+			select {
+			case <-t.stop:
+				return
+			case <-r.stopBG:
+				return
+			case <-sub.Ready():
+			}
+			evs = s.observe(sub.Drain(evs[:0]))
+		}
+	}()
+	return t
+}
+
+// observe notes the time of the latest media message in evs and releases
+// them; it returns evs emptied.
+func (s *streamObj) observe(evs []media.Event) []media.Event {
+	for i := range evs {
+		if pk := evs[i].Packet; pk != nil && (pk.Kind == media.Audio || pk.Kind == media.Video) {
+			s.last.Store(pk.Time)
+		}
+	}
+	clear(evs)
+	return evs[:0]
+}
+
+// published runs when a client's publication of the stream exists: a
+// recording the script asked for (typically in onPublish) starts.
+func (s *streamObj) published() {
+	if s.recArm == "" || s.rec != nil {
+		return
+	}
+	if pub := s.r.in.Publication(s.name); pub != nil {
+		mode := s.recArm
+		s.recArm = ""
+		s.startRecord(pub, mode)
+	}
+}
+
+// stop ends the stream's playlist, recording, tap and publication
+// (runtime cleanup). Loop goroutine.
 func (s *streamObj) stop() {
-	s.stopPumpWait()
+	s.stopPlaylist()
+	s.stopRecord()
+	if s.tap != nil {
+		close(s.tap.stop)
+		<-s.tap.done
+		s.tap = nil
+	}
 	s.unpublish()
 }
