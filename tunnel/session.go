@@ -87,8 +87,11 @@ type session struct {
 	// answers now (rtmpt.md §5: answers in sequence order).
 	inflight []uint64
 	kick     chan struct{}
-	expiry   *time.Timer
-	removed  bool // no longer in the server's map
+	// waitTimer serves waitOutput; timerBusy while a request uses it.
+	waitTimer *time.Timer
+	timerBusy bool
+	expiry    *time.Timer
+	removed   bool // no longer in the server's map
 
 	// Wake-ups, each with room for one pending signal: readable when input
 	// arrives, writable when output drains, inRoom when input is read,
@@ -487,8 +490,8 @@ func (s *session) waitOutput(d time.Duration) {
 	if pending {
 		return
 	}
-	t := getTimer(d)
-	defer putTimer(t)
+	t, own := s.getTimer(d)
+	defer s.putTimer(t, own)
 	select {
 	case <-s.outReady:
 	case <-s.done:
@@ -497,23 +500,33 @@ func (s *session) waitOutput(d time.Duration) {
 	}
 }
 
-// timerPool keeps the timers of waitOutput: every /send that finds no
-// output waits sendLinger, and a timer per request would allocate.
-var timerPool sync.Pool
-
-func getTimer(d time.Duration) *time.Timer {
-	if t, ok := timerPool.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
+// getTimer returns the session's wait timer armed for d, or a new timer
+// when another request is using it (two in flight). Every /send that finds
+// no output waits sendLinger: a timer per request would allocate.
+func (s *session) getTimer(d time.Duration) (t *time.Timer, own bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timerBusy {
+		return time.NewTimer(d), false
 	}
-	return time.NewTimer(d)
+	s.timerBusy = true
+	if s.waitTimer == nil {
+		s.waitTimer = time.NewTimer(d)
+	} else {
+		// Stopped by putTimer: since Go 1.23 its channel holds no stale
+		// tick, so Reset is safe.
+		s.waitTimer.Reset(d)
+	}
+	return s.waitTimer, true
 }
 
-// putTimer stops t and pools it. Since Go 1.23 a stopped timer's channel
-// holds no stale tick, so Reset after Get is safe.
-func putTimer(t *time.Timer) {
+func (s *session) putTimer(t *time.Timer, own bool) {
 	t.Stop()
-	timerPool.Put(t)
+	if own {
+		s.mu.Lock()
+		s.timerBusy = false
+		s.mu.Unlock()
+	}
 }
 
 // bodyAppender receives a response body in pieces (fasthttp's response

@@ -444,13 +444,7 @@ func TestRequestPathAllocs(t *testing.T) {
 		s.serve(Request{Kind: KindSend, ID: id, Seq: seq}, body, "rtmpt", nil, nil, out)
 		seq++
 	})
-	// The race detector makes sync.Pool drop a quarter of what it is
-	// given, so a pooled timer is sometimes made anew there.
-	want := 0.0
-	if raceEnabled {
-		want = 1
-	}
-	if allocs > want {
-		t.Fatalf("%v allocations per /idle + /send, want %v", allocs, want)
+	if allocs != 0 {
+		t.Fatalf("%v allocations per /idle + /send, want 0", allocs)
 	}
 }
