@@ -541,3 +541,48 @@ Client.prototype.hello = function (n) { return Stream.get(n).send("hello"); };
 		t.Errorf("a cancelled recording wrote a file: %v", err)
 	}
 }
+
+// HasMethod (instance.ScriptHandles) sees methods on Client.prototype, on
+// the client object and registered proxies, not __resolve, and nothing for
+// a client that is not accepted.
+func TestHasMethod(t *testing.T) {
+	e := newEnv(t, Config{}, map[string]string{"main.asc": `
+Client.prototype.FCPublish = function (n) { return "script " + n; };
+Client.prototype.__resolve = function (n) { return function () { return n; }; };
+application.onConnect = function (c, own) {
+    if (own) c.getStreamLength = function () { return 42; };
+    if (own == "pending") return null;
+    return true;
+};
+application.registerProxy("_checkbw", new NetConnection());
+`})
+	a, err := e.connect("a", "_definst_", amf.Bool(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.connect("b", "_definst_", amf.Bool(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.connect("p", "_definst_", amf.String("pending"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.barrier()
+	for _, tc := range []struct {
+		cl   *client
+		name string
+		want bool
+	}{
+		{a, "FCPublish", true},
+		{a, "getStreamLength", false},
+		{b, "getStreamLength", true},
+		{a, "_checkbw", true},
+		{a, "releaseStream", false}, // only __resolve would answer it
+		{p, "FCPublish", false},     // not accepted
+	} {
+		if got := tc.cl.in.ScriptHandles(tc.cl.c, tc.name); got != tc.want {
+			t.Errorf("%s: ScriptHandles(%s) = %v, want %v", tc.cl.p.name, tc.name, got, tc.want)
+		}
+	}
+}
