@@ -208,6 +208,38 @@ func (s *session) Write(p []byte) (int, error) {
 	}
 }
 
+// WriteBuffers queues a whole chunk.Batch under one lock when it fits, so
+// a poll answered meanwhile takes all of it or none (chunk.BuffersWriter);
+// otherwise it falls back to Write, piece by piece.
+func (s *session) WriteBuffers(bufs [][]byte) (int64, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	s.wmu.Lock()
+	s.mu.Lock()
+	if !s.closed && s.peerErr == nil && s.srv.cfg.MaxPendingOutput-s.out.len() >= total {
+		for _, b := range bufs {
+			s.out.append(b)
+		}
+		s.mu.Unlock()
+		s.wmu.Unlock()
+		signal(s.outReady)
+		return int64(total), nil
+	}
+	s.mu.Unlock()
+	s.wmu.Unlock()
+	var n int64
+	for _, b := range bufs {
+		k, err := s.Write(b)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // queue is a byte queue whose storage comes from queuePool while the
 // session is busy and goes back at the first poll that finds nothing to
 // send: an idle session holds no buffer, a busy one keeps its own.

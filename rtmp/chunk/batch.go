@@ -66,6 +66,8 @@ func (b *Batch) addRef(p []byte) {
 // *net.TCPConn; one Write per segment on other writers) and empties the
 // batch, keeping its capacity. On error the batch is emptied too: the
 // connection is unusable after a short write anyway.
+//
+// A writer that implements BuffersWriter gets the whole batch in one call.
 func (b *Batch) WriteTo(w io.Writer) (int64, error) {
 	if b.n == 0 {
 		return 0, nil
@@ -77,6 +79,11 @@ func (b *Batch) WriteTo(w io.Writer) (int64, error) {
 		} else {
 			b.bufs = append(b.bufs, b.slab[s.start:s.end])
 		}
+	}
+	if bw, ok := w.(BuffersWriter); ok {
+		n, err := bw.WriteBuffers(b.bufs)
+		b.Reset()
+		return n, err
 	}
 	b.vec = b.bufs
 	n, err := b.vec.WriteTo(w)
@@ -94,4 +101,11 @@ func (b *Batch) Reset() {
 	b.vec = nil
 	b.slab = b.slab[:0]
 	b.n = 0
+}
+
+// BuffersWriter is implemented by byte streams that are not sockets but
+// can take a whole batch at once, such as an RTMPT session: a poll then
+// carries all of one flush or none of it, never the first iovec alone.
+type BuffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
 }
