@@ -343,6 +343,21 @@ func (w *recWriter) write(pkt *Packet) error {
 					}
 				}
 			}
+			if pkt.Config {
+				// Only the latest configuration of each kind counts.
+				w.pending = replaceConfig(w.pending, pkt)
+				return nil
+			}
+			if pkt.Kind == Data && !isMetadata(pkt.Payload) && w.pendingData() >= maxPendingData {
+				// A publisher that never sends a frame must not make the
+				// recorder hold every data message: keep the latest.
+				for i, q := range w.pending {
+					if q.Kind == Data && !isMetadata(q.Payload) {
+						w.pending = append(w.pending[:i], w.pending[i+1:]...)
+						break
+					}
+				}
+			}
 			w.pending = append(w.pending, pkt)
 			return nil
 		}
@@ -352,6 +367,21 @@ func (w *recWriter) write(pkt *Packet) error {
 		return w.begin(pkt)
 	}
 	return w.writeTag(pkt, w.outTime(pkt.Time))
+}
+
+// maxPendingData bounds the data messages (other than onMetaData) held
+// before the first media message.
+const maxPendingData = 16
+
+// pendingData counts the held data messages other than onMetaData.
+func (w *recWriter) pendingData() int {
+	n := 0
+	for _, q := range w.pending {
+		if q.Kind == Data && !isMetadata(q.Payload) {
+			n++
+		}
+	}
+	return n
 }
 
 func isMetadata(p []byte) bool {

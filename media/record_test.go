@@ -377,3 +377,44 @@ func TestVODDoesNotTrimARecordingInProgress(t *testing.T) {
 		t.Error("Recording(path) true after Close")
 	}
 }
+
+// A publisher that sends only sequence headers and data messages, never a
+// frame, must not make the recorder hold every one of them.
+func TestRecorderPendingBounded(t *testing.T) {
+	w, err := openRecWriter(filepath.Join(t.TempDir(), "p.flv"), RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	for i := range 10000 {
+		for _, p := range []*Packet{aacSeq(uint32(i)), avcSeq(uint32(i)), meta(),
+			{Kind: Data, Time: uint32(i), Payload: []byte{2, 0, 2, 'h', 'i'}}} {
+			classify(p)
+			if err := w.write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := len(w.pending); n > maxPendingData+4 {
+		t.Fatalf("%d messages held before the first frame", n)
+	}
+	// The latest configuration and metadata are still written first.
+	first := aac(20000, 10)
+	classify(first)
+	if err := w.write(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	tags := recordedTags(t, w.path)
+	var cfgs int
+	for _, tag := range tags {
+		if (tag.Type == 8 || tag.Type == 9) && len(tag.Payload) > 1 && tag.Payload[1] == 0 {
+			cfgs++
+		}
+	}
+	if cfgs != 2 {
+		t.Fatalf("%d configuration tags, want 2", cfgs)
+	}
+}
