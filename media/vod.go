@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
@@ -65,6 +66,9 @@ type vodFile struct {
 	mp3Once  sync.Once
 	mp3Index *mp3.Index
 	id3      *Packet
+	// scanDuration is the MP3 duration corrected by the first seek's scan
+	// (0 until then); atomic because other players read it meanwhile.
+	scanDuration atomic.Uint32
 }
 
 // FileCache shares parsed file information between players (issue 7
@@ -315,7 +319,12 @@ func id3Packet(tags []mp3.TextFrame) *Packet {
 func (v *VOD) Close() error { return v.f.Close() }
 
 // Duration returns the stream's length in ms (flv.md §9.6, §10.3).
-func (v *VOD) Duration() uint32 { return v.vf.duration }
+func (v *VOD) Duration() uint32 {
+	if d := v.vf.scanDuration.Load(); d != 0 {
+		return d
+	}
+	return v.vf.duration
+}
 
 // Format returns the container.
 func (v *VOD) Format() VODFormat { return v.format }
@@ -342,7 +351,7 @@ func (v *VOD) mp3Index() *mp3.Index {
 		vf.mp3Index = vf.mp3.ScanAt(v.f)
 		if vf.mp3Index.Frames > 0 && (vf.mp3.VBR == nil || vf.mp3.VBR.Frames == 0) {
 			// The scan corrects a CBR estimate (flv.md §10.3).
-			vf.duration = vf.mp3.First.FrameTime(vf.mp3Index.Frames)
+			vf.scanDuration.Store(vf.mp3.First.FrameTime(vf.mp3Index.Frames))
 		}
 	})
 	return vf.mp3Index
