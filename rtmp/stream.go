@@ -1,6 +1,8 @@
 package rtmp
 
 import (
+	"errors"
+
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
@@ -92,7 +94,11 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 			p.status(w, b, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
 		}
 	}
-	if err := p.sub.Err(); err != nil {
+	// Only a cut-off ends the connection. A subscription ended by its
+	// registry (the instance unloads) is not the client's fault: the
+	// instance closes its clients itself, after AppShutdown, which must
+	// still be flushed.
+	if err := p.sub.Err(); errors.Is(err, media.ErrSlowConsumer) {
 		return evs, withReason(ReasonSlowConsumer, err)
 	}
 	return evs, nil
