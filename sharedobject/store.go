@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Store keeps persistent shared objects. The file store writes one file per
@@ -221,7 +222,48 @@ func (f *FileStore) path(name string) (string, error) {
 	if max <= 0 {
 		max = 255
 	}
-	return filePath(f.Dir, name, max)
+	p, err := filePath(f.Dir, name, max)
+	if err != nil {
+		return "", err
+	}
+	if err := confine(f.Dir, p); err != nil {
+		return "", fmt.Errorf("%w: %q: %w", ErrBadName, name, err)
+	}
+	return p, nil
+}
+
+// confine checks that p, a path below dir, resolves inside dir: the
+// deepest existing ancestor of its folder, and p itself when it is a
+// symlink. A symlink placed in the store's folder must not make a save
+// write, or a load read, outside it (§11).
+func confine(dir, p string) error {
+	dir = filepath.Clean(dir)
+	realDir, err := filepath.EvalSymlinks(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing exists yet: MkdirAll makes real folders
+	}
+	if err != nil {
+		return err
+	}
+	inside := func(q string) bool {
+		return q == realDir || strings.HasPrefix(q, realDir+string(filepath.Separator))
+	}
+	anc := filepath.Dir(p)
+	for len(anc) > len(dir) {
+		if _, err := os.Lstat(anc); err == nil {
+			break
+		}
+		anc = filepath.Dir(anc)
+	}
+	if real, err := filepath.EvalSymlinks(anc); err != nil || !inside(real) {
+		return errors.New("folder resolves outside the store")
+	}
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if real, err := filepath.EvalSymlinks(p); err != nil || !inside(real) {
+			return errors.New("file resolves outside the store")
+		}
+	}
+	return nil
 }
 
 // Path returns the file that holds name.
@@ -266,6 +308,8 @@ func (f *FileStore) Save(s *Snapshot) error {
 		return fmt.Errorf("sharedobject: save %s: %w", s.Name, err)
 	}
 	tmp := p + ".tmp"
+	// A stale .tmp (or a symlink there) is removed, not written through.
+	_ = os.Remove(tmp)
 	if err := writeSync(tmp, b); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("sharedobject: save %s: %w", s.Name, err)
@@ -278,7 +322,7 @@ func (f *FileStore) Save(s *Snapshot) error {
 }
 
 func writeSync(path string, b []byte) error {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}

@@ -252,3 +252,62 @@ func TestDocServerAnswers(t *testing.T) {
 type capture struct{ msgs []Outgoing }
 
 func (c *capture) Deliver(o Outgoing) { c.msgs = append(c.msgs, o) }
+
+// TestFileStoreSymlinkEscape: a symlink inside the store's folder (a
+// sub-folder, the file itself, or a stale .tmp) never makes a save write,
+// or a load read, outside it.
+func TestFileStoreSymlinkEscape(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "so")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{dir, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(outside, "secret.fso")
+	good := sampleSnapshot()
+	good.Name = "secret"
+	b, _ := AppendSnapshot(nil, good)
+	if err := os.WriteFile(secret, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "secret.fso")); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "t.fso.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	f := &FileStore{Dir: dir}
+	s := sampleSnapshot()
+	s.Name = "sub/x"
+	if err := f.Save(s); err == nil {
+		t.Error("save through a symlinked folder succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x.fso")); err == nil {
+		t.Error("x.fso written outside the store")
+	}
+	if _, err := f.Load("sub/x"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("load through a symlinked folder: %v", err)
+	}
+	if _, err := f.Load("secret"); err == nil {
+		t.Error("load of a file symlinked outside succeeded")
+	}
+	s.Name = "t"
+	if err := f.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "keep" {
+		t.Errorf("save wrote through a symlinked .tmp: victim holds %q", got)
+	}
+	if _, err := f.Load("t"); err != nil {
+		t.Error(err)
+	}
+}
