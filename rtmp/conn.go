@@ -395,7 +395,9 @@ func (c *conn) writeLoop() {
 		}
 
 		c.mu.Lock()
-		if len(c.out) == 0 && len(c.plays) == 0 {
+		// A close requested after this round's snapshot queued nothing
+		// (Peer.Close without a status): its wake-up is for this writer.
+		if len(c.out) == 0 && len(c.plays) == 0 && !c.closeAfterFlush {
 			c.writerRunning = false
 			c.mu.Unlock()
 			return

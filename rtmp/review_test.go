@@ -1,8 +1,11 @@
 package rtmp
 
 import (
+	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -43,5 +46,49 @@ func TestInstanceShutdownReachesPlayer(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
 		}
+	}
+}
+
+// gateConn is a net.Conn whose writes wait for the test: entered is
+// signaled when a write begins, release lets it finish.
+type gateConn struct {
+	net.Conn
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateConn) Write(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return len(p), nil
+}
+
+// A close requested while the writer is flushing (Client.disconnect in a
+// script: Peer.Close without a status, so nothing is queued) must not be
+// lost when that writer then finds nothing left to write and goes idle.
+func TestCloseRequestedDuringFlushIsNotLost(t *testing.T) {
+	srv := &Server{}
+	srv.init()
+	defer srv.cancel()
+	a, b := net.Pipe()
+	defer b.Close()
+	g := &gateConn{Conn: a, entered: make(chan struct{}), release: make(chan struct{})}
+	c := newConn(srv, g, "rtmp", 1)
+	defer func() {
+		c.fail(errors.New("test over"))
+		c.finish()
+	}()
+
+	c.sendUserControl(message.EventPingRequest, 1) // starts a writer
+	<-g.entered
+	(&peer{c: c}).closeAfterFlush() // while the writer is inside the write
+	close(g.release)
+	select {
+	case <-c.ctx.Done():
+		if r := classify(c.failErr); r != ReasonRejected {
+			t.Errorf("closed with reason %v, want %v", r, ReasonRejected)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("close request lost: the connection stays open")
 	}
 }
