@@ -86,7 +86,20 @@ func (m *Mux) Serve(ln net.Listener) error {
 			return fmt.Errorf("tunnel: accept: %w", err)
 		}
 		backoff = 0
-		m.wg.Go(func() { m.sniff(nc) })
+		// Add under mu, after checking closed: a conn accepted while Close
+		// runs must not start a sniffer that Close's Wait does not see.
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			_ = nc.Close()
+			return net.ErrClosed
+		}
+		m.wg.Add(1)
+		m.mu.Unlock()
+		go func() {
+			defer m.wg.Done()
+			m.sniff(nc)
+		}()
 	}
 }
 

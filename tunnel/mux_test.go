@@ -135,3 +135,56 @@ func TestMuxSniff(t *testing.T) {
 	case <-time.After(500 * time.Millisecond): // longer than the sniff timeout
 	}
 }
+
+// lateListener hands out one conn only once it is closed, as a real
+// listener may return a connection accepted just before Close.
+type lateListener struct {
+	closed chan struct{}
+	once   sync.Once
+	nc     net.Conn
+	given  bool
+}
+
+func (l *lateListener) Accept() (net.Conn, error) {
+	<-l.closed
+	if !l.given {
+		l.given = true
+		return l.nc, nil
+	}
+	return nil, net.ErrClosed
+}
+func (l *lateListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *lateListener) Addr() net.Addr { return muxAddr{} }
+
+// TestMuxCloseRacingAccept: a conn accepted while the Mux closes is closed
+// at once, not sniffed by a goroutine Close does not wait for.
+func TestMuxCloseRacingAccept(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	m := &Mux{SniffTimeout: 10 * time.Second}
+	ln := &lateListener{closed: make(chan struct{}), nc: srv}
+	served := make(chan error, 1)
+	m.init()
+	go func() { served <- m.Serve(ln) }()
+	// Serve registers ln before accepting; wait for that.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		m.mu.Lock()
+		_, ok := m.lns[ln]
+		m.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not register the listener")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = m.Close()
+	if err := <-served; err == nil {
+		t.Fatal("Serve returned nil")
+	}
+	_ = cli.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := cli.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("conn accepted during Close: read %v, want EOF (closed)", err)
+	}
+}
