@@ -116,10 +116,19 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 			ns.stop(c, true)
 			c.stopped(ns)
 		}
-	case "publish":
-		c.onPublish(h.StreamID, cmd)
-	case "play":
-		c.onPlay(h.StreamID, cmd.Arg(0).Str(), cmd.Arg(1), cmd.Arg(2), cmd.Arg(3))
+	case "publish", "play":
+		switch {
+		case cmd.Arg(0).Kind() == amf.KindBoolean:
+			// Flash Player's publish(false) / play(false) stop the stream
+			// (true is a no-op), as Red5 and FMS read them.
+			if !cmd.Arg(0).Bool() {
+				c.stopFlag(h.StreamID)
+			}
+		case cmd.Name == "publish":
+			c.onPublish(h.StreamID, cmd)
+		default:
+			c.onPlay(h.StreamID, cmd.Arg(0).Str(), cmd.Arg(1), cmd.Arg(2), cmd.Arg(3))
+		}
 	case "play2":
 		opts := cmd.Arg(0)
 		if t := opts.Get("transition").Str(); t == "" || t == "reset" {
@@ -157,6 +166,22 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		c.callScript(cmd) // application script method, or Call.Failed (peer.go)
 	}
 	return nil
+}
+
+// stopFlag ends publishing or playing on sid like closeStream; a player
+// is also told NetStream.Play.Stop.
+func (c *conn) stopFlag(sid uint32) {
+	ns := c.streams[sid]
+	if ns == nil {
+		return
+	}
+	playing := ns.play != nil || ns.paused
+	ns.stop(c, true)
+	c.stopped(ns)
+	if playing {
+		c.sendStatus(sid, message.LevelStatus, message.CodePlayStop, "Stopped playing "+ns.name+".",
+			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
+	}
 }
 
 func (c *conn) replyResult(cmd *message.Command, v amf.Value) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
@@ -90,5 +91,42 @@ func TestCloseRequestedDuringFlushIsNotLost(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("close request lost: the connection stays open")
+	}
+}
+
+// Flash Player stops a NetStream with publish(false) and play(false): a
+// Boolean where the name would be (Red5 and FMS stop the stream). They are
+// no request for a stream named "" that then fails with an error status.
+func TestPublishFalseAndPlayFalseStop(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+	c := dial(t, ts, "live", ClientConfig{})
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(ctx, "cam", "live"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.command("publish", amf.Bool(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitStatus(ctx, message.CodeUnpublishSuccess); err != nil {
+		t.Fatalf("publish(false): %v", err)
+	}
+	waitFor(t, "cam unpublished", func() bool { return len(ts.eng.Instances()[0].Streams().Names()) == 0 })
+
+	if err := s.Play(ctx, "cam", -1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.command("play", amf.Bool(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitStatus(ctx, message.CodePlayStop); err != nil {
+		t.Fatalf("play(false): %v", err)
+	}
+	// The stream is free again: the client can publish on it.
+	if err := s.Publish(ctx, "cam", "live"); err != nil {
+		t.Fatal(err)
 	}
 }
