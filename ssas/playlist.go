@@ -7,8 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/flv"
 )
 
 // Server-side playlists (ssas.md §5, Stream.play): one goroutine per
@@ -259,7 +261,7 @@ func (pl *playlist) playFile(it playItem, sf instance.StreamFile) bool {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	if md := v.Metadata(); md != nil {
-		pl.put(md, int64(at)+offset)
+		pl.put(&media.Packet{Kind: media.Data, Payload: liveMetadata(md.Payload)}, int64(at)+offset)
 	}
 	for _, pk := range configs {
 		pl.put(pk, int64(at)+offset)
@@ -369,4 +371,32 @@ func (r *Runtime) appConfig() instance.AppConfig {
 		return instance.AppConfig{}.WithDefaults()
 	}
 	return cfg
+}
+
+// fileOnlyMeta are the onMetaData properties that describe a file and are
+// wrong for the live stream a playlist feeds: a player would take the
+// item's duration for the stream's.
+var fileOnlyMeta = map[string]bool{
+	"duration": true, "filesize": true, "keyframes": true, "lasttimestamp": true,
+	"lastkeyframetimestamp": true, "lastkeyframelocation": true, "canSeekToEnd": true,
+}
+
+// liveMetadata returns a recorded item's onMetaData without its file-only
+// properties; undecodable metadata is passed on unchanged.
+func liveMetadata(p []byte) []byte {
+	md, err := flv.ParseMetadata(p, amf.Limits{})
+	if err != nil {
+		return p
+	}
+	props := make([]amf.Prop, 0, len(md.Props))
+	for _, pr := range md.Props {
+		if !fileOnlyMeta[pr.Key] {
+			props = append(props, pr)
+		}
+	}
+	out, err := amf.AppendAMF0Values(nil, amf.String("onMetaData"), amf.ECMAArray(props...))
+	if err != nil {
+		return p
+	}
+	return out
 }
