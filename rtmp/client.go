@@ -235,22 +235,33 @@ func statusError(info amf.Value) error {
 // Connect sends the connect command. It returns the info object of the
 // _result, or a *message.StatusError for an _error.
 func (c *Client) Connect(ctx context.Context, app, tcURL string, args ...amf.Value) (amf.Value, error) {
-	obj := amf.Object(
+	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", c.connectObject(app, tcURL, true), args...)
+	if err != nil {
+		return amf.Undefined(), err
+	}
+	return r.Arg(1), nil // Arg(0) is the server's properties object
+}
+
+// connectObject is the command object of connect (rtmp.md §7.2). A player
+// announces the codecs it decodes (audioCodecs, videoCodecs,
+// videoFunction, as Flash Player does); a server-side NetConnection
+// (ssas.md §6, ConnectInfo) announces none, as FCS did.
+func (c *Client) connectObject(app, tcURL string, player bool) amf.Value {
+	audio, video, fn := 0.0, 0.0, 0.0
+	if player {
+		audio, video, fn = 4071, 252, 1
+	}
+	return amf.Object(
 		amf.Prop{Key: "app", Value: amf.String(app)},
 		amf.Prop{Key: "flashVer", Value: amf.String(c.cfg.FlashVer)},
 		amf.Prop{Key: "tcUrl", Value: amf.String(tcURL)},
 		amf.Prop{Key: "fpad", Value: amf.Bool(false)},
 		amf.Prop{Key: "capabilities", Value: amf.Number(15)},
-		amf.Prop{Key: "audioCodecs", Value: amf.Number(4071)},
-		amf.Prop{Key: "videoCodecs", Value: amf.Number(252)},
-		amf.Prop{Key: "videoFunction", Value: amf.Number(1)},
+		amf.Prop{Key: "audioCodecs", Value: amf.Number(audio)},
+		amf.Prop{Key: "videoCodecs", Value: amf.Number(video)},
+		amf.Prop{Key: "videoFunction", Value: amf.Number(fn)},
 		amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(c.cfg.ObjectEncoding))},
 	)
-	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", obj, args...)
-	if err != nil {
-		return amf.Undefined(), err
-	}
-	return r.Arg(1), nil // Arg(0) is the server's properties object
 }
 
 // Call invokes a server method (NetConnection.call) and returns the values

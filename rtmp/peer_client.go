@@ -16,18 +16,7 @@ import (
 // description and the script's application object). err reports only
 // transport failures.
 func (c *Client) ConnectInfo(ctx context.Context, app, tcURL string, args ...amf.Value) (info amf.Value, ok bool, err error) {
-	obj := amf.Object(
-		amf.Prop{Key: "app", Value: amf.String(app)},
-		amf.Prop{Key: "flashVer", Value: amf.String(c.cfg.FlashVer)},
-		amf.Prop{Key: "tcUrl", Value: amf.String(tcURL)},
-		amf.Prop{Key: "fpad", Value: amf.Bool(false)},
-		amf.Prop{Key: "capabilities", Value: amf.Number(15)},
-		amf.Prop{Key: "audioCodecs", Value: amf.Number(0)},
-		amf.Prop{Key: "videoCodecs", Value: amf.Number(0)},
-		amf.Prop{Key: "videoFunction", Value: amf.Number(0)},
-		amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(c.cfg.ObjectEncoding))},
-	)
-	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", obj, args...)
+	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", c.connectObject(app, tcURL, false), args...)
 	if r != nil && r.Name == "_error" {
 		return r.Arg(0), false, nil
 	}
