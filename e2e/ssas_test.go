@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,7 +228,7 @@ application.onConnect = function (client) {
 		t.Fatal(err)
 	}
 	err = st.Play(ctx, "private/cam", -2000)
-	if se, ok := err.(*message.StatusError); !ok || se.Code != message.CodePlayFailed {
+	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePlayFailed {
 		t.Errorf("play private/cam: %v, want %s", err, message.CodePlayFailed)
 	}
 	if err := st.Play(ctx, "public/cam", -2000); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,8 +83,7 @@ func (r *Runtime) jsLoad(name string) goja.Value {
 	}
 	v, err := r.vm.RunProgram(prg)
 	if err != nil {
-		var ex *goja.Exception
-		if errors.As(err, &ex) {
+		if ex, ok := errors.AsType[*goja.Exception](err); ok {
 			panic(ex.Value())
 		}
 		panic(err) // interrupted: let it unwind to the entry
@@ -539,10 +539,8 @@ func (r *Runtime) accept(co *clientObj) {
 
 // addAccepted puts co into application.clients once.
 func (r *Runtime) addAccepted(co *clientObj) {
-	for _, x := range r.accepted {
-		if x == co {
-			return
-		}
+	if slices.Contains(r.accepted, co) {
+		return
 	}
 	r.accepted = append(r.accepted, co)
 }

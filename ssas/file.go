@@ -302,21 +302,19 @@ func (r *Runtime) setupLoadVars() {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return false
 		}
-		r.bg.Add(1)
-		go func() {
-			defer r.bg.Done()
+		r.bg.Go(func() {
 			status, text, err := r.httpDo(u, method, body)
 			r.post(func() {
 				if status != 0 {
 					_, _, _ = r.callHandler("onHTTPStatus", target, vm.ToValue(status))
 				}
-				var arg goja.Value = goja.Undefined()
+				arg := goja.Undefined()
 				if err == nil {
 					arg = vm.ToValue(text)
 				}
 				_, _, _ = r.callHandler("onData", target, arg)
 			})
-		}()
+		})
 		return true
 	}
 	_ = proto.Set("load", func(call goja.FunctionCall) goja.Value {
@@ -534,18 +532,16 @@ func (r *Runtime) setupXML() {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 				return vm.ToValue(false)
 			}
-			r.bg.Add(1)
-			go func() {
-				defer r.bg.Done()
+			r.bg.Go(func() {
 				_, text, err := r.httpDo(u, method, body)
 				r.post(func() {
-					var arg goja.Value = goja.Undefined()
+					arg := goja.Undefined()
 					if err == nil {
 						arg = vm.ToValue(text)
 					}
 					_, _, _ = r.callHandler("onData", target, arg)
 				})
-			}()
+			})
 			return vm.ToValue(true)
 		}
 	}

@@ -2,7 +2,6 @@ package ssas
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func newEnv(t testing.TB, cfg Config, files map[string]string) *env {
 			t.Fatal(err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -148,7 +147,6 @@ type peer struct {
 	mu     sync.Mutex
 	state  string // "", "accepted", "rejected", "closed"
 	info   amf.Value
-	calls  []string
 	closed chan struct{}
 	once   sync.Once
 	// answer, when set, answers server-to-client calls.

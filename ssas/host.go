@@ -109,7 +109,7 @@ func (h *Host) Load(in *instance.Instance) (instance.Script, error) {
 		if _, err := r.enter("load "+name, func() (goja.Value, error) { return r.vm.RunProgram(prg) }); err != nil {
 			return
 		}
-		r.callHandler("onAppStart", r.app)
+		_, _, _ = r.callHandler("onAppStart", r.app)
 	})
 	return r, nil
 }
@@ -166,12 +166,11 @@ type Runtime struct {
 	sources     map[string]*source
 	conns       map[*netConn]struct{}
 
-	traces   []string // ring of the last trace lines; tmu
-	tmu      sync.Mutex
-	bg       sync.WaitGroup // goroutines that post back (pumps, dials, HTTP)
-	stopBG   chan struct{}  // closed when the runtime ends
-	running  atomic.Bool
-	startErr error
+	traces  []string // ring of the last trace lines; tmu
+	tmu     sync.Mutex
+	bg      sync.WaitGroup // goroutines that post back (pumps, dials, HTTP)
+	stopBG  chan struct{}  // closed when the runtime ends
+	running atomic.Bool
 }
 
 func newRuntime(h *Host, in *instance.Instance, dir string) *Runtime {
@@ -338,7 +337,7 @@ func (r *Runtime) Stop(reason string) {
 			info := r.vm.NewObject()
 			_ = info.Set("code", reason)
 			_ = info.Set("level", "status")
-			r.callHandler("onAppStop", r.app, info)
+			_, _, _ = r.callHandler("onAppStop", r.app, info)
 		})
 	}
 	r.mu.Lock()
@@ -425,8 +424,7 @@ func (r *Runtime) scriptError(what string, err error) {
 	interrupted := errors.As(err, &ie)
 	file, line, col, stack := "", 0, 0, ""
 	desc := err.Error()
-	var ex *goja.Exception
-	if errors.As(err, &ex) {
+	if ex, ok := errors.AsType[*goja.Exception](err); ok {
 		desc = ex.Value().String()
 		if interrupted {
 			desc = fmt.Sprintf("script interrupted after %v (runaway script)", r.cfg.MaxScriptTime)
@@ -559,7 +557,7 @@ func (r *Runtime) Publish(c *instance.Client, stream string) error {
 func (r *Runtime) Unpublish(c *instance.Client, stream string) {
 	r.post(func() {
 		if co := r.clients[c]; co != nil {
-			r.callHandler("onUnpublish", r.app, co.obj, r.streamFor(stream))
+			_, _, _ = r.callHandler("onUnpublish", r.app, co.obj, r.streamFor(stream))
 		}
 	})
 }

@@ -146,9 +146,7 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ConnectTimeout)
 	nc.cancel = cancel
 	h := &remoteHandler{nc: nc, gen: gen}
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
+	r.bg.Go(func() {
 		defer cancel()
 		var rem Remote
 		var err error
@@ -167,8 +165,7 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 			}
 			nc.cancel = nil
 			if err != nil {
-				var rej *RejectedError
-				if errors.As(err, &rej) {
+				if rej, ok := errors.AsType[*RejectedError](err); ok {
 					nc.statusInfo(rej.Info)
 					return
 				}
@@ -182,7 +179,7 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 		if !ok && rem != nil {
 			rem.Close()
 		}
-	}()
+	})
 	return true
 }
 
@@ -197,11 +194,7 @@ func (nc *netConn) closeRemote() {
 		rem := nc.remote
 		nc.remote, nc.connected = nil, false
 		delete(nc.r.conns, nc)
-		nc.r.bg.Add(1)
-		go func() {
-			defer nc.r.bg.Done()
-			rem.Close()
-		}()
+		nc.r.bg.Go(rem.Close)
 	}
 }
 
@@ -304,7 +297,7 @@ func (r *Runtime) allowedHost(host string) bool {
 			return false
 		}
 		addr = addr.Unmap()
-		if !(addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsUnspecified()) {
+		if !addr.IsLoopback() && !addr.IsPrivate() && !addr.IsLinkLocalUnicast() && !addr.IsUnspecified() {
 			continue
 		}
 		allowed := false

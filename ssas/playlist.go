@@ -69,11 +69,7 @@ func (s *streamObj) startPlaylist(it playItem) {
 		pl.wrote, pl.last = true, int64(v)
 	}
 	s.pl = pl
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		pl.run()
-	}()
+	r.bg.Go(pl.run)
 }
 
 // stopPlaylist stops the running playlist and waits for its goroutine.

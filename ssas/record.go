@@ -98,9 +98,7 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 	r.log.Info("record start", "stream", s.name, "file", sf.Rel, "append", m == media.RecordAppend, "by", "script")
 	s.status("status", "NetStream.Record.Start", "Recording "+s.name+".")
 	// The recording also ends by itself when the publisher stops.
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
+	r.bg.Go(func() {
 		select {
 		case <-rec.Done():
 		case <-r.stopBG:
@@ -111,7 +109,7 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 				s.stopRecord()
 			}
 		})
-	}()
+	})
 	return true
 }
 

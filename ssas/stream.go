@@ -306,9 +306,7 @@ func (s *streamObj) startTap() *tap {
 	sub := r.in.Streams().Subscribe(s.name, media.SubscribeOptions{})
 	evs := s.observe(sub.Drain(nil))
 	t := &tap{stop: make(chan struct{}), done: make(chan struct{})}
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
+	r.bg.Go(func() {
 		defer close(t.done)
 		defer sub.Close()
 		for sub.Err() == nil {
@@ -321,7 +319,7 @@ func (s *streamObj) startTap() *tap {
 			}
 			evs = s.observe(sub.Drain(evs[:0]))
 		}
-	}()
+	})
 	return t
 }
 

@@ -538,7 +538,7 @@ Client.prototype.hello = function (n) { return Stream.get(n).send("hello"); };
 	a.unpublish(p2)
 	e.barrier()
 	if _, err := os.Stat(filepath.Join(e.streamsDir("_definst_"), "later.flv")); !os.IsNotExist(err) {
-		t.Errorf("a cancelled recording wrote a file: %v", err)
+		t.Errorf("a canceled recording wrote a file: %v", err)
 	}
 }
 
