@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -184,7 +185,7 @@ func TestMuxCloseRacingAccept(t *testing.T) {
 		t.Fatal("Serve returned nil")
 	}
 	_ = cli.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := cli.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := cli.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("conn accepted during Close: read %v, want EOF (closed)", err)
 	}
 }
