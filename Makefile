@@ -92,7 +92,7 @@ bench-once:
 e2e: deps
 	$(GO) test -race -tags e2e -count=1 -v -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./e2e/...
 
-test: deps vet fmt-check unit bench-once e2e
+test: deps vet fmt-check lint unit bench-once e2e
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
