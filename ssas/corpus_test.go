@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,36 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 				e.add(fmt.Sprintf("> %s so error %v", f[0], err))
 			}
 			e.barrier() // onSync and handlers are posted while Handle runs
+		case "flv":
+			// //@flv relpath ms: a recorded file of ms milliseconds in the app folder.
+			ms, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("step %q: %v", st, err)
+			}
+			writeFLV(t, filepath.Join(e.dir, "app", filepath.FromSlash(f[0])), uint32(ms))
+		case "livepub":
+			// //@livepub client stream ms: the client publishes ms of media
+			// (onPublish, publication, Publishing) and stops publishing;
+			// //@unpublish reports the end to the script.
+			cl := get(f[0])
+			ms, err := strconv.Atoi(f[2])
+			if err != nil {
+				t.Fatalf("step %q: %v", st, err)
+			}
+			if err := cl.in.CheckPublish(cl.c, f[1]); err != nil {
+				e.add(fmt.Sprintf("> %s publish %s refused: %v", f[0], f[1], err))
+				continue
+			}
+			pub, err := cl.in.Streams().Publish(f[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl.in.Publishing(cl.c, pub)
+			e.barrier()
+			for _, p := range mediaPackets(0, uint32(ms)) {
+				pub.Write(p)
+			}
+			pub.Close()
 		case "unload":
 			e.m.Close()
 			if rt := e.ld.last(); rt != nil {
