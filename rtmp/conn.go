@@ -382,6 +382,10 @@ func (c *conn) writeLoop() {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					err = withReason(ReasonSlowConsumer, fmt.Errorf("write stalled for %v: %w", c.cfg.WriteTimeout, err))
+				} else if classify(err) == ReasonProtocolError {
+					// A write cannot break the protocol: what is not the
+					// peer going away is an I/O error.
+					err = withReason(ReasonIOError, err)
 				}
 				c.fail(err)
 				return

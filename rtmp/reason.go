@@ -80,7 +80,7 @@ func classify(err error) Reason {
 	var ne net.Error
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrClosedPipe):
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrClosedPipe):
 		return ReasonEOF
 	case errors.Is(err, media.ErrSlowConsumer):
 		return ReasonSlowConsumer

@@ -3,7 +3,9 @@ package rtmp
 import (
 	"errors"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,5 +130,46 @@ func TestPublishFalseAndPlayFalseStop(t *testing.T) {
 	// The stream is free again: the client can publish on it.
 	if err := s.Publish(ctx, "cam", "live"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// errConn fails every write with err.
+type errConn struct {
+	net.Conn
+	err error
+}
+
+func (e *errConn) Write([]byte) (int, error) { return 0, e.err }
+
+// A failed write is the peer going away (broken pipe, reset) or an I/O
+// error, never a protocol error: the closed line must say which.
+func TestWriteErrorReasons(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want Reason
+	}{
+		{"broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, ReasonEOF},
+		{"reset", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}, ReasonEOF},
+		{"io error", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EIO)}, ReasonIOError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &Server{}
+			srv.init()
+			defer srv.cancel()
+			a, b := net.Pipe()
+			defer b.Close()
+			c := newConn(srv, &errConn{Conn: a, err: tc.err}, "rtmp", 1)
+			c.sendUserControl(message.EventPingRequest, 1)
+			select {
+			case <-c.ctx.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("write error did not end the connection")
+			}
+			c.finish()
+			if r := classify(c.failErr); r != tc.want {
+				t.Errorf("reason %v, want %v (err %v)", r, tc.want, c.failErr)
+			}
+		})
 	}
 }
