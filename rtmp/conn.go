@@ -457,6 +457,7 @@ func (c *conn) removePlayer(p *player) {
 func (c *conn) leave() {
 	for id, ns := range c.streams {
 		ns.stop(c, false)
+		c.stopped(ns) // the script hears onUnpublish before onDisconnect
 		delete(c.streams, id)
 	}
 	c.leaveSharedObjects()
