@@ -125,7 +125,7 @@ func (in *Instance) StreamsDir(cfg AppConfig) string {
 	if !filepath.IsAbs(base) {
 		base = filepath.Join(in.m.cfg.AppsDir, in.App, base)
 	}
-	return filepath.Join(base, filepath.FromSlash(in.Name))
+	return filepath.Join(base, FolderName(in.Name))
 }
 
 // Container is the file format a stream name selects (flv.md §7.4).

@@ -67,7 +67,7 @@ func newInstance(m *Manager, app, name string) *Instance {
 		streams: media.NewRegistry(m.cfg.Media, log),
 		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (shared-objects.md §9).
 		sos: sharedobject.NewRegistry(m.cfg.SharedObjects, &sharedobject.FileStore{
-			Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", filepath.FromSlash(name)),
+			Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", FolderName(name)),
 			MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,
 		}, log),
 		clients: map[uint64]*Client{},

@@ -144,3 +144,40 @@ func TestConnectAfterCloseIsShutdown(t *testing.T) {
 		t.Fatalf("err = %v, want ErrShutdown", err)
 	}
 }
+
+// Nested instances get folders of their own: instance "room" publishing
+// "sub/x" must not reach the files of instance "room/sub".
+func TestFolderNameKeepsNestedInstancesApart(t *testing.T) {
+	for in, want := range map[string]string{
+		"_definst_": "_definst_",
+		"room/sub":  "room%2Fsub",
+		"a%2Fb":     "a%252Fb",
+	} {
+		if got := FolderName(in); got != want {
+			t.Errorf("FolderName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	m := newTestManager(t, time.Minute)
+	outer, c1, err := m.Connect("live", "room", ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outer.Disconnect(c1)
+	inner, c2, err := m.Connect("live", "room/sub", ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Disconnect(c2)
+	var cfg AppConfig
+	a, err := outer.ResolveStream(cfg, "sub/x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inner.ResolveStream(cfg, "x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Path == b.Path {
+		t.Fatalf("instance room stream sub/x and instance room/sub stream x share %s", a.Path)
+	}
+}

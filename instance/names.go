@@ -87,3 +87,15 @@ func StreamName(raw string) (name, query string, err error) {
 // streamPrefixes are the NetStream name prefixes FMS understood
 // (rtmp.md §7.6); the part after one is checked like any name.
 var streamPrefixes = []string{"flv:", "mp3:", "mp4:", "id3:", "raw:"}
+
+// FolderName maps an instance name to the one folder segment that holds its
+// recorded streams and shared objects. Nested instance names ("room/sub")
+// are escaped rather than nested: otherwise instance "room" with stream
+// "sub/x" and instance "room/sub" with stream "x" would share a file.
+// The mapping is injective ("%" is escaped too) and readable.
+func FolderName(inst string) string {
+	if !strings.ContainsAny(inst, "/%") {
+		return inst
+	}
+	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(inst)
+}
