@@ -70,12 +70,18 @@ func (p *Publication) Record(path string, opts RecordOptions) (*Recorder, error)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	rec := &Recorder{log: opts.Log, stop: make(chan struct{}), done: make(chan struct{})}
+	// Claim the path first: two publications whose names resolve to one
+	// file ("foo", "foo.flv", "flv:foo") must not both write it.
+	if _, busy := recording.LoadOrStore(path, rec); busy {
+		return nil, fmt.Errorf("%w: %s is already being recorded", ErrRecordFailed, filepath.Base(path))
+	}
 	w, err := openRecWriter(path, opts)
 	if err != nil {
+		recording.CompareAndDelete(path, rec)
 		return nil, err
 	}
-	rec := &Recorder{w: w, log: opts.Log, stop: make(chan struct{}), done: make(chan struct{})}
-	recording.Store(path, rec)
+	rec.w = w
 	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{})
 	go rec.run()
 	return rec, nil

@@ -418,3 +418,36 @@ func TestRecorderPendingBounded(t *testing.T) {
 		t.Fatalf("%d configuration tags, want 2", cfgs)
 	}
 }
+
+// Two publications whose names resolve to one file ("foo", "flv:foo")
+// cannot both record it; the file is free again once the first stops.
+func TestRecordOneWriterPerFile(t *testing.T) {
+	reg := NewRegistry(Config{}, nil)
+	defer reg.Close()
+	a, err := reg.Publish("foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := reg.Publish("flv:foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "foo.flv")
+	rec, err := a.Record(path, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Record(path, RecordOptions{Mode: RecordAppend}); !errors.Is(err, ErrRecordFailed) {
+		t.Fatalf("second recorder of one file: err = %v, want ErrRecordFailed", err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec2, err := b.Record(path, RecordOptions{Mode: RecordAppend})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	if err := rec2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
