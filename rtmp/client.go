@@ -353,7 +353,12 @@ func (c *Client) dispatch(h chunk.Header, cmd *message.Command) {
 		ch := c.pending[cmd.Txn]
 		c.mu.Unlock()
 		if ch != nil {
-			ch <- cmd
+			// One answer per transaction: a duplicate from a faulty server
+			// must not block the reader on the full one-slot channel.
+			select {
+			case ch <- cmd:
+			default:
+			}
 		}
 		return
 	case "onStatus":
