@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,48 +113,21 @@ type vcEvent struct {
 	payload []byte
 }
 
-// vcRecorder keeps what a ClientStream receives in arrival order: onStatus
-// goes to a channel and messages to OnPacket, both from the client's one
-// reader goroutine, so the channel is drained before each message.
+// vcRecorder views the project's client's StreamLog as vcEvents.
 type vcRecorder struct {
-	s  *rtmp.ClientStream
-	mu sync.Mutex
-	ev []vcEvent
+	log *rtmp.StreamLog
 }
 
 func vcRecord(s *rtmp.ClientStream) *vcRecorder {
-	r := &vcRecorder{s: s}
-	s.OnPacket = func(p media.Packet) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.drainLocked()
-		e := vcEvent{kind: p.Kind, ts: p.Time, payload: p.Payload}
-		if p.Kind == media.Data {
-			if info, ok := rtmp.PlayStatus(p.Payload); ok {
-				e.code = info.Get("code").Str()
-			}
-		}
-		r.ev = append(r.ev, e)
-	}
-	return r
-}
-
-func (r *vcRecorder) drainLocked() {
-	for {
-		select {
-		case info := <-r.s.Status:
-			r.ev = append(r.ev, vcEvent{code: info.Get("code").Str()})
-		default:
-			return
-		}
-	}
+	return &vcRecorder{log: rtmp.LogStream(s)}
 }
 
 func (r *vcRecorder) events() []vcEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.drainLocked()
-	return slices.Clone(r.ev)
+	var out []vcEvent
+	for _, e := range r.log.Events() {
+		out = append(out, vcEvent{code: e.Code, kind: e.Kind, ts: e.Time, payload: e.Payload})
+	}
+	return out
 }
 
 func (r *vcRecorder) codes() []string {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,47 +95,21 @@ type playEvent struct {
 	ts   uint32
 }
 
-// playRecorder collects what a ClientStream receives in arrival order: the
-// client delivers onStatus to a channel and messages to OnPacket from one
-// reader goroutine, so draining the channel before each message keeps the
-// order.
+// playRecorder views the project's client's StreamLog as playEvents.
 type playRecorder struct {
-	s  *rtmp.ClientStream
-	mu sync.Mutex
-	ev []playEvent
+	log *rtmp.StreamLog
 }
 
 func recordPlay(s *rtmp.ClientStream) *playRecorder {
-	r := &playRecorder{s: s}
-	s.OnPacket = func(p media.Packet) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.drain()
-		e := playEvent{kind: p.Kind, ts: p.Time}
-		if info, ok := rtmp.PlayStatus(p.Payload); ok && p.Kind == media.Data {
-			e.code = info.Get("code").Str()
-		}
-		r.ev = append(r.ev, e)
-	}
-	return r
-}
-
-func (r *playRecorder) drain() {
-	for {
-		select {
-		case info := <-r.s.Status:
-			r.ev = append(r.ev, playEvent{code: info.Get("code").Str()})
-		default:
-			return
-		}
-	}
+	return &playRecorder{log: rtmp.LogStream(s)}
 }
 
 func (r *playRecorder) events() []playEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.drain()
-	return slices.Clone(r.ev)
+	var out []playEvent
+	for _, e := range r.log.Events() {
+		out = append(out, playEvent{code: e.Code, kind: e.Kind, ts: e.Time})
+	}
+	return out
 }
 
 func (r *playRecorder) codes() []string {

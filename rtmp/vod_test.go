@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,56 +70,29 @@ type event struct {
 	cfg  bool // a sequence header
 }
 
-// collector records a stream's statuses and messages in arrival order. The
-// client hands statuses to a channel and messages to OnPacket, both from its
-// reader goroutine: draining the channel before recording each message keeps
-// the order.
+// collector views a StreamLog as the events these tests compare.
 type collector struct {
-	s  *ClientStream
-	mu sync.Mutex
-	ev []event
+	log *StreamLog
 }
 
 func collect(s *ClientStream) *collector {
-	c := &collector{s: s}
-	s.OnPacket = func(p media.Packet) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.drainLocked()
-		e := event{kind: p.Kind, ts: p.Time}
-		if p.Kind == media.Data {
-			if info, ok := PlayStatus(p.Payload); ok {
-				e.code = info.Get("code").Str()
-			} else {
-				h, _, _ := message.Handler(p.Payload)
-				e.code = "data:" + h
-			}
-		}
-		if p.Kind == media.Video {
-			e.key = flv.IsVideoKeyframe(p.Payload)
-			e.cfg = flv.IsVideoSequenceHeader(p.Payload)
-		}
-		c.ev = append(c.ev, e)
-	}
-	return c
-}
-
-func (c *collector) drainLocked() {
-	for {
-		select {
-		case info := <-c.s.Status:
-			c.ev = append(c.ev, event{code: info.Get("code").Str()})
-		default:
-			return
-		}
-	}
+	return &collector{log: LogStream(s)}
 }
 
 func (c *collector) events() []event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.drainLocked()
-	return slices.Clone(c.ev)
+	var out []event
+	for _, e := range c.log.Events() {
+		ev := event{code: e.Code, kind: e.Kind, ts: e.Time}
+		if e.Kind == media.Data && e.Code == "" {
+			ev.code = "data:" + e.Handler
+		}
+		if e.Kind == media.Video {
+			ev.key = flv.IsVideoKeyframe(e.Payload)
+			ev.cfg = flv.IsVideoSequenceHeader(e.Payload)
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 func (c *collector) codes() []string {
