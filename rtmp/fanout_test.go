@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/message"
 )
 
 // fanoutRig is the real delivery path minus the sockets: one publication,
@@ -48,9 +50,12 @@ func newFanoutRig(tb testing.TB, n int) *fanoutRig {
 			kind, size = media.Audio, 200
 		}
 		p := make([]byte, size)
-		p[0] = 0x27
+		p[0], p[1] = 0x27, 1 // AVC NALU, inter frame
 		if i == 0 {
-			p[0] = 0x17
+			p[0] = 0x17 // keyframe
+		}
+		if kind == media.Audio {
+			p[0], p[1] = 0xaf, 1 // AAC raw
 		}
 		r.pkts = append(r.pkts, &media.Packet{Kind: kind, Time: uint32(i * 20), Payload: p})
 	}
@@ -107,5 +112,34 @@ func TestFanoutDoesNotAllocate(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(200, func() { r.step(t) }); a != 0 {
 		t.Fatalf("fan-out to 100 subscribers: %v allocs per message, want 0", a)
+	}
+}
+
+// A player that falls behind has video dropped and is told once with
+// NetStream.Play.InsufficientBW (a warning: ffmpeg and librtmp carry on).
+func TestPlayerBehindGetsInsufficientBW(t *testing.T) {
+	r := newFanoutRig(t, 1)
+	r.step(t) // a keyframe first: before one, video is skipped, not dropped
+	payload := make([]byte, 5000)
+	payload[0], payload[1] = 0x27, 1 // AVC inter frame (NALU): droppable
+	// Past half the queue (256 of 512 messages) the player is behind and
+	// video is dropped; below the full queue it is not cut off.
+	for i := range 400 {
+		r.pub.Write(&media.Packet{Kind: media.Video, Time: uint32(i * 40), Payload: payload})
+	}
+	var out bytes.Buffer
+	var err error
+	r.evs, err = r.players[0].write(r.writers[0], &r.batches[0], r.evs[:0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.batches[0].WriteTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(out.Bytes(), []byte(message.CodePlayInsufficientBW)); n != 1 {
+		t.Fatalf("InsufficientBW sent %d times, want 1", n)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(message.LevelWarning)) {
+		t.Fatal("InsufficientBW is not a warning")
 	}
 }

@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"errors"
+	"time"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
@@ -52,10 +53,18 @@ type player struct {
 	// that was already live when play began: the client got Play.Start.
 	skipNotify bool
 	clientID   float64
+	// dropped is the subscriber's drop count already reported; warnedAt
+	// is when NetStream.Play.InsufficientBW was last sent (rtmp.md §7.6).
+	dropped  uint64
+	warnedAt time.Time
 	// vod, when set, plays a recorded stream instead of sub (vod.go);
 	// sub is nil then.
 	vod *vodPlayer
 }
+
+// insufficientBWEvery bounds how often a player that keeps dropping video
+// is told so: one warning per burst, not one per dropped frame.
+const insufficientBWEvery = 5 * time.Second
 
 // csid picks a chunk stream per kind, as FMS and ffmpeg do (rtmp.md §3.1).
 func csidFor(k media.Kind) uint32 {
@@ -94,6 +103,14 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 			p.status(w, b, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
 		}
 	}
+	if st := p.sub.Stats(); st.Dropped > p.dropped {
+		p.dropped = st.Dropped
+		if now := time.Now(); now.Sub(p.warnedAt) >= insufficientBWEvery {
+			p.warnedAt = now
+			p.statusLevel(w, b, message.LevelWarning, message.CodePlayInsufficientBW,
+				"Insufficient bandwidth to play "+p.name+": video is being dropped.")
+		}
+	}
 	// Only a cut-off ends the connection. A subscription ended by its
 	// registry (the instance unloads) is not the client's fault: the
 	// instance closes its clients itself, after AppShutdown, which must
@@ -107,8 +124,12 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 // status writes an onStatus for this stream straight into the batch, so it
 // keeps its place among the media messages.
 func (p *player) status(w *chunk.Writer, b *chunk.Batch, code, desc string) {
+	p.statusLevel(w, b, message.LevelStatus, code, desc)
+}
+
+func (p *player) statusLevel(w *chunk.Writer, b *chunk.Batch, level, code, desc string) {
 	cmd := message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{
-		message.Info(message.LevelStatus, code, desc,
+		message.Info(level, code, desc,
 			amf.Prop{Key: "details", Value: amf.String(p.name)},
 			amf.Prop{Key: "clientid", Value: amf.Number(p.clientID)}),
 	}}
