@@ -8,6 +8,8 @@
 #
 # To add a package, add one line to PACKAGES below.
 set -euo pipefail
+# nginx lives in /usr/sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # One line per package: "<command that must exist> <debian package>".
 # Several commands may come from one package (ffmpeg ships ffprobe).
