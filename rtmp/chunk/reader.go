@@ -22,7 +22,8 @@ type Reader struct {
 	lim       Limits
 	chunkSize uint32
 	consumed  uint64
-	pending   int // sum of lengths of messages in progress
+	pending   int  // sum of lengths of messages in progress
+	waited    bool // Wait read the first byte of the next chunk into scratch[0]
 
 	// states holds one record per chunk stream seen. Peers use a handful,
 	// so a linear scan with a one-entry cache beats a map; MaxCSIDs bounds
@@ -84,6 +85,33 @@ func (r *Reader) BytesRead() uint64 { return r.consumed }
 // ChunkSize returns the peer's current chunk size: 128 until a Set Chunk
 // Size message changes it.
 func (r *Reader) ChunkSize() uint32 { return r.chunkSize }
+
+// Wait blocks until the next message starts to arrive, holding no buffer:
+// it returns at once if data is buffered, else it reads the first byte of
+// the next chunk into the Reader. It returns what that read returns (io.EOF
+// unwrapped for a stream that ends between chunks); after an error the
+// Reader must not be used again. Calling Wait before ReadMessage is
+// optional and changes nothing in what ReadMessage returns.
+//
+// Its point is stack depth: an idle connection's goroutine parks in Wait,
+// a small frame, rather than inside the chunk parser, so the runtime can
+// shrink that goroutine's stack while it is idle (issue 3: memory per idle
+// connection). Keep it small and free of io.ReadFull.
+func (r *Reader) Wait() error {
+	if r.br != nil || r.waited {
+		return nil
+	}
+	for {
+		n, err := r.src.Read(r.scratch[:1])
+		if n == 1 {
+			r.waited = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
 
 // ReadMessage returns the next complete message. The payload is freshly
 // allocated for each message and owned by the caller; the Reader never
@@ -181,11 +209,14 @@ func unexpected(err error) error {
 func (r *Reader) readChunk() (*readState, error) {
 	var b0 byte
 	if r.br == nil {
-		// Idle: wait for the first byte without holding a buffer, then
-		// buffer the rest of the chunk.
-		if _, err := io.ReadFull(r.src, r.scratch[:1]); err != nil {
-			return nil, err // io.EOF here is a clean end of stream
+		// Idle: wait for the first byte without holding a buffer (unless
+		// Wait already did), then buffer the rest of the chunk.
+		if !r.waited {
+			if _, err := io.ReadFull(r.src, r.scratch[:1]); err != nil {
+				return nil, err // io.EOF here is a clean end of stream
+			}
 		}
+		r.waited = false
 		b0 = r.scratch[0]
 		r.br = bufPool.Get().(*bufio.Reader)
 		r.br.Reset(r.src)

@@ -601,3 +601,87 @@ func TestIdleHoldsNoBuffer(t *testing.T) {
 		t.Fatalf("err %v, want EOF", err)
 	}
 }
+
+// countingReader counts the Read calls reaching r.
+type countingReader struct {
+	r     io.Reader
+	calls int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.calls++
+	return c.r.Read(p)
+}
+
+// TestWait: calling Wait before each ReadMessage changes nothing in the
+// messages, the byte count or the end of stream, however the stream is
+// split; Wait holds no buffer, reads nothing while data is buffered, and
+// calling it twice reads once.
+func TestWait(t *testing.T) {
+	w := NewWriter()
+	wire := w.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 100})
+	w.SetChunkSize(100)
+	for i := range 6 {
+		wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: uint32(i * 40), Type: 9, StreamID: 1}, seq(250+i))
+		wire = w.AppendBytes(wire, Header{CSID: 320, Timestamp: uint32(i * 40), Type: 8, StreamID: 1}, seq(30))
+	}
+	want, _, err := readAll(bytes.NewReader(wire), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]func() io.Reader{
+		"whole":    func() io.Reader { return bytes.NewReader(wire) },
+		"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(wire)) },
+		"halves":   func() io.Reader { return iotest.HalfReader(bytes.NewReader(wire)) },
+		"bufio":    func() io.Reader { return bufioReader(bytes.NewReader(wire)) },
+		"split 7":  func() io.Reader { return &twoPiece{a: wire[:7], b: wire[7:]} },
+		"split 1":  func() io.Reader { return &twoPiece{a: wire[:1], b: wire[1:]} },
+	}
+	for name, mk := range readers {
+		t.Run(name, func(t *testing.T) {
+			cr := NewReader(mk(), Limits{})
+			var got []msg
+			for {
+				err := cr.Wait()
+				if err == nil {
+					if err = cr.Wait(); err != nil {
+						t.Fatalf("second Wait: %v", err)
+					}
+					var h Header
+					var p []byte
+					if h, p, err = cr.ReadMessage(); err == nil {
+						got = append(got, msg{h, p})
+						continue
+					}
+				}
+				if err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped
+					t.Fatalf("after %d messages: %v, want io.EOF", len(got), err)
+				}
+				break
+			}
+			if !equalMsgs(got, want) || cr.BytesRead() != uint64(len(wire)) {
+				t.Fatalf("got %d messages, %d bytes; want %d, %d", len(got), cr.BytesRead(), len(want), len(wire))
+			}
+		})
+	}
+
+	t.Run("buffered", func(t *testing.T) {
+		two := w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(10))
+		two = w.AppendBytes(two, Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(10))
+		src := &countingReader{r: bytes.NewReader(two)}
+		cr := NewReader(src, Limits{})
+		if err := cr.Wait(); err != nil || cr.br != nil || src.calls != 1 {
+			t.Fatalf("Wait: err %v, buffer held %v, %d reads", err, cr.br != nil, src.calls)
+		}
+		if _, _, err := cr.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		calls := src.calls
+		if err := cr.Wait(); err != nil || src.calls != calls {
+			t.Fatalf("Wait with a message buffered: err %v, %d more reads", err, src.calls-calls)
+		}
+		if _, _, err := cr.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
