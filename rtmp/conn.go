@@ -153,8 +153,11 @@ func (c *conn) bytesIn() uint64 {
 	return c.r.BytesRead()
 }
 
-// serve runs the handshake and the read loop; it returns what ended them.
-func (c *conn) serve() error {
+// shake runs the handshake under its deadline, which still applies to
+// reads until connect, and sets up the chunk reader. It is apart from serve
+// so that serve's frame, under every idle connection's parked reader,
+// stays small (see chunk.Reader.Wait).
+func (c *conn) shake() error {
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
 		return withReason(ReasonIOError, err)
 	}
@@ -167,6 +170,14 @@ func (c *conn) serve() error {
 		return withReason(ReasonIOError, err)
 	}
 	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
+	return nil
+}
+
+// serve runs the handshake and the read loop; it returns what ended them.
+func (c *conn) serve() error {
+	if err := c.shake(); err != nil {
+		return err
+	}
 	var deadlineSet time.Time
 	for {
 		// Until connect the handshake deadline still applies. After it the
