@@ -68,6 +68,9 @@ type conn struct {
 
 	failOnce sync.Once
 	failErr  error
+	// endPeer is the peer whose closed hook runs once the connection ends
+	// (watchEnd, peer.go).
+	endPeer atomic.Pointer[peer]
 	// w keeps the chunk stream state across writer goroutines: a writer
 	// runs only while there is something to send (an idle connection holds
 	// no goroutine, batch or buffers for writing) and the next one must
@@ -104,6 +107,7 @@ func (c *conn) fail(err error) {
 	c.failOnce.Do(func() {
 		c.failErr = err
 		c.cancel()
+		c.peerEnded()
 		_ = c.nc.Close()
 	})
 }

@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -53,8 +52,30 @@ func (c *conn) newPeer(connectTxn float64) *peer {
 	p := &peer{c: c, log: c.log, connectTxn: connectTxn, start: time.Now(), nextTxn: 1}
 	// The connection's end fails the calls still waiting and reports
 	// the streams still published (the reader may be gone by then).
-	context.AfterFunc(c.ctx, p.closed)
+	c.watchEnd(p)
 	return p
+}
+
+// watchEnd makes p.closed run on its own goroutine once the connection
+// ends (c.ctx done), as context.AfterFunc(c.ctx, p.closed) would, without
+// the allocations that cost every idle connection about 480 bytes: an
+// AfterFunc context and the children map it adds to c.ctx. fail runs the
+// hook (peerEnded); so does watchEnd for a connection already ended.
+// Every way c.ctx ends goes through fail: c.cancel is called only there,
+// and Server.Shutdown, after cancelling the server's context, shuts every
+// connection down. One peer per connection: a second connect is refused.
+func (c *conn) watchEnd(p *peer) {
+	c.endPeer.Store(p)
+	if c.ctx.Err() != nil && c.endPeer.CompareAndSwap(p, nil) {
+		go p.closed()
+	}
+}
+
+// peerEnded runs the hook registered by watchEnd, at most once.
+func (c *conn) peerEnded() {
+	if p := c.endPeer.Swap(nil); p != nil {
+		go p.closed()
+	}
 }
 
 // peer returns the connection's peer once connect has been handled.

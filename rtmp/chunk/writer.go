@@ -25,9 +25,10 @@ type writeState struct {
 
 // NewWriter returns a Writer with chunk size 128 (DefaultChunkSize).
 func NewWriter() *Writer {
-	// Room for the usual csids (control, commands, audio, video, data)
-	// so steady state never grows the slice.
-	return &Writer{chunkSize: DefaultChunkSize, states: make([]writeState, 0, 8)}
+	// Room for the csids every connection uses (control, commands); an
+	// idle connection holds no more. Media csids grow the slice once, on
+	// their first message, not in steady state.
+	return &Writer{chunkSize: DefaultChunkSize, states: make([]writeState, 0, 2)}
 }
 
 // SetChunkSize sets the chunk size of subsequent messages. The caller sends
