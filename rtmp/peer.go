@@ -62,7 +62,7 @@ func (c *conn) newPeer(connectTxn float64) *peer {
 // AfterFunc context and the children map it adds to c.ctx. fail runs the
 // hook (peerEnded); so does watchEnd for a connection already ended.
 // Every way c.ctx ends goes through fail: c.cancel is called only there,
-// and Server.Shutdown, after cancelling the server's context, shuts every
+// and Server.Shutdown, after canceling the server's context, shuts every
 // connection down. One peer per connection: a second connect is refused.
 func (c *conn) watchEnd(p *peer) {
 	c.endPeer.Store(p)
