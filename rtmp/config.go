@@ -42,9 +42,11 @@ type Config struct {
 	// MergeWrite is the least time between two flushes to a connection
 	// that is playing: what arrives meanwhile (a tick's audio and video,
 	// several players' messages) leaves in one vectored write, which is
-	// what a write costs, not its bytes. It adds at most this much latency
-	// to playback. Default 40ms (one write per 25 fps frame tick); negative
-	// disables merging.
+	// what a write costs, not its bytes. A playing connection is flushed
+	// on a grid of an eighth of MergeWrite, so that the players of one
+	// stream are woken together; that adds at most 1.125 × MergeWrite of
+	// latency to playback. Default 40ms (one write per 25 fps frame tick);
+	// negative disables merging.
 	MergeWrite time.Duration `yaml:"merge_write"`
 	// FMSVer is the fmsVer string of the connect _result. Default
 	// "FMS/3,0,1,123" (rtmp.md §7.2).

@@ -351,18 +351,49 @@ func (c *conn) writeLoop() {
 		batches.Put(batch)
 	}()
 	var (
-		out         []outMsg
-		plays       []*player
-		evs         []media.Event
-		merge       *time.Timer
-		lastFlush   time.Time
-		deadlineSet time.Time
+		out   []outMsg
+		plays []*player
+		evs   []media.Event
+		// lastFlush and deadlineSet are mergeClock times (clockNow).
+		lastFlush   time.Duration
+		deadlineSet = time.Duration(-1 << 62)
+		// mergeC receives the mergeClock's wake-ups of this writer; made
+		// when a merge wait first happens.
+		mergeC  chan struct{}
+		grid    = mergeGrid(c.cfg.MergeWrite)
+		merging = c.cfg.MergeWrite > 0
 	)
-	defer func() {
-		if merge != nil {
-			merge.Stop()
+	// waitMerge sleeps until the merge deadline at (a grid point); it
+	// reports false when the connection ended meanwhile.
+	waitMerge := func(at time.Duration) bool {
+		if mergeC == nil {
+			mergeC = make(chan struct{}, 1)
 		}
-	}()
+		mergeClk.wait(at, mergeC)
+		for {
+			select {
+			case <-c.ctx.Done():
+				return false
+			case <-mergeC:
+			}
+			if clockNow() >= at {
+				return true
+			}
+			// Not expected (one wake-up per wait, sent once at is
+			// due); if it happens, wait again rather than forever.
+			mergeClk.wait(at, mergeC)
+		}
+	}
+	// nextRound is the first grid point MergeWrite after the last flush.
+	ceilGrid := func(at time.Duration) time.Duration {
+		if r := at % grid; r != 0 {
+			at += grid - r
+		}
+		return at
+	}
+	nextRound := func() time.Duration { return ceilGrid(lastFlush + c.cfg.MergeWrite) }
+	// roundAt is the merge deadline this round was woken for, or -1.
+	roundAt := time.Duration(-1)
 	for {
 		c.mu.Lock()
 		out, c.out = c.out, out[:0]
@@ -384,20 +415,26 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		flushed := false
 		if batch.Len() > 0 {
 			// The deadline is refreshed when a quarter of it has passed,
 			// so a stalled flush fails after 3/4 to 1 WriteTimeout.
-			now := time.Now()
-			if now.Sub(deadlineSet) > c.cfg.WriteTimeout/4 {
+			now := clockNow()
+			if now-deadlineSet > c.cfg.WriteTimeout/4 {
 				deadlineSet = now
-				if err := c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout)); err != nil {
+				if err := c.nc.SetWriteDeadline(clockEpoch.Add(now + c.cfg.WriteTimeout)); err != nil {
 					c.fail(withReason(ReasonIOError, err))
 					return
 				}
 			}
 			n, err := batch.WriteTo(c.nc)
 			c.bytesOut.Add(uint64(n))
-			lastFlush = now
+			// A round woken by the clock counts from its deadline, so
+			// writers in step stay on one grid point.
+			lastFlush, flushed = now, true
+			if roundAt >= 0 {
+				lastFlush = roundAt
+			}
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -411,6 +448,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		roundAt = -1
 		clear(out)
 		clear(evs)
 		if closeAfter {
@@ -428,22 +466,33 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 
+		if merging && flushed && len(plays) > 0 {
+			// A playing connection polls at the next deadline rather
+			// than waking for every message: media keeps coming, so
+			// that is one wake-up per round instead of a wake-up per
+			// arrival plus one for the merge wait. Only a round that
+			// finds nothing falls back to waiting for a signal.
+			at := nextRound()
+			if !waitMerge(at) {
+				return
+			}
+			roundAt = at
+			continue
+		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.wake:
 		}
-		if d := c.cfg.MergeWrite - time.Since(lastFlush); d > 0 && len(plays) > 0 {
-			if merge == nil {
-				merge = time.NewTimer(d)
-			} else {
-				merge.Reset(d)
-			}
-			select {
-			case <-c.ctx.Done():
+		// A player woken by a message waits for the next grid point even
+		// when MergeWrite has passed: the rest of its tick (and of the
+		// other players' ticks) arrives meanwhile, and the connection
+		// joins the players already polling on that grid point.
+		if at := max(nextRound(), ceilGrid(clockNow())); merging && len(plays) > 0 && at > clockNow() {
+			if !waitMerge(at) {
 				return
-			case <-merge.C:
 			}
+			roundAt = at
 		}
 	}
 }

@@ -1,0 +1,109 @@
+package rtmp
+
+import (
+	"sync"
+	"time"
+)
+
+// mergeClock wakes connection writers whose merge wait (Config.MergeWrite)
+// ends. Deadlines are rounded up to a grid, so the writers of players of
+// one stream, which flush in step, share one deadline: one timer fires per
+// grid point and wakes them all in a burst, as a frame ticker would. A
+// timer per writer costs a timer fire and often an idle thread's wake-up
+// (epoll, futex) per connection per tick, which profiles showed as the
+// main cost above the bare write loop.
+type mergeClock struct {
+	mu    sync.Mutex
+	slots []*mergeSlot // pending deadlines, ascending
+	free  []*mergeSlot // spent slots, reused so steady state allocates nothing
+	timer *time.Timer  // armed for slots[0]
+}
+
+// mergeSlot is one deadline and the writers waiting for it.
+type mergeSlot struct {
+	at      time.Duration // since clockEpoch
+	waiters []chan struct{}
+}
+
+// clockEpoch is the origin of mergeClock times: monotonic durations are
+// cheaper to compare and round than time.Time.
+var clockEpoch = time.Now()
+
+// mergeClk is shared by every server of the process: more writers per
+// deadline means fewer timer fires.
+var mergeClk mergeClock
+
+// clockNow returns the current mergeClock time.
+func clockNow() time.Duration { return time.Since(clockEpoch) }
+
+// mergeGrid is the rounding of merge deadlines: an eighth of MergeWrite,
+// so the rounding adds at most 12.5 % to the wait.
+func mergeGrid(merge time.Duration) time.Duration {
+	return max(merge/8, time.Microsecond)
+}
+
+// wait registers ch to receive one non-blocking send at deadline at (a
+// grid point) or soon after.
+func (m *mergeClock) wait(at time.Duration, ch chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := 0
+	for i < len(m.slots) && m.slots[i].at < at {
+		i++
+	}
+	if i < len(m.slots) && m.slots[i].at == at {
+		m.slots[i].waiters = append(m.slots[i].waiters, ch)
+		return
+	}
+	var s *mergeSlot
+	if n := len(m.free); n > 0 {
+		s, m.free = m.free[n-1], m.free[:n-1]
+	} else {
+		s = &mergeSlot{}
+	}
+	s.at = at
+	s.waiters = append(s.waiters, ch)
+	m.slots = append(m.slots, nil)
+	copy(m.slots[i+1:], m.slots[i:])
+	m.slots[i] = s
+	if i == 0 {
+		m.armLocked()
+	}
+}
+
+// armLocked points the timer at the earliest pending deadline.
+func (m *mergeClock) armLocked() {
+	if len(m.slots) == 0 {
+		return
+	}
+	d := m.slots[0].at - clockNow()
+	if m.timer == nil {
+		m.timer = time.AfterFunc(d, m.fire)
+	} else {
+		m.timer.Reset(d)
+	}
+}
+
+// fire wakes the writers of every deadline that has come.
+func (m *mergeClock) fire() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := clockNow()
+	k := 0
+	for ; k < len(m.slots) && m.slots[k].at <= now; k++ {
+		s := m.slots[k]
+		for i, ch := range s.waiters {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+			s.waiters[i] = nil
+		}
+		s.waiters = s.waiters[:0]
+		m.free = append(m.free, s)
+	}
+	n := copy(m.slots, m.slots[k:])
+	clear(m.slots[n:])
+	m.slots = m.slots[:n]
+	m.armLocked()
+}
