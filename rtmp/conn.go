@@ -204,7 +204,11 @@ func (c *conn) serve() error {
 		if err != nil {
 			return err
 		}
-		if err := c.handleMessage(h, p); err != nil {
+		handle := c.handleMessage
+		if !c.connected {
+			handle = c.handleAside
+		}
+		if err := handle(h, p); err != nil {
 			return err
 		}
 		if n := c.r.BytesRead(); c.peerWindow > 0 && n-c.lastAck >= uint64(c.peerWindow) {
@@ -212,6 +216,29 @@ func (c *conn) serve() error {
 			c.sendControl(message.TypeAck, message.AppendU32(nil, uint32(n)))
 		}
 	}
+}
+
+// handleAside runs handleMessage on a short-lived goroutine and waits for
+// it; the reader uses it until connect is done. Handling connect (AMF,
+// engine, script, logging) needs more than 4 KB of stack: on the reader it
+// would leave every connection's long-lived goroutine at 8 KB until a GC
+// halves it, while the helper's stack is freed when it returns and reused
+// by the next connection's helper. The reader is blocked meanwhile, so
+// reader-only state stays single-threaded.
+func (c *conn) handleAside(h chunk.Header, p []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				// As run's recover would: log where it happened, then end
+				// the connection with reason panic.
+				c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
+				done <- withReason(ReasonPanic, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		done <- c.handleMessage(h, p)
+	}()
+	return <-done
 }
 
 // enqueue queues a message for the writer. Overflow closes the connection.
