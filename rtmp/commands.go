@@ -326,7 +326,10 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
 		return
 	}
-	ns.stop(c, false)
+	// A publish on a stream that is already publishing ends that
+	// publication first, and says so (Unpublish.Success), whatever becomes
+	// of the new one.
+	ns.stop(c, true)
 	c.stopped(ns)
 	name, _, err := instance.StreamName(raw)
 	if err != nil {

@@ -64,6 +64,7 @@ type conn struct {
 	out             []outMsg
 	plays           []*player
 	closeAfterFlush bool
+	closeWhy        error // mu; what the close after the flush is logged as
 	wake            chan struct{}
 
 	failOnce sync.Once
@@ -143,7 +144,7 @@ func (c *conn) finish() {
 	if reason != ReasonEOF && err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
-	if reason == ReasonEOF || reason == ReasonShutdown || reason == ReasonRejected {
+	if reason == ReasonEOF || reason == ReasonShutdown || reason == ReasonRejected || reason == ReasonDisconnected {
 		c.log.Info("closed", attrs...)
 	} else {
 		c.log.Warn("closed", attrs...)
@@ -367,8 +368,17 @@ func (c *conn) rejectAndClose(txn float64, code, desc string, extra ...amf.Prop)
 	c.sendCommand(0, &message.Command{Name: "_error", Txn: txn, Object: amf.Null(),
 		Args: []amf.Value{message.Info(message.LevelError, code, desc, extra...)}})
 	c.rejected = true
+	c.closeAfterFlushAs(withReason(ReasonRejected, errors.New("connection rejected")))
+}
+
+// closeAfterFlushAs closes the connection once everything queued so far is
+// written, logging why.
+func (c *conn) closeAfterFlushAs(why error) {
 	c.mu.Lock()
 	c.closeAfterFlush = true
+	if c.closeWhy == nil {
+		c.closeWhy = why
+	}
 	c.mu.Unlock()
 	c.signal()
 }
@@ -440,7 +450,7 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		out, c.out = c.out, out[:0]
 		plays = append(plays[:0], c.plays...)
-		closeAfter := c.closeAfterFlush
+		closeAfter, closeWhy := c.closeAfterFlush, c.closeWhy
 		c.mu.Unlock()
 
 		for i := range out {
@@ -494,7 +504,7 @@ func (c *conn) writeLoop() {
 		clear(out)
 		clear(evs)
 		if closeAfter {
-			c.fail(withReason(ReasonRejected, errors.New("connection rejected")))
+			c.fail(closeWhy)
 			return
 		}
 

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -134,16 +135,8 @@ func (p *peer) Reject(_ *instance.Client, info amf.Value) {
 	}
 	c := p.c
 	c.sendCommand(0, &message.Command{Name: "_error", Txn: p.connectTxn, Object: amf.Null(), Args: []amf.Value{info}})
-	p.closeAfterFlush()
+	c.closeAfterFlushAs(withReason(ReasonRejected, errors.New("connection rejected by the application")))
 	p.log.Info("connect rejected", "description", info.Get("description").Str())
-}
-
-func (p *peer) closeAfterFlush() {
-	c := p.c
-	c.mu.Lock()
-	c.closeAfterFlush = true
-	c.mu.Unlock()
-	c.signal()
 }
 
 // Close implements instance.Peer.
@@ -155,7 +148,11 @@ func (p *peer) Close(info amf.Value) {
 	if !info.IsUndefined() {
 		p.c.sendCommand(0, &message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{info}})
 	}
-	p.closeAfterFlush()
+	why := withReason(ReasonDisconnected, errors.New("disconnected by the application"))
+	if info.Get("code").Str() == message.CodeConnectAppShutdown {
+		why = withReason(ReasonShutdown, errors.New("application instance shut down"))
+	}
+	p.c.closeAfterFlushAs(why)
 }
 
 // Call implements instance.Peer (rtmp.md §7.3, ssas.md §10): txn 0 when no

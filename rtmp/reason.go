@@ -27,6 +27,7 @@ const (
 	ReasonRejected
 	ReasonIOError
 	ReasonPanic
+	ReasonDisconnected // the application closed it (Client disconnect)
 )
 
 func (r Reason) String() string {
@@ -51,6 +52,8 @@ func (r Reason) String() string {
 		return "io_error"
 	case ReasonPanic:
 		return "panic"
+	case ReasonDisconnected:
+		return "disconnected"
 	}
 	return "unknown"
 }

@@ -84,12 +84,12 @@ func TestCloseRequestedDuringFlushIsNotLost(t *testing.T) {
 
 	c.sendUserControl(message.EventPingRequest, 1) // starts a writer
 	<-g.entered
-	(&peer{c: c}).closeAfterFlush() // while the writer is inside the write
+	(&peer{c: c}).Close(amf.Undefined()) // while the writer is inside the write
 	close(g.release)
 	select {
 	case <-c.ctx.Done():
-		if r := classify(c.failErr); r != ReasonRejected {
-			t.Errorf("closed with reason %v, want %v", r, ReasonRejected)
+		if r := classify(c.failErr); r != ReasonDisconnected {
+			t.Errorf("closed with reason %v, want %v", r, ReasonDisconnected)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("close request lost: the connection stays open")
@@ -171,5 +171,29 @@ func TestWriteErrorReasons(t *testing.T) {
 				t.Errorf("reason %v, want %v (err %v)", r, tc.want, c.failErr)
 			}
 		})
+	}
+}
+
+// A second publish on a NetStream that is publishing ends the first one
+// with Unpublish.Success before the new one starts.
+func TestRepublishOnOneStreamReportsUnpublish(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := ctxT(t)
+	c := dial(t, ts, "live", ClientConfig{})
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(ctx, "one", "live"); err != nil {
+		t.Fatal(err)
+	}
+	log := LogStream(s)
+	if err := s.command("publish", amf.String("two"), amf.String("live")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{message.CodeUnpublishSuccess, message.CodePublishStart}
+	waitFor(t, "Unpublish.Success then Publish.Start", func() bool { return len(log.Codes()) >= 2 })
+	if got := log.Codes(); got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("statuses %v, want %v", got, want)
 	}
 }
