@@ -26,6 +26,10 @@ const (
 	// RecordAppend continues the file, its timestamps following the end of
 	// the file; it creates the file when missing ("append").
 	RecordAppend
+	// RecordAppendWithGap appends like RecordAppend, then adds the
+	// wall-clock time since the file was last written, so the recording's
+	// timeline keeps the pause (FMS 3.5 "appendWithGap", flv.md §7.1).
+	RecordAppendWithGap
 )
 
 // RecordOptions configure a Recorder. A zero field means its default.
@@ -200,7 +204,7 @@ func openRecWriter(path string, opts RecordOptions) (*recWriter, error) {
 		opts.SyncBytes = 1 << 20
 	}
 	w := &recWriter{path: path, opts: opts, log: opts.Log, interval: 1, vcodec: -1, acod: -1}
-	if opts.Mode == RecordAppend {
+	if opts.Mode == RecordAppend || opts.Mode == RecordAppendWithGap {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		switch {
 		case err == nil:
@@ -276,6 +280,9 @@ func (w *recWriter) openAppend(f *os.File) error {
 	w.lastKey = ix.LastKeyframe
 	if ix.Tags > 0 {
 		w.base = int64(ix.LastTime) + w.interval
+		if gap := time.Since(fi.ModTime()); w.opts.Mode == RecordAppendWithGap && gap > 0 {
+			w.base += gap.Milliseconds()
+		}
 	}
 	w.lastOut = w.base
 	w.appending = true

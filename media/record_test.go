@@ -451,3 +451,47 @@ func TestRecordOneWriterPerFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// appendWithGap keeps the pause: the appended part starts the wall-clock
+// time since the file was last written after its end (flv.md §7.1).
+func TestRecordAppendWithGap(t *testing.T) {
+	var b []byte
+	b = flv.AppendHeader(b, flv.FlagVideo)
+	for i := range 3 {
+		b = flv.AppendTag(b, flv.TagVideo, uint32(i*40), []byte{0x17, 1, 0, 0, 0, byte(i)})
+	}
+	for _, tc := range []struct {
+		mode    RecordMode
+		min     uint32
+		max     uint32
+		comment string
+	}{
+		{RecordAppend, 81, 81, "append: just after the end"},
+		{RecordAppendWithGap, 80 + 1 + 5000, 80 + 1 + 5000 + 2000, "appendWithGap: plus the 5 s pause"},
+	} {
+		path := filepath.Join(t.TempDir(), "g.flv")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-5 * time.Second)
+		if err := os.Chtimes(path, old, old); err != nil {
+			t.Fatal(err)
+		}
+		reg := NewRegistry(Config{}, nil)
+		pub, _ := reg.Publish("g")
+		rec, err := pub.Record(path, RecordOptions{Mode: tc.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Write(key(0, 10))
+		pub.Close()
+		if err := rec.Close(); err != nil {
+			t.Fatal(err)
+		}
+		reg.Close()
+		tags := recordedTags(t, path)
+		if got := tags[len(tags)-1].Time; len(tags) != 4 || got < tc.min || got > tc.max {
+			t.Errorf("%s: %d tags, appended at %d ms, want %d..%d", tc.comment, len(tags), got, tc.min, tc.max)
+		}
+	}
+}

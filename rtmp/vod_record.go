@@ -25,8 +25,10 @@ func (c *conn) prepareRecord(sid uint32, name, typ string) (recordPlan, bool) {
 	switch typ {
 	case "record":
 		plan.mode = media.RecordReplace
-	case "append", "appendWithGap":
+	case "append":
 		plan.mode = media.RecordAppend
+	case "appendWithGap":
+		plan.mode = media.RecordAppendWithGap
 	default:
 		switch cfg.Record.Live {
 		case "record":
@@ -69,7 +71,7 @@ func (c *conn) startRecord(ns *netStream, plan recordPlan) {
 		return
 	}
 	ns.rec = rec
-	c.log.Info("record start", "stream", ns.name, "file", plan.file.Rel, "append", plan.mode == media.RecordAppend)
+	c.log.Info("record start", "stream", ns.name, "file", plan.file.Rel, "append", plan.mode != media.RecordReplace)
 	c.sendStatus(ns.id, message.LevelStatus, message.CodeRecordStart, "Recording "+ns.name+".", details...)
 }
 
