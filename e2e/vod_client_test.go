@@ -105,41 +105,6 @@ func vcPublishTags(t testing.TB, c *rtmp.Client, name, typ string, tags []flv.Ta
 	}
 }
 
-// vcEvent is one thing the playing client received, in arrival order.
-type vcEvent struct {
-	code    string // onStatus or onPlayStatus code; "" for media
-	kind    media.Kind
-	ts      uint32
-	payload []byte
-}
-
-// vcRecorder views the project's client's StreamLog as vcEvents.
-type vcRecorder struct {
-	log *rtmp.StreamLog
-}
-
-func vcRecord(s *rtmp.ClientStream) *vcRecorder {
-	return &vcRecorder{log: rtmp.LogStream(s)}
-}
-
-func (r *vcRecorder) events() []vcEvent {
-	var out []vcEvent
-	for _, e := range r.log.Events() {
-		out = append(out, vcEvent{code: e.Code, kind: e.Kind, ts: e.Time, payload: e.Payload})
-	}
-	return out
-}
-
-func (r *vcRecorder) codes() []string {
-	var out []string
-	for _, e := range r.events() {
-		if e.code != "" {
-			out = append(out, e.code)
-		}
-	}
-	return out
-}
-
 // TestVODClientPlaylist: two recordings, one made by the project's client
 // with publish "record", the other by ffmpeg publishing live to an app that
 // records every live publish, played as a playlist (play a reset=true,
@@ -173,7 +138,7 @@ func TestVODClientPlaylist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr := vcRecord(s)
+	pr := recordPlay(s)
 	if err := s.SetBufferLength(2000); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +170,7 @@ func TestVODClientPlaylist(t *testing.T) {
 			nA++
 		}
 	}
-	var got []vcEvent
+	var got []playEvent
 	var lastMedia uint32
 	backwards := 0
 	for _, e := range pr.events() {
@@ -435,7 +400,7 @@ func TestVODClientHostileNames(t *testing.T) { //nolint:tparallel // subtests ru
 			if err != nil {
 				t.Fatal(err)
 			}
-			pr := vcRecord(s)
+			pr := recordPlay(s)
 			if err := s.PlayArgs(name, 0, -1000, true); err != nil {
 				t.Fatal(err)
 			}

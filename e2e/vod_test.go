@@ -90,9 +90,10 @@ func ffprobeDuration(t testing.TB, path string) float64 {
 
 // playEvent is one status or message seen by the project's client.
 type playEvent struct {
-	code string // onStatus or onPlayStatus code; "" for media and other data
-	kind media.Kind
-	ts   uint32
+	code    string // onStatus or onPlayStatus code; "" for media and other data
+	kind    media.Kind
+	ts      uint32
+	payload []byte
 }
 
 // playRecorder views the project's client's StreamLog as playEvents.
@@ -107,7 +108,7 @@ func recordPlay(s *rtmp.ClientStream) *playRecorder {
 func (r *playRecorder) events() []playEvent {
 	var out []playEvent
 	for _, e := range r.log.Events() {
-		out = append(out, playEvent{code: e.Code, kind: e.Kind, ts: e.Time})
+		out = append(out, playEvent{code: e.Code, kind: e.Kind, ts: e.Time, payload: e.Payload})
 	}
 	return out
 }
