@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -117,33 +114,4 @@ Client.prototype.startTV = function (a, b) {
 	if d := ffprobeDuration(t, pl.out); d < 2*clip.Seconds()-1 {
 		t.Errorf("rtmpdump's copy lasts %.2f s, want about %v", d, 2*clip)
 	}
-}
-
-// probePackets is probe without frame counting: streams, packets and a
-// full decode for errors.
-func probePackets(t testing.TB, path string) *mediaInfo {
-	t.Helper()
-	mi := &mediaInfo{path: path}
-	var out struct {
-		Streams []streamInfo `json:"streams"`
-		Packets []packetInfo `json:"packets"`
-	}
-	raw, err := exec.Command("ffprobe", "-v", "error",
-		"-show_entries", "stream=index,codec_type,codec_name:packet=stream_index,codec_type,pts,dts,dts_time,flags,size",
-		"-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	mi.streams, mi.packets = out.Streams, out.Packets
-	var stderr bytes.Buffer
-	dec := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-")
-	dec.Stderr = &stderr
-	if err := dec.Run(); err != nil {
-		t.Errorf("decoding %s: %v\n%s", path, err, stderr.String())
-	}
-	mi.decodeErrors = stderr.String()
-	return mi
 }
