@@ -406,12 +406,13 @@ func (c *conn) writeLoop() {
 		out   []outMsg
 		plays []*player
 		evs   []media.Event
-		// lastFlush and deadlineSet are mergeClock times (clockNow).
+		// lastFlush and deadlineSet are times of the server's merge clock.
 		lastFlush   time.Duration
 		deadlineSet = time.Duration(-1 << 62)
 		// mergeC receives the mergeClock's wake-ups of this writer; made
 		// when a merge wait first happens.
 		mergeC  chan struct{}
+		clk     = c.srv.clock
 		grid    = mergeGrid(c.cfg.MergeWrite)
 		merging = c.cfg.MergeWrite > 0
 	)
@@ -421,19 +422,19 @@ func (c *conn) writeLoop() {
 		if mergeC == nil {
 			mergeC = make(chan struct{}, 1)
 		}
-		mergeClk.wait(at, mergeC)
+		clk.wait(at, mergeC)
 		for {
 			select {
 			case <-c.ctx.Done():
 				return false
 			case <-mergeC:
 			}
-			if clockNow() >= at {
+			if clk.now() >= at {
 				return true
 			}
 			// Not expected (one wake-up per wait, sent once at is
 			// due); if it happens, wait again rather than forever.
-			mergeClk.wait(at, mergeC)
+			clk.wait(at, mergeC)
 		}
 	}
 	// nextRound is the first grid point MergeWrite after the last flush.
@@ -471,10 +472,10 @@ func (c *conn) writeLoop() {
 		if batch.Len() > 0 {
 			// The deadline is refreshed when a quarter of it has passed,
 			// so a stalled flush fails after 3/4 to 1 WriteTimeout.
-			now := clockNow()
+			now := clk.now()
 			if now-deadlineSet > c.cfg.WriteTimeout/4 {
 				deadlineSet = now
-				if err := c.nc.SetWriteDeadline(clockEpoch.Add(now + c.cfg.WriteTimeout)); err != nil {
+				if err := c.nc.SetWriteDeadline(clk.at(now + c.cfg.WriteTimeout)); err != nil {
 					c.fail(withReason(ReasonIOError, err))
 					return
 				}
@@ -540,7 +541,7 @@ func (c *conn) writeLoop() {
 		// when MergeWrite has passed: the rest of its tick (and of the
 		// other players' ticks) arrives meanwhile, and the connection
 		// joins the players already polling on that grid point.
-		if at := max(nextRound(), ceilGrid(clockNow())); merging && len(plays) > 0 && at > clockNow() {
+		if at := max(nextRound(), ceilGrid(clk.now())); merging && len(plays) > 0 && at > clk.now() {
 			if !waitMerge(at) {
 				return
 			}

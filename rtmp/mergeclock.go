@@ -12,7 +12,15 @@ import (
 // timer per writer costs a timer fire and often an idle thread's wake-up
 // (epoll, futex) per connection per tick, which profiles showed as the
 // main cost above the bare write loop.
+//
+// Each Server owns one: the writers of one server are the ones that flush
+// in step, and a clock per server keeps servers (and tests) independent.
 type mergeClock struct {
+	// epoch is the origin of mergeClock times: monotonic durations are
+	// cheaper to compare and round than time.Time. Set once by
+	// newMergeClock, read-only after.
+	epoch time.Time
+
 	mu    sync.Mutex
 	slots []*mergeSlot // pending deadlines, ascending
 	free  []*mergeSlot // spent slots, reused so steady state allocates nothing
@@ -21,20 +29,18 @@ type mergeClock struct {
 
 // mergeSlot is one deadline and the writers waiting for it.
 type mergeSlot struct {
-	at      time.Duration // since clockEpoch
+	at      time.Duration // since the clock's epoch
 	waiters []chan struct{}
 }
 
-// clockEpoch is the origin of mergeClock times: monotonic durations are
-// cheaper to compare and round than time.Time.
-var clockEpoch = time.Now()
+// newMergeClock returns a clock whose times count from now.
+func newMergeClock() *mergeClock { return &mergeClock{epoch: time.Now()} }
 
-// mergeClk is shared by every server of the process: more writers per
-// deadline means fewer timer fires.
-var mergeClk mergeClock
+// now returns the current time of the clock.
+func (m *mergeClock) now() time.Duration { return time.Since(m.epoch) }
 
-// clockNow returns the current mergeClock time.
-func clockNow() time.Duration { return time.Since(clockEpoch) }
+// at converts a clock time to wall-clock time (for socket deadlines).
+func (m *mergeClock) at(d time.Duration) time.Time { return m.epoch.Add(d) }
 
 // mergeGrid is the rounding of merge deadlines: an eighth of MergeWrite,
 // so the rounding adds at most 12.5 % to the wait.
@@ -76,7 +82,7 @@ func (m *mergeClock) armLocked() {
 	if len(m.slots) == 0 {
 		return
 	}
-	d := m.slots[0].at - clockNow()
+	d := m.slots[0].at - m.now()
 	if m.timer == nil {
 		m.timer = time.AfterFunc(d, m.fire)
 	} else {
@@ -88,7 +94,7 @@ func (m *mergeClock) armLocked() {
 func (m *mergeClock) fire() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := clockNow()
+	now := m.now()
 	k := 0
 	for ; k < len(m.slots) && m.slots[k].at <= now; k++ {
 		s := m.slots[k]

@@ -8,8 +8,8 @@ import (
 // Writers waiting for one deadline are woken by one fire, not before the
 // deadline, and earlier deadlines come first.
 func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
-	var m mergeClock
-	now := clockNow()
+	m := newMergeClock()
+	now := m.now()
 	grid := mergeGrid(40 * time.Millisecond)
 	tests := []struct {
 		name string
@@ -42,7 +42,7 @@ func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("%s: not woken", tt.name)
 		}
-		if got := clockNow(); got < tt.at {
+		if got := m.now(); got < tt.at {
 			t.Fatalf("%s: woken %v before its deadline", tt.name, tt.at-got)
 		}
 	}
@@ -56,10 +56,10 @@ func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
 // Registering and firing reuse spent slots: a playing connection's merge
 // wait allocates nothing per round.
 func TestMergeClockDoesNotAllocate(t *testing.T) {
-	var m mergeClock
+	m := newMergeClock()
 	ch := make(chan struct{}, 1)
 	round := func() {
-		m.wait(clockNow()-time.Millisecond, ch)
+		m.wait(m.now()-time.Millisecond, ch)
 		m.fire()
 		<-ch
 	}

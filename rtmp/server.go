@@ -32,6 +32,9 @@ type Server struct {
 	cfg      Config
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// clock wakes the writers of this server's playing connections on a
+	// shared grid (Config.MergeWrite, mergeclock.go).
+	clock *mergeClock
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -50,6 +53,7 @@ func (s *Server) init() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
+		s.clock = newMergeClock()
 	})
 }
 
