@@ -1,11 +1,16 @@
 package amf
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Clone returns a deep copy of v: reference kinds get new shared state, and
 // sharing and cycles inside v are reproduced in the copy (each node is copied
 // once). Strings and ByteArray contents are copied too, so the result does not
-// alias a decoder's input. Traits are immutable and stay shared.
+// alias a decoder's input; a string that AMF3 references repeat is copied once
+// (the copy costs what the input did, not the number of references to it).
+// Traits are immutable and stay shared.
 func Clone(v Value) Value {
 	c := cloner{}
 	return c.value(v)
@@ -13,12 +18,40 @@ func Clone(v Value) Value {
 
 type cloner struct {
 	done map[*node]*node
+	strs map[strKey]string
+}
+
+// strKey identifies a string by its bytes in memory: an AMF3 string
+// reference yields the same bytes, and looking them up must not cost their
+// length.
+type strKey struct {
+	p *byte
+	n int
+}
+
+// cloneMemoMin is the length from which copied strings are remembered.
+const cloneMemoMin = 64
+
+func (c *cloner) str(s string) string {
+	if len(s) < cloneMemoMin {
+		return string([]byte(s))
+	}
+	k := strKey{unsafe.StringData(s), len(s)}
+	if cp, ok := c.strs[k]; ok {
+		return cp
+	}
+	if c.strs == nil {
+		c.strs = make(map[strKey]string)
+	}
+	cp := string([]byte(s))
+	c.strs[k] = cp
+	return cp
 }
 
 func (c *cloner) value(v Value) Value {
 	switch v.kind {
 	case KindString, KindXML, KindXMLDocument:
-		v.str = string([]byte(v.str))
+		v.str = c.str(v.str)
 		return v
 	}
 	if v.n == nil {
@@ -40,7 +73,7 @@ func (c *cloner) value(v Value) Value {
 	if old.props != nil {
 		n.props = make([]Prop, len(old.props))
 		for i, p := range old.props {
-			n.props[i] = Prop{Key: string([]byte(p.Key)), Value: c.value(p.Value)}
+			n.props[i] = Prop{Key: c.str(p.Key), Value: c.value(p.Value)}
 		}
 	}
 	if old.elems != nil {

@@ -3,6 +3,7 @@ package amf
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,41 @@ func TestDecodeAMF0AtBounds(t *testing.T) {
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Offset != 3 {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// stringRefBomb is an AMF3 strict array of n references to one string of
+// size bytes: a few bytes per element on the wire, n×size when every
+// reference is copied.
+func stringRefBomb(n, size int) []byte {
+	b := []byte{0x09}
+	b = appendU29(b, uint32(n<<1|1))
+	b = append(b, 0x01, 0x06)
+	b = appendU29(b, uint32(size<<1|1))
+	b = append(b, bytes.Repeat([]byte{'x'}, size)...)
+	for range n - 1 {
+		b = append(b, 0x06, 0x00) // string reference 0
+	}
+	return b
+}
+
+// TestCloneStringReferences: Clone copies a string that AMF3 references
+// repeat once, so a 300 KB body cannot make it allocate 256 MB.
+func TestCloneStringReferences(t *testing.T) {
+	const n, size = 1000, 256 << 10
+	v, _, err := new(Decoder).DecodeAMF3(stringRefBomb(n, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c := Clone(v)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8*size {
+		t.Fatalf("Clone allocated %d bytes for a %d-byte string referenced %d times", got, size, n)
+	}
+	el := c.Elems()
+	if len(el) != n || el[n-1].Str() != el[0].Str() || len(el[0].Str()) != size {
+		t.Fatalf("clone has %d elements", len(el))
 	}
 }

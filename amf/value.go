@@ -518,6 +518,18 @@ func (v Value) Append(elems ...Value) {
 	}
 }
 
+// Identity returns a comparable key for the shared state of a reference
+// kind (object, array, ByteArray, vector, dictionary) and nil for other
+// kinds: two values have equal non-nil identities exactly when Same reports
+// them as one instance. Converters key a memo on it so that a node shared by
+// references is converted once and a cycle ends.
+func (v Value) Identity() any {
+	if v.kind.isRef() && v.n != nil {
+		return v.n
+	}
+	return nil
+}
+
 // Same reports whether a and b are the same instance (for reference kinds)
 // or equal scalars; it is the identity test the encoders use for references.
 func Same(a, b Value) bool {

@@ -481,7 +481,12 @@ func (r *Runtime) resultHandler(ro *goja.Object) instance.Result {
 			if !ok {
 				name = "onStatus"
 			}
-			_, _, _ = r.callHandler(name, ro, r.toJS(v))
+			jv, err := r.toJS(v)
+			if err != nil {
+				r.log.Info("call result refused", "err", err)
+				name, jv = "onStatus", r.infoObject("error", instance.CodeCallFailed, "Result too large to convert.")
+			}
+			_, _, _ = r.callHandler(name, ro, jv)
 		})
 	}
 }
@@ -505,11 +510,14 @@ func (r *Runtime) onConnect(c *instance.Client, args []amf.Value) {
 		r.accept(co)
 		return
 	}
-	jsArgs := make([]goja.Value, 0, 1+len(args))
-	jsArgs = append(jsArgs, co.obj)
-	for _, a := range args {
-		jsArgs = append(jsArgs, r.toJS(a))
+	conv, err := r.toJSArgs(args)
+	if err != nil {
+		delete(r.clients, c)
+		r.log.Info("connect arguments refused", "client", c.ID, "err", err)
+		r.in.Reject(c, "Connect arguments too large.", amf.Undefined())
+		return
 	}
+	jsArgs := append([]goja.Value{co.obj}, conv...)
 	v, err := r.call("onConnect", fn, r.app, jsArgs...)
 	if co.c.Accepted() {
 		r.addAccepted(co)
@@ -594,9 +602,11 @@ func (r *Runtime) onCall(c *instance.Client, method string, args []amf.Value, re
 		result(callFailedInfo("Method not found ("+method+")."), false)
 		return
 	}
-	jsArgs := make([]goja.Value, len(args))
-	for i, a := range args {
-		jsArgs[i] = r.toJS(a)
+	jsArgs, err := r.toJSArgs(args)
+	if err != nil {
+		r.log.Info("call arguments refused", "client", c.ID, "method", method, "err", err)
+		result(callFailedInfo("Arguments too large ("+method+")."), false)
+		return
 	}
 	v, err := r.call("Client."+method, fn, this, jsArgs...)
 	if err != nil {

@@ -40,6 +40,17 @@ type Config struct {
 	// IncludeCompat rewrites `#include "x"` lines to load("x") with a
 	// warning instead of failing to compile (§8). Default false.
 	IncludeCompat bool `yaml:"include_compat"`
+	// MaxConvertNodes bounds the objects, arrays and dates made from the
+	// AMF values of one message (connect or call arguments, a
+	// shared-object value or send) when they are handed to the script.
+	// Shared references convert once, so only a value that really is
+	// that large reaches it; the message is then refused. Default
+	// 100000 (amf max_expand).
+	MaxConvertNodes int `yaml:"max_convert_nodes"`
+	// MaxConvertBytes bounds the text and ByteArray bytes made for the
+	// script from one message, for the same reason. Default 16 MiB (the
+	// largest RTMP message).
+	MaxConvertBytes int `yaml:"max_convert_bytes"`
 	// TraceBuffer is the number of trace lines kept per instance for the
 	// admin view. Default 100.
 	TraceBuffer int `yaml:"trace_buffer"`
@@ -78,6 +89,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AllowHosts == nil {
 		c.AllowHosts = []string{}
+	}
+	if c.MaxConvertNodes <= 0 {
+		c.MaxConvertNodes = 100_000
+	}
+	if c.MaxConvertBytes <= 0 {
+		c.MaxConvertBytes = 16 << 20
 	}
 	if c.TraceBuffer <= 0 {
 		c.TraceBuffer = 100

@@ -208,7 +208,11 @@ func (nc *netConn) status(level, code, desc string, extra []any) {
 
 func (nc *netConn) statusInfo(info amf.Value) {
 	r := nc.r
-	v := r.toJS(info)
+	v, err := r.toJS(info)
+	if err != nil {
+		r.log.Info("NetConnection status dropped", "err", err)
+		return
+	}
 	if _, ran, _ := r.callHandler("onStatus", nc.obj, v); !ran {
 		if o, ok := v.(*goja.Object); ok {
 			r.status(o)
@@ -246,9 +250,13 @@ func (h *remoteHandler) Call(method string, args []amf.Value, result instance.Re
 			}
 			return
 		}
-		js := make([]goja.Value, len(args))
-		for i, a := range args {
-			js[i] = nc.r.toJS(a)
+		js, err := nc.r.toJSArgs(args)
+		if err != nil {
+			nc.r.log.Info("NetConnection call refused", "method", method, "err", err)
+			if result != nil {
+				result(callFailedInfo("Arguments too large ("+method+")."), false)
+			}
+			return
 		}
 		v, err := nc.r.call("NetConnection."+method, fn, nc.obj, js...)
 		if result == nil {

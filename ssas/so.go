@@ -53,7 +53,11 @@ func (r *Runtime) setupSharedObject() {
 		}), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	}
 	m("getProperty", func(s *soObj, call goja.FunctionCall) goja.Value {
-		return r.toJS(s.so.GetProperty(call.Argument(0).String()))
+		v, err := r.toJS(s.so.GetProperty(call.Argument(0).String()))
+		if err != nil {
+			r.throw("SharedObject.getProperty: %v", err)
+		}
+		return v
 	})
 	m("setProperty", func(s *soObj, call goja.FunctionCall) goja.Value {
 		if err := s.so.SetProperty(call.Argument(0).String(), r.toAMF(call.Argument(1))); err != nil {
@@ -136,11 +140,19 @@ func (r *Runtime) soSync(s *soObj, items []sharedobject.SyncItem) {
 		return
 	}
 	list := make([]any, len(items))
+	conv := r.newConv()
 	for i, it := range items {
 		o := r.vm.NewObject()
 		_ = o.Set("code", it.Code)
 		_ = o.Set("name", it.Name)
-		_ = o.Set("oldValue", r.toJS(it.OldValue))
+		old, err := conv.value(it.OldValue)
+		if err != nil {
+			// The list still tells the script what changed; the values
+			// it can read with getProperty, under the same budget.
+			r.log.Info("onSync oldValue left undefined", "so", s.so.Name(), "slot", it.Name, "err", err)
+			old, conv = goja.Undefined(), r.newConv()
+		}
+		_ = o.Set("oldValue", old)
 		list[i] = o
 	}
 	_, _, _ = r.callHandler("onSync", s.obj, r.vm.NewArray(list...))
@@ -151,9 +163,10 @@ func (r *Runtime) soMessage(s *soObj, handler string, args []amf.Value) {
 	if r.sos[soKey{s.so.Name(), s.so.Persistent()}] != s {
 		return
 	}
-	js := make([]goja.Value, len(args))
-	for i, a := range args {
-		js[i] = r.toJS(a)
+	js, err := r.toJSArgs(args)
+	if err != nil {
+		r.log.Info("shared object send dropped", "so", s.so.Name(), "handler", handler, "err", err)
+		return
 	}
 	_, _, _ = r.callHandler(handler, s.obj, js...)
 }
