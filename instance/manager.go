@@ -70,8 +70,14 @@ type Manager struct {
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
+// Its instances share one media.FileCache (cfg.Media.Files when set): the
+// recordings in progress and the parsed recorded files of the server.
 func NewManager(cfg Config, log *slog.Logger) *Manager {
-	return &Manager{cfg: cfg.WithDefaults(), log: log, instances: map[string]*Instance{}}
+	cfg = cfg.WithDefaults()
+	if cfg.Media.Files == nil {
+		cfg.Media.Files = media.NewFileCache(0)
+	}
+	return &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}}
 }
 
 // Config returns the effective configuration.

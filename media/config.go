@@ -27,6 +27,11 @@ type Config struct {
 	// SlowConsumerAfter is how long a subscriber may stay behind before it
 	// is cut off with ErrSlowConsumer. Default 10 s.
 	SlowConsumerAfter time.Duration `yaml:"slow_consumer_after"`
+	// Files is the server's knowledge of recorded files (which are being
+	// recorded, parsed heads and seek indexes), shared by the registries of
+	// every instance because instances of different applications may store
+	// streams in one folder. Nil: the registry keeps its own.
+	Files *FileCache `yaml:"-"`
 }
 
 // Defaults of Config fields.

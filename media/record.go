@@ -57,7 +57,9 @@ var ErrRecordFailed = errors.New("media: recording failed")
 // waits for the disk; a disk too slow for the stream cuts the recording
 // off like any slow consumer.
 type Recorder struct {
-	sub  *Subscriber
+	files *FileCache // where the file is claimed while recording
+	key   string     // the file's resolved path (resolvePath)
+	sub   *Subscriber
 	w    *recWriter
 	log  *slog.Logger
 	stop chan struct{}
@@ -68,37 +70,30 @@ type Recorder struct {
 }
 
 // Record starts recording the publication to path. It fails with an error
-// wrapping ErrRecordFailed when the file cannot be prepared; nothing is
+// wrapping ErrRecordFailed when the file cannot be prepared or another
+// recording of the registry's FileCache already writes it; nothing is
 // subscribed then.
 func (p *Publication) Record(path string, opts RecordOptions) (*Recorder, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	rec := &Recorder{log: opts.Log, stop: make(chan struct{}), done: make(chan struct{})}
-	// Claim the path first: two publications whose names resolve to one
-	// file ("foo", "foo.flv", "flv:foo") must not both write it.
-	if _, busy := recording.LoadOrStore(path, rec); busy {
+	files := p.reg.cfg.Files
+	rec := &Recorder{files: files, key: resolvePath(path), stop: make(chan struct{}), done: make(chan struct{}), log: opts.Log}
+	// Claim the file first: two publications whose names lead to one file
+	// ("foo", "foo.flv", "flv:foo", a symlinked folder) must not both write
+	// it.
+	if !files.claim(rec.key, rec) {
 		return nil, fmt.Errorf("%w: %s is already being recorded", ErrRecordFailed, filepath.Base(path))
 	}
 	w, err := openRecWriter(path, opts)
 	if err != nil {
-		recording.CompareAndDelete(path, rec)
+		files.release(rec.key, rec)
 		return nil, err
 	}
 	rec.w = w
 	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{})
 	go rec.run()
 	return rec, nil
-}
-
-// recording holds the paths being recorded (path -> *Recorder): playback
-// must not trim a file whose tail is still being written.
-var recording sync.Map
-
-// Recording reports whether path is being recorded in this process.
-func Recording(path string) bool {
-	_, ok := recording.Load(path)
-	return ok
 }
 
 // Close stops recording: what the stream delivered so far is written, the
@@ -155,7 +150,7 @@ func (r *Recorder) run() {
 		}
 	}
 	r.sub.Close()
-	defer recording.CompareAndDelete(r.w.path, r)
+	defer r.files.release(r.key, r)
 	if err := r.w.close(); err != nil && r.err == nil {
 		r.err = err
 	}

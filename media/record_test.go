@@ -354,14 +354,15 @@ func TestVODDoesNotTrimARecordingInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Recording(path) {
+	files := reg.Files()
+	if !files.Recording(path) {
 		t.Fatal("Recording(path) false while recording")
 	}
 	// A torn tail as a concurrent reader may see it.
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	_, _ = f.Write([]byte{9, 0, 0, 50, 0, 0})
 	_ = f.Close()
-	v, err := OpenVOD(NewFileCache(1), path, VODFLV, VODLimits{})
+	v, err := OpenVOD(files, path, VODFLV, VODLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +374,7 @@ func TestVODDoesNotTrimARecordingInProgress(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if Recording(path) {
+	if files.Recording(path) {
 		t.Error("Recording(path) true after Close")
 	}
 }
@@ -449,6 +450,47 @@ func TestRecordOneWriterPerFile(t *testing.T) {
 	}
 	if err := rec2.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One file reached by other paths (relative, through a symlinked folder)
+// or from another registry sharing the server's FileCache is still one
+// file: a second recorder is refused.
+func TestRecordOneWriterPerResolvedFile(t *testing.T) {
+	files := NewFileCache(0)
+	regA := NewRegistry(Config{Files: files}, nil)
+	defer regA.Close()
+	regB := NewRegistry(Config{Files: files}, nil)
+	defer regB.Close()
+	a, _ := regA.Publish("foo")
+	b, _ := regB.Publish("foo")
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	rec, err := a.Record(filepath.Join(real, "foo.flv"), RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{filepath.Join(link, "foo.flv"), filepath.Join("real", "foo.flv"), "link/./foo.flv"} {
+		if !files.Recording(other) {
+			t.Errorf("Recording(%q) false while real/foo.flv records", other)
+		}
+		if _, err := b.Record(other, RecordOptions{Mode: RecordAppend}); !errors.Is(err, ErrRecordFailed) {
+			t.Errorf("second recorder through %q: err = %v, want ErrRecordFailed", other, err)
+		}
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if files.Recording(filepath.Join(link, "foo.flv")) {
+		t.Error("still recording after Close")
 	}
 }
 

@@ -37,8 +37,16 @@ func NewRegistry(cfg Config, log *slog.Logger) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg.WithDefaults(), log: log, streams: make(map[string]*stream)}
+	cfg = cfg.WithDefaults()
+	if cfg.Files == nil {
+		cfg.Files = NewFileCache(0)
+	}
+	return &Registry{cfg: cfg, log: log, streams: make(map[string]*stream)}
 }
+
+// Files returns the recorded-file state the registry's recordings claim
+// their files in; players open files through it (OpenVOD).
+func (r *Registry) Files() *FileCache { return r.cfg.Files }
 
 // stream is one name of a registry. It lives in the registry's map while it
 // has a publisher or a subscriber.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,27 +72,76 @@ type vodFile struct {
 	scanDuration atomic.Uint32
 }
 
-// FileCache shares parsed file information between players (issue 7
-// item 4): many players of one file open it once each but parse its head
-// and build its seek index once. Entries are keyed by path, size and
-// modification time, so a replaced or growing file is parsed afresh.
+// FileCache is what one server knows about its recorded files. It shares
+// parsed file information between players: many players of one file open
+// it once each but parse its head and build its seek index once; entries
+// are keyed by path, size and modification time, so a replaced or growing
+// file is parsed afresh. And it holds the files being recorded, so that
+// two recordings never write one file and playback never trims a tail that
+// is still being written. Paths are resolved (absolute, symlinks followed)
+// before they are compared. One per server: instance.Manager makes it and
+// hands it to every instance's Registry (Config.Files).
 type FileCache struct {
-	mu      sync.Mutex
-	entries map[string]*vodFile // by path; replaced when the key changes
-	order   []string            // insertion order for eviction
-	max     int
+	mu        sync.Mutex
+	entries   map[string]*vodFile  // by resolved path; replaced when the key changes
+	order     []string             // insertion order for eviction
+	recording map[string]*Recorder // resolved path -> the recorder writing it
+	max       int
 }
 
-// NewFileCache returns a cache of at most max files (default 256).
+// NewFileCache returns a cache of at most max parsed files (default 256).
 func NewFileCache(max int) *FileCache {
 	if max <= 0 {
 		max = 256
 	}
-	return &FileCache{entries: map[string]*vodFile{}, max: max}
+	return &FileCache{entries: map[string]*vodFile{}, recording: map[string]*Recorder{}, max: max}
 }
 
-// DefaultFileCache is shared by every VOD opened without an explicit cache.
-var DefaultFileCache = NewFileCache(0)
+// resolvePath names a file the way the cache compares it: absolute, with
+// every symlink followed. A file that does not exist yet (a recording
+// about to be created) is named by its resolved folder.
+func resolvePath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(dir, filepath.Base(p))
+	}
+	return filepath.Clean(p)
+}
+
+// Recording reports whether the file at path is being recorded through
+// this cache.
+func (c *FileCache) Recording(path string) bool { return c.recordingKey(resolvePath(path)) }
+
+func (c *FileCache) recordingKey(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recording[key] != nil
+}
+
+// claim marks key as written by rec; false when another recorder has it.
+func (c *FileCache) claim(key string, rec *Recorder) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recording[key] != nil {
+		return false
+	}
+	c.recording[key] = rec
+	return true
+}
+
+// release ends rec's claim on key.
+func (c *FileCache) release(key string, rec *Recorder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recording[key] == rec {
+		delete(c.recording, key)
+	}
+}
 
 // lookup returns the shared entry for f, creating it with load.
 func (c *FileCache) lookup(key fileKey, load func() (*vodFile, error)) (*vodFile, error) {
@@ -148,11 +198,10 @@ type VOD struct {
 
 // OpenVOD opens path for playback. Missing files and files that are not
 // of the format give an error wrapping ErrVODNotFound. A truncated FLV
-// (crashed recording) is trimmed first when it is writable (flv.md §7.3).
+// (crashed recording) is trimmed first when it is writable and cache does
+// not know it as being recorded (flv.md §7.3). A nil cache shares nothing
+// and, knowing no recordings, never trims.
 func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*VOD, error) {
-	if cache == nil {
-		cache = DefaultFileCache
-	}
 	if lim.MaxTagSize <= 0 || lim.MaxTagSize > flv.MaxDataSize {
 		lim.MaxTagSize = flv.MaxDataSize
 	}
@@ -165,7 +214,8 @@ func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*V
 		_ = f.Close()
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrVODNotFound, path)
 	}
-	if format == VODFLV && !Recording(path) && !flv.TailOK(f, fi.Size()) {
+	key := resolvePath(path)
+	if format == VODFLV && cache != nil && !cache.recordingKey(key) && !flv.TailOK(f, fi.Size()) {
 		// A crashed recording: trim it on first access (issue 7, item 1).
 		if wf, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
 			_, _ = RepairFLV(wf, fi.Size())
@@ -175,16 +225,22 @@ func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*V
 			}
 		}
 	}
-	key := fileKey{path: path, size: fi.Size(), mtime: fi.ModTime()}
-	vf, err := cache.lookup(key, func() (*vodFile, error) { return loadVODFile(f, key, format, lim) })
+	fk := fileKey{path: key, size: fi.Size(), mtime: fi.ModTime()}
+	load := func() (*vodFile, error) { return loadVODFile(f, fk, format, lim) }
+	var vf *vodFile
+	if cache != nil {
+		vf, err = cache.lookup(fk, load)
+	} else {
+		vf, err = load()
+	}
 	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
-	v := &VOD{f: f, vf: vf, format: format, lim: lim, size: key.size}
+	v := &VOD{f: f, vf: vf, format: format, lim: lim, size: fk.size}
 	switch format {
 	case VODFLV:
-		v.flvr, err = flv.NewReader(f, key.size)
+		v.flvr, err = flv.NewReader(f, fk.size)
 		if err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("%w: %w", ErrVODNotFound, err)
@@ -553,7 +609,7 @@ func (v *VOD) nextMP3() (*Packet, error) {
 
 // StreamLength returns the length in seconds of the recorded stream at path
 // for getStreamLength and Stream.length (flv.md §9.6): 0 when it is missing
-// or not of its format.
+// or not of its format. cache as for OpenVOD.
 func StreamLength(cache *FileCache, path string, format VODFormat) float64 {
 	v, err := OpenVOD(cache, path, format, VODLimits{})
 	if err != nil {

@@ -266,7 +266,7 @@ func (c *conn) streamLength(raw string) float64 {
 	if err != nil {
 		return 0
 	}
-	return media.StreamLength(nil, sf.Path, vodFormat(sf.Container))
+	return media.StreamLength(c.inst.Streams().Files(), sf.Path, vodFormat(sf.Container))
 }
 
 func vodFormat(c instance.Container) media.VODFormat {
@@ -479,7 +479,7 @@ func (v *vodPlayer) hasVideoAhead() bool { return v.cur.Format() == media.VODFLV
 // startItem opens it and sends its opening sequence. switched: it follows
 // another item (Play.Switch). It returns false when the file is missing.
 func (v *vodPlayer) startItem(it vodItem, reset, switched bool) bool {
-	vod, err := media.OpenVOD(nil, it.file.Path, vodFormat(it.file.Container), v.lim)
+	vod, err := media.OpenVOD(v.c.inst.Streams().Files(), it.file.Path, vodFormat(it.file.Container), v.lim)
 	if err != nil {
 		v.log.Info("play refused", "file", it.file.Rel, "err", err)
 		v.status(message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+it.name+"; stream not found.", it.name)
@@ -645,7 +645,7 @@ func (v *vodPlayer) handle(ctl vodCtl) {
 // seek implements rtmp.md §7.10 for the current (or just finished) item.
 func (v *vodPlayer) seek(ms float64) {
 	if v.cur == nil {
-		vod, err := media.OpenVOD(nil, v.item.file.Path, vodFormat(v.item.file.Container), v.lim)
+		vod, err := media.OpenVOD(v.c.inst.Streams().Files(), v.item.file.Path, vodFormat(v.item.file.Container), v.lim)
 		if err != nil {
 			v.status(message.LevelError, message.CodeSeekFailed, "Seeking failed.", v.item.name)
 			return

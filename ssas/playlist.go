@@ -232,7 +232,7 @@ func (pl *playlist) wait(t *time.Timer, d time.Duration) bool {
 // playlist was stopped.
 func (pl *playlist) playFile(it playItem, sf instance.StreamFile) bool {
 	r := pl.s.r
-	v, err := media.OpenVOD(nil, sf.Path, vodFormat(sf.Container), media.VODLimits{})
+	v, err := media.OpenVOD(r.in.Streams().Files(), sf.Path, vodFormat(sf.Container), media.VODLimits{})
 	if err != nil {
 		pl.status("error", "NetStream.Play.StreamNotFound", "Failed to play "+it.name+"; stream not found.", it.name)
 		return !pl.stopped()

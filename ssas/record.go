@@ -74,7 +74,7 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 		s.status("error", "NetStream.Record.NoAccess", s.name+" cannot be recorded: "+err.Error()+".")
 		return false
 	}
-	if media.Recording(sf.Path) {
+	if r.in.Streams().Files().Recording(sf.Path) {
 		s.status("error", "NetStream.Record.Failed", s.name+" is already being recorded.")
 		return false
 	}
@@ -143,7 +143,7 @@ func (s *streamObj) clear() bool {
 	case err != nil:
 		s.status("error", "NetStream.Clear.Failed", "No recorded file for "+s.name+".")
 		return false
-	case media.Recording(sf.Path):
+	case r.in.Streams().Files().Recording(sf.Path):
 		s.status("error", "NetStream.Clear.Failed", s.name+" is being recorded.")
 		return false
 	}
@@ -168,7 +168,7 @@ func (r *Runtime) streamLength(raw string) float64 {
 	if err != nil {
 		return 0
 	}
-	return media.StreamLength(nil, sf.Path, vodFormat(sf.Container))
+	return media.StreamLength(r.in.Streams().Files(), sf.Path, vodFormat(sf.Container))
 }
 
 // maxClearPattern bounds a clearStreams pattern.
@@ -276,7 +276,7 @@ func (r *Runtime) clearStreams(p string) bool {
 		if err != nil || !match(strings.TrimSuffix(filepath.ToSlash(rel), ext)) {
 			return nil
 		}
-		if media.Recording(full) || media.Recording(filepath.Join(dir, rel)) {
+		if r.in.Streams().Files().Recording(full) {
 			ok = false
 			return nil
 		}
