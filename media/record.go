@@ -60,10 +60,10 @@ type Recorder struct {
 	files *FileCache // where the file is claimed while recording
 	key   string     // the file's resolved path (resolvePath)
 	sub   *Subscriber
-	w    *recWriter
-	log  *slog.Logger
-	stop chan struct{}
-	done chan struct{}
+	w     *recWriter
+	log   *slog.Logger
+	stop  chan struct{}
+	done  chan struct{}
 
 	once sync.Once
 	err  error // set before done is closed
