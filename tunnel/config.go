@@ -50,7 +50,7 @@ type Config struct {
 	// waiting for a keep-alive connection's next request. Default 10s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// SniffTimeout bounds waiting for the first byte of a connection on a
-	// shared port (Mux). A connection that says nothing is handed to RTMP,
+	// shared port (listen.Mux). A connection that says nothing is handed to RTMP,
 	// whose handshake timeout then applies. Default 5s.
 	SniffTimeout time.Duration `yaml:"sniff_timeout"`
 }

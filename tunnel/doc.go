@@ -12,9 +12,9 @@
 // polled for Config.SessionTimeout expire; the RTMP session then sees a
 // read error and runs its normal disconnect path.
 //
-// Mux implements the one-port rule of FCS (rtmpt.md §1): it sniffs the
-// first byte of each accepted connection and yields RTMP connections and
-// HTTP connections on two listeners, for plain TCP and TLS alike.
+// The TCP accept loops, and the first-byte sniffing that lets RTMP and
+// RTMPT share a port, are in package listen; this package only sees the
+// HTTP requests the fiber app (or HTTP/3) hands it.
 //
 // ClientConn is the client side: a net.Conn that polls a tunnel server, so
 // the project's RTMP client (rtmp.Dial with Dialer) runs over rtmpt://,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -60,7 +61,7 @@ type stack struct {
 	rtmp   *rtmp.Server
 	tun    *Server
 	app    *fiber.App
-	mux    *Mux
+	mux    *listen.Mux
 	addr   string // plain port: RTMP and RTMPT
 	tlsAdr string // TLS port: RTMPS and RTMPTS ("" without TLS)
 	logs   *syncBuffer
@@ -90,7 +91,7 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 	st.tun = &Server{Config: cfg, Logger: log, Sessions: st.rtmp}
 	st.app = fiber.New(cfg.FiberConfig())
 	st.app.Use(st.tun.Handler())
-	st.mux = &Mux{SniffTimeout: cfg.WithDefaults().SniffTimeout, Logger: log}
+	st.mux = &listen.Mux{SniffTimeout: cfg.WithDefaults().SniffTimeout, Logger: log}
 
 	var wg sync.WaitGroup
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,7 +113,7 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 		wg.Go(func() { _ = st.mux.Serve(tls.NewListener(tln, tc)) })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	wg.Go(func() { _ = ServeRTMP(ctx, st.mux.RTMP(), st.rtmp) })
+	wg.Go(func() { _ = listen.ServeRTMP(ctx, st.mux.RTMP(), st.rtmp) })
 	wg.Go(func() { _ = st.app.Listener(st.mux.HTTP()) })
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

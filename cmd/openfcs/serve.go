@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,13 +21,17 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/tunnel"
 )
 
-// serve runs the listeners until ctx ends, then shuts down gracefully.
+// serve runs the server until ctx ends, then shuts it down gracefully. It
+// is three steps: openPorts binds every address (a bad one fails the start
+// before anything runs), start runs the accept loops and servers, shutdown
+// stops them in order.
 //
-// Every TCP port goes through one tunnel.Mux, which sniffs the first byte:
+// Every TCP port goes through one listen.Mux, which sniffs the first byte:
 // RTMP connections go to the RTMP server (proto rtmp, or rtmps on the TLS
 // port), HTTP connections to the fiber app, which serves the RTMPT tunnel
 // (rtmpt, rtmpts) and the other HTTP routes. The TLS port's number also
@@ -45,136 +50,203 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return fmt.Errorf("tls: %w", err)
 		}
 	}
-	engine := instance.NewManager(cfg.Instance, log)
-	srv := &rtmp.Server{Config: cfg.Session, Logger: log, Engine: engine}
-	scripts, scriptDial := newScriptHost(cfg.SSAS, log, srv) // application scripts (ssas.go)
-	engine.SetScriptLoader(scripts)
-	tun := &tunnel.Server{Config: cfg.Tunnel, Logger: log, Sessions: srv}
-	mux := &tunnel.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, Logger: log}
-	web := httpHandler(engine, srv, tun)
+	p, err := openPorts(cfg, tlsConf)
+	if err != nil {
+		return err
+	}
+	s := newServer(cfg, log, p, tlsConf)
+	s.start(ctx)
+	return s.shutdown(s.wait(ctx))
+}
 
-	// Listen on everything first, so that a bad address fails the start
-	// before anything runs.
-	type listener struct {
-		proto string
-		ln    net.Listener
-	}
-	var lns []listener
-	closeAll := func() {
-		for _, l := range lns {
-			_ = l.ln.Close()
-		}
-	}
+// port is one bound TCP address; proto names what it serves first ("rtmp",
+// "http" or "rtmps"; each serves every protocol through the Mux).
+type port struct {
+	proto string
+	ln    net.Listener
+}
+
+// ports holds every bound address of the server.
+type ports struct {
+	tcp []port
+	// udp serves HTTP/3 on the TLS port's number; nil without TLS or with
+	// HTTP/3 disabled. altSvc advertises it.
+	udp    net.PacketConn
+	altSvc string
+}
+
+// openPorts binds every configured address, so that a bad address fails
+// the start before anything runs. On error nothing stays open.
+func openPorts(cfg Config, tlsConf *tls.Config) (*ports, error) {
+	p := &ports{}
 	for _, l := range []struct{ proto, addr string }{{"rtmp", cfg.RTMP}, {"http", cfg.HTTP}, {"rtmps", cfg.TLS.Addr}} {
 		if l.addr == "" {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
-			closeAll()
-			return fmt.Errorf("%s listen: %w", l.proto, err)
+			p.close()
+			return nil, fmt.Errorf("%s listen: %w", l.proto, err)
 		}
 		if l.proto == "rtmps" {
 			ln = tls.NewListener(ln, tlsConf)
 		}
-		lns = append(lns, listener{l.proto, ln})
-		scriptDial.addLocal(ln.Addr())
+		p.tcp = append(p.tcp, port{l.proto, ln})
 	}
-	var h3 *http3.Server
-	var udp net.PacketConn
-	altSvc := ""
 	if cfg.TLS.Addr != "" && !cfg.TLS.DisableHTTP3 {
 		// Same port number as the TLS listener (which may have been :0).
-		tcpAddr := lns[len(lns)-1].ln.Addr().(*net.TCPAddr)
+		tcpAddr := p.tcp[len(p.tcp)-1].ln.Addr().(*net.TCPAddr)
 		host, _, _ := net.SplitHostPort(cfg.TLS.Addr)
-		udp, err = net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(tcpAddr.Port)))
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(tcpAddr.Port)))
 		if err != nil {
-			closeAll()
-			return fmt.Errorf("http3 listen: %w", err)
+			p.close()
+			return nil, fmt.Errorf("http3 listen: %w", err)
 		}
-		altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, tcpAddr.Port)
-		h3 = &http3.Server{
+		p.udp = udp
+		p.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, tcpAddr.Port)
+	}
+	return p, nil
+}
+
+// close closes every bound address; used when the start fails. Once the
+// server runs, the Mux and the HTTP/3 server own them.
+func (p *ports) close() {
+	for _, l := range p.tcp {
+		_ = l.ln.Close()
+	}
+	if p.udp != nil {
+		_ = p.udp.Close()
+	}
+}
+
+// server is the running process: the engine, the transports on top of it
+// and the goroutines serving the ports.
+type server struct {
+	log     *slog.Logger
+	apps    string // applications folder, for the "started" line
+	ports   *ports
+	engine  *instance.Manager
+	rtmp    *rtmp.Server
+	tun     *tunnel.Server
+	mux     *listen.Mux
+	app     *fiber.App    // HTTP on every TCP port: the tunnel, then the other routes
+	h3      *http3.Server // nil without ports.udp
+	errc    chan error    // one result per goroutine started by start
+	running int           // goroutines started and not yet received from errc
+}
+
+// newServer builds the engine and the transports; nothing runs yet.
+func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *server {
+	s := &server{log: log, apps: cfg.Instance.AppsDir, ports: p}
+	s.engine = instance.NewManager(cfg.Instance, log)
+	s.rtmp = &rtmp.Server{Config: cfg.Session, Logger: log, Engine: s.engine}
+	scripts, scriptDial := newScriptHost(cfg.SSAS, log, s.rtmp) // application scripts (ssas.go)
+	for _, l := range p.tcp {
+		scriptDial.addLocal(l.ln.Addr())
+	}
+	s.engine.SetScriptLoader(scripts)
+	s.tun = &tunnel.Server{Config: cfg.Tunnel, Logger: log, Sessions: s.rtmp}
+	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, Logger: log}
+	web := httpHandler(s.engine, s.rtmp, s.tun)
+	if p.udp != nil {
+		s.h3 = &http3.Server{
 			TLSConfig: http3.ConfigureTLSConfig(tlsConf),
-			Handler:   tun.HTTPHandler("rtmpts", web),
+			Handler:   s.tun.HTTPHandler("rtmpts", web),
 		}
 	}
-
-	app := fiber.New(cfg.Tunnel.FiberConfig())
-	if altSvc != "" {
+	s.app = fiber.New(cfg.Tunnel.FiberConfig())
+	if p.altSvc != "" {
 		// Advertise HTTP/3 on every TLS response (RFC 7838).
-		app.Use(func(c *fiber.Ctx) error {
+		s.app.Use(func(c *fiber.Ctx) error {
 			if c.Context().IsTLS() {
-				c.Set("Alt-Svc", altSvc)
+				c.Set("Alt-Svc", p.altSvc)
 			}
 			return c.Next()
 		})
 	}
-	app.Use(tun.Handler())
-	app.Use(adaptor.HTTPHandler(web))
+	s.app.Use(s.tun.Handler())
+	s.app.Use(adaptor.HTTPHandler(web))
+	s.errc = make(chan error, len(p.tcp)+3)
+	return s
+}
 
-	errc := make(chan error, len(lns)+3)
-	running := 0
-	start := func(f func() error) {
-		running++
-		go func() { errc <- f() }()
-	}
+// start runs the accept loop of every port, the RTMP accept loop and the
+// HTTP servers, each on its own goroutine reporting to errc, and logs one
+// "listening" line per port.
+func (s *server) start(ctx context.Context) {
 	// The rtmp line comes last: tools (the e2e harness) take it as the
 	// sign that the server is up and read the other addresses by then.
 	var rtmpLine func()
-	for _, l := range lns {
-		line := func() { log.Info("listening", "proto", l.proto, "addr", l.ln.Addr().String()) }
+	for _, l := range s.ports.tcp {
+		line := func() { s.log.Info("listening", "proto", l.proto, "addr", l.ln.Addr().String()) }
 		if l.proto == "rtmp" {
 			rtmpLine = line
 		} else {
 			line()
 		}
-		start(func() error { return mux.Serve(l.ln) })
+		s.run(func() error { return s.mux.Serve(l.ln) })
 	}
-	if h3 != nil {
-		log.Info("listening", "proto", "http3", "addr", udp.LocalAddr().String())
-		start(func() error { return h3.Serve(udp) })
+	if s.h3 != nil {
+		s.log.Info("listening", "proto", "http3", "addr", s.ports.udp.LocalAddr().String())
+		s.run(func() error { return s.h3.Serve(s.ports.udp) })
 	}
 	if rtmpLine != nil {
 		rtmpLine()
 	}
-	start(func() error { return tunnel.ServeRTMP(ctx, mux.RTMP(), srv) })
-	start(func() error { return app.Listener(mux.HTTP()) })
-	log.Info("started", "version", version, "apps", cfg.Instance.AppsDir)
+	s.run(func() error { return listen.ServeRTMP(ctx, s.mux.RTMP(), s.rtmp) })
+	s.run(func() error { return s.app.Listener(s.mux.HTTP()) })
+	s.log.Info("started", "version", version, "apps", s.apps)
+}
 
-	var runErr error
+// wait returns when ctx ends (nil) or when a goroutine of start returns
+// (its error: a port failed or a server stopped on its own).
+func (s *server) wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
-		running--
+		return nil
+	case err := <-s.errc:
+		s.running--
+		return err
 	}
-	log.Info("shutting down")
+}
+
+// run starts f on a goroutine that reports its result to errc.
+func (s *server) run(f func() error) {
+	s.running++
+	go func() { s.errc <- f() }()
+}
+
+// shutdown stops everything start ran and returns runErr (what ended the
+// run, if not the context) or the first unexpected error of a goroutine.
+func (s *server) shutdown(runErr error) error {
+	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Sessions first (their clients then get 404 or EOF), then the HTTP
 	// servers, which wait for requests in flight, then the ports.
-	if err := tun.Close(sctx); err != nil {
-		log.Warn("tunnel shutdown", "err", err)
+	if err := s.tun.Close(sctx); err != nil {
+		s.log.Warn("tunnel shutdown", "err", err)
 	}
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
+	if err := s.rtmp.Shutdown(sctx); err != nil {
+		s.log.Warn("shutdown", "err", err)
 	}
-	if err := app.ShutdownWithContext(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
+	if err := s.app.ShutdownWithContext(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
 	}
-	if h3 != nil {
-		_ = h3.Close()
+	if s.h3 != nil {
+		_ = s.h3.Close()
 	}
-	_ = mux.Close()
-	engine.Close()
-	for ; running > 0; running-- {
-		if err := <-errc; !isClosedErr(err) && runErr == nil {
+	_ = s.mux.Close()
+	s.engine.Close()
+	for ; s.running > 0; s.running-- {
+		if err := <-s.errc; !isClosedErr(err) && runErr == nil {
 			runErr = err
 		}
 	}
 	if !isClosedErr(runErr) {
 		return runErr
 	}
-	log.Info("stopped")
+	s.log.Info("stopped")
 	return nil
 }
 

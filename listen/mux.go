@@ -1,7 +1,6 @@
-package tunnel
+package listen
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -83,7 +82,7 @@ func (m *Mux) Serve(ln net.Listener) error {
 				time.Sleep(backoff)
 				continue
 			}
-			return fmt.Errorf("tunnel: accept: %w", err)
+			return fmt.Errorf("listen: accept: %w", err)
 		}
 		backoff = 0
 		// Add under mu, after checking closed: a conn accepted while Close
@@ -170,7 +169,7 @@ func (m *Mux) sniff(nc net.Conn) {
 }
 
 // errNoPeek: the platform cannot peek at a socket (see peekTCP).
-var errNoPeek = errors.New("tunnel: MSG_PEEK unavailable")
+var errNoPeek = errors.New("listen: MSG_PEEK unavailable")
 
 // Proto names a connection yielded by a Mux for the RTMP layer: "rtmps"
 // for one from a TLS listener, "rtmp" otherwise.
@@ -255,18 +254,3 @@ type muxAddr struct{}
 
 func (muxAddr) Network() string { return "mux" }
 func (muxAddr) String() string  { return "mux" }
-
-// ServeRTMP accepts connections from ln (a Mux's RTMP listener) and runs
-// each with srv.ServeConn(ctx, nc, Proto(nc)) on its own goroutine. It
-// returns when ln is closed, after every session it started has returned.
-func ServeRTMP(ctx context.Context, ln net.Listener, srv ConnServer) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		wg.Go(func() { srv.ServeConn(ctx, nc, Proto(nc)) })
-	}
-}
