@@ -177,8 +177,11 @@ func (c *Client) Close() error {
 func (c *Client) writeMsg(h chunk.Header, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.wbuf = c.w.AppendBytes(c.wbuf[:0], h, p)
-	_, err := c.nc.Write(c.wbuf)
+	var err error
+	if c.wbuf, err = c.w.AppendBytes(c.wbuf[:0], h, p); err != nil {
+		return err
+	}
+	_, err = c.nc.Write(c.wbuf)
 	return err
 }
 

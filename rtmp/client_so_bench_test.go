@@ -54,10 +54,10 @@ func (r *soBenchRig) subscribe(tb testing.TB, addr string, idx int) {
 	w := chunk.NewWriter()
 	cmd := message.Command{Name: "connect", Txn: 1, Object: amf.Object(amf.Prop{Key: "app", Value: amf.String("live")})}
 	p, _ := cmd.Append(nil, &e)
-	b := w.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand}, p)
+	b := must(w.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand}, p))
 	use := wire.Message{Name: "bench", Events: []wire.Event{{Type: wire.EventUse}}}
 	p, _ = use.Append(nil, false, &e)
-	b = w.AppendBytes(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, p)
+	b = must(w.AppendBytes(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, p))
 	if _, err := nc.Write(b); err != nil {
 		tb.Fatal(err)
 	}

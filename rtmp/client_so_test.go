@@ -34,7 +34,7 @@ func TestSharedObjectDocChunks(t *testing.T) {
 	w := chunk.NewWriter()
 	use := wire.Message{Name: "chat", Events: []wire.Event{{Type: wire.EventUse}}}
 	p, _ := use.Append(nil, false, &e)
-	got := w.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, p)
+	got := must(w.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, p))
 	want := soUnhex(t, `03 00 00 00 00 00 17 13 00 00 00 00
 		00 04 63 68 61 74  00 00 00 00  00 00 00 00  00 00 00 00  01 00 00 00 00`)
 	if string(got) != string(want) {
@@ -59,7 +59,7 @@ func TestSharedObjectDocChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	w2 := chunk.NewWriter()
-	got = w2.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, out.msgs[0].AMF0())
+	got = must(w2.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, out.msgs[0].AMF0()))
 	want = soUnhex(t, `03 00 00 00 00 00 42 13 00 00 00 00
 		00 04 63 68 61 74  00 00 00 02  00 00 00 00  00 00 00 00
 		0b 00 00 00 00  08 00 00 00 00
@@ -75,7 +75,7 @@ func TestSharedObjectDocChunks(t *testing.T) {
 	rc := wire.Message{Name: "chat", Version: 2, Events: []wire.Event{{Type: wire.EventRequestChange, Key: "msg", Value: amf.String("hi")}}}
 	p, _ = rc.Append(nil, true, &e)
 	w3 := chunk.NewWriter()
-	got = w3.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObjectAMF3}, p)
+	got = must(w3.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObjectAMF3}, p))
 	want = soUnhex(t, `03 00 00 00 00 00 22 10 00 00 00 00
 		00 00 04 63 68 61 74  00 00 00 02  00 00 00 00  00 00 00 00  03 00 00 00 0a  00 03 6d 73 67  02 00 02 68 69`)
 	if string(got) != string(want) {
@@ -254,8 +254,8 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := chunk.NewWriter()
-	_, _ = nc.Write(w.AppendBytes(nil, chunk.Header{CSID: 3, Type: message.TypeSharedObject},
-		soUnhex(t, "00 04 63 68 61 74 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00")))
+	_, _ = nc.Write(must(w.AppendBytes(nil, chunk.Header{CSID: 3, Type: message.TypeSharedObject},
+		soUnhex(t, "00 04 63 68 61 74 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00"))))
 	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var b [1]byte
 	if _, err := nc.Read(b[:]); err == nil {
@@ -269,7 +269,7 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 // subscriber (issue 5 benchmark requirement).
 func TestSharedObjectDeliverAllocs(t *testing.T) {
 	// writerRunning: as if a writer were draining, so none is started.
-	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), writerRunning: true}
+	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20, MaxQueuedBytes: 1 << 30}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), writerRunning: true}
 	s := &soConn{c: c}
 	var out capture
 	reg := sharedobject.NewRegistry(sharedobject.Config{}, nil, nil)

@@ -39,6 +39,14 @@ type Config struct {
 	// connection; overflow closes the connection (commands are never
 	// dropped silently). Default 1024.
 	MaxQueuedCommands int `yaml:"max_queued_commands"`
+	// MaxQueuedBytes bounds the payload bytes of that queue: commands,
+	// status and shared-object updates are never dropped, so a client that
+	// stops reading while a large shared object changes under it would
+	// otherwise hold up to MaxQueuedCommands copies of it. Overflow closes
+	// the connection (slow_consumer). Default 16 MiB: four times the
+	// largest shared object (instance.shared_objects.max_bytes), so a full
+	// sync plus a burst of changes fits.
+	MaxQueuedBytes int `yaml:"max_queued_bytes"`
 	// MergeWrite is the least time between two flushes to a connection
 	// that is playing: what arrives meanwhile (a tick's audio and video,
 	// several players' messages) leaves in one vectored write, which is
@@ -78,6 +86,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxQueuedCommands <= 0 {
 		c.MaxQueuedCommands = 1024
+	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = 16 << 20
 	}
 	if c.MergeWrite == 0 {
 		c.MergeWrite = 40 * time.Millisecond

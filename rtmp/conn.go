@@ -23,6 +23,11 @@ import (
 // and status are never dropped silently (style.md §3).
 var errQueueFull = errors.New("rtmp: outgoing command queue full")
 
+// errTooLong closes a connection that was to be sent a message longer than
+// RTMP's 24-bit length field: a script's or a peer's values decide that
+// size, and what cannot be sent whole must not be sent in part.
+var errTooLong = errors.New("rtmp: outgoing message longer than the length field allows")
+
 // outMsg is one queued control/command message. chunkSize, when set, is
 // applied to the writer right after this message (it is a Set Chunk Size).
 type outMsg struct {
@@ -62,6 +67,7 @@ type conn struct {
 
 	mu              sync.Mutex
 	out             []outMsg
+	outBytes        int // mu; payload bytes in out
 	plays           []*player
 	closeAfterFlush bool
 	closeWhy        error // mu; what the close after the flush is logged as
@@ -257,15 +263,24 @@ func (c *conn) handleAside(h chunk.Header, p []byte) error {
 	return <-done
 }
 
-// enqueue queues a message for the writer. Overflow closes the connection.
+// enqueue queues a message for the writer. Overflow, by count or by bytes,
+// closes the connection, and so does a message too long to be sent.
 func (c *conn) enqueue(m outMsg) {
+	if len(m.p) > chunk.MaxLength {
+		c.log.Error("outgoing message too long", "type", m.h.Type, "len", len(m.p), "limit", chunk.MaxLength)
+		c.fail(withReason(ReasonLimit, fmt.Errorf("%w: %d bytes of type %d", errTooLong, len(m.p), m.h.Type)))
+		return
+	}
 	c.mu.Lock()
-	if len(c.out) >= c.cfg.MaxQueuedCommands {
+	if len(c.out) >= c.cfg.MaxQueuedCommands || c.outBytes+len(m.p) > c.cfg.MaxQueuedBytes {
+		n, b := len(c.out), c.outBytes
 		c.mu.Unlock()
-		c.fail(withReason(ReasonSlowConsumer, errQueueFull))
+		c.fail(withReason(ReasonSlowConsumer, fmt.Errorf("%w: %d messages, %d bytes queued (limits %d, %d)",
+			errQueueFull, n, b, c.cfg.MaxQueuedCommands, c.cfg.MaxQueuedBytes)))
 		return
 	}
 	c.out = append(c.out, m)
+	c.outBytes += len(m.p)
 	c.mu.Unlock()
 	c.signal()
 }
@@ -450,12 +465,16 @@ func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		out, c.out = c.out, out[:0]
+		c.outBytes = 0
 		plays = append(plays[:0], c.plays...)
 		closeAfter, closeWhy := c.closeAfterFlush, c.closeWhy
 		c.mu.Unlock()
 
 		for i := range out {
-			c.w.Append(batch, out[i].h, out[i].p)
+			if err := c.w.Append(batch, out[i].h, out[i].p); err != nil {
+				c.fail(withReason(ReasonLimit, err)) // enqueue refuses these: not expected
+				return
+			}
 			if out[i].chunkSize != 0 {
 				c.w.SetChunkSize(out[i].chunkSize)
 			}

@@ -35,7 +35,7 @@ func openIdle(t *testing.T, addr string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nc.Write(chunk.NewWriter().AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand}, p)); err != nil {
+	if _, err := nc.Write(must(chunk.NewWriter().AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand}, p))); err != nil {
 		t.Fatal(err)
 	}
 	result := []byte("\x02\x00\x07_result")

@@ -82,8 +82,7 @@ func csidFor(k media.Kind) uint32 {
 // error once it has been cut off.
 func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]media.Event, error) {
 	if p.vod != nil {
-		p.vod.write(w, b)
-		return evs, nil
+		return evs, p.vod.write(w, b)
 	}
 	evs = p.sub.Drain(evs)
 	for i := range evs {
@@ -91,7 +90,9 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 		switch e.Type {
 		case media.EventPacket:
 			pk := e.Packet
-			w.Append(b, chunk.Header{CSID: csidFor(pk.Kind), Timestamp: pk.Time, Type: uint8(pk.Kind), StreamID: p.sid}, pk.Payload)
+			if err := w.Append(b, chunk.Header{CSID: csidFor(pk.Kind), Timestamp: pk.Time, Type: uint8(pk.Kind), StreamID: p.sid}, pk.Payload); err != nil {
+				return evs, withReason(ReasonLimit, err)
+			}
 		case media.EventPublishNotify:
 			if p.skipNotify {
 				p.skipNotify = false
@@ -139,5 +140,7 @@ func (p *player) statusLevel(w *chunk.Writer, b *chunk.Batch, level, code, desc 
 	if err != nil {
 		return
 	}
-	w.Append(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand, StreamID: p.sid}, payload)
+	// A status is far below the length limit; were it not, the command is
+	// dropped like one that fails to encode.
+	_ = w.Append(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand, StreamID: p.sid}, payload)
 }

@@ -299,10 +299,13 @@ func (v *vodPlayer) close() {
 }
 
 // write drains the queue into the batch. Writer goroutine.
-func (v *vodPlayer) write(w *chunk.Writer, b *chunk.Batch) {
+func (v *vodPlayer) write(w *chunk.Writer, b *chunk.Batch) error {
+	var err error
 	v.mu.Lock()
 	for i := range v.q {
-		w.Append(b, v.q[i].h, v.q[i].p)
+		if err == nil {
+			err = w.Append(b, v.q[i].h, v.q[i].p)
+		}
 	}
 	clear(v.q)
 	v.q, v.qBytes = v.q[:0], 0
@@ -311,6 +314,10 @@ func (v *vodPlayer) write(w *chunk.Writer, b *chunk.Batch) {
 	case v.space <- struct{}{}:
 	default:
 	}
+	if err != nil {
+		return withReason(ReasonLimit, err)
+	}
+	return nil
 }
 
 // push queues one message for the writer and wakes it.

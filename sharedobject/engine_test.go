@@ -590,3 +590,100 @@ func TestAccess(t *testing.T) {
 		b.s.Close()
 	})
 }
+
+// sizeRec records the body size of every delivery, then parses it as rec.
+type sizeRec struct {
+	rec
+	sizes []int
+}
+
+func (r *sizeRec) Deliver(o Outgoing) {
+	r.mu.Lock()
+	r.sizes = append(r.sizes, len(o.AMF3()))
+	r.mu.Unlock()
+	r.rec.Deliver(o)
+}
+
+// TestLargeTickSplits: a tick whose events add up to more than RTMP's
+// 24-bit message length (300 sends of 60,000 bytes, 18 MB) reaches every
+// subscriber, writer or not, as several messages of at most maxBody bytes
+// of events, all at the tick's version, with every event once and in order.
+// Before, it went as one 18 MB body, which the chunk writer refused.
+func TestLargeTickSplits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newReg(t, Config{Coalesce: 50 * time.Millisecond}, nil)
+		so, _ := r.Get("big", false)
+		defer so.Close()
+		var a, b sizeRec
+		a.t, b.t = t, t
+		sa, sb := r.NewSession(&a), r.NewSession(&b)
+		for _, s := range []*Session{sa, sb} {
+			m := wire.Message{Name: "big", Events: []wire.Event{use}}
+			if err := s.Handle(&m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Leading edge: this one leaves at once, the rest wait for the tick.
+		_ = so.Send("warm")
+		synctest.Wait()
+		a.take()
+		b.take()
+		a.sizes, b.sizes = nil, nil
+
+		const sends, argLen = 300, 60000
+		arg := amf.String(string(make([]byte, argLen)))
+		m := wire.Message{Name: "big", Version: so.Version(), Events: []wire.Event{set("k", amf.Number(1))}}
+		if err := sa.Handle(&m); err != nil { // makes A a writer of the tick
+			t.Fatal(err)
+		}
+		for i := range sends {
+			if err := so.Send("h", amf.Number(float64(i)), arg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+
+		hdr := 1 + wire.HeaderSize(len("big"))
+		for _, c := range []struct {
+			who string
+			r   *sizeRec
+		}{{"writer", &a}, {"subscriber", &b}} {
+			ms := c.r.take()
+			if len(ms) < 2 {
+				t.Fatalf("%s: %d messages for an 18 MB tick, want it split", c.who, len(ms))
+			}
+			total := 0
+			for _, n := range c.r.sizes {
+				total += n
+				// One send is 60 KB, so two never share a message.
+				if n > hdr+maxBody {
+					t.Errorf("%s: a message of %d bytes, want at most %d", c.who, n, hdr+maxBody)
+				}
+			}
+			if total <= 0xFFFFFF {
+				t.Fatalf("%s: the tick was %d bytes, the test wants more than 16 MiB", c.who, total)
+			}
+			next := 0
+			for _, m := range ms {
+				if m.Version != so.Version() {
+					t.Fatalf("%s: version %d, want %d", c.who, m.Version, so.Version())
+				}
+				for _, e := range m.Events {
+					if e.Type != wire.EventSendMessage {
+						continue
+					}
+					if len(e.Args) != 2 || e.Args[0].Num() != float64(next) {
+						t.Fatalf("%s: send %v, want number %d", c.who, e.Args[:1], next)
+					}
+					next++
+				}
+			}
+			if next != sends {
+				t.Fatalf("%s: %d sends, want %d", c.who, next, sends)
+			}
+		}
+		sa.Close()
+		sb.Close()
+	})
+}

@@ -352,7 +352,8 @@ func (so *SharedObject) kickLocked() {
 }
 
 // flushLocked delivers the tick: one shared body for every subscriber that
-// did not write in it, one body per writer.
+// did not write in it, one body per writer. A tick larger than maxBody goes
+// as several messages (see tickBuilder).
 func (so *SharedObject) flushLocked() {
 	if so.lock > 0 || (len(so.entries) == 0 && len(so.writers) == 0) {
 		return
@@ -370,31 +371,26 @@ func (so *SharedObject) flushLocked() {
 		}
 	}
 	if live > 0 {
-		b, _ := wire.AppendHeader(make([]byte, 0, n), true, so.name, so.version, so.flags)
+		t := tickBuilder{so: so, hdr: hdr, size: n}
 		for i := range so.entries {
 			if so.entries[i].kind != 0 {
-				b = append(b, so.entries[i].ev...)
+				t.add(so.entries[i].ev)
 			}
 		}
-		shared := Outgoing{b}
-		for _, s := range so.subs {
-			if _, w := so.writers[s]; !w {
-				s.deliver(shared)
-			}
-		}
+		t.done()
 	}
 	for s, w := range so.writers {
 		if _, sub := so.subIdx[s]; !sub {
 			continue
 		}
-		b, _ := wire.AppendHeader(make([]byte, 0, n+len(w.extra)+len(w.success)*16), true, so.name, so.version, so.flags)
+		t := tickBuilder{so: so, hdr: hdr, size: n + len(w.extra) + len(w.success)*16, to: s}
 		for _, k := range w.success {
-			b = keyEvent(b, wire.EventSuccess, k)
+			t.b = keyEvent(t.room(5+2+len(k)), wire.EventSuccess, k)
 		}
 		for i := range so.entries {
 			e := &so.entries[i]
 			if e.kind != 0 && (e.kind != wire.EventChange || e.writer != s) {
-				b = append(b, e.ev...)
+				t.add(e.ev)
 			}
 		}
 		for _, k := range w.rejects {
@@ -402,21 +398,83 @@ func (so *SharedObject) flushLocked() {
 				continue // the tick's own event for k brings the latest state
 			}
 			if sl := so.slots[k]; sl != nil {
-				b = append(b, sl.ev...)
+				t.add(sl.ev)
 			} else {
-				b = keyEvent(b, wire.EventRemove, k)
+				t.b = keyEvent(t.room(5+2+len(k)), wire.EventRemove, k)
 			}
 		}
-		b = append(b, w.extra...)
-		if len(b) > hdr {
-			s.deliver(Outgoing{b})
-		}
+		t.add(w.extra)
+		t.done()
 	}
 	clear(so.entries)
 	so.entries = so.entries[:0]
 	clear(so.live)
 	clear(so.writers)
 	so.lastFlush = time.Now()
+}
+
+// tickBuilder cuts the events of one tick into messages of at most maxBody
+// bytes of events (one larger event gets a message of its own) and emits
+// each as soon as it is complete. A tick can carry a thousand sends of a
+// megabyte each: as one message it would exceed RTMP's 24-bit length field,
+// and even below that it would hold up the connection's other messages and
+// an RTMPT client's polls, as a full sync would (§10.6). Every message
+// carries the tick's version; clients apply them in order.
+type tickBuilder struct {
+	so   *SharedObject
+	hdr  int // header bytes of every message
+	size int // bytes of the whole tick, to size the first buffer
+	b    []byte
+	// to receives the messages; nil: every subscriber that did not write
+	// in the tick.
+	to  *Session
+	cut bool // a message was emitted: later ones are sized by their events
+}
+
+func (t *tickBuilder) emit(o Outgoing) {
+	if t.to != nil {
+		t.to.deliver(o)
+		return
+	}
+	for _, s := range t.so.subs {
+		if _, w := t.so.writers[s]; !w {
+			s.deliver(o)
+		}
+	}
+}
+
+// room returns the message being built, first starting a new one if n
+// more bytes would take the current one past maxBody.
+func (t *tickBuilder) room(n int) []byte {
+	if t.b != nil && len(t.b) > t.hdr && len(t.b)+n > t.hdr+maxBody {
+		t.emit(Outgoing{t.b})
+		t.b, t.cut = nil, true
+	}
+	if t.b == nil {
+		// The usual tick fits one message: size it exactly.
+		c := min(t.size, t.hdr+maxBody)
+		if t.cut || n > maxBody {
+			c = t.hdr + n
+		}
+		t.b, _ = wire.AppendHeader(make([]byte, 0, c), true, t.so.name, t.so.version, t.so.flags)
+	}
+	return t.b
+}
+
+// add appends one encoded event (or several, for a writer's extra bytes).
+func (t *tickBuilder) add(ev []byte) {
+	if len(ev) == 0 {
+		return
+	}
+	t.b = append(t.room(len(ev)), ev...)
+}
+
+// done emits the last message, if any event went into it.
+func (t *tickBuilder) done() {
+	if len(t.b) > t.hdr {
+		t.emit(Outgoing{t.b})
+	}
+	t.b = nil
 }
 
 // ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ func BenchmarkWriterAppend(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				ts += 40
-				w.Append(&batch, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, p)
+				check(w.Append(&batch, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, p))
 				if _, err := batch.WriteTo(io.Discard); err != nil {
 					b.Fatal(err)
 				}
@@ -50,7 +50,7 @@ func BenchmarkAppendBytes(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ts += 40
-		buf = w.AppendBytes(buf[:0], Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, p)
+		buf = must(w.AppendBytes(buf[:0], Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, p))
 	}
 }
 
@@ -75,16 +75,16 @@ func BenchmarkReader(b *testing.B) {
 	for _, cs := range []uint32{128, 4096, 60000} {
 		b.Run(fmt.Sprint("video5000+audio300/cs", cs), func(b *testing.B) {
 			w := NewWriter()
-			head := w.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{byte(cs >> 24), byte(cs >> 16), byte(cs >> 8), byte(cs)})
+			head := must(w.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{byte(cs >> 24), byte(cs >> 16), byte(cs >> 8), byte(cs)}))
 			w.SetChunkSize(cs)
 			var body []byte
 			// One second of a 1 Mbit/s stream's shape: 25 video + 43 audio.
 			n := 0
 			for i := range 25 {
-				body = w.AppendBytes(body, Header{CSID: 6, Timestamp: uint32(i * 40), Type: 9, StreamID: 1}, seq(5000))
+				body = must(w.AppendBytes(body, Header{CSID: 6, Timestamp: uint32(i * 40), Type: 9, StreamID: 1}, seq(5000)))
 				n++
 				for j := range 2 - i%4/3 {
-					body = w.AppendBytes(body, Header{CSID: 4, Timestamp: uint32(i*40 + j*23), Type: 8, StreamID: 1}, seq(300))
+					body = must(w.AppendBytes(body, Header{CSID: 4, Timestamp: uint32(i*40 + j*23), Type: 8, StreamID: 1}, seq(300)))
 					n++
 				}
 			}
@@ -143,11 +143,11 @@ func BenchmarkCoalesce(b *testing.B) {
 			cpu0 := cpuTime(b)
 			for b.Loop() {
 				ts += 40
-				w.Append(&batch, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, video)
-				w.Append(&batch, Header{CSID: 4, Timestamp: ts, Type: 8, StreamID: 1}, audio)
-				w.Append(&batch, Header{CSID: 4, Timestamp: ts + 23, Type: 8, StreamID: 1}, audio)
-				w.Append(&batch, Header{CSID: 5, Timestamp: ts, Type: 18, StreamID: 1}, data)
-				w.Append(&batch, Header{CSID: 2, Type: 3}, ack)
+				check(w.Append(&batch, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, video))
+				check(w.Append(&batch, Header{CSID: 4, Timestamp: ts, Type: 8, StreamID: 1}, audio))
+				check(w.Append(&batch, Header{CSID: 4, Timestamp: ts + 23, Type: 8, StreamID: 1}, audio))
+				check(w.Append(&batch, Header{CSID: 5, Timestamp: ts, Type: 18, StreamID: 1}, data))
+				check(w.Append(&batch, Header{CSID: 2, Type: 3}, ack))
 				if _, err := batch.WriteTo(conn); err != nil {
 					b.Fatal(err)
 				}
@@ -195,7 +195,7 @@ func BenchmarkReaderDrained(b *testing.B) {
 	w := NewWriter()
 	var msgs [][]byte
 	for i := range 50 {
-		msgs = append(msgs, w.AppendBytes(nil, Header{CSID: 4, Timestamp: uint32(i * 23), Type: 8, StreamID: 1}, seq(300)))
+		msgs = append(msgs, must(w.AppendBytes(nil, Header{CSID: 4, Timestamp: uint32(i * 23), Type: 8, StreamID: 1}, seq(300))))
 	}
 	r := NewReader(&msgReader{msgs: msgs}, Limits{})
 	b.SetBytes(300)

@@ -2,7 +2,7 @@ package chunk
 
 import "errors"
 
-// Errors returned by Reader. They are wrapped with the chunk stream id and
+// Errors returned by Reader and Writer. They are wrapped with the chunk stream id and
 // message type where known; match them with errors.Is. Any error from
 // ReadMessage leaves the Reader unusable: the connection should be closed.
 var (
@@ -10,7 +10,8 @@ var (
 	// bit set, or one above Limits.MaxChunkSize (rtmp.md §3.4).
 	ErrChunkSize = errors.New("chunk: bad chunk size")
 	// ErrMessageTooLarge means a message header declared a length above
-	// Limits.MaxMessageSize.
+	// Limits.MaxMessageSize, or a message given to a Writer is longer than
+	// the 24-bit length field can carry (MaxLength).
 	ErrMessageTooLarge = errors.New("chunk: message too large")
 	// ErrTooManyCSIDs means the peer used more chunk stream ids than
 	// Limits.MaxCSIDs.

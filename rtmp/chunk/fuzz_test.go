@@ -18,10 +18,10 @@ func FuzzReader(f *testing.F) {
 	}
 	w := NewWriter()
 	var mixed []byte
-	mixed = w.AppendBytes(mixed, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 50})
+	mixed = must(w.AppendBytes(mixed, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 50}))
 	w.SetChunkSize(50)
 	for i := range 6 {
-		mixed = w.AppendBytes(mixed, Header{CSID: 6 + uint32(i%2)*400, Timestamp: uint32(i) * 0x00900000, Type: 9, StreamID: 1}, seq(120))
+		mixed = must(w.AppendBytes(mixed, Header{CSID: 6 + uint32(i%2)*400, Timestamp: uint32(i) * 0x00900000, Type: 9, StreamID: 1}, seq(120)))
 	}
 	f.Add(mixed, []byte{3, 7, 1, 200})
 	f.Add(hx(f, "04 00 03 e8 00 00 01 08 01 00 00 00 aa c4 bb 44 00 00 28 00 00 01 08 bb 84 00 00 14 cc"), []byte{2})
@@ -45,7 +45,7 @@ func FuzzReader(f *testing.F) {
 		w := NewWriter()
 		var wire []byte
 		for _, m := range want {
-			wire = w.AppendBytes(wire, m.h, m.p)
+			wire = must(w.AppendBytes(wire, m.h, m.p))
 			if m.h.Type == TypeSetChunkSize {
 				w.SetChunkSize(u32(m.p))
 			}
@@ -114,14 +114,14 @@ func FuzzRoundTrip(f *testing.F) {
 				cs := sizes[int(v)%len(sizes)]
 				scs := []byte{byte(cs >> 24), byte(cs >> 16), byte(cs >> 8), byte(cs)}
 				sh := Header{CSID: 2, Type: TypeSetChunkSize, Length: 4}
-				w.Append(&b, sh, scs)
+				check(w.Append(&b, sh, scs))
 				w.SetChunkSize(cs)
 				want = append(want, msg{sh, scs})
 			}
 			if h.Type == TypeSetChunkSize || h.Type == TypeAbort {
 				h.Type = 8 // those are protocol control, built above
 			}
-			w.Append(&b, h, p)
+			check(w.Append(&b, h, p))
 			want = append(want, msg{h, p})
 			data = data[6:]
 			if op&1 == 1 {

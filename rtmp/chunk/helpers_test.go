@@ -19,6 +19,21 @@ func hx(tb testing.TB, s string) []byte {
 	return b
 }
 
+// must returns v, panicking on err: for encoding what tests know fits.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// check panics on err: for Writer.Append calls that tests know succeed.
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
 // seq returns n bytes 0, 1, 2, ... (mod 256).
 func seq(n int) []byte {
 	b := make([]byte, n)

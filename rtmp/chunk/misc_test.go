@@ -37,9 +37,9 @@ func TestBatchWriteToBuffersWriter(t *testing.T) {
 	w := NewWriter()
 	var b Batch
 	big := make([]byte, 300)
-	w.Append(&b, Header{CSID: 6, Type: 9, StreamID: 1}, big)
-	w.Append(&b, Header{CSID: 4, Type: 8, StreamID: 1}, []byte{0xaf, 0x01})
-	want := NewWriter().AppendBytes(nil, Header{CSID: 6, Type: 9, StreamID: 1}, big)
+	check(w.Append(&b, Header{CSID: 6, Type: 9, StreamID: 1}, big))
+	check(w.Append(&b, Header{CSID: 4, Type: 8, StreamID: 1}, []byte{0xaf, 0x01}))
+	want := must(NewWriter().AppendBytes(nil, Header{CSID: 6, Type: 9, StreamID: 1}, big))
 	sink := &buffersSink{}
 	n, err := b.WriteTo(sink)
 	if err != nil || sink.calls != 1 || int(n) != len(sink.got) || !bytes.HasPrefix(sink.got, want) {

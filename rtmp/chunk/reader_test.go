@@ -52,7 +52,7 @@ func specExamples(tb testing.TB) []struct {
 func TestSpecExamples(t *testing.T) {
 	for _, tc := range specExamples(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			got := NewWriter().AppendBytes(nil, tc.h, tc.p)
+			got := must(NewWriter().AppendBytes(nil, tc.h, tc.p))
 			if !bytes.Equal(got, tc.wire) {
 				t.Fatalf("AppendBytes:\n got % x\nwant % x", got, tc.wire)
 			}
@@ -101,7 +101,7 @@ func TestCSIDEncodings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint("csid ", tc.csid), func(t *testing.T) {
-			wire := NewWriter().AppendBytes(nil, Header{CSID: tc.csid, Type: 8, StreamID: 1}, []byte{0xaf, 1})
+			wire := must(NewWriter().AppendBytes(nil, Header{CSID: tc.csid, Type: 8, StreamID: 1}, []byte{0xaf, 1}))
 			basic := hx(t, tc.basic)
 			if !bytes.HasPrefix(wire, basic) || len(wire) != len(basic)+11+2 {
 				t.Fatalf("wire % x, want basic header % x", wire, basic)
@@ -160,13 +160,13 @@ func TestExtendedTimestamp(t *testing.T) {
 				w := NewWriter()
 				var wire []byte
 				setCS := []byte{0, 0, 0, byte(cs)}
-				wire = w.AppendBytes(wire, Header{CSID: 2, Type: 1}, setCS)
+				wire = must(w.AppendBytes(wire, Header{CSID: 2, Type: 1}, setCS))
 				w.SetChunkSize(cs)
 				for _, p := range tc.prev {
-					wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: p, Type: 9, StreamID: 1}, seq(120))
+					wire = must(w.AppendBytes(wire, Header{CSID: 6, Timestamp: p, Type: 9, StreamID: 1}, seq(120)))
 				}
 				start := len(wire)
-				wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: tc.ts, Type: 9, StreamID: 1}, seq(120))
+				wire = must(w.AppendBytes(wire, Header{CSID: 6, Timestamp: tc.ts, Type: 9, StreamID: 1}, seq(120)))
 				last := wire[start:]
 				if f := last[0] >> 6; f != tc.wantFmt {
 					t.Fatalf("fmt %d, want %d", f, tc.wantFmt)
@@ -299,13 +299,13 @@ func TestChunkSizeChange(t *testing.T) {
 	w := NewWriter()
 	var wire []byte
 	big := seq(10000)
-	wire = w.AppendBytes(wire, Header{CSID: 6, Type: 9, StreamID: 1}, big[:500])
-	wire = w.AppendBytes(wire, Header{CSID: 2, Type: 1}, []byte{0, 0, 0x10, 0})
+	wire = must(w.AppendBytes(wire, Header{CSID: 6, Type: 9, StreamID: 1}, big[:500]))
+	wire = must(w.AppendBytes(wire, Header{CSID: 2, Type: 1}, []byte{0, 0, 0x10, 0}))
 	w.SetChunkSize(4096)
-	wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: 40, Type: 9, StreamID: 1}, big)
-	wire = w.AppendBytes(wire, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 1})
+	wire = must(w.AppendBytes(wire, Header{CSID: 6, Timestamp: 40, Type: 9, StreamID: 1}, big))
+	wire = must(w.AppendBytes(wire, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 1}))
 	w.SetChunkSize(1)
-	wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: 80, Type: 9, StreamID: 1}, big[:300])
+	wire = must(w.AppendBytes(wire, Header{CSID: 6, Timestamp: 80, Type: 9, StreamID: 1}, big[:300]))
 
 	// Count chunks to make sure the sizes were really used.
 	if want := (12 + 500 + 3) + 16 + (8 + 10000 + 2) + 8 + (8 + 300 + 299); len(wire) != want {
@@ -497,12 +497,12 @@ func TestEverySplit(t *testing.T) {
 	}
 	w := NewWriter()
 	var mixed []byte
-	mixed = w.AppendBytes(mixed, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 100})
+	mixed = must(w.AppendBytes(mixed, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 100}))
 	w.SetChunkSize(100)
 	for i := range 12 {
 		ts := uint32(i * 0x00800000) // crosses into extended timestamps
-		mixed = w.AppendBytes(mixed, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, seq(250+i))
-		mixed = w.AppendBytes(mixed, Header{CSID: 320 + uint32(i%2), Timestamp: ts, Type: 8, StreamID: 1}, seq(30))
+		mixed = must(w.AppendBytes(mixed, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, seq(250+i)))
+		mixed = must(w.AppendBytes(mixed, Header{CSID: 320 + uint32(i%2), Timestamp: ts, Type: 8, StreamID: 1}, seq(30)))
 	}
 	streams["mixed writer stream"] = mixed
 
@@ -535,7 +535,7 @@ func TestReaderFreshPayloads(t *testing.T) {
 	w := NewWriter()
 	var wire []byte
 	for i := range 3 {
-		wire = w.AppendBytes(wire, Header{CSID: 4, Timestamp: uint32(i), Type: 8, StreamID: 1}, []byte{byte(i), 1, 2})
+		wire = must(w.AppendBytes(wire, Header{CSID: 4, Timestamp: uint32(i), Type: 8, StreamID: 1}, []byte{byte(i), 1, 2}))
 	}
 	msgs, _, err := readAll(bytes.NewReader(wire), Limits{})
 	if err != nil || len(msgs) != 3 {
@@ -549,9 +549,9 @@ func TestReaderFreshPayloads(t *testing.T) {
 	// A large message grown in steps ends with no spare capacity either.
 	w2 := NewWriter()
 	big := seq(200000)
-	wire = w2.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{0, 0, 0x10, 0})
+	wire = must(w2.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{0, 0, 0x10, 0}))
 	w2.SetChunkSize(4096)
-	wire = w2.AppendBytes(wire, Header{CSID: 6, Type: 9, StreamID: 1}, big)
+	wire = must(w2.AppendBytes(wire, Header{CSID: 6, Type: 9, StreamID: 1}, big))
 	msgs, _, err = readAll(bytes.NewReader(wire), Limits{})
 	if err != nil || !bytes.Equal(msgs[1].p, big) || cap(msgs[1].p) != len(big) {
 		t.Fatalf("big message: err %v, cap %d", err, cap(msgs[1].p))
@@ -577,8 +577,8 @@ func TestBufioReaderIsUsed(t *testing.T) {
 // Reader gives its read buffer back; with data still buffered it keeps it.
 func TestIdleHoldsNoBuffer(t *testing.T) {
 	w := NewWriter()
-	one := w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(300))
-	two := w.AppendBytes(append([]byte(nil), one...), Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(300))
+	one := must(w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(300)))
+	two := must(w.AppendBytes(append([]byte(nil), one...), Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(300)))
 
 	cr := NewReader(bytes.NewReader(one), Limits{})
 	if _, _, err := cr.ReadMessage(); err != nil {
@@ -619,11 +619,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // calling it twice reads once.
 func TestWait(t *testing.T) {
 	w := NewWriter()
-	wire := w.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 100})
+	wire := must(w.AppendBytes(nil, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 100}))
 	w.SetChunkSize(100)
 	for i := range 6 {
-		wire = w.AppendBytes(wire, Header{CSID: 6, Timestamp: uint32(i * 40), Type: 9, StreamID: 1}, seq(250+i))
-		wire = w.AppendBytes(wire, Header{CSID: 320, Timestamp: uint32(i * 40), Type: 8, StreamID: 1}, seq(30))
+		wire = must(w.AppendBytes(wire, Header{CSID: 6, Timestamp: uint32(i * 40), Type: 9, StreamID: 1}, seq(250+i)))
+		wire = must(w.AppendBytes(wire, Header{CSID: 320, Timestamp: uint32(i * 40), Type: 8, StreamID: 1}, seq(30)))
 	}
 	want, _, err := readAll(bytes.NewReader(wire), Limits{})
 	if err != nil {
@@ -666,8 +666,8 @@ func TestWait(t *testing.T) {
 	}
 
 	t.Run("buffered", func(t *testing.T) {
-		two := w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(10))
-		two = w.AppendBytes(two, Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(10))
+		two := must(w.AppendBytes(nil, Header{CSID: 4, Type: 8, StreamID: 1}, seq(10)))
+		two = must(w.AppendBytes(two, Header{CSID: 4, Timestamp: 20, Type: 8, StreamID: 1}, seq(10)))
 		src := &countingReader{r: bytes.NewReader(two)}
 		cr := NewReader(src, Limits{})
 		if err := cr.Wait(); err != nil || cr.br != nil || src.calls != 1 {

@@ -48,14 +48,16 @@ func (w *Writer) ChunkSize() uint32 { return w.chunkSize }
 
 // encode picks the header form for h (rtmp.md §3.5), writes the first and
 // continuation chunk headers into w.first and w.cont, updates the csid state
-// and returns the two header lengths. It panics on a csid outside
-// MinCSID..MaxCSID or a length above MaxLength: both are caller bugs.
-func (w *Writer) encode(h *Header, length int) (nfirst, ncont int) {
+// and returns the two header lengths. A length above MaxLength is an error
+// that leaves the Writer unchanged: payloads come from peers and scripts, so
+// their size is not ours to promise. A csid outside MinCSID..MaxCSID panics:
+// the caller picks csids, never a peer.
+func (w *Writer) encode(h *Header, length int) (nfirst, ncont int, err error) {
 	if h.CSID < MinCSID || h.CSID > MaxCSID {
 		panic(fmt.Sprintf("chunk: csid %d out of range %d..%d", h.CSID, MinCSID, MaxCSID))
 	}
 	if length > MaxLength {
-		panic(fmt.Sprintf("chunk: message length %d above %d", length, MaxLength))
+		return 0, 0, fmt.Errorf("%w: %d bytes of type %d on csid %d, the length field holds %d", ErrMessageTooLarge, length, h.Type, h.CSID, MaxLength)
 	}
 	n := uint32(length)
 	var st *writeState
@@ -104,15 +106,19 @@ func (w *Writer) encode(h *Header, length int) (nfirst, ncont int) {
 		f = appendU32(f, field)
 		c = appendU32(c, field) // repeated on every continuation chunk (§3.3)
 	}
-	return len(f), len(c)
+	return len(f), len(c), nil
 }
 
 // Append encodes one message into b: chunk headers go into b's reused
 // header slab, payload chunks are referenced, not copied (tiny ones are
 // copied next to their header), so payload must stay unmodified until b is
-// written. h.Length is ignored; len(payload) is used.
-func (w *Writer) Append(b *Batch, h Header, payload []byte) {
-	nf, nc := w.encode(&h, len(payload))
+// written. h.Length is ignored; len(payload) is used. A payload longer
+// than MaxLength fails with ErrMessageTooLarge and appends nothing.
+func (w *Writer) Append(b *Batch, h Header, payload []byte) error {
+	nf, nc, err := w.encode(&h, len(payload))
+	if err != nil {
+		return err
+	}
 	b.addCopy(w.first[:nf])
 	cs := int(w.chunkSize)
 	for off := 0; ; {
@@ -120,7 +126,7 @@ func (w *Writer) Append(b *Batch, h Header, payload []byte) {
 		b.addRef(payload[off : off+k])
 		off += k
 		if off >= len(payload) {
-			return
+			return nil
 		}
 		b.addCopy(w.cont[:nc])
 	}
@@ -129,9 +135,13 @@ func (w *Writer) Append(b *Batch, h Header, payload []byte) {
 // AppendBytes encodes one message contiguously onto dst, payload copied,
 // and returns the extended slice: for clients, tests and control messages.
 // It shares the csid state with Append, so bytes from both must reach the
-// wire in call order. h.Length is ignored.
-func (w *Writer) AppendBytes(dst []byte, h Header, payload []byte) []byte {
-	nf, nc := w.encode(&h, len(payload))
+// wire in call order. h.Length is ignored. A payload longer than MaxLength
+// fails with ErrMessageTooLarge and returns dst unchanged.
+func (w *Writer) AppendBytes(dst []byte, h Header, payload []byte) ([]byte, error) {
+	nf, nc, err := w.encode(&h, len(payload))
+	if err != nil {
+		return dst, err
+	}
 	dst = append(dst, w.first[:nf]...)
 	cs := int(w.chunkSize)
 	for off := 0; ; {
@@ -139,7 +149,7 @@ func (w *Writer) AppendBytes(dst []byte, h Header, payload []byte) []byte {
 		dst = append(dst, payload[off:off+k]...)
 		off += k
 		if off >= len(payload) {
-			return dst
+			return dst, nil
 		}
 		dst = append(dst, w.cont[:nc]...)
 	}

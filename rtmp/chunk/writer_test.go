@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -57,7 +58,7 @@ func TestWriterHeaderChoice(t *testing.T) {
 			for i, s := range tc.steps {
 				start := len(wire)
 				p := seq(s.n)
-				wire = w.AppendBytes(wire, s.h, p)
+				wire = must(w.AppendBytes(wire, s.h, p))
 				if f := wire[start] >> 6; f != s.wantFmt {
 					t.Fatalf("step %d: fmt %d, want %d", i, f, s.wantFmt)
 				}
@@ -78,9 +79,8 @@ func TestWriterPanics(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"csid 1", func() { NewWriter().AppendBytes(nil, Header{CSID: 1}, nil) }},
-		{"csid 65600", func() { NewWriter().AppendBytes(nil, Header{CSID: MaxCSID + 1}, nil) }},
-		{"length 2^24", func() { NewWriter().AppendBytes(nil, Header{CSID: 3}, make([]byte, MaxLength+1)) }},
+		{"csid 1", func() { must(NewWriter().AppendBytes(nil, Header{CSID: 1}, nil)) }},
+		{"csid 65600", func() { must(NewWriter().AppendBytes(nil, Header{CSID: MaxCSID + 1}, nil)) }},
 		{"chunk size 0", func() { NewWriter().SetChunkSize(0) }},
 		{"chunk size top bit", func() { NewWriter().SetChunkSize(0x80000000) }},
 	}
@@ -96,9 +96,58 @@ func TestWriterPanics(t *testing.T) {
 	}
 }
 
+// TestWriterTooLong: a message longer than the 24-bit length field is an
+// error, not a panic (its size comes from peers and scripts), and leaves the
+// Writer's state as it was: the next message still compresses against the
+// last one that was written.
+func TestWriterTooLong(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		length int
+		ok     bool
+	}{
+		{"length 2^24-1", MaxLength, true},
+		{"length 2^24", MaxLength + 1, false},
+		{"length 2^24+4096", MaxLength + 4096, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			big := make([]byte, tc.length)
+			h := Header{CSID: 6, Timestamp: 40, Type: 9, StreamID: 1}
+
+			w := NewWriter()
+			first := must(w.AppendBytes(nil, Header{CSID: 6, Type: 9, StreamID: 1}, seq(10)))
+			wire, err := w.AppendBytes(first, h, big)
+			var b Batch
+			errB := w.Append(&b, h, big)
+			if tc.ok {
+				if err != nil || errB != nil {
+					t.Fatalf("AppendBytes: %v, Append: %v", err, errB)
+				}
+				return
+			}
+			if !errors.Is(err, ErrMessageTooLarge) || !errors.Is(errB, ErrMessageTooLarge) {
+				t.Fatalf("AppendBytes: %v, Append: %v; want ErrMessageTooLarge", err, errB)
+			}
+			if len(wire) != len(first) || b.Len() != 0 {
+				t.Fatalf("a refused message wrote %d bytes (AppendBytes) and %d (Append)", len(wire)-len(first), b.Len())
+			}
+			// The refused message did not change the csid state: the next
+			// one is a fmt 2 (same length and type) against the first.
+			next := must(w.AppendBytes(nil, Header{CSID: 6, Timestamp: 40, Type: 9, StreamID: 1}, seq(10)))
+			if f := next[0] >> 6; f != 2 {
+				t.Fatalf("next message fmt %d, want 2", f)
+			}
+			msgs, _, err := readAll(bytes.NewReader(append(first, next...)), Limits{})
+			if err != nil || len(msgs) != 2 || msgs[1].h.Timestamp != 40 {
+				t.Fatalf("read back %+v, err %v", msgs, err)
+			}
+		})
+	}
+}
+
 func TestEmptyMessage(t *testing.T) {
 	w := NewWriter()
-	wire := w.AppendBytes(nil, Header{CSID: 3, Type: 20}, nil)
+	wire := must(w.AppendBytes(nil, Header{CSID: 3, Type: 20}, nil))
 	if len(wire) != 12 {
 		t.Fatalf("empty message is %d bytes", len(wire))
 	}
@@ -130,8 +179,8 @@ func TestBatch(t *testing.T) {
 	for round := range 50 { // enough to grow the slab many times
 		for _, m := range msgsIn {
 			m.h.Timestamp += uint32(round * 40)
-			want = wa.AppendBytes(want, m.h, m.p)
-			wb.Append(&b, m.h, m.p)
+			want = must(wa.AppendBytes(want, m.h, m.p))
+			check(wb.Append(&b, m.h, m.p))
 		}
 	}
 	if b.Len() != len(want) {
@@ -163,7 +212,7 @@ func TestBatch(t *testing.T) {
 	}
 	// One iovec for a burst of tiny messages: headers and payloads coalesce.
 	for i := range 10 {
-		wb.Append(&b, Header{CSID: 2, Type: 3}, []byte{0, 0, 0, byte(i)})
+		check(wb.Append(&b, Header{CSID: 2, Type: 3}, []byte{0, 0, 0, byte(i)}))
 	}
 	if len(b.segs) != 1 {
 		t.Fatalf("%d segments for 10 tiny messages, want 1", len(b.segs))
@@ -194,7 +243,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func TestBatchWriteError(t *testing.T) {
 	var b Batch
 	w := NewWriter()
-	w.Append(&b, Header{CSID: 6, Type: 9, StreamID: 1}, seq(1000))
+	check(w.Append(&b, Header{CSID: 6, Type: 9, StreamID: 1}, seq(1000)))
 	n, err := b.WriteTo(&errWriter{n: 300})
 	if err == nil || n != 300 || b.Len() != 0 {
 		t.Fatalf("n=%d err=%v len=%d", n, err, b.Len())
@@ -257,14 +306,14 @@ func TestRoundTrip(t *testing.T) {
 					cs := sizes[rng.IntN(len(sizes))]
 					p := []byte{byte(cs >> 24), byte(cs >> 16), byte(cs >> 8), byte(cs)}
 					h := Header{CSID: 2, Type: TypeSetChunkSize, Length: 4}
-					contiguous = wa.AppendBytes(contiguous, h, p)
-					wb.Append(&b, h, p)
+					contiguous = must(wa.AppendBytes(contiguous, h, p))
+					check(wb.Append(&b, h, p))
 					wa.SetChunkSize(cs)
 					wb.SetChunkSize(cs)
 					want = append(want, msg{h, p})
 				}
-				contiguous = wa.AppendBytes(contiguous, m.h, m.p)
-				wb.Append(&b, m.h, m.p)
+				contiguous = must(wa.AppendBytes(contiguous, m.h, m.p))
+				check(wb.Append(&b, m.h, m.p))
 				want = append(want, m)
 				if i%7 == 0 {
 					if _, err := b.WriteTo(&wire); err != nil {
@@ -308,9 +357,9 @@ func TestAppendAllocs(t *testing.T) {
 		ts := uint32(0)
 		run := func() {
 			ts += 40
-			w.Append(&b, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, video)
-			w.Append(&b, Header{CSID: 4, Timestamp: ts, Type: 8, StreamID: 1}, audio)
-			w.Append(&b, Header{CSID: 2, Type: 3}, tiny)
+			check(w.Append(&b, Header{CSID: 6, Timestamp: ts, Type: 9, StreamID: 1}, video))
+			check(w.Append(&b, Header{CSID: 4, Timestamp: ts, Type: 8, StreamID: 1}, audio))
+			check(w.Append(&b, Header{CSID: 2, Type: 3}, tiny))
 			if _, err := b.WriteTo(io.Discard); err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,171 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/sharedobject"
+)
+
+// startServerWith is startServer with an engine configuration.
+func startServerWith(t testing.TB, cfg Config, icfg instance.Config) *testServer {
+	t.Helper()
+	icfg.AppsDir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(icfg.AppsDir, "live"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng := instance.NewManager(icfg, log)
+	srv := &Server{Config: cfg, Logger: log, Engine: eng}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		eng.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), logs: logs}
+}
+
+// engineSO returns the live app's shared object name, as a script would
+// hold it, once a client has created the instance.
+func engineSO(t testing.TB, ts *testServer, name string) *sharedobject.SharedObject {
+	t.Helper()
+	var so *sharedobject.SharedObject
+	waitFor(t, "the instance", func() bool {
+		for _, in := range ts.eng.Instances() {
+			so, _ = in.SharedObjects().Get(name, false)
+			return so != nil
+		}
+		return false
+	})
+	t.Cleanup(so.Close)
+	return so
+}
+
+// TestSharedObjectTickOver16MB: a script that sends 17 MB to a shared
+// object in one tick (under lock(), so it is one tick whatever the
+// machine's speed) reaches a subscriber whole. Before, the tick was one
+// 17 MB body, and the subscriber's writer panicked on it (the chunk length
+// field holds 16 MiB - 1).
+func TestSharedObjectTickOver16MB(t *testing.T) {
+	ts := startServerWith(t, Config{MaxQueuedBytes: 64 << 20}, instance.Config{})
+	ctx := ctxT(t)
+	c := dial(t, ts, "live", ClientConfig{})
+	var got atomic.Int64
+	var order atomic.Bool
+	order.Store(true)
+	cso := NewSharedObject("big", false)
+	cso.OnMessage = func(handler string, args []amf.Value) {
+		if handler != "h" {
+			return
+		}
+		if len(args) != 2 || args[0].Num() != float64(got.Load()) {
+			order.Store(false)
+		}
+		got.Add(1)
+	}
+	if err := cso.Connect(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	so := engineSO(t, ts, "big")
+
+	const sends = 280 // × 60,000 bytes: 16.8 MB
+	arg := amf.String(strings.Repeat("x", 60000))
+	so.Lock()
+	for i := range sends {
+		if err := so.Send("h", amf.Number(float64(i)), arg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	so.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for got.Load() < sends {
+		select {
+		case <-c.Done():
+			t.Fatalf("subscriber disconnected after %d sends: %v", got.Load(), c.Err())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscriber got %d of %d sends", got.Load(), sends)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !order.Load() {
+		t.Fatal("sends arrived out of order")
+	}
+	if strings.Contains(ts.logs.String(), "panic") {
+		t.Fatal("the server logged a panic")
+	}
+}
+
+// TestCommandQueueBytesBound: a client that stops reading while large
+// shared-object messages are queued for it is cut off once the queue holds
+// more than MaxQueuedBytes, long before MaxQueuedCommands messages. Before,
+// only the count was bounded: 1024 messages of up to 16 MiB each.
+func TestCommandQueueBytesBound(t *testing.T) {
+	ts := startServerWith(t, Config{MaxQueuedBytes: 4 << 20, MaxQueuedCommands: 4096, WriteTimeout: time.Minute}, instance.Config{})
+	ctx := ctxT(t)
+
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.(*net.TCPConn).SetReadBuffer(4096)
+	sc := &stallConn{Conn: nc, closed: make(chan struct{})}
+	c, err := NewClient(ctx, sc, ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Connect(ctx, "live", ts.url("live")); err != nil {
+		t.Fatal(err)
+	}
+	cso := NewSharedObject("q", false)
+	if err := cso.Connect(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	so := engineSO(t, ts, "q")
+	sc.stall()
+
+	// 1 MB a tick: 4 ticks fill the queue (the socket buffers hold some).
+	arg := amf.String(strings.Repeat("x", 1<<20))
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; !strings.Contains(ts.logs.String(), "outgoing command queue full"); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("not cut off after %d MB queued", i)
+		}
+		if i > 64 {
+			t.Fatalf("%d MB queued and still connected; the bound is 4 MiB", i)
+		}
+		if err := so.Send("h", arg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // one tick each (coalesce 10 ms)
+	}
+	waitFor(t, "the closed line", func() bool { return strings.Contains(ts.logs.String(), "reason=slow_consumer") })
+}
