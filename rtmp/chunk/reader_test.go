@@ -57,7 +57,7 @@ func TestSpecExamples(t *testing.T) {
 				t.Fatalf("AppendBytes:\n got % x\nwant % x", got, tc.wire)
 			}
 			var b Batch
-			NewWriter().Append(&b, tc.h, tc.p)
+			check(NewWriter().Append(&b, tc.h, tc.p))
 			var buf bytes.Buffer
 			if _, err := b.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), tc.wire) {
 				t.Fatalf("Append+WriteTo (%v):\n got % x\nwant % x", err, buf.Bytes(), tc.wire)
