@@ -221,7 +221,7 @@ func (c *Client) call(ctx context.Context, csid, msid uint32, name string, obj a
 	select {
 	case r := <-ch:
 		if r.Name == "_error" {
-			return r, statusError(r.Arg(0))
+			return r, statusError(infoOf(r))
 		}
 		return r, nil
 	case <-ctx.Done():
@@ -235,6 +235,21 @@ func statusError(info amf.Value) error {
 	return &message.StatusError{Code: info.Get("code").Str(), Description: info.Get("description").Str()}
 }
 
+// infoOf returns the info object of a connect _result or of an _error
+// (rtmp.md §7.2): the value after the command object's place. Servers
+// disagree on what goes before it, so the first object that carries a
+// code wins: FMS, Red5 and nginx-rtmp put the properties object in the
+// command object's place and the info right after it, some servers send
+// a null there, and older openfcs sent a null and then both objects.
+func infoOf(r *message.Command) amf.Value {
+	for _, v := range []amf.Value{r.Arg(0), r.Arg(1), r.Object} {
+		if v.Get("code").Kind() == amf.KindString {
+			return v
+		}
+	}
+	return r.Arg(0)
+}
+
 // Connect sends the connect command. It returns the info object of the
 // _result, or a *message.StatusError for an _error.
 func (c *Client) Connect(ctx context.Context, app, tcURL string, args ...amf.Value) (amf.Value, error) {
@@ -242,7 +257,7 @@ func (c *Client) Connect(ctx context.Context, app, tcURL string, args ...amf.Val
 	if err != nil {
 		return amf.Undefined(), err
 	}
-	return r.Arg(1), nil // Arg(0) is the server's properties object
+	return infoOf(r), nil
 }
 
 // connectObject is the command object of connect (rtmp.md §7.2). A player

@@ -258,19 +258,28 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	}
 
 	c.sendUserControl(message.EventStreamBegin, 0)
-	c.sendResult(cmd.Txn,
-		amf.Object(
+	c.sendConnectSuccess(cmd.Txn, enc, cl.ID)
+	return nil
+}
+
+// sendConnectSuccess queues the _result of an accepted connect (rtmp.md
+// §7.2). Its properties object takes the command object's place, right
+// after the transaction id, and the info object follows: Flash Player
+// hands the value after the properties to onStatus, so anything in
+// between (such as the null other results carry) hides the code from it.
+func (c *conn) sendConnectSuccess(txn float64, enc int, clientID uint64) {
+	c.sendCommand(0, &message.Command{Name: "_result", Txn: txn,
+		Object: amf.Object(
 			amf.Prop{Key: "fmsVer", Value: amf.String(c.cfg.FMSVer)},
 			amf.Prop{Key: "capabilities", Value: amf.Number(31)},
 			amf.Prop{Key: "mode", Value: amf.Number(1)},
 		),
-		message.Info(message.LevelStatus, message.CodeConnectSuccess, "Connection succeeded.",
+		Args: []amf.Value{message.Info(message.LevelStatus, message.CodeConnectSuccess, "Connection succeeded.",
 			amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(enc))},
 			amf.Prop{Key: "data", Value: amf.ECMAArray(amf.Prop{Key: "version", Value: amf.String(fmsVersion(c.cfg.FMSVer))})},
-			amf.Prop{Key: "clientid", Value: amf.Number(float64(cl.ID))},
-		),
-	)
-	return nil
+			amf.Prop{Key: "clientid", Value: amf.Number(float64(clientID))},
+		)},
+	})
 }
 
 // fmsVersion turns "FMS/3,0,1,123" into "3,0,1,123".

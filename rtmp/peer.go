@@ -110,18 +110,7 @@ func (p *peer) Accept(cl *instance.Client) {
 	// Admit first: the client may answer the _result at once.
 	p.admitted.Store(true)
 	c.sendUserControl(message.EventStreamBegin, 0)
-	c.sendResult(p.connectTxn,
-		amf.Object(
-			amf.Prop{Key: "fmsVer", Value: amf.String(c.cfg.FMSVer)},
-			amf.Prop{Key: "capabilities", Value: amf.Number(31)},
-			amf.Prop{Key: "mode", Value: amf.Number(1)},
-		),
-		message.Info(message.LevelStatus, message.CodeConnectSuccess, "Connection succeeded.",
-			amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(cl.Encoding))},
-			amf.Prop{Key: "data", Value: amf.ECMAArray(amf.Prop{Key: "version", Value: amf.String(fmsVersion(c.cfg.FMSVer))})},
-			amf.Prop{Key: "clientid", Value: amf.Number(float64(cl.ID))},
-		),
-	)
+	c.sendConnectSuccess(p.connectTxn, cl.Encoding, cl.ID)
 	p.log.Info("connect", "app", cl.Instance().App, "instance", cl.Instance().Name, "client", cl.ID,
 		"agent", cl.Agent, "encoding", cl.Encoding, "deferred", cl.Deferred())
 }

@@ -18,12 +18,12 @@ import (
 func (c *Client) ConnectInfo(ctx context.Context, app, tcURL string, args ...amf.Value) (info amf.Value, ok bool, err error) {
 	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", c.connectObject(app, tcURL, false), args...)
 	if r != nil && r.Name == "_error" {
-		return r.Arg(0), false, nil
+		return infoOf(r), false, nil
 	}
 	if err != nil {
 		return amf.Undefined(), false, err
 	}
-	return r.Arg(1), true, nil
+	return infoOf(r), true, nil
 }
 
 // CallInfo invokes a server method and returns the first value of its

@@ -44,6 +44,7 @@ type testServer struct {
 	srv  *Server
 	eng  *instance.Manager
 	addr string
+	apps string // the applications folder
 	logs *syncBuffer
 }
 
@@ -79,7 +80,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), logs: logs}
+	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), apps: apps, logs: logs}
 }
 
 func (ts *testServer) url(path string) string { return "rtmp://" + ts.addr + "/" + path }

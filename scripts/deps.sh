@@ -12,15 +12,27 @@ set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # One line per package: "<command that must exist> <debian package>".
-# Several commands may come from one package (ffmpeg ships ffprobe).
+# Several commands may come from one package (ffmpeg ships ffprobe). An
+# absolute path instead of a command names a file the package installs
+# (an nginx module has no command of its own).
 PACKAGES=(
 	"ffmpeg ffmpeg"
 	"ffprobe ffmpeg"
 	"rtmpdump rtmpdump"
 	"nginx nginx"
+	"/usr/lib/nginx/modules/ngx_rtmp_module.so libnginx-mod-rtmp"
 	"node nodejs"
 	"npm npm"
 )
+
+# present reports whether a command (or, for an absolute path, a file) exists.
+present() {
+	if [[ $1 == /* ]]; then
+		[[ -e $1 ]]
+	else
+		command -v "$1" >/dev/null 2>&1
+	fi
+}
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 die() {
@@ -31,12 +43,12 @@ die() {
 missing=()
 for entry in "${PACKAGES[@]}"; do
 	read -r cmd pkg <<<"$entry"
-	if ! command -v "$cmd" >/dev/null 2>&1; then
+	if ! present "$cmd"; then
 		# Skip duplicates (ffmpeg and ffprobe both come from ffmpeg).
 		if [[ " ${missing[*]-} " != *" $pkg "* ]]; then
 			missing+=("$pkg")
 		fi
-		log "missing command '$cmd' (package $pkg)"
+		log "missing '$cmd' (package $pkg)"
 	fi
 done
 
@@ -61,6 +73,6 @@ log "installing: ${missing[*]}"
 # Verify: every command must now exist.
 for entry in "${PACKAGES[@]}"; do
 	read -r cmd pkg <<<"$entry"
-	command -v "$cmd" >/dev/null 2>&1 || die "command '$cmd' still missing after installing package $pkg"
+	present "$cmd" || die "'$cmd' still missing after installing package $pkg"
 done
 log "done"
