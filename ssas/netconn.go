@@ -48,6 +48,14 @@ type Remote interface {
 	Close()
 }
 
+// RemoteInfo is implemented by a Remote that kept the info object its
+// server answered connect with; the script's onStatus then receives that
+// object (with the server's description, objectEncoding, data...) rather
+// than one made up locally.
+type RemoteInfo interface {
+	ConnectInfo() amf.Value
+}
+
 // RejectedError is a connect refused by the remote application; Info is
 // its info object (code, description, application).
 type RejectedError struct{ Info amf.Value }
@@ -174,6 +182,10 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 			}
 			nc.remote, nc.connected = rem, true
 			r.conns[nc] = struct{}{}
+			if ri, ok := rem.(RemoteInfo); ok && ri.ConnectInfo().Get("code").Str() == "NetConnection.Connect.Success" {
+				nc.statusInfo(ri.ConnectInfo())
+				return
+			}
 			nc.status("status", "NetConnection.Connect.Success", "Connection succeeded.", nil)
 		})
 		if !ok && rem != nil {

@@ -97,7 +97,7 @@ func (d *scriptDialer) Dial(ctx context.Context, uri string, args []amf.Value, h
 		return nil, &ssas.RejectedError{Info: info}
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &remote{cl: cl, ctx: rctx, cancel: cancel}
+	r := &remote{cl: cl, info: info, ctx: rctx, cancel: cancel}
 	r.wg.Add(1)
 	go r.serveCalls(h)
 	return r, nil
@@ -106,6 +106,7 @@ func (d *scriptDialer) Dial(ctx context.Context, uri string, args []amf.Value, h
 // remote implements ssas.Remote over an rtmp.Client.
 type remote struct {
 	cl     *rtmp.Client
+	info   amf.Value // the connect _result's info object
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -135,6 +136,9 @@ func (r *remote) serveCalls(h ssas.RemoteHandler) {
 		}
 	}
 }
+
+// ConnectInfo implements ssas.RemoteInfo.
+func (r *remote) ConnectInfo() amf.Value { return r.info }
 
 // Call implements ssas.Remote.
 func (r *remote) Call(method string, args []amf.Value, result instance.Result) {
