@@ -12,6 +12,13 @@ type Config struct {
 	// Chunk holds the chunk-stream limits: max chunk size (16 MiB), max
 	// message size (16 MiB), max chunk stream ids per connection (256).
 	Chunk chunk.Limits `yaml:"chunk"`
+	// MaxPendingTotal bounds the bytes all connections together hold for
+	// messages still arriving (chunk.max_pending_bytes bounds one
+	// connection by what its peer declares; this bounds the server by what
+	// is allocated). A connection whose message would go past it is closed
+	// (reason limit). Default 512 MiB: a thousand publishers each half-way
+	// through a 512 KiB keyframe.
+	MaxPendingTotal int64 `yaml:"max_pending_total"`
 	// AMF holds the AMF decoding limits (nesting depth, references, lengths).
 	AMF amf.Limits `yaml:"amf"`
 	// MaxConns is the most concurrent connections; more are refused at
@@ -92,6 +99,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MergeWrite == 0 {
 		c.MergeWrite = 40 * time.Millisecond
+	}
+	if c.MaxPendingTotal <= 0 {
+		c.MaxPendingTotal = 512 << 20
 	}
 	c.Chunk = c.Chunk.WithDefaults()
 	c.AMF = c.AMF.WithDefaults()

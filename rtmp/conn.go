@@ -142,6 +142,9 @@ func (c *conn) finish() {
 	c.writersDone = true
 	c.mu.Unlock()
 	c.writers.Wait()
+	if c.r != nil {
+		c.r.Release()
+	}
 	c.leave()
 	err := c.failErr
 	reason := classify(err)
@@ -181,6 +184,7 @@ func (c *conn) shake() error {
 		return withReason(ReasonIOError, err)
 	}
 	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
+	c.r.SetBudget(c.srv.pending)
 	return nil
 }
 

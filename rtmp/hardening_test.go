@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -168,4 +171,86 @@ func TestCommandQueueBytesBound(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // one tick each (coalesce 10 ms)
 	}
 	waitFor(t, "the closed line", func() bool { return strings.Contains(ts.logs.String(), "reason=slow_consumer") })
+}
+
+// TestDeclaredSizesDoNotAllocate: 150 connections each set a 16 MiB chunk
+// size, declare a 16 MiB message and send one byte of it. The server holds
+// what arrived (a first step of 64 KiB each), not what was declared: before,
+// each connection allocated 16 MiB at once, 2.4 GB for 150 × 29 bytes.
+func TestDeclaredSizesDoNotAllocate(t *testing.T) {
+	ts := startServerWith(t, Config{HandshakeTimeout: time.Minute}, instance.Config{})
+	const conns = 150
+	attack := must(chunk.NewWriter().AppendBytes(nil, chunk.Header{CSID: 2, Type: chunk.TypeSetChunkSize}, []byte{0x01, 0, 0, 0}))
+	attack = append(attack, 6, 0, 0, 0, 0xff, 0xff, 0xff, 9, 1, 0, 0, 0, 0x17)
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range conns {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		if _, err := handshake.Client(nc, handshake.ClientOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(attack); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every connection has read its byte once each holds a first step.
+	waitFor(t, "every attack read", func() bool { return ts.srv.PendingBytes() >= conns*64<<10 })
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("%d connections, %d bytes declared each: heap +%.1f MB, reassembly %.1f MB",
+		conns, 1<<24-1, float64(grew)/1e6, float64(ts.srv.PendingBytes())/1e6)
+	if limit := int64(conns * 256 << 10); grew > limit {
+		t.Fatalf("heap grew by %d bytes, want under %d", grew, limit)
+	}
+	if n := ts.srv.PendingBytes(); n > conns*64<<10 {
+		t.Fatalf("reassembly holds %d bytes, want at most 64 KiB per connection", n)
+	}
+}
+
+// TestPendingTotalBound: connections that together would hold more than
+// MaxPendingTotal for messages in progress are closed (reason limit) while
+// others keep connecting and working; what they held is given back.
+func TestPendingTotalBound(t *testing.T) {
+	ts := startServerWith(t, Config{HandshakeTimeout: time.Minute, MaxPendingTotal: 4 << 20}, instance.Config{})
+	attack := must(chunk.NewWriter().AppendBytes(nil, chunk.Header{CSID: 2, Type: chunk.TypeSetChunkSize}, []byte{0x01, 0, 0, 0}))
+	attack = append(attack, 6, 0, 0, 0, 0xff, 0xff, 0xff, 9, 1, 0, 0, 0)
+	attack = append(attack, make([]byte, 1<<20)...) // 1 MiB of 16: holds 1 MiB
+	var ncs []net.Conn
+	for range 8 {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ncs = append(ncs, nc)
+		if _, err := handshake.Client(nc, handshake.ClientOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = nc.Write(attack) // the server may close it meanwhile
+	}
+	waitFor(t, "connections over the budget closed", func() bool {
+		return strings.Count(ts.logs.String(), "reassembly budget exhausted") >= 4
+	})
+	if n := ts.srv.PendingBytes(); n > 4<<20 {
+		t.Fatalf("reassembly holds %d bytes, limit %d", n, 4<<20)
+	}
+	if !strings.Contains(ts.logs.String(), "reason=limit") {
+		t.Fatal("no connection closed with reason limit")
+	}
+	for _, nc := range ncs {
+		_ = nc.Close()
+	}
+	waitFor(t, "the budget given back", func() bool { return ts.srv.PendingBytes() == 0 })
+	// An honest client works.
+	c := dial(t, ts, "live", ClientConfig{})
+	if _, err := c.CreateStream(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
 }

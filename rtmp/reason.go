@@ -90,7 +90,8 @@ func classify(err error) Reason {
 	case errors.As(err, &ne) && ne.Timeout():
 		return ReasonTimeout
 	case errors.Is(err, chunk.ErrChunkSize), errors.Is(err, chunk.ErrMessageTooLarge),
-		errors.Is(err, chunk.ErrTooManyCSIDs), errors.Is(err, amf.ErrDepth),
+		errors.Is(err, chunk.ErrTooManyCSIDs), errors.Is(err, chunk.ErrPendingBytes),
+		errors.Is(err, chunk.ErrBudget), errors.Is(err, amf.ErrDepth),
 		errors.Is(err, amf.ErrTooLong):
 		return ReasonLimit
 	case errors.Is(err, io.ErrUnexpectedEOF):

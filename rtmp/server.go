@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/rtmp/chunk"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -36,6 +37,10 @@ type Server struct {
 	// shared grid (Config.MergeWrite, mergeclock.go).
 	clock *mergeClock
 
+	// pending is charged with the reassembly buffers of every connection
+	// (Config.MaxPendingTotal).
+	pending *chunk.Budget
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -47,6 +52,7 @@ type Server struct {
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.cfg = s.Config.WithDefaults()
+		s.pending = chunk.NewBudget(s.cfg.MaxPendingTotal)
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -146,6 +152,13 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
+}
+
+// PendingBytes returns the bytes all connections hold for messages still
+// arriving (bounded by Config.MaxPendingTotal).
+func (s *Server) PendingBytes() int64 {
+	s.init()
+	return s.pending.Used()
 }
 
 // NumConns returns the number of open sessions.

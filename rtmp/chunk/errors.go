@@ -19,6 +19,9 @@ var (
 	// ErrPendingBytes means the messages being reassembled at once would
 	// exceed Limits.MaxPendingBytes.
 	ErrPendingBytes = errors.New("chunk: too many bytes pending reassembly")
+	// ErrBudget means the Readers sharing a Budget already hold all of it
+	// for messages in progress: the server is short of memory for them.
+	ErrBudget = errors.New("chunk: server-wide reassembly budget exhausted")
 	// ErrNoPreviousHeader means a fmt 2 or 3 chunk arrived on a chunk
 	// stream that never had a fmt 0 or 1 header, so its length is unknown.
 	ErrNoPreviousHeader = errors.New("chunk: fmt 2/3 chunk on a chunk stream without a previous header")

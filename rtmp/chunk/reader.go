@@ -24,6 +24,10 @@ type Reader struct {
 	consumed  uint64
 	pending   int  // sum of lengths of messages in progress
 	waited    bool // Wait read the first byte of the next chunk into scratch[0]
+	// budget, when set, is charged with held: the capacity of the buffers
+	// of messages in progress.
+	budget *Budget
+	held   int
 
 	// states holds one record per chunk stream seen. Peers use a handful,
 	// so a linear scan with a one-entry cache beats a map; MaxCSIDs bounds
@@ -64,6 +68,39 @@ func NewReader(r io.Reader, lim Limits) *Reader {
 		cr.br = br
 	}
 	return cr
+}
+
+// SetBudget makes the Reader charge b with the buffers of the messages it
+// is reassembling, from their first byte until ReadMessage returns them (the
+// payload is the caller's from then on). Call it before the first
+// ReadMessage, and Release when done with the Reader.
+func (r *Reader) SetBudget(b *Budget) { r.budget = b }
+
+// Release gives back to the budget what the Reader's unfinished messages
+// hold and forgets them. Call it when the connection ends; the Reader must
+// not be used after.
+func (r *Reader) Release() {
+	for _, st := range r.states {
+		st.buf, st.active = nil, false
+	}
+	r.pending = 0
+	r.unhold(r.held)
+}
+
+// hold charges n more bytes of buffer to the budget.
+func (r *Reader) hold(n int) bool {
+	if r.budget != nil && !r.budget.take(n) {
+		return false
+	}
+	r.held += n
+	return true
+}
+
+func (r *Reader) unhold(n int) {
+	if r.budget != nil {
+		r.budget.give(n)
+	}
+	r.held -= n
 }
 
 // release gives the read buffer back when nothing is buffered, so that a
@@ -133,6 +170,7 @@ func (r *Reader) ReadMessage() (Header, []byte, error) {
 		r.release()
 		h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
 		p := st.buf
+		r.unhold(cap(p))
 		st.buf, st.active = nil, false
 		r.pending -= int(st.length)
 		if p == nil {
@@ -171,6 +209,7 @@ func (r *Reader) setChunkSize(p []byte) error {
 // with an unfinished message: rtmp.md §3.2 advises leniency).
 func (r *Reader) drop(st *readState) {
 	r.pending -= int(st.length)
+	r.unhold(cap(st.buf))
 	st.buf, st.active = nil, false
 }
 
@@ -203,6 +242,11 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+func (r *Reader) budgetErr(st *readState, n int) error {
+	return fmt.Errorf("%w: csid %d type %d: %d more bytes for a message of %d, %d of %d held by all connections",
+		ErrBudget, st.csid, st.typ, n, st.length, r.budget.Used(), r.budget.Limit())
 }
 
 // readChunk reads one chunk and returns the state of its chunk stream.
@@ -335,28 +379,44 @@ func (r *Reader) readChunk() (*readState, error) {
 		}
 		r.pending += int(st.length)
 		st.active = true
-		st.buf = make([]byte, 0, min(st.length, allocStep))
+		st.buf = nil
 	}
 
 	// Chunk data: up to one chunk size of what the message still needs.
-	have := len(st.buf)
-	k := int(min(st.length-uint32(have), r.chunkSize))
-	if k == 0 {
-		return st, nil
+	k := int(min(st.length-uint32(len(st.buf)), r.chunkSize))
+	if st.buf == nil && st.active {
+		// The first chunk: small messages are allocated exactly, larger
+		// ones start at allocStep and grow as bytes arrive (below).
+		if !r.hold(int(min(st.length, allocStep))) {
+			return nil, r.budgetErr(st, int(min(st.length, allocStep)))
+		}
+		st.buf = make([]byte, 0, min(st.length, allocStep))
 	}
-	if cap(st.buf)-have < k {
-		// Grow by doubling, capped at the message length, so the final
-		// payload has no spare capacity (it may sit in a GOP cache).
-		nc := min(max(2*cap(st.buf), have+k), int(st.length))
-		nb := make([]byte, have, nc)
-		copy(nb, st.buf)
-		st.buf = nb
-	}
-	st.buf = st.buf[:have+k]
-	n, err := io.ReadFull(r.br, st.buf[have:])
-	r.consumed += uint64(n)
-	if err != nil {
-		return nil, fmt.Errorf("chunk: csid %d type %d: reading %d bytes of chunk data: %w", csid, st.typ, k, unexpected(err))
+	for k > 0 {
+		have := len(st.buf)
+		if cap(st.buf) == have {
+			// Grow by doubling, capped at the message length, so the
+			// final payload has no spare capacity (it may sit in a GOP
+			// cache). Doubling only once the buffer is full means a peer
+			// that declares 16 MiB and sends one byte makes us hold
+			// allocStep, not 16 MiB: memory follows the bytes received.
+			nc := min(2*cap(st.buf), int(st.length))
+			if !r.hold(nc - cap(st.buf)) {
+				return nil, r.budgetErr(st, nc-cap(st.buf))
+			}
+			nb := make([]byte, have, nc)
+			copy(nb, st.buf)
+			st.buf = nb
+		}
+		step := min(k, cap(st.buf)-have)
+		st.buf = st.buf[:have+step]
+		n, err := io.ReadFull(r.br, st.buf[have:])
+		r.consumed += uint64(n)
+		if err != nil {
+			st.buf = st.buf[:have+n]
+			return nil, fmt.Errorf("chunk: csid %d type %d: reading %d bytes of chunk data: %w", csid, st.typ, k, unexpected(err))
+		}
+		k -= step
 	}
 	return st, nil
 }
