@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
@@ -50,10 +51,16 @@ type Instance struct {
 	sos     *sharedobject.Registry
 	script  Script // nil without an application script; set before the instance is shared
 
+	// everAccepted is set once a client has been accepted: an instance
+	// that only ever refused (or lost) its clients unloads as soon as the
+	// last one leaves instead of waiting for IdleUnload.
+	everAccepted atomic.Bool
+
 	mu        sync.Mutex
 	clients   map[uint64]*Client
 	pubs      map[string]clientPub // clients' publications, by stream (script.go)
 	idleTimer *time.Timer
+	idleAt    time.Time // when the last client left; zero while clients are connected
 	unloaded  bool
 }
 
@@ -98,6 +105,7 @@ func (in *Instance) add(c *Client) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.clients[c.ID] = c
+	in.idleAt = time.Time{}
 	if in.idleTimer != nil {
 		in.idleTimer.Stop()
 		in.idleTimer = nil
@@ -123,14 +131,22 @@ func (in *Instance) Disconnect(c *Client) {
 		defer in.script.Disconnect(c)
 	}
 	if len(in.clients) == 0 && !in.unloaded {
-		in.idleTimer = time.AfterFunc(in.m.cfg.IdleUnload, func() { in.m.maybeUnload(in) })
+		in.idleAt = time.Now()
+		wait := in.m.cfg.IdleUnload
+		if !in.everAccepted.Load() {
+			// Nobody was ever admitted: keeping the instance would let
+			// refused connects to distinct names pile instances up.
+			wait = 0
+		}
+		in.idleTimer = time.AfterFunc(wait, func() { in.m.maybeUnload(in) })
 	}
 }
 
-func (in *Instance) idle() bool {
+// idleSince reports since when the instance has had no clients.
+func (in *Instance) idleSince() (time.Time, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return len(in.clients) == 0
+	return in.idleAt, len(in.clients) == 0 && !in.unloaded
 }
 
 func (in *Instance) unload(reason string) {

@@ -98,6 +98,9 @@ func TestConnectUnknownApp(t *testing.T) {
 			t.Errorf("Connect(%q) err = %v, want ErrInvalidApp", app, err)
 		}
 	}
+	if n := len(m.Instances()); n != 0 {
+		t.Errorf("%d instances loaded for applications that do not exist", n)
+	}
 }
 
 func TestInstanceRegistryAndIdleUnload(t *testing.T) {

@@ -20,6 +20,11 @@ var ErrInvalidApp = errors.New("instance: no such application")
 // ErrShutdown means the manager is closing (NetConnection.Connect.AppShutdown).
 var ErrShutdown = errors.New("instance: shutting down")
 
+// ErrTooManyInstances means a new instance would pass Config.MaxPerApp or
+// MaxTotal and none is idle enough to make room
+// (NetConnection.Connect.Rejected).
+var ErrTooManyInstances = errors.New("instance: too many instances")
+
 // Config configures a Manager. A zero field means its documented default.
 type Config struct {
 	// AppsDir is the applications folder; an application is a sub-folder.
@@ -37,6 +42,14 @@ type Config struct {
 	// pending for this long ("Connection timed out", ssas.md §3.5).
 	// Default 60s.
 	PendingTimeout time.Duration `yaml:"pending_timeout"`
+	// MaxPerApp bounds the instances of one application loaded at once.
+	// An instance with no clients (waiting for IdleUnload) is unloaded
+	// early to make room; when every one has clients, the connect is
+	// refused. Default 1000.
+	MaxPerApp int `yaml:"max_per_app"`
+	// MaxTotal bounds the instances of every application together, in
+	// the same way. Default 2000 (a scripted instance holds about 200 KB).
+	MaxTotal int `yaml:"max_total"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -49,6 +62,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PendingTimeout <= 0 {
 		c.PendingTimeout = 60 * time.Second
+	}
+	if c.MaxPerApp <= 0 {
+		c.MaxPerApp = 1000
+	}
+	if c.MaxTotal <= 0 {
+		c.MaxTotal = 2000
 	}
 	c.Media = c.Media.WithDefaults()
 	c.SharedObjects = c.SharedObjects.WithDefaults()
@@ -64,6 +83,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	instances map[string]*Instance // key app + "/" + instance
+	perApp    map[string]int       // loaded instances by application
 	nextID    uint64
 	closed    bool
 	loader    ScriptLoader
@@ -77,7 +97,7 @@ func NewManager(cfg Config, log *slog.Logger) *Manager {
 	if cfg.Media.Files == nil {
 		cfg.Media.Files = media.NewFileCache(0)
 	}
-	return &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}}
+	return &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{}}
 }
 
 // Config returns the effective configuration.
@@ -115,15 +135,25 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 	}
 	key := app + "/" + inst
 	in := m.instances[key]
+	var evicted *Instance
 	if in == nil {
+		var err error
+		if evicted, err = m.makeRoomLocked(app); err != nil {
+			m.mu.Unlock()
+			m.log.Warn("connect refused", "app", app, "instance", inst, "err", err)
+			return nil, nil, err
+		}
 		in = newInstance(m, app, inst)
 		if err := in.loadScript(m.loader); err != nil {
 			m.mu.Unlock()
 			in.log.Error("application script not loaded", "err", err)
 			in.unload(StopFailed)
+			if evicted != nil {
+				evicted.unload(StopIdle)
+			}
 			return nil, nil, err
 		}
-		m.instances[key] = in
+		m.addLocked(key, in)
 		in.log.Info("instance loaded", "script", in.script != nil)
 	}
 	m.nextID++
@@ -131,13 +161,73 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 	c.deferred = in.script != nil && info.Peer != nil
 	if !c.deferred {
 		c.state.Store(stateAccepted)
+		in.everAccepted.Store(true)
 	}
 	in.add(c)
 	m.mu.Unlock()
+	if evicted != nil {
+		// Outside m.mu: onAppStop may take up to the script budget, and
+		// this connect waits for it rather than let memory run ahead.
+		evicted.unload(StopIdle)
+	}
 	if c.deferred {
 		in.connectScript(c, info.Args)
 	}
 	return in, c, nil
+}
+
+// makeRoomLocked checks that one more instance of app fits MaxPerApp and
+// MaxTotal. At a limit it detaches the instance idle longest among those
+// that count towards it and returns it for the caller to unload after
+// releasing m.mu. Called with m.mu held.
+func (m *Manager) makeRoomLocked(app string) (*Instance, error) {
+	var sameApp bool
+	switch {
+	case m.perApp[app] >= m.cfg.MaxPerApp:
+		sameApp = true
+	case len(m.instances) >= m.cfg.MaxTotal:
+	default:
+		return nil, nil
+	}
+	var victim *Instance
+	var since time.Time
+	for _, in := range m.instances {
+		if sameApp && in.App != app {
+			continue
+		}
+		if t, ok := in.idleSince(); ok && (victim == nil || t.Before(since)) {
+			victim, since = in, t
+		}
+	}
+	if victim == nil {
+		if sameApp {
+			return nil, fmt.Errorf("%w: %d instances of %q, none idle", ErrTooManyInstances, m.perApp[app], app)
+		}
+		return nil, fmt.Errorf("%w: %d instances, none idle", ErrTooManyInstances, len(m.instances))
+	}
+	m.removeLocked(victim)
+	victim.log.Info("idle instance unloaded early to make room")
+	return victim, nil
+}
+
+// addLocked registers a loaded instance. Called with m.mu held.
+func (m *Manager) addLocked(key string, in *Instance) {
+	m.instances[key] = in
+	m.perApp[in.App]++
+}
+
+// removeLocked forgets in if it is still registered; it reports whether
+// it was. Called with m.mu held.
+func (m *Manager) removeLocked(in *Instance) bool {
+	key := in.App + "/" + in.Name
+	if m.instances[key] != in {
+		return false
+	}
+	delete(m.instances, key)
+	if m.perApp[in.App]--; m.perApp[in.App] <= 0 {
+		delete(m.perApp, in.App)
+	}
+	return true
 }
 
 // Instances returns the loaded instances (for the admin API and tests).
@@ -158,21 +248,21 @@ func (m *Manager) Close() {
 	m.closed = true
 	ins := m.instances
 	m.instances = map[string]*Instance{}
+	clear(m.perApp)
 	m.mu.Unlock()
 	for _, in := range ins {
 		in.unload(StopShutdown)
 	}
 }
 
-// maybeUnload removes in if it is still idle. Called by the idle timer.
+// maybeUnload removes in if it is still idle. Called by the idle timer,
+// and at once when an instance's only clients were all refused.
 func (m *Manager) maybeUnload(in *Instance) {
 	m.mu.Lock()
-	key := in.App + "/" + in.Name
-	if m.instances[key] != in || !in.idle() {
+	if _, idle := in.idleSince(); !idle || !m.removeLocked(in) {
 		m.mu.Unlock()
 		return
 	}
-	delete(m.instances, key)
 	m.mu.Unlock()
 	in.unload(StopIdle)
 }

@@ -233,6 +233,7 @@ func (in *Instance) Accept(c *Client) bool {
 		return false
 	}
 	in.stopPendingTimer(c)
+	in.everAccepted.Store(true)
 	if c.Peer != nil {
 		c.Peer.Accept(c)
 	}
@@ -413,9 +414,7 @@ func (m *Manager) shutdownInstance(in *Instance) {
 // detach removes in from the manager so that the next connect loads anew.
 func (m *Manager) detach(in *Instance) {
 	m.mu.Lock()
-	if key := in.App + "/" + in.Name; m.instances[key] == in {
-		delete(m.instances, key)
-	}
+	m.removeLocked(in)
 	m.mu.Unlock()
 }
 

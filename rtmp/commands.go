@@ -242,6 +242,9 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	case errors.Is(err, instance.ErrShutdown):
 		c.rejectAndClose(cmd.Txn, message.CodeConnectAppShutdown, "The application is shutting down.")
 		return nil
+	case errors.Is(err, instance.ErrTooManyInstances):
+		c.rejectAndClose(cmd.Txn, message.CodeConnectRejected, "Too many application instances.")
+		return nil
 	case err != nil:
 		c.log.Warn("connect failed", "app", app, "instance", instName, "err", err)
 		c.rejectAndClose(cmd.Txn, message.CodeConnectFailed, "Connection failed.")

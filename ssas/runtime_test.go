@@ -2,6 +2,8 @@ package ssas
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,55 @@ func TestPrepare(t *testing.T) {
 	}
 	if got := prepare("t.asc", "#include \"lib.asc\"\ntrace(1);", true).text; got != "load(\"lib.asc\");\ntrace(1);" {
 		t.Errorf("#include rewrite = %q", got)
+	}
+}
+
+// Refused connects to distinct instance names (each loads a runtime)
+// leave nothing behind: instances unload as soon as their only client is
+// refused, so goroutines and heap return to where they were.
+func TestRefusedConnectsToDistinctInstances(t *testing.T) {
+	n := 5000
+	if raceEnabled {
+		n = 1000 // the race detector makes each runtime ~10x slower to build
+	}
+	e := newEnv(t, Config{}, map[string]string{"main.asc": `
+application.onConnect = function (c, user) { return user == "alice"; };
+`})
+	e.m.SetScriptLoader(e.host) // the capturing loader would keep every runtime
+	runtime.GC()
+	baseG := runtime.NumGoroutine()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peakG int
+	for i := range n {
+		p := &benchPeer{decided: make(chan bool, 1)}
+		in, c, err := e.m.Connect("app", fmt.Sprint("room", i), instance.ClientInfo{Protocol: "rtmp", Args: []amf.Value{amf.String("mallory")}, Peer: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if <-p.decided {
+			t.Fatal("accepted")
+		}
+		in.Disconnect(c) // the transport closes a refused connection
+		peakG = max(peakG, runtime.NumGoroutine())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.m.Instances()) != 0 || runtime.NumGoroutine() > baseG+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d refused connects: %d instances loaded, %d goroutines (baseline %d)",
+				n, len(e.m.Instances()), runtime.NumGoroutine(), baseG)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(base.HeapAlloc)
+	t.Logf("%d refused connects: peak goroutines %d (baseline %d), heap %+d bytes", n, peakG, baseG, grew)
+	if grew > 20<<20 {
+		t.Fatalf("heap grew by %d bytes after %d refused connects", grew, n)
+	}
+	if peakG > baseG+200 {
+		t.Fatalf("goroutines peaked at %d (baseline %d)", peakG, baseG)
 	}
 }

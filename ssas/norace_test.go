@@ -1,0 +1,5 @@
+//go:build !race
+
+package ssas
+
+const raceEnabled = false
