@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/openfcs/openfcs/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -122,13 +124,7 @@ func TestInstanceRegistryAndIdleUnload(t *testing.T) {
 		t.Fatal("instance unloaded while a client remains")
 	}
 	in2.Disconnect(c2)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(m.Instances()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("idle instance was not unloaded")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the idle instance to unload", func() bool { return len(m.Instances()) == 0 })
 	// A new connect loads a fresh instance.
 	in3, c3, err := m.Connect("live", "room", ClientInfo{})
 	if err != nil {

@@ -1,14 +1,14 @@
 package media
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/openfcs/openfcs/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -90,28 +90,10 @@ func describe(evs []Event) string {
 
 func drainAll(s *Subscriber) string { return describe(s.Drain(nil)) }
 
-// logBuffer is a concurrency-safe log sink for asserting log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLoggedRegistry(tb testing.TB, cfg Config) (*Registry, *logBuffer) {
+func newLoggedRegistry(tb testing.TB, cfg Config) (*Registry, *testutil.LogBuffer) {
 	tb.Helper()
-	var lb logBuffer
-	r := NewRegistry(cfg, slog.New(slog.NewTextHandler(&lb, nil)))
+	log, lb := testutil.Logger(tb, slog.LevelInfo)
+	r := NewRegistry(cfg, log)
 	tb.Cleanup(r.Close)
-	return r, &lb
+	return r, lb
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -143,7 +144,7 @@ func benchSOConns(b *testing.B, coalesce time.Duration) {
 		for i := range subs {
 			r.subscribe(b, ts.addr, i)
 		}
-		waitFor(b, "subscribers", func() bool {
+		testutil.WaitFor(b, 5*time.Second, "subscribers", func() bool {
 			in := ts.eng.Instances()
 			return len(in) == 1 && in[0].SharedObjects().Lookup("bench", false) != nil &&
 				in[0].SharedObjects().Lookup("bench", false).Subscribers() == subs+1
@@ -158,7 +159,7 @@ func benchSOConns(b *testing.B, coalesce time.Duration) {
 			}
 		}
 		tick.Stop()
-		waitFor(b, "last change everywhere", func() bool { return r.done[rate].Load() == subs })
+		testutil.WaitFor(b, 5*time.Second, "last change everywhere", func() bool { return r.done[rate].Load() == subs })
 		cpu += cpuTime() - c0
 		events += subs * rate
 		for i := 1; i <= rate; i++ {

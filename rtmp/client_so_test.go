@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -133,7 +134,7 @@ func (l *syncLog) nsends() int {
 // TestSharedObjectLoopback: AMF0 and AMF3 clients over the real server.
 func TestSharedObjectLoopback(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	clients := []*Client{dial(t, ts, "live", ClientConfig{}), dial(t, ts, "live", ClientConfig{}), dial(t, ts, "live", ClientConfig{ObjectEncoding: 3})}
 	sos := make([]*SharedObject, len(clients))
 	logs := make([]*syncLog, len(clients))
@@ -150,9 +151,9 @@ func TestSharedObjectLoopback(t *testing.T) {
 	if err := sos[0].SetProperty("msg", value); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "A success", func() bool { return logs[0].has("success", "msg") })
+	testutil.WaitFor(t, 5*time.Second, "A success", func() bool { return logs[0].has("success", "msg") })
 	for i := 1; i < 3; i++ {
-		waitFor(t, "change", func() bool { return logs[i].has("change", "msg") })
+		testutil.WaitFor(t, 5*time.Second, "change", func() bool { return logs[i].has("change", "msg") })
 		if !amf.Equal(sos[i].Get("msg"), value) {
 			t.Fatalf("client %d got %v", i, sos[i].Get("msg"))
 		}
@@ -162,36 +163,36 @@ func TestSharedObjectLoopback(t *testing.T) {
 	if err := sos[2].SetProperty("bin", ba); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "AMF0 sees AMF3 change", func() bool { return amf.Equal(sos[0].Get("bin"), ba) })
+	testutil.WaitFor(t, 5*time.Second, "AMF0 sees AMF3 change", func() bool { return amf.Equal(sos[0].Get("bin"), ba) })
 
 	if err := sos[1].Send("newLine", amf.String("hi"), amf.Number(3)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range sos {
-		waitFor(t, "send", func() bool { return logs[i].nsends() == 1 })
+		testutil.WaitFor(t, 5*time.Second, "send", func() bool { return logs[i].nsends() == 1 })
 	}
 	if err := sos[0].SetProperty("msg", amf.Null()); err != nil {
 		t.Fatal(err)
 	}
 	for i := range sos {
-		waitFor(t, "delete", func() bool { return logs[i].has("delete", "msg") })
+		testutil.WaitFor(t, 5*time.Second, "delete", func() bool { return logs[i].has("delete", "msg") })
 	}
 	v := sos[0].Version()
-	waitFor(t, "same version", func() bool { return sos[1].Version() == v && sos[2].Version() == v })
+	testutil.WaitFor(t, 5*time.Second, "same version", func() bool { return sos[1].Version() == v && sos[2].Version() == v })
 
 	// Reconnect with the local copy: only what was missed.
 	if err := sos[1].Close(); err != nil {
 		t.Fatal(err)
 	}
 	_ = sos[0].SetProperty("later", amf.Number(7))
-	waitFor(t, "success", func() bool { return logs[0].has("success", "later") })
+	testutil.WaitFor(t, 5*time.Second, "success", func() bool { return logs[0].has("success", "later") })
 	before := sos[1].Messages()
 	c4 := dial(t, ts, "live", ClientConfig{ObjectEncoding: 3})
 	*logs[1] = syncLog{}
 	if err := sos[1].Connect(ctx, c4); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delta", func() bool { return logs[1].has("change", "later") })
+	testutil.WaitFor(t, 5*time.Second, "delta", func() bool { return logs[1].has("change", "later") })
 	if logs[1].has("clear", "") || sos[1].Messages() != before+1 {
 		t.Fatalf("reconnect was a full resync: %+v", logs[1].items)
 	}
@@ -211,7 +212,7 @@ func TestSharedObjectLoopback(t *testing.T) {
 // and an unknown event type each close their connection with a log line.
 func TestSharedObjectBadInputClosesOnlyThatConn(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	good := dial(t, ts, "live", ClientConfig{})
 	so := NewSharedObject("chat", false)
 	if err := so.Connect(ctx, good); err != nil {
@@ -231,14 +232,14 @@ func TestSharedObjectBadInputClosesOnlyThatConn(t *testing.T) {
 			t.Fatal("connection not closed")
 		}
 	}
-	waitFor(t, "log", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "log", func() bool {
 		l := ts.logs.String()
 		return strings.Contains(l, "bad shared object message") && strings.Contains(l, "unknown event type")
 	})
 	if err := so.SetProperty("still", amf.Bool(true)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "good conn works", func() bool { return so.Pending() == 0 })
+	testutil.WaitFor(t, 5*time.Second, "good conn works", func() bool { return so.Pending() == 0 })
 }
 
 // TestSharedObjectBeforeConnect: SO messages before connect are a protocol

@@ -1,12 +1,7 @@
 package rtmp
 
 import (
-	"context"
-	"errors"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -15,51 +10,18 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/sharedobject"
 )
-
-// startServerWith is startServer with an engine configuration.
-func startServerWith(t testing.TB, cfg Config, icfg instance.Config) *testServer {
-	t.Helper()
-	icfg.AppsDir = t.TempDir()
-	if err := os.Mkdir(filepath.Join(icfg.AppsDir, "live"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	eng := instance.NewManager(icfg, log)
-	srv := &Server{Config: cfg, Logger: log, Engine: eng}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		eng.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), logs: logs}
-}
 
 // engineSO returns the live app's shared object name, as a script would
 // hold it, once a client has created the instance.
 func engineSO(t testing.TB, ts *testServer, name string) *sharedobject.SharedObject {
 	t.Helper()
 	var so *sharedobject.SharedObject
-	waitFor(t, "the instance", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the instance", func() bool {
 		for _, in := range ts.eng.Instances() {
 			so, _ = in.SharedObjects().Get(name, false)
 			return so != nil
@@ -77,7 +39,7 @@ func engineSO(t testing.TB, ts *testServer, name string) *sharedobject.SharedObj
 // field holds 16 MiB - 1).
 func TestSharedObjectTickOver16MB(t *testing.T) {
 	ts := startServerWith(t, Config{MaxQueuedBytes: 64 << 20}, instance.Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	c := dial(t, ts, "live", ClientConfig{})
 	var got atomic.Int64
 	var order atomic.Bool
@@ -132,7 +94,7 @@ func TestSharedObjectTickOver16MB(t *testing.T) {
 // only the count was bounded: 1024 messages of up to 16 MiB each.
 func TestCommandQueueBytesBound(t *testing.T) {
 	ts := startServerWith(t, Config{MaxQueuedBytes: 4 << 20, MaxQueuedCommands: 4096, WriteTimeout: time.Minute}, instance.Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 
 	nc, err := net.Dial("tcp", ts.addr)
 	if err != nil {
@@ -170,7 +132,7 @@ func TestCommandQueueBytesBound(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // one tick each (coalesce 10 ms)
 	}
-	waitFor(t, "the closed line", func() bool { return strings.Contains(ts.logs.String(), "reason=slow_consumer") })
+	testutil.WaitFor(t, 5*time.Second, "the closed line", func() bool { return strings.Contains(ts.logs.String(), "reason=slow_consumer") })
 }
 
 // TestDeclaredSizesDoNotAllocate: 150 connections each set a 16 MiB chunk
@@ -200,7 +162,7 @@ func TestDeclaredSizesDoNotAllocate(t *testing.T) {
 		}
 	}
 	// Every connection has read its byte once each holds a first step.
-	waitFor(t, "every attack read", func() bool { return ts.srv.PendingBytes() >= conns*64<<10 })
+	testutil.WaitFor(t, 5*time.Second, "every attack read", func() bool { return ts.srv.PendingBytes() >= conns*64<<10 })
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -235,7 +197,7 @@ func TestPendingTotalBound(t *testing.T) {
 		}
 		_, _ = nc.Write(attack) // the server may close it meanwhile
 	}
-	waitFor(t, "connections over the budget closed", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "connections over the budget closed", func() bool {
 		return strings.Count(ts.logs.String(), "reassembly budget exhausted") >= 4
 	})
 	if n := ts.srv.PendingBytes(); n > 4<<20 {
@@ -247,10 +209,10 @@ func TestPendingTotalBound(t *testing.T) {
 	for _, nc := range ncs {
 		_ = nc.Close()
 	}
-	waitFor(t, "the budget given back", func() bool { return ts.srv.PendingBytes() == 0 })
+	testutil.WaitFor(t, 5*time.Second, "the budget given back", func() bool { return ts.srv.PendingBytes() == 0 })
 	// An honest client works.
 	c := dial(t, ts, "live", ClientConfig{})
-	if _, err := c.CreateStream(ctxT(t)); err != nil {
+	if _, err := c.CreateStream(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 }

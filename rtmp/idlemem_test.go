@@ -9,8 +9,10 @@ import (
 	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -70,7 +72,7 @@ func TestIdleConnStack(t *testing.T) {
 	}
 	// Idle: one goroutine per connection, its reader (writers have
 	// flushed the connect replies and ended).
-	waitFor(t, "idle connections", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "idle connections", func() bool {
 		return ts.srv.NumConns() == n && runtime.NumGoroutine() <= g0+n
 	})
 	// Two cycles: stacks shrink while a GC scans them.

@@ -2,9 +2,11 @@ package rtmp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
@@ -52,7 +54,7 @@ func TestNativeCommandsYieldToScriptMethods(t *testing.T) {
 		{"FCUnpublish", false},
 		{"createStream", false},
 	} {
-		vals, err := c.Call(ctxT(t), tc.name, amf.String("cam"))
+		vals, err := c.Call(testutil.Context(t, 5*time.Second), tc.name, amf.String("cam"))
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -64,7 +66,7 @@ func TestNativeCommandsYieldToScriptMethods(t *testing.T) {
 	}
 	// The native FCUnpublish also sends onFCUnpublish; the script's
 	// FCPublish sent no onFCPublish before it.
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	for seen := false; !seen; {
 		select {
 		case cmd := <-c.Calls:
@@ -88,11 +90,11 @@ func TestNativeCommandsWithoutScript(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := dial(t, ts, "live", ClientConfig{})
 	for _, name := range []string{"releaseStream", "FCPublish", "getStreamLength", "_checkbw"} {
-		if _, err := c.Call(ctxT(t), name, amf.String("cam")); err != nil {
+		if _, err := c.Call(testutil.Context(t, 5*time.Second), name, amf.String("cam")); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	vals, err := c.Call(ctxT(t), "getStreamLength", amf.String("cam"))
+	vals, err := c.Call(testutil.Context(t, 5*time.Second), "getStreamLength", amf.String("cam"))
 	if err != nil || len(vals) == 0 || vals[0].Num() != 0 {
 		t.Errorf("getStreamLength of a live name = %v %v, want 0", vals, err)
 	}

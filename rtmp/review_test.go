@@ -11,6 +11,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
@@ -20,7 +21,7 @@ import (
 // streams must not cut the connection before the status is flushed.
 func TestInstanceShutdownReachesPlayer(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	c := dial(t, ts, "live", ClientConfig{})
 	s, err := c.CreateStream(ctx)
 	if err != nil {
@@ -38,7 +39,7 @@ func TestInstanceShutdownReachesPlayer(t *testing.T) {
 		select {
 		case cmd := <-c.Calls:
 			if cmd.Name == "onStatus" && cmd.Arg(0).Get("code").Str() == instance.CodeConnectAppShutdown {
-				waitFor(t, "closed line", func() bool { return strings.Contains(ts.logs.String(), "msg=closed") })
+				testutil.WaitFor(t, 5*time.Second, "closed line", func() bool { return strings.Contains(ts.logs.String(), "msg=closed") })
 				if strings.Contains(ts.logs.String(), "reason=slow_consumer") {
 					t.Errorf("closed as a slow consumer:\n%s", ts.logs.String())
 				}
@@ -101,7 +102,7 @@ func TestCloseRequestedDuringFlushIsNotLost(t *testing.T) {
 // no request for a stream named "" that then fails with an error status.
 func TestPublishFalseAndPlayFalseStop(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	c := dial(t, ts, "live", ClientConfig{})
 	s, err := c.CreateStream(ctx)
 	if err != nil {
@@ -116,7 +117,7 @@ func TestPublishFalseAndPlayFalseStop(t *testing.T) {
 	if _, err := s.WaitStatus(ctx, message.CodeUnpublishSuccess); err != nil {
 		t.Fatalf("publish(false): %v", err)
 	}
-	waitFor(t, "cam unpublished", func() bool { return len(ts.eng.Instances()[0].Streams().Names()) == 0 })
+	testutil.WaitFor(t, 5*time.Second, "cam unpublished", func() bool { return len(ts.eng.Instances()[0].Streams().Names()) == 0 })
 
 	if err := s.Play(ctx, "cam", -1000); err != nil {
 		t.Fatal(err)
@@ -178,7 +179,7 @@ func TestWriteErrorReasons(t *testing.T) {
 // with Unpublish.Success before the new one starts.
 func TestRepublishOnOneStreamReportsUnpublish(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	c := dial(t, ts, "live", ClientConfig{})
 	s, err := c.CreateStream(ctx)
 	if err != nil {
@@ -192,7 +193,7 @@ func TestRepublishOnOneStreamReportsUnpublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{message.CodeUnpublishSuccess, message.CodePublishStart}
-	waitFor(t, "Unpublish.Success then Publish.Start", func() bool { return len(log.Codes()) >= 2 })
+	testutil.WaitFor(t, 5*time.Second, "Unpublish.Success then Publish.Start", func() bool { return len(log.Codes()) >= 2 })
 	if got := log.Codes(); got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("statuses %v, want %v", got, want)
 	}

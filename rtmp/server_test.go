@@ -6,8 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,71 +14,39 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testServer struct {
 	srv  *Server
 	eng  *instance.Manager
 	addr string
 	apps string // the applications folder
-	logs *syncBuffer
+	logs *testutil.LogBuffer
 }
 
 // startServer runs a Server on a loopback port with an applications folder
 // holding "live"; it is shut down at cleanup and its log printed on failure.
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
-	apps := t.TempDir()
-	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	eng := instance.NewManager(instance.Config{AppsDir: apps}, log)
+	return startServerWith(t, cfg, instance.Config{})
+}
+
+// startServerWith is startServer with an engine configuration (its
+// AppsDir is replaced).
+func startServerWith(t testing.TB, cfg Config, icfg instance.Config) *testServer {
+	t.Helper()
+	log, logs := testutil.Logger(t, slog.LevelDebug)
+	icfg.AppsDir = testutil.Apps(t, "live")
+	eng := instance.NewManager(icfg, log)
+	t.Cleanup(eng.Close) // after the server's shutdown (cleanups run in reverse)
 	srv := &Server{Config: cfg, Logger: log, Engine: eng}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		eng.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return &testServer{srv: srv, eng: eng, addr: ln.Addr().String(), apps: apps, logs: logs}
+	addr, _ := testutil.Serve(t, srv, ErrServerClosed)
+	return &testServer{srv: srv, eng: eng, addr: addr, apps: icfg.AppsDir, logs: logs}
 }
 
 func (ts *testServer) url(path string) string { return "rtmp://" + ts.addr + "/" + path }
@@ -97,28 +63,9 @@ func dial(t testing.TB, ts *testServer, path string, cfg ClientConfig) *Client {
 	return c
 }
 
-func ctxT(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond under a deadline (style.md §8: no sleeps).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestConnectInvalidApp(t *testing.T) {
 	ts := startServer(t, Config{})
-	_, err := Dial(ctxT(t), ts.url("nosuchapp"), ClientConfig{})
+	_, err := Dial(testutil.Context(t, 5*time.Second), ts.url("nosuchapp"), ClientConfig{})
 	se, ok := errors.AsType[*message.StatusError](err)
 	if !ok || se.Code != message.CodeConnectInvalidApp {
 		t.Fatalf("err = %v, want %s", err, message.CodeConnectInvalidApp)
@@ -135,7 +82,7 @@ func TestConnectBothEncodingsAndHandshakes(t *testing.T) {
 		{"librtmp simple amf0", ClientConfig{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := ctxT(t)
+			ctx := testutil.Context(t, 5*time.Second)
 			nc, err := net.Dial("tcp", ts.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -168,7 +115,7 @@ func TestConnectBothEncodingsAndHandshakes(t *testing.T) {
 
 func TestPublishBadNameWhenBusy(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	a := dial(t, ts, "live", ClientConfig{})
 	sa, err := a.CreateStream(ctx)
 	if err != nil {
@@ -199,7 +146,7 @@ func TestPublishBadNameWhenBusy(t *testing.T) {
 
 func TestPublishRefusesEscapingNames(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	c := dial(t, ts, "live", ClientConfig{})
 	for _, name := range []string{"../x", "a/../../b", "/abs", `a\b`, "c:x", "a\x00b", ""} {
 		s, err := c.CreateStream(ctx)
@@ -243,7 +190,7 @@ func interframe(i byte) []byte {
 
 func TestLivePublishPlayAndLateJoiner(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 
 	pubC := dial(t, ts, "live", ClientConfig{Digest: true})
 	pub, err := pubC.CreateStream(ctx)
@@ -284,7 +231,7 @@ func TestLivePublishPlayAndLateJoiner(t *testing.T) {
 		send(media.Packet{Kind: media.Video, Time: uint32(40 * (i + 1)), Payload: interframe(byte(i))})
 		send(media.Packet{Kind: media.Audio, Time: uint32(40*(i+1) + 3), Payload: []byte{0xaf, 0x01, byte(i)}})
 	}
-	waitFor(t, "early player gets 25 messages", func() bool { return len(early.snapshot()) >= 25 })
+	testutil.WaitFor(t, 5*time.Second, "early player gets 25 messages", func() bool { return len(early.snapshot()) >= 25 })
 	got := early.snapshot()
 	// Play.Start is followed by |RtmpSampleAccess and onStatus Data.Start,
 	// then the stream's own messages.
@@ -315,7 +262,7 @@ func TestLivePublishPlayAndLateJoiner(t *testing.T) {
 	if err := ls.Play(ctx, "s1", -2000); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "late joiner gets the GOP", func() bool { return len(late.snapshot()) >= 14 })
+	testutil.WaitFor(t, 5*time.Second, "late joiner gets the GOP", func() bool { return len(late.snapshot()) >= 14 })
 	var videos []media.Packet
 	for _, p := range late.snapshot() {
 		if p.Kind == media.Video {
@@ -337,7 +284,7 @@ func TestLivePublishPlayAndLateJoiner(t *testing.T) {
 
 func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	ts := startServer(t, Config{})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 	good := dial(t, ts, "live", ClientConfig{})
 
 	cases := map[string][]byte{
@@ -368,13 +315,13 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	if _, err := good.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
 		t.Fatalf("good connection disturbed: %v", err)
 	}
-	waitFor(t, "closed lines", func() bool { return bytes.Count([]byte(ts.logs.String()), []byte("reason=handshake")) >= 3 })
+	testutil.WaitFor(t, 5*time.Second, "closed lines", func() bool { return bytes.Count([]byte(ts.logs.String()), []byte("reason=handshake")) >= 3 })
 }
 
 func TestUnknownMethodGetsCallFailed(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := dial(t, ts, "live", ClientConfig{})
-	_, err := c.Call(ctxT(t), "noSuchMethod", amf.Number(1))
+	_, err := c.Call(testutil.Context(t, 5*time.Second), "noSuchMethod", amf.Number(1))
 	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodeCallFailed {
 		t.Fatalf("err = %v, want %s", err, message.CodeCallFailed)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 )
 
@@ -45,7 +46,7 @@ func (s *stallConn) stall() {
 // publisher and a fast player carry on (style.md §8, slow consumer).
 func TestSlowConsumerIsCutOffOthersCarryOn(t *testing.T) {
 	ts := startServer(t, Config{WriteTimeout: 300 * time.Millisecond})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 5*time.Second)
 
 	pubC := dial(t, ts, "live", ClientConfig{})
 	pub, err := pubC.CreateStream(ctx)
@@ -111,5 +112,5 @@ func TestSlowConsumerIsCutOffOthersCarryOn(t *testing.T) {
 		sent++
 		time.Sleep(2 * time.Millisecond)
 	}
-	waitFor(t, "fast player receives every message", func() bool { return len(fast.snapshot()) >= sent+2 })
+	testutil.WaitFor(t, 5*time.Second, "fast player receives every message", func() bool { return len(fast.snapshot()) >= sent+2 })
 }

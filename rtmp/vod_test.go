@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -120,7 +121,7 @@ func (c *collector) media() []event {
 func playStream(t *testing.T, ts *testServer) (*Client, *ClientStream, *collector) {
 	t.Helper()
 	c := dial(t, ts, "live", ClientConfig{})
-	s, err := c.CreateStream(ctxT(t))
+	s, err := c.CreateStream(testutil.Context(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestVODStatusSequenceAndMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, s, col := playStream(t, ts)
-	if n, err := c.GetStreamLength(ctxT(t), "clip"); err != nil || n != 1.2 {
+	if n, err := c.GetStreamLength(testutil.Context(t, 5*time.Second), "clip"); err != nil || n != 1.2 {
 		t.Errorf("getStreamLength = %v, %v; want 1.2", n, err)
 	}
 	if err := s.PlayArgs("clip", 0, -1000, true); err != nil {
@@ -375,20 +376,20 @@ func TestVODHostileNames(t *testing.T) {
 	c := dial(t, ts, "live", ClientConfig{})
 	for _, name := range names {
 		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
-			s, err := c.CreateStream(ctxT(t))
+			s, err := c.CreateStream(testutil.Context(t, 5*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := s.PlayArgs(name, 0, -1000, true); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.WaitStatus(ctxT(t), message.CodePlayStreamNotFound); err != nil {
+			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodePlayStreamNotFound); err != nil {
 				t.Errorf("play: %v, want StreamNotFound", err)
 			}
 			if err := s.command("publish", amf.String(name), amf.String("record")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.WaitStatus(ctxT(t), message.CodePublishBadName); err != nil {
+			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodePublishBadName); err != nil {
 				t.Errorf("publish record: %v, want BadName", err)
 			}
 		})
@@ -413,14 +414,14 @@ func TestRecordThenAppendContinues(t *testing.T) {
 	c := dial(t, ts, "live", ClientConfig{})
 	publish := func(typ string, frames int) {
 		t.Helper()
-		s, err := c.CreateStream(ctxT(t))
+		s, err := c.CreateStream(testutil.Context(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Publish(ctxT(t), "sub/rec", typ); err != nil {
+		if err := s.Publish(testutil.Context(t, 5*time.Second), "sub/rec", typ); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.WaitStatus(ctxT(t), message.CodeRecordStart); err != nil {
+		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodeRecordStart); err != nil {
 			t.Fatal(err)
 		}
 		_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: []byte{0x17, 0, 0, 0, 0, 1, 2}})
@@ -433,7 +434,7 @@ func TestRecordThenAppendContinues(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.WaitStatus(ctxT(t), message.CodeRecordStop); err != nil {
+		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodeRecordStop); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -594,7 +595,7 @@ func TestVODMP3(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, s, col := playStream(t, ts)
-	if n, err := c.GetStreamLength(ctxT(t), "mp3:song"); err != nil || n < 1.0 || n > 1.1 {
+	if n, err := c.GetStreamLength(testutil.Context(t, 5*time.Second), "mp3:song"); err != nil || n < 1.0 || n > 1.1 {
 		t.Errorf("getStreamLength(mp3:song) = %v, %v; want about 1.045", n, err)
 	}
 	if err := s.PlayArgs("mp3:song", 0, -1000, true); err != nil {

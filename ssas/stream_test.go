@@ -12,6 +12,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 )
@@ -146,22 +147,10 @@ func (w *watcher) unpublished() bool {
 	return slices.Contains(w.evs, media.EventUnpublishNotify)
 }
 
-// waitCond polls cond under a deadline (style.md §8).
-func waitCond(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // waitCount waits until line was logged n times.
 func (e *env) waitCount(line string, n int) {
 	e.t.Helper()
-	waitCond(e.t, fmt.Sprintf("%d × %q", n, line), func() bool {
+	testutil.WaitFor(e.t, 10*time.Second, fmt.Sprintf("%d × %q", n, line), func() bool {
 		c := 0
 		for _, l := range e.lines() {
 			if l == line {
@@ -274,7 +263,7 @@ Client.prototype.tv = function () {
 		t.Fatalf("tv() = %v %v", fmtAMF(v), ok)
 	}
 	e.waitLine("tv NetStream.Play.Stop")
-	waitCond(t, "subscribers to see the end", w.unpublished)
+	testutil.WaitFor(t, 10*time.Second, "subscribers to see the end", w.unpublished)
 	e.waitLine("tv NetStream.Record.Stop")
 	if el := time.Since(start); el < 900*time.Millisecond {
 		t.Errorf("1.2 s of playlist played in %v: not paced", el)
@@ -349,7 +338,7 @@ Client.prototype.cue = function (n, v) { return Stream.get(n).send("onCue", v, {
 	if v, ok := a.call("cue", amf.String("cam"), amf.Number(7)); !ok || !v.Bool() {
 		t.Fatalf("send = %v %v", fmtAMF(v), ok)
 	}
-	waitCond(t, "the cue message", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the cue message", func() bool {
 		for _, p := range w.packets() {
 			if p.Kind == media.Data {
 				return true
@@ -372,7 +361,7 @@ Client.prototype.cue = function (n, v) { return Stream.get(n).send("onCue", v, {
 	}
 	// The client still publishes: more media flows through its publication.
 	pub.Write(&media.Packet{Kind: media.Video, Time: 5400, Payload: []byte{0x27, 1, 0, 0, 0, 99}})
-	waitCond(t, "media after the cue", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "media after the cue", func() bool {
 		p := w.packets()
 		return p[len(p)-1].Time == 5400
 	})

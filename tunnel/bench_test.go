@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -70,7 +71,7 @@ func (bp *benchPlayers) start(b *testing.B, st *stack, scheme, stream string, n 
 	for range n {
 		c := dialRTMP(b, scheme+"://"+st.addr+"/live", dc)
 		bp.clients = append(bp.clients, c)
-		ctx := ctxT(b, 10*time.Second)
+		ctx := testutil.Context(b, 10*time.Second)
 		s, err := c.CreateStream(ctx)
 		if err != nil {
 			b.Fatal(err)
@@ -200,7 +201,7 @@ func connectAndAbandon(b *testing.B, rawURL string) {
 	}
 	// Idle: an empty poll has come back (the server has then released the
 	// session's buffers, as for any idle session that is polled).
-	waitFor(b, 5*time.Second, "an empty poll", func() bool { return cc.EmptyPolls() >= 2 })
+	testutil.WaitFor(b, 5*time.Second, "an empty poll", func() bool { return cc.EmptyPolls() >= 2 })
 	cc.Abandon() // also closes its HTTP connection
 	<-c.Done()
 }
@@ -224,7 +225,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 				connectAndAbandon(b, "rtmpt://"+st.addr+"/live")
 			}
 			// The server notices the closed HTTP connections.
-			waitFor(b, 5*time.Second, "idle HTTP connections to close", func() bool {
+			testutil.WaitFor(b, 5*time.Second, "idle HTTP connections to close", func() bool {
 				return runtime.NumGoroutine() <= 2*n+20
 			})
 			h1, s1 := memNow()
@@ -275,7 +276,7 @@ func BenchmarkLatency(b *testing.B) {
 			var mu sync.Mutex
 			var lat []time.Duration
 			vc := dialRTMP(b, "rtmpt://"+st.addr+"/live", DialConfig{IdleInterval: 50 * time.Millisecond})
-			ctx := ctxT(b, 10*time.Second)
+			ctx := testutil.Context(b, 10*time.Second)
 			s, err := vc.CreateStream(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -311,7 +312,7 @@ func BenchmarkLatency(b *testing.B) {
 					time.Sleep(40 * time.Millisecond) // the stream's frame rate
 				}
 			}
-			waitFor(b, 5*time.Second, "the last frames", func() bool {
+			testutil.WaitFor(b, 5*time.Second, "the last frames", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(lat) >= i-7

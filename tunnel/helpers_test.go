@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/media"
@@ -35,24 +34,6 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// syncBuffer is a log sink safe for the servers' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is the whole server side as cmd/openfcs wires it: engine, RTMP
 // server, tunnel server on fiber, one Mux over a plain port and (with
 // TLS) a TLS port.
@@ -64,7 +45,7 @@ type stack struct {
 	mux    *listen.Mux
 	addr   string // plain port: RTMP and RTMPT
 	tlsAdr string // TLS port: RTMPS and RTMPTS ("" without TLS)
-	logs   *syncBuffer
+	logs   *testutil.LogBuffer
 }
 
 type stackOpts struct {
@@ -75,18 +56,13 @@ type stackOpts struct {
 
 func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 	t.Helper()
-	apps := t.TempDir()
-	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
 	level := slog.LevelDebug
 	if o.quiet {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	log, logs := testutil.Logger(t, level)
 	st := &stack{logs: logs}
-	st.eng = instance.NewManager(instance.Config{AppsDir: apps}, log)
+	st.eng = instance.NewManager(instance.Config{AppsDir: testutil.Apps(t, "live")}, log)
 	st.rtmp = &rtmp.Server{Config: o.session, Logger: log, Engine: st.eng}
 	st.tun = &Server{Config: cfg, Logger: log, Sessions: st.rtmp}
 	st.app = fiber.New(cfg.FiberConfig())
@@ -131,30 +107,8 @@ func startStack(t testing.TB, cfg Config, o stackOpts) *stack {
 		_ = st.mux.Close()
 		wg.Wait()
 		st.eng.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
 	})
 	return st
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond under a deadline (style.md §8: no sleeps).
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // dialRTMP connects the project's RTMP client to rawURL; rtmpt:// and
@@ -172,7 +126,7 @@ func dialRTMP(t testing.TB, rawURL string, dc DialConfig) *rtmp.Client {
 	case "rtmps":
 		cc.Dial = rtmp.DialTLS(&tls.Config{InsecureSkipVerify: true})
 	}
-	c, err := rtmp.Dial(ctxT(t, 10*time.Second), rawURL, cc)
+	c, err := rtmp.Dial(testutil.Context(t, 10*time.Second), rawURL, cc)
 	if err != nil {
 		t.Fatalf("dial %s: %v", rawURL, err)
 	}
@@ -222,7 +176,7 @@ func interframe(i byte, size int) []byte {
 // publish opens a publishing stream named name on c.
 func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
 	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	s, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +190,7 @@ func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
 // play opens a playing stream of name on c recording into r.
 func play(t testing.TB, c *rtmp.Client, name string, r *recorder) *rtmp.ClientStream {
 	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	s, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +222,7 @@ func mustURL(t testing.TB, s string) *url.URL {
 // and connects to the app of rawURL.
 func newRTMPClient(t testing.TB, nc net.Conn, rawURL string) (*rtmp.Client, error) {
 	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	c, err := rtmp.NewClient(ctx, nc, rtmp.ClientConfig{})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/media"
 )
@@ -64,7 +65,7 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 				write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
 				write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 			}
-			waitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.count(media.Video) >= n+1 })
+			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.count(media.Video) >= n+1 })
 			rec.mu.Lock()
 			var vids []media.Packet
 			for _, p := range rec.pkts {
@@ -193,7 +194,7 @@ func TestWireFormat(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("idle after close: %d, want 404", resp.StatusCode)
 	}
-	waitFor(t, 5*time.Second, "the RTMP session to end", func() bool { return st.rtmp.NumConns() == 0 })
+	testutil.WaitFor(t, 5*time.Second, "the RTMP session to end", func() bool { return st.rtmp.NumConns() == 0 })
 }
 
 // TestBadInput: every bad-input case of issue 4 gets its status while a
@@ -220,7 +221,7 @@ func TestBadInput(t *testing.T) {
 			write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * frame), Payload: p})
 			frame++
 		}
-		waitFor(t, 5*time.Second, "playback after "+what, func() bool { return rec.count(media.Video) >= frame+1 })
+		testutil.WaitFor(t, 5*time.Second, "playback after "+what, func() bool { return rec.count(media.Video) >= frame+1 })
 	}
 	sendSome("start")
 
@@ -334,7 +335,7 @@ func TestExpiryEndsRTMPSession(t *testing.T) {
 	u := mustURL(t, "rtmpt://"+st.addr+"/live")
 	var conns []*ClientConn
 	for range 5 {
-		cc, err := Dial(ctxT(t, 5*time.Second), u, DialConfig{IdleInterval: 20 * time.Millisecond})
+		cc, err := Dial(testutil.Context(t, 5*time.Second), u, DialConfig{IdleInterval: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,11 +346,11 @@ func TestExpiryEndsRTMPSession(t *testing.T) {
 		}
 		_ = c
 	}
-	waitFor(t, 5*time.Second, "5 connected clients", func() bool { return clientCount(st) == 5 })
+	testutil.WaitFor(t, 5*time.Second, "5 connected clients", func() bool { return clientCount(st) == 5 })
 	for _, cc := range conns {
 		cc.Abandon()
 	}
-	waitFor(t, 5*time.Second, "sessions to expire", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "sessions to expire", func() bool {
 		return st.tun.NumSessions() == 0 && st.rtmp.NumConns() == 0 && clientCount(st) == 0
 	})
 	if s := st.tun.Stats(); s.Expired != 5 || s.Opened != 5 {
@@ -404,7 +405,7 @@ func TestHTTP3(t *testing.T) {
 		}
 		write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
 	}
-	waitFor(t, 10*time.Second, "video over HTTP/3", func() bool { return rec.count(media.Video) >= 21 })
+	testutil.WaitFor(t, 10*time.Second, "video over HTTP/3", func() bool { return rec.count(media.Video) >= 21 })
 	if !strings.Contains(st.logs.String(), "proto=rtmpts") {
 		t.Error("HTTP/3 session not logged as rtmpts")
 	}
@@ -426,11 +427,11 @@ func TestDialerBadServer(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	_, err = Dial(ctxT(t, 5*time.Second), mustURL(t, "rtmpt://"+ln.Addr().String()+"/live"), DialConfig{})
+	_, err = Dial(testutil.Context(t, 5*time.Second), mustURL(t, "rtmpt://"+ln.Addr().String()+"/live"), DialConfig{})
 	if err == nil || !strings.Contains(err.Error(), "not a session id") {
 		t.Fatalf("err = %v, want not a session id", err)
 	}
-	_, err = Dial(ctxT(t, 5*time.Second), mustURL(t, "rtmp://"+ln.Addr().String()+"/live"), DialConfig{})
+	_, err = Dial(testutil.Context(t, 5*time.Second), mustURL(t, "rtmp://"+ln.Addr().String()+"/live"), DialConfig{})
 	if err == nil {
 		t.Fatal("rtmp:// scheme accepted by the tunnel dialer")
 	}

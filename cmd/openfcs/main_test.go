@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 )
 
@@ -66,38 +66,15 @@ func TestFlagsOverrideFile(t *testing.T) {
 	}
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestServeStartsAndStopsOnCancel(t *testing.T) {
 	apps := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuf{}
+	logs := testutil.NewLogBuffer(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--apps", apps, "--log-format", "json"}, logs, logs)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"msg":"started"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not started; log:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the started line", func() bool { return strings.Contains(logs.String(), `"msg":"started"`) })
 	if !strings.Contains(logs.String(), `"proto":"rtmp","addr":"127.0.0.1:`) {
 		t.Errorf("no rtmp listening line in:\n%s", logs.String())
 	}
@@ -147,19 +124,13 @@ func TestServeTLSListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuf{}
+	logs := testutil.NewLogBuffer(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--tls", "127.0.0.1:0",
 			"--tls-cert", cert, "--tls-key", key, "--apps", dir, "--log-format", "json"}, logs, logs)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"msg":"started"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not started; log:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the started line", func() bool { return strings.Contains(logs.String(), `"msg":"started"`) })
 	addrs := map[string]string{}
 	for line := range strings.Lines(logs.String()) {
 		var l struct{ Msg, Proto, Addr string }

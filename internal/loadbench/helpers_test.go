@@ -3,14 +3,12 @@ package loadbench
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp"
 )
 
@@ -288,35 +287,14 @@ func procField(tb testing.TB, path, key string) uint64 {
 // a stop function (also registered as cleanup, idempotent).
 func startServer(tb testing.TB) (addr string, stop func()) {
 	tb.Helper()
-	apps := tb.TempDir()
-	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
-		tb.Fatal(err)
-	}
 	log := slog.New(slog.DiscardHandler)
-	eng := instance.NewManager(instance.Config{AppsDir: apps}, log)
-	srv := &rtmp.Server{Logger: log, Engine: eng}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	eng := instance.NewManager(instance.Config{AppsDir: testutil.Apps(tb, "live")}, log)
+	tb.Cleanup(eng.Close)
+	addr, stopServer := testutil.Serve(tb, &rtmp.Server{Logger: log, Engine: eng}, rtmp.ErrServerClosed)
+	return addr, func() {
+		stopServer()
+		eng.Close()
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				tb.Errorf("server shutdown: %v", err)
-			}
-			if err := <-done; !errors.Is(err, rtmp.ErrServerClosed) {
-				tb.Errorf("Serve returned %v", err)
-			}
-			eng.Close()
-		})
-	}
-	tb.Cleanup(stop)
-	return ln.Addr().String(), stop
 }
 
 func envInt(tb testing.TB, key string, def int) int {
