@@ -425,45 +425,12 @@ func (c *conn) writeLoop() {
 		out   []outMsg
 		plays []*player
 		evs   []media.Event
-		// lastFlush and deadlineSet are times of the server's merge clock.
-		lastFlush   time.Duration
+		// deadlineSet is a time of the server's merge clock.
 		deadlineSet = time.Duration(-1 << 62)
-		// mergeC receives the mergeClock's wake-ups of this writer; made
-		// when a merge wait first happens.
-		mergeC  chan struct{}
-		clk     = c.srv.clock
-		grid    = mergeGrid(c.cfg.MergeWrite)
-		merging = c.cfg.MergeWrite > 0
+		clk         = c.srv.clock
+		mw          = mergeWait{clk: clk, every: c.cfg.MergeWrite, grid: mergeGrid(c.cfg.MergeWrite)}
+		merging     = mw.every > 0
 	)
-	// waitMerge sleeps until the merge deadline at (a grid point); it
-	// reports false when the connection ended meanwhile.
-	waitMerge := func(at time.Duration) bool {
-		if mergeC == nil {
-			mergeC = make(chan struct{}, 1)
-		}
-		clk.wait(at, mergeC)
-		for {
-			select {
-			case <-c.ctx.Done():
-				return false
-			case <-mergeC:
-			}
-			if clk.now() >= at {
-				return true
-			}
-			// Not expected (one wake-up per wait, sent once at is
-			// due); if it happens, wait again rather than forever.
-			clk.wait(at, mergeC)
-		}
-	}
-	// nextRound is the first grid point MergeWrite after the last flush.
-	ceilGrid := func(at time.Duration) time.Duration {
-		if r := at % grid; r != 0 {
-			at += grid - r
-		}
-		return at
-	}
-	nextRound := func() time.Duration { return ceilGrid(lastFlush + c.cfg.MergeWrite) }
 	// roundAt is the merge deadline this round was woken for, or -1.
 	roundAt := time.Duration(-1)
 	for {
@@ -507,9 +474,9 @@ func (c *conn) writeLoop() {
 			c.bytesOut.Add(uint64(n))
 			// A round woken by the clock counts from its deadline, so
 			// writers in step stay on one grid point.
-			lastFlush, flushed = now, true
+			mw.lastFlush, flushed = now, true
 			if roundAt >= 0 {
-				lastFlush = roundAt
+				mw.lastFlush = roundAt
 			}
 			if err != nil {
 				var ne net.Error
@@ -548,8 +515,8 @@ func (c *conn) writeLoop() {
 			// that is one wake-up per round instead of a wake-up per
 			// arrival plus one for the merge wait. Only a round that
 			// finds nothing falls back to waiting for a signal.
-			at := nextRound()
-			if !waitMerge(at) {
+			at := mw.next()
+			if !mw.until(c.ctx, at) {
 				return
 			}
 			roundAt = at
@@ -564,8 +531,8 @@ func (c *conn) writeLoop() {
 		// when MergeWrite has passed: the rest of its tick (and of the
 		// other players' ticks) arrives meanwhile, and the connection
 		// joins the players already polling on that grid point.
-		if at := max(nextRound(), ceilGrid(clk.now())); merging && len(plays) > 0 && at > clk.now() {
-			if !waitMerge(at) {
+		if at := max(mw.next(), mw.ceil(clk.now())); merging && len(plays) > 0 && at > clk.now() {
+			if !mw.until(c.ctx, at) {
 				return
 			}
 			roundAt = at

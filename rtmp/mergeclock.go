@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -112,4 +113,51 @@ func (m *mergeClock) fire() {
 	clear(m.slots[n:])
 	m.slots = m.slots[:n]
 	m.armLocked()
+}
+
+// mergeWait paces the rounds of one connection writer on its server's
+// merge clock: with players attached, flushes are at least MergeWrite
+// apart and fall on grid points shared with the other writers. Writer
+// goroutine only.
+type mergeWait struct {
+	clk   *mergeClock
+	every time.Duration // Config.MergeWrite; not positive: no merging
+	grid  time.Duration // mergeGrid(every)
+	// lastFlush is the clock time of the last flush; for a round woken by
+	// the clock, its deadline, so writers in step stay on one grid point.
+	lastFlush time.Duration
+	ch        chan struct{} // the clock's wake-ups; made on the first wait
+}
+
+// ceil rounds at up to the grid.
+func (m *mergeWait) ceil(at time.Duration) time.Duration {
+	if r := at % m.grid; r != 0 {
+		at += m.grid - r
+	}
+	return at
+}
+
+// next is the first grid point MergeWrite after the last flush.
+func (m *mergeWait) next() time.Duration { return m.ceil(m.lastFlush + m.every) }
+
+// until sleeps until the clock reaches at (a grid point); it reports
+// false when ctx ended meanwhile.
+func (m *mergeWait) until(ctx context.Context, at time.Duration) bool {
+	if m.ch == nil {
+		m.ch = make(chan struct{}, 1)
+	}
+	m.clk.wait(at, m.ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-m.ch:
+		}
+		if m.clk.now() >= at {
+			return true
+		}
+		// Not expected (one wake-up per wait, sent once at is due); if it
+		// happens, wait again rather than forever.
+		m.clk.wait(at, m.ch)
+	}
 }

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -72,4 +73,32 @@ func TestMergeClockDoesNotAllocate(t *testing.T) {
 	m.mu.Lock()
 	m.timer.Stop()
 	m.mu.Unlock()
+}
+
+// TestMergeWaitRounds: a writer's next round is MergeWrite after its last
+// flush, rounded up to the grid, and until returns once the clock is past it
+// (or false when the connection ends first).
+func TestMergeWaitRounds(t *testing.T) {
+	clk := newMergeClock()
+	mw := mergeWait{clk: clk, every: 40 * time.Millisecond, grid: mergeGrid(40 * time.Millisecond)}
+	for _, tc := range []struct{ last, want time.Duration }{
+		{0, 40 * time.Millisecond},
+		{time.Millisecond, 45 * time.Millisecond},
+		{5 * time.Millisecond, 45 * time.Millisecond},
+		{5*time.Millisecond + 1, 50 * time.Millisecond},
+	} {
+		mw.lastFlush = tc.last
+		if got := mw.next(); got != tc.want {
+			t.Errorf("lastFlush %v: next %v, want %v", tc.last, got, tc.want)
+		}
+	}
+	at := mw.ceil(clk.now() + 10*time.Millisecond)
+	if !mw.until(context.Background(), at) || clk.now() < at {
+		t.Fatalf("until(%v) returned at %v", at, clk.now())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if mw.until(ctx, clk.now()+time.Hour) {
+		t.Fatal("until returned true for an ended connection")
+	}
 }
