@@ -98,6 +98,18 @@ func TestRTMPTSAndRTMPS(t *testing.T) {
 		}
 		liveOver(t, srv.server, "b", tunnelURL("rtmps", srv.tlsAddr, "live", "b"), players, publishTime)
 	})
+	// Debian's rtmpdump reads TLS through GnuTLS, which trips over TLS 1.3
+	// session tickets (tlsutil.ForRTMP); out of the box it must play.
+	t.Run("rtmpdump plays rtmps", func(t *testing.T) {
+		t.Parallel()
+		players := map[string]*player{
+			"rtmpdump rtmps": startRtmpdumpPlayer(t, tunnelURL("rtmps", srv.tlsAddr, "live", "c")),
+		}
+		liveOver(t, srv.server, "c", srv.RTMPURL("live", "c"), players, publishTime)
+		if !protoLogged(srv.server, "rtmps") {
+			t.Error("no connection logged with proto rtmps")
+		}
+	})
 }
 
 // TestRTMPTThroughNginx: ffmpeg plays over rtmpt:// through Debian's

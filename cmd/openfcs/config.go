@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
@@ -56,6 +57,36 @@ type TLSConfig struct {
 	// DisableHTTP3 turns off HTTP/3 on the UDP port (and its Alt-Svc
 	// advertisement). Default false: HTTP/3 on.
 	DisableHTTP3 bool `yaml:"disable_http3"`
+	// MinVersion and MaxVersion bound the TLS versions of the TCP port:
+	// "1.0", "1.1", "1.2" or "1.3". Defaults "1.2" and "1.3". HTTP/3 is
+	// TLS 1.3 whatever they say.
+	MinVersion string `yaml:"min_version"`
+	MaxVersion string `yaml:"max_version"`
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c TLSConfig) WithDefaults() TLSConfig {
+	if c.MinVersion == "" {
+		c.MinVersion = "1.2"
+	}
+	if c.MaxVersion == "" {
+		c.MaxVersion = "1.3"
+	}
+	return c
+}
+
+// versions returns the configured version bounds.
+func (c TLSConfig) versions() (minV, maxV uint16, err error) {
+	if minV, err = tlsutil.ParseVersion(c.MinVersion); err != nil {
+		return 0, 0, fmt.Errorf("tls.min_version: %w", err)
+	}
+	if maxV, err = tlsutil.ParseVersion(c.MaxVersion); err != nil {
+		return 0, 0, fmt.Errorf("tls.max_version: %w", err)
+	}
+	if minV > maxV {
+		return 0, 0, fmt.Errorf("tls.min_version %s is above tls.max_version %s", c.MinVersion, c.MaxVersion)
+	}
+	return minV, maxV, nil
 }
 
 // LogConfig selects the slog handler.
@@ -76,6 +107,7 @@ func defaultConfig() Config {
 // effective returns cfg with every package's defaults filled in: what
 // the server actually runs with, and what openfcs.yaml documents.
 func (c Config) effective() Config {
+	c.TLS = c.TLS.WithDefaults()
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
 	c.Tunnel = c.Tunnel.WithDefaults()
@@ -149,6 +181,9 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 func (c Config) validate() error {
 	if c.TLS.Addr != "" && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 		return errors.New("tls.addr needs tls.cert_file and tls.key_file (make run generates a development pair)")
+	}
+	if _, _, err := c.TLS.WithDefaults().versions(); err != nil {
+		return err
 	}
 	return c.Tunnel.Validate()
 }

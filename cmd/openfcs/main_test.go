@@ -171,3 +171,49 @@ func TestServeTLSListeners(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 }
+
+// tls.min_version and tls.max_version: bad values are refused at start
+// naming the key, and the bounds reach the TLS port.
+func TestTLSVersionKeys(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	if err := tlsutil.WriteSelfSigned(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"tls:\n  min_version: \"1.4\"\n", "tls.min_version"},
+		{"tls:\n  max_version: \"TLS1.3\"\n", "tls.max_version"},
+		{"tls:\n  min_version: \"1.3\"\n  max_version: \"1.2\"\n", "tls.min_version 1.3 is above tls.max_version 1.2"},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseServe([]string{"--config", p}, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want one naming %s", tc.yaml, err, tc.want)
+		}
+	}
+
+	conf, err := serverTLS(TLSConfig{CertFile: cert, KeyFile: key, MaxVersion: "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshake := func(client *tls.Config) (uint16, error) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		go func() { _ = tls.Server(a, conf).Handshake() }()
+		c := tls.Client(b, client)
+		err := c.Handshake()
+		return c.ConnectionState().Version, err
+	}
+	if v, err := handshake(&tls.Config{InsecureSkipVerify: true}); err != nil || v != tls.VersionTLS12 { //nolint:gosec // self-signed test server
+		t.Errorf("max_version 1.2: negotiated %x, %v; want TLS 1.2", v, err)
+	}
+	if _, err := handshake(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}); err == nil { //nolint:gosec // self-signed test server
+		t.Error("max_version 1.2 accepted a TLS 1.3-only client")
+	}
+	if h3 := h3TLS(conf); h3.MinVersion != tls.VersionTLS13 || h3.MaxVersion != tls.VersionTLS13 {
+		t.Errorf("HTTP/3 TLS versions %x..%x, want 1.3 only", h3.MinVersion, h3.MaxVersion)
+	}
+}

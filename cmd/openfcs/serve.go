@@ -46,8 +46,8 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	var tlsConf *tls.Config
 	if cfg.TLS.Addr != "" {
-		if tlsConf, err = tlsutil.ServerConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			return fmt.Errorf("tls: %w", err)
+		if tlsConf, err = serverTLS(cfg.TLS); err != nil {
+			return err
 		}
 	}
 	p, err := openPorts(cfg, tlsConf)
@@ -57,6 +57,30 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	s := newServer(cfg, log, p, tlsConf)
 	s.start(ctx)
 	return s.shutdown(s.wait(ctx))
+}
+
+// serverTLS loads the certificate and applies the version bounds; RTMP
+// clients get no TLS 1.3 session tickets (tlsutil.ForRTMP: librtmp over
+// GnuTLS fails on them).
+func serverTLS(c TLSConfig) (*tls.Config, error) {
+	minV, maxV, err := c.WithDefaults().versions()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := tlsutil.ServerConfig(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	conf.MinVersion, conf.MaxVersion = minV, maxV
+	return tlsutil.ForRTMP(conf), nil
+}
+
+// h3TLS is the TLS configuration of HTTP/3, which QUIC runs on TLS 1.3
+// only, whatever tls.min_version and tls.max_version say.
+func h3TLS(c *tls.Config) *tls.Config {
+	c = c.Clone()
+	c.MinVersion, c.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	return c
 }
 
 // port is one bound TCP address; proto names what it serves first ("rtmp",
@@ -150,7 +174,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	web := httpHandler(s.engine, s.rtmp, s.tun)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
-			TLSConfig: http3.ConfigureTLSConfig(tlsConf),
+			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
 			Handler:   s.tun.HTTPHandler("rtmpts", web),
 		}
 	}

@@ -113,3 +113,45 @@ func SelfSignedConfig(hosts ...string) (*tls.Config, error) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
+
+// versions maps the tls.min_version / tls.max_version spellings to
+// crypto/tls constants.
+var versions = map[string]uint16{
+	"1.0": tls.VersionTLS10,
+	"1.1": tls.VersionTLS11,
+	"1.2": tls.VersionTLS12,
+	"1.3": tls.VersionTLS13,
+}
+
+// ParseVersion turns "1.0", "1.1", "1.2" or "1.3" into a TLS version.
+func ParseVersion(s string) (uint16, error) {
+	if v, ok := versions[s]; ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("tlsutil: TLS version %q: want 1.0, 1.1, 1.2 or 1.3", s)
+}
+
+// ForRTMP returns a copy of cfg for a port that RTMP clients (rtmps://)
+// share with HTTPS clients: TLS 1.3 session tickets go only to clients
+// that offer ALPN.
+//
+// A TLS 1.3 server sends its session tickets after the handshake, as
+// records the client must consume before the first application data.
+// librtmp (Debian's rtmpdump) reads through GnuTLS, whose
+// gnutls_record_recv answers such a record with GNUTLS_E_AGAIN; librtmp
+// only treats -1 as an error and adds the negative count to its buffer,
+// so the RTMP handshake fails and the server reads EOF where C2 should
+// be. HTTP clients offer ALPN (h2, http/1.1) and keep their tickets; RTMP
+// clients offer none and would never resume a session anyway.
+func ForRTMP(cfg *tls.Config) *tls.Config {
+	noTickets := cfg.Clone()
+	noTickets.SessionTicketsDisabled = true
+	out := cfg.Clone()
+	out.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if len(hello.SupportedProtos) == 0 {
+			return noTickets, nil
+		}
+		return nil, nil
+	}
+	return out
+}
