@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/openfcs/openfcs/media"
 )
 
 // AppConfigFile is the per-application configuration file, in the
@@ -112,10 +115,62 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 	return c.WithDefaults(), nil
 }
 
-// AppConfig loads the instance's application.yaml. It is read on each call
-// (at publish and play, which are rare), so edits apply without a restart.
+// appConfigCache keeps the parsed application.yaml of an instance with the
+// file's identity (size, modification time) it was parsed from.
+type appConfigCache struct {
+	mu     sync.Mutex
+	ok     bool // cfg and err are valid for key
+	key    appConfigKey
+	cfg    AppConfig
+	err    error
+	warned bool // the broken file was logged once
+}
+
+type appConfigKey struct {
+	exists bool
+	size   int64
+	mtime  time.Time
+}
+
+// AppConfig returns the instance's application.yaml. The file is parsed
+// again only when it changed (a stat per call, which publish, play and
+// every playlist item make), so edits apply without a restart.
 func (in *Instance) AppConfig() (AppConfig, error) {
-	return LoadAppConfig(filepath.Join(in.m.cfg.AppsDir, in.App))
+	cfg, _, err := in.appConfig()
+	return cfg, err
+}
+
+// appConfig also reports whether this caller is the first to see this
+// version of the file (so a broken file is logged once).
+func (in *Instance) appConfig() (AppConfig, bool, error) {
+	dir := filepath.Join(in.m.cfg.AppsDir, in.App)
+	var key appConfigKey
+	if fi, err := os.Stat(filepath.Join(dir, AppConfigFile)); err == nil {
+		key = appConfigKey{exists: true, size: fi.Size(), mtime: fi.ModTime()}
+	}
+	c := &in.appCfg
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ok || c.key != key {
+		c.cfg, c.err = LoadAppConfig(dir)
+		c.ok, c.key, c.warned = true, key, false
+	}
+	first := !c.warned
+	c.warned = true
+	return c.cfg, first, c.err
+}
+
+// AppConfigOrDefaults returns the instance's application.yaml, or the
+// defaults when the file is broken (logged once per version of the file).
+func (in *Instance) AppConfigOrDefaults() AppConfig {
+	cfg, first, err := in.appConfig()
+	if err != nil {
+		if first {
+			in.log.Warn("application config: using the defaults", "err", err)
+		}
+		return AppConfig{}.WithDefaults()
+	}
+	return cfg
 }
 
 // StreamsDir returns the folder of the instance's recorded streams:
@@ -137,6 +192,17 @@ const (
 	ContainerMP3                  // "mp3:name"
 	ContainerID3                  // "id3:name": the MP3's tags only
 )
+
+// VODFormat is the reader format of the container.
+func (c Container) VODFormat() media.VODFormat {
+	switch c {
+	case ContainerMP3:
+		return media.VODMP3
+	case ContainerID3:
+		return media.VODID3
+	}
+	return media.VODFLV
+}
 
 // ErrStreamNotFound: the name is valid but no such file exists
 // (NetStream.Play.StreamNotFound).

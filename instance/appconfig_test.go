@@ -2,6 +2,9 @@ package instance
 
 import (
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +74,53 @@ func TestParseStreamFile(t *testing.T) {
 				t.Errorf("got %v %q, want %v %q", c, rel, tc.c, tc.rel)
 			}
 		})
+	}
+}
+
+// The instance keeps its parsed application.yaml while the file is
+// unchanged (a playlist item does not re-read it) and parses it again when
+// it changes.
+func TestAppConfigParsedOncePerVersion(t *testing.T) {
+	apps := t.TempDir()
+	if err := os.Mkdir(filepath.Join(apps, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(apps, "app", AppConfigFile)
+	write := func(body string, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	write("streams: aaaa\n", t0)
+	m := NewManager(Config{AppsDir: apps}, slog.New(slog.DiscardHandler))
+	defer m.Close()
+	in, _, err := m.Connect("app", DefaultInstance, ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.AppConfigOrDefaults().Streams; got != "aaaa" {
+		t.Fatalf("streams %q, want aaaa", got)
+	}
+	// Same size and time: the parsed version is kept, the file not read.
+	write("streams: bbbb\n", t0)
+	if got := in.AppConfigOrDefaults().Streams; got != "aaaa" {
+		t.Errorf("streams %q after a same-size, same-time rewrite: the file was parsed again", got)
+	}
+	// A changed file is parsed again.
+	write("streams: cccc\n", t0.Add(time.Second))
+	if got := in.AppConfigOrDefaults().Streams; got != "cccc" {
+		t.Errorf("streams %q after an edit, want cccc", got)
+	}
+	write("record: [broken\n", t0.Add(2*time.Second))
+	if _, err := in.AppConfig(); err == nil {
+		t.Error("a broken file gives no error")
+	}
+	if got := in.AppConfigOrDefaults(); got != (AppConfig{}).WithDefaults() {
+		t.Errorf("broken file: %+v, want the defaults", got)
 	}
 }

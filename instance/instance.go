@@ -50,6 +50,7 @@ type Instance struct {
 	streams *media.Registry
 	sos     *sharedobject.Registry
 	script  Script // nil without an application script; set before the instance is shared
+	appCfg  appConfigCache
 
 	// everAccepted is set once a client has been accepted: an instance
 	// that only ever refused (or lost) its clients unloads as soon as the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	// SharedObjects configures each instance's remote shared objects
 	// (limits, delivery tick, persistence delay).
 	SharedObjects sharedobject.Config `yaml:"shared_objects"`
+	// Playback bounds the players of recorded and live streams
+	// (docs/playback.md).
+	Playback playback.Config `yaml:"playback"`
 	// PendingTimeout rejects a connection an application script left
 	// pending for this long ("Connection timed out", ssas.md §3.5).
 	// Default 60s.
@@ -71,6 +75,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Media = c.Media.WithDefaults()
 	c.SharedObjects = c.SharedObjects.WithDefaults()
+	c.Playback = c.Playback.WithDefaults()
 	return c
 }
 
