@@ -32,9 +32,10 @@ type Config struct {
 	// queue or the session's write deadline passes; the RTMP layer then
 	// drops the client as a slow consumer. Default 1 MiB.
 	MaxPendingOutput int `yaml:"max_pending_output"`
-	// MaxPendingInput bounds /send bytes not yet read by the RTMP session;
-	// a /send that would exceed it waits for the session to read, at most
-	// RequestTimeout, then answers 503. Default 8 MiB.
+	// MaxPendingInput bounds /send bytes not yet read by the RTMP session,
+	// bodies parked ahead of a sequence gap included; a /send that would
+	// exceed it waits for the session to read, at most RequestTimeout, then
+	// answers 503. Default 8 MiB.
 	MaxPendingInput int `yaml:"max_pending_input"`
 	// MaxParked is how many requests that arrived ahead of a sequence gap
 	// are kept waiting for it (rtmpt.md §5). When more arrive the gap is

@@ -78,6 +78,9 @@ type session struct {
 	started bool
 	next    uint64
 	parked  map[uint64][]byte
+	// parkedBytes is the body bytes in parked: they count against
+	// MaxPendingInput with the unread input.
+	parkedBytes int
 	// Polling byte state (rtmpt.md §4).
 	empties int
 	step    int
@@ -333,7 +336,7 @@ func (s *session) endPeer(err error) bool {
 	}
 	s.peerErr = err
 	s.out.release()
-	s.parked = nil
+	s.parked, s.parkedBytes = nil, 0
 	s.markDone()
 	return true
 }
@@ -360,7 +363,7 @@ var errNoRoom = errors.New("tunnel: session input full")
 // it fills or more than MaxParked wait (then the gap is skipped).
 func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 	if len(body) > 0 {
-		if err := s.waitRoom(len(body), timeout); err != nil {
+		if err := s.waitRoom(seq, len(body), timeout); err != nil {
 			return err
 		}
 	}
@@ -382,6 +385,7 @@ func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 				break
 			}
 			delete(s.parked, s.next)
+			s.parkedBytes -= len(b)
 			s.push(b)
 			s.next++
 		}
@@ -397,6 +401,7 @@ func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 				b = append([]byte{}, body...)
 			}
 			s.parked[seq] = b
+			s.parkedBytes += len(b)
 		}
 		if len(s.parked) > s.srv.cfg.MaxParked {
 			s.skipGap()
@@ -429,17 +434,31 @@ func (s *session) skipGap() {
 			break
 		}
 		delete(s.parked, s.next)
+		s.parkedBytes -= len(b)
 		s.push(b)
 		s.next++
 	}
 }
 
-// waitRoom waits until n more input bytes fit under MaxPendingInput.
-func (s *session) waitRoom(n int, timeout time.Duration) error {
+// waitRoom waits until the n input bytes of request seq fit under
+// MaxPendingInput. A body that will be parked ahead of a gap counts with the
+// bodies parked already, so the parked ones (up to MaxParked of
+// MaxBodySize each) are bounded too; the next body in order counts only
+// with the unread input, so parked bytes can never keep out the body that
+// releases them.
+func (s *session) waitRoom(seq uint64, n int, timeout time.Duration) error {
 	var timer *time.Timer
 	for {
 		s.mu.Lock()
-		fits := s.in.len()+n <= s.srv.cfg.MaxPendingInput || s.in.len() == 0
+		var fits bool
+		switch max := s.srv.cfg.MaxPendingInput; {
+		case s.started && seq < s.next: // a duplicate, dropped
+			fits = true
+		case s.started && seq > s.next:
+			fits = s.in.len()+s.parkedBytes+n <= max
+		default:
+			fits = s.in.len()+n <= max || s.in.len() == 0
+		}
 		gone := s.closed || s.peerErr != nil
 		s.mu.Unlock()
 		if fits || gone {

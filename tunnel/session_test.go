@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -447,4 +448,37 @@ func TestRequestPathAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%v allocations per /idle + /send, want 0", allocs)
 	}
+}
+
+// TestParkedBodiesCountAgainstInput: bodies parked ahead of a sequence
+// gap count against MaxPendingInput with the unread input (before, up to
+// MaxParked bodies of MaxBodySize each were kept on top of it), while the
+// body that fills the gap is never kept out by them.
+func TestParkedBodiesCountAgainstInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{MaxPendingInput: 100, RequestTimeout: time.Second})
+		id, nc := openSession(t, s, c)
+		if code, _ := do(s, KindSend, id, 0, bytes.Repeat([]byte("a"), 10)); code != 200 {
+			t.Fatal(code)
+		}
+		if code, _ := do(s, KindSend, id, 2, bytes.Repeat([]byte("c"), 60)); code != 200 {
+			t.Fatalf("first parked body: %d", code)
+		}
+		start := time.Now()
+		if code, _ := do(s, KindSend, id, 3, bytes.Repeat([]byte("d"), 60)); code != 503 || time.Since(start) != time.Second {
+			t.Fatalf("parked body over the input bound: %d after %v", code, time.Since(start))
+		}
+		// 10 unread + 60 parked + 40 is over 100 too, but this body fills
+		// the gap: it is taken, and the parked one follows it.
+		if code, _ := do(s, KindSend, id, 1, bytes.Repeat([]byte("b"), 40)); code != 200 {
+			t.Fatalf("gap-filling body: %d", code)
+		}
+		want := strings.Repeat("a", 10) + strings.Repeat("b", 40) + strings.Repeat("c", 60)
+		if got := string(readAvailable(t, nc)); got != want {
+			t.Fatalf("session read %q, want %q", got, want)
+		}
+		if code, _ := do(s, KindSend, id, 3, bytes.Repeat([]byte("d"), 60)); code != 200 {
+			t.Fatalf("send after the session read: %d", code)
+		}
+	})
 }
