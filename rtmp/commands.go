@@ -537,39 +537,29 @@ func (c *conn) handleData(h chunk.Header, p []byte) error {
 }
 
 // handleAggregate splits a type 22 message into its FLV-tag sub-messages
-// and rebases their timestamps (rtmp.md §6).
+// (message.SplitAggregate) and handles each as if it had come alone.
 func (c *conn) handleAggregate(h chunk.Header, p []byte) error {
 	ns := c.publishing(h.StreamID)
 	if ns == nil {
 		return nil
 	}
-	first, haveFirst := uint32(0), false
-	for len(p) > 0 {
-		if len(p) < 11 {
-			return errors.New("rtmp: truncated aggregate sub-message header")
-		}
-		typ := p[0]
-		size := int(p[1])<<16 | int(p[2])<<8 | int(p[3])
-		ts := uint32(p[4])<<16 | uint32(p[5])<<8 | uint32(p[6]) | uint32(p[7])<<24
-		if len(p) < 11+size+4 {
-			return errors.New("rtmp: aggregate sub-message past the message end")
-		}
-		if !haveFirst {
-			first, haveFirst = ts, true
-		}
-		body := p[11 : 11+size]
-		sub := chunk.Header{CSID: h.CSID, Timestamp: ts + (h.Timestamp - first), Type: typ, StreamID: h.StreamID}
-		switch typ {
+	var arr [16]message.AggregatePart // ffmpeg and FMS put a few tags in one
+	parts, err := message.SplitAggregate(arr[:0], p, h.Timestamp)
+	if err != nil {
+		return err
+	}
+	for _, pt := range parts {
+		sub := chunk.Header{CSID: h.CSID, Timestamp: pt.Timestamp, Type: pt.Type, StreamID: h.StreamID}
+		switch pt.Type {
 		case message.TypeAudio, message.TypeVideo:
-			if err := c.handleMedia(sub, media.Kind(typ), body); err != nil {
+			if err := c.handleMedia(sub, media.Kind(pt.Type), pt.Body); err != nil {
 				return err
 			}
 		case message.TypeData:
-			if err := c.handleData(sub, body); err != nil {
+			if err := c.handleData(sub, pt.Body); err != nil {
 				return err
 			}
 		}
-		p = p[11+size+4:]
 	}
 	return nil
 }

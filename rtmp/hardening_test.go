@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"net"
 	"runtime"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
+	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -214,5 +217,69 @@ func TestPendingTotalBound(t *testing.T) {
 	c := dial(t, ts, "live", ClientConfig{})
 	if _, err := c.CreateStream(testutil.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAggregatePublish: an aggregate message (type 22) from a publisher
+// reaches a player as its sub-messages, rebased onto the message's clock
+// (tags at 5000 and 5040 in a message at 1000: 1000 and 1040); a malformed
+// one closes the publisher and delivers none of its parts.
+func TestAggregatePublish(t *testing.T) {
+	ts := startServer(t, Config{})
+	ctx := testutil.Context(t, 5*time.Second)
+	pubC := dial(t, ts, "live", ClientConfig{})
+	pub, err := pubC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, "agg", "live"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &packetRecorder{}
+	plC := dial(t, ts, "live", ClientConfig{})
+	pl, err := plC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl.OnPacket = rec.add
+	if err := pl.Play(ctx, "agg", -1000); err != nil {
+		t.Fatal(err)
+	}
+	agg := must(message.AppendAggregate(nil, []message.AggregatePart{
+		{Type: message.TypeAudio, Timestamp: 5000, Body: aacConfig},
+		{Type: message.TypeVideo, Timestamp: 5040, Body: keyframe(1)},
+	}))
+	send := func(p []byte) error {
+		return pubC.writeMsg(chunk.Header{CSID: message.CSIDVideo, Timestamp: 1000, Type: message.TypeAggregate, StreamID: pub.ID}, p)
+	}
+	if err := send(agg); err != nil {
+		t.Fatal(err)
+	}
+	av := func() []media.Packet {
+		var out []media.Packet
+		for _, p := range rec.snapshot() {
+			if p.Kind != media.Data {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	testutil.WaitFor(t, 5*time.Second, "both parts played", func() bool { return len(av()) >= 2 })
+	got := av()
+	if got[0].Kind != media.Audio || got[0].Time != 1000 || got[1].Kind != media.Video || got[1].Time != 1040 ||
+		!bytes.Equal(got[1].Payload, keyframe(1)) {
+		t.Fatalf("played %+v", got)
+	}
+	// A whole first part, then a truncated one: nothing of it is played.
+	if err := send(append(agg, 9, 0, 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pubC.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a malformed aggregate did not close the publisher")
+	}
+	if n := len(av()); n != 2 {
+		t.Fatalf("%d packets played, want the first 2 only", n)
 	}
 }
