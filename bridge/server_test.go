@@ -1,0 +1,425 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp"
+)
+
+func mustParse(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func appendF64(b []byte, f float64) []byte { return binary.BigEndian.AppendUint64(b, math.Float64bits(f)) }
+
+// TestPublishPlayEveryTransport: one scenario, every transport (style.md
+// §8): a publisher on one transport, a player on another; the player gets
+// every message in order and the server records each connection's
+// protocol.
+func TestPublishPlayEveryTransport(t *testing.T) {
+	cases := []struct{ pub, ply string }{
+		{"rtmpws", "rtmp"},
+		{"rtmp", "rtmpws"},
+		{"rtmpws", "rtmpws"},
+		{"rtmpt", "rtmpws"},
+		{"rtmpws", "rtmpt"},
+		{"rtmpwss", "rtmps"},
+		{"rtmps", "rtmpwss"},
+		{"rtmpts", "rtmpwss"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.pub+" publish, "+tc.ply+" play", func(t *testing.T) {
+			st := startStack(t, stackOpts{})
+			pc := dialRTMP(t, st.url(tc.pub, "live"))
+			ps := publish(t, pc, "s")
+			rec := &recorder{}
+			play(t, dialRTMP(t, st.url(tc.ply, "live")), "s", rec)
+
+			write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+			write(t, ps, media.Packet{Kind: media.Audio, Payload: aacConfig})
+			const n = 60
+			for i := range n {
+				p := interframe(byte(i), 3000+100*i)
+				if i%20 == 0 {
+					p = keyframe(byte(i), 50000) // spans many chunks and messages
+				}
+				write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+				write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+			}
+			waitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.of(media.Video)) >= n+1 })
+			vids := rec.of(media.Video)
+			if !bytes.Equal(vids[0].Payload, avcConfig) {
+				t.Fatalf("first video %x, want the config", vids[0].Payload)
+			}
+			for i, p := range vids[1:] {
+				want := interframe(byte(i), 3000+100*i)
+				if i%20 == 0 {
+					want = keyframe(byte(i), 50000)
+				}
+				if p.Time != uint32(40*i) || !bytes.Equal(p.Payload, want) {
+					t.Fatalf("video %d: time %d, %d bytes, want time %d, %d bytes", i, p.Time, len(p.Payload), 40*i, len(want))
+				}
+			}
+			logs := st.logs.String()
+			for _, proto := range []string{tc.pub, tc.ply} {
+				if !strings.Contains(logs, "proto="+proto+" ") {
+					t.Errorf("no connection logged with proto=%s", proto)
+				}
+			}
+		})
+	}
+}
+
+// TestSharedObjectEveryTransport: clients on rtmp, rtmpt and rtmpws share
+// one remote shared object; a change and a send from each reach the
+// others with the right change lists.
+func TestSharedObjectEveryTransport(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	schemes := []string{"rtmpws", "rtmp", "rtmpt", "rtmpwss"}
+	type member struct {
+		scheme string
+		so     *rtmp.SharedObject
+		mu     chan struct{}
+		items  []rtmp.SyncItem
+		sends  []string
+	}
+	members := make([]*member, len(schemes))
+	for i, sc := range schemes {
+		m := &member{scheme: sc, so: rtmp.NewSharedObject("chat", false), mu: make(chan struct{}, 1)}
+		m.mu <- struct{}{}
+		m.so.OnSync = func(items []rtmp.SyncItem) {
+			<-m.mu
+			m.items = append(m.items, items...)
+			m.mu <- struct{}{}
+		}
+		m.so.OnMessage = func(handler string, args []amf.Value) {
+			<-m.mu
+			if len(args) > 0 {
+				m.sends = append(m.sends, handler+":"+args[0].Str())
+			}
+			m.mu <- struct{}{}
+		}
+		c := dialRTMP(t, st.url(sc, "live"))
+		if err := m.so.Connect(ctxT(t, 10*time.Second), c); err != nil {
+			t.Fatalf("%s: connect SO: %v", sc, err)
+		}
+		members[i] = m
+	}
+	has := func(m *member, code, name string) bool {
+		<-m.mu
+		defer func() { m.mu <- struct{}{} }()
+		for _, it := range m.items {
+			if it.Code == code && it.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	sent := func(m *member, s string) bool {
+		<-m.mu
+		defer func() { m.mu <- struct{}{} }()
+		for _, x := range m.sends {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, from := range members {
+		key := "from_" + from.scheme
+		if err := from.so.SetProperty(key, amf.String(from.scheme)); err != nil {
+			t.Fatal(err)
+		}
+		if err := from.so.Send("say", amf.String("hi from "+from.scheme)); err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range members {
+			code := "change"
+			if to == from {
+				code = "success"
+			}
+			waitFor(t, 10*time.Second, to.scheme+" sees "+code+" of "+key, func() bool { return has(to, code, key) })
+			waitFor(t, 10*time.Second, to.scheme+" gets the send of "+from.scheme, func() bool { return sent(to, "say:hi from "+from.scheme) })
+			if got := to.so.Get(key); got.Str() != from.scheme {
+				t.Errorf("%s: %s = %v, want %q", to.scheme, key, got, from.scheme)
+			}
+		}
+	}
+}
+
+func TestOriginAllowed(t *testing.T) {
+	cases := []struct {
+		name    string
+		allowed []string
+		origin  string
+		host    string
+		want    bool
+	}{
+		{"no origin: not a browser page", nil, "", "a.example:8080", true},
+		{"same host by default", nil, "http://a.example:8080", "a.example:8080", true},
+		{"same host, other case", nil, "https://A.example:8080", "a.example:8080", true},
+		{"other port by default", nil, "http://a.example:9000", "a.example:8080", false},
+		{"other host by default", nil, "http://evil.example", "a.example", false},
+		{"null origin (sandboxed page)", nil, "null", "a.example", false},
+		{"listed", []string{"https://app.example"}, "https://app.example", "media.example", true},
+		{"listed with a slash", []string{"https://app.example/"}, "https://app.example", "media.example", true},
+		{"not listed", []string{"https://app.example"}, "https://evil.example", "media.example", false},
+		{"scheme matters", []string{"https://app.example"}, "http://app.example", "media.example", false},
+		{"a list replaces same-host", []string{"https://app.example"}, "http://media.example", "media.example", false},
+		{"star", []string{"*"}, "http://anything.example", "media.example", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := originAllowed(tc.allowed, tc.origin, tc.host); got != tc.want {
+				t.Errorf("originAllowed(%q, %q, %q) = %v, want %v", tc.allowed, tc.origin, tc.host, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, o := range []string{"*", "https://a.example", "http://a.example:8080", "https://a.example/"} {
+		if err := (Config{AllowedOrigins: []string{o}}).Validate(); err != nil {
+			t.Errorf("%q: %v", o, err)
+		}
+	}
+	for _, o := range []string{"a.example", "https://a.example/page", "https://", "https://a.example?x=1"} {
+		if err := (Config{AllowedOrigins: []string{o}}).Validate(); err == nil {
+			t.Errorf("%q: accepted", o)
+		}
+	}
+}
+
+// TestNotAWebSocket: a plain GET of the endpoint says what it is.
+func TestNotAWebSocket(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	resp, err := http.Get("http://" + st.addr + Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "websocket" {
+		t.Fatalf("status %d, Upgrade %q; want 426 and websocket", resp.StatusCode, resp.Header.Get("Upgrade"))
+	}
+}
+
+// wsDial opens a WebSocket to the stack's endpoint with the library, as a
+// misbehaving client would.
+func wsDial(t testing.TB, st *stack, origin string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	var hdr http.Header
+	if origin != "" {
+		hdr = http.Header{"Origin": {origin}}
+	}
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	ws, resp, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, hdr)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if ws != nil {
+		t.Cleanup(func() { _ = ws.Close() })
+	}
+	return ws, resp, err
+}
+
+// closeCode reads until the server closes and returns its close code.
+func closeCode(t testing.TB, ws *websocket.Conn) int {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+			return ce.Code
+		}
+		t.Fatalf("read: %v (want a close frame)", err)
+		return 0
+	}
+}
+
+// TestBadInputClosesOnlyThatSocket: text messages, oversized messages,
+// garbage instead of RTMP and a page from another origin each end their
+// own socket with one log line naming it; a player on another WebSocket
+// keeps receiving throughout.
+func TestBadInputClosesOnlyThatSocket(t *testing.T) {
+	st := startStack(t, stackOpts{bridge: Config{MaxMessageSize: 64 << 10}, session: rtmp.Config{HandshakeTimeout: 2 * time.Second}})
+	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	rec := &recorder{}
+	play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if ps.WritePacket(media.Packet{Kind: media.Audio, Time: uint32(10 * i), Payload: []byte{0xaf, 0x01, byte(i)}}) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	audio := func() int { return len(rec.of(media.Audio)) }
+	waitFor(t, 10*time.Second, "the player receiving", func() bool { return audio() > 5 })
+
+	// connected opens an RTMP session over a WebSocket and returns the
+	// socket under it, for a client that misbehaves after connect.
+	connected := func(t *testing.T) (*rtmp.Client, *wsConn) {
+		u := st.url("rtmpws", "live")
+		nc, err := DialFunc(DialConfig{})(ctxT(t, 10*time.Second), mustParse(t, u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rtmp.NewClient(ctxT(t, 10*time.Second), nc, rtmp.ClientConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if _, err := c.Connect(ctxT(t, 10*time.Second), "live", u); err != nil {
+			t.Fatal(err)
+		}
+		return c, nc.(*wsConn)
+	}
+	attacks := []struct {
+		name string
+		run  func(t *testing.T) (local string)
+		// log is what the one log line for that socket must say.
+		log []string
+	}{
+		{name: "text message", log: []string{"reason=protocol_error", "text message"},
+			run: func(t *testing.T) string {
+				_, nc := connected(t)
+				if err := nc.ws.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+					t.Fatal(err)
+				}
+				return nc.LocalAddr().String()
+			}},
+		{name: "text message instead of the handshake", log: []string{"reason=handshake", "text message"},
+			run: func(t *testing.T) string {
+				ws, _, err := wsDial(t, st, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ws.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+					t.Fatal(err)
+				}
+				if code := closeCode(t, ws); code != websocket.CloseUnsupportedData {
+					t.Errorf("close code %d, want %d", code, websocket.CloseUnsupportedData)
+				}
+				return ws.LocalAddr().String()
+			}},
+		{name: "message over max_message_size", log: []string{"reason=limit", "max_message_size"},
+			run: func(t *testing.T) string {
+				c, nc := connected(t)
+				s, err := c.CreateStream(ctxT(t, 10*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// One RTMP message is one WebSocket message from this
+				// client: a 100 KiB frame passes the 64 KiB limit.
+				_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: keyframe(1, 100<<10)})
+				return nc.LocalAddr().String()
+			}},
+		{name: "one frame over max_message_size", log: []string{"reason=handshake", "max_message_size"},
+			run: func(t *testing.T) string {
+				d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, WriteBufferSize: 256 << 10}
+				ws, _, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = ws.Close() })
+				_ = ws.WriteMessage(websocket.BinaryMessage, make([]byte, 100<<10))
+				if code := closeCode(t, ws); code != websocket.CloseMessageTooBig {
+					t.Errorf("close code %d, want %d", code, websocket.CloseMessageTooBig)
+				}
+				return ws.LocalAddr().String()
+			}},
+		{name: "garbage instead of the handshake", log: []string{"reason=handshake", "not RTMP"},
+			run: func(t *testing.T) string {
+				ws, _, err := wsDial(t, st, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := make([]byte, 4096)
+				rng := rand.New(rand.NewPCG(1, 2))
+				for i := range b {
+					b[i] = byte(rng.Uint32())
+				}
+				b[0] = 0xff // not an RTMP version
+				if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+					t.Fatal(err)
+				}
+				closeCode(t, ws)
+				return ws.LocalAddr().String()
+			}},
+		{name: "origin not allowed", log: []string{"reason=origin", "origin=http://evil.example"},
+			run: func(t *testing.T) string {
+				ws, resp, err := wsDial(t, st, "http://evil.example")
+				if err == nil {
+					t.Fatal("upgrade from another origin succeeded")
+				}
+				if ws != nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+					t.Fatalf("response %v, want 403", resp)
+				}
+				return ""
+			}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			before := audio()
+			local := a.run(t)
+			match := func(l string) bool {
+				if local == "" {
+					if !strings.Contains(l, "websocket refused") {
+						return false
+					}
+				} else if !strings.Contains(l, "msg=closed") || !strings.Contains(l, "remote="+local+" ") {
+					return false
+				}
+				for _, s := range a.log {
+					if !strings.Contains(l, s) {
+						return false
+					}
+				}
+				return true
+			}
+			var lines []string
+			waitFor(t, 10*time.Second, "the log line of "+a.name, func() bool {
+				lines = lines[:0]
+				for l := range strings.SplitSeq(st.logs.String(), "\n") {
+					if match(l) {
+						lines = append(lines, l)
+					}
+				}
+				return len(lines) > 0
+			})
+			if len(lines) != 1 {
+				t.Errorf("%d log lines, want 1: %q", len(lines), lines)
+			}
+			waitFor(t, 10*time.Second, "the player still receiving", func() bool { return audio() > before+5 })
+		})
+	}
+}
