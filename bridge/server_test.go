@@ -28,7 +28,9 @@ func mustParse(t testing.TB, s string) *url.URL {
 	return u
 }
 
-func appendF64(b []byte, f float64) []byte { return binary.BigEndian.AppendUint64(b, math.Float64bits(f)) }
+func appendF64(b []byte, f float64) []byte {
+	return binary.BigEndian.AppendUint64(b, math.Float64bits(f))
+}
 
 // TestPublishPlayEveryTransport: one scenario, every transport (style.md
 // §8): a publisher on one transport, a player on another; the player gets
