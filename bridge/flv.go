@@ -57,24 +57,32 @@ const (
 // no HTTP worker waits on a script.
 func (s *Server) serveFLV(fc *fasthttp.RequestCtx, path string) {
 	h := &fc.Response.Header
-	if s.cfg.FLVAllowOrigin != "" {
-		h.Set("Access-Control-Allow-Origin", s.cfg.FLVAllowOrigin)
+	cors := func() {
+		if s.cfg.FLVAllowOrigin != "" {
+			h.Set("Access-Control-Allow-Origin", s.cfg.FLVAllowOrigin)
+		}
+	}
+	// fasthttp's Error resets the headers: set them after it.
+	refuse := func(msg string, status int) {
+		fc.Error(msg+"\n", status)
+		cors()
 	}
 	switch {
 	case fc.IsOptions():
+		cors()
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 		h.Set("Access-Control-Allow-Headers", "Range")
 		h.Set("Access-Control-Max-Age", "86400")
 		fc.SetStatusCode(http.StatusNoContent)
 		return
 	case !fc.IsGet() && !fc.IsHead():
+		refuse("method not allowed", http.StatusMethodNotAllowed)
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		fc.Error("method not allowed\n", http.StatusMethodNotAllowed)
 		return
 	}
 	target, err := parseFLVPath(path)
 	if err != nil {
-		fc.Error("not found\n", http.StatusNotFound)
+		refuse("not found", http.StatusNotFound)
 		return
 	}
 	p := &flvPlayer{
@@ -96,7 +104,7 @@ func (s *Server) serveFLV(fc *fasthttp.RequestCtx, path string) {
 	p.log = s.log.With("proto", p.info.Protocol, "remote", p.remote)
 	if status, why := s.trackFLV(p); status != http.StatusOK {
 		p.log.Warn("http-flv refused", "path", path, "status", status, "reason", why)
-		fc.Error(why+"\n", status)
+		refuse(why, status)
 		return
 	}
 	fc.HijackSetNoResponse(true)
