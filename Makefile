@@ -55,7 +55,9 @@ run: build
 	echo "  publish: ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine -c:v libx264 -c:a aac -f flv rtmp://127.0.0.1:$$port/live/stream"; \
 	echo "  play:    ffplay rtmp://127.0.0.1:$$port/live/stream"; \
 	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/live/stream -o - | ffplay -"; \
-	echo "  http:    http://127.0.0.1:$$hport/"; \
+	echo "  http:    http://127.0.0.1:$$hport/   (the index of the applications)"; \
+	echo "           ffplay http://127.0.0.1:$$hport/live/stream.flv   (HTTP-FLV)"; \
+	echo "  ws:      ws://127.0.0.1:$$hport/rtmp   (RTMP over WebSocket, for the browser library /openfcs.js)"; \
 	echo "demo apps (applications/*/main.asc, Server-Side ActionScript):"; \
 	echo "  auth:    rtmpdump -v -r rtmp://127.0.0.1:$$port/auth/room -y stream -C S:alice -C S:secret -o -   (wrong password: rejected)"; \
 	echo "  rpc:     rtmp://127.0.0.1:$$port/rpc   NetConnection.call(\"add\", responder, 2, 3) -> 5; askClient(q) calls back the client"; \

@@ -36,23 +36,13 @@ type Config struct {
 	// responses, so that players on other pages (flv.js, mpegts.js) may
 	// fetch them; "" sends none. Default "*".
 	FLVAllowOrigin string `yaml:"flv_allow_origin"`
-
-	// WriteTimeout bounds one flush to an HTTP-FLV player; a player that
-	// blocks a flush this long is cut off as a slow consumer. Set from
-	// session.write_timeout. Default 10s.
-	WriteTimeout time.Duration `yaml:"-"`
-	// MergeWrite is the least time between two flushes to an HTTP-FLV
-	// player (a tick's audio and video leave in one write); negative: a
-	// flush per wake-up. Set from session.merge_write. Default 40ms.
-	MergeWrite time.Duration `yaml:"-"`
-	// AcceptTimeout bounds waiting for the application script's decision
-	// on an HTTP-FLV request (the RTMP side has instance.pending_timeout
-	// for the same). Set from instance.pending_timeout. Default 1m.
-	AcceptTimeout time.Duration `yaml:"-"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
+	if c.AllowedOrigins == nil {
+		c.AllowedOrigins = []string{} // as YAML decodes "[]"
+	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = 4 << 20
 	}
@@ -62,16 +52,38 @@ func (c Config) WithDefaults() Config {
 	if c.FLVAllowOrigin == "" {
 		c.FLVAllowOrigin = "*"
 	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.MergeWrite == 0 {
-		c.MergeWrite = 40 * time.Millisecond
-	}
-	if c.AcceptTimeout <= 0 {
-		c.AcceptTimeout = time.Minute
-	}
 	return c
+}
+
+// Inherited are the settings HTTP-FLV players share with RTMP sessions
+// and instance clients; the wiring copies them from those sections of
+// the configuration, so each is configured once. A zero field means its
+// default.
+type Inherited struct {
+	// WriteTimeout bounds one flush to an HTTP-FLV player; a player that
+	// blocks a flush this long is cut off as a slow consumer
+	// (session.write_timeout). Default 10s.
+	WriteTimeout time.Duration
+	// MergeWrite is the least time between two flushes to an HTTP-FLV
+	// player, so that a tick's audio and video leave in one write
+	// (session.merge_write); negative: a flush per wake-up. Default 40ms.
+	MergeWrite time.Duration
+	// AcceptTimeout bounds waiting for the application script's decision
+	// on an HTTP-FLV request (instance.pending_timeout). Default 1m.
+	AcceptTimeout time.Duration
+}
+
+func (i Inherited) withDefaults() Inherited {
+	if i.WriteTimeout <= 0 {
+		i.WriteTimeout = 10 * time.Second
+	}
+	if i.MergeWrite == 0 {
+		i.MergeWrite = 40 * time.Millisecond
+	}
+	if i.AcceptTimeout <= 0 {
+		i.AcceptTimeout = time.Minute
+	}
+	return i
 }
 
 // Validate reports origins that can never match.

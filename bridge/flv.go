@@ -174,7 +174,7 @@ func (p *flvPlayer) run(nc net.Conn) {
 	if status != http.StatusOK {
 		p.log.Info("http-flv refused", "app", p.target.App, "instance", p.target.Instance, "stream", p.target.Stream,
 			"status", status, "reason", why)
-		_ = raw.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+		_ = raw.SetWriteDeadline(time.Now().Add(p.s.inh.WriteTimeout))
 		_, _ = io.WriteString(raw, errorResponse(status, why, p.s.cfg.FLVAllowOrigin))
 		_ = raw.Close()
 		return
@@ -232,7 +232,7 @@ func (p *flvPlayer) admit(ctx context.Context) (*instance.Instance, *instance.Cl
 		return nil, nil, http.StatusBadRequest, err.Error()
 	}
 	if cl.Deferred() {
-		timer := time.NewTimer(p.s.cfg.AcceptTimeout)
+		timer := time.NewTimer(p.s.inh.AcceptTimeout)
 		defer timer.Stop()
 		select {
 		case <-p.peer.decided:
@@ -273,7 +273,7 @@ func statusText(err error) string {
 // initial burst (metadata, codec configuration, GOP from the last
 // keyframe), then live tags, flushing at most every MergeWrite.
 func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscriber) (string, error) {
-	cfg := &p.s.cfg
+	cfg, inh := &p.s.cfg, &p.s.inh
 	bw := bufio.NewWriterSize(countingWriter{raw, &p.bytesOut}, flvWriteBuffer)
 	evs := sub.Drain(nil)
 	flags := trackFlags(evs)
@@ -346,7 +346,7 @@ func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscri
 		}
 		// The rest of the tick arrives meanwhile: one write for a tick's
 		// audio and video, as for RTMP players.
-		if wait := cfg.MergeWrite - time.Since(lastFlush); cfg.MergeWrite > 0 && wait > 0 {
+		if wait := inh.MergeWrite - time.Since(lastFlush); inh.MergeWrite > 0 && wait > 0 {
 			if merge == nil {
 				merge = time.NewTimer(wait)
 			} else {
@@ -380,12 +380,12 @@ func (p *flvPlayer) flush(raw net.Conn, bw *bufio.Writer) error {
 	if bw.Buffered() == 0 {
 		return nil
 	}
-	if err := raw.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout)); err != nil {
+	if err := raw.SetWriteDeadline(time.Now().Add(p.s.inh.WriteTimeout)); err != nil {
 		return err
 	}
 	err := bw.Flush()
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return fmt.Errorf("%w (%v): %w", errFlushTimeout, p.s.cfg.WriteTimeout, err)
+		return fmt.Errorf("%w (%v): %w", errFlushTimeout, p.s.inh.WriteTimeout, err)
 	}
 	return err
 }

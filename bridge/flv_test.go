@@ -390,8 +390,8 @@ func TestFLVAdmittedByScript(t *testing.T) {
 // a slow consumer; the publisher and a reading player carry on.
 func TestFLVSlowConsumer(t *testing.T) {
 	st := startStack(t, stackOpts{
-		bridge: Config{WriteTimeout: 500 * time.Millisecond},
-		media:  media.Config{SlowConsumerAfter: 500 * time.Millisecond, QueueBytes: 256 << 10},
+		inherited: Inherited{WriteTimeout: 500 * time.Millisecond},
+		media:     media.Config{SlowConsumerAfter: 500 * time.Millisecond, QueueBytes: 256 << 10},
 	})
 	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
 	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/tunnel"
@@ -61,18 +62,19 @@ type stack struct {
 	tun    *tunnel.Server
 	br     *Server
 	app    *fiber.App
-	mux    *tunnel.Mux
+	mux    *listen.Mux
 	addr   string // plain port
 	tlsAdr string // TLS port
 	logs   *syncBuffer
 }
 
 type stackOpts struct {
-	bridge  Config
-	session rtmp.Config
-	media   media.Config
-	loader  instance.ScriptLoader
-	quiet   bool // warn-level log (benchmarks)
+	bridge    Config
+	inherited Inherited
+	session   rtmp.Config
+	media     media.Config
+	loader    instance.ScriptLoader
+	quiet     bool // warn-level log (benchmarks)
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -97,11 +99,11 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	st.rtmp = &rtmp.Server{Config: o.session, Logger: log, Engine: st.eng}
 	tcfg := tunnel.Config{}
 	st.tun = &tunnel.Server{Config: tcfg, Logger: log, Sessions: st.rtmp}
-	st.br = &Server{Config: o.bridge, Logger: log, Sessions: st.rtmp, Engine: st.eng}
+	st.br = &Server{Config: o.bridge, Logger: log, Sessions: st.rtmp, Engine: st.eng, Inherited: o.inherited}
 	st.app = fiber.New(tcfg.FiberConfig())
 	st.app.Use(st.tun.Handler())
 	st.app.Use(st.br.Handler())
-	st.mux = &tunnel.Mux{Logger: log}
+	st.mux = &listen.Mux{Logger: log}
 
 	var wg sync.WaitGroup
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -121,7 +123,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	st.tlsAdr = tln.Addr().String()
 	wg.Go(func() { _ = st.mux.Serve(tls.NewListener(tln, tc)) })
 	ctx, cancel := context.WithCancel(context.Background())
-	wg.Go(func() { _ = tunnel.ServeRTMP(ctx, st.mux.RTMP(), st.rtmp) })
+	wg.Go(func() { _ = listen.ServeRTMP(ctx, st.mux.RTMP(), st.rtmp) })
 	wg.Go(func() { _ = st.app.Listener(st.mux.HTTP()) })
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

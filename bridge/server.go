@@ -38,9 +38,12 @@ type Server struct {
 	Sessions ConnServer
 	// Engine admits HTTP-FLV players; nil disables HTTP-FLV (404).
 	Engine Engine
+	// Inherited are settings shared with the RTMP side.
+	Inherited Inherited
 
 	initOnce sync.Once
 	cfg      Config
+	inh      Inherited
 	log      *slog.Logger
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -60,6 +63,7 @@ type Server struct {
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.cfg = s.Config.WithDefaults()
+		s.inh = s.Inherited.withDefaults()
 		s.log = s.Logger
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -178,5 +179,31 @@ func TestFolderNameKeepsNestedInstancesApart(t *testing.T) {
 	}
 	if a.Path == b.Path {
 		t.Fatalf("instance room stream sub/x and instance room/sub stream x share %s", a.Path)
+	}
+}
+
+// TestApps: the application folders, sorted, without hidden folders,
+// files, or names no client could connect to.
+func TestApps(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"live", "chat", ".git", "a b"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "live"), filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(Config{AppsDir: dir}, slog.New(slog.DiscardHandler))
+	defer m.Close()
+	got, err := m.Apps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a b", "chat", "linked", "live"}; !slices.Equal(got, want) {
+		t.Fatalf("Apps() = %q, want %q", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,23 @@ func (m *Manager) AppExists(app string) bool {
 	}
 	fi, err := os.Stat(filepath.Join(m.cfg.AppsDir, app))
 	return err == nil && fi.IsDir()
+}
+
+// Apps returns the names of the application folders, sorted: what a
+// client may connect to, loaded or not. Folders whose names no client
+// could use (hidden, or failing CheckName) are left out.
+func (m *Manager) Apps() ([]string, error) {
+	entries, err := os.ReadDir(m.cfg.AppsDir)
+	if err != nil {
+		return nil, fmt.Errorf("instance: applications folder: %w", err)
+	}
+	var apps []string
+	for _, e := range entries { // ReadDir sorts by name
+		if name := e.Name(); !strings.HasPrefix(name, ".") && m.AppExists(name) { // follows symlinks, as Connect does
+			apps = append(apps, name)
+		}
+	}
+	return apps, nil
 }
 
 // Connect admits a client to app/inst, loading the instance if needed.

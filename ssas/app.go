@@ -443,6 +443,10 @@ func (r *Runtime) setupClientClass() {
 	_ = vm.Set("Client", ctor)
 }
 
+// secureProtocols are the client protocols that run over TLS
+// (Client.secure).
+var secureProtocols = map[string]bool{"rtmps": true, "rtmpts": true, "rtmpwss": true, "https-flv": true}
+
 // newClient creates the script object of c.
 func (r *Runtime) newClient(c *instance.Client) *clientObj {
 	vm := r.vm
@@ -458,7 +462,7 @@ func (r *Runtime) newClient(c *instance.Client) *clientObj {
 	set("protocol", c.Protocol)
 	set("id", fmt.Sprint(c.ID))
 	set("uri", c.URI)
-	set("secure", c.Protocol == "rtmps" || c.Protocol == "rtmpts")
+	set("secure", secureProtocols[c.Protocol])
 	set("virtualKey", "")
 	set("audioSampleAccess", "")
 	set("videoSampleAccess", "")

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/rtmp"
@@ -32,6 +33,9 @@ type Config struct {
 	// Tunnel configures RTMPT sessions and the HTTP server: limits,
 	// timeouts, the held-idle low-latency mode.
 	Tunnel tunnel.Config `yaml:"tunnel"`
+	// Bridge configures the browser side of the HTTP ports: RTMP over
+	// WebSocket (allowed origins, message size) and HTTP-FLV.
+	Bridge bridge.Config `yaml:"bridge"`
 	// Log output.
 	Log LogConfig `yaml:"log"`
 	// Instance configures applications, instances and live streams
@@ -111,6 +115,7 @@ func (c Config) effective() Config {
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
 	c.Tunnel = c.Tunnel.WithDefaults()
+	c.Bridge = c.Bridge.WithDefaults()
 	c.SSAS = c.SSAS.WithDefaults()
 	return c
 }
@@ -192,6 +197,9 @@ func (c Config) validate() error {
 		return errors.New("tls.addr needs tls.cert_file and tls.key_file (make run generates a development pair)")
 	}
 	if _, _, err := c.TLS.WithDefaults().versions(); err != nil {
+		return err
+	}
+	if err := c.Bridge.Validate(); err != nil {
 		return err
 	}
 	return c.Tunnel.Validate()

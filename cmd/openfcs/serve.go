@@ -19,11 +19,13 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/tunnel"
+	"github.com/openfcs/openfcs/web"
 )
 
 // serve runs the server until ctx ends, then shuts it down gracefully. It
@@ -34,7 +36,8 @@ import (
 // Every TCP port goes through one listen.Mux, which sniffs the first byte:
 // RTMP connections go to the RTMP server (proto rtmp, or rtmps on the TLS
 // port), HTTP connections to the fiber app, which serves the RTMPT tunnel
-// (rtmpt, rtmpts) and the other HTTP routes. The TLS port's number also
+// (rtmpt, rtmpts), the bridge (RTMP over WebSocket: rtmpws, rtmpwss; and
+// HTTP-FLV) and the other HTTP routes, the pages at / among them. The TLS port's number also
 // serves HTTP/3 over UDP.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log, err := newLogger(cfg.Log, stderr)
@@ -152,6 +155,7 @@ type server struct {
 	engine  *instance.Manager
 	rtmp    *rtmp.Server
 	tun     *tunnel.Server
+	bridge  *bridge.Server // RTMP over WebSocket and HTTP-FLV on the fiber app
 	mux     *listen.Mux
 	app     *fiber.App    // HTTP on every TCP port: the tunnel, then the other routes
 	h3      *http3.Server // nil without ports.udp
@@ -170,8 +174,14 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	}
 	s.engine.SetScriptLoader(scripts)
 	s.tun = &tunnel.Server{Config: cfg.Tunnel, Logger: log, Sessions: s.rtmp}
+	s.bridge = &bridge.Server{Config: cfg.Bridge, Logger: log, Sessions: s.rtmp, Engine: s.engine,
+		Inherited: bridge.Inherited{
+			WriteTimeout:  cfg.Session.WriteTimeout,
+			MergeWrite:    cfg.Session.MergeWrite,
+			AcceptTimeout: cfg.Instance.PendingTimeout,
+		}}
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, Logger: log}
-	web := httpHandler(s.engine, s.rtmp, s.tun)
+	web := httpHandler(s.engine, s.rtmp, s.tun, s.bridge)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
 			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
@@ -189,6 +199,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 		})
 	}
 	s.app.Use(s.tun.Handler())
+	s.app.Use(s.bridge.Handler())
 	s.app.Use(adaptor.HTTPHandler(web))
 	s.errc = make(chan error, len(p.tcp)+3)
 	return s
@@ -251,6 +262,9 @@ func (s *server) shutdown(runErr error) error {
 	if err := s.tun.Close(sctx); err != nil {
 		s.log.Warn("tunnel shutdown", "err", err)
 	}
+	if err := s.bridge.Close(sctx); err != nil {
+		s.log.Warn("bridge shutdown", "err", err)
+	}
 	if err := s.rtmp.Shutdown(sctx); err != nil {
 		s.log.Warn("shutdown", "err", err)
 	}
@@ -280,10 +294,29 @@ func isClosedErr(err error) bool {
 		errors.Is(err, net.ErrClosed) || errors.Is(err, tunnel.ErrServerClosed)
 }
 
-// httpHandler serves the HTTP routes besides the tunnel: a health check,
-// the list of loaded instances and the server's counters.
-func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server) http.Handler {
+// httpHandler serves the HTTP routes besides the tunnel and the bridge: a
+// health check, the application names, the list of loaded instances, the
+// server's counters, and the pages at / (package web).
+func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *bridge.Server) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler())
+	// The index page's list: application names only, never stream names
+	// (they double as stream keys) or instance names.
+	mux.HandleFunc("GET /api/apps", func(w http.ResponseWriter, _ *http.Request) {
+		apps, err := m.Apps()
+		if err != nil {
+			http.Error(w, "applications folder unreadable", http.StatusInternalServerError)
+			return
+		}
+		if apps == nil {
+			apps = []string{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		_ = json.NewEncoder(w).Encode(struct {
+			Apps []string `json:"apps"`
+		}{apps})
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
@@ -301,7 +334,8 @@ func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server) http
 			Goroutines int          `json:"goroutines"`
 			RTMPConns  int          `json:"rtmp_conns"`
 			Tunnel     tunnel.Stats `json:"tunnel"`
-		}{runtime.NumGoroutine(), srv.NumConns(), tun.Stats()})
+			Bridge     bridge.Stats `json:"bridge"`
+		}{runtime.NumGoroutine(), srv.NumConns(), tun.Stats(), br.Stats()})
 	})
 	return mux
 }

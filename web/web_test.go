@@ -1,0 +1,75 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, h http.Handler, method, path string, hdr map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, path, nil)
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestHandler(t *testing.T) {
+	h := Handler()
+	cases := []struct {
+		path   string
+		status int
+		ctype  string
+		body   string
+	}{
+		{"/", 200, "text/html; charset=utf-8", "<title>openfcs</title>"},
+		{"/index.html", 200, "text/html; charset=utf-8", "<title>openfcs</title>"},
+		{"/index.js", 200, "text/javascript; charset=utf-8", "/api/apps"},
+		{"/style.css", 200, "text/css; charset=utf-8", "--accent"},
+		{"/web.go", 404, "", ""},
+		{"/web_test.go", 404, "", ""},
+		{"/../web.go", 404, "", ""},
+		{"/nope.html", 404, "", ""},
+		{"/.hidden.js", 404, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			w := get(t, h, http.MethodGet, tc.path, nil)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d", w.Code, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			if ct := w.Header().Get("Content-Type"); ct != tc.ctype {
+				t.Errorf("Content-Type %q, want %q", ct, tc.ctype)
+			}
+			if !strings.Contains(w.Body.String(), tc.body) {
+				t.Errorf("body lacks %q", tc.body)
+			}
+			if w.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Error("no nosniff")
+			}
+		})
+	}
+}
+
+// TestRevalidation: a client holding the current ETag gets 304.
+func TestRevalidation(t *testing.T) {
+	h := Handler()
+	w := get(t, h, http.MethodGet, "/index.js", nil)
+	tag := w.Header().Get("ETag")
+	if tag == "" || w.Header().Get("Cache-Control") != "no-cache" {
+		t.Fatalf("ETag %q, Cache-Control %q", tag, w.Header().Get("Cache-Control"))
+	}
+	if w := get(t, h, http.MethodGet, "/index.js", map[string]string{"If-None-Match": tag}); w.Code != http.StatusNotModified {
+		t.Fatalf("status %d, want 304", w.Code)
+	}
+	if w := get(t, h, http.MethodPost, "/index.js", nil); w.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: status %d, want 405", w.Code)
+	}
+}
