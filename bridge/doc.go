@@ -8,7 +8,7 @@
 // framing of its own; message boundaries mean nothing. The socket becomes
 // a net.Conn handed to the unchanged RTMP session layer
 // (rtmp.Server.ServeConn) with protocol rtmpws, or rtmpwss on TLS ports,
-// so every RTMP limit, timeout and behaviour applies unchanged. Each flush
+// so every RTMP limit, timeout and behavior applies unchanged. Each flush
 // of the session is one binary message in one frame. Text messages,
 // messages over Config.MaxMessageSize and pages from origins not allowed
 // (Config.AllowedOrigins) are refused; each closes only its own socket.

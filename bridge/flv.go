@@ -306,7 +306,7 @@ func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscri
 	w := tagWriter{bw: bw}
 	p.log.Info("http-flv play start", "app", p.target.App, "instance", p.target.Instance, "stream", p.target.Stream)
 
-	lastFlush := time.Time{}
+	var lastFlush time.Time
 	var merge *time.Timer
 	defer func() {
 		if merge != nil {

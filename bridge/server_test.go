@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,12 +139,7 @@ func TestSharedObjectEveryTransport(t *testing.T) {
 	sent := func(m *member, s string) bool {
 		<-m.mu
 		defer func() { m.mu <- struct{}{} }()
-		for _, x := range m.sends {
-			if x == s {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(m.sends, s)
 	}
 	for _, from := range members {
 		key := "from_" + from.scheme
@@ -290,6 +286,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 	// connected opens an RTMP session over a WebSocket and returns the
 	// socket under it, for a client that misbehaves after connect.
 	connected := func(t *testing.T) (*rtmp.Client, *wsConn) {
+		t.Helper()
 		u := st.url("rtmpws", "live")
 		nc, err := DialFunc(DialConfig{})(ctxT(t, 10*time.Second), mustParse(t, u))
 		if err != nil {
@@ -313,6 +310,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 	}{
 		{name: "text message", log: []string{"reason=protocol_error", "text message"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				_, nc := connected(t)
 				if err := nc.ws.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
 					t.Fatal(err)
@@ -321,6 +319,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			}},
 		{name: "text message instead of the handshake", log: []string{"reason=handshake", "text message"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				ws, _, err := wsDial(t, st, "")
 				if err != nil {
 					t.Fatal(err)
@@ -335,6 +334,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			}},
 		{name: "message over max_message_size", log: []string{"reason=limit", "max_message_size"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				c, nc := connected(t)
 				s, err := c.CreateStream(ctxT(t, 10*time.Second))
 				if err != nil {
@@ -347,6 +347,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			}},
 		{name: "one frame over max_message_size", log: []string{"reason=handshake", "max_message_size"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, WriteBufferSize: 256 << 10}
 				ws, _, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, nil)
 				if err != nil {
@@ -361,6 +362,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			}},
 		{name: "garbage instead of the handshake", log: []string{"reason=handshake", "not RTMP"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				ws, _, err := wsDial(t, st, "")
 				if err != nil {
 					t.Fatal(err)
@@ -379,6 +381,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			}},
 		{name: "origin not allowed", log: []string{"reason=origin", "origin=http://evil.example"},
 			run: func(t *testing.T) string {
+				t.Helper()
 				ws, resp, err := wsDial(t, st, "http://evil.example")
 				if err == nil {
 					t.Fatal("upgrade from another origin succeeded")

@@ -125,8 +125,7 @@ func (c *wsConn) readErr(err error) error {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return tooBigError{limit: c.limit}
 	}
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
 		switch ce.Code {
 		case websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived:
 			return io.EOF
