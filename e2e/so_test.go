@@ -280,6 +280,18 @@ func TestSOConcurrentWriters(t *testing.T) {
 	}
 }
 
+// soClientPersistentApp makes an application without a script whose
+// clients may create persistent shared objects (refused by default).
+func soClientPersistentApp(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "application.yaml"), []byte("shared_objects:\n  client_persistent: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // soServer runs the binary on a given applications folder so that it can be
 // restarted over the same persistent state, and killed.
 type soServer struct {
@@ -346,9 +358,7 @@ func TestSOPersistence(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	apps := filepath.Join(root, "applications")
-	if err := os.MkdirAll(filepath.Join(apps, "live"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	soClientPersistentApp(t, filepath.Join(apps, "live"))
 	const cfg = "instance:\n  shared_objects:\n    flush_delay: 50ms\n"
 	file := filepath.Join(apps, "live", "sharedobjects", "_definst_", "scores.fso")
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
@@ -539,9 +549,7 @@ func TestSOHostileNames(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	apps := filepath.Join(root, "applications")
-	if err := os.MkdirAll(filepath.Join(apps, "live"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	soClientPersistentApp(t, filepath.Join(apps, "live"))
 	s := startSOServer(t, apps, "instance:\n  shared_objects:\n    flush_delay: 1ms\n")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -573,6 +581,7 @@ func TestSOHostileNames(t *testing.T) {
 		rel, _ := filepath.Rel(root, p)
 		switch {
 		case p == root, rel == "applications", rel == filepath.Join("applications", "live"),
+			rel == filepath.Join("applications", "live", "application.yaml"),
 			rel == filepath.Join("applications", "live", "sharedobjects"),
 			p == inst || strings.HasPrefix(p, inst+string(filepath.Separator)),
 			strings.HasPrefix(rel, "openfcs.yaml"):

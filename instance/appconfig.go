@@ -31,6 +31,18 @@ type AppConfig struct {
 	Streams string `yaml:"streams"`
 	// Record configures recording.
 	Record RecordConfig `yaml:"record"`
+	// SharedObjects configures the application's remote shared objects.
+	SharedObjects AppSharedObjects `yaml:"shared_objects"`
+}
+
+// AppSharedObjects is the shared_objects section of application.yaml.
+type AppSharedObjects struct {
+	// ClientPersistent lets clients create persistent shared objects
+	// (a client's Use of one that is not stored yet). Unset: allowed when
+	// the application has a script, refused otherwise, so that an
+	// application that never asked for shared objects does not store
+	// whatever anonymous clients send.
+	ClientPersistent *bool `yaml:"client_persistent"`
 }
 
 // RecordConfig configures recording of an application (flv.md §7).
@@ -102,6 +114,17 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 		dec.KnownFields(true)
 		if err := dec.Decode(&c.Record); err != nil {
 			return AppConfig{}, fmt.Errorf("%s: record: %w", AppConfigFile, err)
+		}
+	}
+	if n, ok := top["shared_objects"]; ok {
+		out, err := yaml.Marshal(&n)
+		if err != nil {
+			return AppConfig{}, fmt.Errorf("%s: shared_objects: %w", AppConfigFile, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(out))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c.SharedObjects); err != nil {
+			return AppConfig{}, fmt.Errorf("%s: shared_objects: %w", AppConfigFile, err)
 		}
 	}
 	switch c.Record.Live {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/sharedobject"
+	"github.com/openfcs/openfcs/sharedobject/wire"
 )
 
 // Instance limits: past MaxPerApp or MaxTotal a new instance takes the
@@ -150,4 +152,88 @@ func TestAcceptedClientKeepsIdleInstance(t *testing.T) {
 			t.Fatal("the idle instance was not unloaded after IdleUnload")
 		}
 	})
+}
+
+// soRec is a shared-object subscriber that keeps the status codes it gets.
+type soRec struct {
+	mu    sync.Mutex
+	codes []string
+}
+
+func (r *soRec) Deliver(o sharedobject.Outgoing) {
+	var d amf.Decoder
+	var m wire.Message
+	if err := wire.Parse(o.Body(false), false, &d, &m); err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range m.Events {
+		switch e.Type {
+		case wire.EventStatus:
+			r.codes = append(r.codes, e.Key)
+		case wire.EventUseSuccess:
+			r.codes = append(r.codes, "use-success")
+		}
+	}
+}
+
+func (r *soRec) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.codes) == 0 {
+		return ""
+	}
+	return r.codes[len(r.codes)-1]
+}
+
+// An application without a script refuses client-created persistent
+// shared objects unless its application.yaml allows them; the stored
+// objects of every application count against the server's budget from
+// the start.
+func TestSharedObjectPolicyAndBudget(t *testing.T) {
+	dir := t.TempDir()
+	for _, app := range []string{"plain", "open"} {
+		if err := os.Mkdir(filepath.Join(dir, app), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "open", AppConfigFile), []byte("shared_objects:\n  client_persistent: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(Config{AppsDir: dir}, slog.New(slog.DiscardHandler))
+	use := func(app, inst string) string {
+		t.Helper()
+		in, c, err := m.Connect(app, inst, ClientInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Disconnect(c)
+		r := &soRec{}
+		s := in.SharedObjects().NewSession(r)
+		defer s.Close()
+		msg := &wire.Message{Name: "p", Flags: wire.FlagPersistent, Events: []wire.Event{{Type: wire.EventUse},
+			{Type: wire.EventRequestChange, Key: "k", Value: amf.String("v")}}}
+		if err := s.Handle(msg); err != nil {
+			t.Fatal(err)
+		}
+		return r.last()
+	}
+	if got := use("plain", "a"); got != sharedobject.CodeObjectCreationFailed {
+		t.Fatalf("plain app: %q, want %s", got, sharedobject.CodeObjectCreationFailed)
+	}
+	for _, inst := range []string{"a", "b"} {
+		if got := use("open", inst); got != "use-success" {
+			t.Fatalf("open app, instance %s: %q", inst, got)
+		}
+	}
+	m.Close() // saves both objects
+	if u := m.SharedObjectUsage("open"); u.Files != 2 || u.Objects != 0 {
+		t.Fatalf("open app after unload: %+v", u)
+	}
+	m2 := NewManager(Config{AppsDir: dir}, slog.New(slog.DiscardHandler))
+	defer m2.Close()
+	if u, want := m2.SharedObjectUsage(""), m.SharedObjectUsage(""); u.Files != 2 || u.Disk != want.Disk {
+		t.Fatalf("restarted server counts %+v, want %+v", u, want)
+	}
 }

@@ -90,9 +90,13 @@ type Manager struct {
 	mu        sync.Mutex
 	instances map[string]*Instance // key app + "/" + instance
 	perApp    map[string]int       // loaded instances by application
-	nextID    uint64
-	closed    bool
-	loader    ScriptLoader
+	// soBudget bounds the shared objects of the server; appBudgets, its
+	// children, those of each application (made on first use).
+	soBudget   *sharedobject.Budget
+	appBudgets map[string]*sharedobject.Budget
+	nextID     uint64
+	closed     bool
+	loader     ScriptLoader
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -103,7 +107,47 @@ func NewManager(cfg Config, log *slog.Logger) *Manager {
 	if cfg.Media.Files == nil {
 		cfg.Media.Files = media.NewFileCache(0)
 	}
-	return &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{}}
+	m := &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{},
+		soBudget:   sharedobject.NewBudget("server", cfg.SharedObjects.ServerBudget),
+		appBudgets: map[string]*sharedobject.Budget{}}
+	// The server's disk budget counts the files every application already
+	// has, not only those of the applications used since the start.
+	if ents, err := os.ReadDir(cfg.AppsDir); err == nil {
+		m.mu.Lock()
+		for _, e := range ents {
+			if e.IsDir() && CheckName(e.Name(), false) == nil {
+				m.appBudgetLocked(e.Name())
+			}
+		}
+		m.mu.Unlock()
+	}
+	return m
+}
+
+// appBudgetLocked returns the shared-object budget of app, counting its
+// stored objects when it is made. Called with m.mu held.
+func (m *Manager) appBudgetLocked(app string) *sharedobject.Budget {
+	if b := m.appBudgets[app]; b != nil {
+		return b
+	}
+	b := m.soBudget.Child("application "+app, m.cfg.SharedObjects.AppBudget)
+	if err := b.ChargeStored(filepath.Join(m.cfg.AppsDir, app, "sharedobjects")); err != nil {
+		m.log.Warn("stored shared objects not all counted", "app", app, "err", err)
+	}
+	m.appBudgets[app] = b
+	return b
+}
+
+// SharedObjectUsage returns what the shared objects of app (all
+// applications when app is "") hold.
+func (m *Manager) SharedObjectUsage(app string) sharedobject.Usage {
+	m.mu.Lock()
+	b := m.soBudget
+	if app != "" {
+		b = m.appBudgetLocked(app)
+	}
+	m.mu.Unlock()
+	return b.Usage()
 }
 
 // Config returns the effective configuration.
@@ -167,6 +211,7 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 			return nil, nil, err
 		}
 		in = newInstance(m, app, inst)
+		in.sos.SetBudget(m.appBudgetLocked(app))
 		if err := in.loadScript(m.loader); err != nil {
 			m.mu.Unlock()
 			in.log.Error("application script not loaded", "err", err)
@@ -176,6 +221,7 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 			}
 			return nil, nil, err
 		}
+		in.sos.SetClientPersistent(in.clientPersistent())
 		m.addLocked(key, in)
 		in.log.Info("instance loaded", "script", in.script != nil)
 	}
@@ -251,6 +297,20 @@ func (m *Manager) removeLocked(in *Instance) bool {
 		delete(m.perApp, in.App)
 	}
 	return true
+}
+
+// clientPersistent tells whether clients may create persistent shared
+// objects in the instance: application.yaml's shared_objects.
+// client_persistent, else whether the application has a script.
+func (in *Instance) clientPersistent() bool {
+	cfg, err := in.AppConfig()
+	if err != nil {
+		in.log.Warn("application.yaml not read", "err", err)
+	}
+	if p := cfg.SharedObjects.ClientPersistent; err == nil && p != nil {
+		return *p
+	}
+	return in.script != nil
 }
 
 // Instances returns the loaded instances (for the admin API and tests).

@@ -41,7 +41,23 @@ type Config struct {
 	// MaxLockedEvents bounds the client events queued while a script holds
 	// the object locked; more are refused. Default 10000.
 	MaxLockedEvents int `yaml:"max_locked_events"`
+	// AppBudget bounds the shared objects of all instances of one
+	// application together: loaded objects and their bytes, stored
+	// files and their bytes. Defaults 5000 objects, 64 MiB, 10000
+	// files, 256 MiB.
+	AppBudget BudgetLimits `yaml:"app_budget"`
+	// ServerBudget bounds those of every application together. Defaults
+	// 20000 objects, 128 MiB, 50000 files, 1 GiB.
+	ServerBudget BudgetLimits `yaml:"server_budget"`
 }
+
+// Budget defaults: the bytes of a loaded object's slots cost several
+// times as much in decoded values and queued messages, so memory is held
+// tighter than disk.
+var (
+	defaultAppBudget    = BudgetLimits{MaxObjects: 5000, MaxBytes: 64 << 20, MaxFiles: 10000, MaxDiskBytes: 256 << 20}
+	defaultServerBudget = BudgetLimits{MaxObjects: 20000, MaxBytes: 128 << 20, MaxFiles: 50000, MaxDiskBytes: 1 << 30}
+)
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
@@ -78,5 +94,7 @@ func (c Config) WithDefaults() Config {
 	if c.MaxLockedEvents <= 0 {
 		c.MaxLockedEvents = 10000
 	}
+	c.AppBudget = c.AppBudget.withDefaults(defaultAppBudget)
+	c.ServerBudget = c.ServerBudget.withDefaults(defaultServerBudget)
 	return c
 }

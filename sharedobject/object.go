@@ -81,7 +81,10 @@ type SharedObject struct {
 	slots     map[string]*slot
 	keys      []string // live slots in creation order
 	tombs     map[string]tomb
-	size      int // bytes of the live slots' Change events
+	tombKeys  int   // bytes of the tombstones' keys
+	size      int   // bytes of the live slots' Change events
+	charged   Usage // what the registry's Budget counts for this object
+	hasFile   bool  // a persistent object that is (or will be) in the store
 	subs      []*Session
 	subIdx    map[*Session]int
 	refs      int // script references
@@ -176,8 +179,9 @@ func (so *SharedObject) restore(s *Snapshot) error {
 		so.size += len(ev)
 	}
 	for _, t := range s.Tombstones {
-		so.tombs[t.Key] = tomb{ver: t.Version}
+		so.addTombLocked(t.Key, tomb{ver: t.Version})
 	}
+	so.hasFile = true
 	so.version, so.horizon = max(s.Version, 1), max(s.Horizon, 1)
 	return nil
 }
@@ -262,6 +266,9 @@ func (so *SharedObject) markDirtyLocked() {
 
 // closeLocked stops the timers; the object is dead.
 func (so *SharedObject) closeLocked() {
+	if !so.closed {
+		so.releaseLocked()
+	}
 	so.closed = true
 	if so.timer != nil && so.timer.Stop() {
 		so.r.timers.Done()
@@ -640,7 +647,7 @@ func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v
 		so.rejectLocked(s, key, CodeNoWriteAccess)
 		return false
 	}
-	if !so.fitsLocked(key, sl, len(ev)) {
+	if so.fitsLocked(key, sl, len(ev)) != nil {
 		so.rejectLocked(s, key, CodeNoWriteAccess)
 		return false
 	}
@@ -668,21 +675,71 @@ func (so *SharedObject) encodeChangeLocked(key string, v amf.Value) ([]byte, err
 	return ev, nil
 }
 
-// fitsLocked checks the slot and byte limits for a new event of n bytes.
-func (so *SharedObject) fitsLocked(key string, old *slot, n int) bool {
+// fitsLocked checks the slot and byte limits, the object's own and its
+// application's and server's budgets, for a new event of n bytes for key,
+// and charges the budgets for it: storeLocked must follow. The error
+// wraps ErrLimit (and ErrBudget for a budget).
+func (so *SharedObject) fitsLocked(key string, old *slot, n int) error {
 	if old == nil && len(so.keys) >= so.r.cfg.MaxSlots {
 		so.log.Warn("shared object slot limit", "limit", so.r.cfg.MaxSlots, "key", key)
-		return false
+		return fmt.Errorf("%w: %d slots in %q", ErrLimit, so.r.cfg.MaxSlots, so.name)
 	}
-	size := so.size + n
+	size, slots, tombs, tombKeys := so.size+n, len(so.keys), len(so.tombs), so.tombKeys
 	if old != nil {
 		size -= len(old.ev)
+	} else {
+		slots++
+		if _, ok := so.tombs[key]; ok {
+			tombs--
+			tombKeys -= len(key)
+		}
 	}
-	if size > so.r.cfg.MaxBytes {
+	if size+tombKeys > so.r.cfg.MaxBytes {
 		so.log.Warn("shared object size limit", "limit", so.r.cfg.MaxBytes, "key", key)
-		return false
+		return fmt.Errorf("%w: %d bytes in %q", ErrLimit, so.r.cfg.MaxBytes, so.name)
 	}
-	return true
+	want := so.usageOf(size, slots, tombs, tombKeys, so.persistent && so.r.store != nil)
+	if err := so.r.budget.charge(want.sub(so.charged)); err != nil {
+		so.log.Warn("shared object change refused", "key", key, "err", err)
+		return err
+	}
+	so.charged = want
+	so.hasFile = want.Files > 0
+	return nil
+}
+
+// usageOf is what an object of that many slot bytes, slots and tombstones
+// costs: itself and its bytes in memory and, with a file, that file
+// exactly as AppendSnapshot writes it.
+func (so *SharedObject) usageOf(size, slots, tombs, tombKeys int, file bool) Usage {
+	u := Usage{Objects: 1, Bytes: int64(size + tombKeys)}
+	if file {
+		// magic, format, name, versions, counts and CRC; a slot is its
+		// Change event (type, length, key, value) less 5 plus 8 (slot
+		// version, value length); a tombstone is its key, 2 + 4.
+		u.Files = 1
+		u.Disk = int64(8+2+len(so.name)+8+4+4+4) + int64(size+3*slots) + int64(6*tombs+tombKeys)
+	}
+	return u
+}
+
+// rechargeLocked brings the budget's count for the object in line with
+// its state after a change that shrank it (a delete, a clear, dropped
+// tombstones). It never fails.
+func (so *SharedObject) rechargeLocked() {
+	if so.closed {
+		return
+	}
+	want := so.usageOf(so.size, len(so.keys), len(so.tombs), so.tombKeys, so.hasFile)
+	so.r.budget.force(want.sub(so.charged))
+	so.charged = want
+}
+
+// releaseLocked gives back what a loaded object costs in memory when it
+// is dropped; a stored file keeps counting.
+func (so *SharedObject) releaseLocked() {
+	so.r.budget.force(Usage{Objects: -so.charged.Objects, Bytes: -so.charged.Bytes})
+	so.charged.Objects, so.charged.Bytes = 0, 0
 }
 
 // storeLocked sets a slot and returns its previous value.
@@ -693,7 +750,7 @@ func (so *SharedObject) storeLocked(key string, v amf.Value, ev []byte, ver uint
 		sl = &slot{}
 		so.slots[key] = sl
 		so.keys = append(so.keys, key)
-		delete(so.tombs, key)
+		so.dropTombLocked(key)
 	} else {
 		old = sl.val
 		so.size -= len(sl.ev)
@@ -713,11 +770,27 @@ func (so *SharedObject) deleteLocked(key string, ver uint32, w *Session) (amf.Va
 	delete(so.slots, key)
 	so.keys = slices.DeleteFunc(so.keys, func(k string) bool { return k == key })
 	so.size -= len(sl.ev)
-	so.tombs[key] = tomb{ver: ver, writer: w}
+	so.dropTombLocked(key)
+	so.addTombLocked(key, tomb{ver: ver, writer: w})
 	if len(so.tombs) > so.r.cfg.MaxTombstones {
 		so.dropOldestTombLocked()
 	}
+	so.rechargeLocked()
 	return sl.val, true
+}
+
+func (so *SharedObject) addTombLocked(key string, t tomb) {
+	if _, ok := so.tombs[key]; !ok {
+		so.tombKeys += len(key)
+	}
+	so.tombs[key] = t
+}
+
+func (so *SharedObject) dropTombLocked(key string) {
+	if _, ok := so.tombs[key]; ok {
+		delete(so.tombs, key)
+		so.tombKeys -= len(key)
+	}
 }
 
 func (so *SharedObject) dropOldestTombLocked() {
@@ -729,7 +802,7 @@ func (so *SharedObject) dropOldestTombLocked() {
 			oldest, ov, first = k, t.ver, false
 		}
 	}
-	delete(so.tombs, oldest)
+	so.dropTombLocked(oldest)
 	so.horizon = max(so.horizon, ov)
 }
 

@@ -28,6 +28,10 @@ var (
 	ErrUnknownEvent = errors.New("sharedobject: unknown event type")
 	// ErrNotPersistent is returned by Flush on a temporary object.
 	ErrNotPersistent = errors.New("sharedobject: not persistent")
+	// ErrNoClientCreate refuses a client's Use of a persistent object that
+	// does not exist yet, in a registry that does not let clients create
+	// them (SetClientPersistent).
+	ErrNoClientCreate = errors.New("sharedobject: clients may not create persistent objects here")
 )
 
 // Status codes sent to clients (§5.6).
@@ -77,6 +81,12 @@ type Registry struct {
 	store Store
 	log   *slog.Logger
 
+	// budget counts this registry's objects with those of the rest of the
+	// application and server; nil: only Config's per-instance limits.
+	budget *Budget
+	// noClientCreate: a client's Use cannot create a persistent object.
+	noClientCreate atomic.Bool
+
 	mu     sync.Mutex
 	sos    map[soKey]*SharedObject
 	closed bool
@@ -100,6 +110,16 @@ func NewRegistry(cfg Config, store Store, log *slog.Logger) *Registry {
 // Config returns the effective configuration.
 func (r *Registry) Config() Config { return r.cfg }
 
+// SetBudget makes the registry's objects count against b (an
+// application's budget, child of the server's). Call it before the
+// registry is used.
+func (r *Registry) SetBudget(b *Budget) { r.budget = b }
+
+// SetClientPersistent sets whether a client's Use may create a persistent
+// object that is not in the store yet (default true). Existing ones can
+// always be used, and the application script can always create them.
+func (r *Registry) SetClientPersistent(allow bool) { r.noClientCreate.Store(!allow) }
+
 // Get returns the named object for the application script, creating it
 // (persistent ones are loaded from the store), and takes a script
 // reference that keeps a temporary object alive until
@@ -107,7 +127,7 @@ func (r *Registry) Config() Config { return r.cfg }
 func (r *Registry) Get(name string, persistent bool) (*SharedObject, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	so, err := r.getLocked(name, persistent)
+	so, err := r.getLocked(name, persistent, false)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +152,9 @@ func (r *Registry) Len() int {
 	return len(r.sos)
 }
 
-func (r *Registry) getLocked(name string, persistent bool) (*SharedObject, error) {
+// getLocked returns the named object, creating (or loading) it; client
+// tells whether a client's Use asks (SetClientPersistent applies).
+func (r *Registry) getLocked(name string, persistent, client bool) (*SharedObject, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -151,6 +173,9 @@ func (r *Registry) getLocked(name string, persistent bool) (*SharedObject, error
 		snap, err := r.store.Load(name)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			if client && r.noClientCreate.Load() {
+				return nil, fmt.Errorf("%w: %q", ErrNoClientCreate, name)
+			}
 		case err != nil:
 			r.log.Error("shared object load failed", "so", name, "err", err)
 			return nil, err
@@ -161,7 +186,16 @@ func (r *Registry) getLocked(name string, persistent bool) (*SharedObject, error
 			}
 			r.log.Debug("shared object loaded", "so", name, "version", so.version, "slots", len(so.keys))
 		}
+	} else if persistent && client && r.noClientCreate.Load() {
+		return nil, fmt.Errorf("%w: %q", ErrNoClientCreate, name)
 	}
+	// A stored file is already counted (Budget.ChargeStored, or the
+	// change that made it): only the memory of a loaded object is new.
+	want := so.usageOf(so.size, len(so.keys), len(so.tombs), so.tombKeys, so.hasFile)
+	if err := r.budget.charge(Usage{Objects: want.Objects, Bytes: want.Bytes}); err != nil {
+		return nil, err
+	}
+	so.charged = want
 	r.sos[k] = so
 	return so, nil
 }

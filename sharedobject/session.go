@@ -166,7 +166,7 @@ func (s *Session) use(k soKey, v uint32) bool {
 		s.refuse(k, CodeNoWriteAccess)
 		return false
 	}
-	so, err := r.getLocked(k.name, k.persistent)
+	so, err := r.getLocked(k.name, k.persistent, true)
 	if err != nil {
 		r.mu.Unlock()
 		r.log.Info("shared object refused", "so", k.name, "err", err)
@@ -318,8 +318,8 @@ func (so *SharedObject) SetProperty(key string, v amf.Value) error {
 	} else {
 		v = amf.Clone(v)
 		ev, err := so.encodeChangeLocked(key, v)
-		if err == nil && !so.fitsLocked(key, so.slots[key], len(ev)) {
-			err = fmt.Errorf("%w: slot or size limit of %q", ErrLimit, so.name)
+		if err == nil {
+			err = so.fitsLocked(key, so.slots[key], len(ev))
 		}
 		if err != nil {
 			so.mu.Unlock()
@@ -424,7 +424,9 @@ func (so *SharedObject) Clear() error {
 	clear(so.slots)
 	so.keys = so.keys[:0]
 	clear(so.tombs)
-	so.size = 0
+	so.size, so.tombKeys = 0, 0
+	so.hasFile = so.persistent && so.r.store != nil // the next save writes the empty state
+	so.rechargeLocked()
 	so.horizon = newVer
 	so.addEntryLocked(wire.EventClear, "", []byte{byte(wire.EventClear), 0, 0, 0, 0}, nil)
 	so.commitLocked(true)
@@ -439,9 +441,10 @@ func (so *SharedObject) Purge(version uint32) {
 	defer so.mu.Unlock()
 	for k, t := range so.tombs {
 		if t.ver < version {
-			delete(so.tombs, k)
+			so.dropTombLocked(k)
 		}
 	}
+	so.rechargeLocked()
 	so.horizon = max(so.horizon, min(version, so.version))
 	so.markDirtyLocked()
 }
