@@ -137,3 +137,32 @@ application.onAppStart = function () {
 	srv.dialApp(t, ctx, "bridge") // loads the instance: onAppStart runs
 	srv.waitTrace(t, "nginx said NetConnection.Connect.Success level=status objectEncoding=0")
 }
+
+// FMS 3.5 and CDN servers called onBWDone right after connect; ffmpeg and
+// librtmp answer it with _checkbw, which the server answers with its
+// native bandwidth check (rtmp.md §7.13): librtmp answers the _onbwcheck
+// rounds and gets _onbwdone, ffmpeg ignores them. Both keep playing.
+func TestBandwidthCheckWithRtmpdumpAndFFmpeg(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{Apps: []string{"bw"}})
+	srv.writeApp(t, "bw", map[string]string{"main.asc": `
+application.onConnect = function (client) {
+	application.acceptConnection(client);
+	client.call("onBWDone");
+};
+`})
+	players := map[string]*player{
+		"rtmpdump": startRtmpdumpPlayer(t, srv.RTMPURL("bw", "s")),
+		"ffmpeg":   startFFmpegPlayer(t, srv.RTMPURL("bw", "s")),
+	}
+	liveOver(t, srv, "s", srv.RTMPURL("bw", "s"), players, publishTime)
+	checks := srv.findLogs(func(l map[string]any) bool {
+		r, _ := l["rounds"].(float64)
+		return l["msg"] == "bandwidth check" && r >= 1
+	})
+	if len(checks) == 0 {
+		t.Fatal("no bandwidth check reported: librtmp did not answer _onbwcheck")
+	}
+	t.Logf("librtmp's check: %v kbit/s, latency %v ms", checks[0]["kbit_down"], checks[0]["latency_ms"])
+}

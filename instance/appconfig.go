@@ -33,6 +33,12 @@ type AppConfig struct {
 	Record RecordConfig `yaml:"record"`
 	// SharedObjects configures the application's remote shared objects.
 	SharedObjects AppSharedObjects `yaml:"shared_objects"`
+	// BandwidthDetection answers a client's checkBandwidth or _checkbw
+	// call that the application script does not handle: "native" (the
+	// default) measures the link as FMS 3.5 did, with onBWCheck rounds
+	// and an onBWDone report (rtmp.md §7.13); "off" answers a bare
+	// _result.
+	BandwidthDetection string `yaml:"bandwidth_detection"`
 }
 
 // AppSharedObjects is the shared_objects section of application.yaml.
@@ -44,6 +50,12 @@ type AppSharedObjects struct {
 	// whatever anonymous clients send.
 	ClientPersistent *bool `yaml:"client_persistent"`
 }
+
+// Values of AppConfig.BandwidthDetection.
+const (
+	BandwidthNative = "native"
+	BandwidthOff    = "off"
+)
 
 // RecordConfig configures recording of an application (flv.md §7).
 type RecordConfig struct {
@@ -75,6 +87,9 @@ func (c AppConfig) WithDefaults() AppConfig {
 	}
 	if c.Record.SyncBytes <= 0 {
 		c.Record.SyncBytes = 1 << 20
+	}
+	if c.BandwidthDetection == "" {
+		c.BandwidthDetection = BandwidthNative
 	}
 	return c
 }
@@ -125,6 +140,14 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 		dec.KnownFields(true)
 		if err := dec.Decode(&c.SharedObjects); err != nil {
 			return AppConfig{}, fmt.Errorf("%s: shared_objects: %w", AppConfigFile, err)
+		}
+	}
+	if n, ok := top["bandwidth_detection"]; ok {
+		if err := n.Decode(&c.BandwidthDetection); err != nil {
+			return AppConfig{}, fmt.Errorf("%s: bandwidth_detection: %w", AppConfigFile, err)
+		}
+		if c.BandwidthDetection != BandwidthNative && c.BandwidthDetection != BandwidthOff {
+			return AppConfig{}, fmt.Errorf("%s: bandwidth_detection %q: want native or off", AppConfigFile, c.BandwidthDetection)
 		}
 	}
 	switch c.Record.Live {

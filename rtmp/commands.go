@@ -157,7 +157,7 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	case "getStreamLength":
 		c.replyResult(cmd, amf.Number(c.streamLength(cmd.Arg(0).Str()))) // 0 for live streams (vod.go)
 	case "_checkbw", "checkBandwidth":
-		c.replyResult(cmd, amf.Null())
+		c.startBWCheck(cmd) // native detection unless the app turned it off (bwcheck.go)
 	case "_result", "_error":
 		c.routeResult(cmd) // answers to the script's client.call (peer.go)
 	case "onStatus", "onBWDone", "_onbwcheck", "_onbwdone":

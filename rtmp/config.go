@@ -63,6 +63,15 @@ type Config struct {
 	// latency to playback. Default 40ms (one write per 25 fps frame tick);
 	// negative disables merging.
 	MergeWrite time.Duration `yaml:"merge_write"`
+	// BWCheckBytes bounds the payload one native bandwidth check sends
+	// (rtmp.md §7.13; application.yaml bandwidth_detection). Default
+	// 1 MiB: a few seconds on a 2 Mbit/s link, enough rounds to measure
+	// a fast one.
+	BWCheckBytes int `yaml:"bwcheck_bytes"`
+	// BWCheckTime bounds one native bandwidth check: no round starts
+	// after it, and a client silent for twice as long ends the check
+	// without a report. Default 2s (FMS's MaxWait).
+	BWCheckTime time.Duration `yaml:"bwcheck_time"`
 	// FMSVer is the fmsVer string of the connect _result. Default
 	// "FMS/3,0,1,123" (rtmp.md §7.2).
 	FMSVer string `yaml:"fms_ver"`
@@ -102,6 +111,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPendingTotal <= 0 {
 		c.MaxPendingTotal = 512 << 20
+	}
+	if c.BWCheckBytes <= 0 {
+		c.BWCheckBytes = 1 << 20
+	}
+	if c.BWCheckTime <= 0 {
+		c.BWCheckTime = 2 * time.Second
 	}
 	c.Chunk = c.Chunk.WithDefaults()
 	c.AMF = c.AMF.WithDefaults()

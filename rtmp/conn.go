@@ -61,7 +61,8 @@ type conn struct {
 	client     *instance.Client
 	encoding   int
 	streams    map[uint32]*netStream
-	so         *soConn // shared objects, created on first use (sharedobject.go)
+	so         *soConn  // shared objects, created on first use (sharedobject.go)
+	bw         *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
 	peerWindow uint32
 	lastAck    uint64
 
