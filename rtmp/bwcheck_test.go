@@ -14,7 +14,7 @@ import (
 
 // bwRun is what a client saw of one native bandwidth check.
 type bwRun struct {
-	payloads []int      // payload length of each check round, latency round first
+	payloads []int       // payload length of each check round, latency round first
 	done     []amf.Value // the done call's arguments
 	elapsed  time.Duration
 }
