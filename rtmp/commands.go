@@ -11,6 +11,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
@@ -139,7 +140,7 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	case "pause", "pauseRaw":
 		c.onPause(h.StreamID, cmd.Arg(0).Bool(), cmd.Arg(1).Num())
 	case "seek":
-		if !c.vodCommand(h.StreamID, vodSeek, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
+		if !c.vodSeek(h.StreamID, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
 			c.sendStatus(h.StreamID, message.LevelError, message.CodeSeekFailed, "Seeking is not possible in a live stream.")
 		}
 	case "receiveAudio", "receiveVideo":
@@ -373,10 +374,13 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	c.startRecord(ns, rec)
 }
 
-// onPlay starts playback (rtmp.md §7.6). start is in ms: -2000 live or
-// recorded, -1000 live only, >= 0 recorded. Files are played by vod.go;
-// start >= 0 without a file plays the live stream when one is published
-// (what nginx-rtmp and SRS do) and reports StreamNotFound otherwise.
+// onPlay starts playback (rtmp.md §7.6). The engine's rules
+// (playback.Resolve, docs/playback.md) decide between the live stream and
+// the recorded file: start -2000 live or recorded, -1000 live only, >= 0
+// recorded, and the live stream when one is published but no file exists
+// (what nginx-rtmp and SRS do). Files and playlists are played by the
+// engine's player (vod.go); a live stream is drained straight from its
+// subscriber.
 func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	ns := c.streams[sid]
 	if ns == nil {
@@ -397,24 +401,17 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	if !c.checkPlay(sid, name) { // readAccess (peer.go)
 		return
 	}
-	if c.playVOD(ns, raw, startV, lenV, resetV) { // recorded files, flv:/mp3:/id3: (vod.go)
-		return
-	}
-	start := -2000.0
-	if startV.Kind() == amf.KindNumber {
-		start = startV.Num()
-	}
-	reset := true
-	switch resetV.Kind() {
-	case amf.KindBoolean:
-		reset = resetV.Bool()
-	case amf.KindNumber:
-		reset = resetV.Num() == 1 || resetV.Num() == 3
-	}
-	reg := c.inst.Streams()
-	if start >= 0 && !reg.Published(name) {
+	it, reset := playArgs(startV, lenV, resetV)
+	it.Name = name
+	src, err := playback.Resolve(c.inst, it, "")
+	if err != nil {
+		c.log.Info("play refused", "stream", name, "err", err)
 		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+name+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
+		return
+	}
+	if !src.Live {
+		c.playRecorded(ns, it, reset) // recorded files, flv:/mp3:/id3: (vod.go)
 		return
 	}
 	ns.name = name
@@ -430,7 +427,7 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 		amf.Object(amf.Prop{Key: "code", Value: amf.String(message.CodeDataStart)}),
 	}})
 	c.startPlayer(ns)
-	c.log.Info("play start", "stream", name, "start", start)
+	c.log.Info("play start", "stream", name, "start", it.Start)
 }
 
 func (c *conn) startPlayer(ns *netStream) {
@@ -441,7 +438,7 @@ func (c *conn) startPlayer(ns *netStream) {
 }
 
 func (c *conn) onPause(sid uint32, pause bool, pos float64) {
-	if c.vodCommand(sid, pauseOp(pause), pos) { // recorded streams (vod.go)
+	if c.vodPause(sid, pause) { // recorded streams (vod.go)
 		return
 	}
 	ns := c.streams[sid]

@@ -559,8 +559,8 @@ func (c *conn) removePlayer(p *player) {
 		}
 	}
 	c.mu.Unlock()
-	if p.vod != nil {
-		p.vod.close()
+	if p.pb != nil {
+		p.pb.Close()
 		return
 	}
 	p.sub.Close()

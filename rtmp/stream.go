@@ -6,6 +6,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
 )
@@ -57,9 +58,11 @@ type player struct {
 	// is when NetStream.Play.InsufficientBW was last sent (rtmp.md §7.6).
 	dropped  uint64
 	warnedAt time.Time
-	// vod, when set, plays a recorded stream instead of sub (vod.go);
-	// sub is nil then.
-	vod *vodPlayer
+	// pb, when set, plays recorded streams and playlists instead of sub
+	// (the engine's player, vod.go); sub is nil then. pevs is its drain
+	// buffer.
+	pb   *playback.Player
+	pevs []playback.Event
 }
 
 // insufficientBWEvery bounds how often a player that keeps dropping video
@@ -81,8 +84,8 @@ func csidFor(k media.Kind) uint32 {
 // payloads are the publisher's shared bytes. It returns the subscriber's
 // error once it has been cut off.
 func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]media.Event, error) {
-	if p.vod != nil {
-		return evs, p.vod.write(w, b)
+	if p.pb != nil {
+		return evs, p.writePlayback(w, b)
 	}
 	evs = p.sub.Drain(evs)
 	for i := range evs {
@@ -129,9 +132,15 @@ func (p *player) status(w *chunk.Writer, b *chunk.Batch, code, desc string) {
 }
 
 func (p *player) statusLevel(w *chunk.Writer, b *chunk.Batch, level, code, desc string) {
+	p.onStatus(w, b, level, code, desc, p.name)
+}
+
+// onStatus writes an onStatus whose details name a stream (a playlist's
+// item rather than the stream the client played first).
+func (p *player) onStatus(w *chunk.Writer, b *chunk.Batch, level, code, desc, details string) {
 	cmd := message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{
 		message.Info(level, code, desc,
-			amf.Prop{Key: "details", Value: amf.String(p.name)},
+			amf.Prop{Key: "details", Value: amf.String(details)},
 			amf.Prop{Key: "clientid", Value: amf.Number(p.clientID)}),
 	}}
 	enc := getEncoder()

@@ -20,7 +20,7 @@ type recordPlan struct {
 // application's config says record.live. A name that cannot be a file gets
 // Publish.BadName and false: nothing is published or written.
 func (c *conn) prepareRecord(sid uint32, name, typ string) (recordPlan, bool) {
-	cfg := c.appConfig()
+	cfg := c.inst.AppConfigOrDefaults()
 	var plan recordPlan
 	switch typ {
 	case "record":

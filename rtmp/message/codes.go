@@ -28,6 +28,7 @@ const (
 	CodePlayUnpublishNotify = "NetStream.Play.UnpublishNotify"
 	CodePlayInsufficientBW  = "NetStream.Play.InsufficientBW"
 	CodePlayComplete        = "NetStream.Play.Complete"
+	CodePlaySwitch          = "NetStream.Play.Switch"
 	CodePauseNotify         = "NetStream.Pause.Notify"
 	CodeUnpauseNotify       = "NetStream.Unpause.Notify"
 	CodeSeekNotify          = "NetStream.Seek.Notify"
