@@ -120,6 +120,9 @@ func (r *Runtime) resolveLoad(name string) (path, rel string, err error) {
 		}
 		return p, rel, nil
 	}
+	if p := bundledPath(filepath.ToSlash(clean)); p != "" {
+		return p, filepath.ToSlash(clean), nil
+	}
 	return "", "", os.ErrNotExist
 }
 
@@ -364,8 +367,11 @@ func (r *Runtime) clientOf(v goja.Value) *clientObj {
 	if !ok {
 		return nil
 	}
-	if co, ok := o.Get("\x00client").Export().(*clientObj); ok {
-		return co
+	// Get returns nil for an object that is not a Client.
+	if x := o.Get("\x00client"); x != nil {
+		if co, ok := x.Export().(*clientObj); ok {
+			return co
+		}
 	}
 	return nil
 }

@@ -27,8 +27,19 @@ type Config struct {
 	// MaxFileRead bounds what File and LoadVars read at once, bytes.
 	// Default 16 MiB.
 	MaxFileRead int `yaml:"max_file_read"`
-	// HTTPTimeout bounds a LoadVars or XML request. Default 10s.
+	// HTTPTimeout bounds a LoadVars or XML request and a Flash Remoting
+	// request. Default 10s.
 	HTTPTimeout time.Duration `yaml:"http_timeout"`
+	// RemotingMaxBody bounds a Flash Remoting request or answer, bytes:
+	// an answer is read whole and becomes script values. Default 4 MiB.
+	RemotingMaxBody int `yaml:"remoting_max_body"`
+	// RemotingMaxRequests bounds the Flash Remoting requests one instance
+	// has running at once; more wait their turn. Default 8.
+	RemotingMaxRequests int `yaml:"remoting_max_requests"`
+	// RemotingMaxQueued bounds the Flash Remoting calls of one instance
+	// waiting to be sent; past it a call fails at once with
+	// NetConnection.Call.Failed. Default 1000.
+	RemotingMaxQueued int `yaml:"remoting_max_queued"`
 	// ConnectTimeout bounds a server-side NetConnection's connect.
 	// Default 10s.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
@@ -78,6 +89,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = 10 * time.Second
+	}
+	if c.RemotingMaxBody <= 0 {
+		c.RemotingMaxBody = 4 << 20
+	}
+	if c.RemotingMaxRequests <= 0 {
+		c.RemotingMaxRequests = 8
+	}
+	if c.RemotingMaxQueued <= 0 {
+		c.RemotingMaxQueued = 1000
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second

@@ -18,14 +18,15 @@
 // recording with the RTMP publish path's recorder, send into any stream,
 // length, clear; application.clearStreams), SharedObject (bound to package
 // sharedobject), NetConnection (through an injected Dialer, since the
-// engine may not import a transport), File, LoadVars, XML (a small
-// AS-style DOM), trace, load, setInterval/setTimeout.
+// engine may not import a transport; to an http:// URL it is a Flash
+// Remoting client, remoting.go, with the bundled netservices.asc), File,
+// LoadVars, XML (a small AS-style DOM), trace, load,
+// setInterval/setTimeout.
 //
 // The script also answers, when it defines them, the commands a transport
 // otherwise answers natively (releaseStream, FCPublish, getStreamLength,
 // ...; Runtime.HasMethod).
 //
 // Left out: pulling a stream through a server-side NetConnection
-// (Stream.play's remoteConnection), Flash Remoting over http://
-// NetConnections, XMLSocket, WebService, ByteArray.
+// (Stream.play's remoteConnection), XMLSocket, WebService, ByteArray.
 package ssas

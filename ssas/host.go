@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -165,6 +166,8 @@ type Runtime struct {
 	streams     map[string]*streamObj
 	sources     map[string]*source
 	conns       map[*netConn]struct{}
+	client      *http.Client // script HTTP requests (httpguard.go)
+	remoting    remotingState
 
 	traces  []string // ring of the last trace lines; tmu
 	tmu     sync.Mutex
@@ -197,7 +200,7 @@ func newRuntime(h *Host, in *instance.Instance, dir string) *Runtime {
 
 // compileFile reads and compiles a script file under its relative name.
 func (r *Runtime) compileFile(name, path string) (*goja.Program, error) {
-	b, err := os.ReadFile(path)
+	b, err := readScript(path)
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +321,7 @@ func (r *Runtime) cleanup() {
 		nc.closeRemote()
 	}
 	r.bg.Wait()
+	r.closeHTTP()
 	r.running.Store(false)
 }
 

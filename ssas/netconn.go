@@ -3,8 +3,6 @@ package ssas
 import (
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"net/url"
 	"strings"
 
@@ -72,6 +70,7 @@ type netConn struct {
 	connected bool
 	gen       int // connect attempt; stale completions are ignored
 	cancel    context.CancelFunc
+	gw        *gateway // Flash Remoting side (remoting.go), nil until used
 }
 
 func (r *Runtime) netConnOf(v goja.Value) *netConn {
@@ -79,7 +78,11 @@ func (r *Runtime) netConnOf(v goja.Value) *netConn {
 	if !ok {
 		return nil
 	}
-	nc, _ := o.Get("\x00nc").Export().(*netConn)
+	x := o.Get("\x00nc")
+	if x == nil {
+		return nil
+	}
+	nc, _ := x.Export().(*netConn)
 	return nc
 }
 
@@ -112,6 +115,10 @@ func (r *Runtime) setupNetConnection() {
 		return vm.ToValue(nc.connect(uri, r.toAMFList(call.Arguments[min(1, len(call.Arguments)):])))
 	})
 	m("call", func(nc *netConn, call goja.FunctionCall) goja.Value {
+		if nc.isGateway() {
+			ro, _ := call.Argument(1).(*goja.Object)
+			return vm.ToValue(nc.gatewayCall(call.Argument(0).String(), r.toAMFList(call.Arguments[min(2, len(call.Arguments)):]), ro, nil))
+		}
 		if !nc.connected {
 			return vm.ToValue(false)
 		}
@@ -123,6 +130,7 @@ func (r *Runtime) setupNetConnection() {
 		return vm.ToValue(true)
 	})
 	m("close", func(nc *netConn, _ goja.FunctionCall) goja.Value {
+		nc.closeGateway()
 		was := nc.connected || nc.cancel != nil
 		nc.closeRemote()
 		if was {
@@ -130,7 +138,19 @@ func (r *Runtime) setupNetConnection() {
 		}
 		return goja.Undefined()
 	})
-	m("addHeader", func(*netConn, goja.FunctionCall) goja.Value { return goja.Undefined() })
+	m("addHeader", func(nc *netConn, call goja.FunctionCall) goja.Value {
+		nc.addHeader(call.Argument(0).String(), call.Argument(1).ToBoolean(), call.Argument(2))
+		return goja.Undefined()
+	})
+	// Flash MX's NetServices defined it for remoting credentials; FCS
+	// scripts call it on the connection itself.
+	m("setCredentials", func(nc *netConn, call goja.FunctionCall) goja.Value {
+		cred := vm.NewObject()
+		_ = cred.Set("userid", call.Argument(0))
+		_ = cred.Set("password", call.Argument(1))
+		nc.addHeader("Credentials", false, cred)
+		return goja.Undefined()
+	})
 	_ = vm.Set("NetConnection", ctor)
 }
 
@@ -139,7 +159,11 @@ func (r *Runtime) setupNetConnection() {
 func (nc *netConn) connect(uri string, args []amf.Value) bool {
 	r := nc.r
 	nc.closeRemote()
+	nc.closeGateway()
 	_ = nc.obj.Set("uri", uri)
+	if nc.connectGateway(uri) {
+		return true
+	}
 	if r.h.Dialer == nil {
 		nc.statusLater("NetConnection.Connect.Failed", "Outgoing connections are not configured.")
 		return true
@@ -239,6 +263,10 @@ func (nc *netConn) statusLater(code, desc string) {
 
 // remoteCall forwards a proxied call (registerProxy).
 func (nc *netConn) remoteCall(method string, args []amf.Value, result instance.Result) {
+	if nc.isGateway() {
+		nc.gatewayCall(method, args, nil, result)
+		return
+	}
 	if !nc.connected {
 		result(callFailedInfo("NetConnection is not connected."), false)
 		return
@@ -300,37 +328,8 @@ func (h *remoteHandler) Closed(error) {
 
 // allowedHost applies the destination rule of §11.5 to a host name:
 // loopback, private, link-local and unspecified addresses need an entry
-// in Config.AllowHosts; others are allowed.
+// in Config.AllowHosts; others are allowed (destinationAddrs).
 func (r *Runtime) allowedHost(host string) bool {
-	for _, a := range r.cfg.AllowHosts {
-		if strings.EqualFold(a, host) {
-			return true
-		}
-	}
-	ips, err := net.LookupIP(host)
-	if err != nil || len(ips) == 0 {
-		return false
-	}
-	for _, ip := range ips {
-		addr, ok := netip.AddrFromSlice(ip)
-		if !ok {
-			return false
-		}
-		addr = addr.Unmap()
-		if !addr.IsLoopback() && !addr.IsPrivate() && !addr.IsLinkLocalUnicast() && !addr.IsUnspecified() {
-			continue
-		}
-		allowed := false
-		for _, a := range r.cfg.AllowHosts {
-			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) {
-				allowed = true
-			} else if x, err := netip.ParseAddr(a); err == nil && x == addr {
-				allowed = true
-			}
-		}
-		if !allowed {
-			return false
-		}
-	}
-	return true
+	_, err := destinationAddrs(context.Background(), host, r.cfg.AllowHosts)
+	return err == nil
 }
