@@ -117,17 +117,26 @@ func (nc *netConn) closeGateway() {
 // value): a header sent with every later request; the same name replaces
 // it, an undefined value removes it.
 func (nc *netConn) addHeader(name string, mustUnderstand bool, v goja.Value) {
+	if v == nil || goja.IsUndefined(v) {
+		nc.setHeader(remoting.Header{Name: name, Value: amf.Undefined()})
+		return
+	}
+	nc.setHeader(remoting.Header{Name: name, MustUnderstand: mustUnderstand, Value: nc.r.toAMF(v)})
+}
+
+// setHeader adds or replaces a header by name; an undefined value removes
+// it.
+func (nc *netConn) setHeader(h remoting.Header) {
 	gw := nc.gatewayOf()
-	for i, h := range gw.headers {
-		if h.Name == name {
+	for i := range gw.headers {
+		if gw.headers[i].Name == h.Name {
 			gw.headers = append(gw.headers[:i:i], gw.headers[i+1:]...)
 			break
 		}
 	}
-	if v == nil || goja.IsUndefined(v) {
-		return
+	if !h.Value.IsUndefined() {
+		gw.headers = append(gw.headers, h)
 	}
-	gw.headers = append(gw.headers, remoting.Header{Name: name, MustUnderstand: mustUnderstand, Value: nc.r.toAMF(v)})
 }
 
 // gatewayCall queues a call; it goes out when the current script entry
@@ -328,7 +337,12 @@ func (nc *netConn) deliver(batch []*gatewayCall, resp *remoting.Packet, target s
 			continue
 		}
 		if c.responder != nil {
-			_, _, _ = r.callHandler("onResult", c.responder, r.toJS(m.Value))
+			v, err := r.toJS(m.Value)
+			if err != nil {
+				nc.failCalls([]*gatewayCall{c}, codeCallFailed, "Result too large to convert.", target)
+				continue
+			}
+			_, _, _ = r.callHandler("onResult", c.responder, v)
 		}
 	}
 }
@@ -355,12 +369,19 @@ func (nc *netConn) gatewayHeader(h remoting.Header) {
 		if name == "" {
 			return
 		}
-		mu := v.Get("mustUnderstand").Bool()
-		nc.addHeader(name, mu, r.toJS(v.Get("data")))
+		// Kept as AMF: it goes back to the gateway as it came.
+		nc.setHeader(remoting.Header{Name: name, MustUnderstand: v.Get("mustUnderstand").Bool(), Value: v.Get("data")})
 	default:
-		if fn, ok := goja.AssertFunction(nc.obj.Get(h.Name)); ok {
-			_, _ = r.call("NetConnection."+h.Name, fn, nc.obj, r.toJS(h.Value))
+		fn, ok := goja.AssertFunction(nc.obj.Get(h.Name))
+		if !ok {
+			return
 		}
+		v, err := r.toJS(h.Value)
+		if err != nil {
+			r.log.Warn("remoting gateway header refused", "gateway", safeURL(gw.url), "header", h.Name, "err", err)
+			return
+		}
+		_, _ = r.call("NetConnection."+h.Name, fn, nc.obj, v)
 	}
 }
 
@@ -385,7 +406,11 @@ func (nc *netConn) callStatus(c *gatewayCall, info amf.Value) {
 		c.result(info, false)
 		return
 	}
-	v := r.toJS(info)
+	v, err := r.toJS(info)
+	if err != nil {
+		r.log.Info("remoting status too large to convert", "method", c.target, "err", err)
+		v = r.infoObject("error", codeCallFailed, "Status too large to convert.")
+	}
 	if c.responder != nil {
 		if _, ran, _ := r.callHandler("onStatus", c.responder, v); ran {
 			return
