@@ -67,7 +67,7 @@ func (s *streamObj) record(arg goja.Value) bool {
 // or Record.NoAccess / Record.Failed. Loop goroutine.
 func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 	r := s.r
-	cfg := r.appConfig()
+	cfg := r.in.AppConfigOrDefaults()
 	sf, err := r.in.ResolveStream(cfg, s.name, true)
 	if err != nil {
 		r.log.Info("record refused", "stream", s.name, "err", err)
@@ -138,7 +138,7 @@ func (s *streamObj) stopRecord() {
 // (NetStream.Clear.Failed).
 func (s *streamObj) clear() bool {
 	r := s.r
-	sf, err := r.in.ResolveStream(r.appConfig(), s.name, false)
+	sf, err := r.in.ResolveStream(r.in.AppConfigOrDefaults(), s.name, false)
 	switch {
 	case err != nil:
 		s.status("error", "NetStream.Clear.Failed", "No recorded file for "+s.name+".")
@@ -164,11 +164,7 @@ func (r *Runtime) streamLength(raw string) float64 {
 	if err != nil {
 		return 0
 	}
-	sf, err := r.in.ResolveStream(r.appConfig(), name, false)
-	if err != nil {
-		return 0
-	}
-	return media.StreamLength(r.in.Streams().Files(), sf.Path, vodFormat(sf.Container))
+	return r.in.StreamLength(name)
 }
 
 // maxClearPattern bounds a clearStreams pattern.
@@ -234,7 +230,7 @@ func (r *Runtime) clearStreams(p string) bool {
 		r.log.Info("clearStreams refused", "path", p, "err", err)
 		return false
 	}
-	dir := r.in.StreamsDir(r.appConfig())
+	dir := r.in.StreamsDir(r.in.AppConfigOrDefaults())
 	root, err := filepath.EvalSymlinks(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true // nothing recorded yet

@@ -1,6 +1,7 @@
 package ssas
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/playback"
 )
 
 // Server-side Stream objects (ssas.md §5): Stream.get(name) names a live
@@ -139,22 +141,15 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 		s.status("error", "NetStream.Play.Failed", "Pulling a stream through a NetConnection is not supported.")
 		return false
 	}
-	it := playItem{start: -2, length: -1}
-	if a := call.Argument(1); !goja.IsUndefined(a) && !goja.IsNull(a) {
-		it.start = a.ToFloat()
-	}
-	if a := call.Argument(2); !goja.IsUndefined(a) && !goja.IsNull(a) {
-		it.length = a.ToFloat()
-	}
 	name, _, err := instance.StreamName(src.String())
-	if err == nil && it.start >= 0 {
+	it := playItem(name, call.Argument(1), call.Argument(2))
+	if err == nil && it.Start >= 0 {
 		_, _, err = instance.ParseStreamFile(name, false)
 	}
-	if err != nil || (name == s.name && it.start == -1) {
+	if err != nil || (name == s.name && it.Start == playback.StartLive) {
 		s.status("error", "NetStream.Play.StreamNotFound", "Bad source "+src.String()+".", src.String())
 		return false
 	}
-	it.name = name
 	reset := true
 	if a := call.Argument(3); !goja.IsUndefined(a) {
 		switch x := a.Export().(type) {
@@ -166,18 +161,23 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 			reset = x == 1 || x == 3
 		}
 	}
-	if !reset && s.pl != nil && s.pl.add(it) {
-		return true // queued behind the running items
+	if !reset && s.pl != nil {
+		err := s.pl.p.Append(it)
+		if err == nil {
+			return true // queued behind the running items
+		}
+		if errors.Is(err, playback.ErrPlaylistFull) {
+			s.status("error", "NetStream.Play.Failed", "The playlist of "+s.name+" is full.", name)
+			return false
+		}
+		// The playlist has ended: a new one starts.
 	}
 	if err := s.publish(); err != nil {
 		s.status("error", "NetStream.Publish.BadName", s.name+" is already being published.")
 		return false
 	}
 	s.stopPlaylist()
-	if reset {
-		s.status("status", "NetStream.Play.Reset", "Playing and resetting "+it.name+".", it.name)
-	}
-	s.startPlaylist(it)
+	s.startPlaylist(it, reset)
 	return true
 }
 
