@@ -1,7 +1,7 @@
-# openfcs build, test and tooling entry points (style.md §9).
+# openfcs build, test and tooling entry points (docs/architecture.md#conventions).
 #
 #   make run     build and start the server with the bundled applications/live
-#   make test    system deps, vet, gofmt, unit tests (-race -shuffle), benchmarks once, e2e
+#   make test    system deps, vet, gofmt, doc links, unit tests (-race -shuffle), benchmarks once, e2e
 #   make e2e     only the end-to-end suite (real binary, ffmpeg, rtmpdump)
 #   make bench   benchmarks with allocation counts
 #   make fuzz    every fuzz target for FUZZTIME each
@@ -40,7 +40,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 dev-cert:
 	$(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY)
 
-.PHONY: all build run deps vet fmt fmt-check unit bench-once test e2e bench fuzz lint clean
+.PHONY: all build run deps vet fmt fmt-check docs unit bench-once test e2e bench fuzz lint clean
 
 all: build
 
@@ -82,6 +82,13 @@ fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); \
 	if [ -n "$$out" ]; then echo "gofmt: these files are not formatted (run make fmt):"; echo "$$out"; exit 1; fi
 
+# Every docs/<file>.md#anchor cited by code, READMEs, openfcs.yaml and docs/
+# must exist, and nothing cites section numbers or tracker issues
+# (internal/doccheck). Also part of unit; run first so a broken link is
+# reported at once.
+docs:
+	$(GO) test -count=1 ./internal/doccheck
+
 unit:
 	$(GO) test -race -shuffle=on -timeout $(UNIT_TIMEOUT) ./...
 	# Stack-size guards measure frames as shipped: the race detector enlarges them.
@@ -96,7 +103,7 @@ bench-once:
 e2e: deps
 	$(GO) test -race -tags e2e -count=1 -v -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./e2e/...
 
-test: deps vet fmt-check lint unit bench-once e2e
+test: deps vet fmt-check lint docs unit bench-once e2e
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
