@@ -95,7 +95,7 @@ func (c *cloner) value(v Value) Value {
 // Int returns a number's value as an integer when it is finite, integral and
 // within ±2^53 (exactly representable), else false. Use it, and then check
 // the range the protocol allows, wherever a Number becomes an integer
-// (transaction ids, stream ids, durations; amf.md §6 rule 9): Go's
+// (transaction ids, stream ids, durations; docs/amf.md#limits): Go's
 // float-to-int conversion of NaN or out-of-range values is not meaningful.
 func (v Value) Int() (int64, bool) {
 	if v.kind != KindNumber {

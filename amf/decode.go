@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// AMF0 markers (amf.md §2.1).
+// AMF0 markers (docs/amf.md#amf0-markers).
 const (
 	m0Number      = 0x00
 	m0Boolean     = 0x01
@@ -45,7 +45,7 @@ type Decoder struct {
 	// AllowUnterminated accepts the end of the input where a key of an
 	// outermost object or ECMA array was expected (also after a lone `09` or
 	// a bare `00 00`), keeping what was read: some writers end the last
-	// object of a data message or FLV script tag that way (amf.md §7
+	// object of a data message or FLV script tag that way (docs/amf.md#interop-pitfalls
 	// pitfall 2). Nested objects must still be terminated.
 	AllowUnterminated bool
 
@@ -268,7 +268,7 @@ func (d *Decoder) str(n int) string {
 }
 
 // lenCheck validates a declared byte length before anything is read or
-// allocated (amf.md §6 rule 1); off is where the length field started.
+// allocated (docs/amf.md#limits); off is where the length field started.
 func (d *Decoder) lenCheck(off int, n uint64, enc, what string) error {
 	if rem := d.remaining(); n > uint64(rem) {
 		return d.errf(off, ErrTruncated, "%s: truncated %s: length %d exceeds remaining %d bytes", enc, what, n, rem)
@@ -279,7 +279,7 @@ func (d *Decoder) lenCheck(off int, n uint64, enc, what string) error {
 	return nil
 }
 
-// countCheck validates a declared element count (amf.md §6 rule 2).
+// countCheck validates a declared element count (docs/amf.md#limits).
 func (d *Decoder) countCheck(off int, count uint64, minSize int, enc, what string) error {
 	if rem := d.remaining(); count > uint64(rem/minSize) {
 		return d.errf(off, ErrTruncated, "%s: %s count %d exceeds remaining %d bytes", enc, what, count, rem)
@@ -379,7 +379,7 @@ func (d *Decoder) read0(depth int) (Value, error) {
 		if d.remaining() < 4 {
 			return Value{}, d.truncated(start, "amf0", "ECMA array")
 		}
-		d.pos += 4 // the count is only a hint (amf.md §2.2)
+		d.pos += 4 // the count is only a hint (docs/amf.md#amf0-details)
 		return d.object0(start, depth, KindECMAArray, "")
 	case m0StrictArray:
 		if d.remaining() < 4 {
@@ -412,7 +412,7 @@ func (d *Decoder) read0(depth int) (Value, error) {
 			return Value{}, d.truncated(start, "amf0", "date")
 		}
 		f := d.f64()
-		d.pos += 10 // the time zone is reserved and ignored (amf.md §2.2)
+		d.pos += 10 // the time zone is reserved and ignored (docs/amf.md#amf0-details)
 		return Date(f), nil
 	case m0Null:
 		return Null(), nil
@@ -457,7 +457,7 @@ func (d *Decoder) object0(start, depth int, kind Kind, class string) (Value, err
 	}
 	n := &node{class: class}
 	v := Value{kind: kind, n: n}
-	// Added before the members so that they may refer back to it (amf.md §2.3).
+	// Added before the members so that they may refer back to it (docs/amf.md#amf0-references).
 	if err := d.addRef0(start, v); err != nil {
 		return Value{}, err
 	}

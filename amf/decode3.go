@@ -2,7 +2,7 @@ package amf
 
 import "encoding/binary"
 
-// AMF3 markers (amf.md §3.1).
+// AMF3 markers (docs/amf.md#amf3-markers).
 const (
 	m3Undefined    = 0x00
 	m3Null         = 0x01
@@ -24,7 +24,7 @@ const (
 	m3Dictionary   = 0x11
 )
 
-// u29 reads a variable-length integer (amf.md §3.2); over-long forms are
+// u29 reads a variable-length integer (docs/amf.md#u29-integers); over-long forms are
 // accepted.
 func (d *Decoder) u29() (uint32, bool) {
 	var n uint32
@@ -47,7 +47,7 @@ func (d *Decoder) u29() (uint32, bool) {
 	return n<<8 | uint32(c), true
 }
 
-// str3 reads a U29S string (amf.md §3.4) and maintains the string table.
+// str3 reads a U29S string (docs/amf.md#amf3-strings) and maintains the string table.
 func (d *Decoder) str3(what string) (string, error) {
 	off := d.pos
 	h, ok := d.u29()
@@ -222,7 +222,7 @@ func (d *Decoder) array3(start, depth int) (Value, error) {
 		return Value{}, err
 	}
 	n := &node{flags: flagSplit}
-	// Reserve the table slot before the members (cycles, amf.md §3.3); the
+	// Reserve the table slot before the members (cycles, docs/amf.md#amf3-reference-tables); the
 	// kind is fixed once the first key tells whether there is an
 	// associative part, still before any member value is read.
 	idx, err := d.addObj(start, Value{})

@@ -9,17 +9,17 @@
 // need no allocation. Objects, arrays, byte arrays, vectors and dictionaries
 // point to shared state, so copying a Value copies a reference (like an
 // ActionScript object reference): a decoded graph may share nodes and may be
-// cyclic (amf.md §1), and mutating it through [Value.Set] is visible through
+// cyclic (docs/amf.md#values), and mutating it through [Value.Set] is visible through
 // every copy. Objects keep their property order, their class name (AMF0
 // typed objects, AMF3 aliases) and, when they came as AMF3, their traits
 // (sealed member names, dynamic flag), so relaying re-encodes them unchanged
-// (amf.md §5).
+// (docs/amf.md#typed-objects).
 //
 // # Encoding
 //
 // Encoders append to the caller's buffer. AMF0 references (0x07) are written
 // only for cycles by default, because ffmpeg and librtmp cannot read them
-// (amf.md §2.3); [Encoder.ShareRepeats] turns on references for every
+// (docs/amf.md#amf0-references); [Encoder.ShareRepeats] turns on references for every
 // repeated object. AMF3 always references repeated objects, strings and
 // traits. Encoding a value without reference-tracked repeats into a buffer
 // with room allocates nothing.
@@ -42,7 +42,7 @@
 // # Reference scope
 //
 // AMF0 reference indices and the AMF3 tables of 0x11-switched values are
-// shared by all values of one message body (amf.md §2.3, §3.3).
+// shared by all values of one message body (docs/amf.md#amf0-references, docs/amf.md#amf3-reference-tables).
 // [Decoder.DecodeAMF0All] decodes a whole body with one set of tables;
 // [Decoder.DecodeAMF0] and [Decoder.DecodeAMF3] decode one standalone value
 // each; [Decoder.Reset] plus [Decoder.DecodeAMF0At] decode a body value by

@@ -10,8 +10,8 @@ import (
 // Encoder writes AMF0 and AMF3 with reusable reference tables. The zero
 // Encoder is ready to use. One Encoder between two Reset calls writes one
 // message body: AMF0 reference indices count across its AppendAMF0 calls
-// (amf.md §2.3). AMF3 tables are fresh for every AppendAMF3 call and every
-// 0x11-switched value (amf.md §3.3: no reference crosses from one argument to
+// (docs/amf.md#amf0-references). AMF3 tables are fresh for every AppendAMF3 call and every
+// 0x11-switched value (docs/amf.md#amf3-reference-tables: no reference crosses from one argument to
 // the next). Small tables live inside the Encoder, so encoding values with
 // few distinct objects and strings does not allocate. Not safe for
 // concurrent use.
@@ -23,7 +23,7 @@ type Encoder struct {
 	// ShareRepeats makes AMF0 output use a 0x07 reference for every repeated
 	// object or array, as Flash Player does. Off by default: only cycles use
 	// references and other repeats are written again, because ffmpeg and
-	// librtmp cannot read references (amf.md §2.3).
+	// librtmp cannot read references (docs/amf.md#amf0-references).
 	ShareRepeats bool
 	// SwitchComplex makes AppendAMF0Switched write every complex value
 	// (object, array, date, XML, ...) as 0x11 + AMF3, as Flash Player 9+
@@ -31,7 +31,7 @@ type Encoder struct {
 	SwitchComplex bool
 	// SwitchAll makes AppendAMF0Switched write every value, scalars
 	// included, as 0x11 + AMF3 (what Flash Player writes for the arguments of
-	// an AMF3 call, amf.md §8.3 C3). Names, transaction ids and the command
+	// an AMF3 call, docs/amf.md#test-vectors). Names, transaction ids and the command
 	// object stay plain AMF0: encode them with AppendAMF0.
 	SwitchAll bool
 
@@ -94,7 +94,7 @@ func AppendAMF3(b []byte, v Value) ([]byte, error) {
 
 // AppendAMF0 appends v in AMF0 as the next value of the current body.
 // AMF3-only kinds (ByteArray, vectors, Dictionary, externalizable objects)
-// fail with ErrUnsupported (amf.md §4.4); E4X XML is written as 0x0F.
+// fail with ErrUnsupported (docs/amf.md#converting-between-amf0-and-amf3); E4X XML is written as 0x0F.
 // On error b is returned unchanged.
 func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 	e.lim = e.Limits.resolved()
@@ -107,7 +107,7 @@ func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 }
 
 // AppendAMF0Switched appends v in AMF0 for a client that negotiated
-// objectEncoding 3 (amf.md §4.1-4.3): values with no AMF0 form (ByteArray,
+// objectEncoding 3 (docs/amf.md#message-bodies): values with no AMF0 form (ByteArray,
 // vectors, Dictionary, E4X XML, externalizable objects, objects carrying
 // AMF3 traits with sealed members or without the dynamic flag, AMF3 arrays with both a dense and an
 // associative part) are written as 0x11 + AMF3 wherever they
@@ -140,7 +140,7 @@ func appendU16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16
 func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 
 // appendF64 writes a DOUBLE; every NaN is written in the canonical form
-// 7f f8 00 ... (amf.md §6 rule 9).
+// 7f f8 00 ... (docs/amf.md#limits).
 func appendF64(b []byte, f float64) []byte {
 	bits := math.Float64bits(f)
 	if f != f {
@@ -269,7 +269,7 @@ func (e *Encoder) complex0(b []byte, v Value, depth int, switched bool) ([]byte,
 		b = appendU32(append(b, m0ECMAArray), uint32(len(n.elems)+len(n.props)))
 		for i, el := range n.elems {
 			// Dense elements of an AMF3 array become keys "0", "1", ...
-			// (amf.md §4.4); the digits are written in place, no allocation.
+			// (docs/amf.md#converting-between-amf0-and-amf3); the digits are written in place, no allocation.
 			at := len(b)
 			b = strconv.AppendInt(append(b, 0, 0), int64(i), 10)
 			binary.BigEndian.PutUint16(b[at:], uint16(len(b)-at-2))

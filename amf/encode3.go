@@ -14,7 +14,7 @@ const (
 	u29IntMsk = 0x1FFFFFFF
 )
 
-// appendU29 writes n (0 ≤ n ≤ 2^29-1) in its shortest form (amf.md §3.2).
+// appendU29 writes n (0 ≤ n ≤ 2^29-1) in its shortest form (docs/amf.md#u29-integers).
 func appendU29(b []byte, n uint32) []byte {
 	switch {
 	case n < 0x80:
@@ -36,7 +36,7 @@ func inlineLen(b []byte, n int, what string) ([]byte, error) {
 }
 
 // isInt29 reports whether f is written as AMF3 integer: integral, in range,
-// and not -0 (amf.md §3.2).
+// and not -0 (docs/amf.md#u29-integers).
 func isInt29(f float64) bool {
 	return f >= minInt29 && f <= maxInt29 && f == math.Trunc(f) && !(f == 0 && math.Signbit(f))
 }
@@ -116,7 +116,7 @@ func (e *Encoder) complex3(b []byte, v Value, depth int) ([]byte, error) {
 	}
 	b = append(b, m)
 	n := v.n
-	// AMF3 peers all read references, so every repeat is one (amf.md §3.3);
+	// AMF3 peers all read references, so every repeat is one (docs/amf.md#amf3-reference-tables);
 	// that also makes cycles and shared graphs cheap.
 	if i, ok := e.seen3.find(n); ok {
 		if i > maxU28 {
@@ -201,7 +201,7 @@ func (e *Encoder) complex3(b []byte, v Value, depth int) ([]byte, error) {
 	return b, nil
 }
 
-// array3 writes the body of an AMF3 array (amf.md §3.6, §4.4).
+// array3 writes the body of an AMF3 array (docs/amf.md#amf3-array, docs/amf.md#converting-between-amf0-and-amf3).
 func (e *Encoder) array3(b []byte, v Value, depth int) ([]byte, error) {
 	n := v.n
 	dense, assoc := n.elems, n.props
@@ -247,13 +247,13 @@ func (e *Encoder) array3(b []byte, v Value, depth int) ([]byte, error) {
 	return b, nil
 }
 
-// object3 writes an AMF3 object after its marker (amf.md §3.7).
+// object3 writes an AMF3 object after its marker (docs/amf.md#amf3-objects-and-traits).
 func (e *Encoder) object3(b []byte, n *node, depth int) ([]byte, error) {
 	t := n.traits
 	var err error
 	if t == nil {
 		// Anonymous or AMF0 typed object: dynamic, no sealed members
-		// (amf.md §4.4), always inline.
+		// (docs/amf.md#converting-between-amf0-and-amf3), always inline.
 		b = append(b, 0x0b)
 		if b, err = e.str3(b, n.class); err != nil {
 			return b, err

@@ -29,7 +29,7 @@ var (
 	// key not followed by the object-end marker, an invalid vector element).
 	ErrMalformed = errors.New("amf: malformed value")
 	// ErrExpand reports a reference-free conversion whose tree expansion
-	// exceeds Limits.MaxExpand nodes (amf.md §6 rule 6).
+	// exceeds Limits.MaxExpand nodes (docs/amf.md#limits).
 	ErrExpand = errors.New("amf: value expands too much")
 )
 

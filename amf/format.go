@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// maxFormatNodes bounds the debug rendering of shared graphs (amf.md §6
+// maxFormatNodes bounds the debug rendering of shared graphs (docs/amf.md#limits
 // rule 6: printing walks the graph as a tree).
 const maxFormatNodes = 1000
 

@@ -12,7 +12,7 @@ import (
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus under testdata/fuzz from the table tests")
 
-// fuzzSeeds returns the table-test inputs (amf.md §8 and hostile cases) for
+// fuzzSeeds returns the table-test inputs (docs/amf.md#test-vectors and hostile cases) for
 // each fuzz target.
 func fuzzSeeds(tb testing.TB) (amf0, amf3 map[string][]byte) {
 	tb.Helper()

@@ -43,7 +43,7 @@ func TestTruncationEveryOffset(t *testing.T) {
 	}
 }
 
-// TestHostileInput covers the rules of amf.md §6.
+// TestHostileInput covers the rules of docs/amf.md#limits.
 func TestHostileInput(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -15,7 +15,7 @@ import (
 )
 
 // TestInteropBytearrayNode cross-checks this package against bytearray-node,
-// an independent AMF0/AMF3 implementation on npm (issue 3, acceptance 7):
+// an independent AMF0/AMF3 implementation on npm:
 //
 //   - node encodes a corpus in AMF0 and AMF3 and describes each value; Go
 //     decodes the bytes and compares with the description;
@@ -31,7 +31,7 @@ import (
 // is used for JS Sets); negative Vector.<int> elements (its writer rejects
 // them); AMF3 -0 (written as integer 0); null/undefined inside arrays (read
 // back as holes); and dates before references in AMF0 (it puts dates in the
-// reference table, amf.md §2.3).
+// reference table, docs/amf.md#amf0-references).
 //
 // Needs node and npm; installs interop/node_modules with `npm ci` when
 // missing. It fails, never skips, when they are unavailable.

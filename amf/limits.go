@@ -1,6 +1,6 @@
 package amf
 
-// Default limits (amf.md §6). Each guards against input that is cheap to send
+// Default limits (docs/amf.md#limits). Each guards against input that is cheap to send
 // and expensive to hold.
 const (
 	// DefaultMaxDepth bounds nesting of objects, arrays, vectors and
@@ -9,11 +9,11 @@ const (
 	// DefaultMaxRefs bounds each reference table (AMF0 complex objects, AMF3
 	// strings, objects and traits) of one body.
 	DefaultMaxRefs = 1_000_000
-	// DefaultMaxStringLen bounds one string, XML text or ByteArray (amf.md
+	// DefaultMaxStringLen bounds one string, XML text or ByteArray (docs/amf.md
 	// MaxValueBytes, 1 MiB).
 	DefaultMaxStringLen = 1 << 20
 	// DefaultMaxElems bounds the total number of values decoded from one body,
-	// elements and properties included (amf.md MaxValues).
+	// elements and properties included (docs/amf.md MaxValues).
 	DefaultMaxElems = 1_000_000
 	// DefaultMaxBytes bounds the size of one body handed to the decoder; it
 	// equals the default RTMP maximum message size.
@@ -30,7 +30,7 @@ type Limits struct {
 	MaxDepth     int `yaml:"max_depth"`      // nesting depth; default 64
 	MaxRefs      int `yaml:"max_refs"`       // entries per reference table; default 1 000 000
 	MaxStringLen int `yaml:"max_string_len"` // bytes per string, XML text or ByteArray; default 1 MiB
-	MaxElems     int `yaml:"max_elems"`      // values per body (MaxValues in amf.md); default 1 000 000
+	MaxElems     int `yaml:"max_elems"`      // values per body (MaxValues in docs/amf.md); default 1 000 000
 	MaxBytes     int `yaml:"max_bytes"`      // bytes of input per decode call; default 16 MiB
 	MaxExpand    int `yaml:"max_expand"`     // complex nodes written without references; default 100 000
 }

@@ -14,7 +14,7 @@ import (
 // AMF0 modes of sampleValues.
 const (
 	amf0Exact       = iota // AMF0 round-trips the value exactly
-	amf0Converted          // AMF0 writes a converted form (amf.md §4.4)
+	amf0Converted          // AMF0 writes a converted form (docs/amf.md#converting-between-amf0-and-amf3)
 	amf0Unsupported        // AMF0 cannot express the value
 )
 
@@ -308,7 +308,7 @@ func TestStringRendering(t *testing.T) {
 	}
 }
 
-// TestConversions covers amf.md §4.4 between AMF0 and AMF3 forms.
+// TestConversions covers docs/amf.md#converting-between-amf0-and-amf3 between AMF0 and AMF3 forms.
 func TestConversions(t *testing.T) {
 	var d Decoder
 	// AMF0 ECMA array with leading 0..n-1 keys becomes dense in AMF3.
@@ -474,7 +474,7 @@ func TestAMF0ReferenceAcrossValues(t *testing.T) {
 }
 
 // TestAMF3TablesSharedPerBody: switched values of one body share AMF3
-// tables when decoding (amf.md §3.3, pitfall 8).
+// tables when decoding (docs/amf.md#amf3-reference-tables, pitfall 8).
 func TestAMF3TablesSharedPerBody(t *testing.T) {
 	body := unhex(t, "11 06 05 68 69 11 06 00 11 0a 0b 01 01 11 0a 00")
 	var d Decoder

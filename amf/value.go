@@ -10,7 +10,7 @@ import (
 // Value is undefined.
 type Kind uint8
 
-// The kinds of amf.md §1.
+// The kinds of docs/amf.md#values.
 const (
 	KindUndefined    Kind = iota // AMF0 0x06, AMF3 0x00
 	KindNull                     // AMF0 0x05, AMF3 0x01
@@ -84,7 +84,7 @@ type DictEntry struct {
 	Value Value
 }
 
-// Traits describe an AMF3 object's class (amf.md §3.7). Objects decoded from
+// Traits describe an AMF3 object's class (docs/amf.md#amf3-objects-and-traits). Objects decoded from
 // AMF3 carry the traits they arrived with and share one *Traits per traits
 // block, so re-encoding them writes the same sealed members and traits
 // references. Treat a Traits as immutable once used by a value.
@@ -96,7 +96,7 @@ type Traits struct {
 }
 
 // Flex wrapper classes whose externalizable body is exactly one AMF3 value
-// (amf.md §3.7).
+// (docs/amf.md#amf3-objects-and-traits).
 const (
 	ClassArrayCollection = "flex.messaging.io.ArrayCollection"
 	ClassObjectProxy     = "flex.messaging.io.ObjectProxy"
@@ -142,7 +142,7 @@ func Bool(b bool) Value {
 }
 
 // String returns a string value. Strings are byte strings: invalid UTF-8 is
-// kept as is (amf.md §6 rule 8).
+// kept as is (docs/amf.md#limits).
 func String(s string) Value { return Value{kind: KindString, str: s} }
 
 // Null returns null.

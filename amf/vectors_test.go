@@ -33,7 +33,7 @@ func point(x, y float64) Value {
 	return TypedObject("Point", p("x", Number(x)), p("y", Number(y)))
 }
 
-// amf0Vectors are amf.md §8.1.
+// amf0Vectors are docs/amf.md#test-vectors.
 func amf0Vectors() []vector {
 	o := Object()
 	return []vector{
@@ -70,7 +70,7 @@ func amf0Vectors() []vector {
 	}
 }
 
-// amf3Vectors are amf.md §8.2.
+// amf3Vectors are docs/amf.md#test-vectors.
 func amf3Vectors() []vector {
 	pt := &Traits{Class: "Point", Sealed: []string{"x", "y"}}
 	o := Object()
@@ -281,7 +281,7 @@ func resultValues() []Value {
 			p("description", String("Connection succeeded.")), p("objectEncoding", Number(0)))}
 }
 
-// TestCommandBodies covers amf.md §8.3.
+// TestCommandBodies covers docs/amf.md#test-vectors.
 func TestCommandBodies(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -353,7 +353,7 @@ func TestCommandBodies(t *testing.T) {
 	})
 }
 
-// TestNegativeVectors covers the failing inputs of amf.md §8.3.
+// TestNegativeVectors covers the failing inputs of docs/amf.md#test-vectors.
 func TestNegativeVectors(t *testing.T) {
 	deep := strings.Repeat("03 00 01 61 ", 65) + "05"
 	for _, tc := range []struct {

@@ -168,7 +168,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// waitFor polls cond under a deadline (style.md §8: no sleeps).
+// waitFor polls cond under a deadline (docs/architecture.md#tests: no sleeps).
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

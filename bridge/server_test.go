@@ -33,8 +33,8 @@ func appendF64(b []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(b, math.Float64bits(f))
 }
 
-// TestPublishPlayEveryTransport: one scenario, every transport (style.md
-// §8): a publisher on one transport, a player on another; the player gets
+// TestPublishPlayEveryTransport: one scenario, every transport (docs/architecture.md
+// docs/architecture.md#tests): a publisher on one transport, a player on another; the player gets
 // every message in order and the server records each connection's
 // protocol.
 func TestPublishPlayEveryTransport(t *testing.T) {

@@ -61,7 +61,7 @@ var attacks = []attack{
 		}
 		_ = c.writeMessage(2, 1, 0, []byte{0x7f, 0xff, 0xff, 0xff})
 		// A message larger than any sane chunk, in case the size alone is
-		// accepted as "unlimited" (rtmp.md §3.4).
+		// accepted as "unlimited" (docs/rtmp.md#chunk-size-abort-and-limits).
 		_ = c.writeMessage(3, 20, 0, make([]byte, 512))
 		return nil // write errors: the server may already have closed
 	}},
@@ -122,7 +122,7 @@ var attacks = []attack{
 }
 
 // TestBadInputDoesNotDisturbPlayback: while ffmpeg publishes and an ffmpeg
-// player plays, raw clients misbehave in every way of issue 3 acceptance 5.
+// player plays, raw clients misbehave in every way listed above.
 // Each is closed with a `closed` line naming its address and a reason other
 // than eof; the player keeps decoding throughout.
 func TestBadInputDoesNotDisturbPlayback(t *testing.T) {

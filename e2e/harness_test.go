@@ -402,7 +402,7 @@ func (s *server) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.logs {
-		// A recovered panic closes only its connection (style.md §2), but
+		// A recovered panic closes only its connection (docs/architecture.md#connection-lifecycle), but
 		// it is a bug all the same.
 		if l["reason"] == "panic" {
 			t.Errorf("openfcs recovered a panic: %v", l)

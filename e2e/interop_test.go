@@ -18,7 +18,7 @@ import (
 // Interoperability with a third-party RTMP server: the project's client
 // and a server-side NetConnection of an application script must read
 // what Debian's nginx-rtmp (libnginx-mod-rtmp) answers to connect, which
-// is the FMS layout: properties object, then info object (rtmp.md §7.2).
+// is the FMS layout: properties object, then info object (docs/rtmp.md#connect).
 
 const nginxRTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
@@ -140,7 +140,7 @@ application.onAppStart = function () {
 
 // FMS 3.5 and CDN servers called onBWDone right after connect; ffmpeg and
 // librtmp answer it with _checkbw, which the server answers with its
-// native bandwidth check (rtmp.md §7.13): librtmp answers the _onbwcheck
+// native bandwidth check (docs/rtmp.md#bandwidth-check): librtmp answers the _onbwcheck
 // rounds and gets _onbwdone, ffmpeg ignores them. Both keep playing.
 func TestBandwidthCheckWithRtmpdumpAndFFmpeg(t *testing.T) {
 	t.Parallel()

@@ -19,8 +19,7 @@ func waitPlaying(t testing.TB, srv *server, stream string, n int) {
 	})
 }
 
-// liveCase is one codec pair of the live acceptance test (issue 3,
-// acceptance 1 and 2).
+// liveCase is one codec pair of the live acceptance test.
 type liveCase struct {
 	codecs         codecArgs
 	vcodec, acodec string // ffprobe codec names expected at the players
@@ -97,8 +96,7 @@ func TestLiveSpeex(t *testing.T) {
 
 // TestLateJoinerGOPCache: a player that joins mid-GOP gets the cached GOP:
 // its first video packet is a keyframe that decodes, and it receives the
-// frames published before it joined back to that keyframe (issue 3,
-// acceptance 3).
+// frames published before it joined back to that keyframe.
 func TestLateJoinerGOPCache(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")

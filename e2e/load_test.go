@@ -10,8 +10,7 @@ import (
 
 // TestManyPlayersAndPausedReader: 100 concurrent rtmpdump players of one
 // stream all receive data, and the publisher keeps its real-time pace while
-// one more player is paused at the TCP level (it plays, then never reads)
-// (issue 3, acceptance 6).
+// one more player is paused at the TCP level (it plays, then never reads).
 //
 // Not parallel: it measures the publisher's rate, so it runs alone.
 func TestManyPlayersAndPausedReader(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 )
 
 // rawConn is a hand-made RTMP client for the tests that need to misbehave:
-// every byte it sends is written here (rtmp.md §2–§7), independent of the
+// every byte it sends is written here (docs/rtmp.md#handshake), independent of the
 // server's own packages.
 type rawConn struct {
 	t  testing.TB
@@ -73,7 +73,7 @@ func (r *rawConn) write(b []byte) error {
 }
 
 // handshake performs the simple (unsigned) handshake: C0 = 3, C1 = time 0,
-// zero version, random bytes; C2 echoes S1 (rtmp.md §2).
+// zero version, random bytes; C2 echoes S1 (docs/rtmp.md#handshake).
 func (r *rawConn) handshake() error {
 	c0c1 := make([]byte, 1+1536)
 	c0c1[0] = 3
@@ -97,7 +97,7 @@ func (r *rawConn) handshake() error {
 	return nil
 }
 
-// chunkHeader0 appends a fmt 0 chunk header (rtmp.md §3.1, §3.2).
+// chunkHeader0 appends a fmt 0 chunk header (docs/rtmp.md#basic-header, docs/rtmp.md#message-header).
 func chunkHeader0(b []byte, csid uint32, ts uint32, length int, typ uint8, msid uint32) []byte {
 	b = appendBasicHeader(b, 0, csid)
 	ext := ts >= 0xFFFFFF
@@ -385,7 +385,7 @@ func (r *rawConn) inQueue() int {
 }
 
 // ---------------------------------------------------------------------------
-// AMF0 (amf.md §2), just enough for commands.
+// AMF0 (docs/amf.md#amf0), just enough for commands.
 
 type amfProp struct {
 	key string

@@ -114,7 +114,7 @@ func freeLoopbackPort(t testing.TB) int {
 // nginxConf is a reverse proxy in front of openfcs's HTTP port as an
 // operator would write it for RTMPT: HTTP/1.1 to the upstream with
 // keep-alive, no buffering either way, and a client keep-alive that
-// outlasts a session (rtmpt.md §8: route by the session id; one upstream
+// outlasts a session (docs/rtmpt.md#server-design: route by the session id; one upstream
 // here).
 const nginxConf = `worker_processes 1;
 error_log %[1]s/error.log info;

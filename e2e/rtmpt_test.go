@@ -35,8 +35,8 @@ const publishTime = 8 * time.Second
 // TestRTMPTPublishOnePort: ffmpeg publishes H.264 + AAC over rtmpt:// to
 // the RTMP port; an ffmpeg player over rtmp:// on the same port, an
 // rtmpdump player over rtmpt:// on the same port and one over rtmpt:// on
-// the HTTP port each decode ≥ 90% of the frames (issue 4, acceptance 1
-// and 4: RTMP and RTMPT chosen by first byte on one port).
+// the HTTP port each decode ≥ 90% of the frames: RTMP and RTMPT are told
+// apart by their first byte on one port.
 func TestRTMPTPublishOnePort(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -55,7 +55,7 @@ func TestRTMPTPublishOnePort(t *testing.T) {
 }
 
 // TestRTMPTPlayReverse: ffmpeg publishes over rtmp://; ffmpeg plays over
-// rtmpt:// (issue 4, acceptance 1, the reverse).
+// rtmpt://.
 func TestRTMPTPlayReverse(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -68,7 +68,7 @@ func TestRTMPTPlayReverse(t *testing.T) {
 
 // TestRTMPTSAndRTMPS: ffmpeg publishes over rtmpts:// (TLS tunnel) and
 // ffmpeg players over rtmps:// (RTMP in TLS) and rtmpts:// decode ≥ 90%;
-// then the reverse, publishing over rtmps:// (issue 4, acceptance 2).
+// then the reverse, publishing over rtmps://.
 func TestRTMPTSAndRTMPS(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -114,7 +114,7 @@ func TestRTMPTSAndRTMPS(t *testing.T) {
 
 // TestRTMPTThroughNginx: ffmpeg plays over rtmpt:// through Debian's
 // nginx as a reverse proxy (HTTP/1.1 upstream, buffering off) and decodes
-// ≥ 90% (issue 4, acceptance 3).
+// ≥ 90%.
 func TestRTMPTThroughNginx(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -161,7 +161,7 @@ func playWithClient(ctx context.Context, rawURL, stream string, dial func(contex
 
 // TestHTTP3ClientAndAltSvc: the project's client plays a live stream over
 // RTMPTS on HTTP/3 (quic-go), and the TLS port's HTTP/1.1 responses
-// advertise that with Alt-Svc (issue 4, acceptance 5).
+// advertise that with Alt-Svc.
 func TestHTTP3ClientAndAltSvc(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -245,7 +245,7 @@ func getStats(t testing.TB, httpAddr string) serverStats {
 // project's client play one stream; then their clients stop polling
 // without /close (crashed), every session expires, and the server's
 // goroutine, RTMP connection and tunnel session counts return to the
-// baseline (issue 4, acceptance 6).
+// baseline.
 //
 // Not parallel: it loads the machine.
 func TestRTMPT200SessionsExpire(t *testing.T) {
@@ -339,10 +339,10 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 }
 
 // TestRTMPTBadInput: while ffmpeg plays over rtmpt://, each bad input of
-// issue 4 gets its status code (404 unknown session, 400 malformed path,
+// docs/rtmpt.md#errors-and-expiry gets its status code (404 unknown session, 400 malformed path,
 // 405 method, 413 body, 503 sessions), a slowloris client is cut off by
 // the request timeout and a session opened and never polled expires; the
-// player keeps decoding ≥ 90% (issue 4, acceptance 7).
+// player keeps decoding ≥ 90%.
 func TestRTMPTBadInput(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")

@@ -24,7 +24,7 @@ import (
 	"github.com/openfcs/openfcs/tunnel"
 )
 
-// Shared objects (issue 5) against the real binary with the project's
+// Shared objects against the real binary with the project's
 // client. Every scenario runs over each transport soTransports lists.
 
 // soTransport is one way for the project's client to reach the server.
@@ -537,7 +537,7 @@ func TestSODeltaReconnect(t *testing.T) {
 	}
 }
 
-// soHostileNames are refused (shared-objects.md §11).
+// soHostileNames are refused (docs/shared-objects.md#limits).
 var soHostileNames = []string{
 	"..", "../escape", "../../../../tmp/x", "a/../../b", "/abs", "a//b", "./a", "a\\b", "..\\..\\x", "a\x00b",
 	"c:x", "C:\\Windows\\x", "x.", "CON", "nul.txt", "COM1", "x.fso", "x.tmp", "a/b/c/d/e/f/g/h/i",

@@ -17,7 +17,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Helpers for the application-script (SSAS, issue 6) scenarios.
+// Helpers for the application-script scenarios.
 
 // appsDir returns the server's applications folder (from its `started`
 // log line).

@@ -15,7 +15,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Application scripts (issue 6) against the real binary.
+// Application scripts against the real binary.
 
 // Acceptance 1: rtmpdump -C connect arguments reach the auth sample's
 // onConnect with their types; right credentials play, wrong ones are

@@ -13,7 +13,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 )
 
-// Application scripts on recorded streams (issue 6 with issue 7): a script
+// Application scripts on recorded streams: a script
 // records the live streams ffmpeg publishes with Stream.record (asked for
 // in onPublish), then plays both recordings as a server-side playlist into
 // a live stream that rtmpdump plays to its end.

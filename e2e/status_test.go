@@ -14,8 +14,7 @@ import (
 
 // TestBadNameAndInvalidApp: with the project's own client against the real
 // binary, a second publisher on a busy name gets NetStream.Publish.BadName
-// and an unknown application gets NetConnection.Connect.InvalidApp (issue 3,
-// acceptance 4).
+// and an unknown application gets NetConnection.Connect.InvalidApp.
 func TestBadNameAndInvalidApp(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{})

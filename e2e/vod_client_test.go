@@ -23,7 +23,7 @@ import (
 )
 
 // Recording and VOD acceptance points that need the project's client
-// against the real binary (issue 7, points 5, 8 and 9): playlists with
+// against the real binary: playlists with
 // reset=false, record then append, and the hostile-name corpus.
 
 // vcCtx is a context for one client exchange.
@@ -109,8 +109,8 @@ func vcPublishTags(t testing.TB, c *rtmp.Client, name, typ string, tags []flv.Ta
 // with publish "record", the other by ffmpeg publishing live to an app that
 // records every live publish, played as a playlist (play a reset=true,
 // play b reset=false) arrive in order, every video message of a then every
-// one of b, with the status sequence of flv.md §9 and b's timestamps
-// continuing just after a's (issue 7, acceptance 5).
+// one of b, with the status sequence of docs/flv.md#playback and b's timestamps
+// continuing just after a's.
 func TestVODClientPlaylist(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -227,7 +227,7 @@ func TestVODClientPlaylist(t *testing.T) {
 // time with its own clock, which the recorder rebases); ffprobe
 // -show_packets on sub/rec.flv shows one file holding both, the second
 // part's timestamps continuing just after the first's, and the file
-// decodes without errors (issue 7, acceptance 8).
+// decodes without errors.
 func TestVODClientRecordAppend(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -350,8 +350,7 @@ func vcNoMedia(t testing.TB, who, path string) {
 // Publish.BadName for publish record, append and live (the app records
 // live publishes) from the project's client; rtmpdump cannot play the
 // file behind the symlink and ffmpeg cannot publish through it. Nothing is
-// written anywhere in the server's folder or outside it (issue 7, bad
-// input and acceptance 9).
+// written anywhere in the server's folder or outside it.
 func TestVODClientHostileNames(t *testing.T) { //nolint:tparallel // subtests run in turn between the two snapshots of one tree
 	t.Parallel()
 	srv := startServer(t, serverOpts{Apps: []string{"vod"}})

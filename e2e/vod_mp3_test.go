@@ -18,7 +18,7 @@ import (
 
 // TestVODMP3: MP3s made by ffmpeg (libmp3lame, 44.1 and 22.05 kHz) play via
 // mp3: with rtmpdump; the output decodes as mp3 with the source duration
-// ± 0.2 s (issue 7, acceptance 6).
+// ± 0.2 s.
 func TestVODMP3(t *testing.T) { //nolint:tparallel // subtests share one server, one rate at a time
 	t.Parallel()
 	requireEncoders(t, "libmp3lame")
@@ -61,7 +61,7 @@ func TestVODMP3(t *testing.T) { //nolint:tparallel // subtests share one server,
 
 // TestVODKillDuringRecording: the server is killed (SIGKILL) while ffmpeg
 // publishes to a recording app; the next server trims the file on first
-// access and it plays back without decoder errors (issue 7, acceptance 7).
+// access and it plays back without decoder errors.
 func TestVODKillDuringRecording(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")

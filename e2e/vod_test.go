@@ -21,7 +21,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Recording and VOD acceptance (issue 7, points 1–4).
+// Recording and VOD acceptance.
 
 // vodAppsDir returns the server's applications folder (from its `started`
 // log line).
@@ -281,7 +281,7 @@ func TestVODRecordAndPlayback(t *testing.T) { //nolint:tparallel // subtests pla
 		first := firstVideo(t, out)
 		// librtmp adds the seek offset to every timestamp it writes (it
 		// assumes a server restarting at 0); the server sends the file's
-		// own times (rtmp.md §7.6), so the file's time is first − 5000.
+		// own times (docs/rtmp.md#play), so the file's time is first − 5000.
 		sent := int64(first.Time) - 5000
 		t.Logf("rtmpdump -A 5: first video at %d ms in its output = %d ms in the file (keyframe: %v)", first.Time, sent, flv.IsVideoKeyframe(first.Payload))
 		if !flv.IsVideoKeyframe(first.Payload) || sent > 5000 || sent < 5000-1000-50 {

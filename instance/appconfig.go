@@ -27,7 +27,7 @@ const AppConfigFile = "application.yaml"
 type AppConfig struct {
 	// Streams is the storage folder of recorded streams, relative to the
 	// application folder unless absolute. Each instance has its own
-	// sub-folder (flv.md §7.4). Default "streams".
+	// sub-folder (docs/flv.md#file-names-and-paths). Default "streams".
 	Streams string `yaml:"streams"`
 	// Record configures recording.
 	Record RecordConfig `yaml:"record"`
@@ -36,7 +36,7 @@ type AppConfig struct {
 	// BandwidthDetection answers a client's checkBandwidth or _checkbw
 	// call that the application script does not handle: "native" (the
 	// default) measures the link as FMS 3.5 did, with onBWCheck rounds
-	// and an onBWDone report (rtmp.md §7.13); "off" answers a bare
+	// and an onBWDone report (docs/rtmp.md#bandwidth-check); "off" answers a bare
 	// _result.
 	BandwidthDetection string `yaml:"bandwidth_detection"`
 }
@@ -57,14 +57,14 @@ const (
 	BandwidthOff    = "off"
 )
 
-// RecordConfig configures recording of an application (flv.md §7).
+// RecordConfig configures recording of an application (docs/flv.md#recording).
 type RecordConfig struct {
 	// Live, when "record" or "append", records every publish made with
 	// type "live" (or no type) as if the publisher had asked for it:
 	// ffmpeg and OBS can only publish live. Default "" (off).
 	Live string `yaml:"live"`
 	// KeyframesIndex reserves room for that many entries of a keyframes
-	// index in the recording's onMetaData, filled at close (flv.md §7.3
+	// index in the recording's onMetaData, filled at close (docs/flv.md#crash-safety
 	// step 6). Default 0: no index (players seek through the server).
 	KeyframesIndex int `yaml:"keyframes_index"`
 	// SyncInterval is the media time between fsyncs. Default 5s.
@@ -229,7 +229,7 @@ func (in *Instance) StreamsDir(cfg AppConfig) string {
 	return filepath.Join(base, FolderName(in.Name))
 }
 
-// Container is the file format a stream name selects (flv.md §7.4).
+// Container is the file format a stream name selects (docs/flv.md#file-names-and-paths).
 type Container uint8
 
 // Containers.
@@ -258,7 +258,7 @@ var ErrStreamNotFound = errors.New("instance: stream file not found")
 // play or record.
 var ErrUnsupportedContainer = errors.New("instance: unsupported stream container")
 
-// Limits of recorded stream names (flv.md §7.4 rule 5).
+// Limits of recorded stream names (docs/flv.md#file-names-and-paths).
 const (
 	maxSegment  = 255
 	maxFileName = 1024
@@ -276,7 +276,7 @@ type StreamFile struct {
 }
 
 // ParseStreamFile maps a stream name (query string already removed) to a
-// container and a relative file name (flv.md §7.4 rules 2–5). publish
+// container and a relative file name (docs/flv.md#file-names-and-paths). publish
 // allows only FLV.
 func ParseStreamFile(name string, publish bool) (Container, string, error) {
 	c := ContainerFLV
@@ -328,7 +328,7 @@ func ParseStreamFile(name string, publish bool) (Container, string, error) {
 
 // ResolveStream maps a stream name to its file below the instance's streams
 // folder, checking on the resolved path that no symlink leads outside it
-// (flv.md §7.4 rule 5). For publish the folders are created as needed and
+// (docs/flv.md#file-names-and-paths). For publish the folders are created as needed and
 // the file need not exist; for play a missing file is ErrStreamNotFound.
 func (in *Instance) ResolveStream(cfg AppConfig, name string, publish bool) (StreamFile, error) {
 	c, rel, err := ParseStreamFile(name, publish)

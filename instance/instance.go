@@ -73,7 +73,7 @@ func newInstance(m *Manager, app, name string) *Instance {
 		m:       m,
 		log:     log,
 		streams: media.NewRegistry(m.cfg.Media, log),
-		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (shared-objects.md §9).
+		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (docs/shared-objects.md#persistence).
 		sos: sharedobject.NewRegistry(m.cfg.SharedObjects, &sharedobject.FileStore{
 			Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", FolderName(name)),
 			MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,

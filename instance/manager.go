@@ -44,7 +44,7 @@ type Config struct {
 	// (docs/playback.md).
 	Playback playback.Config `yaml:"playback"`
 	// PendingTimeout rejects a connection an application script left
-	// pending for this long ("Connection timed out", ssas.md §3.5).
+	// pending for this long ("Connection timed out", docs/ssas.md#accepting-and-rejecting-connections).
 	// Default 60s.
 	PendingTimeout time.Duration `yaml:"pending_timeout"`
 	// MaxPerApp bounds the instances of one application loaded at once.

@@ -85,7 +85,7 @@ func StreamName(raw string) (name, query string, err error) {
 }
 
 // streamPrefixes are the NetStream name prefixes FMS understood
-// (rtmp.md §7.6); the part after one is checked like any name.
+// (docs/rtmp.md#play); the part after one is checked like any name.
 var streamPrefixes = []string{"flv:", "mp3:", "mp4:", "id3:", "raw:"}
 
 // FolderName maps an instance name to the one folder segment that holds its

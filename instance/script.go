@@ -13,7 +13,7 @@ import (
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
-// Application scripts (ssas.md): the engine declares what it needs of a
+// Application scripts (docs/ssas.md): the engine declares what it needs of a
 // script (Script, created by a ScriptLoader when an instance loads) and of a
 // transport (Peer, handed over in ClientInfo.Peer); package ssas implements
 // the first, the transports the second. Neither knows the other.
@@ -21,10 +21,10 @@ import (
 // ErrScript means the application's script could not be loaded (syntax
 // error, unreadable file): connects are rejected with
 // NetConnection.Connect.Rejected, description "Application script error"
-// (ssas.md §11.4). The next connect tries again, so a fixed file is picked up.
+// (docs/ssas.md#error-reporting). The next connect tries again, so a fixed file is picked up.
 var ErrScript = errors.New("instance: application script error")
 
-// Status codes the engine puts into info objects (rtmp.md §7).
+// Status codes the engine puts into info objects (docs/rtmp.md#commands).
 const (
 	CodeConnectRejected    = "NetConnection.Connect.Rejected"
 	CodeConnectAppShutdown = "NetConnection.Connect.AppShutdown"
@@ -109,7 +109,7 @@ type Script interface {
 // whether the script defines a method name callable by c (on the client
 // object or Client.prototype, or a registered proxy). Transports ask it for
 // the commands they answer natively only when the script does not
-// (rtmp.md §7.11, ssas.md §4.4). It may wait for the script's loop.
+// (docs/rtmp.md#encoder-commands, docs/ssas.md#calls-from-clients). It may wait for the script's loop.
 type MethodChecker interface {
 	HasMethod(c *Client, name string) bool
 }
@@ -117,7 +117,7 @@ type MethodChecker interface {
 // PublishObserver is an optional interface of a Script: Published tells it
 // that c's publication of stream exists now (Instance.Publication returns
 // it), after Publish allowed it, so that a recording asked for in
-// application.onPublish can start (ssas.md §5, Stream.record). It must not
+// application.onPublish can start (docs/ssas.md#stream, Stream.record). It must not
 // block.
 type PublishObserver interface {
 	Published(c *Client, stream string)
@@ -130,7 +130,7 @@ type ScriptLoader interface {
 	Load(in *Instance) (Script, error)
 }
 
-// Stop reasons given to Script.Stop (ssas.md §3.4).
+// Stop reasons given to Script.Stop (docs/ssas.md#application-status-codes).
 const (
 	StopShutdown = "Application.Shutdown"
 	StopIdle     = "Application.GC"
@@ -153,7 +153,7 @@ const (
 	stateGone
 )
 
-// access is a client's readAccess/writeAccess pair (ssas.md §4.3).
+// access is a client's readAccess/writeAccess pair (docs/ssas.md#readaccess-and-writeaccess).
 type access struct{ read, write string }
 
 var defaultAccess = &access{read: "/", write: "/"}
@@ -205,7 +205,7 @@ func (c *Client) CanWrite(stream string) bool {
 	return sharedobject.AccessAllows(c.WriteAccess(), accessPath(stream))
 }
 
-// accessPath strips the type prefix and query of a stream name (§4.3).
+// accessPath strips the type prefix and query of a stream name (docs/ssas.md#readaccess-and-writeaccess).
 func accessPath(name string) string {
 	name, _, _ = strings.Cut(name, "?")
 	for _, p := range streamPrefixes {
@@ -299,7 +299,7 @@ func (in *Instance) Call(c *Client, method string, args []amf.Value, result Resu
 
 // ScriptHandles reports whether the application script defines the method
 // name for c, so that a transport passes the call to the script instead of
-// answering it natively (rtmp.md §7.11: releaseStream, FCPublish, ...,
+// answering it natively (docs/rtmp.md#encoder-commands: releaseStream, FCPublish, ...,
 // getStreamLength, _checkbw). False without a script.
 func (in *Instance) ScriptHandles(c *Client, name string) bool {
 	mc, ok := in.script.(MethodChecker)
@@ -308,7 +308,7 @@ func (in *Instance) ScriptHandles(c *Client, name string) bool {
 
 // Publishing tells the engine that c publishes pub (a transport calls it
 // once Streams().Publish succeeded), so that the application script can
-// record the stream and inject data messages into it (ssas.md §5:
+// record the stream and inject data messages into it (docs/ssas.md#stream:
 // Stream.record, Stream.send). Unpublished forgets it. Without a script it
 // does nothing.
 func (in *Instance) Publishing(c *Client, pub *media.Publication) {

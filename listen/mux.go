@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Mux shares one port between RTMP and HTTP, as FCS did (rtmpt.md §1): it
+// Mux shares one port between RTMP and HTTP, as FCS did (docs/rtmpt.md#ports-and-urls): it
 // reads the first byte of each accepted connection and yields connections
 // starting with an upper-case ASCII letter (an HTTP method) on HTTP() and
 // every other one on RTMP(). RTMP's C0 is 0x03 (0x06 for RTMPE); any other

@@ -7,7 +7,7 @@
 // [Subscriber] whose single writer goroutine waits on [Subscriber.Ready],
 // takes everything pending with [Subscriber.Drain] and chunk-encodes it.
 //
-// # Fan-out and backpressure (style.md §3, issue 3 item 5)
+// # Fan-out and backpressure (docs/architecture.md#backpressure)
 //
 // A [Packet] is immutable once written and shared by pointer with every
 // subscriber; payloads are never copied. Write never blocks on a subscriber:
@@ -28,7 +28,7 @@
 // onMetaData, the cached codec configurations (latest per track and kind:
 // AVC/HEVC/AV1 sequence headers, AAC sequence header, E-RTMP SequenceStart),
 // then the GOP cache from the last video keyframe, then live packets. Its
-// first video frame is therefore a keyframe (flv.md §5, rtmp.md §11). This
+// first video frame is therefore a keyframe (docs/flv.md#video-tags, docs/rtmp.md#enhanced-rtmp). This
 // initial burst does not count against the queue bounds, which limit the live
 // backlog only.
 //

@@ -3,7 +3,7 @@ package media
 import "strconv"
 
 // Kind is the kind of a published message. The values equal the RTMP message
-// type ids on purpose (rtmp.md §6), so a transport converts with a cast.
+// type ids on purpose (docs/rtmp.md#message-types), so a transport converts with a cast.
 // Values other than Audio and Video (Data, or 15 for an AMF3 data message)
 // are relayed in order like Data: never cached, dropped only by a cut-off.
 type Kind uint8
@@ -31,7 +31,7 @@ func (k Kind) String() string {
 // Packet is one published media message. It is immutable once passed to
 // [Publication.Write] or [Publication.SetMetadata]: it is shared by pointer
 // with every subscriber and never copied per subscriber. Payload is an FLV
-// tag body (flv.md §4–§6) and passes through untouched.
+// tag body (docs/flv.md#audio-tags) and passes through untouched.
 type Packet struct {
 	Kind    Kind
 	Time    uint32 // timestamp, ms

@@ -16,7 +16,7 @@ import (
 	"github.com/openfcs/openfcs/media/flv"
 )
 
-// RecordMode is how a recording treats an existing file (flv.md §7.1).
+// RecordMode is how a recording treats an existing file (docs/flv.md#publish-modes).
 type RecordMode uint8
 
 // Record modes.
@@ -28,7 +28,7 @@ const (
 	RecordAppend
 	// RecordAppendWithGap appends like RecordAppend, then adds the
 	// wall-clock time since the file was last written, so the recording's
-	// timeline keeps the pause (FMS 3.5 "appendWithGap", flv.md §7.1).
+	// timeline keeps the pause (FMS 3.5 "appendWithGap", docs/flv.md#publish-modes).
 	RecordAppendWithGap
 )
 
@@ -36,7 +36,7 @@ const (
 type RecordOptions struct {
 	Mode RecordMode
 	// KeyframesIndex reserves room for that many keyframes index entries
-	// in the onMetaData (flv.md §7.3 step 6); 0 writes no index.
+	// in the onMetaData (docs/flv.md#crash-safety); 0 writes no index.
 	KeyframesIndex int
 	// SyncInterval is the media time between fsyncs. Default 5 s.
 	SyncInterval time.Duration
@@ -52,7 +52,7 @@ type RecordOptions struct {
 // written (NetStream.Record.Failed).
 var ErrRecordFailed = errors.New("media: recording failed")
 
-// Recorder writes one published stream to an FLV file (flv.md §7). It is a
+// Recorder writes one published stream to an FLV file (docs/flv.md#recording). It is a
 // subscriber of the stream with its own goroutine, so the publisher never
 // waits for the disk; a disk too slow for the stream cuts the recording
 // off like any slow consumer.
@@ -190,7 +190,7 @@ type recWriter struct {
 	tagBuf       []byte
 }
 
-// openRecWriter prepares the file (flv.md §7.3 steps 1 and 5).
+// openRecWriter prepares the file (docs/flv.md#crash-safety).
 func openRecWriter(path string, opts RecordOptions) (*recWriter, error) {
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = 5 * time.Second
@@ -287,7 +287,7 @@ func (w *recWriter) openAppend(f *os.File) error {
 // RepairFLV checks the tail of an FLV file opened for writing and, when the
 // last tag is incomplete (a crash while recording), truncates the file
 // after the last complete tag, adding its PreviousTagSize when only that
-// is missing (flv.md §7.3 step 5). It returns the resulting size. A file
+// is missing (docs/flv.md#crash-safety). It returns the resulting size. A file
 // that is not an FLV is left alone and reported.
 func RepairFLV(f *os.File, size int64) (int64, error) {
 	if flv.TailOK(f, size) {
@@ -323,7 +323,7 @@ func RepairFLV(f *os.File, size int64) (int64, error) {
 	return end, f.Sync()
 }
 
-// Discontinuity thresholds (flv.md §7.2).
+// Discontinuity thresholds (docs/flv.md#recording-timestamps).
 const (
 	maxBackward = 1000  // ms a message may be older than the last one
 	maxForward  = 10000 // ms of real pause kept in the file
@@ -334,7 +334,7 @@ func (w *recWriter) write(pkt *Packet) error {
 	switch pkt.Kind {
 	case Audio, Video:
 		if len(pkt.Payload) == 0 {
-			return nil // no flag byte: nothing a player can use (flv.md §4)
+			return nil // no flag byte: nothing a player can use (docs/flv.md#audio-tags)
 		}
 	case Data:
 	default:
@@ -370,7 +370,7 @@ func (w *recWriter) write(pkt *Packet) error {
 			return nil
 		}
 		if pkt.Kind == Video && !pkt.Keyframe {
-			return nil // start on a keyframe (flv.md §7.2)
+			return nil // start on a keyframe (docs/flv.md#recording-timestamps)
 		}
 		return w.begin(pkt)
 	}
@@ -442,7 +442,7 @@ func (w *recWriter) begin(first *Packet) error {
 	return w.writeTag(first, w.base)
 }
 
-// codecs notes the codec ids for the metadata (flv.md §6).
+// codecs notes the codec ids for the metadata (docs/flv.md#script-data-and-onmetadata).
 func (w *recWriter) codecs(p *Packet) {
 	if len(p.Payload) == 0 {
 		return
@@ -460,7 +460,7 @@ func (w *recWriter) codecs(p *Packet) {
 }
 
 // outTime rebases an input timestamp and keeps the output monotonic
-// (flv.md §7.2).
+// (docs/flv.md#recording-timestamps).
 func (w *recWriter) outTime(in uint32) int64 {
 	out := w.base + int64(in) - w.first + w.shift
 	switch d := out - w.lastOut; {
@@ -532,7 +532,7 @@ func (w *recWriter) sync() error {
 }
 
 // close flushes, finalizes the metadata in place and closes the file
-// (flv.md §7.3 step 4).
+// (docs/flv.md#crash-safety).
 func (w *recWriter) close() error {
 	if w.f == nil {
 		return nil

@@ -158,7 +158,7 @@ func TestRecordFailsOnBadPath(t *testing.T) {
 	if _, err := pub.Record(filepath.Join(t.TempDir(), "missing", "x.flv"), RecordOptions{}); !errors.Is(err, ErrRecordFailed) {
 		t.Errorf("err %v, want ErrRecordFailed", err)
 	}
-	// Append to something that is not an FLV refuses (flv.md §12).
+	// Append to something that is not an FLV refuses (docs/flv.md#broken-and-hostile-files).
 	p := filepath.Join(t.TempDir(), "junk.flv")
 	_ = os.WriteFile(p, []byte("junk junk junk junk"), 0o644)
 	if _, err := pub.Record(p, RecordOptions{Mode: RecordAppend}); !errors.Is(err, ErrRecordFailed) {
@@ -495,7 +495,7 @@ func TestRecordOneWriterPerResolvedFile(t *testing.T) {
 }
 
 // appendWithGap keeps the pause: the appended part starts the wall-clock
-// time since the file was last written after its end (flv.md §7.1).
+// time since the file was last written after its end (docs/flv.md#publish-modes).
 func TestRecordAppendWithGap(t *testing.T) {
 	var b []byte
 	b = flv.AppendHeader(b, flv.FlagVideo)

@@ -14,7 +14,7 @@ import (
 // Errors callers branch on.
 var (
 	// ErrBusy: a publisher already holds the stream name; a transport answers
-	// NetStream.Publish.BadName (rtmp.md §7.5).
+	// NetStream.Publish.BadName (docs/rtmp.md#publish).
 	ErrBusy = errors.New("media: stream name is already being published")
 	// ErrClosed: the registry was closed.
 	ErrClosed = errors.New("media: registry closed")
@@ -256,7 +256,7 @@ func (p *Publication) fanout(subs []*Subscriber, pkt *Packet) {
 		}
 	}
 	if p.dropping > 0 && clk.now().Sub(p.dropWarned) >= time.Second {
-		// style.md §3: warn at most once a second, aggregated.
+		// docs/architecture.md#backpressure: warn at most once a second, aggregated.
 		p.reg.log.Warn("subscribers behind, dropping video to the next keyframe",
 			"stream", p.st.name, "subscribers", p.dropping, "dropped_total", p.dropped)
 		p.dropWarned = clk.now()
@@ -265,7 +265,7 @@ func (p *Publication) fanout(subs []*Subscriber, pkt *Packet) {
 }
 
 // SetMetadata stores pkt as the stream's onMetaData (already rewritten from
-// @setDataFrame by the caller, rtmp.md §9), sends it to current subscribers
+// @setDataFrame by the caller, docs/rtmp.md#data-messages), sends it to current subscribers
 // and to every later joiner. Metadata is never dropped. Publisher goroutine
 // only.
 func (p *Publication) SetMetadata(pkt *Packet) {
@@ -350,8 +350,8 @@ func (p *Publication) Stats() PublicationStats {
 	}
 }
 
-// classify sets the flags Write derives from the payload (flv.md §4–§5,
-// rtmp.md §11).
+// classify sets the flags Write derives from the payload (docs/flv.md#audio-tags,
+// docs/rtmp.md#enhanced-rtmp).
 func classify(pkt *Packet) {
 	var c flv.Class
 	switch pkt.Kind {

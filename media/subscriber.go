@@ -9,7 +9,7 @@ import (
 )
 
 // ErrSlowConsumer is a subscriber's Err after it was cut off for staying
-// behind too long or for a full queue (style.md §3, slow_consumer).
+// behind too long or for a full queue (docs/architecture.md#backpressure, slow_consumer).
 var ErrSlowConsumer = errors.New("media: slow consumer")
 
 // SubscribeOptions are a subscriber's initial receive flags. The zero value
@@ -99,7 +99,7 @@ func (s *Subscriber) Drain(dst []Event) []Event {
 	return dst
 }
 
-// SetReceiveAudio implements NetStream.receiveAudio (rtmp.md §7.8): while
+// SetReceiveAudio implements NetStream.receiveAudio (docs/rtmp.md#receiveaudio-and-receivevideo): while
 // off, audio messages other than codec configuration are not queued.
 func (s *Subscriber) SetReceiveAudio(on bool) {
 	s.mu.Lock()
@@ -107,7 +107,7 @@ func (s *Subscriber) SetReceiveAudio(on bool) {
 	s.mu.Unlock()
 }
 
-// SetReceiveVideo implements NetStream.receiveVideo (rtmp.md §7.8): while
+// SetReceiveVideo implements NetStream.receiveVideo (docs/rtmp.md#receiveaudio-and-receivevideo): while
 // off, video messages other than codec configuration are not queued;
 // turning it back on resumes at the next keyframe.
 func (s *Subscriber) SetReceiveVideo(on bool) {

@@ -21,8 +21,8 @@ type VODFormat uint8
 // VOD formats.
 const (
 	VODFLV VODFormat = iota
-	VODMP3           // MP3 frames as FLV audio (flv.md §10)
-	VODID3           // only the MP3's onId3 message (flv.md §10.5)
+	VODMP3           // MP3 frames as FLV audio (docs/flv.md#mp3)
+	VODID3           // only the MP3's onId3 message (docs/flv.md#onid3)
 )
 
 // ErrVODNotFound: the file does not exist or is not of its format
@@ -31,14 +31,14 @@ var ErrVODNotFound = errors.New("media: recorded stream not found")
 
 // VODLimits bound what a file may make a player hold.
 type VODLimits struct {
-	// MaxTagSize skips larger tags (flv.md §12). Default 16 MiB − 1.
+	// MaxTagSize skips larger tags (docs/flv.md#broken-and-hostile-files). Default 16 MiB − 1.
 	MaxTagSize int
 	// AMF bounds metadata decoding.
 	AMF amf.Limits
 }
 
 // fileKey identifies one version of a file: a file replaced or grown is a
-// new entry (flv.md §9.4).
+// new entry (docs/flv.md#finding-keyframes).
 type fileKey struct {
 	path  string
 	size  int64
@@ -189,7 +189,7 @@ type VOD struct {
 	pkts []Packet // Packet structs likewise
 	buf  []byte   // read buffer
 
-	// Timestamp repair (flv.md §12).
+	// Timestamp repair (docs/flv.md#broken-and-hostile-files).
 	lastTS  [2]int64 // last audio, video timestamp out
 	haveTS  [2]bool
 	offset  int64
@@ -199,7 +199,7 @@ type VOD struct {
 // OpenVOD opens path for playback. Missing files and files that are not
 // of the format give an error wrapping ErrVODNotFound. A truncated FLV
 // (crashed recording) is trimmed first when it is writable and cache does
-// not know it as being recorded (flv.md §7.3). A nil cache shares nothing
+// not know it as being recorded (docs/flv.md#crash-safety). A nil cache shares nothing
 // and, knowing no recordings, never trims.
 func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*VOD, error) {
 	if lim.MaxTagSize <= 0 || lim.MaxTagSize > flv.MaxDataSize {
@@ -216,7 +216,7 @@ func OpenVOD(cache *FileCache, path string, format VODFormat, lim VODLimits) (*V
 	}
 	key := resolvePath(path)
 	if format == VODFLV && cache != nil && !cache.recordingKey(key) && !flv.TailOK(f, fi.Size()) {
-		// A crashed recording: trim it on first access (issue 7, item 1).
+		// A crashed recording: trim it on first access.
 		if wf, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
 			_, _ = RepairFLV(wf, fi.Size())
 			_ = wf.Close()
@@ -320,7 +320,7 @@ func loadVODFile(f *os.File, key fileKey, format VODFormat, lim VODLimits) (*vod
 }
 
 // fileDuration is the last tag's timestamp, from the tail or a scan
-// (flv.md §9.6).
+// (docs/flv.md#stream-length).
 func fileDuration(r io.ReaderAt, size int64) uint32 {
 	if ms, ok := flv.LastTagTime(r, size); ok {
 		return ms
@@ -350,7 +350,7 @@ func withDuration(md *flv.Metadata, ms uint32) []byte {
 	return b
 }
 
-// id3Packet builds the onId3 data message (flv.md §10.5).
+// id3Packet builds the onId3 data message (docs/flv.md#onid3).
 func id3Packet(tags []mp3.TextFrame) *Packet {
 	var props []amf.Prop
 	size := 0
@@ -374,7 +374,7 @@ func id3Packet(tags []mp3.TextFrame) *Packet {
 // Close releases the file handle.
 func (v *VOD) Close() error { return v.f.Close() }
 
-// Duration returns the stream's length in ms (flv.md §9.6, §10.3).
+// Duration returns the stream's length in ms (docs/flv.md#stream-length, docs/flv.md#vbr-headers-and-duration).
 func (v *VOD) Duration() uint32 {
 	if d := v.vf.scanDuration.Load(); d != 0 {
 		return d
@@ -406,7 +406,7 @@ func (v *VOD) mp3Index() *mp3.Index {
 	vf.mp3Once.Do(func() {
 		vf.mp3Index = vf.mp3.ScanAt(v.f)
 		if vf.mp3Index.Frames > 0 && (vf.mp3.VBR == nil || vf.mp3.VBR.Frames == 0) {
-			// The scan corrects a CBR estimate (flv.md §10.3).
+			// The scan corrects a CBR estimate (docs/flv.md#vbr-headers-and-duration).
 			vf.scanDuration.Store(vf.mp3.First.FrameTime(vf.mp3Index.Frames))
 		}
 	})
@@ -415,9 +415,9 @@ func (v *VOD) mp3Index() *mp3.Index {
 
 // Seek positions the reader at the sync point for ms: the last video
 // keyframe at or before it (the first one when none is), or for audio-only
-// files the audio at or before it (flv.md §9.3). It returns that point's
+// files the audio at or before it (docs/flv.md#seeking). It returns that point's
 // time and the codec configuration to send before it (the latest of each
-// kind before the point; flv.md §9.2 step 2).
+// kind before the point; docs/flv.md#recorded-playback-sequence).
 func (v *VOD) Seek(ms uint32) (at uint32, configs []*Packet, err error) {
 	v.haveTS = [2]bool{}
 	v.offset = 0
@@ -523,7 +523,7 @@ func (v *VOD) alloc(n int) (*Packet, []byte) {
 }
 
 // Next returns the next message to send, skipping what a player cannot use
-// (flv.md §12): empty, encrypted and unknown tags, the onMetaData already
+// (docs/flv.md#broken-and-hostile-files): empty, encrypted and unknown tags, the onMetaData already
 // sent by Metadata. Timestamps are repaired: within a track a small
 // backward step is clamped, a jump of more than a second back continues
 // after the last timestamp. It returns io.EOF at the end and an error
@@ -561,7 +561,7 @@ func (v *VOD) Next() (*Packet, error) {
 	}
 }
 
-// repair applies the timestamp rules of flv.md §12.
+// repair applies the timestamp rules of docs/flv.md#broken-and-hostile-files.
 func (v *VOD) repair(k Kind, ts uint32) uint32 {
 	out := int64(ts) + v.offset
 	tr := -1
@@ -608,7 +608,7 @@ func (v *VOD) nextMP3() (*Packet, error) {
 }
 
 // StreamLength returns the length in seconds of the recorded stream at path
-// for getStreamLength and Stream.length (flv.md §9.6): 0 when it is missing
+// for getStreamLength and Stream.length (docs/flv.md#stream-length): 0 when it is missing
 // or not of its format. cache as for OpenVOD.
 func StreamLength(cache *FileCache, path string, format VODFormat) float64 {
 	v, err := OpenVOD(cache, path, format, VODLimits{})

@@ -2,18 +2,18 @@ package media
 
 import "time"
 
-// Pacing defaults (flv.md §9.5).
+// Pacing defaults (docs/flv.md#pacing).
 const (
 	DefaultPaceBuffer = time.Second
 	DefaultPaceLead   = 500 * time.Millisecond
 	minPaceBuffer     = 100 * time.Millisecond
 	maxPaceBuffer     = 60 * time.Second
 	// paceGap is the gap between consecutive timestamps that is not waited
-	// for in real time (flv.md §12: a jump forward by hours would stall).
+	// for in real time (docs/flv.md#broken-and-hostile-files: a jump forward by hours would stall).
 	paceGap = 10 * time.Second
 )
 
-// Pacer decides when a recorded message may be sent (flv.md §9.5): a
+// Pacer decides when a recorded message may be sent (docs/flv.md#pacing): a
 // message with timestamp ts may go when ts − t0 ≤ (now − w0) + buffer +
 // lead, so the first buffer + lead is sent at once and the rest at real-time
 // speed. The zero value is ready to use with the defaults. Not safe for
@@ -68,7 +68,7 @@ func (p *Pacer) Wait(ts uint32, now time.Time) time.Duration {
 
 // PlayedOut returns how long until a client that started playing at the
 // anchor has played everything up to the last timestamp passed to Wait:
-// the wait before NetStream.Play.Complete (flv.md §9.2 step 5).
+// the wait before NetStream.Play.Complete (docs/flv.md#recorded-playback-sequence).
 func (p *Pacer) PlayedOut(now time.Time) time.Duration {
 	if !p.anchored {
 		return 0

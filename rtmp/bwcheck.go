@@ -11,7 +11,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Native bandwidth detection (rtmp.md §7.13), for a client's
+// Native bandwidth detection (docs/rtmp.md#bandwidth-check), for a client's
 // checkBandwidth or _checkbw that the application script does not handle.
 //
 // The server calls the client's check method in rounds, one at a time:

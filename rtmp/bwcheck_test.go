@@ -98,7 +98,7 @@ func checkFigures(t *testing.T, run bwRun, maxBytes int) {
 
 // Flash Player's nc.call("checkBandwidth") without a script method: the
 // server measures with onBWCheck rounds and reports with onBWDone (FMS
-// 3.5 native detection, rtmp.md §7.13).
+// 3.5 native detection, docs/rtmp.md#bandwidth-check).
 func TestBandwidthCheckNative(t *testing.T) {
 	const maxBytes = 100_000 // 16 KiB, 32 KiB, then the rest
 	ts := startServer(t, Config{BWCheckBytes: maxBytes, BWCheckTime: time.Minute})

@@ -236,7 +236,7 @@ func statusError(info amf.Value) error {
 }
 
 // infoOf returns the info object of a connect _result or of an _error
-// (rtmp.md §7.2): the value after the command object's place. Servers
+// (docs/rtmp.md#connect): the value after the command object's place. Servers
 // disagree on what goes before it, so the first object that carries a
 // code wins: FMS, Red5 and nginx-rtmp put the properties object in the
 // command object's place and the info right after it, some servers send
@@ -260,10 +260,10 @@ func (c *Client) Connect(ctx context.Context, app, tcURL string, args ...amf.Val
 	return infoOf(r), nil
 }
 
-// connectObject is the command object of connect (rtmp.md §7.2). A player
+// connectObject is the command object of connect (docs/rtmp.md#connect). A player
 // announces the codecs it decodes (audioCodecs, videoCodecs,
 // videoFunction, as Flash Player does); a server-side NetConnection
-// (ssas.md §6, ConnectInfo) announces none, as FCS did.
+// (docs/ssas.md#netconnection-and-netstream, ConnectInfo) announces none, as FCS did.
 func (c *Client) connectObject(app, tcURL string, player bool) amf.Value {
 	audio, video, fn := 0.0, 0.0, 0.0
 	if player {

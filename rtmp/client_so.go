@@ -17,8 +17,8 @@ import (
 // already has a connected object of that name and persistence.
 var ErrSharedObjectInUse = errors.New("rtmp: shared object already connected on this client")
 
-// SyncItem is one entry of a client-side onSync list (shared-objects.md
-// §6.2): Code is "clear", "change", "success", "reject" or "delete".
+// SyncItem is one entry of a client-side onSync list (docs/shared-objects.md
+// docs/shared-objects.md#onsync-codes): Code is "clear", "change", "success", "reject" or "delete".
 type SyncItem struct {
 	Code     string
 	Name     string
@@ -240,7 +240,7 @@ func (so *SharedObject) Messages() int {
 
 // handleSharedObject dispatches a type 19/16 message on the reader
 // goroutine. Events the client does not know (12-14 from some servers) are
-// skipped (§3.2); a malformed message is dropped.
+// skipped (docs/shared-objects.md#reading-events); a malformed message is dropped.
 func (c *Client) handleSharedObject(h chunk.Header, p []byte) {
 	var m wire.Message
 	if err := wire.Parse(p, h.Type == message.TypeSharedObjectAMF3, &c.dec, &m); err != nil {

@@ -27,7 +27,7 @@ func soUnhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// TestSharedObjectDocChunks: the full chunks of shared-objects.md §4 (a),
+// TestSharedObjectDocChunks: the full chunks of docs/shared-objects.md#byte-examples (a),
 // (b) and (c) as type 16, byte for byte, from the client encoder, the
 // engine and the chunk writer.
 func TestSharedObjectDocChunks(t *testing.T) {
@@ -243,7 +243,7 @@ func TestSharedObjectBadInputClosesOnlyThatConn(t *testing.T) {
 }
 
 // TestSharedObjectBeforeConnect: SO messages before connect are a protocol
-// error like any other message (§10.2).
+// error like any other message (docs/shared-objects.md#client-pitfalls).
 func TestSharedObjectBeforeConnect(t *testing.T) {
 	ts := startServer(t, Config{})
 	nc, err := net.Dial("tcp", ts.addr)
@@ -267,7 +267,7 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 // TestSharedObjectDeliverAllocs: queueing an engine delivery on a
 // connection allocates nothing (the payload bytes are shared, only the
 // queue entry is written), so a tick's fan-out costs no allocation per
-// subscriber (issue 5 benchmark requirement).
+// subscriber.
 func TestSharedObjectDeliverAllocs(t *testing.T) {
 	// writerRunning: as if a writer were draining, so none is started.
 	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20, MaxQueuedBytes: 1 << 30}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), writerRunning: true}

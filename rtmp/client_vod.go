@@ -9,7 +9,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Client side of recorded playback (flv.md §9, rtmp.md §7.6–§7.12).
+// Client side of recorded playback (docs/flv.md#playback, docs/rtmp.md#play).
 
 // PlayArgs sends play(name, start, len, reset) without waiting for a
 // status: start and len in ms as on the wire (start -2000 live or
@@ -28,14 +28,14 @@ func (s *ClientStream) Pause(pause bool, position float64) error {
 }
 
 // SetBufferLength tells the server the client's buffer (user control
-// event 3), which paces recorded playback (flv.md §9.5).
+// event 3), which paces recorded playback (docs/flv.md#pacing).
 func (s *ClientStream) SetBufferLength(ms uint32) error {
 	return s.c.writeMsg(chunk.Header{CSID: message.CSIDControl, Type: message.TypeUserControl},
 		message.UserControl{Event: message.EventSetBufferLength, Value: s.ID, Extra: ms}.Append(nil))
 }
 
 // GetStreamLength calls getStreamLength(name) and returns the length in
-// seconds (0 for live or unknown streams, rtmp.md §7.12).
+// seconds (0 for live or unknown streams, docs/rtmp.md#getstreamlength).
 func (c *Client) GetStreamLength(ctx context.Context, name string) (float64, error) {
 	r, err := c.call(ctx, message.CSIDCommand, 0, "getStreamLength", amf.Null(), amf.String(name))
 	if err != nil {

@@ -50,7 +50,7 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 		return fmt.Errorf("%w: %s", errNotConnected, message.TypeName(h.Type))
 	}
 	if !c.admitted() {
-		return nil // pending or rejected by the script: dropped (ssas.md §10)
+		return nil // pending or rejected by the script: dropped (docs/ssas.md#how-scripts-map-to-rtmp)
 	}
 	switch h.Type {
 	case message.TypeAudio, message.TypeVideo:
@@ -97,7 +97,7 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		return fmt.Errorf("%w: command %q", errNotConnected, cmd.Name)
 	}
 	if !c.admitted() {
-		return nil // pending or rejected by the script: dropped (ssas.md §10)
+		return nil // pending or rejected by the script: dropped (docs/ssas.md#how-scripts-map-to-rtmp)
 	}
 	if c.scriptOverrides(cmd) { // the script's own releaseStream, FCPublish, ... (peer.go)
 		c.callScript(cmd)
@@ -206,7 +206,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	}
 	c.encoding = enc
 
-	// rtmp.md §7.2 steps 1, 2 and 4, before the application decides.
+	// docs/rtmp.md#connect, before the application decides.
 	c.sendControl(message.TypeWindowAckSize, message.AppendU32(nil, c.cfg.WindowAckSize))
 	c.sendControl(message.TypeSetPeerBandwidth, message.SetPeerBandwidth{Window: c.cfg.WindowAckSize, Limit: message.LimitDynamic}.Append(nil))
 	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: message.TypeSetChunkSize},
@@ -266,8 +266,8 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	return nil
 }
 
-// sendConnectSuccess queues the _result of an accepted connect (rtmp.md
-// §7.2). Its properties object takes the command object's place, right
+// sendConnectSuccess queues the _result of an accepted connect (docs/rtmp.md
+// docs/rtmp.md#connect). Its properties object takes the command object's place, right
 // after the transaction id, and the info object follows: Flash Player
 // hands the value after the properties to onStatus, so anything in
 // between (such as the null other results carry) hides the code from it.
@@ -374,7 +374,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	c.startRecord(ns, rec)
 }
 
-// onPlay starts playback (rtmp.md §7.6). The engine's rules
+// onPlay starts playback (docs/rtmp.md#play). The engine's rules
 // (playback.Resolve, docs/playback.md) decide between the live stream and
 // the recorded file: start -2000 live or recorded, -1000 live only, >= 0
 // recorded, and the live stream when one is published but no file exists
@@ -466,7 +466,7 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 	}
 }
 
-// onFC answers the encoder conventions of rtmp.md §7.11.
+// onFC answers the encoder conventions of docs/rtmp.md#encoder-commands.
 func (c *conn) onFC(cmd *message.Command) {
 	name := cmd.Arg(0).Str()
 	var event, code string
@@ -506,7 +506,7 @@ func (c *conn) handleMedia(h chunk.Header, k media.Kind, p []byte) error {
 }
 
 // handleData relays NetStream.send data and handles @setDataFrame /
-// @clearDataFrame (rtmp.md §9) without re-encoding the values.
+// @clearDataFrame (docs/rtmp.md#data-messages) without re-encoding the values.
 func (c *conn) handleData(h chunk.Header, p []byte) error {
 	ns := c.publishing(h.StreamID)
 	if ns == nil {

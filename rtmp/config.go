@@ -37,10 +37,10 @@ type Config struct {
 	// read for this long is cut off as a slow consumer. Default 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// ChunkSize is the chunk size the server announces after connect.
-	// Default 4096 (rtmp.md §4).
+	// Default 4096 (docs/rtmp.md#protocol-control-messages).
 	ChunkSize uint32 `yaml:"chunk_size"`
 	// WindowAckSize is the acknowledgement window announced after connect.
-	// Default 2500000 (rtmp.md §4).
+	// Default 2500000 (docs/rtmp.md#protocol-control-messages).
 	WindowAckSize uint32 `yaml:"window_ack_size"`
 	// MaxQueuedCommands bounds the outgoing command/status queue of one
 	// connection; overflow closes the connection (commands are never
@@ -64,7 +64,7 @@ type Config struct {
 	// negative disables merging.
 	MergeWrite time.Duration `yaml:"merge_write"`
 	// BWCheckBytes bounds the payload one native bandwidth check sends
-	// (rtmp.md §7.13; application.yaml bandwidth_detection). Default
+	// (docs/rtmp.md#bandwidth-check; application.yaml bandwidth_detection). Default
 	// 1 MiB: a few seconds on a 2 Mbit/s link, enough rounds to measure
 	// a fast one.
 	BWCheckBytes int `yaml:"bwcheck_bytes"`
@@ -73,7 +73,7 @@ type Config struct {
 	// without a report. Default 2s (FMS's MaxWait).
 	BWCheckTime time.Duration `yaml:"bwcheck_time"`
 	// FMSVer is the fmsVer string of the connect _result. Default
-	// "FMS/3,0,1,123" (rtmp.md §7.2).
+	// "FMS/3,0,1,123" (docs/rtmp.md#connect).
 	FMSVer string `yaml:"fms_ver"`
 }
 

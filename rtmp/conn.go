@@ -20,7 +20,7 @@ import (
 )
 
 // errQueueFull closes a connection whose command queue overflowed: commands
-// and status are never dropped silently (style.md §3).
+// and status are never dropped silently (docs/architecture.md#backpressure).
 var errQueueFull = errors.New("rtmp: outgoing command queue full")
 
 // errTooLong closes a connection that was to be sent a message longer than
@@ -383,7 +383,7 @@ func (c *conn) sendResult(txn float64, args ...amf.Value) {
 }
 
 // rejectAndClose queues an _error for the connect transaction and closes
-// the connection once it is flushed (rtmp.md §7.2 step 7).
+// the connection once it is flushed (docs/rtmp.md#connect).
 func (c *conn) rejectAndClose(txn float64, code, desc string, extra ...amf.Prop) {
 	c.sendCommand(0, &message.Command{Name: "_error", Txn: txn, Object: amf.Null(),
 		Args: []amf.Value{message.Info(message.LevelError, code, desc, extra...)}})

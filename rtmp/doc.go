@@ -8,7 +8,7 @@
 // goroutine reads and dispatches messages, and one goroutine owns the socket
 // for writing: it drains the control queue and every played stream's
 // subscriber queue, encodes chunk headers into a reused batch and flushes
-// everything pending in one vectored write (style.md §2, §3).
+// everything pending in one vectored write (docs/architecture.md#connection-lifecycle, docs/architecture.md#backpressure).
 //
-// Specs: rtmp.md §2–§10 (handshake, chunks, control, commands, status).
+// Specs: docs/rtmp.md#handshake (handshake, chunks, control, commands, status).
 package rtmp

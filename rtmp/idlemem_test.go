@@ -57,8 +57,7 @@ func openIdle(t *testing.T, addr string) net.Conn {
 // (chunk.Reader.Wait) for the runtime to halve its stack to 4 KB at GC,
 // which it does only when less than a quarter of the stack is in use (with
 // its nosplit margin). A few more locals in conn.serve or a deeper wait
-// path would keep every idle connection at 8 KB again (issue 3 wants at
-// most 8 KB per idle connection in all).
+// path would keep every idle connection at 8 KB again.
 func TestIdleConnStack(t *testing.T) {
 	ts := startServer(t, Config{})
 	const n = 200

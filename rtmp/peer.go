@@ -15,7 +15,7 @@ import (
 )
 
 // maxPendingCalls bounds the server-to-client calls awaiting an answer on
-// one connection; past it the oldest fails (ssas.md §10: a client lacking
+// one connection; past it the oldest fails (docs/ssas.md#how-scripts-map-to-rtmp: a client lacking
 // the method sends nothing back).
 const maxPendingCalls = 1000
 
@@ -29,7 +29,7 @@ type peer struct {
 	start      time.Time
 
 	// admitted gates the client's commands and media: false while the
-	// script has not accepted it (ssas.md §10: a pending connection may
+	// script has not accepted it (docs/ssas.md#how-scripts-map-to-rtmp: a pending connection may
 	// not send commands) and after a rejection.
 	admitted atomic.Bool
 	done     atomic.Bool
@@ -101,7 +101,7 @@ func (c *conn) admitted() bool {
 }
 
 // Accept implements instance.Peer: NetConnection.Connect.Success for the
-// connect transaction (rtmp.md §7.2 steps 5 and 6).
+// connect transaction (docs/rtmp.md#connect).
 func (p *peer) Accept(cl *instance.Client) {
 	if p.done.Load() {
 		return
@@ -144,7 +144,7 @@ func (p *peer) Close(info amf.Value) {
 	p.c.closeAfterFlushAs(why)
 }
 
-// Call implements instance.Peer (rtmp.md §7.3, ssas.md §10): txn 0 when no
+// Call implements instance.Peer (docs/rtmp.md#calls, docs/ssas.md#how-scripts-map-to-rtmp): txn 0 when no
 // result is wanted, otherwise the next id not in use.
 func (p *peer) Call(method string, args []amf.Value, result instance.Result) bool {
 	if p.done.Load() {
@@ -386,8 +386,8 @@ func (c *conn) published(sid uint32, name string) {
 }
 
 // scriptMethods are the commands answered natively only when the
-// application script defines no method of that name (rtmp.md §7.11, §7.12,
-// §7.13; ssas.md §4.4).
+// application script defines no method of that name (docs/rtmp.md#encoder-commands, docs/rtmp.md#getstreamlength,
+// docs/rtmp.md#bandwidth-check; docs/ssas.md#calls-from-clients).
 var scriptMethods = map[string]bool{
 	"releaseStream": true, "FCPublish": true, "FCUnpublish": true, "FCSubscribe": true, "FCUnsubscribe": true,
 	"getStreamLength": true, "_checkbw": true, "checkBandwidth": true,
@@ -417,7 +417,7 @@ func (c *conn) stopped(ns *netStream) {
 
 // handleSharedObjectAccess applies the client's current readAccess and
 // writeAccess to its shared-object session before the message is
-// handled (ssas.md §4.3: checked at each operation).
+// handled (docs/ssas.md#readaccess-and-writeaccess: checked at each operation).
 func (c *conn) handleSharedObjectAccess(h chunk.Header, p []byte) error {
 	if c.inst.HasScript() {
 		if c.so == nil {
@@ -437,7 +437,7 @@ func (c *conn) handleSharedObjectAccess(h chunk.Header, p []byte) error {
 }
 
 // connectScriptError rejects a connect to an application whose script
-// failed to load (ssas.md §11.4).
+// failed to load (docs/ssas.md#error-reporting).
 func (c *conn) connectScriptError(txn float64, app string, err error) {
 	c.log.Warn("connect rejected: application script error", "app", app, "err", err)
 	c.rejectAndClose(txn, message.CodeConnectRejected, "Application script error",

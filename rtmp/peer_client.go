@@ -8,7 +8,7 @@ import (
 )
 
 // Client helpers for server-side NetConnections of application scripts
-// (ssas.md §6) and for tests that play the Flash Player's part in
+// (docs/ssas.md#netconnection-and-netstream) and for tests that play the Flash Player's part in
 // server-to-client calls.
 
 // ConnectInfo is Connect returning the info object of the answer whether

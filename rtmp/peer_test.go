@@ -32,7 +32,7 @@ func (s *methodScript) Call(_ *instance.Client, method string, _ []amf.Value, re
 
 func (s *methodScript) HasMethod(_ *instance.Client, name string) bool { return s.defined[name] }
 
-// rtmp.md §7.11-§7.13, ssas.md §4.4: releaseStream, FCPublish, FCUnpublish,
+// docs/rtmp.md#encoder-commands, docs/ssas.md#calls-from-clients: releaseStream, FCPublish, FCUnpublish,
 // FCSubscribe, getStreamLength and _checkbw are answered natively only when
 // the application script defines no method of that name; a defined one
 // gets the call. Methods the server always handles (createStream) never

@@ -13,7 +13,7 @@ import (
 )
 
 // soConn is a connection's side of the shared objects (message types 19
-// and 16, shared-objects.md): it parses incoming messages for the engine
+// and 16, docs/shared-objects.md): it parses incoming messages for the engine
 // session and is the session's Subscriber, queueing what the engine
 // delivers on the command queue with the payload bytes shared.
 type soConn struct {
@@ -24,7 +24,7 @@ type soConn struct {
 	msg      wire.Message
 	loggedFB bool
 	// amf3 is set when the client connected with objectEncoding 3 or sent
-	// a type-16 message: replies then go as type 16 (§2.2). Read by
+	// a type-16 message: replies then go as type 16 (docs/shared-objects.md#message-layout). Read by
 	// Deliver on other goroutines.
 	amf3 atomic.Bool
 }

@@ -43,7 +43,7 @@ func (s *stallConn) stall() {
 }
 
 // A player that stops reading is cut off as a slow consumer while the
-// publisher and a fast player carry on (style.md §8, slow consumer).
+// publisher and a fast player carry on (docs/architecture.md#tests, slow consumer).
 func TestSlowConsumerIsCutOffOthersCarryOn(t *testing.T) {
 	ts := startServer(t, Config{WriteTimeout: 300 * time.Millisecond})
 	ctx := testutil.Context(t, 5*time.Second)

@@ -55,7 +55,7 @@ type player struct {
 	skipNotify bool
 	clientID   float64
 	// dropped is the subscriber's drop count already reported; warnedAt
-	// is when NetStream.Play.InsufficientBW was last sent (rtmp.md §7.6).
+	// is when NetStream.Play.InsufficientBW was last sent (docs/rtmp.md#play).
 	dropped  uint64
 	warnedAt time.Time
 	// pb, when set, plays recorded streams and playlists instead of sub
@@ -69,7 +69,7 @@ type player struct {
 // is told so: one warning per burst, not one per dropped frame.
 const insufficientBWEvery = 5 * time.Second
 
-// csid picks a chunk stream per kind, as FMS and ffmpeg do (rtmp.md §3.1).
+// csid picks a chunk stream per kind, as FMS and ffmpeg do (docs/rtmp.md#basic-header).
 func csidFor(k media.Kind) uint32 {
 	switch k {
 	case media.Audio:

@@ -17,10 +17,10 @@ import (
 // playback.Player of its instance: the reader goroutine passes it play
 // (reset false), pause, seek, SetBufferLength and receiveAudio/Video, and
 // the connection's writer drains its events like a live subscriber's,
-// turning each into its RTMP form (rtmp.md §7.6, §7.9, §7.10): user control
+// turning each into its RTMP form (docs/rtmp.md#play, docs/rtmp.md#pause, docs/rtmp.md#seek): user control
 // messages, onStatus commands and onPlayStatus data messages.
 
-// playArgs decodes play's start, len (ms) and reset (rtmp.md §7.6).
+// playArgs decodes play's start, len (ms) and reset (docs/rtmp.md#play).
 func playArgs(startV, lenV, resetV amf.Value) (it playback.Item, reset bool) {
 	it.Start, it.Len, reset = playback.StartAny, -1000, true
 	if startV.Kind() == amf.KindNumber {
@@ -47,7 +47,7 @@ func msArg(v, def float64) int64 {
 }
 
 // appendVOD queues play(name, start, len, false) after the recorded item
-// playing on ns (a playlist, flv.md §9.1). False when ns plays no file or
+// playing on ns (a playlist, docs/flv.md#play-arguments). False when ns plays no file or
 // reset is true: onPlay then starts afresh. Reader goroutine.
 func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Value) bool {
 	it, reset := playArgs(startV, lenV, resetV)
@@ -141,7 +141,7 @@ func (c *conn) vodBufferLength(ns *netStream) {
 	}
 }
 
-// streamLength answers getStreamLength (rtmp.md §7.12, flv.md §9.6).
+// streamLength answers getStreamLength (docs/rtmp.md#getstreamlength, docs/flv.md#stream-length).
 func (c *conn) streamLength(raw string) float64 {
 	name, _, err := instance.StreamName(raw)
 	if err != nil {

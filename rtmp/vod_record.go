@@ -15,8 +15,8 @@ type recordPlan struct {
 	cfg  instance.AppConfig
 }
 
-// prepareRecord resolves the recording of publish(name, typ) (flv.md §7.1,
-// §7.4): "record" and "append" record, and so does "live" when the
+// prepareRecord resolves the recording of publish(name, typ) (docs/flv.md#publish-modes,
+// docs/flv.md#file-names-and-paths): "record" and "append" record, and so does "live" when the
 // application's config says record.live. A name that cannot be a file gets
 // Publish.BadName and false: nothing is published or written.
 func (c *conn) prepareRecord(sid uint32, name, typ string) (recordPlan, bool) {

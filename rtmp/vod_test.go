@@ -494,7 +494,7 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // TestVODCorruptFiles: damaged files play up to the damage and end with
 // Play.Complete and Play.Stop; files that are not of their format get
-// StreamNotFound (flv.md §12). The server stays up for the next player.
+// StreamNotFound (docs/flv.md#broken-and-hostile-files). The server stays up for the next player.
 func TestVODCorruptFiles(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)

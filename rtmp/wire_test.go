@@ -18,9 +18,9 @@ import (
 
 // The replies of a connect / createStream / publish / play exchange, byte
 // for byte, against vectors that do not come from our encoder: the connect
-// request and its _result are amf.md §8.3 C1 and C2, the control messages
-// and the createStream _result are rtmp.md §3.6; the other bodies were
-// assembled by hand from the AMF0 markers (amf.md §2) and are annotated
+// request and its _result are docs/amf.md#test-vectors and C2, the control messages
+// and the createStream _result are docs/rtmp.md#header-examples; the other bodies were
+// assembled by hand from the AMF0 markers (docs/amf.md#amf0) and are annotated
 // value by value so that a reader can check them.
 
 // vec decodes annotated hex: whitespace is ignored and "//" starts a
@@ -39,7 +39,7 @@ func vec(t testing.TB, s string) []byte {
 	return out
 }
 
-// amf.md §8.3 C1: connect from an AMF0 client, app "vod" (Flash Player 10
+// docs/amf.md#test-vectors: connect from an AMF0 client, app "vod" (Flash Player 10
 // values). enc3 is the same request with objectEncoding 3.
 const (
 	c1Connect = `
@@ -65,9 +65,9 @@ const (
 	c1Enc3 = `40 08 00 00 00 00 00 00 00 00 09`
 )
 
-// connectResult is amf.md §8.3 C2 (the _result FMS sends: properties
+// connectResult is docs/amf.md#test-vectors (the _result FMS sends: properties
 // object where the command object goes, then the info object) with the
-// two optional FMS 3 properties of rtmp.md §7.2 that openfcs adds before
+// two optional FMS 3 properties of docs/rtmp.md#connect that openfcs adds before
 // the info object ends: data {version} and clientid.
 func connectResult(enc, clientID string) string {
 	return `
@@ -92,8 +92,8 @@ func connectResult(enc, clientID string) string {
 		00 00 09 // end of the info object`
 }
 
-// The connect sequence of rtmp.md §7.2 steps 1, 2, 4 and 6: payloads of
-// the rtmp.md §3.6 examples.
+// The connect sequence of docs/rtmp.md#connect: payloads of
+// the docs/rtmp.md#header-examples examples.
 func connectReplies(enc, clientID string) []wireMsg {
 	return []wireMsg{
 		{"window ack size", message.TypeWindowAckSize, 0, `00 26 25 a0`},
@@ -138,7 +138,7 @@ func dialRaw(t testing.TB, ts *testServer) *rawPeer {
 		t.Fatal(err)
 	}
 	p := &rawPeer{t: t, nc: nc, r: chunk.NewReader(nc, chunk.Limits{})}
-	// rtmp.md §3.6: Set Chunk Size 4096, so that every message below fits
+	// docs/rtmp.md#header-examples: Set Chunk Size 4096, so that every message below fits
 	// in one chunk.
 	p.write(vec(t, `02 00 00 00 00 00 04 01 00 00 00 00 00 00 10 00`))
 	return p
@@ -151,7 +151,7 @@ func (p *rawPeer) write(b []byte) {
 	}
 }
 
-// send frames body as one fmt 0 chunk (rtmp.md §3.2) on csid.
+// send frames body as one fmt 0 chunk (docs/rtmp.md#message-header) on csid.
 func (p *rawPeer) send(csid byte, typ uint8, msid uint32, body []byte) {
 	p.t.Helper()
 	n := len(body)
@@ -190,7 +190,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 		02 00 0c 63 72 65 61 74 65 53 74 72 65 61 6d // "createStream"
 		`+num2+` // 2
 		05 // null`))
-	pub.expect(wireMsg{"createStream _result (rtmp.md §3.6)", message.TypeCommand, 0,
+	pub.expect(wireMsg{"createStream _result (docs/rtmp.md#header-examples)", message.TypeCommand, 0,
 		`02 00 07 5f 72 65 73 75 6c 74 00 40 00 00 00 00 00 00 00 05 00 3f f0 00 00 00 00 00 00`})
 	pub.send(3, message.TypeCommand, 0, vec(t, `
 		02 00 0d 72 65 6c 65 61 73 65 53 74 72 65 61 6d // "releaseStream"
@@ -213,7 +213,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 		00 40 10 00 00 00 00 00 00 // 4
 		05 // null
 		06 // undefined`},
-		wireMsg{"onFCPublish (rtmp.md §7.11)", message.TypeCommand, 0, `
+		wireMsg{"onFCPublish (docs/rtmp.md#encoder-commands)", message.TypeCommand, 0, `
 		02 00 0b 6f 6e 46 43 50 75 62 6c 69 73 68 // "onFCPublish"
 		00 00 00 00 00 00 00 00 00 // 0
 		05 // null
@@ -228,7 +228,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 		02 00 02 73 31 // "s1"
 		02 00 04 6c 69 76 65 // "live"`))
 	pub.expect(
-		wireMsg{"stream begin 1 (rtmp.md §3.6)", message.TypeUserControl, 0, `00 00 00 00 00 01`},
+		wireMsg{"stream begin 1 (docs/rtmp.md#header-examples)", message.TypeUserControl, 0, `00 00 00 00 00 01`},
 		wireMsg{"NetStream.Publish.Start", message.TypeCommand, 1, `
 		02 00 08 6f 6e 53 74 61 74 75 73 // "onStatus"
 		00 00 00 00 00 00 00 00 00 // 0
@@ -249,7 +249,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 		02 00 0c 63 72 65 61 74 65 53 74 72 65 61 6d // "createStream"
 		`+num2+` // 2
 		05 // null`))
-	play.expect(wireMsg{"createStream _result (rtmp.md §3.6)", message.TypeCommand, 0,
+	play.expect(wireMsg{"createStream _result (docs/rtmp.md#header-examples)", message.TypeCommand, 0,
 		`02 00 07 5f 72 65 73 75 6c 74 00 40 00 00 00 00 00 00 00 05 00 3f f0 00 00 00 00 00 00`})
 	play.send(8, message.TypeCommand, 1, vec(t, `
 		02 00 04 70 6c 61 79 // "play"
@@ -283,7 +283,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 		  00 07 64 65 74 61 69 6c 73 02 00 02 73 31 // details: "s1"
 		  00 08 63 6c 69 65 6e 74 69 64 ` + num2 + ` // clientid: 2
 		00 00 09 // end`},
-		wireMsg{"|RtmpSampleAccess (rtmp.md §9)", message.TypeData, 1, `
+		wireMsg{"|RtmpSampleAccess (docs/rtmp.md#data-messages)", message.TypeData, 1, `
 		02 00 11 7c 52 74 6d 70 53 61 6d 70 6c 65 41 63 63 65 73 73 // "|RtmpSampleAccess"
 		01 00 // false
 		01 00 // false`},
@@ -301,7 +301,7 @@ func TestWireRepliesMatchVectors(t *testing.T) {
 
 // A connect to an application that does not exist: the same control
 // messages, then _error with a null where the properties go and the info
-// object fourth (rtmp.md §7.2, rejection shapes), then the server closes.
+// object fourth (docs/rtmp.md#connect, rejection shapes), then the server closes.
 func TestWireConnectErrorMatchesVector(t *testing.T) {
 	ts := startServer(t, Config{})
 	p := dialRaw(t, ts)
@@ -323,7 +323,7 @@ func TestWireConnectErrorMatchesVector(t *testing.T) {
 }
 
 // The project's client finds the info object of a connect answer in the
-// layouts servers use: FMS, Red5 and nginx-rtmp (amf.md §8.3 C2), a null
+// layouts servers use: FMS, Red5 and nginx-rtmp (docs/amf.md#test-vectors), a null
 // before the properties (what openfcs itself once sent), and an _error
 // whose info is fourth.
 func TestClientReadsConnectInfoLayouts(t *testing.T) {

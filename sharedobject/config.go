@@ -3,7 +3,7 @@ package sharedobject
 import "time"
 
 // Config bounds shared objects and tunes delivery and persistence. A zero
-// field means its default (shared-objects.md §11 names the defaults).
+// field means its default (docs/shared-objects.md#limits names the defaults).
 type Config struct {
 	// MaxNameBytes bounds a shared object's name, in bytes. Default 255.
 	MaxNameBytes int `yaml:"max_name_bytes"`
@@ -35,7 +35,7 @@ type Config struct {
 	// the same write). Default 2s.
 	FlushDelay time.Duration `yaml:"flush_delay"`
 	// MaxTombstones bounds the deleted-slot records kept for delta resync
-	// of returning clients (§6.3); past it the oldest are dropped and
+	// of returning clients (docs/shared-objects.md#versions-and-resync); past it the oldest are dropped and
 	// clients older than them get a full resync. Default 10000.
 	MaxTombstones int `yaml:"max_tombstones"`
 	// MaxLockedEvents bounds the client events queued while a script holds

@@ -2,10 +2,10 @@
 // (docs/shared-objects.md): per application instance, a [Registry] of
 // shared objects keyed by (name, persistent), their slots, versions,
 // tombstones and subscribers; the server processing of every client event
-// (§5); per-subscriber coalescing of the changes made in one tick; the
-// server-side API that SSAS binds (§7: get/set, send, lock/unlock, flush,
+// (docs/shared-objects.md#what-the-server-does-per-event); per-subscriber coalescing of the changes made in one tick; the
+// server-side API that SSAS binds (docs/shared-objects.md#server-side-api: get/set, send, lock/unlock, flush,
 // clear, purge, onSync); persistence behind the [Store] interface with a
-// crash-safe file implementation ([FileStore], §9); and the limits of §11.
+// crash-safe file implementation ([FileStore], docs/shared-objects.md#persistence); and the limits of docs/shared-objects.md#limits.
 //
 // # Delivery
 //

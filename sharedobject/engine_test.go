@@ -226,7 +226,7 @@ func TestCoalescing(t *testing.T) {
 	})
 }
 
-// TestStaleWrite: §6.4, a client that did not see another's change to the
+// TestStaleWrite: docs/shared-objects.md#conflicts, a client that did not see another's change to the
 // slot is rejected with the current value; its own rapid writes are not.
 func TestStaleWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -457,7 +457,7 @@ func TestHostileNames(t *testing.T) {
 	})
 }
 
-// hostileNames must all be refused (§11).
+// hostileNames must all be refused (docs/shared-objects.md#limits).
 var hostileNames = []string{
 	"", "..", "../x", "a/../../x", "/abs", "a//b", "./a", "a/.", "a\\b", "..\\..\\x", "a\x00b", "c:x", "C:\\x",
 	"a b", "x.", "a/b./c", "CON", "nul.txt", "com1", "LPT9/x", "x.fso", "x.FSO/y", "x.tmp", "a?b", "a#b", "a%2e%2e",
@@ -525,7 +525,7 @@ func TestSecondUseIsNotASecondSubscription(t *testing.T) {
 	})
 }
 
-// TestLargeSyncSplits: §10.6, an initial sync over 64 KiB is split.
+// TestLargeSyncSplits: docs/shared-objects.md#client-pitfalls, an initial sync over 64 KiB is split.
 func TestLargeSyncSplits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newReg(t, Config{}, nil)

@@ -12,14 +12,14 @@ import (
 // ErrBadName reports a shared-object name refused by CheckName.
 var ErrBadName = errors.New("sharedobject: bad name")
 
-// maxSegments bounds the "/"-separated segments of a name (§11).
+// maxSegments bounds the "/"-separated segments of a name (docs/shared-objects.md#limits).
 const maxSegments = 8
 
 // reserved are Windows device names; as a file base name they address a
-// device on Windows whatever the extension (§11).
+// device on Windows whatever the extension (docs/shared-objects.md#limits).
 var reserved = map[string]bool{"con": true, "prn": true, "aux": true, "nul": true}
 
-// CheckName reports whether name may name a shared object (§11): at most
+// CheckName reports whether name may name a shared object (docs/shared-objects.md#limits): at most
 // maxBytes bytes of valid UTF-8; letters, digits, `_ - . $` and `/` as the
 // segment separator; at most 8 segments, none empty, "." or "..", none
 // ending in a dot, none a Windows device name (CON, NUL, COM1, ...), and

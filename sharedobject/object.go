@@ -12,10 +12,10 @@ import (
 	"github.com/openfcs/openfcs/sharedobject/wire"
 )
 
-// maxBody is where an initial sync is split into several messages (§10.6).
+// maxBody is where an initial sync is split into several messages (docs/shared-objects.md#client-pitfalls).
 const maxBody = 64 << 10
 
-// SyncItem is one entry of an onSync list (§7): Code is "change",
+// SyncItem is one entry of an onSync list (docs/shared-objects.md#server-side-api): Code is "change",
 // "delete" or "clear"; OldValue is the slot's value before the change
 // (undefined when it did not exist).
 type SyncItem struct {
@@ -425,7 +425,7 @@ func (so *SharedObject) flushLocked() {
 // each as soon as it is complete. A tick can carry a thousand sends of a
 // megabyte each: as one message it would exceed RTMP's 24-bit length field,
 // and even below that it would hold up the connection's other messages and
-// an RTMPT client's polls, as a full sync would (§10.6). Every message
+// an RTMPT client's polls, as a full sync would (docs/shared-objects.md#client-pitfalls). Every message
 // carries the tick's version; clients apply them in order.
 type tickBuilder struct {
 	so   *SharedObject
@@ -488,7 +488,7 @@ func (t *tickBuilder) done() {
 // Subscribing
 
 // subscribeLocked adds s (once) and sends it the initial or delta sync for
-// its version v (§5.1, §6.3). Pending tick events go to the others first so
+// its version v (docs/shared-objects.md#use, docs/shared-objects.md#versions-and-resync). Pending tick events go to the others first so
 // that s does not get them twice.
 func (so *SharedObject) subscribeLocked(s *Session, v uint32) {
 	so.flushLocked()
@@ -547,7 +547,7 @@ func (so *SharedObject) unsubscribeLocked(s *Session) {
 // ---------------------------------------------------------------------------
 // Client changes
 
-// applyLocked processes one client batch (§5.3–5.5): the first allowed
+// applyLocked processes one client batch (docs/shared-objects.md#requestchange): the first allowed
 // request events are applied, the rest are refused as over budget. It
 // returns the onSync items and the sends for the hooks.
 func (so *SharedObject) applyLocked(s *Session, cv uint32, events []wire.Event, allowed int) {
@@ -591,7 +591,7 @@ func (so *SharedObject) applyLocked(s *Session, cv uint32, events []wire.Event, 
 }
 
 // stale reports whether a client at version cv lost the race for key
-// (§6.4): another writer changed the slot after the version the client saw.
+// (docs/shared-objects.md#conflicts): another writer changed the slot after the version the client saw.
 func (so *SharedObject) staleLocked(s *Session, cv uint32, key string) bool {
 	if sl := so.slots[key]; sl != nil {
 		return sl.ver > cv && sl.writer != s
@@ -636,7 +636,7 @@ func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v
 	}
 	sl := so.slots[key]
 	if sl != nil && isScalar(v) && amf.Equal(sl.val, v) {
-		// §10.5: answer Success anyway, no broadcast, no version.
+		// docs/shared-objects.md#client-pitfalls: answer Success anyway, no broadcast, no version.
 		w := so.writerLocked(s)
 		w.success = append(w.success, key)
 		return false
@@ -806,7 +806,7 @@ func (so *SharedObject) dropOldestTombLocked() {
 	so.horizon = max(so.horizon, ov)
 }
 
-// requestRemoveLocked applies one RequestRemove (§5.4).
+// requestRemoveLocked applies one RequestRemove (docs/shared-objects.md#requestremove).
 func (so *SharedObject) requestRemoveLocked(s *Session, cv uint32, key string, newVer uint32) bool {
 	if so.staleLocked(s, cv, key) {
 		so.rejectLocked(s, key, "")
@@ -826,7 +826,7 @@ func (so *SharedObject) requestRemoveLocked(s *Session, cv uint32, key string, n
 }
 
 // sendLocked relays a SendMessage to every subscriber, the sender
-// included, in order (§5.5).
+// included, in order (docs/shared-objects.md#sendmessage).
 func (so *SharedObject) sendLocked(s *Session, handler string, args []amf.Value) {
 	var err error
 	so.scratch, err = wire.AppendEvent(so.scratch[:0], &wire.Event{Type: wire.EventSendMessage, Key: handler, Args: args}, &so.enc)

@@ -34,7 +34,7 @@ var (
 	ErrNoClientCreate = errors.New("sharedobject: clients may not create persistent objects here")
 )
 
-// Status codes sent to clients (§5.6).
+// Status codes sent to clients (docs/shared-objects.md#status-events).
 const (
 	CodeNoReadAccess         = "SharedObject.NoReadAccess"
 	CodeNoWriteAccess        = "SharedObject.NoWriteAccess"
@@ -123,7 +123,7 @@ func (r *Registry) SetClientPersistent(allow bool) { r.noClientCreate.Store(!all
 // Get returns the named object for the application script, creating it
 // (persistent ones are loaded from the store), and takes a script
 // reference that keeps a temporary object alive until
-// SharedObject.Close (§7 SharedObject.get).
+// SharedObject.Close (docs/shared-objects.md#server-side-api SharedObject.get).
 func (r *Registry) Get(name string, persistent bool) (*SharedObject, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

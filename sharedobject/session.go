@@ -28,7 +28,7 @@ type Session struct {
 	access atomic.Pointer[access] // nil: everything allowed
 }
 
-// access is a client's readAccess / writeAccess pair (§6.6).
+// access is a client's readAccess / writeAccess pair (docs/shared-objects.md#access-control).
 type access struct{ read, write string }
 
 // SetAccess sets the client's readAccess and writeAccess lists
@@ -49,7 +49,7 @@ func (s *Session) canWrite(name string) bool {
 	return a == nil || AccessAllows(a.write, name)
 }
 
-// AccessAllows reports whether an access list grants name (§6.6): the list
+// AccessAllows reports whether an access list grants name (docs/shared-objects.md#access-control): the list
 // holds ";"-separated prefixes, each matching the name itself or anything
 // below it at a "/" boundary; "/" matches everything; an empty list
 // matches nothing.
@@ -82,7 +82,7 @@ func (s *Session) deliver(o Outgoing) {
 // Used returns how many objects the session uses.
 func (s *Session) Used() int { return len(s.used) }
 
-// Handle processes one incoming message in order (§5): Use subscribes and
+// Handle processes one incoming message in order (docs/shared-objects.md#what-the-server-does-per-event): Use subscribes and
 // syncs, Release unsubscribes, runs of RequestChange / RequestRemove /
 // SendMessage are applied as one batch (one version at most), events the
 // server sends are ignored. An unknown event type fails the whole message
@@ -101,7 +101,7 @@ func (s *Session) Handle(m *wire.Message) error {
 		switch m.Events[i].Type {
 		case wire.EventUse:
 			if !s.use(k, m.Version) {
-				return nil // §5.1: refused, stop
+				return nil // docs/shared-objects.md#use: refused, stop
 			}
 			i++
 		case wire.EventRelease:
@@ -117,7 +117,7 @@ func (s *Session) Handle(m *wire.Message) error {
 			}
 			i = j
 		default:
-			i++ // server→client types from a client: ignore (§3.2)
+			i++ // server→client types from a client: ignore (docs/shared-objects.md#reading-events)
 		}
 	}
 	return nil
@@ -141,7 +141,7 @@ func (s *Session) use(k soKey, v uint32) bool {
 		return false
 	}
 	if so := s.used[k]; so != nil {
-		// §10.1: a second Use is not a second subscription; resync.
+		// docs/shared-objects.md#client-pitfalls: a second Use is not a second subscription; resync.
 		so.mu.Lock()
 		if !so.closed {
 			so.subscribeLocked(s, v)
@@ -161,7 +161,7 @@ func (s *Session) use(k soKey, v uint32) bool {
 	r := s.r
 	r.mu.Lock()
 	if r.sos[k] == nil && !s.canWrite(k.name) {
-		// Creating an object needs write access (§6.6).
+		// Creating an object needs write access (docs/shared-objects.md#access-control).
 		r.mu.Unlock()
 		s.refuse(k, CodeNoWriteAccess)
 		return false
@@ -181,7 +181,7 @@ func (s *Session) use(k soKey, v uint32) bool {
 	return true
 }
 
-// release unsubscribes from k (§5.2).
+// release unsubscribes from k (docs/shared-objects.md#release).
 func (s *Session) release(k soKey) {
 	so := s.used[k]
 	if so == nil {
@@ -200,7 +200,7 @@ func (r *Registry) release(so *SharedObject, s *Session) {
 	so.mu.Unlock()
 	r.mu.Unlock()
 	if idle {
-		_ = so.save() // §9: written when the last subscriber leaves
+		_ = so.save() // docs/shared-objects.md#persistence: written when the last subscriber leaves
 	}
 }
 
@@ -271,7 +271,7 @@ func (s *Session) Close() {
 }
 
 // ---------------------------------------------------------------------------
-// Script API (§7)
+// Script API (docs/shared-objects.md#server-side-api)
 
 // GetProperty returns a slot's value, or null when absent.
 func (so *SharedObject) GetProperty(key string) amf.Value {

@@ -39,7 +39,7 @@ type Snapshot struct {
 	Name    string
 	Version uint32
 	// Horizon is the oldest client version that can still be resynced by
-	// delta (§6.3): tombstones older than it were dropped.
+	// delta (docs/shared-objects.md#versions-and-resync): tombstones older than it were dropped.
 	Horizon    uint32
 	Slots      []SnapshotSlot
 	Tombstones []Tombstone
@@ -208,7 +208,7 @@ func (r *reader) count(minItem int) int {
 }
 
 // FileStore keeps each persistent shared object in its own file,
-// Dir/<name>.fso, where "/" in the name makes sub-folders (§9). Dir is
+// Dir/<name>.fso, where "/" in the name makes sub-folders (docs/shared-objects.md#persistence). Dir is
 // normally applications/<app>/sharedobjects/<instance>.
 type FileStore struct {
 	// Dir is the folder of this instance's objects; created on first save.
@@ -235,7 +235,7 @@ func (f *FileStore) path(name string) (string, error) {
 // confine checks that p, a path below dir, resolves inside dir: the
 // deepest existing ancestor of its folder, and p itself when it is a
 // symlink. A symlink placed in the store's folder must not make a save
-// write, or a load read, outside it (§11).
+// write, or a load read, outside it (docs/shared-objects.md#limits).
 func confine(dir, p string) error {
 	dir = filepath.Clean(dir)
 	realDir, err := filepath.EvalSymlinks(dir)

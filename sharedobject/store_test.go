@@ -220,7 +220,7 @@ func FuzzParseSnapshot(f *testing.F) {
 	})
 }
 
-// TestDocServerAnswers: shared-objects.md §4 (d), byte for byte from the
+// TestDocServerAnswers: docs/shared-objects.md#byte-examples (d), byte for byte from the
 // engine: Success to the setter, Change to the others.
 func TestDocServerAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

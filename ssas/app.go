@@ -70,7 +70,7 @@ func (r *Runtime) throw(format string, args ...any) {
 	panic(r.vm.NewGoError(fmt.Errorf(format, args...)))
 }
 
-// jsLoad implements load(path) (§2.3): the file runs in the global scope
+// jsLoad implements load(path) (docs/ssas.md#loading-more-files): the file runs in the global scope
 // now, its errors are thrown into the caller.
 func (r *Runtime) jsLoad(name string) goja.Value {
 	path, rel, err := r.resolveLoad(name)
@@ -93,7 +93,7 @@ func (r *Runtime) jsLoad(name string) goja.Value {
 
 // resolveLoad finds a load() argument below the application folder, its
 // scripts/ folder or a ScriptLibPath folder; absolute paths, `..` escapes
-// and symlinks leading outside are refused (§11.5).
+// and symlinks leading outside are refused (docs/ssas.md#other-guards).
 func (r *Runtime) resolveLoad(name string) (path, rel string, err error) {
 	if name == "" || filepath.IsAbs(name) || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.Contains(name, "\x00") {
 		return "", "", errors.New("only relative paths are allowed")
@@ -157,7 +157,7 @@ func (r *Runtime) protect(o *goja.Object) *goja.Object {
 }
 
 // ---------------------------------------------------------------------------
-// Timers (§8): callbacks run on the loop under the budget.
+// Timers (docs/ssas.md#globals-and-other-classes): callbacks run on the loop under the budget.
 
 type timer struct {
 	t        *time.Timer
@@ -243,7 +243,7 @@ func (r *Runtime) clearTimer(id goja.Value) {
 }
 
 // ---------------------------------------------------------------------------
-// application (§3)
+// application (docs/ssas.md#application)
 
 type proxy struct {
 	target goja.Value // a NetConnection or Client object
@@ -352,7 +352,7 @@ func (r *Runtime) setupApplication() {
 }
 
 // ---------------------------------------------------------------------------
-// Client (§4)
+// Client (docs/ssas.md#client)
 
 // clientObj is the script's Client object of one connection.
 type clientObj struct {
@@ -501,7 +501,7 @@ func (r *Runtime) resultHandler(ro *goja.Object) instance.Result {
 	}
 }
 
-// onConnect runs application.onConnect and applies §3.5. Loop goroutine.
+// onConnect runs application.onConnect and applies docs/ssas.md#accepting-and-rejecting-connections. Loop goroutine.
 func (r *Runtime) onConnect(c *instance.Client, args []amf.Value) {
 	if r.dead {
 		r.in.Reject(c, "Application script error", amf.Undefined())
@@ -545,7 +545,7 @@ func (r *Runtime) onConnect(c *instance.Client, args []amf.Value) {
 	case isBool(v, false):
 		r.in.Reject(c, "Connection rejected.", amf.Undefined())
 	default:
-		// null, undefined, nothing or another value: pending (§3.5).
+		// null, undefined, nothing or another value: pending (docs/ssas.md#accepting-and-rejecting-connections).
 	}
 }
 
@@ -579,7 +579,7 @@ func (r *Runtime) onDisconnect(c *instance.Client) {
 	_, _, _ = r.callHandler("onDisconnect", r.app, co.obj)
 }
 
-// onCall resolves and runs a client-to-server call (§4.4): registered
+// onCall resolves and runs a client-to-server call (docs/ssas.md#calls-from-clients): registered
 // proxy, property path on the client, __resolve, failure.
 func (r *Runtime) onCall(c *instance.Client, method string, args []amf.Value, result instance.Result) {
 	co := r.clients[c]
@@ -648,7 +648,7 @@ func (r *Runtime) lookupMethod(co *clientObj, method string) (goja.Callable, goj
 	return fn, this
 }
 
-// forward relays a proxied call to a NetConnection or a Client (§3.2).
+// forward relays a proxied call to a NetConnection or a Client (docs/ssas.md#application-methods).
 func (r *Runtime) forward(p proxy, args []amf.Value, result instance.Result) {
 	if co := r.clientOf(p.target); co != nil && co.c.Peer != nil {
 		if !co.c.Peer.Call(p.remote, args, result) {
@@ -683,7 +683,7 @@ func (r *Runtime) onPublish(c *instance.Client, stream string) error {
 }
 
 // isBool reports whether v is the boolean want (not a truthy value: FMS
-// documents that 1 and 0 are not true and false, §3.5).
+// documents that 1 and 0 are not true and false, docs/ssas.md#accepting-and-rejecting-connections).
 func isBool(v goja.Value, want bool) bool {
 	if v == nil {
 		return false

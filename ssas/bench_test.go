@@ -30,8 +30,7 @@ Client.prototype.add = function (a, b) { return a + b; };
 `
 
 // BenchmarkConnect: connects per second through the engine with an
-// onConnect that checks a connect argument and accepts (issue 6 target:
-// >= 5,000/s per core). Each iteration is one connect, its decision and
+// onConnect that checks a connect argument and accepts. Each iteration is one connect, its decision and
 // the disconnect.
 func BenchmarkConnect(b *testing.B) {
 	e := newEnv(b, Config{}, map[string]string{"main.asc": benchAuth})

@@ -12,7 +12,7 @@ import (
 	"github.com/dop251/goja/token"
 )
 
-// The compatibility layer of ssas.md §9: source rewrites that make
+// The compatibility layer of docs/ssas.md#compatibility-with-old-scripts: source rewrites that make
 // JavaScript 1.5 scripts mean on goja what they meant on the FCS engine,
 // and polyfills for the SpiderMonkey extensions scripts use. Rewrites keep
 // every line where it was, so errors point at the author's lines.
@@ -183,7 +183,7 @@ func (w *walker) node(v reflect.Value) {
 }
 
 // polyfills are the SpiderMonkey extensions and Annex B members old
-// scripts call that goja lacks (§9).
+// scripts call that goja lacks (docs/ssas.md#compatibility-with-old-scripts).
 const polyfills = `(function(){
 var d = function(o, n, f){ Object.defineProperty(o, n, {value: f, writable: true, configurable: true, enumerable: false}); };
 var P = Object.prototype;

@@ -6,7 +6,7 @@ import "time"
 type Config struct {
 	// MaxScriptTime is the wall-clock budget of one script entry (top-level
 	// load, a handler, a timer, a client method); past it the script is
-	// interrupted (ssas.md §11.2, FCS MaxTimeOut). Default 5s.
+	// interrupted (docs/ssas.md#time-budget, FCS MaxTimeOut). Default 5s.
 	MaxScriptTime time.Duration `yaml:"max_script_time"`
 	// UnloadAfterInterrupts unloads an instance whose script was
 	// interrupted this many times (a runaway script); the next connect
@@ -16,7 +16,7 @@ type Config struct {
 	// RangeError instead of exhausting the Go stack. Default 1000.
 	MaxCallStack int `yaml:"max_call_stack"`
 	// OnConnectErrorPolicy is what an exception in application.onConnect
-	// does to the client: "reject" (default) or "pending" (§3.5).
+	// does to the client: "reject" (default) or "pending" (docs/ssas.md#accepting-and-rejecting-connections).
 	OnConnectErrorPolicy string `yaml:"on_connect_error_policy"`
 	// ScriptLibPath lists folders searched by load() after the
 	// application folder (FCS ScriptLibPath).
@@ -46,10 +46,10 @@ type Config struct {
 	// AllowHosts lists hosts or CIDR ranges that NetConnection and
 	// LoadVars may reach even though they are loopback or private;
 	// public addresses and this server itself are always allowed
-	// (ssas.md §11.5).
+	// (docs/ssas.md#other-guards).
 	AllowHosts []string `yaml:"allow_hosts"`
 	// IncludeCompat rewrites `#include "x"` lines to load("x") with a
-	// warning instead of failing to compile (§8). Default false.
+	// warning instead of failing to compile (docs/ssas.md#globals-and-other-classes). Default false.
 	IncludeCompat bool `yaml:"include_compat"`
 	// MaxConvertNodes bounds the objects, arrays and dates made from the
 	// AMF values of one message (connect or call arguments, a

@@ -14,7 +14,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 )
 
-// Conversions between AMF values and script values (ssas.md §9): numbers
+// Conversions between AMF values and script values (docs/ssas.md#compatibility-with-old-scripts): numbers
 // are doubles both ways, property order is kept, typed objects of a class
 // registered with application.registerClass get the constructor's
 // prototype on the way in (the constructor is not run) and their class

@@ -20,7 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the corpus golden files")
 
 // corpusSkip lists corpus scripts that are not run, with the reason
-// (style.md §8). Empty: every script runs.
+// (docs/architecture.md#tests). Empty: every script runs.
 var corpusSkip = map[string]string{}
 
 // TestCorpus runs every FCS-style script of testdata/corpus as the main.asc

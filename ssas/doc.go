@@ -3,8 +3,8 @@
 // dop251/goja, one runtime per application instance.
 //
 // A Host is the instance.ScriptLoader the engine consults when an instance
-// loads: it finds the entry script (§2.2), compiles it after the
-// compatibility rewrites of §9 (compat.go) and starts a Runtime. Each
+// loads: it finds the entry script (docs/ssas.md#which-script-runs), compiles it after the
+// compatibility rewrites of docs/ssas.md#compatibility-with-old-scripts (compat.go) and starts a Runtime. Each
 // Runtime owns one goroutine, its loop: goja runtimes are not safe for
 // concurrent use, so everything that touches script state (connects,
 // calls, results, timers, shared-object events, stream events, outgoing
@@ -13,7 +13,7 @@
 // runs on the loop: sends are queued by the transport's instance.Peer, and
 // NetConnection/LoadVars work runs on goroutines that post their outcome.
 //
-// The objects of §3-§8 are bound here: application, Client, Stream
+// The objects of docs/ssas.md#application are bound here: application, Client, Stream
 // (server-side playlists of live streams and recorded files, republishing,
 // recording with the RTMP publish path's recorder, send into any stream,
 // length, clear; application.clearStreams), SharedObject (bound to package

@@ -15,7 +15,7 @@ import (
 	"github.com/dop251/goja"
 )
 
-// File, LoadVars and XML (ssas.md §8, FMS2), the parts scripts rely on.
+// File, LoadVars and XML (docs/ssas.md#globals-and-other-classes, FMS2), the parts scripts rely on.
 // File is confined to the application folder (virtual root "/"); LoadVars
 // and XML.load run their HTTP requests on goroutines and post the outcome.
 

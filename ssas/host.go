@@ -52,7 +52,7 @@ func (h *Host) init() {
 	})
 }
 
-// entryNames is the search order of ssas.md §2.2 for application app.
+// entryNames is the search order of docs/ssas.md#which-script-runs for application app.
 func entryNames(app string) []string {
 	return []string{
 		"scripts/main.asc", "main.asc", "scripts/main.js", "main.js",
@@ -264,7 +264,7 @@ func (r *Runtime) signal() {
 func (r *Runtime) run() {
 	defer close(r.done)
 	defer func() {
-		// A goja internal panic must not take the server down (§11.1):
+		// A goja internal panic must not take the server down (docs/ssas.md#isolation):
 		// the instance fails instead.
 		if v := recover(); v != nil {
 			buf := make([]byte, 8<<10)
@@ -369,7 +369,7 @@ func (r *Runtime) Traces() []string {
 }
 
 // enter runs one script entry under the time budget and reports its error
-// (§11.2, §11.4). Nested entries share the outer budget. Loop goroutine.
+// (docs/ssas.md#time-budget, docs/ssas.md#error-reporting). Nested entries share the outer budget. Loop goroutine.
 func (r *Runtime) enter(what string, f func() (goja.Value, error)) (goja.Value, error) {
 	if r.dead {
 		return nil, errDead
@@ -421,7 +421,7 @@ func (r *Runtime) callHandler(name string, obj *goja.Object, args ...goja.Value)
 }
 
 // scriptError logs a script error with file:line and the source line and
-// delivers Application.Script.Error to application.onStatus (§11.4). An
+// delivers Application.Script.Error to application.onStatus (docs/ssas.md#error-reporting). An
 // interrupted runaway script counts towards unloading the instance.
 func (r *Runtime) scriptError(what string, err error) {
 	var ie *goja.InterruptedError
@@ -494,7 +494,7 @@ func (r *Runtime) fail(err error) {
 	r.in.Fail(err)
 }
 
-// trace logs one trace line (§9: slog at info with app and instance, plus
+// trace logs one trace line (docs/ssas.md#compatibility-with-old-scripts: slog at info with app and instance, plus
 // the ring buffer for the admin view).
 func (r *Runtime) trace(msg string) {
 	file, line := "", 0

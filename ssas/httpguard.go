@@ -12,7 +12,7 @@ import (
 )
 
 // HTTP requests made for scripts go through a client whose dialer applies
-// the destination rule (ssas.md §11.5) to every connection it opens: the
+// the destination rule (docs/ssas.md#other-guards) to every connection it opens: the
 // first request and every redirect hop. The name is resolved once, by the
 // check, and the connection goes to an address that passed it, so a DNS
 // answer that changes between check and connect cannot lead elsewhere.

@@ -12,7 +12,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 )
 
-// Server-side NetConnection (ssas.md §6): the instance as an RTMP client
+// Server-side NetConnection (docs/ssas.md#netconnection-and-netstream): the instance as an RTMP client
 // of another instance or server. The engine may not import a transport,
 // so the connection comes from an injected Dialer (cmd/openfcs wires the
 // project's RTMP client).
@@ -326,7 +326,7 @@ func (h *remoteHandler) Closed(error) {
 	})
 }
 
-// allowedHost applies the destination rule of §11.5 to a host name:
+// allowedHost applies the destination rule of docs/ssas.md#other-guards to a host name:
 // loopback, private, link-local and unspecified addresses need an entry
 // in Config.AllowHosts; others are allowed (destinationAddrs).
 func (r *Runtime) allowedHost(host string) bool {

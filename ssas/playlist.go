@@ -9,7 +9,7 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 )
 
-// Server-side playlists (ssas.md §5, Stream.play) are the engine's player
+// Server-side playlists (docs/ssas.md#stream, Stream.play) are the engine's player
 // (media/playback, docs/playback.md) in Live mode: it plays the items, live
 // streams and recorded files, and a goroutine per playing Stream object
 // writes its packets into the script's publication of the stream, so

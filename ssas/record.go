@@ -15,9 +15,9 @@ import (
 	"github.com/openfcs/openfcs/media"
 )
 
-// Recorded streams from scripts (ssas.md §3.2 clearStreams, §5
+// Recorded streams from scripts (docs/ssas.md#application-methods clearStreams, docs/ssas.md#stream
 // Stream.record/clear/length): files live in the instance's streams folder
-// (instance.ResolveStream, flv.md §7.4) and are written by the recorder of
+// (instance.ResolveStream, docs/flv.md#file-names-and-paths) and are written by the recorder of
 // the RTMP publish path (media.Publication.Record).
 
 // record implements Stream.record(mode): "record" (default) replaces
@@ -174,7 +174,7 @@ const maxClearPattern = 1024
 // name files outside the instance's streams folder.
 var errBadPattern = errors.New("bad stream pattern")
 
-// parseClearPattern splits a clearStreams argument (ssas.md §3.2) into
+// parseClearPattern splits a clearStreams argument (docs/ssas.md#application-methods) into
 // the file extensions it selects and a pattern for the names relative to
 // the streams folder ("" = every file): "/" all recorded files,
 // "name" or "flv:name" FLV files, "mp3:name" MP3 files; the pattern may use

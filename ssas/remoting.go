@@ -24,7 +24,7 @@ import (
 // script entry go out together in one request, and a connection has one
 // request running at a time, so that a session id the gateway hands out
 // (AppendToGatewayUrl) reaches every later call. Requests run on
-// goroutines under Config.HTTPTimeout and the destination rule of §11.5;
+// goroutines under Config.HTTPTimeout and the destination rule of docs/ssas.md#other-guards;
 // their outcome is posted back to the loop.
 
 // Status codes of calls that failed on the way (Flash Player's).

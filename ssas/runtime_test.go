@@ -73,7 +73,7 @@ func TestSyntaxErrorThenFix(t *testing.T) {
 	}
 }
 
-// Entry-script search order (ssas.md §2.2): main.asc wins over <app>.asc,
+// Entry-script search order (docs/ssas.md#which-script-runs): main.asc wins over <app>.asc,
 // scripts/ first, case-insensitive fallback.
 func TestFindEntry(t *testing.T) {
 	for _, tc := range []struct {

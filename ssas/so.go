@@ -12,7 +12,7 @@ import (
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
-// The server-side SharedObject (ssas.md §7, shared-objects.md §7), bound
+// The server-side SharedObject (docs/ssas.md#sharedobject, docs/shared-objects.md#server-side-api), bound
 // to the instance's sharedobject.Registry. Engine hooks (onSync, client
 // sends) arrive on other goroutines and are posted to the loop.
 
@@ -134,7 +134,7 @@ func (r *Runtime) getSO(name string, persistent bool) *soObj {
 }
 
 // soSync calls so.onSync(list) with the changes clients made; only an
-// onSync set on the object itself counts (§7).
+// onSync set on the object itself counts (docs/shared-objects.md#server-side-api).
 func (r *Runtime) soSync(s *soObj, items []sharedobject.SyncItem) {
 	if r.sos[soKey{s.so.Name(), s.so.Persistent()}] != s {
 		return

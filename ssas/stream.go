@@ -13,7 +13,7 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 )
 
-// Server-side Stream objects (ssas.md §5): Stream.get(name) names a live
+// Server-side Stream objects (docs/ssas.md#stream): Stream.get(name) names a live
 // stream of the instance. play() makes the server its publisher, fed by a
 // playlist goroutine from live streams (republishing) and recorded files
 // (server-side playlists, playlist.go); record() writes whatever flows
@@ -111,7 +111,7 @@ func (r *Runtime) streamFor(name string) goja.Value {
 }
 
 // status delivers an onStatus to the stream, or to application.onStatus
-// when the stream has no handler (§5). details defaults to the stream name.
+// when the stream has no handler (docs/ssas.md#stream). details defaults to the stream name.
 func (s *streamObj) status(level, code, desc string, details ...string) {
 	r := s.r
 	d := s.name
@@ -125,7 +125,7 @@ func (s *streamObj) status(level, code, desc string, details ...string) {
 }
 
 // play implements Stream.play(name, start, len, reset, remoteConnection)
-// (§5): start -2 (default) live, else recorded, else wait for live; -1
+// (docs/ssas.md#stream): start -2 (default) live, else recorded, else wait for live; -1
 // live only; >= 0 the recorded file from that second. len -1 all, 0 one
 // frame, > 0 seconds. reset true/1/3 (default) replaces the playlist,
 // false/0/2 appends to it. play(false) stops.
@@ -243,7 +243,7 @@ func isMetaData(p []byte) bool {
 // (and its recording). A stream published by a client gets the message in
 // its publication (the client keeps ownership); otherwise the script
 // publishes the stream if nobody does. "@setDataFrame" and
-// "@clearDataFrame" set and clear the stream's metadata (rtmp.md §9).
+// "@clearDataFrame" set and clear the stream's metadata (docs/rtmp.md#data-messages).
 func (s *streamObj) send(handler string, args []amf.Value) bool {
 	var b []byte
 	var err error

@@ -20,7 +20,7 @@ import (
 )
 
 // ErrStatus is wrapped by the error of a tunnel request answered with a
-// status other than 200 (rtmpt.md §6: clients treat it as a failure).
+// status other than 200 (docs/rtmpt.md#errors-and-expiry: clients treat it as a failure).
 var ErrStatus = errors.New("tunnel: unexpected HTTP status")
 
 // DialConfig configures the client side of the tunnel. A zero field means
@@ -95,7 +95,7 @@ func newHTTPClient(c DialConfig) *http.Client {
 	tr.TLSClientConfig = c.TLS
 	tr.MaxIdleConnsPerHost = 1024
 	// The tunnel's bodies are application/x-fcs; never transparently
-	// compressed, never over HTTP/2 (rtmpt.md §3).
+	// compressed, never over HTTP/2 (docs/rtmpt.md#headers).
 	tr.DisableCompression = true
 	tr.ForceAttemptHTTP2 = false
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
@@ -187,7 +187,7 @@ func (s *sharedClient) release() {
 }
 
 // BaseURL maps an rtmpt:// or rtmpts:// URL to the HTTP base URL of the
-// tunnel (http://host:80, https://host:443 by default, rtmpt.md §1).
+// tunnel (http://host:80, https://host:443 by default, docs/rtmpt.md#ports-and-urls).
 func BaseURL(u *url.URL) (string, error) {
 	var scheme, port string
 	switch strings.ToLower(u.Scheme) {
@@ -302,7 +302,7 @@ func (c *ClientConn) post(ctx context.Context, path string, body []byte) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	// The headers of ffmpeg and Flash Player (rtmpt.md §3).
+	// The headers of ffmpeg and Flash Player (docs/rtmpt.md#headers).
 	req.Header.Set("Content-Type", "application/x-fcs")
 	req.Header.Set("Cache-Control", "no-cache")
 	req.Header.Set("User-Agent", "Shockwave Flash")
@@ -412,7 +412,7 @@ func (c *ClientConn) poll() {
 			continue
 		}
 		if interval == 0 {
-			c.fail(io.EOF) // the server's session has ended (rtmpt.md §4)
+			c.fail(io.EOF) // the server's session has ended (docs/rtmpt.md#response-bodies-and-the-polling-byte)
 			return
 		}
 		c.mu.Lock()

@@ -10,14 +10,14 @@ import (
 type Config struct {
 	// NodeTag prefixes every session id ("<tag>-<random>") so that a
 	// cluster front end can route a request to the node that owns the
-	// session (rtmpt.md §8, sticky sessions). 1 to 16 characters of
+	// session (docs/rtmpt.md#server-design, sticky sessions). 1 to 16 characters of
 	// [0-9A-Za-z]. Default "n0".
 	NodeTag string `yaml:"node_tag"`
 	// MaxSessions is the most open sessions; /open/1 beyond it answers 503.
 	// Default 10000.
 	MaxSessions int `yaml:"max_sessions"`
 	// SessionTimeout ends a session that got no request for this long: the
-	// client crashed or the tab closed (rtmpt.md §6). Default 30s.
+	// client crashed or the tab closed (docs/rtmpt.md#errors-and-expiry). Default 30s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// MaxBodySize is the largest request body; larger ones answer 413.
 	// ffmpeg sends up to 10 media messages per body, librtmp one whole
@@ -38,12 +38,12 @@ type Config struct {
 	// answers 503. Default 8 MiB.
 	MaxPendingInput int `yaml:"max_pending_input"`
 	// MaxParked is how many requests that arrived ahead of a sequence gap
-	// are kept waiting for it (rtmpt.md §5). When more arrive the gap is
+	// are kept waiting for it (docs/rtmpt.md#sessions-and-sequence-numbers). When more arrive the gap is
 	// declared lost and skipped. Default 8.
 	MaxParked int `yaml:"max_parked"`
 	// HoldIdle, when positive, holds an /idle (or /send) that finds nothing
 	// to return for up to this long, answering as soon as output is queued
-	// (low-latency mode, off by default: RTMPT is short-poll, rtmpt.md §6,
+	// (low-latency mode, off by default: RTMPT is short-poll, docs/rtmpt.md#errors-and-expiry,
 	// and a held request ties up a proxy connection).
 	HoldIdle time.Duration `yaml:"hold_idle"`
 	// RequestTimeout bounds reading one request, headers and body, so that

@@ -1,4 +1,4 @@
-// Package tunnel carries RTMP over HTTP: RTMPT and RTMPTS (rtmpt.md), on
+// Package tunnel carries RTMP over HTTP: RTMPT and RTMPTS (docs/rtmpt.md), on
 // HTTP/1.1 (gofiber/fiber) and HTTP/3 (quic-go), server and client side.
 //
 // A tunnel session is a virtual net.Conn. On the server, Server turns the
@@ -6,8 +6,8 @@
 // conn's byte stream and hands the conn to the unchanged RTMP session layer
 // (rtmp.Server.ServeConn), so everything RTMP does works over the tunnel
 // with no transport code past this adapter: reads return the bytes of
-// /send bodies in sequence order (§5), writes queue bytes for the next
-// response, and every response carries the polling-interval byte (§4) and
+// /send bodies in sequence order (docs/rtmpt.md#sessions-and-sequence-numbers), writes queue bytes for the next
+// response, and every response carries the polling-interval byte (docs/rtmpt.md#response-bodies-and-the-polling-byte) and
 // all pending output up to Config.MaxResponseSize. Sessions that are not
 // polled for Config.SessionTimeout expire; the RTMP session then sees a
 // read error and runs its normal disconnect path.
@@ -20,7 +20,7 @@
 // the project's RTMP client (rtmp.Dial with Dialer) runs over rtmpt://,
 // rtmpts:// and HTTP/3.
 //
-// Left out: RTMPTE (RTMPE inside the tunnel, §10), the /fcs/ident XML
+// Left out: RTMPTE (RTMPE inside the tunnel, docs/rtmpt.md#rtmpts-and-rtmpte), the /fcs/ident XML
 // document (both probes answer 404, which Flash Player accepts), and
-// binding a session to the client's address (§8).
+// binding a session to the client's address (docs/rtmpt.md#server-design).
 package tunnel

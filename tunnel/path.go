@@ -6,7 +6,7 @@ import (
 )
 
 // Kind is the command of a tunnel request, from the first path segment
-// (rtmpt.md §2).
+// (docs/rtmpt.md#requests).
 type Kind uint8
 
 // Request kinds.
@@ -36,7 +36,7 @@ func (k Kind) String() string {
 }
 
 // Path limits. A session id is at most 63 bytes because ffmpeg reads it
-// into a 64-byte buffer (rtmpt.md §4); a sequence number is a uint64 in
+// into a 64-byte buffer (docs/rtmpt.md#response-bodies-and-the-polling-byte); a sequence number is a uint64 in
 // decimal.
 const (
 	maxIDLen  = 63
@@ -58,7 +58,7 @@ type Request struct {
 	// ID is the session id of send, idle and close. It aliases the parsed
 	// path.
 	ID string
-	// Seq is the sequence number of send, idle and close (rtmpt.md §5).
+	// Seq is the sequence number of send, idle and close (docs/rtmpt.md#sessions-and-sequence-numbers).
 	Seq uint64
 }
 
@@ -124,7 +124,7 @@ func parseSession(k Kind, s string) (Request, error) {
 	return Request{Kind: k, ID: id, Seq: n}, nil
 }
 
-// isIDChar reports URL-unreserved characters (RFC 3986 §2.3): other
+// isIDChar reports URL-unreserved characters (RFC 3986 docs/rtmpt.md#requests): other
 // servers' ids (FMS decimal, Red5 upper-case) are accepted by the parser
 // and then simply not found.
 func isIDChar(b byte) bool {

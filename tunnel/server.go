@@ -126,11 +126,11 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // idEncoding spells session ids in upper-case letters and digits: URL-safe
-// and free of '/' and whitespace (rtmpt.md §5).
+// and free of '/' and whitespace (docs/rtmpt.md#sessions-and-sequence-numbers).
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // newID returns "<node tag>-<16 characters>": 80 bits from crypto/rand,
-// the id being the tunnel's only credential (rtmpt.md §5).
+// the id being the tunnel's only credential (docs/rtmpt.md#sessions-and-sequence-numbers).
 func (s *Server) newID() string {
 	var b [10]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
@@ -225,7 +225,7 @@ func (s *Server) lookup(id string) *session {
 }
 
 // openBody is the /open/1 answer: the id and exactly one terminator byte
-// (rtmpt.md §4: librtmp takes Content-Length - 1 bytes as the id).
+// (docs/rtmpt.md#response-bodies-and-the-polling-byte: librtmp takes Content-Length - 1 bytes as the id).
 const openTerminator = "\n"
 
 // serve handles one parsed, POST tunnel request whose body is body (not
@@ -234,7 +234,7 @@ const openTerminator = "\n"
 func (s *Server) serve(req Request, body []byte, proto string, local, remote net.Addr, w bodyAppender) int {
 	switch req.Kind {
 	case KindIdent:
-		return http.StatusNotFound // rtmpt.md §2: Flash Player then opens
+		return http.StatusNotFound // docs/rtmpt.md#requests: Flash Player then opens
 	case KindOpen:
 		ss, status := s.open(proto, local, remote)
 		if ss != nil {
@@ -244,7 +244,7 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 		return status
 	}
 	if len(body) == 0 {
-		return http.StatusBadRequest // rtmpt.md §3: clients always send ≥ 1 byte
+		return http.StatusBadRequest // docs/rtmpt.md#headers: clients always send ≥ 1 byte
 	}
 	ss := s.lookup(req.ID)
 	if ss == nil {
@@ -342,7 +342,7 @@ func (s *Server) Handler() fiber.Handler {
 	}
 }
 
-// setFastHeaders writes the tunnel response headers of rtmpt.md §3.
+// setFastHeaders writes the tunnel response headers of docs/rtmpt.md#headers.
 // fasthttp always sends Content-Length for a body set this way.
 func setFastHeaders(h *fasthttp.ResponseHeader) {
 	h.SetContentType("application/x-fcs")

@@ -21,8 +21,8 @@ import (
 	"github.com/openfcs/openfcs/media"
 )
 
-// TestPublishPlayEveryTransport: one scenario, every transport (style.md
-// §8): a publisher on one transport, a player on another, both on the one
+// TestPublishPlayEveryTransport: one scenario, every transport (docs/architecture.md
+// docs/architecture.md#tests): a publisher on one transport, a player on another, both on the one
 // port (rtmp, rtmpt) or the TLS port (rtmps, rtmpts); the player gets every
 // message in order, and the server records each connection's protocol.
 func TestPublishPlayEveryTransport(t *testing.T) {
@@ -94,7 +94,7 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 
 // rawPost sends one request on a raw connection and reads the reply, so
 // that the exact status line and headers can be checked (librtmp needs
-// "HTTP/1.1 200 " and Content-Length, rtmpt.md §3).
+// "HTTP/1.1 200 " and Content-Length, docs/rtmpt.md#headers).
 func rawPost(t testing.TB, br *bufio.Reader, w io.Writer, method, path string, body []byte) (*http.Response, []byte) {
 	t.Helper()
 	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-fcs\r\nUser-Agent: Shockwave Flash\r\nConnection: Keep-Alive\r\nContent-Length: %d\r\n\r\n", method, path, len(body))
@@ -119,7 +119,7 @@ func rawPost(t testing.TB, br *bufio.Reader, w io.Writer, method, path string, b
 	return resp, b
 }
 
-// TestWireFormat follows the worked exchange of rtmpt.md §11 on one
+// TestWireFormat follows the worked exchange of docs/rtmpt.md#an-example-exchange on one
 // keep-alive connection: probe, open, handshake, idles with the polling
 // byte backing off, close; and checks the headers of every reply.
 func TestWireFormat(t *testing.T) {
@@ -171,7 +171,7 @@ func TestWireFormat(t *testing.T) {
 	}
 
 	// Nothing more comes before C2: more than 10 empty replies in a row
-	// step the polling byte to 0x03, then 0x05 (rtmpt.md §4).
+	// step the polling byte to 0x03, then 0x05 (docs/rtmpt.md#response-bodies-and-the-polling-byte).
 	var steps []byte
 	for range 23 {
 		_, body = rawPost(t, br, nc, "POST", fmt.Sprintf("/idle/%s/%d", id, seq), []byte{0})
@@ -197,7 +197,7 @@ func TestWireFormat(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "the RTMP session to end", func() bool { return st.rtmp.NumConns() == 0 })
 }
 
-// TestBadInput: every bad-input case of issue 4 gets its status while a
+// TestBadInput: every bad-input case of the tunnel gets its status while a
 // tunneled player in the same server keeps receiving.
 func TestBadInput(t *testing.T) {
 	cfg := Config{MaxBodySize: 64 << 10, MaxSessions: 4, RequestTimeout: 300 * time.Millisecond}

@@ -27,14 +27,14 @@ func (expiredError) Temporary() bool { return true }
 // /close: nothing written now could ever be delivered.
 var errPeerClosed = errors.New("tunnel: session closed by the client")
 
-// pollBytes are the polling-interval values of rtmpt.md §4: 1 + {0, 2, 4,
+// pollBytes are the polling-interval values of docs/rtmpt.md#response-bodies-and-the-polling-byte: 1 + {0, 2, 4,
 // 8, 16, 32}, about 1/64 s per unit; the response to a poll that carried
 // data starts at the first, and more than 10 empty replies in a row step to
 // the next.
 var pollBytes = [...]byte{0x01, 0x03, 0x05, 0x09, 0x11, 0x21}
 
 // emptiesPerStep is how many empty replies in a row keep the interval
-// before it doubles (rtmpt.md §4: "more than 10").
+// before it doubles (docs/rtmpt.md#response-bodies-and-the-polling-byte: "more than 10").
 const emptiesPerStep = 10
 
 // closingByte answers a poll of a session whose RTMP side has ended and
@@ -72,7 +72,7 @@ type session struct {
 	// io.EOF after /close, ErrSessionExpired after expiry, net.ErrClosed
 	// when the tunnel server shuts down.
 	peerErr error
-	// Sequence state (rtmpt.md §5): next is the number the next body in
+	// Sequence state (docs/rtmpt.md#sessions-and-sequence-numbers): next is the number the next body in
 	// order carries; parked holds requests that came ahead of a gap (nil
 	// value: a request without body).
 	started bool
@@ -81,13 +81,13 @@ type session struct {
 	// parkedBytes is the body bytes in parked: they count against
 	// MaxPendingInput with the unread input.
 	parkedBytes int
-	// Polling byte state (rtmpt.md §4).
+	// Polling byte state (docs/rtmpt.md#response-bodies-and-the-polling-byte).
 	empties int
 	step    int
 	// inflight holds the sequence numbers of /send and /idle requests
 	// between begin and respond; kick is closed (and replaced) when a
 	// request arrives while others are in flight, so that a held older one
-	// answers now (rtmpt.md §5: answers in sequence order).
+	// answers now (docs/rtmpt.md#sessions-and-sequence-numbers: answers in sequence order).
 	inflight []uint64
 	kick     chan struct{}
 	// waitTimer serves waitOutput; timerBusy while a request uses it.
@@ -358,7 +358,7 @@ func (s *session) SetWriteDeadline(t time.Time) error { s.wdl.set(t); return nil
 var errNoRoom = errors.New("tunnel: session input full")
 
 // apply takes the body of request seq (nil for idle and close) in sequence
-// order (rtmpt.md §5): the first request sets the start, bodies are applied
+// order (docs/rtmpt.md#sessions-and-sequence-numbers): the first request sets the start, bodies are applied
 // in order, duplicates are dropped, requests ahead of a gap are parked until
 // it fills or more than MaxParked wait (then the gap is skipped).
 func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
@@ -494,7 +494,7 @@ func (s *session) begin(seq uint64) {
 // end unregisters request seq; mu held. It reports whether the request may
 // carry output: its number is applied (not parked ahead of a gap) and no
 // older request is still in flight, so that output reaches the client in
-// the order of its requests (rtmpt.md §5: a parked request is answered
+// the order of its requests (docs/rtmpt.md#sessions-and-sequence-numbers: a parked request is answered
 // with no data).
 func (s *session) end(seq uint64) (mayTake bool) {
 	older := false
@@ -587,7 +587,7 @@ type bodyAppender interface {
 }
 
 // respond answers request seq (registered with begin): the polling byte
-// and up to max pending bytes to w (rtmpt.md §4). It returns how many RTMP
+// and up to max pending bytes to w (docs/rtmpt.md#response-bodies-and-the-polling-byte). It returns how many RTMP
 // bytes it appended and whether the session is finished: closed on the
 // server side with everything delivered, so its id can be forgotten.
 func (s *session) respond(w bodyAppender, max int, seq uint64) (n int, finished bool) {

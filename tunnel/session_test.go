@@ -83,7 +83,7 @@ type step struct {
 }
 
 // TestSequenceNumbers: bodies reach the RTMP session in sequence order
-// whatever order the requests arrive in (rtmpt.md §5).
+// whatever order the requests arrive in (docs/rtmpt.md#sessions-and-sequence-numbers).
 func TestSequenceNumbers(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -384,7 +384,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 // TestAnswersInRequestOrder: output goes to the oldest request in flight,
 // never to one parked ahead of a gap or overtaking an older held one, so
 // a client with two requests in flight (Flash Player) reads its bytes in
-// order (rtmpt.md §5).
+// order (docs/rtmpt.md#sessions-and-sequence-numbers).
 func TestAnswersInRequestOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, c := newUnitServer(t, Config{HoldIdle: time.Second, SessionTimeout: time.Hour})

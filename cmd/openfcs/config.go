@@ -23,7 +23,7 @@ import (
 // defaults, then flags on top.
 type Config struct {
 	// Listen addresses. An empty address disables that listener. Both
-	// ports sniff the first byte (rtmpt.md §1): RTMP and RTMPT (and every
+	// ports sniff the first byte (docs/rtmpt.md#ports-and-urls): RTMP and RTMPT (and every
 	// HTTP route) are served on each.
 	RTMP string `yaml:"rtmp"` // default ":1935"
 	HTTP string `yaml:"http"` // default ":8080"

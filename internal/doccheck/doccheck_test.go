@@ -31,8 +31,9 @@ var (
 	// mdLink is a Markdown link's target.
 	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	// section is a citation by section number ("rtmp.md §7.2", "§3.3",
-	// "rtmp.md 3.6").
-	section = regexp.MustCompile(`§\s*\d|\.md\s+\d+\.\d`)
+	// "rtmp.md 3.6"). rfc is the exception: RFCs are public and stable, so
+	// "RFC 6455 §7.4.1" is a fine citation.
+	section = regexp.MustCompile(`(RFC\s*\d+\s*)?(§\s*\d|\.md\s+\d+\.\d)`)
 	// issue is a mention of a tracker issue by number.
 	issue = regexp.MustCompile(`(?i)\bissues?\s*#?\s*\d+`)
 	// bareDoc is a protocol note named without its docs/ folder.
@@ -114,8 +115,11 @@ func problems(root, rel, text string, anchors anchorCache) []string {
 				out = append(out, checkTarget(at, full, target, anchor, anchors)...)
 			}
 		}
-		if section.MatchString(line) {
-			out = append(out, fmt.Sprintf("%s: cites a section number (%q); cite docs/<file>.md#<heading>", at, strings.TrimSpace(line)))
+		for _, m := range section.FindAllStringSubmatch(line, -1) {
+			if m[1] == "" {
+				out = append(out, fmt.Sprintf("%s: cites a section number (%q); cite docs/<file>.md#<heading>", at, strings.TrimSpace(line)))
+				break
+			}
 		}
 		if issue.MatchString(line) {
 			out = append(out, fmt.Sprintf("%s: mentions a tracker issue (%q); say the reason instead", at, issue.FindString(line)))
@@ -129,10 +133,22 @@ func problems(root, rel, text string, anchors anchorCache) []string {
 	return out
 }
 
+// pending lists pages of docs/ that engineers working now have announced
+// and cited but not landed yet: citations of them pass until they exist,
+// then the entry must go (TestCitations fails while a listed page exists),
+// so the list cannot hide a missing page for long.
+var pending = map[string]bool{
+	"docs/bridge.md":   true, // the browser bridge (WebSocket, HTTP-FLV)
+	"docs/playback.md": true, // the engine's player of recorded streams
+}
+
 // checkTarget reports a missing file or anchor.
 func checkTarget(at, full, shown, anchor string, anchors anchorCache) []string {
 	a, ok := anchors.get(full)
 	if !ok {
+		if pending[filepath.ToSlash(strings.TrimPrefix(shown, "../"))] {
+			return nil
+		}
 		return []string{fmt.Sprintf("%s: %s does not exist", at, shown)}
 	}
 	if anchor != "" && !a[anchor] {
@@ -178,6 +194,11 @@ func TestCitations(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for page := range pending {
+		if _, err := os.Stat(filepath.Join(root, page)); err == nil {
+			all = append(all, fmt.Sprintf("%s exists now: remove it from doccheck's pending list", page))
+		}
 	}
 	if files < 100 {
 		t.Fatalf("read only %d files under %s: the walk is broken", files, root)
@@ -241,6 +262,8 @@ func TestProblemsFlagged(t *testing.T) {
 		{"a.go", "// see rtmp.md §3.2", true},
 		{"a.go", "// lenient (§3.2)", true},
 		{"a.go", `{"docs/rtmp.md 3.6 Acknowledgement", ...}`, true},
+		{"a.go", "// Close codes (RFC 6455 §7.4.1).", false},
+		{"a.go", "// Close codes (RFC 6455 §7.4.1), see also §3.2.", true},
 		{"a.go", "// see rtmp.md for the rules", true},
 		{"a.go", "// as issue 3 asked", true},
 		{"a.go", "// path: /work/shared/docs/rtmp.md is not ours", false},

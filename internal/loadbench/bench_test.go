@@ -129,8 +129,8 @@ func checkSummary(b *testing.B, s Summary, players int) {
 
 // BenchmarkLoopbackFanout measures the in-process openfcs server delivering
 // a synthetic 1 Mbit/s, 25 fps audio+video stream to LOADBENCH_PLAYERS
-// (150) players of openfcs-load in another process, over loopback TCP
-// (issue 3, benchmarks, second bullet). CPU is this process's getrusage
+// (150) players of openfcs-load in another process, over loopback TCP.
+// CPU is this process's getrusage
 // (server plus the in-process publisher); Mbit/s counts the bytes the
 // players read. Compare with BenchmarkLoopbackFloor.
 //
@@ -210,8 +210,8 @@ func (f *floorConn) write() error {
 // openfcs: a bare Go loop writing one net.Buffers (header, video, audio:
 // 5000 bytes) per connection per 40 ms tick to LOADBENCH_PLAYERS plain TCP
 // readers (openfcs-load sink) in another process, measured like
-// BenchmarkLoopbackFanout (issue 3: "about 2.8% of a core for 150 × 1
-// Mbit/s" on the 2-core machine).
+// BenchmarkLoopbackFanout: the cost every server pays for the same bytes,
+// against which the server's own CPU per Gbit is judged.
 //
 // loop writes every connection from one goroutine; goroutines gives each
 // connection its own writer goroutine woken per tick through a channel, as
@@ -326,8 +326,8 @@ func runFloor(b *testing.B, perConn bool) { //nolint:thelper // a benchmark body
 
 // BenchmarkIdleConnMemory measures the memory of LOADBENCH_IDLE (1000)
 // idle RTMP connections (handshake and connect done, nothing else), held
-// by openfcs-load idle in another process (issue 3, benchmarks, third
-// bullet; target ≤ 8 KB per connection).
+// by openfcs-load idle in another process; an idle connection should stay
+// under 8 KB, so that tens of thousands of mostly idle clients fit in memory.
 //
 // process: the real openfcs binary (openfcs serve), resident set size
 // (VmRSS) before and right after the connections, per connection; this

@@ -2,8 +2,8 @@
 // the server spends on it. It holds the pieces of the openfcs-load tool
 // (a synthetic live stream and its publisher; fleets of players, idle
 // connections and raw TCP sinks with per-connection byte counters; the JSON
-// lines the tool prints) and, in its tests, the system-level benchmarks of
-// issue 3: loopback fan-out to real TCP players in another process next to
+// lines the tool prints) and, in its tests, the system-level benchmarks:
+// loopback fan-out to real TCP players in another process next to
 // a bare net.Buffers floor measured the same way, and memory per idle
 // handshaken connection.
 //

@@ -55,7 +55,7 @@ func (s Stream) VideoFrameBytes() int {
 	return max(perFrame-audio, 16)
 }
 
-// Codec configuration payloads (flv.md §5, §6): an AVC sequence header for
+// Codec configuration payloads (docs/flv.md#video-tags, docs/flv.md#script-data-and-onmetadata): an AVC sequence header for
 // a 640x360 High profile stream and an AAC-LC 48 kHz stereo
 // AudioSpecificConfig. Players need not decode the frames; the server only
 // classifies these headers and caches them for late joiners.

@@ -11,10 +11,10 @@ import (
 var ErrMalformed = errors.New("flv: malformed tag header")
 
 // SoundFormat is the FLV SoundFormat, the high nibble of an audio tag's first
-// byte (flv.md §4).
+// byte (docs/flv.md#audio-tags).
 type SoundFormat uint8
 
-// FLV sound formats (flv.md §4).
+// FLV sound formats (docs/flv.md#audio-tags).
 const (
 	SoundPCM        SoundFormat = 0 // platform endian
 	SoundADPCM      SoundFormat = 1
@@ -67,7 +67,7 @@ func (f SoundFormat) String() string {
 	return fmt.Sprintf("sound(%d)", uint8(f))
 }
 
-// AudioPacketType is the E-RTMP AudioPacketType (rtmp.md §11). For AAC,
+// AudioPacketType is the E-RTMP AudioPacketType (docs/rtmp.md#enhanced-rtmp). For AAC,
 // ParseAudioHeader stores the AACPacketType here: 0 sequence header and
 // 1 raw frame coincide with SequenceStart and CodedFrames.
 type AudioPacketType uint8
@@ -105,7 +105,7 @@ type AudioHeader struct {
 func (h *AudioHeader) Ex() bool { return h.Format == SoundExHeader }
 
 // ParseAudioHeader decodes the header of an audio tag body p. The result does
-// not alias p. An empty payload is an error (flv.md §4: it has no flag byte),
+// not alias p. An empty payload is an error (docs/flv.md#audio-tags: it has no flag byte),
 // though live relays pass such messages through.
 func ParseAudioHeader(p []byte) (AudioHeader, error) {
 	h, e := parseAudio(p)

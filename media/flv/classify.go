@@ -16,7 +16,7 @@ type Class struct {
 
 // ClassifyVideo classifies a video message payload. Malformed or unknown
 // payloads classify as plain frames (neither keyframe nor config) unless the
-// legacy frame type says keyframe (flv.md §12).
+// legacy frame type says keyframe (docs/flv.md#broken-and-hostile-files).
 func ClassifyVideo(p []byte) Class {
 	h, e := parseVideo(p)
 	if e.msg != "" {

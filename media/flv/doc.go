@@ -9,14 +9,14 @@
 // E-RTMP FourCC codecs — passes through untouched; nothing here rewrites a
 // payload.
 //
-// Formats follow flv.md §4 (audio tags), §5 (video tags) and rtmp.md §11
+// Formats follow docs/flv.md#audio-tags (audio tags), docs/flv.md#video-tags (video tags) and docs/rtmp.md#enhanced-rtmp
 // (Enhanced RTMP: ExVideoTagHeader, ExAudioTagHeader, ModEx, multitrack).
 // Parsers never read past the slice and report malformed headers with an
 // error naming the offset. The Is* predicates and Classify* functions never
 // allocate (they run once per published message) and answer false / a zero
 // Class for anything they cannot parse.
 //
-// Files (flv.md §1–§3, §6, §7.3, §9.4, §12): ParseHeader/AppendHeader,
+// Files (docs/flv.md#file-layout, docs/flv.md#script-data-and-onmetadata, docs/flv.md#crash-safety, docs/flv.md#finding-keyframes, docs/flv.md#broken-and-hostile-files): ParseHeader/AppendHeader,
 // ParseTagHeader/AppendTag, a Reader that reads tags from an io.ReaderAt
 // with limits and reports a truncated tail (ErrTruncated), Scan (keyframe
 // and configuration index from tag headers only), TailOK/LastTagTime, and

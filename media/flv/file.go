@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// File layout sizes (flv.md §1–§3).
+// File layout sizes (docs/flv.md#file-layout).
 const (
 	// HeaderSize is the size of the FLV file header without
 	// PreviousTagSize0.
@@ -20,27 +20,27 @@ const (
 	MaxDataSize = 1<<24 - 1
 )
 
-// Tag types (flv.md §3): equal to the RTMP message type ids.
+// Tag types (docs/flv.md#tag-header): equal to the RTMP message type ids.
 const (
 	TagAudio  = 8
 	TagVideo  = 9
 	TagScript = 18
 )
 
-// Header flags (flv.md §2).
+// Header flags (docs/flv.md#file-header-and-previoustagsize).
 const (
 	FlagVideo = 0x01
 	FlagAudio = 0x04
 )
 
 // Errors of the file reader. Every returned error wraps one of these and
-// names the byte offset and the rule (flv.md §12).
+// names the byte offset and the rule (docs/flv.md#broken-and-hostile-files).
 var (
 	// ErrNotFLV: the signature or DataOffset is wrong: not an FLV file.
 	ErrNotFLV = errors.New("flv: not an FLV file")
 	// ErrTruncated: a tag declares more bytes than remain in the file. The
 	// tags before it are complete; playback ends there and recovery
-	// truncates the file there (flv.md §7.3).
+	// truncates the file there (docs/flv.md#crash-safety).
 	ErrTruncated = errors.New("flv: truncated tag")
 	// ErrTagTooLarge: a tag is larger than the configured maximum message
 	// size. Reader.Next skips it and returns the next one; the error is
@@ -51,7 +51,7 @@ var (
 // Header is the FLV file header.
 type Header struct {
 	Version    uint8
-	Flags      uint8 // FlagAudio | FlagVideo; advisory only (flv.md §2)
+	Flags      uint8 // FlagAudio | FlagVideo; advisory only (docs/flv.md#file-header-and-previoustagsize)
 	DataOffset uint32
 }
 
@@ -72,13 +72,13 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // AppendHeader appends a version 1 file header with flags and
-// PreviousTagSize0 (13 bytes, flv.md §11).
+// PreviousTagSize0 (13 bytes, docs/flv.md#test-vectors).
 func AppendHeader(b []byte, flags uint8) []byte {
 	b = append(b, 'F', 'L', 'V', 1, flags, 0, 0, 0, HeaderSize)
 	return append(b, 0, 0, 0, 0)
 }
 
-// TagHeader is an 11-byte tag header (flv.md §3).
+// TagHeader is an 11-byte tag header (docs/flv.md#tag-header).
 type TagHeader struct {
 	// Type is the tag type with the reserved and Filter bits masked off.
 	Type uint8
@@ -146,7 +146,7 @@ type Reader struct {
 	r    io.ReaderAt
 	size int64 // bytes of the file that may be read
 	// MaxTagSize bounds a tag's payload; larger tags are skipped
-	// (flv.md §12). Zero means MaxDataSize.
+	// (docs/flv.md#broken-and-hostile-files). Zero means MaxDataSize.
 	MaxTagSize int
 
 	hdr     Header
@@ -238,7 +238,7 @@ func (r *Reader) window(off int64, n int) ([]byte, error) {
 // small). It returns io.EOF at a clean end of file and an error wrapping
 // ErrTruncated when the last tag is incomplete; Offset then still points at
 // that tag. Tags of any type, zero-length tags and encrypted tags are
-// returned as they are: deciding what to send is the caller's (flv.md §12).
+// returned as they are: deciding what to send is the caller's (docs/flv.md#broken-and-hostile-files).
 // Tags larger than MaxTagSize are skipped and counted (see Skipped).
 func (r *Reader) Next(dst []byte) (Tag, error) {
 	limit := r.MaxTagSize

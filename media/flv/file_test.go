@@ -21,7 +21,7 @@ func unhexFile(t testing.TB, s string) []byte {
 	return b
 }
 
-// Vectors of flv.md §11.
+// Vectors of docs/flv.md#test-vectors.
 func TestFileVectors(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -43,15 +43,15 @@ type videoCase struct {
 }
 
 var videoCases = []videoCase{
-	{name: "flv.md §11 AVC sequence header", in: "17 00 00 00 00 01 42 c0 1e ff e1 00 08 67 42 c0 1e da 05 07 e4 01 00 04 68 ce 3c 80",
+	{name: "docs/flv.md#test-vectors AVC sequence header", in: "17 00 00 00 00 01 42 c0 1e ff e1 00 08 67 42 c0 1e da 05 07 e4 01 00 04 68 ce 3c 80",
 		seq: true, config: true, want: VideoHeader{FrameType: FrameKey, Codec: VideoAVC, PacketType: 0, DataOffset: 5}},
 	{name: "ffmpeg h264 IDR", in: "17 01 00 00 00 00 00 00 05 65 88 84 00 10",
 		key: true, want: VideoHeader{FrameType: FrameKey, Codec: VideoAVC, PacketType: 1, DataOffset: 5}},
-	{name: "flv.md §11 AVC inter +40 ms", in: "27 01 00 00 28 00 00 00 02 41 9a",
+	{name: "docs/flv.md#test-vectors AVC inter +40 ms", in: "27 01 00 00 28 00 00 00 02 41 9a",
 		want: VideoHeader{FrameType: FrameInter, Codec: VideoAVC, PacketType: 1, CompositionTime: 40, DataOffset: 5}},
-	{name: "flv.md §11 AVC inter -40 ms", in: "27 01 ff ff d8 00 00 00 02 41 9a",
+	{name: "docs/flv.md#test-vectors AVC inter -40 ms", in: "27 01 ff ff d8 00 00 00 02 41 9a",
 		want: VideoHeader{FrameType: FrameInter, Codec: VideoAVC, PacketType: 1, CompositionTime: -40, DataOffset: 5}},
-	{name: "flv.md §11 AVC end of sequence", in: "17 02 00 00 00",
+	{name: "docs/flv.md#test-vectors AVC end of sequence", in: "17 02 00 00 00",
 		want: VideoHeader{FrameType: FrameKey, Codec: VideoAVC, PacketType: 2, DataOffset: 5}},
 	{name: "AVC truncated after packet type", in: "17 00", err: true},
 	{name: "AVC command frame (seek start)", in: "57 00",
@@ -64,7 +64,7 @@ var videoCases = []videoCase{
 	{name: "flash screen video keyframe", in: "13 4f 0f 41 e0", key: true, want: VideoHeader{FrameType: FrameKey, Codec: VideoScreen, DataOffset: 1}},
 	{name: "flash 8 VP6 keyframe", in: "14 00 00 78 46", key: true, want: VideoHeader{FrameType: FrameKey, Codec: VideoVP6, DataOffset: 1}},
 	{name: "flash 8 VP6 alpha inter", in: "25 00 00 00 10", want: VideoHeader{FrameType: FrameInter, Codec: VideoVP6Alpha, DataOffset: 1}},
-	{name: "flv.md §12 unknown codec keyframe", in: "1f 01 02", key: true, want: VideoHeader{FrameType: FrameKey, Codec: 15, DataOffset: 1}},
+	{name: "docs/flv.md#broken-and-hostile-files unknown codec keyframe", in: "1f 01 02", key: true, want: VideoHeader{FrameType: FrameKey, Codec: 15, DataOffset: 1}},
 	{name: "fork HEVC id 12 sequence header", in: "1c 00 00 00 00 01 01 60", seq: true, config: true,
 		want: VideoHeader{FrameType: FrameKey, Codec: VideoHEVCFork, DataOffset: 5}},
 	{name: "fork HEVC id 12 keyframe", in: "1c 01 00 00 00 00 00 00 01 26", key: true,
@@ -161,11 +161,11 @@ type audioCase struct {
 }
 
 var audioCases = []audioCase{
-	{name: "flv.md §11 AAC sequence header", in: "af 00 12 10", seq: true, config: true,
+	{name: "docs/flv.md#test-vectors AAC sequence header", in: "af 00 12 10", seq: true, config: true,
 		want: AudioHeader{Format: SoundAAC, Rate: 3, Size16: true, Stereo: true, DataOffset: 2}},
 	{name: "ffmpeg AAC raw frame", in: "af 01 21 10 05", want: AudioHeader{Format: SoundAAC, Rate: 3, Size16: true, Stereo: true, PacketType: 1, DataOffset: 2}},
 	{name: "AAC truncated", in: "af", err: true},
-	{name: "flv.md §11 MP3 44 kHz stereo", in: "2f ff fb 90 64", want: AudioHeader{Format: SoundMP3, Rate: 3, Size16: true, Stereo: true, DataOffset: 1}},
+	{name: "docs/flv.md#test-vectors MP3 44 kHz stereo", in: "2f ff fb 90 64", want: AudioHeader{Format: SoundMP3, Rate: 3, Size16: true, Stereo: true, DataOffset: 1}},
 	{name: "MP3 8 kHz", in: "e2 ff e3 18 c4", want: AudioHeader{Format: SoundMP38k, Size16: true, DataOffset: 1}},
 	{name: "flash speex", in: "b2 1a 2b", want: AudioHeader{Format: SoundSpeex, Size16: true, DataOffset: 1}},
 	{name: "flash nellymoser 11 kHz", in: "66 01 02", want: AudioHeader{Format: SoundNelly, Rate: 1, Size16: true, DataOffset: 1}},
@@ -260,7 +260,7 @@ func TestFourCC(t *testing.T) {
 			t.Errorf("String() = %q, want %q", got.String(), tc.str)
 		}
 	}
-	// onMetaData packs FourCCs as numbers (rtmp.md §11).
+	// onMetaData packs FourCCs as numbers (docs/rtmp.md#enhanced-rtmp).
 	if uint32(FourCCAV1) != 1635135537 {
 		t.Errorf("av01 = %d", uint32(FourCCAV1))
 	}

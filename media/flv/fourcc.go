@@ -1,11 +1,11 @@
 package flv
 
 // FourCC is an E-RTMP codec identifier: four ASCII bytes packed big-endian,
-// exactly as they appear on the wire (rtmp.md §11). onMetaData may carry the
+// exactly as they appear on the wire (docs/rtmp.md#enhanced-rtmp). onMetaData may carry the
 // same value as a number (videocodecid 1635135537 = "av01").
 type FourCC uint32
 
-// FourCC values named by E-RTMP (rtmp.md §11).
+// FourCC values named by E-RTMP (docs/rtmp.md#enhanced-rtmp).
 const (
 	FourCCAVC  FourCC = 'a'<<24 | 'v'<<16 | 'c'<<8 | '1' // "avc1" H.264
 	FourCCHEVC FourCC = 'h'<<24 | 'v'<<16 | 'c'<<8 | '1' // "hvc1" H.265

@@ -14,12 +14,12 @@ type SeekPoint struct {
 	Offset int64  // offset of the tag header
 }
 
-// Index is what a scan of a file's tag headers learns (flv.md §9.4): the
+// Index is what a scan of a file's tag headers learns (docs/flv.md#finding-keyframes): the
 // seek points, the tracks present and the last timestamps.
 type Index struct {
 	// Points are video keyframes when the file has video, otherwise audio
 	// tags at least AudioPointEvery apart. Sorted by Time and Offset;
-	// keyframes out of order are left out (flv.md §12).
+	// keyframes out of order are left out (docs/flv.md#broken-and-hostile-files).
 	Points   []SeekPoint
 	HasVideo bool
 	HasAudio bool
@@ -52,7 +52,7 @@ type ConfigPoint struct {
 
 // ConfigsBefore returns the latest configuration tag of each (type, key)
 // that starts before off, in file order: what a player needs before data
-// from off on (flv.md §9.2 step 2).
+// from off on (docs/flv.md#recorded-playback-sequence).
 func (ix *Index) ConfigsBefore(off int64) []ConfigPoint {
 	var out []ConfigPoint
 	for _, c := range ix.Configs {
@@ -77,7 +77,7 @@ func (ix *Index) ConfigsBefore(off int64) []ConfigPoint {
 const AudioPointEvery = 500 // ms
 
 // Scan builds an Index by reading only tag headers (plus one byte of each
-// video tag) of the size-byte file r (flv.md §9.4). It does not fail on a
+// video tag) of the size-byte file r (docs/flv.md#finding-keyframes). It does not fail on a
 // truncated tail: Index.Truncated tells.
 func Scan(r io.ReaderAt, size int64) (*Index, error) {
 	rd, err := NewReader(r, size)
@@ -159,7 +159,7 @@ func Scan(r io.ReaderAt, size int64) (*Index, error) {
 
 // legacyKey accepts a legacy keyframe whose payload the scan saw only in
 // part (an E-RTMP header longer than the bytes read is not one): frame type
-// 1 and not an AVC-like sequence header (flv.md §5).
+// 1 and not an AVC-like sequence header (docs/flv.md#video-tags).
 func legacyKey(p []byte) bool {
 	if len(p) == 0 || p[0]&0x80 != 0 || p[0]>>4 != 1 {
 		return false
@@ -184,7 +184,7 @@ func (ix *Index) Find(ms uint32) (SeekPoint, bool) {
 	return ix.Points[i-1], true
 }
 
-// TailOK checks the end of a size-byte file the fast way (flv.md §7.3 step
+// TailOK checks the end of a size-byte file the fast way (docs/flv.md#crash-safety step
 // 5): the last PreviousTagSize P points at a tag header of type 8, 9 or 18
 // whose DataSize is P − 11. A file holding only the header is fine too.
 // False means the caller should Scan and truncate to Index.End.
@@ -217,7 +217,7 @@ func TailOK(r io.ReaderAt, size int64) bool {
 }
 
 // LastTagTime returns the timestamp of the last tag through the final
-// PreviousTagSize (flv.md §9.6); ok is false when the tail does not check.
+// PreviousTagSize (docs/flv.md#stream-length); ok is false when the tail does not check.
 func LastTagTime(r io.ReaderAt, size int64) (ms uint32, ok bool) {
 	if !TailOK(r, size) {
 		return 0, false

@@ -10,10 +10,10 @@ import (
 )
 
 // ErrNoMetadata: a script tag is not an onMetaData whose value is an ECMA
-// array or object (flv.md §12: forward it, do not use it).
+// array or object (docs/flv.md#broken-and-hostile-files: forward it, do not use it).
 var ErrNoMetadata = errors.New("flv: not an onMetaData tag")
 
-// Metadata is what playback uses from a file's first onMetaData (flv.md §6).
+// Metadata is what playback uses from a file's first onMetaData (docs/flv.md#script-data-and-onmetadata).
 // Values that fail the checks are left zero.
 type Metadata struct {
 	// Props are the decoded properties, in file order.
@@ -65,7 +65,7 @@ func ParseMetadata(payload []byte, lim amf.Limits) (*Metadata, error) {
 }
 
 // ValidateKeyframes checks an index taken from metadata against the file
-// (flv.md §6): positions increasing and inside the file after metaEnd, and
+// (docs/flv.md#script-data-and-onmetadata): positions increasing and inside the file after metaEnd, and
 // the first, middle and last entries are video keyframes whose time matches
 // within a second. It returns false when the index must be discarded.
 func ValidateKeyframes(r *Reader, pts []SeekPoint, metaEnd int64) bool {
@@ -92,7 +92,7 @@ func ValidateKeyframes(r *Reader, pts []SeekPoint, metaEnd int64) bool {
 }
 
 // MetaField names a number of the metadata template that is filled in when
-// a recording is finalized (flv.md §7.3).
+// a recording is finalized (docs/flv.md#crash-safety).
 type MetaField uint8
 
 // Fields patched at close.
@@ -109,7 +109,7 @@ var metaFieldNames = [metaFields]string{"duration", "lasttimestamp", "lastkeyfra
 
 // MetaTemplate is an onMetaData payload whose changing numbers sit at known
 // offsets, so that finalizing a recording overwrites bytes in place
-// (flv.md §6 "What openfcs writes", §7.3 steps 2 and 4).
+// (docs/flv.md#script-data-and-onmetadata "What openfcs writes", docs/flv.md#crash-safety).
 type MetaTemplate struct {
 	Payload []byte
 	// offsets of the 8-byte doubles in Payload; -1 when absent.
@@ -121,7 +121,7 @@ type MetaTemplate struct {
 }
 
 // ServerMeta holds the values the server computes for a recording's
-// metadata; they win over the publisher's (flv.md §6).
+// metadata; they win over the publisher's (docs/flv.md#script-data-and-onmetadata).
 type ServerMeta struct {
 	VideoCodecID, AudioCodecID float64 // -1 when unknown
 	Width, Height              float64 // 0 when unknown
@@ -249,7 +249,7 @@ type FinalMeta struct {
 	Duration, LastTimestamp, LastKeyframeTimestamp float64 // seconds
 	LastKeyframeLocation, FileSize                 float64 // bytes
 	// Keyframes is the index to store in the reserved object; ignored when
-	// it does not fit (the object is then left empty, flv.md §7.3 step 6).
+	// it does not fit (the object is then left empty, docs/flv.md#crash-safety).
 	Keyframes []SeekPoint
 }
 
@@ -280,7 +280,7 @@ type Patch struct {
 
 // NumberOffsets finds, in an existing onMetaData payload, the offsets of
 // the 8-byte doubles of the finalize fields that are stored as numbers at
-// the top level (flv.md §7.3 step 4: an appended file is only updated where
+// the top level (docs/flv.md#crash-safety: an appended file is only updated where
 // it already holds those keys). It returns a template that patches only
 // those, with no keyframes object.
 func NumberOffsets(payload []byte, lim amf.Limits) (*MetaTemplate, error) {

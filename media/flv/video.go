@@ -3,10 +3,10 @@ package flv
 import "fmt"
 
 // VideoCodec is the legacy FLV CodecID, the low nibble of a video tag's first
-// byte when the E-RTMP IsExHeader bit is clear (flv.md §5).
+// byte when the E-RTMP IsExHeader bit is clear (docs/flv.md#video-tags).
 type VideoCodec uint8
 
-// Legacy FLV video codec ids (flv.md §5).
+// Legacy FLV video codec ids (docs/flv.md#video-tags).
 const (
 	VideoJPEG      VideoCodec = 1
 	VideoSorenson  VideoCodec = 2 // Sorenson H.263
@@ -46,13 +46,13 @@ func (c VideoCodec) String() string {
 }
 
 // avcLike reports whether the codec's payload starts with AVCPacketType and
-// an SI24 composition time, as AVC does (flv.md §5). The fork ids 12 and 13
+// an SI24 composition time, as AVC does (docs/flv.md#video-tags). The fork ids 12 and 13
 // use that layout too.
 func (c VideoCodec) avcLike() bool {
 	return c == VideoAVC || c == VideoHEVCFork || c == VideoAV1Fork
 }
 
-// FrameType is the video frame type (flv.md §5, rtmp.md §11).
+// FrameType is the video frame type (docs/flv.md#video-tags, docs/rtmp.md#enhanced-rtmp).
 type FrameType uint8
 
 // Video frame types.
@@ -64,7 +64,7 @@ const (
 	FrameCommand      FrameType = 5 // video info / command frame, no picture
 )
 
-// VideoPacketType is the E-RTMP VideoPacketType (rtmp.md §11). For legacy
+// VideoPacketType is the E-RTMP VideoPacketType (docs/rtmp.md#enhanced-rtmp). For legacy
 // AVC-like codecs ParseVideoHeader stores the AVCPacketType here: its values
 // 0 sequence header, 1 NALU, 2 end of sequence coincide with SequenceStart,
 // CodedFrames and SequenceEnd.
@@ -82,7 +82,7 @@ const (
 	VideoModEx                VideoPacketType = 7
 )
 
-// MultitrackType is the E-RTMP AvMultitrackType (rtmp.md §11).
+// MultitrackType is the E-RTMP AvMultitrackType (docs/rtmp.md#enhanced-rtmp).
 type MultitrackType uint8
 
 // E-RTMP multitrack types.
@@ -144,7 +144,7 @@ func IsVideoSequenceHeader(p []byte) bool {
 
 // HasPacketType reports whether PacketType was read from the payload. Command
 // frames carry a command byte instead, except E-RTMP Metadata packets, whose
-// frame type is to be ignored (rtmp.md §11).
+// frame type is to be ignored (docs/rtmp.md#enhanced-rtmp).
 func (h *VideoHeader) HasPacketType() bool {
 	if h.Ex {
 		return h.FrameType != FrameCommand || h.PacketType == VideoMetadata
@@ -240,7 +240,7 @@ func parseVideo(p []byte) (h VideoHeader, e parseErr) {
 	return h, e
 }
 
-// skipModEx follows the E-RTMP ModEx chain (rtmp.md §11): while the packet
+// skipModEx follows the E-RTMP ModEx chain (docs/rtmp.md#enhanced-rtmp): while the packet
 // type is ModEx, a size (UI8+1, or UI16+1 when the UI8 is 255) and that many
 // bytes of modifier data follow, then a byte whose low nibble is the next
 // packet type. The modifiers (e.g. nanosecond timestamp offsets) do not
@@ -270,7 +270,7 @@ func skipModEx(p []byte, off int, pt, modEx uint8) (int, uint8, parseErr) {
 }
 
 // trackHeader reads the FourCC and, for multitrack packets, the first track's
-// FourCC/id/size prefix (rtmp.md §11).
+// FourCC/id/size prefix (docs/rtmp.md#enhanced-rtmp).
 func trackHeader(p []byte, off int, multi bool, mt MultitrackType) (int, FourCC, uint8, parseErr) {
 	var fcc FourCC
 	if !multi || mt != ManyTracksManyCodecs {

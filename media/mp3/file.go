@@ -8,10 +8,10 @@ import (
 )
 
 // ErrNotMP3: no valid Layer III frame within SyncSearch bytes after the
-// ID3v2 tags (flv.md §12).
+// ID3v2 tags (docs/flv.md#broken-and-hostile-files).
 var ErrNotMP3 = errors.New("mp3: not an MP3 file")
 
-// SyncSearch bounds the search for the first frame (flv.md §12: 64 KiB).
+// SyncSearch bounds the search for the first frame (docs/flv.md#broken-and-hostile-files: 64 KiB).
 const SyncSearch = 64 << 10
 
 // maxID3Read caps how much of an ID3v2 tag is read for onId3; album art
@@ -113,7 +113,7 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 }
 
 // trimTail excludes ID3v1 ("TAG", with an optional "TAG+" block before it)
-// and an APE footer from the audio (flv.md §10.1).
+// and an APE footer from the audio (docs/flv.md#id3-tags-and-skipping).
 func (f *File) trimTail() {
 	var b [32]byte
 	if f.End >= 128 {
@@ -150,7 +150,7 @@ func (f *File) readID3v1() {
 }
 
 // Duration returns the playing time in ms: from the information frame's
-// frame count, else assuming constant bitrate (flv.md §10.3).
+// frame count, else assuming constant bitrate (docs/flv.md#vbr-headers-and-duration).
 func (f *File) Duration() uint32 {
 	if f.VBR != nil && f.VBR.Frames > 0 {
 		return f.First.FrameTime(int64(f.VBR.Frames))
@@ -257,7 +257,7 @@ func (r *Reader) Next(dst []byte) (Frame, error) {
 }
 
 // Index maps frame numbers to offsets every IndexEvery frames, built by a
-// scan of the frame headers (flv.md §10.4).
+// scan of the frame headers (docs/flv.md#mp3-frames-to-messages).
 type Index struct {
 	Points []IndexPoint
 	Frames int64 // frames counted by the scan

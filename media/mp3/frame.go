@@ -1,5 +1,5 @@
 // Package mp3 parses MPEG audio Layer III files for playback as FLV audio
-// (flv.md §10): frame headers (MPEG-1, 2 and 2.5), ID3v2 tags at the start
+// (docs/flv.md#mp3): frame headers (MPEG-1, 2 and 2.5), ID3v2 tags at the start
 // (skipped, their text frames decoded for onId3), ID3v1/APE tags at the end,
 // the Xing/Info and VBRI information frames used for the duration, and a
 // frame reader that never trusts a length before checking it.
@@ -27,7 +27,7 @@ const (
 	MPEG25 Version = 3 // MPEG-2.5
 )
 
-// FrameHeader is a decoded 4-byte frame header (flv.md §10.2).
+// FrameHeader is a decoded 4-byte frame header (docs/flv.md#mp3-frame-header).
 type FrameHeader struct {
 	Version    Version
 	CRC        bool // a 16-bit CRC follows the header
@@ -115,7 +115,7 @@ func (h FrameHeader) SideInfo() int {
 }
 
 // FlagByte returns the FLV audio tag's first byte for frames of this
-// header (flv.md §10.4): SoundFormat 2 (14 for 8 kHz), the nearest rate
+// header (docs/flv.md#mp3-frames-to-messages): SoundFormat 2 (14 for 8 kHz), the nearest rate
 // code, 16-bit, stereo unless mono.
 func (h FrameHeader) FlagByte() byte {
 	var b byte = 2 << 4
@@ -137,7 +137,7 @@ func (h FrameHeader) FlagByte() byte {
 }
 
 // FrameTime returns the timestamp of frame n (0-based) in ms, computed from
-// the frame count so that it never drifts (flv.md §10.4).
+// the frame count so that it never drifts (docs/flv.md#mp3-frames-to-messages).
 func (h FrameHeader) FrameTime(n int64) uint32 {
 	return uint32(n * int64(h.Samples()) * 1000 / int64(h.SampleRate))
 }
@@ -147,7 +147,7 @@ func (h FrameHeader) FrameAt(ms uint32) int64 {
 	return int64(ms) * int64(h.SampleRate) / (1000 * int64(h.Samples()))
 }
 
-// VBR is an information frame's content (flv.md §10.3).
+// VBR is an information frame's content (docs/flv.md#vbr-headers-and-duration).
 type VBR struct {
 	Kind   string // "Xing", "Info" or "VBRI"
 	Frames uint32 // 0 when absent
@@ -194,7 +194,7 @@ func ParseVBR(frame []byte, h FrameHeader) (v VBR, ok bool) {
 
 // ID3v2Size returns the bytes an ID3v2 tag at the start of b occupies
 // (10-byte header + size + footer), or 0 when b does not start with one
-// (flv.md §10.1, syncsafe size).
+// (docs/flv.md#id3-tags-and-skipping, syncsafe size).
 func ID3v2Size(b []byte) int {
 	if len(b) < 10 || b[0] != 'I' || b[1] != 'D' || b[2] != '3' || b[3] == 0xff || b[4] == 0xff {
 		return 0

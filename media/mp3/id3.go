@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// TextFrame is one decoded ID3 text property for onId3 (flv.md §10.5).
+// TextFrame is one decoded ID3 text property for onId3 (docs/flv.md#onid3).
 type TextFrame struct {
 	ID    string // ID3v2 frame id (TIT2, TPE1, ...)
 	Value string // UTF-8
@@ -22,7 +22,7 @@ var id3Alias = map[string]string{
 // Alias returns the Flash Sound.id3 name of a frame id, or "".
 func Alias(id string) string { return id3Alias[id] }
 
-// MaxID3Text caps the decoded text of one tag (flv.md §10.5, 64 KiB).
+// MaxID3Text caps the decoded text of one tag (docs/flv.md#onid3, 64 KiB).
 const MaxID3Text = 64 << 10
 
 // ParseID3v2 decodes the text frames (T***, COMM) of a whole ID3v2.2/3/4

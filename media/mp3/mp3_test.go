@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Frame headers of flv.md §11.
+// Frame headers of docs/flv.md#test-vectors.
 var headerCases = []struct {
 	name     string
 	in       []byte
@@ -57,7 +57,7 @@ func TestFrameHeaderVectors(t *testing.T) {
 			}
 		})
 	}
-	// Timestamps from the frame count (flv.md §10.4).
+	// Timestamps from the frame count (docs/flv.md#mp3-frames-to-messages).
 	h, _ := ParseFrameHeader([]byte{0xff, 0xfb, 0x90, 0x64})
 	var got []uint32
 	for n := range int64(6) {

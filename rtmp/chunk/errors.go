@@ -7,7 +7,7 @@ import "errors"
 // ReadMessage leaves the Reader unusable: the connection should be closed.
 var (
 	// ErrChunkSize means the peer set a chunk size of 0, one with the top
-	// bit set, or one above Limits.MaxChunkSize (rtmp.md §3.4).
+	// bit set, or one above Limits.MaxChunkSize (docs/rtmp.md#chunk-size-abort-and-limits).
 	ErrChunkSize = errors.New("chunk: bad chunk size")
 	// ErrMessageTooLarge means a message header declared a length above
 	// Limits.MaxMessageSize, or a message given to a Writer is longer than

@@ -1,6 +1,6 @@
 package chunk
 
-// Message type ids the chunk layer acts on (rtmp.md §4).
+// Message type ids the chunk layer acts on (docs/rtmp.md#protocol-control-messages).
 const (
 	// TypeSetChunkSize is Set Chunk Size: U32 new chunk size.
 	TypeSetChunkSize = 1
@@ -18,17 +18,17 @@ type Header struct {
 	// Length is the payload length. The Reader fills it; the Writer takes
 	// it from len(payload) and ignores this field.
 	Length uint32
-	// Type is the message type id (rtmp.md §6).
+	// Type is the message type id (docs/rtmp.md#message-types).
 	Type uint8
 	// StreamID is the message stream id (msid).
 	StreamID uint32
 }
 
 // extendedTS is the 24-bit timestamp field value that announces an extended
-// timestamp (rtmp.md §3.3). The value itself must use the extended form.
+// timestamp (docs/rtmp.md#extended-timestamps). The value itself must use the extended form.
 const extendedTS = 0xFFFFFF
 
-// Header sizes in bytes by fmt (rtmp.md §3.2).
+// Header sizes in bytes by fmt (docs/rtmp.md#message-header).
 var msgHeaderLen = [4]int{11, 7, 3, 0}
 
 // maxChunkHeader is the longest chunk header: 3-byte basic header, 11-byte
@@ -36,7 +36,7 @@ var msgHeaderLen = [4]int{11, 7, 3, 0}
 const maxChunkHeader = 3 + 11 + 4
 
 // appendBasicHeader appends the basic header for fmt and csid in its
-// shortest form (rtmp.md §3.1). csid must be in [MinCSID, MaxCSID].
+// shortest form (docs/rtmp.md#basic-header). csid must be in [MinCSID, MaxCSID].
 func appendBasicHeader(b []byte, fmt byte, csid uint32) []byte {
 	switch {
 	case csid < 64:

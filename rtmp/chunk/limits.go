@@ -1,19 +1,19 @@
 package chunk
 
-// Protocol constants (rtmp.md §3).
+// Protocol constants (docs/rtmp.md#chunk-stream).
 const (
-	// MinCSID is the lowest chunk stream id that can be encoded (§3.1);
+	// MinCSID is the lowest chunk stream id that can be encoded (docs/rtmp.md#basic-header);
 	// 0 and 1 select the 2- and 3-byte forms.
 	MinCSID = 2
-	// MaxCSID is the highest chunk stream id, 64 + 255 + 256·255 (§3.1).
+	// MaxCSID is the highest chunk stream id, 64 + 255 + 256·255 (docs/rtmp.md#basic-header).
 	MaxCSID = 65599
 	// MaxLength is the largest message length the 24-bit field can carry.
 	MaxLength = 0xFFFFFF
 	// DefaultChunkSize is the chunk size of both directions until a Set
-	// Chunk Size message changes it (§3).
+	// Chunk Size message changes it (docs/rtmp.md#chunk-stream).
 	DefaultChunkSize = 128
 	// MaxChunkSizeField is the largest value a Set Chunk Size message may
-	// legally carry: 31 bits, top bit zero (§3.4).
+	// legally carry: 31 bits, top bit zero (docs/rtmp.md#chunk-size-abort-and-limits).
 	MaxChunkSizeField = 0x7FFFFFFF
 )
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// Reader reassembles messages from a chunk stream (rtmp.md §3). It is owned
+// Reader reassembles messages from a chunk stream (docs/rtmp.md#chunk-stream). It is owned
 // by one goroutine (the connection's reader).
 type Reader struct {
 	src io.Reader
@@ -16,7 +16,7 @@ type Reader struct {
 	// io.Reader is not a *bufio.Reader, br comes from bufPool at the first
 	// byte of a chunk and goes back once a message is complete and nothing
 	// is buffered, so an idle connection blocks in a 1-byte read holding
-	// no buffer (the goal is a few KB per idle connection, issue 3).
+	// no buffer (the goal is a few KB per idle connection).
 	br        *bufio.Reader
 	pooled    bool // br is ours to return to bufPool
 	lim       Limits
@@ -38,14 +38,14 @@ type Reader struct {
 	scratch [16]byte
 }
 
-// readState is the per-csid reader state of rtmp.md §3.2.
+// readState is the per-csid reader state of docs/rtmp.md#message-header.
 type readState struct {
 	csid     uint32
 	streamID uint32
 	length   uint32
 	typ      uint8
 	ts       uint32 // absolute timestamp of the current or last message
-	delta    uint32 // last timestamp field; after fmt 0 the absolute value (§3.2)
+	delta    uint32 // last timestamp field; after fmt 0 the absolute value (docs/rtmp.md#message-header)
 	ext      bool   // the last fmt 0/1/2 header used the extended field
 	extVal   uint32 // its value
 	active   bool   // a message is being reassembled in buf
@@ -115,7 +115,7 @@ func (r *Reader) release() {
 
 // BytesRead returns the number of bytes the Reader has consumed from the
 // stream: every header and payload byte, the basis of Acknowledgement
-// messages (rtmp.md §4 type 3). Bytes buffered but not yet parsed are not
+// messages (docs/rtmp.md#protocol-control-messages type 3). Bytes buffered but not yet parsed are not
 // counted; handshake bytes, read before NewReader, are not either.
 func (r *Reader) BytesRead() uint64 { return r.consumed }
 
@@ -132,8 +132,7 @@ func (r *Reader) ChunkSize() uint32 { return r.chunkSize }
 //
 // Its point is stack depth: an idle connection's goroutine parks in Wait,
 // a small frame, rather than inside the chunk parser, so the runtime can
-// shrink that goroutine's stack while it is idle (issue 3: memory per idle
-// connection). Keep it small and free of io.ReadFull.
+// shrink that goroutine's stack while it is idle. Keep it small and free of io.ReadFull.
 func (r *Reader) Wait() error {
 	if r.br != nil || r.waited {
 		return nil
@@ -206,7 +205,7 @@ func (r *Reader) setChunkSize(p []byte) error {
 }
 
 // drop discards the partial message of st (Abort, or a new header on a csid
-// with an unfinished message: rtmp.md §3.2 advises leniency).
+// with an unfinished message: docs/rtmp.md#message-header advises leniency).
 func (r *Reader) drop(st *readState) {
 	r.pending -= int(st.length)
 	r.unhold(cap(st.buf))
@@ -324,7 +323,7 @@ func (r *Reader) readChunk() (*readState, error) {
 			st.extVal = field
 		}
 		if st.active {
-			r.drop(st) // lenient: a new header abandons the partial (§3.2)
+			r.drop(st) // lenient: a new header abandons the partial (docs/rtmp.md#message-header)
 		}
 		if form < 2 {
 			st.length, st.typ = u24(mh[3:]), mh[6]
@@ -342,7 +341,7 @@ func (r *Reader) readChunk() (*readState, error) {
 	} else if st.active {
 		// Continuation. Strict peers repeat the extended timestamp here,
 		// 2009-draft ones do not: consume the 4 bytes only if they equal
-		// the stored value (§3.3, the SRS approach). Limitation: a draft
+		// the stored value (docs/rtmp.md#extended-timestamps, the SRS approach). Limitation: a draft
 		// peer whose last chunk holds fewer than 4 bytes and that then
 		// waits for us stalls this Peek until it sends more; that needs
 		// a draft encoder and a timestamp past 4.6 hours.
@@ -357,7 +356,7 @@ func (r *Reader) readChunk() (*readState, error) {
 		}
 	} else {
 		// fmt 3 starting a new message: everything repeats, including the
-		// delta (§3.2); the extended field, if any, is always present.
+		// delta (docs/rtmp.md#message-header); the extended field, if any, is always present.
 		if st.ext {
 			b, err := r.read(12, 4)
 			if err != nil {

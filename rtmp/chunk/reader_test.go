@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 )
 
-// specExamples are the byte examples of rtmp.md §3.6. Each is one message,
+// specExamples are the byte examples of docs/rtmp.md#header-examples. Each is one message,
 // written by a fresh Writer at chunk size 128.
 func specExamples(tb testing.TB) []struct {
 	name string
@@ -29,22 +29,22 @@ func specExamples(tb testing.TB) []struct {
 		p    []byte
 		wire []byte
 	}{
-		{"rtmp.md 3.6 Set Chunk Size 4096", Header{CSID: 2, Type: 1},
+		{"docs/rtmp.md#header-examples Set Chunk Size 4096", Header{CSID: 2, Type: 1},
 			hx(tb, "00 00 10 00"), hx(tb, "02 00 00 00 00 00 04 01 00 00 00 00 00 00 10 00")},
-		{"rtmp.md 3.6 Window Ack Size 2500000", Header{CSID: 2, Type: 5},
+		{"docs/rtmp.md#header-examples Window Ack Size 2500000", Header{CSID: 2, Type: 5},
 			hx(tb, "00 26 25 a0"), hx(tb, "02 00 00 00 00 00 04 05 00 00 00 00 00 26 25 a0")},
-		{"rtmp.md 3.6 Set Peer Bandwidth dynamic", Header{CSID: 2, Type: 6},
+		{"docs/rtmp.md#header-examples Set Peer Bandwidth dynamic", Header{CSID: 2, Type: 6},
 			hx(tb, "00 26 25 a0 02"), hx(tb, "02 00 00 00 00 00 05 06 00 00 00 00 00 26 25 a0 02")},
-		{"rtmp.md 3.6 Acknowledgement 123456", Header{CSID: 2, Type: 3},
+		{"docs/rtmp.md#header-examples Acknowledgement 123456", Header{CSID: 2, Type: 3},
 			hx(tb, "00 01 e2 40"), hx(tb, "02 00 00 00 00 00 04 03 00 00 00 00 00 01 e2 40")},
-		{"rtmp.md 3.6 StreamBegin 1", Header{CSID: 2, Type: 4},
+		{"docs/rtmp.md#header-examples StreamBegin 1", Header{CSID: 2, Type: 4},
 			hx(tb, "00 00 00 00 00 01"), hx(tb, "02 00 00 00 00 00 06 04 00 00 00 00 00 00 00 00 00 01")},
-		{"rtmp.md 3.6 PingRequest 1000", Header{CSID: 2, Type: 4},
+		{"docs/rtmp.md#header-examples PingRequest 1000", Header{CSID: 2, Type: 4},
 			hx(tb, "00 06 00 00 03 e8"), hx(tb, "02 00 00 00 00 00 06 04 00 00 00 00 00 06 00 00 03 e8")},
-		{"rtmp.md 3.6 _result createStream", Header{CSID: 3, Type: 20},
+		{"docs/rtmp.md#header-examples _result createStream", Header{CSID: 3, Type: 20},
 			hx(tb, "02 00 07 5f 72 65 73 75 6c 74 00 40 00 00 00 00 00 00 00 05 00 3f f0 00 00 00 00 00 00"),
 			hx(tb, "03 00 00 00 00 00 1d 14 00 00 00 00 02 00 07 5f 72 65 73 75 6c 74 00 40 00 00 00 00 00 00 00 05 00 3f f0 00 00 00 00 00 00")},
-		{"rtmp.md 3.6 video extended ts 3 chunks", Header{CSID: 6, Timestamp: 0x01000000, Type: 9, StreamID: 1},
+		{"docs/rtmp.md#header-examples video extended ts 3 chunks", Header{CSID: 6, Timestamp: 0x01000000, Type: 9, StreamID: 1},
 			video, videoWire},
 	}
 }
@@ -93,7 +93,7 @@ func TestSpecExamples(t *testing.T) {
 func TestCSIDEncodings(t *testing.T) {
 	tests := []struct {
 		csid  uint32
-		basic string // fmt 0 basic header, rtmp.md §3.1
+		basic string // fmt 0 basic header, docs/rtmp.md#basic-header
 	}{
 		{2, "02"}, {3, "03"}, {63, "3f"},
 		{64, "00 00"}, {65, "00 01"}, {319, "00 ff"},
@@ -176,7 +176,7 @@ func TestExtendedTimestamp(t *testing.T) {
 				if ext != tc.wantExt {
 					t.Fatalf("extended = %v, want %v (% x)", ext, tc.wantExt, last[:hl])
 				}
-				// Every continuation chunk repeats the 4 bytes (§3.3).
+				// Every continuation chunk repeats the 4 bytes (docs/rtmp.md#extended-timestamps).
 				cont := 1
 				if ext {
 					hl += 4
@@ -199,7 +199,7 @@ func TestExtendedTimestamp(t *testing.T) {
 	}
 }
 
-// TestFmt3Quirk covers §3.3: continuation chunks with (strict) and without
+// TestFmt3Quirk covers docs/rtmp.md#extended-timestamps: continuation chunks with (strict) and without
 // (2009 draft) the repeated extended timestamp, and fmt 3 chunks that start
 // a new message.
 func TestFmt3Quirk(t *testing.T) {
@@ -261,7 +261,7 @@ func TestFmt3Quirk(t *testing.T) {
 	})
 }
 
-// TestTimestampArithmetic follows §3.2 on hand-made streams.
+// TestTimestampArithmetic follows docs/rtmp.md#message-header on hand-made streams.
 func TestTimestampArithmetic(t *testing.T) {
 	tests := []struct {
 		name string

@@ -3,7 +3,7 @@ package chunk
 import "fmt"
 
 // Writer cuts messages into chunks for one connection's outgoing direction
-// (rtmp.md §3.5). It keeps the per-csid state that header compression
+// (docs/rtmp.md#how-openfcs-writes-chunks). It keeps the per-csid state that header compression
 // depends on, so every message of the connection must go through the same
 // Writer, in wire order. It is owned by one goroutine (the connection's
 // writer).
@@ -35,7 +35,7 @@ func NewWriter() *Writer {
 // the Set Chunk Size message (type 1) itself, through this Writer and before
 // calling SetChunkSize, since the peer applies the new size only after that
 // message. n must be in 1..MaxChunkSizeField; keep it ≤ 65536 for librtmp
-// peers (rtmp.md §3.4).
+// peers (docs/rtmp.md#chunk-size-abort-and-limits).
 func (w *Writer) SetChunkSize(n uint32) {
 	if n == 0 || n > MaxChunkSizeField {
 		panic(fmt.Sprintf("chunk: SetChunkSize(%d) out of range 1..%d", n, MaxChunkSizeField))
@@ -46,7 +46,7 @@ func (w *Writer) SetChunkSize(n uint32) {
 // ChunkSize returns the current outgoing chunk size.
 func (w *Writer) ChunkSize() uint32 { return w.chunkSize }
 
-// encode picks the header form for h (rtmp.md §3.5), writes the first and
+// encode picks the header form for h (docs/rtmp.md#how-openfcs-writes-chunks), writes the first and
 // continuation chunk headers into w.first and w.cont, updates the csid state
 // and returns the two header lengths. A length above MaxLength is an error
 // that leaves the Writer unchanged: payloads come from peers and scripts, so
@@ -99,12 +99,12 @@ func (w *Writer) encode(h *Header, length int) (nfirst, ncont int, err error) {
 	}
 	if form == 0 {
 		s := h.StreamID
-		f = append(f, byte(s), byte(s>>8), byte(s>>16), byte(s>>24)) // little-endian (§3.2)
+		f = append(f, byte(s), byte(s>>8), byte(s>>16), byte(s>>24)) // little-endian (docs/rtmp.md#message-header)
 	}
 	c := appendBasicHeader(w.cont[:0], 3, h.CSID)
 	if ext {
 		f = appendU32(f, field)
-		c = appendU32(c, field) // repeated on every continuation chunk (§3.3)
+		c = appendU32(c, field) // repeated on every continuation chunk (docs/rtmp.md#extended-timestamps)
 	}
 	return len(f), len(c), nil
 }

@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 )
 
-// BlockSize is the size of C1, C2, S1 and S2 (rtmp.md §2).
+// BlockSize is the size of C1, C2, S1 and S2 (docs/rtmp.md#handshake).
 const BlockSize = 1536
 
 const digestLen = sha256.Size // 32
 
-// tail32 is the 32-byte suffix shared by both keys (rtmp.md §2.3.1).
+// tail32 is the 32-byte suffix shared by both keys (docs/rtmp.md#digest-handshake).
 var tail32 = []byte{
 	0xf0, 0xee, 0xc2, 0x4a, 0x80, 0x68, 0xbe, 0xe8, 0x2e, 0x00, 0xd0, 0xd1, 0x02, 0x9e, 0x7e, 0x57,
 	0x6e, 0xec, 0x5d, 0x2d, 0x29, 0x80, 0x6f, 0xab, 0x93, 0xb8, 0xe6, 0x36, 0xcf, 0xeb, 0x31, 0xae,
@@ -28,7 +28,7 @@ const (
 	serverKeyShort = 36
 )
 
-// Digest layouts of rtmp.md §2.3.2. The numbering follows that document:
+// Digest layouts of docs/rtmp.md#digest-handshake. The numbering follows that document:
 // scheme 1 puts the digest in the first 764-byte half (what ffmpeg and
 // librtmp use for plain RTMP), scheme 2 in the second (their RTMPE layout).
 // Some code calls these "scheme 0" and "scheme 1".
@@ -40,7 +40,7 @@ const (
 )
 
 // digestOffset returns where the 32-byte digest sits in a 1536-byte block
-// for the given scheme (rtmp.md §2.3.2). The modulus keeps the digest inside
+// for the given scheme (docs/rtmp.md#digest-handshake). The modulus keeps the digest inside
 // the block: bytes [12, 771) at most for scheme 1, [776, 1536) for scheme 2.
 func digestOffset(block []byte, scheme int) int {
 	if scheme == Scheme2 {
@@ -52,7 +52,7 @@ func digestOffset(block []byte, scheme int) int {
 }
 
 // blockDigest computes HMAC-SHA256(key, block without the 32 digest bytes at
-// off) (rtmp.md §2.3.3) and appends it to dst.
+// off) (docs/rtmp.md#digest-handshake) and appends it to dst.
 func blockDigest(dst, block []byte, off int, key []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(block[:off])
@@ -86,7 +86,7 @@ func findDigest(block []byte, key []byte, schemes ...int) (int, []byte) {
 }
 
 // secondBlockKey derives the key that signs C2 or S2 from the peer's first
-// block digest (rtmp.md §2.3.4): HMAC-SHA256(fullKey, peerDigest).
+// block digest (docs/rtmp.md#digest-handshake): HMAC-SHA256(fullKey, peerDigest).
 func secondBlockKey(fullKey, peerDigest []byte) []byte {
 	m := hmac.New(sha256.New, fullKey)
 	m.Write(peerDigest)

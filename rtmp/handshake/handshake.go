@@ -8,7 +8,7 @@ import (
 	"io"
 )
 
-// Version is the protocol version byte of C0/S0 for plain RTMP (rtmp.md §2.1).
+// Version is the protocol version byte of C0/S0 for plain RTMP (docs/rtmp.md#c0-and-s0).
 const Version = 3
 
 // DefaultClientVersion is the player version a digest client writes into C1
@@ -16,7 +16,7 @@ const Version = 3
 const DefaultClientVersion uint32 = 0x09007c02
 
 // serverVersion goes into bytes 4..7 of a signed S1. Its first byte must be
-// at least 3 or ffmpeg treats the server as simple (rtmp.md §2.3.5); this is
+// at least 3 or ffmpeg treats the server as simple (docs/rtmp.md#which-handshake-the-server-answers); this is
 // the value librtmp's server writes.
 const serverVersion uint32 = 0x03050101
 
@@ -25,10 +25,10 @@ var (
 	// versions also wrap ErrRTMPE.
 	ErrBadVersion = errors.New("handshake: unsupported RTMP version")
 	// ErrRTMPE means the peer asked for encrypted RTMP (version 6, 8 or 9),
-	// which this package does not implement (rtmp.md §2.1, §2.3.7).
+	// which this package does not implement (docs/rtmp.md#c0-and-s0, docs/rtmp.md#rtmpe-and-swf-verification).
 	ErrRTMPE = errors.New("handshake: RTMPE (encrypted RTMP) is not supported")
 	// ErrBadDigest means a client that signed its C1 got an S1 without a
-	// valid digest or an S2 without a valid signature (rtmp.md §2.3.5).
+	// valid digest or an S2 without a valid signature (docs/rtmp.md#which-handshake-the-server-answers).
 	ErrBadDigest = errors.New("handshake: bad digest")
 )
 
@@ -63,7 +63,7 @@ func checkVersion(who string, v byte) error {
 }
 
 // Server runs the server side of the handshake on rw: it reads C0 and C1,
-// writes S0, S1 and S2 in one write, then reads C2 (rtmp.md §2, "order that
+// writes S0, S1 and S2 in one write, then reads C2 (docs/rtmp.md#handshake, "order that
 // works with every client"). A client whose C1 carries a valid digest in
 // either scheme gets a signed S1 (same scheme) and S2; any other client gets
 // the simple form, S2 being an echo of its C1. C2 is read but not checked:
@@ -96,7 +96,7 @@ func Server(rw io.ReadWriter, rnd io.Reader) (Info, error) {
 	out := make([]byte, 1+2*BlockSize)
 	out[0] = Version
 	s1, s2 := out[1:1+BlockSize], out[1+BlockSize:]
-	// S1 time is our epoch: zero, since this package has no clock (§2.2
+	// S1 time is our epoch: zero, since this package has no clock (docs/rtmp.md#simple-handshake
 	// allows it).
 	if _, err := io.ReadFull(rnd, s1[8:]); err != nil {
 		return Info{}, fmt.Errorf("handshake: random bytes for S1: %w", err)
@@ -104,13 +104,13 @@ func Server(rw io.ReadWriter, rnd io.Reader) (Info, error) {
 
 	var clientDigest []byte
 	if info.PeerVersion != 0 {
-		// A non-zero version marks a signed C1 (§2.3); an unsigned one
-		// falls back to the simple form (§2.3.3: FMS accepts them).
+		// A non-zero version marks a signed C1 (docs/rtmp.md#digest-handshake); an unsigned one
+		// falls back to the simple form (docs/rtmp.md#digest-handshake: FMS accepts them).
 		info.Scheme, clientDigest = findDigest(c1, playerKey[:playerKeyShort], Scheme1, Scheme2)
 	}
 	if clientDigest == nil {
 		info.Scheme = 0
-		copy(s2, c1) // §2.2: S2 echoes C1
+		copy(s2, c1) // docs/rtmp.md#simple-handshake: S2 echoes C1
 	} else {
 		info.Digest = true
 		binary.BigEndian.PutUint32(s1[4:8], serverVersion)
@@ -147,7 +147,7 @@ type ClientOptions struct {
 // one write, reads S0, S1 and S2, then writes C2. With opts.Digest, a server
 // that answers with S1 version byte >= 3 must sign S1 (either scheme) and S2
 // correctly, else the error wraps ErrBadDigest; a server answering with a
-// lower version is treated as simple, as ffmpeg does (rtmp.md §2.3.5).
+// lower version is treated as simple, as ffmpeg does (docs/rtmp.md#which-handshake-the-server-answers).
 // Client reads no byte past S2.
 func Client(rw io.ReadWriter, opts ClientOptions) (Info, error) {
 	rnd := opts.Rand
@@ -209,7 +209,7 @@ func Client(rw io.ReadWriter, opts ClientOptions) (Info, error) {
 		}
 		signSecond(c2, secondBlockKey(playerKey, serverDigest))
 	} else {
-		copy(c2, s1) // §2.2: C2 echoes S1
+		copy(c2, s1) // docs/rtmp.md#simple-handshake: C2 echoes S1
 	}
 	if _, err := rw.Write(c2); err != nil {
 		return info, fmt.Errorf("handshake: writing C2: %w", err)

@@ -15,7 +15,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// vectorBlock builds a block as rtmp.md §2.3.6 describes: zero time, the
+// vectorBlock builds a block as docs/rtmp.md#handshake-test-vectors describes: zero time, the
 // version, then b[i] = (i*seed + 3) & 0xff.
 func vectorBlock(seed int, version uint32) []byte {
 	b := make([]byte, BlockSize)
@@ -47,11 +47,11 @@ func TestDigestVectors(t *testing.T) {
 		offset  int
 		digest  string
 	}{
-		{"rtmp.md 2.3.6 C1 scheme 1", 7, 0x09007c02, Scheme1, playerKey[:30], 8, "3b424950", 290,
+		{"docs/rtmp.md#handshake-test-vectors scheme 1", 7, 0x09007c02, Scheme1, playerKey[:30], 8, "3b424950", 290,
 			"612af37c38c4a1b74e5737fc4021ded17ed92a9431c19bc665cf421131bad8a6"},
-		{"rtmp.md 2.3.6 C1 scheme 2", 7, 0x09007c02, Scheme2, playerKey[:30], 772, "1f262d34", 942,
+		{"docs/rtmp.md#handshake-test-vectors scheme 2", 7, 0x09007c02, Scheme2, playerKey[:30], 772, "1f262d34", 942,
 			"e6a7fbdda4aab503b4e693e92d6f18d9d4b89f3ef0e95fffe767a4830aa37109"},
-		{"rtmp.md 2.3.6 S1 scheme 1", 13, 0x03050101, Scheme1, serverKey[:36], 8, "6b788592", 518,
+		{"docs/rtmp.md#handshake-test-vectors S1 scheme 1", 13, 0x03050101, Scheme1, serverKey[:36], 8, "6b788592", 518,
 			"5a2b6d7df2864cd7b7e7e33faf4b28c1429e11ec8e70beb146f5f1517fdfffa1"},
 	}
 	for _, tc := range tests {
@@ -96,10 +96,10 @@ func TestSecondBlockVectors(t *testing.T) {
 		mul, add   int
 		key, sig   string
 	}{
-		{"rtmp.md 2.3.6 S2", serverKey, c1Digest, 11, 5,
+		{"docs/rtmp.md#handshake-test-vectors S2", serverKey, c1Digest, 11, 5,
 			"b64b9cb0ff0d9abe14b38c4638d3af7b13e7e857b3c2af49eb5449fde909256e",
 			"a7566e792d45a287ba3e2f5b3c244eb003ba642ae98e998eaf2af830ca06c0be"},
-		{"rtmp.md 2.3.6 C2", playerKey, s1Digest, 17, 1,
+		{"docs/rtmp.md#handshake-test-vectors", playerKey, s1Digest, 17, 1,
 			"107c9ea70752f80efa624548f4582d666fed73d79314d8e0c6e6c75c5192bcdd",
 			"46a6e99821a27de853b0018a10611cd1da195cece4273a7a7c25c7856c24d89a"},
 	}

@@ -1,6 +1,6 @@
 package message
 
-// Status codes of rtmp.md §8.
+// Status codes of docs/rtmp.md#status-codes.
 const (
 	CodeConnectSuccess      = "NetConnection.Connect.Success"
 	CodeConnectRejected     = "NetConnection.Connect.Rejected"

@@ -8,11 +8,11 @@ import (
 )
 
 // ErrNotCommand is returned when a command body does not start with a name
-// string and a transaction number (rtmp.md §7.1).
+// string and a transaction number (docs/rtmp.md#command-shapes).
 var ErrNotCommand = errors.New("message: not a command")
 
 // Command is a type 20 (AMF0) or type 17 (AMF3) message: a name, a
-// transaction id, a command object and arguments (rtmp.md §7.1).
+// transaction id, a command object and arguments (docs/rtmp.md#command-shapes).
 type Command struct {
 	Name   string
 	Txn    float64
@@ -30,7 +30,7 @@ func (c *Command) Arg(i int) amf.Value {
 
 // Append encodes the command as a type 20 body. Values that AMF0 cannot
 // express are written with the 0x11 switch by the encoder, which is how a
-// server answers AMF3 clients (amf.md §4.1).
+// server answers AMF3 clients (docs/amf.md#message-bodies).
 func (c *Command) Append(b []byte, e *amf.Encoder) ([]byte, error) {
 	var err error
 	if b, err = e.AppendAMF0(b, amf.String(c.Name)); err != nil {
@@ -55,7 +55,7 @@ func (c *Command) Append(b []byte, e *amf.Encoder) ([]byte, error) {
 }
 
 // ParseCommand decodes a command body of type t (20 or 17; for 17 the format
-// byte is skipped whatever its value, amf.md §4.1). Args reuses dst's
+// byte is skipped whatever its value, docs/amf.md#message-bodies). Args reuses dst's
 // capacity.
 func ParseCommand(p []byte, t Type, d *amf.Decoder, dst []amf.Value) (Command, error) {
 	if t == TypeCommandAMF3 {
@@ -82,7 +82,7 @@ func ParseCommand(p []byte, t Type, d *amf.Decoder, dst []amf.Value) (Command, e
 }
 
 // Data is a type 18 (AMF0) or type 15 (AMF3) data message: a handler name
-// followed by values (rtmp.md §9).
+// followed by values (docs/rtmp.md#data-messages).
 type Data struct {
 	Handler string
 	Args    []amf.Value

@@ -9,7 +9,7 @@ import (
 // ErrShort is returned when a payload is shorter than its type requires.
 var ErrShort = errors.New("message: payload too short")
 
-// Limit types of Set Peer Bandwidth (rtmp.md §4).
+// Limit types of Set Peer Bandwidth (docs/rtmp.md#protocol-control-messages).
 const (
 	LimitHard    uint8 = 0
 	LimitSoft    uint8 = 1

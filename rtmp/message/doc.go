@@ -1,4 +1,4 @@
-// Package message gives the RTMP message types of rtmp.md §4–§9 a typed form
+// Package message gives the RTMP message types of docs/rtmp.md#protocol-control-messages a typed form
 // on top of the raw messages of package chunk: protocol control (types 1, 2,
 // 3, 5, 6), user control events (type 4), commands (types 20 and 17) and data
 // messages (types 18 and 15).

@@ -19,7 +19,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Payloads of rtmp.md §3.6 (the bytes after the 12-byte chunk header).
+// Payloads of docs/rtmp.md#header-examples (the bytes after the 12-byte chunk header).
 func TestControlPayloads(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -54,7 +54,7 @@ func TestControlPayloads(t *testing.T) {
 	}
 }
 
-// The createStream _result of rtmp.md §3.6, byte for byte.
+// The createStream _result of docs/rtmp.md#header-examples, byte for byte.
 func TestCommandCreateStreamResult(t *testing.T) {
 	var e amf.Encoder
 	cmd := Command{Name: "_result", Txn: 2, Object: amf.Null(), Args: []amf.Value{amf.Number(1)}}

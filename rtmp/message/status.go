@@ -2,7 +2,7 @@ package message
 
 import "github.com/openfcs/openfcs/amf"
 
-// Status levels of info objects (rtmp.md §7.1).
+// Status levels of info objects (docs/rtmp.md#command-shapes).
 const (
 	LevelStatus  = "status"
 	LevelWarning = "warning"
@@ -24,7 +24,7 @@ func Info(level, code, description string, extra ...amf.Prop) amf.Value {
 
 // StatusError is an error that carries a NetConnection/NetStream status
 // code, so the layer that reports it can map it to onStatus or _error
-// without parsing text (style.md §5).
+// without parsing text (docs/architecture.md#errors).
 type StatusError struct {
 	Code        string
 	Description string

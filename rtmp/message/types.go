@@ -1,9 +1,9 @@
 package message
 
-// Type is an RTMP message type id (rtmp.md §6).
+// Type is an RTMP message type id (docs/rtmp.md#message-types).
 type Type = uint8
 
-// Message type ids (rtmp.md §6).
+// Message type ids (docs/rtmp.md#message-types).
 const (
 	TypeSetChunkSize     Type = 1
 	TypeAbort            Type = 2
@@ -22,7 +22,7 @@ const (
 	TypeAggregate        Type = 22
 )
 
-// Conventional chunk stream ids (rtmp.md §3.1). Only CSIDControl is fixed by
+// Conventional chunk stream ids (docs/rtmp.md#basic-header). Only CSIDControl is fixed by
 // the spec; the others match what FMS, Red5 and ffmpeg use so captures read
 // alike.
 const (

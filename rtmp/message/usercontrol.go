@@ -5,10 +5,10 @@ import (
 	"fmt"
 )
 
-// Event is a user control event type (rtmp.md §5).
+// Event is a user control event type (docs/rtmp.md#user-control-events).
 type Event uint16
 
-// User control event types (rtmp.md §5).
+// User control event types (docs/rtmp.md#user-control-events).
 const (
 	EventStreamBegin       Event = 0
 	EventStreamEOF         Event = 1
@@ -26,7 +26,7 @@ const (
 // UserControl is message type 4. Value is the stream id or ping timestamp;
 // Extra is the buffer length in ms for SetBufferLength and unused otherwise.
 // Data keeps the raw event data of events this package does not interpret
-// (readers must ignore unknown events, rtmp.md §5).
+// (readers must ignore unknown events, docs/rtmp.md#user-control-events).
 type UserControl struct {
 	Event Event
 	Value uint32

@@ -9,7 +9,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 )
 
-// EventType is the type byte of a shared-object event (shared-objects.md §3).
+// EventType is the type byte of a shared-object event (docs/shared-objects.md#events).
 type EventType uint8
 
 // Event types. Types 0 and ≥ 12 are undefined.
@@ -56,7 +56,7 @@ func (t EventType) ClientToServer() bool {
 }
 
 // FlagPersistent is the flags bit of a server-persistent shared object
-// (§2.3). Other bits carry no known meaning.
+// (docs/shared-objects.md#flags). Other bits carry no known meaning.
 const FlagPersistent uint32 = 0x02
 
 // Sentinel errors; parse errors wrap one of them with the offset.
@@ -121,7 +121,7 @@ const eventHeaderLen = 5
 // format byte, any value accepted), else type 19. It reuses m.Events'
 // capacity. Keys and names are copies; values follow d's settings (with
 // d.AliasInput, strings alias p). Every length is checked against what
-// remains before it is used (§3.2); event data must be consumed exactly.
+// remains before it is used (docs/shared-objects.md#reading-events); event data must be consumed exactly.
 // On error m holds the events parsed before it.
 func Parse(p []byte, amf3 bool, d *amf.Decoder, m *Message) error {
 	m.Events = m.Events[:0]
@@ -170,7 +170,7 @@ func Parse(p []byte, amf3 bool, d *amf.Decoder, m *Message) error {
 func parseEvent(t EventType, data []byte, d *amf.Decoder, m *Message) error {
 	switch t {
 	case EventUse, EventRelease, EventClear, EventUseSuccess:
-		// Data should be empty; a peer that sends some is skipped (§3.1).
+		// Data should be empty; a peer that sends some is skipped (docs/shared-objects.md#event-encodings).
 		m.Events = append(m.Events, Event{Type: t})
 		return nil
 	case EventRequestChange, EventChange:

@@ -26,7 +26,7 @@ func unhex(tb testing.TB, s string) []byte {
 
 const chatHdr = "00 04 63 68 61 74"
 
-// docVectors are the byte examples of shared-objects.md §4, bodies only
+// docVectors are the byte examples of docs/shared-objects.md#byte-examples, bodies only
 // (the chunk headers of (a), (b) and (c) are checked in the rtmp package).
 func docVectors() []struct {
 	name string
@@ -132,7 +132,7 @@ func TestDocVectors(t *testing.T) {
 }
 
 // TestReadLoops covers writers that put several pairs or keys in one event
-// (crtmpserver, §3.1), AMF3-switched values and skipped data of empty events.
+// (crtmpserver, docs/shared-objects.md#event-encodings), AMF3-switched values and skipped data of empty events.
 func TestReadLoops(t *testing.T) {
 	var d amf.Decoder
 	tests := []struct {
