@@ -26,6 +26,8 @@ import (
 //	session.query()     the request URL's query
 //	hdr.persist()       "ok", with a RequestPersistentHeader for Token = "t1"
 //	hdr.get(name)       the value of the request header name, or null
+//	url.replace(u)      "ok", with a ReplaceGatewayUrl u header
+//	hdr.custom()        "ok", with a header Motd = "hello"
 //	slow.wait()         answers once release is closed
 type testGateway struct {
 	t       testing.TB
@@ -142,6 +144,12 @@ func (g *testGateway) serve(w http.ResponseWriter, req *http.Request) {
 			v = amf.String("ok")
 		case "hdr.get":
 			v = header(arg(0).Str())
+		case "url.replace":
+			out.Headers = append(out.Headers, remoting.Header{Name: "ReplaceGatewayUrl", Value: arg(0)})
+			v = amf.String("ok")
+		case "hdr.custom":
+			out.Headers = append(out.Headers, remoting.Header{Name: "Motd", Value: amf.String("hello")})
+			v = amf.String("ok")
 		case "slow.wait":
 			select {
 			case <-g.release:
@@ -253,6 +261,29 @@ nc.call("hdr.persist", log("persist", function () {
 	reqs := g.Requests()
 	if len(reqs) != 3 || !strings.HasSuffix(reqs[1].url, "?session=s1") || reqs[1].headers[0].Name != "Mine" || !reqs[1].headers[0].MustUnderstand {
 		t.Fatalf("requests %+v", reqs)
+	}
+}
+
+func TestRemotingReplaceGatewayUrl(t *testing.T) {
+	g := newTestGateway(t)
+	other := newTestGateway(t)
+	e := remotingEnv(t, Config{}, g.URL(), strings.ReplaceAll(`
+var nc = new NetConnection();
+nc.connect("GATEWAY");
+nc.Motd = function (v) { trace("motd " + v); };
+nc.call("hdr.custom", {onResult: function (r) { trace("custom " + r); }});
+nc.call("url.replace", {onResult: function (r) {
+  trace("replaced, uri " + (nc.uri == "OTHER"));
+  nc.call("echo.add", {onResult: function (r) { trace("add " + r); }}, 1, 2);
+}}, "OTHER");
+`, "OTHER", other.URL()))
+	e.waitLine("add 3")
+	want := []string{"motd hello", "custom ok", "replaced, uri true", "add 3"}
+	if got := scriptTraces(e); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("traces:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n, m := len(g.Requests()), len(other.Requests()); n != 1 || m != 1 {
+		t.Fatalf("first gateway %d requests, second %d; want 1 and 1", n, m)
 	}
 }
 
