@@ -139,7 +139,6 @@ func problems(root, rel, text string, anchors anchorCache) []string {
 // so the list cannot hide a missing page for long.
 var pending = map[string]bool{
 	"docs/bridge.md":   true, // the browser bridge (WebSocket, HTTP-FLV)
-	"docs/playback.md": true, // the engine's player of recorded streams
 }
 
 // checkTarget reports a missing file or anchor.
