@@ -166,7 +166,8 @@ type Runtime struct {
 	streams     map[string]*streamObj
 	sources     map[string]*source
 	conns       map[*netConn]struct{}
-	client      *http.Client // script HTTP requests (httpguard.go)
+	client      *http.Client // script HTTP requests (httpguard.go); clientOnce
+	clientOnce  sync.Once
 	remoting    remotingState
 
 	traces  []string // ring of the last trace lines; tmu

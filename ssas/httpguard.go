@@ -115,19 +115,15 @@ func newGuardedClient(allow []string) *http.Client {
 	}
 }
 
-// httpClient returns the runtime's guarded client, made on first use.
-// Loop goroutine.
+// httpClient returns the runtime's guarded client, made on first use. Any
+// goroutine.
 func (r *Runtime) httpClient() *http.Client {
-	if r.client == nil {
-		r.client = newGuardedClient(r.cfg.AllowHosts)
-	}
+	r.clientOnce.Do(func() { r.client = newGuardedClient(r.cfg.AllowHosts) })
 	return r.client
 }
 
 // closeHTTP lets go of the runtime's idle connections (at cleanup, once no
 // request runs).
 func (r *Runtime) closeHTTP() {
-	if r.client != nil {
-		r.client.CloseIdleConnections()
-	}
+	r.httpClient().CloseIdleConnections()
 }
