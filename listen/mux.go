@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/openfcs/openfcs/internal/acceptretry"
+	"github.com/openfcs/openfcs/internal/iplimit"
 )
 
 // Mux shares one port between RTMP and HTTP, as FCS did (docs/rtmpt.md#ports-and-urls): it
@@ -21,18 +26,32 @@ import (
 // Serve may be called for several listeners (plain and TLS ports); the
 // yielded conns of a TLS listener implement ConnectionState, so fasthttp's
 // IsTLS sees them as TLS, and Proto names them.
+//
+// Every accepted socket counts against MaxConns and its address's limits
+// (Limits) from accept until it is closed, whatever it turns out to be: one
+// being sniffed, an RTMP session, an HTTP keep-alive connection. A socket
+// over a limit is closed as soon as it is accepted.
 type Mux struct {
 	// SniffTimeout bounds the wait for the first byte (for TLS, the
 	// handshake and the first byte). Default 5s.
 	SniffTimeout time.Duration
-	// Logger receives accept errors; nil discards.
+	// MaxConns bounds the sockets open at once: the file descriptors
+	// network clients can make the process hold. 0: unlimited.
+	MaxConns int
+	// Limits bounds each client address; zero fields take their defaults.
+	Limits Config
+	// Logger receives accept errors and refusals; nil discards.
 	Logger *slog.Logger
 
 	initOnce  sync.Once
 	rtmp, web *chanListener
+	lim       *iplimit.Limiter
+	open      atomic.Int64 // sockets accepted and not yet closed
+	refused   refusals
 	mu        sync.Mutex
 	lns       map[net.Listener]struct{}
 	closed    bool
+	done      chan struct{} // closed by Close: ends back-off sleeps
 	wg        sync.WaitGroup
 }
 
@@ -44,11 +63,18 @@ func (m *Mux) init() {
 		if m.Logger == nil {
 			m.Logger = slog.New(slog.DiscardHandler)
 		}
+		m.Limits = m.Limits.WithDefaults()
+		m.lim = iplimit.New(m.Limits.iplimit())
+		m.refused.log = m.Logger
 		m.rtmp = newChanListener()
 		m.web = newChanListener()
 		m.lns = map[net.Listener]struct{}{}
+		m.done = make(chan struct{})
 	})
 }
+
+// Open returns the number of sockets accepted and not yet closed.
+func (m *Mux) Open() int { m.init(); return int(m.open.Load()) }
 
 // RTMP returns the listener of RTMP connections.
 func (m *Mux) RTMP() net.Listener { m.init(); return m.rtmp }
@@ -69,37 +95,74 @@ func (m *Mux) Serve(ln net.Listener) error {
 	}
 	m.lns[ln] = struct{}{}
 	m.mu.Unlock()
-	var backoff time.Duration
+	// Out of descriptors (EMFILE) and the like pass: back off and accept
+	// again, as net/http does, rather than end the port. While backing off
+	// the Mux takes no new connection; they wait in the kernel's backlog.
+	retry := acceptretry.Retry{Log: m.Logger, What: ln.Addr().String()}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if m.isClosed() {
 				return net.ErrClosed
 			}
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				m.Logger.Warn("accept", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
+			if retry.Failed(err, m.done) {
 				continue
 			}
 			return fmt.Errorf("listen: accept: %w", err)
 		}
-		backoff = 0
+		retry.Succeeded()
+		sl, why := m.admit(nc)
+		if sl == nil {
+			_ = nc.Close()
+			m.refused.add(why, nc.RemoteAddr())
+			continue
+		}
 		// Add under mu, after checking closed: a conn accepted while Close
 		// runs must not start a sniffer that Close's Wait does not see.
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
 			_ = nc.Close()
+			sl.release()
 			return net.ErrClosed
 		}
 		m.wg.Add(1)
 		m.mu.Unlock()
 		go func() {
 			defer m.wg.Done()
-			m.sniff(nc)
+			m.sniff(nc, sl)
 		}()
 	}
+}
+
+// admit takes a place for nc under MaxConns and its address's limits, or
+// returns why not.
+func (m *Mux) admit(nc net.Conn) (*slot, string) {
+	if n := m.open.Add(1); m.MaxConns > 0 && n > int64(m.MaxConns) {
+		m.open.Add(-1)
+		return nil, "max_conns"
+	}
+	ip := iplimit.AddrOf(nc.RemoteAddr())
+	if why, ok := m.lim.Admit(ip); !ok {
+		m.open.Add(-1)
+		return nil, string(why)
+	}
+	return &slot{m: m, ip: ip}, ""
+}
+
+// slot is an accepted socket's place under the Mux's limits, given back
+// once, when the socket is closed.
+type slot struct {
+	m    *Mux
+	ip   netip.Addr
+	once sync.Once
+}
+
+func (s *slot) release() {
+	s.once.Do(func() {
+		s.m.open.Add(-1)
+		s.m.lim.Release(s.ip)
+	})
 }
 
 func (m *Mux) isClosed() bool {
@@ -113,6 +176,9 @@ func (m *Mux) isClosed() bool {
 func (m *Mux) Close() error {
 	m.init()
 	m.mu.Lock()
+	if !m.closed {
+		close(m.done)
+	}
 	m.closed = true
 	for ln := range m.lns {
 		_ = ln.Close()
@@ -125,14 +191,15 @@ func (m *Mux) Close() error {
 }
 
 // sniff reads the first byte of nc and hands it on. A plain TCP conn is
-// peeked and handed on unwrapped (see peekTCP); others are read and
-// wrapped so that the byte is given back.
-func (m *Mux) sniff(nc net.Conn) {
+// peeked and handed on as a TCPConn (see peekTCP); others are read and
+// wrapped so that the byte is given back. Either way the conn handed on
+// gives sl back when closed.
+func (m *Mux) sniff(nc net.Conn, sl *slot) {
 	_ = nc.SetReadDeadline(time.Now().Add(m.SniffTimeout))
 	var first byte
 	var n int
 	var err error
-	out := nc
+	var out net.Conn
 	tc, isTCP := nc.(*net.TCPConn)
 	if isTCP {
 		first, err = peekTCP(tc)
@@ -141,12 +208,13 @@ func (m *Mux) sniff(nc net.Conn) {
 		} else if err == nil {
 			n = 1
 		}
+		out = &TCPConn{TCPConn: tc, slot: sl}
 	}
 	if !isTCP {
 		var b [1]byte
 		n, err = nc.Read(b[:])
 		first = b[0]
-		pc := &peekedConn{Conn: nc, first: first, has: n == 1}
+		pc := &peekedConn{Conn: nc, first: first, has: n == 1, slot: sl}
 		out = pc
 		if tc, ok := nc.(*tls.Conn); ok {
 			out = &peekedTLSConn{peekedConn: pc, tc: tc}
@@ -155,7 +223,7 @@ func (m *Mux) sniff(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Time{})
 	if n == 0 {
 		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
-			_ = nc.Close() // closed, reset or a failed TLS handshake
+			_ = out.Close() // closed, reset or a failed TLS handshake
 			return
 		}
 	}
@@ -164,8 +232,24 @@ func (m *Mux) sniff(nc net.Conn) {
 		dst = m.web
 	}
 	if !dst.deliver(out) {
-		_ = nc.Close()
+		_ = out.Close()
 	}
+}
+
+// TCPConn is a plain TCP connection yielded by a Mux. It embeds the
+// *net.TCPConn itself, not a net.Conn, so that net.Buffers still writes it
+// with one writev (the RTMP writer's flushes); Close also gives the
+// connection's place under the Mux's limits back.
+type TCPConn struct {
+	*net.TCPConn
+	slot *slot
+}
+
+// Close closes the connection.
+func (c *TCPConn) Close() error {
+	err := c.TCPConn.Close()
+	c.slot.release()
+	return err
 }
 
 // errNoPeek: the platform cannot peek at a socket (see peekTCP).
@@ -188,6 +272,13 @@ type peekedConn struct {
 	net.Conn
 	first byte
 	has   bool // first not yet returned; reader goroutine only
+	slot  *slot
+}
+
+func (c *peekedConn) Close() error {
+	err := c.Conn.Close()
+	c.slot.release()
+	return err
 }
 
 func (c *peekedConn) Read(p []byte) (int, error) {

@@ -13,7 +13,8 @@ import (
 )
 
 // TestMuxSniff: the first byte picks the listener; plain TCP conns are
-// handed on as *net.TCPConn (vectored writes stay available) with the byte
+// handed on as a TCPConn embedding the *net.TCPConn (vectored writes stay
+// available) with the byte
 // still to be read; TLS conns keep their TLS identity; a silent conn goes
 // to RTMP after the sniff timeout; a conn that closes at once is dropped.
 func TestMuxSniff(t *testing.T) {
@@ -96,7 +97,7 @@ func TestMuxSniff(t *testing.T) {
 			if Proto(got) != tc2.wantProto {
 				t.Errorf("Proto = %q, want %q", Proto(got), tc2.wantProto)
 			}
-			if _, ok := got.(*net.TCPConn); ok == tc2.tls {
+			if tcp, ok := got.(*TCPConn); ok == tc2.tls || (ok && tcp.TCPConn == nil) {
 				t.Errorf("conn type %T", got)
 			}
 			if tc2.tls {

@@ -21,8 +21,11 @@ type Config struct {
 	MaxPendingTotal int64 `yaml:"max_pending_total"`
 	// AMF holds the AMF decoding limits (nesting depth, references, lengths).
 	AMF amf.Limits `yaml:"amf"`
-	// MaxConns is the most concurrent connections; more are refused at
-	// accept. Default 10000.
+	// MaxConns is the most concurrent sessions, over every transport
+	// (RTMPT sessions too); more are refused. The server's ports use the
+	// same number to bound their open sockets (listen.Mux.MaxConns), so
+	// that sockets still being sniffed and HTTP connections count too.
+	// Default 10000.
 	MaxConns int `yaml:"max_conns"`
 	// MaxStreams is the most NetStreams one connection may create.
 	// Default 64.

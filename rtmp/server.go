@@ -8,9 +8,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/acceptretry"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
 
@@ -79,23 +79,21 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	var backoff time.Duration
+	// Out of descriptors and the like pass: back off and accept again
+	// (listen.Mux, the server's own ports, does the same).
+	retry := acceptretry.Retry{Log: s.Logger, What: ln.Addr().String()}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.Logger.Warn("accept", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
+			if retry.Failed(err, s.ctx.Done()) {
 				continue
 			}
 			return fmt.Errorf("rtmp: accept: %w", err)
 		}
-		backoff = 0
+		retry.Succeeded()
 		s.startConn(nc, "rtmp")
 	}
 }

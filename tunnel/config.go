@@ -16,6 +16,18 @@ type Config struct {
 	// MaxSessions is the most open sessions; /open/1 beyond it answers 503.
 	// Default 10000.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxSessionsPerIP is the most open sessions one client address (an
+	// IPv6 /64) holds; /open/1 beyond it answers 503. Without it one
+	// address could take all of MaxSessions (10,000 /opens in 2 s used to
+	// lock every RTMPT client out for the session timeout). Default 1000:
+	// room for many users behind one NAT. Behind a reverse proxy every
+	// session comes from the proxy's address: raise it, or exempt
+	// loopback (listen.exempt_loopback) when the proxy is local.
+	MaxSessionsPerIP int `yaml:"max_sessions_per_ip"`
+	// ExemptLoopback exempts loopback addresses from MaxSessionsPerIP;
+	// set from listen.exempt_loopback, which governs every per-address
+	// limit.
+	ExemptLoopback bool `yaml:"-"`
 	// SessionTimeout ends a session that got no request for this long: the
 	// client crashed or the tab closed (docs/rtmpt.md#errors-and-expiry). Default 30s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
@@ -63,6 +75,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 10000
+	}
+	if c.MaxSessionsPerIP == 0 {
+		c.MaxSessionsPerIP = 1000
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 30 * time.Second

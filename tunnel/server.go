@@ -16,6 +16,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/openfcs/openfcs/internal/iplimit"
 )
 
 // ConnServer runs one RTMP session over a byte stream and returns when it
@@ -48,10 +50,16 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
+	perIP *iplimit.Limiter // sessions per client address
+
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
 	wg       sync.WaitGroup
+
+	refuseMu     sync.Mutex
+	refuseCounts map[string]int
+	refuseLast   map[string]time.Time
 
 	opened        atomic.Uint64
 	expired       atomic.Uint64
@@ -69,6 +77,11 @@ func (s *Server) init() {
 		}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.sessions = map[string]*session{}
+		lc := iplimit.Config{ExemptLoopback: s.cfg.ExemptLoopback}
+		if s.cfg.MaxSessionsPerIP > 0 {
+			lc.MaxPerIP = s.cfg.MaxSessionsPerIP
+		}
+		s.perIP = iplimit.New(lc)
 	})
 }
 
@@ -157,7 +170,13 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 	}
 	if len(s.sessions) >= s.cfg.MaxSessions {
 		s.mu.Unlock()
-		s.log.Warn("tunnel refused", "remote", addrString(remote), "reason", "max_sessions", "limit", s.cfg.MaxSessions)
+		s.refused("max_sessions", remote)
+		return nil, http.StatusServiceUnavailable
+	}
+	ip := iplimit.AddrOf(remote)
+	if _, ok := s.perIP.Admit(ip); !ok {
+		s.mu.Unlock()
+		s.refused("max_sessions_per_ip", remote)
 		return nil, http.StatusServiceUnavailable
 	}
 	id := s.newID()
@@ -165,6 +184,7 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 		id = s.newID()
 	}
 	ss := newSession(s, id, proto, local, remote)
+	ss.ip = ip
 	s.sessions[id] = ss
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -208,6 +228,7 @@ func (s *Server) remove(ss *session) {
 	s.mu.Lock()
 	if s.sessions[ss.id] == ss {
 		delete(s.sessions, ss.id)
+		s.perIP.Release(ss.ip)
 	}
 	s.mu.Unlock()
 	ss.mu.Lock()
@@ -290,6 +311,27 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 	}
 	return http.StatusOK
 }
+
+// refused logs a refused /open, at most once per refuseLogEvery per
+// reason with the count since the last line: a flood is not a log flood.
+func (s *Server) refused(reason string, remote net.Addr) {
+	s.refuseMu.Lock()
+	defer s.refuseMu.Unlock()
+	if s.refuseCounts == nil {
+		s.refuseCounts, s.refuseLast = map[string]int{}, map[string]time.Time{}
+	}
+	s.refuseCounts[reason]++
+	if now := time.Now(); now.Sub(s.refuseLast[reason]) >= refuseLogEvery {
+		s.log.Warn("tunnel refused", "reason", reason, "count", s.refuseCounts[reason], "last_remote", addrString(remote),
+			"max_sessions", s.cfg.MaxSessions, "max_sessions_per_ip", s.cfg.MaxSessionsPerIP)
+		s.refuseLast[reason] = now
+		s.refuseCounts[reason] = 0
+	}
+}
+
+// refuseLogEvery is the least time between two "tunnel refused" lines of
+// one reason.
+const refuseLogEvery = 5 * time.Second
 
 func addrString(a net.Addr) string {
 	if a == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type session struct {
 	id            string
 	proto         string
 	local, remote net.Addr
+	ip            netip.Addr // remote's, as counted by Server.perIP
 
 	// lastSeen is the time of the last request in Unix nanoseconds; the
 	// expiry timer reads it, so requests never touch the timer.

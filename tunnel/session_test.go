@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -481,4 +482,79 @@ func TestParkedBodiesCountAgainstInput(t *testing.T) {
 			t.Fatalf("send after the session read: %d", code)
 		}
 	})
+}
+
+// holder is a ConnServer that holds each session until the server closes.
+type holder struct{}
+
+func (holder) ServeConn(ctx context.Context, _ net.Conn, _ string) { <-ctx.Done() }
+
+// TestOpenFloodFromOneAddress: 10,000 /opens from one address take
+// MaxSessionsPerIP sessions and no more (503 after that), so another
+// address still opens sessions; what the flooder held is released when its
+// sessions end. Before, the flood took all of MaxSessions. Loopback counts
+// unless exempted.
+func TestOpenFloodFromOneAddress(t *testing.T) {
+	for _, exempt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exempt_loopback=%v", exempt), func(t *testing.T) {
+			s := &Server{Config: Config{MaxSessionsPerIP: 100, MaxSessions: 5000, ExemptLoopback: exempt}, Sessions: holder{}}
+			s.init()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := s.Close(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+			flooder := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+			honest := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 40000}
+			open := func(remote net.Addr) (int, string) {
+				var out sliceBody
+				st := s.serve(Request{Kind: KindOpen}, []byte{0}, "rtmpt", nil, remote, &out)
+				return st, string(bytes.TrimSuffix(out.b, []byte("\n")))
+			}
+			ok, refused := 0, 0
+			var ids []string
+			for range 10000 {
+				switch st, id := open(flooder); st {
+				case 200:
+					ok++
+					ids = append(ids, id)
+				case 503:
+					refused++
+				default:
+					t.Fatalf("/open: %d", st)
+				}
+			}
+			if exempt {
+				// Exempt: only MaxSessions bounds it.
+				if ok != 5000 {
+					t.Fatalf("exempt loopback: %d sessions opened, want max_sessions (5000)", ok)
+				}
+				return
+			}
+			if ok != 100 || refused != 9900 {
+				t.Fatalf("%d opened, %d refused; want 100 and 9900", ok, refused)
+			}
+			if st, _ := open(honest); st != 200 {
+				t.Fatalf("another address: /open answered %d during the flood", st)
+			}
+			for i, id := range ids {
+				if i == 10 {
+					break
+				}
+				if st, _ := do(s, KindClose, id, 0, []byte{0}); st != 200 {
+					t.Fatalf("close: %d", st)
+				}
+			}
+			for range 10 {
+				if st, _ := open(flooder); st != 200 {
+					t.Fatalf("closed sessions did not free their places: %d", st)
+				}
+			}
+			if st, _ := open(flooder); st != 503 {
+				t.Fatalf("past the per-address limit again: %d", st)
+			}
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
@@ -30,6 +31,9 @@ type Config struct {
 	// TLS serves RTMPS, RTMPTS and HTTPS on one TCP port, and HTTP/3 on
 	// the same UDP port. Off unless tls.addr is set.
 	TLS TLSConfig `yaml:"tls"`
+	// Listen bounds what one client address may take of the ports:
+	// connections at once, connections per second.
+	Listen listen.Config `yaml:"listen"`
 	// Tunnel configures RTMPT sessions and the HTTP server: limits,
 	// timeouts, the held-idle low-latency mode.
 	Tunnel tunnel.Config `yaml:"tunnel"`
@@ -114,6 +118,7 @@ func (c Config) effective() Config {
 	c.TLS = c.TLS.WithDefaults()
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
+	c.Listen = c.Listen.WithDefaults()
 	c.Tunnel = c.Tunnel.WithDefaults()
 	c.Bridge = c.Bridge.WithDefaults()
 	c.SSAS = c.SSAS.WithDefaults()

@@ -53,6 +53,15 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return err
 		}
 	}
+	fds, err := raiseFDLimit()
+	if err != nil {
+		log.Warn("raising the open file limit", "err", err)
+	}
+	if maxConns := cfg.Session.WithDefaults().MaxConns; fds > 0 && fds < uint64(maxConns)+256 {
+		// Accept backs off when descriptors run out (listen.Mux), so
+		// this is not fatal; connections past the limit wait instead.
+		log.Warn("open file limit below session.max_conns", "fd_limit", fds, "max_conns", maxConns)
+	}
 	p, err := openPorts(cfg, tlsConf)
 	if err != nil {
 		return err
@@ -173,14 +182,19 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 		scriptDial.addLocal(l.ln.Addr())
 	}
 	s.engine.SetScriptLoader(scripts)
-	s.tun = &tunnel.Server{Config: cfg.Tunnel, Logger: log, Sessions: s.rtmp}
+	tcfg := cfg.Tunnel
+	tcfg.ExemptLoopback = cfg.Listen.ExemptLoopback // one switch for every per-address limit
+	s.tun = &tunnel.Server{Config: tcfg, Logger: log, Sessions: s.rtmp}
 	s.bridge = &bridge.Server{Config: cfg.Bridge, Logger: log, Sessions: s.rtmp, Engine: s.engine,
 		Inherited: bridge.Inherited{
 			WriteTimeout:  cfg.Session.WriteTimeout,
 			MergeWrite:    cfg.Session.MergeWrite,
 			AcceptTimeout: cfg.Instance.PendingTimeout,
 		}}
-	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, Logger: log}
+	// session.max_conns bounds the sockets too, those still being sniffed
+	// and HTTP ones included: each holds a descriptor.
+	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,
+		Limits: cfg.Listen, Logger: log}
 	web := httpHandler(s.engine, s.rtmp, s.tun, s.bridge)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
