@@ -534,8 +534,14 @@ func (f *flvPeer) Accept(*instance.Client) { f.decide() }
 
 // Reject implements instance.Peer: the request answers 403.
 func (f *flvPeer) Reject(_ *instance.Client, info amf.Value) {
+	why := info.Get("description").Str()
+	// rejectConnection(client, {message: ...}) puts the script's reason in
+	// info.application (ssas.md): the player reads it in the 403's body.
+	if msg := info.Get("application").Get("message"); msg.Kind() == amf.KindString {
+		why += " " + msg.Str()
+	}
 	f.mu.Lock()
-	f.reject = info.Get("description").Str()
+	f.reject = why
 	f.mu.Unlock()
 	f.decide()
 }

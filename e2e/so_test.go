@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject"
@@ -48,6 +49,12 @@ func soTransports(srv *server) []soTransport {
 			c := soDialURL(t, ctx, "rtmpt://"+srv.httpAddr+"/"+app, rtmp.ClientConfig{ObjectEncoding: enc, Dial: dial})
 			t.Cleanup(cleanup)
 			return c
+		}},
+		// RTMP over WebSocket on the HTTP port (package bridge's client).
+		{name: "rtmpws", dial: func(t testing.TB, ctx context.Context, app string, enc int) *rtmp.Client {
+			t.Helper()
+			dial := bridge.DialFunc(bridge.DialConfig{})
+			return soDialURL(t, ctx, "rtmpws://"+srv.httpAddr+"/"+app, rtmp.ClientConfig{ObjectEncoding: enc, Dial: dial})
 		}},
 	}
 }

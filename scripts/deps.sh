@@ -23,6 +23,14 @@ PACKAGES=(
 	"/usr/lib/nginx/modules/ngx_rtmp_module.so libnginx-mod-rtmp"
 	"node nodejs"
 	"npm npm"
+	"/usr/bin/chromium chromium"
+)
+
+# npm projects whose committed package-lock.json is installed with `npm ci`
+# (the e2e suite's Chromium driver: playwright-core, flv.js). Skipped when
+# node_modules already matches the lock file.
+NPM_PROJECTS=(
+	e2e/browser
 )
 
 # present reports whether a command (or, for an absolute path, a file) exists.
@@ -52,8 +60,30 @@ for entry in "${PACKAGES[@]}"; do
 	fi
 done
 
+# npm_install runs `npm ci` in each NPM_PROJECTS folder whose installed
+# tree differs from its lock file or is absent. npm ci writes
+# node_modules/.package-lock.json last; an identical copy of the lock's
+# packages means the install is current.
+npm_install() {
+	local root proj
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	for proj in "${NPM_PROJECTS[@]}"; do
+		local dir="$root/$proj"
+		[[ -f $dir/package-lock.json ]] || die "$proj/package-lock.json missing"
+		if [[ -f $dir/node_modules/.package-lock.json ]] &&
+			node -e 'const [a, b] = process.argv.slice(1).map((f) => { const p = { ...require(f).packages }; delete p[""]; return JSON.stringify(p); });
+process.exit(a === b ? 0 : 1);' "$dir/package-lock.json" "$dir/node_modules/.package-lock.json" 2>/dev/null; then
+			log "npm packages of $proj present"
+			continue
+		fi
+		log "npm ci in $proj"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $proj failed"
+	done
+}
+
 if ((${#missing[@]} == 0)); then
 	log "all system packages present"
+	npm_install
 	exit 0
 fi
 
@@ -75,4 +105,5 @@ for entry in "${PACKAGES[@]}"; do
 	read -r cmd pkg <<<"$entry"
 	present "$cmd" || die "'$cmd' still missing after installing package $pkg"
 done
+npm_install
 log "done"
