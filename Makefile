@@ -59,7 +59,8 @@ run: build
 	echo "           ffplay http://127.0.0.1:$$hport/live/stream.flv   (HTTP-FLV)"; \
 	echo "  ws:      ws://127.0.0.1:$$hport/rtmp   (RTMP over WebSocket, for the browser library /openfcs.js)"; \
 	echo "demo apps (applications/*/main.asc, Server-Side ActionScript):"; \
-	echo "  auth:    rtmpdump -v -r rtmp://127.0.0.1:$$port/auth/room -y stream -C S:alice -C S:secret -o -   (wrong password: rejected)"; \
+	echo "  auth:    publish with ffmpeg ... -rtmp_conn \"S:alice S:secret\" -f flv rtmp://127.0.0.1:$$port/auth/room/stream, then"; \
+	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/auth/room/stream -C S:alice -C S:secret -o - | ffplay -   (wrong password: rejected, rtmpdump -V shows why)"; \
 	echo "  rpc:     rtmp://127.0.0.1:$$port/rpc   NetConnection.call(\"add\", responder, 2, 3) -> 5; askClient(q) calls back the client"; \
 	echo "  chat:    rtmp://127.0.0.1:$$port/chat  connect argument: your name; remote SharedObject \"chat\", call say(text)"
 	@tport=$(TLS_ADDR); tport=$${tport##*:}; port=$(RTMP_ADDR); port=$${port##*:}; \

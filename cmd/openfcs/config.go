@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 
 	"go.yaml.in/yaml/v3"
 
@@ -132,6 +133,9 @@ func loadConfig(path string, cfg *Config) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := parseConfig(b, cfg); err != nil {
+		if ke, ok := errors.AsType[keyErrors](err); ok {
+			return fmt.Errorf("config %w", fileErrors{path, ke})
+		}
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
@@ -140,6 +144,9 @@ func loadConfig(path string, cfg *Config) error {
 // parseConfig decodes YAML over cfg, rejecting unknown keys. An empty
 // document changes nothing.
 func parseConfig(b []byte, cfg *Config) error {
+	if err := checkYAML(b, cfg); err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -148,21 +155,44 @@ func parseConfig(b []byte, cfg *Config) error {
 	return nil
 }
 
-func parseServe(args []string, stderr io.Writer) (Config, error) {
+// serveFlags are the flags of `openfcs serve`.
+type serveFlags struct {
+	fs                                       *flag.FlagSet
+	config, rtmp, http, tls, tlsCert, tlsKey *string
+	apps, logFormat, logLevel                *string
+}
+
+func newServeFlags(out io.Writer) *serveFlags {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "YAML config file (see openfcs.yaml)")
-	rtmpAddr := fs.String("rtmp", "", "RTMP listen address (default :1935)")
-	httpAddr := fs.String("http", "", "HTTP listen address (default :8080)")
-	tlsAddr := fs.String("tls", "", "TLS listen address for RTMPS, RTMPTS, HTTPS and HTTP/3 (default off)")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate PEM file")
-	tlsKey := fs.String("tls-key", "", "TLS private key PEM file")
-	apps := fs.String("apps", "", "applications folder (default ./applications)")
-	logFormat := fs.String("log-format", "", "log format: text or json")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	fs.SetOutput(out)
+	f := &serveFlags{fs: fs,
+		config:    fs.String("config", "", "YAML config file (openfcs.yaml documents every key with its default)"),
+		rtmp:      fs.String("rtmp", "", "RTMP listen address (default :1935)"),
+		http:      fs.String("http", "", "HTTP listen address (default :8080)"),
+		tls:       fs.String("tls", "", "TLS listen address for RTMPS, RTMPTS, HTTPS and HTTP/3 (default off)"),
+		tlsCert:   fs.String("tls-cert", "", "TLS certificate PEM file"),
+		tlsKey:    fs.String("tls-key", "", "TLS private key PEM file"),
+		apps:      fs.String("apps", "", "applications folder (default ./applications)"),
+		logFormat: fs.String("log-format", "", "log format: text or json"),
+		logLevel:  fs.String("log-level", "", "log level: debug, info, warn, error"),
+	}
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: openfcs serve [flags]\n\n"+
+			"Runs the server over the applications folder. Flags win over the\n"+
+			"config file; keys without a flag are set in the file.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return f
+}
+
+func parseServe(args []string, stderr io.Writer) (Config, error) {
+	f := newServeFlags(stderr)
+	if err := f.fs.Parse(args); err != nil {
 		return Config{}, err
 	}
+	cfgPath, rtmpAddr, httpAddr, tlsAddr, tlsCert, tlsKey := f.config, f.rtmp, f.http, f.tls, f.tlsCert, f.tlsKey
+	apps, logFormat, logLevel := f.apps, f.logFormat, f.logLevel
+	fs := f.fs
 	cfg := defaultConfig()
 	if *cfgPath != "" {
 		if err := loadConfig(*cfgPath, &cfg); err != nil {
@@ -202,6 +232,9 @@ func (c Config) validate() error {
 		return errors.New("tls.addr needs tls.cert_file and tls.key_file (make run generates a development pair)")
 	}
 	if _, _, err := c.TLS.WithDefaults().versions(); err != nil {
+		return err
+	}
+	if err := checkNegative(reflect.ValueOf(c), ""); err != nil {
 		return err
 	}
 	if err := c.Bridge.Validate(); err != nil {

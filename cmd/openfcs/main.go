@@ -27,20 +27,52 @@ func main() {
 	}
 }
 
+// usage is printed by --help and when no command is given.
+const usage = `openfcs: the Flash Communication Server model (NetConnection, NetStream,
+remote SharedObjects, Server-Side ActionScript) over RTMP, RTMPT and RTMPS.
+
+Usage:
+  openfcs serve [flags]   run the server (openfcs serve --help lists the flags)
+  openfcs version         print the version (also: openfcs --version)
+  openfcs help            print this help (also: -h, --help)
+`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: openfcs serve [flags] | openfcs version")
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "version":
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	case "version", "-version", "--version":
 		_, err := fmt.Fprintln(stdout, "openfcs", version)
 		return err
 	case "serve":
+		if wantsHelp(args[1:]) {
+			newServeFlags(stdout).fs.Usage()
+			return nil
+		}
 		cfg, err := parseServe(args[1:], stderr)
 		if err != nil {
 			return err
 		}
 		return serve(ctx, cfg, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve or version)", args[0])
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// wantsHelp reports a -h, -help or --help among the flags (before a "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }

@@ -217,3 +217,104 @@ func TestTLSVersionKeys(t *testing.T) {
 		t.Errorf("HTTP/3 TLS versions %x..%x, want 1.3 only", h3.MinVersion, h3.MaxVersion)
 	}
 }
+
+// --help, -h and --version answer and succeed (exit 0); so does
+// `serve --help`, which lists the flags.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "openfcs serve [flags]"},
+		{[]string{"-h"}, "openfcs serve [flags]"},
+		{[]string{"help"}, "openfcs serve [flags]"},
+		{[]string{"--version"}, "openfcs " + version},
+		{[]string{"serve", "--help"}, "-tls-cert"},
+		{[]string{"serve", "-h"}, "-rtmp"},
+		{[]string{"serve", "--rtmp", ":1", "-help"}, "-apps"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), tc.args, &out, &errOut); err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v printed %q, want %q in it", tc.args, out.String(), tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"frobnicate"}, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "Usage:") {
+		t.Errorf("unknown command: err %v, stderr %q; want an error and the usage", err, errOut.String())
+	}
+}
+
+// A configuration mistake is reported in the file's terms: the file, the
+// line, the dotted key, what the key wants; never a Go type.
+func TestConfigErrorsNameKeyAndFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "openfcs.yaml")
+	for _, tc := range []struct {
+		yaml string
+		want []string
+	}{
+		{"session:\n  max_conn: 5\n", []string{p + ":2:", `unknown key "session.max_conn"`}},
+		{"instance:\n  media:\n    queue_packet: 5\n", []string{p + ":3:", `"instance.media.queue_packet"`}},
+		{"rtmp: \":1\"\nbogus: 1\n", []string{p + ":2:", `unknown key "bogus"`}},
+		{"session:\n  idle_timeout: soon\n", []string{p + ":2:", "session.idle_timeout", "a duration"}},
+		{"session:\n  chunk_size: -1\n", []string{"session.chunk_size", "0 or more"}},
+		{"tls:\n  disable_http3: maybe\n", []string{"tls.disable_http3", "true or false"}},
+		{"session: 5\n", []string{"session: want a section of keys"}},
+	} {
+		if err := os.WriteFile(p, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := parseServe([]string{"--config", p}, io.Discard)
+		if err == nil {
+			t.Errorf("%q: accepted", tc.yaml)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", tc.yaml, err, w)
+			}
+		}
+		for _, goish := range []string{"main.", "rtmp.Config", "not found in type", "uint32", "time.Duration", "unmarshal"} {
+			if strings.Contains(err.Error(), goish) {
+				t.Errorf("%q: error %q speaks Go (%s)", tc.yaml, err, goish)
+			}
+		}
+	}
+}
+
+// Negative counts, sizes and durations are refused at start, naming the
+// key; the keys whose negative value means "off" or "no limit" keep it.
+func TestConfigRefusesNegativeValues(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "openfcs.yaml")
+	for _, tc := range []struct{ yaml, key string }{
+		{"session:\n  max_conns: -5\n", "session.max_conns"},
+		{"session:\n  handshake_timeout: -1s\n", "session.handshake_timeout"},
+		{"session:\n  chunk:\n    max_csids: -1\n", "session.chunk.max_csids"},
+		{"instance:\n  idle_unload: -1m\n", "instance.idle_unload"},
+		{"instance:\n  shared_objects:\n    change_rate: -3\n", "instance.shared_objects.change_rate"},
+		{"tunnel:\n  max_sessions: -1\n", "tunnel.max_sessions"},
+		{"ssas:\n  max_timers: -2\n", "ssas.max_timers"},
+	} {
+		if err := os.WriteFile(p, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseServe([]string{"--config", p}, io.Discard); err == nil || !strings.Contains(err.Error(), tc.key+":") || !strings.Contains(err.Error(), "negative") {
+			t.Errorf("%q: err = %v, want one naming %s as negative", tc.yaml, err, tc.key)
+		}
+	}
+	for _, ok := range []string{
+		"session:\n  merge_write: -1ms\n",
+		"instance:\n  media:\n    gop_cache_max_packets: -1\n    gop_cache_max_bytes: -1\n",
+		"instance:\n  shared_objects:\n    app_budget:\n      max_objects: -1\n    server_budget:\n      max_disk_bytes: -1\n",
+	} {
+		if err := os.WriteFile(p, []byte(ok), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseServe([]string{"--config", p}, io.Discard); err != nil {
+			t.Errorf("%q: %v (negative means off / no limit there)", ok, err)
+		}
+	}
+}
