@@ -536,7 +536,7 @@ func (f *flvPeer) Accept(*instance.Client) { f.decide() }
 func (f *flvPeer) Reject(_ *instance.Client, info amf.Value) {
 	why := info.Get("description").Str()
 	// rejectConnection(client, {message: ...}) puts the script's reason in
-	// info.application (ssas.md): the player reads it in the 403's body.
+	// info.application: the player reads it in the 403's body.
 	if msg := info.Get("application").Get("message"); msg.Kind() == amf.KindString {
 		why += " " + msg.Str()
 	}

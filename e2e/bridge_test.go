@@ -28,9 +28,9 @@ import (
 	"github.com/openfcs/openfcs/rtmp"
 )
 
-// The browser bridge against the real binary (issue 13: the pages at /,
-// HTTP-FLV with ffprobe and flv.js in Chromium, RTMP over WebSocket with
-// the project's client, bad input on the WebSocket).
+// The browser bridge against the real binary: the pages at /, HTTP-FLV
+// with ffprobe and flv.js in Chromium, RTMP over WebSocket with the
+// project's client, bad input on the WebSocket.
 
 // browserScript drives Debian's chromium through playwright-core; its npm
 // project (package-lock.json) is installed by scripts/deps.sh.

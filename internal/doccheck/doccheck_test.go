@@ -138,7 +138,6 @@ func problems(root, rel, text string, anchors anchorCache) []string {
 // then the entry must go (TestCitations fails while a listed page exists),
 // so the list cannot hide a missing page for long.
 var pending = map[string]bool{
-	"docs/bridge.md": true, // the browser bridge (WebSocket, HTTP-FLV)
 }
 
 // checkTarget reports a missing file or anchor.
