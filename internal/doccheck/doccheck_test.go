@@ -137,8 +137,7 @@ func problems(root, rel, text string, anchors anchorCache) []string {
 // and cited but not landed yet: citations of them pass until they exist,
 // then the entry must go (TestCitations fails while a listed page exists),
 // so the list cannot hide a missing page for long.
-var pending = map[string]bool{
-}
+var pending = map[string]bool{}
 
 // checkTarget reports a missing file or anchor.
 func checkTarget(at, full, shown, anchor string, anchors anchorCache) []string {
