@@ -22,6 +22,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/status"
 )
 
 // HTTP-FLV (docs/bridge.md): a live stream as one progressive FLV file.
@@ -263,7 +264,7 @@ func (p *flvPlayer) admit(ctx context.Context) (*instance.Instance, *instance.Cl
 }
 
 func statusText(err error) string {
-	if se, ok := errors.AsType[*instance.StatusError](err); ok {
+	if se, ok := errors.AsType[*status.Error](err); ok {
 		return se.Description
 	}
 	return err.Error()

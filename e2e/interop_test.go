@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Interoperability with a third-party RTMP server: the project's client
@@ -98,10 +98,10 @@ func TestNginxRTMPProjectClientConnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := info.Get("code").Str(); got != message.CodeConnectSuccess {
-		t.Fatalf("nginx-rtmp connect info code %q (info %v), want %s", got, info, message.CodeConnectSuccess)
+	if got := info.Get("code").Str(); got != status.ConnectSuccess {
+		t.Fatalf("nginx-rtmp connect info code %q (info %v), want %s", got, info, status.ConnectSuccess)
 	}
-	if got := info.Get("level").Str(); got != message.LevelStatus {
+	if got := info.Get("level").Str(); got != status.LevelStatus {
 		t.Errorf("level %q, want status", got)
 	}
 	s, err := c.CreateStream(ctx)

@@ -20,8 +20,8 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject"
+	"github.com/openfcs/openfcs/status"
 	"github.com/openfcs/openfcs/tunnel"
 )
 
@@ -565,8 +565,8 @@ func TestSOHostileNames(t *testing.T) {
 		for _, persistent := range []bool{true, false} {
 			w := watchSO(name, persistent)
 			err := w.so.Connect(ctx, c)
-			if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != sharedobject.CodeObjectCreationFailed {
-				t.Fatalf("%q: %v, want %s", name, err, sharedobject.CodeObjectCreationFailed)
+			if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.ObjectCreationFailed {
+				t.Fatalf("%q: %v, want %s", name, err, status.ObjectCreationFailed)
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Application scripts against the real binary.
@@ -118,8 +118,8 @@ func TestSSASClientRPC(t *testing.T) {
 		t.Fatalf("echo = %v ok=%v err=%v", v, ok, err)
 	}
 	v, ok, err = c.CallInfo(ctx, "noSuchMethod")
-	if err != nil || ok || v.Get("code").Str() != message.CodeCallFailed {
-		t.Fatalf("noSuchMethod = %v ok=%v err=%v, want %s", v, ok, err, message.CodeCallFailed)
+	if err != nil || ok || v.Get("code").Str() != status.CallFailed {
+		t.Fatalf("noSuchMethod = %v ok=%v err=%v, want %s", v, ok, err, status.CallFailed)
 	}
 
 	if _, ok, err := c.CallInfo(ctx, "askClient", amf.String("meaning?")); err != nil || !ok {
@@ -164,7 +164,7 @@ func TestSSASPendingConnect(t *testing.T) {
 	start := time.Now()
 	c, info, ok := srv.connectInfo(t, ctx, "pending", amf.String("wait"))
 	took := time.Since(start)
-	if !ok || info.Get("code").Str() != message.CodeConnectSuccess {
+	if !ok || info.Get("code").Str() != status.ConnectSuccess {
 		t.Fatalf("pending connect: ok=%v info=%v", ok, info)
 	}
 	if took < 450*time.Millisecond {
@@ -176,7 +176,7 @@ func TestSSASPendingConnect(t *testing.T) {
 	}
 
 	_, info, ok = srv.connectInfo(t, ctx, "pending", amf.String("reject"))
-	if ok || info.Get("code").Str() != message.CodeConnectRejected {
+	if ok || info.Get("code").Str() != status.ConnectRejected {
 		t.Fatalf("rejected connect: ok=%v info=%v", ok, info)
 	}
 	app := info.Get("application")
@@ -228,8 +228,8 @@ application.onConnect = function (client) {
 		t.Fatal(err)
 	}
 	err = st.Play(ctx, "private/cam", -2000)
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePlayFailed {
-		t.Errorf("play private/cam: %v, want %s", err, message.CodePlayFailed)
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.PlayFailed {
+		t.Errorf("play private/cam: %v, want %s", err, status.PlayFailed)
 	}
 	if err := st.Play(ctx, "public/cam", -2000); err != nil {
 		t.Errorf("play public/cam: %v", err)
@@ -287,8 +287,8 @@ Client.prototype.ping = function () { return "pong " + application.name; };
 		t.Errorf("rpc add during the loop = %v %v %v", v, ok, err)
 	}
 	shut := nextCall(t, ctx, a, "onStatus")
-	if code := shut.Arg(0).Get("code").Str(); code != message.CodeConnectAppShutdown {
-		t.Errorf("spinning instance's client got %s, want %s", code, message.CodeConnectAppShutdown)
+	if code := shut.Arg(0).Get("code").Str(); code != status.ConnectAppShutdown {
+		t.Errorf("spinning instance's client got %s, want %s", code, status.ConnectAppShutdown)
 	}
 	select {
 	case <-a.Done():
@@ -318,7 +318,7 @@ func TestSSASSyntaxError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, info, ok := srv.connectInfo(t, ctx, "broken")
-	if ok || info.Get("code").Str() != message.CodeConnectRejected || info.Get("description").Str() != "Application script error" {
+	if ok || info.Get("code").Str() != status.ConnectRejected || info.Get("description").Str() != "Application script error" {
 		t.Fatalf("connect to a broken script: ok=%v info=%v", ok, info)
 	}
 	if !strings.Contains(info.Get("application").Str(), "main.asc:3") {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // TestBadNameAndInvalidApp: with the project's own client against the real
@@ -48,8 +48,8 @@ func TestBadNameAndInvalidApp(t *testing.T) {
 		t.Fatalf("connect live: %v", err)
 	}
 	err = publish(second, "busy")
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
-		t.Errorf("second publisher on a busy name: %v, want %s", err, message.CodePublishBadName)
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.PublishBadName {
+		t.Errorf("second publisher on a busy name: %v, want %s", err, status.PublishBadName)
 	}
 	// The name is free again once the first publisher leaves.
 	if err := first.Close(); err != nil {
@@ -67,7 +67,7 @@ func TestBadNameAndInvalidApp(t *testing.T) {
 	}
 
 	_, err = dial("nosuchapp")
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodeConnectInvalidApp {
-		t.Errorf("connect to an unknown app: %v, want %s", err, message.CodeConnectInvalidApp)
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.ConnectInvalidApp {
+		t.Errorf("connect to an unknown app: %v, want %s", err, status.ConnectInvalidApp)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Recording and VOD acceptance points that need the project's client
@@ -89,7 +89,7 @@ func vcPublishTags(t testing.TB, c *rtmp.Client, name, typ string, tags []flv.Ta
 	if err := s.Publish(vcCtx(t), name, typ); err != nil {
 		t.Fatalf("publish %q %q: %v", name, typ, err)
 	}
-	if _, err := s.WaitStatus(vcCtx(t), message.CodeRecordStart); err != nil {
+	if _, err := s.WaitStatus(vcCtx(t), status.RecordStart); err != nil {
 		t.Fatalf("publish %q %q: %v, want Record.Start", name, typ, err)
 	}
 	for _, tag := range tags {
@@ -100,7 +100,7 @@ func vcPublishTags(t testing.TB, c *rtmp.Client, name, typ string, tags []flv.Ta
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WaitStatus(vcCtx(t), message.CodeRecordStop); err != nil {
+	if _, err := s.WaitStatus(vcCtx(t), status.RecordStop); err != nil {
 		t.Fatalf("publish %q %q: %v, want Record.Stop", name, typ, err)
 	}
 }
@@ -148,10 +148,10 @@ func TestVODClientPlaylist(t *testing.T) {
 	if err := s.PlayArgs("b", 0, -1000, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "NetStream.Play.Stop", func() bool { return slices.Contains(pr.codes(), message.CodePlayStop) })
+	waitFor(t, 30*time.Second, "NetStream.Play.Stop", func() bool { return slices.Contains(pr.codes(), status.PlayStop) })
 
-	wantCodes := []string{message.CodePlayReset, message.CodePlayStart, "NetStream.Play.Switch", message.CodePlayStart,
-		message.CodePlayComplete, message.CodePlayStop}
+	wantCodes := []string{status.PlayReset, status.PlayStart, "NetStream.Play.Switch", status.PlayStart,
+		status.PlayComplete, status.PlayStop}
 	if got := pr.codes(); !slices.Equal(got, wantCodes) {
 		t.Errorf("status sequence %v, want %v", got, wantCodes)
 	}
@@ -404,8 +404,8 @@ func TestVODClientHostileNames(t *testing.T) { //nolint:tparallel // subtests ru
 				t.Fatal(err)
 			}
 			waitFor(t, 10*time.Second, "a status for play", func() bool { return len(pr.codes()) > 0 })
-			if got := pr.codes(); got[0] != message.CodePlayStreamNotFound {
-				t.Errorf("play: statuses %v, want %s", got, message.CodePlayStreamNotFound)
+			if got := pr.codes(); got[0] != status.PlayStreamNotFound {
+				t.Errorf("play: statuses %v, want %s", got, status.PlayStreamNotFound)
 			}
 			for _, typ := range []string{"record", "append", "live"} {
 				ps, err := c.CreateStream(vcCtx(t))
@@ -413,8 +413,8 @@ func TestVODClientHostileNames(t *testing.T) { //nolint:tparallel // subtests ru
 					t.Fatal(err)
 				}
 				err = ps.Publish(vcCtx(t), name, typ)
-				if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
-					t.Errorf("publish %s: %v, want %s", typ, err, message.CodePublishBadName)
+				if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.PublishBadName {
+					t.Errorf("publish %s: %v, want %s", typ, err, status.PublishBadName)
 				}
 			}
 			for _, e := range pr.events() {

@@ -18,7 +18,7 @@ import (
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Recording and VOD acceptance.
@@ -253,8 +253,8 @@ func TestVODRecordAndPlayback(t *testing.T) { //nolint:tparallel // subtests pla
 		if err := s.PlayArgs("clip", 0, -1000, true); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "NetStream.Play.Stop", func() bool { return slices.Contains(pr.codes(), message.CodePlayStop) })
-		want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlayComplete, message.CodePlayStop}
+		waitFor(t, 30*time.Second, "NetStream.Play.Stop", func() bool { return slices.Contains(pr.codes(), status.PlayStop) })
+		want := []string{status.PlayReset, status.PlayStart, status.PlayComplete, status.PlayStop}
 		if got := pr.codes(); !slices.Equal(got, want) {
 			t.Errorf("status sequence %v, want %v", got, want)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/sharedobject"
 	"github.com/openfcs/openfcs/sharedobject/wire"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Instance limits: past MaxPerApp or MaxTotal a new instance takes the
@@ -219,8 +220,8 @@ func TestSharedObjectPolicyAndBudget(t *testing.T) {
 		}
 		return r.last()
 	}
-	if got := use("plain", "a"); got != sharedobject.CodeObjectCreationFailed {
-		t.Fatalf("plain app: %q, want %s", got, sharedobject.CodeObjectCreationFailed)
+	if got := use("plain", "a"); got != status.ObjectCreationFailed {
+		t.Fatalf("plain app: %q, want %s", got, status.ObjectCreationFailed)
 	}
 	for _, inst := range []string{"a", "b"} {
 		if got := use("open", inst); got != "use-success" {

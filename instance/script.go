@@ -11,6 +11,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/sharedobject"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Application scripts (docs/ssas.md): the engine declares what it needs of a
@@ -23,26 +24,6 @@ import (
 // NetConnection.Connect.Rejected, description "Application script error"
 // (docs/ssas.md#error-reporting). The next connect tries again, so a fixed file is picked up.
 var ErrScript = errors.New("instance: application script error")
-
-// Status codes the engine puts into info objects (docs/rtmp.md#commands).
-const (
-	CodeConnectRejected    = "NetConnection.Connect.Rejected"
-	CodeConnectAppShutdown = "NetConnection.Connect.AppShutdown"
-	CodeCallFailed         = "NetConnection.Call.Failed"
-	CodePublishDenied      = "NetStream.Publish.BadName"
-	CodePlayFailed         = "NetStream.Play.Failed"
-)
-
-// StatusInfo builds an onStatus info object {level, code, description,
-// extra...}.
-func StatusInfo(level, code, description string, extra ...amf.Prop) amf.Value {
-	props := make([]amf.Prop, 0, 3+len(extra))
-	props = append(props,
-		amf.Prop{Key: "level", Value: amf.String(level)},
-		amf.Prop{Key: "code", Value: amf.String(code)},
-		amf.Prop{Key: "description", Value: amf.String(description)})
-	return amf.Object(append(props, extra...)...)
-}
 
 // Result delivers the outcome of a call: ok with the result value, or !ok
 // with an error info object (sent as _error).
@@ -100,7 +81,7 @@ type Script interface {
 	// Unpublish tells the script c stopped publishing stream.
 	Unpublish(c *Client, stream string)
 	// Stop runs the script's stop handler (application.onAppStop with
-	// reason "Application.Shutdown" or "Application.GC", none when the
+	// reason status.AppShutdown or status.AppGC, none when the
 	// instance failed) and ends the script; it waits a bounded time.
 	Stop(reason string)
 }
@@ -132,8 +113,8 @@ type ScriptLoader interface {
 
 // Stop reasons given to Script.Stop (docs/ssas.md#application-status-codes).
 const (
-	StopShutdown = "Application.Shutdown"
-	StopIdle     = "Application.GC"
+	StopShutdown = status.AppShutdown
+	StopIdle     = status.AppGC
 	StopFailed   = "failed"
 )
 
@@ -258,7 +239,7 @@ func (in *Instance) Reject(c *Client, description string, application amf.Value)
 		description = "Connection rejected."
 	}
 	if c.Peer != nil {
-		c.Peer.Reject(c, StatusInfo("error", CodeConnectRejected, description, extra...))
+		c.Peer.Reject(c, status.Info(status.ConnectRejected, description, extra...))
 	}
 	in.log.Info("client rejected", "client", c.ID, "description", description)
 	return true
@@ -291,7 +272,7 @@ func (in *Instance) HasScript() bool { return in.script != nil }
 // method, or NetConnection.Call.Failed when there is no script.
 func (in *Instance) Call(c *Client, method string, args []amf.Value, result Result) {
 	if in.script == nil || c.state.Load() != stateAccepted {
-		result(StatusInfo("error", CodeCallFailed, "Method not found ("+method+")."), false)
+		result(status.Info(status.CallFailed, "Method not found ("+method+")."), false)
 		return
 	}
 	in.script.Call(c, method, args, result)
@@ -341,10 +322,10 @@ type clientPub struct {
 }
 
 // CheckPlay reports whether c may play stream: its readAccess must allow
-// it. The error is a *StatusError with the code to send.
+// it. The error is a *status.Error with the code to send.
 func (in *Instance) CheckPlay(c *Client, stream string) error {
 	if !c.CanRead(stream) {
-		return &StatusError{Code: CodePlayFailed, Description: "No read access to " + stream + "."}
+		return &status.Error{Code: status.PlayFailed, Description: "No read access to " + stream + "."}
 	}
 	return nil
 }
@@ -353,11 +334,11 @@ func (in *Instance) CheckPlay(c *Client, stream string) error {
 // allow it and the script's onPublish must not refuse it.
 func (in *Instance) CheckPublish(c *Client, stream string) error {
 	if !c.CanWrite(stream) {
-		return &StatusError{Code: CodePublishDenied, Description: "No write access to " + stream + "."}
+		return &status.Error{Code: status.PublishBadName, Description: "No write access to " + stream + "."}
 	}
 	if in.script != nil {
 		if err := in.script.Publish(c, stream); err != nil {
-			return &StatusError{Code: CodePublishDenied, Description: err.Error()}
+			return &status.Error{Code: status.PublishBadName, Description: err.Error()}
 		}
 	}
 	return nil
@@ -374,15 +355,6 @@ func (in *Instance) Unpublished(c *Client, stream string) {
 		in.script.Unpublish(c, stream)
 	}
 }
-
-// StatusError is an engine refusal carrying the status code a transport
-// sends (NetStream.Play.Failed, NetStream.Publish.BadName, ...).
-type StatusError struct {
-	Code        string
-	Description string
-}
-
-func (e *StatusError) Error() string { return e.Code + ": " + e.Description }
 
 // Fail unloads the instance at once because its script failed (runaway
 // loop, internal error): every client gets NetConnection.Connect.AppShutdown
@@ -420,7 +392,7 @@ func (m *Manager) detach(in *Instance) {
 
 // closeClients sends AppShutdown to every client and closes it.
 func (in *Instance) closeClients() {
-	info := StatusInfo("error", CodeConnectAppShutdown, "The application instance was unloaded.")
+	info := status.Info(status.ConnectAppShutdown, "The application instance was unloaded.")
 	for _, c := range in.Clients() {
 		if c.Peer != nil {
 			c.Peer.Close(info)

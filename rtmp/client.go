@@ -17,6 +17,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // ErrClientClosed is returned by calls on a closed Client.
@@ -74,7 +75,7 @@ type Client struct {
 // Dial connects to rawURL (rtmp://host[:port]/app[/instance]), performs
 // the handshake and the connect command. connectArgs are passed after the
 // command object (they reach application.onConnect). A rejection returns a
-// *message.StatusError carrying the server's code.
+// *status.Error carrying the server's code.
 func Dial(ctx context.Context, rawURL string, cfg ClientConfig, connectArgs ...amf.Value) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -232,7 +233,7 @@ func (c *Client) call(ctx context.Context, csid, msid uint32, name string, obj a
 }
 
 func statusError(info amf.Value) error {
-	return &message.StatusError{Code: info.Get("code").Str(), Description: info.Get("description").Str()}
+	return &status.Error{Code: info.Get("code").Str(), Description: info.Get("description").Str()}
 }
 
 // infoOf returns the info object of a connect _result or of an _error
@@ -251,7 +252,7 @@ func infoOf(r *message.Command) amf.Value {
 }
 
 // Connect sends the connect command. It returns the info object of the
-// _result, or a *message.StatusError for an _error.
+// _result, or a *status.Error for an _error.
 func (c *Client) Connect(ctx context.Context, app, tcURL string, args ...amf.Value) (amf.Value, error) {
 	r, err := c.call(ctx, message.CSIDCommand, 0, "connect", c.connectObject(app, tcURL, true), args...)
 	if err != nil {
@@ -418,7 +419,7 @@ func (s *ClientStream) command(name string, args ...amf.Value) error {
 
 // WaitStatus waits for the next onStatus whose code is one of codes and
 // returns it; an error-level status of another code ends the wait with a
-// *message.StatusError.
+// *status.Error.
 func (s *ClientStream) WaitStatus(ctx context.Context, codes ...string) (amf.Value, error) {
 	for {
 		select {
@@ -427,7 +428,7 @@ func (s *ClientStream) WaitStatus(ctx context.Context, codes ...string) (amf.Val
 			if slices.Contains(codes, code) {
 				return info, nil
 			}
-			if info.Get("level").Str() == message.LevelError {
+			if info.Get("level").Str() == status.LevelError {
 				return info, statusError(info)
 			}
 		case <-ctx.Done():
@@ -444,7 +445,7 @@ func (s *ClientStream) Publish(ctx context.Context, name, typ string) error {
 	if err := s.command("publish", amf.String(name), amf.String(typ)); err != nil {
 		return err
 	}
-	_, err := s.WaitStatus(ctx, message.CodePublishStart)
+	_, err := s.WaitStatus(ctx, status.PublishStart)
 	return err
 }
 
@@ -454,7 +455,7 @@ func (s *ClientStream) Play(ctx context.Context, name string, start float64) err
 	if err := s.command("play", amf.String(name), amf.Number(start), amf.Number(-1000), amf.Bool(true)); err != nil {
 		return err
 	}
-	_, err := s.WaitStatus(ctx, message.CodePlayStart)
+	_, err := s.WaitStatus(ctx, status.PlayStart)
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject/wire"
+	"github.com/openfcs/openfcs/status"
 )
 
 // ErrSharedObjectInUse is returned by SharedObject.Connect when the client
@@ -73,7 +74,7 @@ func (so *SharedObject) flags() uint32 {
 
 // Connect sends Use with the version of the local copy and waits for the
 // server's UseSuccess (the sync that follows it is applied as it arrives).
-// A refusal returns a *message.StatusError with the server's code
+// A refusal returns a *status.Error with the server's code
 // (SharedObject.ObjectCreationFailed, ...).
 func (so *SharedObject) Connect(ctx context.Context, c *Client) error {
 	c.mu.Lock()
@@ -260,8 +261,8 @@ func (c *Client) handleSharedObject(h chunk.Header, p []byte) {
 // callbacks.
 func (so *SharedObject) apply(m *wire.Message) {
 	var items []SyncItem
-	type status struct{ code, level string }
-	var statuses []status
+	type soStatus struct{ code, level string }
+	var statuses []soStatus
 	var sends []wire.Event
 	so.mu.Lock()
 	so.msgs++
@@ -294,9 +295,9 @@ func (so *SharedObject) apply(m *wire.Message) {
 			delete(so.data, e.Key)
 			delete(so.pending, e.Key)
 		case wire.EventStatus:
-			statuses = append(statuses, status{e.Key, e.Level})
-			if e.Level == message.LevelError && ready != nil && !readyDone {
-				readyErr, readyDone = &message.StatusError{Code: e.Key, Description: e.Level}, true
+			statuses = append(statuses, soStatus{e.Key, e.Level})
+			if e.Level == status.LevelError && ready != nil && !readyDone {
+				readyErr, readyDone = &status.Error{Code: e.Key, Description: e.Level}, true
 			}
 		case wire.EventSendMessage:
 			sends = append(sends, e)

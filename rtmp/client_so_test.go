@@ -16,6 +16,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/sharedobject"
 	"github.com/openfcs/openfcs/sharedobject/wire"
+	"github.com/openfcs/openfcs/status"
 )
 
 func soUnhex(t testing.TB, s string) []byte {
@@ -200,7 +201,7 @@ func TestSharedObjectLoopback(t *testing.T) {
 	// Bad names are refused with a status; the connection stays.
 	bad := NewSharedObject("../escape", true)
 	err := bad.Connect(ctx, clients[0])
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != sharedobject.CodeObjectCreationFailed {
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.ObjectCreationFailed {
 		t.Fatalf("bad name: %v", err)
 	}
 	if _, err := clients[0].Call(ctx, "noSuchMethod"); err == nil {

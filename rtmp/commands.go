@@ -14,6 +14,7 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // errNotConnected is a protocol error: only connect may come first.
@@ -135,13 +136,13 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		if t := opts.Get("transition").Str(); t == "" || t == "reset" {
 			c.onPlay(h.StreamID, opts.Get("streamName").Str(), opts.Get("start"), opts.Get("len"), amf.Bool(true))
 		} else {
-			c.sendStatus(h.StreamID, message.LevelError, message.CodePlayFailed, "play2 transition "+t+" is not supported.")
+			c.sendStatus(h.StreamID, status.PlayFailed, "play2 transition "+t+" is not supported.")
 		}
 	case "pause", "pauseRaw":
 		c.onPause(h.StreamID, cmd.Arg(0).Bool(), cmd.Arg(1).Num())
 	case "seek":
 		if !c.vodSeek(h.StreamID, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
-			c.sendStatus(h.StreamID, message.LevelError, message.CodeSeekFailed, "Seeking is not possible in a live stream.")
+			c.sendStatus(h.StreamID, status.SeekFailed, "Seeking is not possible in a live stream.")
 		}
 	case "receiveAudio", "receiveVideo":
 		if ns := c.streams[h.StreamID]; ns != nil && ns.play != nil && !c.vodReceive(ns, cmd.Name == "receiveAudio", cmd.Arg(0).Bool()) {
@@ -180,7 +181,7 @@ func (c *conn) stopFlag(sid uint32) {
 	ns.stop(c, true)
 	c.stopped(ns)
 	if playing {
-		c.sendStatus(sid, message.LevelStatus, message.CodePlayStop, "Stopped playing "+ns.name+".",
+		c.sendStatus(sid, status.PlayStop, "Stopped playing "+ns.name+".",
 			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
 	}
 }
@@ -215,7 +216,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	app, instName, query, err := instance.SplitApp(appField)
 	if err != nil {
 		c.log.Info("connect rejected", "app", appField, "err", err)
-		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appField))
+		c.rejectAndClose(cmd.Txn, status.ConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appField))
 		return nil
 	}
 	p := c.newPeer(cmd.Txn)
@@ -238,17 +239,17 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		return nil
 	case errors.Is(err, instance.ErrInvalidApp), errors.Is(err, instance.ErrBadName):
 		c.log.Info("connect rejected", "app", app, "instance", instName, "err", err)
-		c.rejectAndClose(cmd.Txn, message.CodeConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", app))
+		c.rejectAndClose(cmd.Txn, status.ConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", app))
 		return nil
 	case errors.Is(err, instance.ErrShutdown):
-		c.rejectAndClose(cmd.Txn, message.CodeConnectAppShutdown, "The application is shutting down.")
+		c.rejectAndClose(cmd.Txn, status.ConnectAppShutdown, "The application is shutting down.")
 		return nil
 	case errors.Is(err, instance.ErrTooManyInstances):
-		c.rejectAndClose(cmd.Txn, message.CodeConnectRejected, "Too many application instances.")
+		c.rejectAndClose(cmd.Txn, status.ConnectRejected, "Too many application instances.")
 		return nil
 	case err != nil:
 		c.log.Warn("connect failed", "app", app, "instance", instName, "err", err)
-		c.rejectAndClose(cmd.Txn, message.CodeConnectFailed, "Connection failed.")
+		c.rejectAndClose(cmd.Txn, status.ConnectFailed, "Connection failed.")
 		return nil
 	case cl.Deferred():
 		return c.connectDeferred(in, cl) // the script accepts or rejects later (peer.go)
@@ -278,7 +279,7 @@ func (c *conn) sendConnectSuccess(txn float64, enc int, clientID uint64) {
 			amf.Prop{Key: "capabilities", Value: amf.Number(31)},
 			amf.Prop{Key: "mode", Value: amf.Number(1)},
 		),
-		Args: []amf.Value{message.Info(message.LevelStatus, message.CodeConnectSuccess, "Connection succeeded.",
+		Args: []amf.Value{status.Info(status.ConnectSuccess, "Connection succeeded.",
 			amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(enc))},
 			amf.Prop{Key: "data", Value: amf.ECMAArray(amf.Prop{Key: "version", Value: amf.String(fmsVersion(c.cfg.FMSVer))})},
 			amf.Prop{Key: "clientid", Value: amf.Number(float64(clientID))},
@@ -336,7 +337,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	ns := c.streams[sid]
 	raw := cmd.Arg(0).Str()
 	if ns == nil {
-		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
+		c.sendStatus(sid, status.StreamFailed, "No such stream.")
 		return
 	}
 	// A publish on a stream that is already publishing ends that
@@ -347,7 +348,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	name, _, err := instance.StreamName(raw)
 	if err != nil {
 		c.log.Info("publish refused", "stream", raw, "err", err)
-		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, raw+" is not a valid stream name.",
+		c.sendStatus(sid, status.PublishBadName, raw+" is not a valid stream name.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return
 	}
@@ -361,7 +362,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	pub, err := c.inst.Streams().Publish(name)
 	if err != nil {
 		c.log.Info("publish refused", "stream", name, "err", err)
-		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, name+" is already being published.",
+		c.sendStatus(sid, status.PublishBadName, name+" is already being published.",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return
 	}
@@ -369,7 +370,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	c.published(sid, name)
 	c.log.Info("publish start", "stream", name, "type", cmd.Arg(1).Str())
 	c.sendUserControl(message.EventStreamBegin, sid)
-	c.sendStatus(sid, message.LevelStatus, message.CodePublishStart, name+" is now published.",
+	c.sendStatus(sid, status.PublishStart, name+" is now published.",
 		amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 	c.startRecord(ns, rec)
 }
@@ -384,7 +385,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	ns := c.streams[sid]
 	if ns == nil {
-		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "No such stream.")
+		c.sendStatus(sid, status.StreamFailed, "No such stream.")
 		return
 	}
 	if c.appendVOD(ns, raw, startV, lenV, resetV) { // reset=false queues after a recorded item (vod.go)
@@ -394,7 +395,7 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	c.stopped(ns)
 	name, _, err := instance.StreamName(raw)
 	if err != nil {
-		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
+		c.sendStatus(sid, status.PlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return
 	}
@@ -406,7 +407,7 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	src, err := playback.Resolve(c.inst, it, "")
 	if err != nil {
 		c.log.Info("play refused", "stream", name, "err", err)
-		c.sendStatus(sid, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+		c.sendStatus(sid, status.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return
 	}
@@ -417,14 +418,14 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	ns.name = name
 	c.sendUserControl(message.EventStreamBegin, sid)
 	if reset {
-		c.sendStatus(sid, message.LevelStatus, message.CodePlayReset, "Playing and resetting "+name+".",
+		c.sendStatus(sid, status.PlayReset, "Playing and resetting "+name+".",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 	}
-	c.sendStatus(sid, message.LevelStatus, message.CodePlayStart, "Started playing "+name+".",
+	c.sendStatus(sid, status.PlayStart, "Started playing "+name+".",
 		amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 	c.sendData(sid, &message.Data{Handler: "|RtmpSampleAccess", Args: []amf.Value{amf.Bool(false), amf.Bool(false)}})
 	c.sendData(sid, &message.Data{Handler: "onStatus", Args: []amf.Value{
-		amf.Object(amf.Prop{Key: "code", Value: amf.String(message.CodeDataStart)}),
+		amf.Object(amf.Prop{Key: "code", Value: amf.String(status.DataStart)}),
 	}})
 	c.startPlayer(ns)
 	c.log.Info("play start", "stream", name, "start", it.Start)
@@ -443,7 +444,7 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 	}
 	ns := c.streams[sid]
 	if ns == nil || (ns.play == nil && !ns.paused) {
-		c.sendStatus(sid, message.LevelError, message.CodeStreamFailed, "Not playing.")
+		c.sendStatus(sid, status.StreamFailed, "Not playing.")
 		return
 	}
 	if pause {
@@ -452,7 +453,7 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 			ns.play = nil
 		}
 		ns.paused = true
-		c.sendStatus(sid, message.LevelStatus, message.CodePauseNotify, "Pausing "+ns.name+".",
+		c.sendStatus(sid, status.PauseNotify, "Pausing "+ns.name+".",
 			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
 		c.sendUserControl(message.EventStreamEOF, sid)
 		return
@@ -460,7 +461,7 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 	if ns.paused {
 		ns.paused = false
 		c.sendUserControl(message.EventStreamBegin, sid)
-		c.sendStatus(sid, message.LevelStatus, message.CodeUnpauseNotify, "Unpausing "+ns.name+".",
+		c.sendStatus(sid, status.UnpauseNotify, "Unpausing "+ns.name+".",
 			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
 		c.startPlayer(ns) // live: resume at the live edge, from the GOP cache
 	}
@@ -472,13 +473,13 @@ func (c *conn) onFC(cmd *message.Command) {
 	var event, code string
 	switch cmd.Name {
 	case "FCPublish":
-		event, code = "onFCPublish", message.CodePublishStart
+		event, code = "onFCPublish", status.PublishStart
 	case "FCUnpublish":
-		event, code = "onFCUnpublish", message.CodeUnpublishSuccess
+		event, code = "onFCUnpublish", status.UnpublishSuccess
 	case "FCSubscribe":
-		event, code = "onFCSubscribe", message.CodePlayStart
+		event, code = "onFCSubscribe", status.PlayStart
 	case "FCUnsubscribe":
-		event, code = "onFCUnsubscribe", message.CodePlayStop
+		event, code = "onFCUnsubscribe", status.PlayStop
 	}
 	if cmd.Name != "FCSubscribe" {
 		c.replyResult(cmd, amf.Undefined())

@@ -17,6 +17,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // errQueueFull closes a connection whose command queue overflowed: commands
@@ -373,9 +374,10 @@ func (c *conn) sendData(msid uint32, d *message.Data) {
 	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDData, Type: message.TypeData, StreamID: msid}, p: p})
 }
 
-func (c *conn) sendStatus(msid uint32, level, code, desc string, extra ...amf.Prop) {
+// sendStatus queues an onStatus on msid; the code decides the level.
+func (c *conn) sendStatus(msid uint32, code, desc string, extra ...amf.Prop) {
 	c.sendCommand(msid, &message.Command{Name: "onStatus", Object: amf.Null(),
-		Args: []amf.Value{message.Info(level, code, desc, extra...)}})
+		Args: []amf.Value{status.Info(code, desc, extra...)}})
 }
 
 func (c *conn) sendResult(txn float64, args ...amf.Value) {
@@ -386,7 +388,7 @@ func (c *conn) sendResult(txn float64, args ...amf.Value) {
 // the connection once it is flushed (docs/rtmp.md#connect).
 func (c *conn) rejectAndClose(txn float64, code, desc string, extra ...amf.Prop) {
 	c.sendCommand(0, &message.Command{Name: "_error", Txn: txn, Object: amf.Null(),
-		Args: []amf.Value{message.Info(message.LevelError, code, desc, extra...)}})
+		Args: []amf.Value{status.Info(code, desc, extra...)}})
 	c.rejected = true
 	c.closeAfterFlushAs(withReason(ReasonRejected, errors.New("connection rejected")))
 }

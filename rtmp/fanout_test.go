@@ -9,7 +9,7 @@ import (
 
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // fanoutRig is the real delivery path minus the sockets: one publication,
@@ -136,10 +136,10 @@ func TestPlayerBehindGetsInsufficientBW(t *testing.T) {
 	if _, err := r.batches[0].WriteTo(&out); err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(out.Bytes(), []byte(message.CodePlayInsufficientBW)); n != 1 {
+	if n := bytes.Count(out.Bytes(), []byte(status.PlayInsufficientBW)); n != 1 {
 		t.Fatalf("InsufficientBW sent %d times, want 1", n)
 	}
-	if !bytes.Contains(out.Bytes(), []byte(message.LevelWarning)) {
+	if !bytes.Contains(out.Bytes(), []byte(status.LevelWarning)) {
 		t.Fatal("InsufficientBW is not a warning")
 	}
 }

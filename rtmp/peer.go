@@ -12,6 +12,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // maxPendingCalls bounds the server-to-client calls awaiting an answer on
@@ -138,7 +139,7 @@ func (p *peer) Close(info amf.Value) {
 		p.c.sendCommand(0, &message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{info}})
 	}
 	why := withReason(ReasonDisconnected, errors.New("disconnected by the application"))
-	if info.Get("code").Str() == message.CodeConnectAppShutdown {
+	if info.Get("code").Str() == status.ConnectAppShutdown {
 		why = withReason(ReasonShutdown, errors.New("application instance shut down"))
 	}
 	p.c.closeAfterFlushAs(why)
@@ -189,7 +190,7 @@ func (p *peer) Call(method string, args []amf.Value, result instance.Result) boo
 }
 
 func callFailed(desc string) amf.Value {
-	return message.Info(message.LevelError, message.CodeCallFailed, desc)
+	return status.Info(status.CallFailed, desc)
 }
 
 // result routes a client's _result or _error to the server call waiting
@@ -334,7 +335,7 @@ func (c *conn) routeResult(cmd *message.Command) {
 func (c *conn) checkPublish(sid uint32, name string) bool {
 	if err := c.inst.CheckPublish(c.client, name); err != nil {
 		c.log.Info("publish refused", "stream", name, "err", err)
-		c.sendStatus(sid, message.LevelError, statusCode(err, message.CodePublishBadName), statusDesc(err),
+		c.sendStatus(sid, statusCode(err, status.PublishBadName), statusDesc(err),
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return false
 	}
@@ -345,7 +346,7 @@ func (c *conn) checkPublish(sid uint32, name string) bool {
 func (c *conn) checkPlay(sid uint32, name string) bool {
 	if err := c.inst.CheckPlay(c.client, name); err != nil {
 		c.log.Info("play refused", "stream", name, "err", err)
-		c.sendStatus(sid, message.LevelError, statusCode(err, message.CodePlayFailed), statusDesc(err),
+		c.sendStatus(sid, statusCode(err, status.PlayFailed), statusDesc(err),
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return false
 	}
@@ -353,14 +354,14 @@ func (c *conn) checkPlay(sid uint32, name string) bool {
 }
 
 func statusCode(err error, def string) string {
-	if se, ok := err.(*instance.StatusError); ok { //nolint:errorlint // the engine returns it unwrapped
+	if se, ok := err.(*status.Error); ok { //nolint:errorlint // the engine returns it unwrapped
 		return se.Code
 	}
 	return def
 }
 
 func statusDesc(err error) string {
-	if se, ok := err.(*instance.StatusError); ok { //nolint:errorlint // the engine returns it unwrapped
+	if se, ok := err.(*status.Error); ok { //nolint:errorlint // the engine returns it unwrapped
 		return se.Description
 	}
 	return err.Error()
@@ -440,6 +441,6 @@ func (c *conn) handleSharedObjectAccess(h chunk.Header, p []byte) error {
 // failed to load (docs/ssas.md#error-reporting).
 func (c *conn) connectScriptError(txn float64, app string, err error) {
 	c.log.Warn("connect rejected: application script error", "app", app, "err", err)
-	c.rejectAndClose(txn, message.CodeConnectRejected, "Application script error",
+	c.rejectAndClose(txn, status.ConnectRejected, "Application script error",
 		amf.Prop{Key: "application", Value: amf.String(fmt.Sprint(err))})
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // methodScript is an application script that defines the methods in
@@ -24,7 +24,7 @@ func (s *methodScript) Stop(string)                               {}
 
 func (s *methodScript) Call(_ *instance.Client, method string, _ []amf.Value, result instance.Result) {
 	if !s.defined[method] {
-		result(instance.StatusInfo("error", instance.CodeCallFailed, "Method not found ("+method+")."), false)
+		result(status.Info(status.CallFailed, "Method not found ("+method+")."), false)
 		return
 	}
 	result(amf.String("script:"+method), true)
@@ -75,7 +75,7 @@ func TestNativeCommandsYieldToScriptMethods(t *testing.T) {
 				t.Error("onFCPublish sent although the script answered FCPublish")
 			case "onFCUnpublish":
 				seen = true
-				if code := cmd.Arg(0).Get("code").Str(); code != message.CodeUnpublishSuccess {
+				if code := cmd.Arg(0).Get("code").Str(); code != status.UnpublishSuccess {
 					t.Errorf("onFCUnpublish code %q", code)
 				}
 			}

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // An instance unloaded by its script (application.shutdown(), or a failed
@@ -38,7 +38,7 @@ func TestInstanceShutdownReachesPlayer(t *testing.T) {
 	for {
 		select {
 		case cmd := <-c.Calls:
-			if cmd.Name == "onStatus" && cmd.Arg(0).Get("code").Str() == instance.CodeConnectAppShutdown {
+			if cmd.Name == "onStatus" && cmd.Arg(0).Get("code").Str() == status.ConnectAppShutdown {
 				testutil.WaitFor(t, 5*time.Second, "closed line", func() bool { return strings.Contains(ts.logs.String(), "msg=closed") })
 				if strings.Contains(ts.logs.String(), "reason=slow_consumer") {
 					t.Errorf("closed as a slow consumer:\n%s", ts.logs.String())
@@ -46,7 +46,7 @@ func TestInstanceShutdownReachesPlayer(t *testing.T) {
 				return
 			}
 		case <-c.Done():
-			t.Fatalf("closed without %s: %v", message.CodeConnectAppShutdown, c.Err())
+			t.Fatalf("closed without %s: %v", status.ConnectAppShutdown, c.Err())
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
 		}
@@ -114,7 +114,7 @@ func TestPublishFalseAndPlayFalseStop(t *testing.T) {
 	if err := s.command("publish", amf.Bool(false)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WaitStatus(ctx, message.CodeUnpublishSuccess); err != nil {
+	if _, err := s.WaitStatus(ctx, status.UnpublishSuccess); err != nil {
 		t.Fatalf("publish(false): %v", err)
 	}
 	testutil.WaitFor(t, 5*time.Second, "cam unpublished", func() bool { return len(ts.eng.Instances()[0].Streams().Names()) == 0 })
@@ -125,7 +125,7 @@ func TestPublishFalseAndPlayFalseStop(t *testing.T) {
 	if err := s.command("play", amf.Bool(false)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WaitStatus(ctx, message.CodePlayStop); err != nil {
+	if _, err := s.WaitStatus(ctx, status.PlayStop); err != nil {
 		t.Fatalf("play(false): %v", err)
 	}
 	// The stream is free again: the client can publish on it.
@@ -192,7 +192,7 @@ func TestRepublishOnOneStreamReportsUnpublish(t *testing.T) {
 	if err := s.command("publish", amf.String("two"), amf.String("live")); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{message.CodeUnpublishSuccess, message.CodePublishStart}
+	want := []string{status.UnpublishSuccess, status.PublishStart}
 	testutil.WaitFor(t, 5*time.Second, "Unpublish.Success then Publish.Start", func() bool { return len(log.Codes()) >= 2 })
 	if got := log.Codes(); got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("statuses %v, want %v", got, want)

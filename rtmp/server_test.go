@@ -17,6 +17,7 @@ import (
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -66,9 +67,9 @@ func dial(t testing.TB, ts *testServer, path string, cfg ClientConfig) *Client {
 func TestConnectInvalidApp(t *testing.T) {
 	ts := startServer(t, Config{})
 	_, err := Dial(testutil.Context(t, 5*time.Second), ts.url("nosuchapp"), ClientConfig{})
-	se, ok := errors.AsType[*message.StatusError](err)
-	if !ok || se.Code != message.CodeConnectInvalidApp {
-		t.Fatalf("err = %v, want %s", err, message.CodeConnectInvalidApp)
+	se, ok := errors.AsType[*status.Error](err)
+	if !ok || se.Code != status.ConnectInvalidApp {
+		t.Fatalf("err = %v, want %s", err, status.ConnectInvalidApp)
 	}
 }
 
@@ -96,7 +97,7 @@ func TestConnectBothEncodingsAndHandshakes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := info.Get("code").Str(); got != message.CodeConnectSuccess {
+			if got := info.Get("code").Str(); got != status.ConnectSuccess {
 				t.Errorf("code = %q", got)
 			}
 			if got := info.Get("objectEncoding").Num(); got != float64(tc.cfg.ObjectEncoding) {
@@ -130,8 +131,8 @@ func TestPublishBadNameWhenBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sb.Publish(ctx, "s1", "live")
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
-		t.Fatalf("second publish: %v, want %s", err, message.CodePublishBadName)
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.PublishBadName {
+		t.Fatalf("second publish: %v, want %s", err, status.PublishBadName)
 	}
 	// Same name in another instance is a different stream.
 	c := dial(t, ts, "live/other", ClientConfig{})
@@ -154,7 +155,7 @@ func TestPublishRefusesEscapingNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = s.Publish(ctx, name, "live")
-		if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodePublishBadName {
+		if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.PublishBadName {
 			t.Errorf("publish %q: %v, want BadName", name, err)
 		}
 	}
@@ -277,7 +278,7 @@ func TestLivePublishPlayAndLateJoiner(t *testing.T) {
 	if err := pub.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := es.WaitStatus(ctx, message.CodePlayUnpublishNotify); err != nil {
+	if _, err := es.WaitStatus(ctx, status.PlayUnpublishNotify); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -322,7 +323,7 @@ func TestUnknownMethodGetsCallFailed(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := dial(t, ts, "live", ClientConfig{})
 	_, err := c.Call(testutil.Context(t, 5*time.Second), "noSuchMethod", amf.Number(1))
-	if se, ok := errors.AsType[*message.StatusError](err); !ok || se.Code != message.CodeCallFailed {
-		t.Fatalf("err = %v, want %s", err, message.CodeCallFailed)
+	if se, ok := errors.AsType[*status.Error](err); !ok || se.Code != status.CallFailed {
+		t.Fatalf("err = %v, want %s", err, status.CallFailed)
 	}
 }

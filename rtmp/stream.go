@@ -9,6 +9,7 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // netStream is the server side of one NetStream (a message stream id).
@@ -32,7 +33,7 @@ func (ns *netStream) stop(c *conn, notify bool) {
 		c.stopRecord(ns) // vod_record.go
 		c.log.Info("publish stop", "stream", ns.name)
 		if notify {
-			c.sendStatus(ns.id, message.LevelStatus, message.CodeUnpublishSuccess,
+			c.sendStatus(ns.id, status.UnpublishSuccess,
 				ns.name+" is now unpublished.", amf.Prop{Key: "details", Value: amf.String(ns.name)})
 		}
 	}
@@ -101,17 +102,17 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 				p.skipNotify = false
 				continue
 			}
-			p.status(w, b, message.CodePlayPublishNotify, p.name+" is now published.")
+			p.status(w, b, status.PlayPublishNotify, p.name+" is now published.")
 		case media.EventUnpublishNotify:
 			p.skipNotify = false
-			p.status(w, b, message.CodePlayUnpublishNotify, p.name+" is now unpublished.")
+			p.status(w, b, status.PlayUnpublishNotify, p.name+" is now unpublished.")
 		}
 	}
 	if st := p.sub.Stats(); st.Dropped > p.dropped {
 		p.dropped = st.Dropped
 		if now := time.Now(); now.Sub(p.warnedAt) >= insufficientBWEvery {
 			p.warnedAt = now
-			p.statusLevel(w, b, message.LevelWarning, message.CodePlayInsufficientBW,
+			p.status(w, b, status.PlayInsufficientBW,
 				"Insufficient bandwidth to play "+p.name+": video is being dropped.")
 		}
 	}
@@ -128,18 +129,14 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 // status writes an onStatus for this stream straight into the batch, so it
 // keeps its place among the media messages.
 func (p *player) status(w *chunk.Writer, b *chunk.Batch, code, desc string) {
-	p.statusLevel(w, b, message.LevelStatus, code, desc)
-}
-
-func (p *player) statusLevel(w *chunk.Writer, b *chunk.Batch, level, code, desc string) {
-	p.onStatus(w, b, level, code, desc, p.name)
+	p.onStatus(w, b, code, desc, p.name)
 }
 
 // onStatus writes an onStatus whose details name a stream (a playlist's
 // item rather than the stream the client played first).
-func (p *player) onStatus(w *chunk.Writer, b *chunk.Batch, level, code, desc, details string) {
+func (p *player) onStatus(w *chunk.Writer, b *chunk.Batch, code, desc, details string) {
 	cmd := message.Command{Name: "onStatus", Object: amf.Null(), Args: []amf.Value{
-		message.Info(level, code, desc,
+		status.Info(code, desc,
 			amf.Prop{Key: "details", Value: amf.String(details)},
 			amf.Prop{Key: "clientid", Value: amf.Number(p.clientID)}),
 	}}

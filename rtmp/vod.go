@@ -10,6 +10,7 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Recorded playback and playlists are the engine's player
@@ -57,7 +58,7 @@ func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Val
 	name, _, err := instance.StreamName(raw)
 	if err != nil {
 		c.log.Info("playlist item refused", "stream", raw, "err", err)
-		c.sendStatus(ns.id, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
+		c.sendStatus(ns.id, status.PlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return true
 	}
@@ -67,7 +68,7 @@ func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Val
 	it.Name = name
 	if err := ns.play.pb.Append(it); err != nil {
 		c.log.Info("playlist item refused", "stream", name, "err", err)
-		c.sendStatus(ns.id, message.LevelError, message.CodePlayFailed, "Failed to play "+name+": the playlist is full.",
+		c.sendStatus(ns.id, status.PlayFailed, "Failed to play "+name+": the playlist is full.",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 	}
 	return true
@@ -175,45 +176,45 @@ func (p *player) writePlayback(w *chunk.Writer, b *chunk.Batch) error {
 		case playback.EventEOF:
 			p.userControl(w, b, message.EventStreamEOF)
 		case playback.EventReset:
-			p.onStatus(w, b, message.LevelStatus, message.CodePlayReset, "Playing and resetting "+name+".", name)
+			p.onStatus(w, b, status.PlayReset, "Playing and resetting "+name+".", name)
 		case playback.EventStart:
-			p.onStatus(w, b, message.LevelStatus, message.CodePlayStart, "Started playing "+name+".", name)
+			p.onStatus(w, b, status.PlayStart, "Started playing "+name+".", name)
 			if e.Info.First {
 				p.data(w, b, 0, &message.Data{Handler: "|RtmpSampleAccess", Args: []amf.Value{amf.Bool(false), amf.Bool(false)}})
 				p.data(w, b, 0, &message.Data{Handler: "onStatus", Args: []amf.Value{
-					amf.Object(amf.Prop{Key: "code", Value: amf.String(message.CodeDataStart)}),
+					amf.Object(amf.Prop{Key: "code", Value: amf.String(status.DataStart)}),
 				}})
 			}
 		case playback.EventSwitch:
 			p.data(w, b, e.Time, &message.Data{Handler: "onPlayStatus", Args: []amf.Value{amf.Object(
-				amf.Prop{Key: "code", Value: amf.String(message.CodePlaySwitch)},
-				amf.Prop{Key: "level", Value: amf.String(message.LevelStatus)},
+				amf.Prop{Key: "code", Value: amf.String(status.PlaySwitch)},
+				amf.Prop{Key: "level", Value: amf.String(status.LevelStatus)},
 				amf.Prop{Key: "details", Value: amf.String(name)},
 			)}})
 		case playback.EventComplete:
 			p.data(w, b, e.Time, &message.Data{Handler: "onPlayStatus", Args: []amf.Value{amf.Object(
-				amf.Prop{Key: "code", Value: amf.String(message.CodePlayComplete)},
-				amf.Prop{Key: "level", Value: amf.String(message.LevelStatus)},
+				amf.Prop{Key: "code", Value: amf.String(status.PlayComplete)},
+				amf.Prop{Key: "level", Value: amf.String(status.LevelStatus)},
 				amf.Prop{Key: "duration", Value: amf.Number(float64(e.Info.Duration) / 1000)},
 				amf.Prop{Key: "bytes", Value: amf.Number(float64(e.Info.Bytes))},
 			)}})
 		case playback.EventStop:
-			p.onStatus(w, b, message.LevelStatus, message.CodePlayStop, "Stopped playing "+name+".", name)
+			p.onStatus(w, b, status.PlayStop, "Stopped playing "+name+".", name)
 		case playback.EventNotFound:
-			p.onStatus(w, b, message.LevelError, message.CodePlayStreamNotFound, "Failed to play "+name+"; stream not found.", name)
+			p.onStatus(w, b, status.PlayStreamNotFound, "Failed to play "+name+"; stream not found.", name)
 		case playback.EventPause:
-			p.onStatus(w, b, message.LevelStatus, message.CodePauseNotify, "Pausing "+name+".", name)
+			p.onStatus(w, b, status.PauseNotify, "Pausing "+name+".", name)
 		case playback.EventUnpause:
-			p.onStatus(w, b, message.LevelStatus, message.CodeUnpauseNotify, "Unpausing "+name+".", name)
+			p.onStatus(w, b, status.UnpauseNotify, "Unpausing "+name+".", name)
 		case playback.EventSeek:
-			p.onStatus(w, b, message.LevelStatus, message.CodeSeekNotify,
+			p.onStatus(w, b, status.SeekNotify,
 				"Seeking "+strconv.FormatUint(uint64(e.Info.Pos), 10)+" (stream ID: "+strconv.FormatUint(uint64(p.sid), 10)+").", name)
 		case playback.EventSeekFailed:
-			p.onStatus(w, b, message.LevelError, message.CodeSeekFailed, "Seeking failed.", name)
+			p.onStatus(w, b, status.SeekFailed, "Seeking failed.", name)
 		case playback.EventPublishNotify:
-			p.onStatus(w, b, message.LevelStatus, message.CodePlayPublishNotify, name+" is now published.", name)
+			p.onStatus(w, b, status.PlayPublishNotify, name+" is now published.", name)
 		case playback.EventUnpublishNotify:
-			p.onStatus(w, b, message.LevelStatus, message.CodePlayUnpublishNotify, name+" is now unpublished.", name)
+			p.onStatus(w, b, status.PlayUnpublishNotify, name+" is now unpublished.", name)
 		}
 	}
 	return nil

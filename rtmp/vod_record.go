@@ -4,7 +4,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // recordPlan is what prepareRecord decided for a publish: nil file when
@@ -42,7 +42,7 @@ func (c *conn) prepareRecord(sid uint32, name, typ string) (recordPlan, bool) {
 	sf, err := c.inst.ResolveStream(cfg, name, true)
 	if err != nil {
 		c.log.Info("publish refused", "stream", name, "err", err)
-		c.sendStatus(sid, message.LevelError, message.CodePublishBadName, name+" is not a valid stream name.",
+		c.sendStatus(sid, status.PublishBadName, name+" is not a valid stream name.",
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return plan, false
 	}
@@ -67,12 +67,12 @@ func (c *conn) startRecord(ns *netStream, plan recordPlan) {
 	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, c.clientProp()}
 	if err != nil {
 		c.log.Warn("record failed", "stream", ns.name, "file", plan.file.Rel, "err", err)
-		c.sendStatus(ns.id, message.LevelError, message.CodeRecordFailed, "Recording "+ns.name+" failed.", details...)
+		c.sendStatus(ns.id, status.RecordFailed, "Recording "+ns.name+" failed.", details...)
 		return
 	}
 	ns.rec = rec
 	c.log.Info("record start", "stream", ns.name, "file", plan.file.Rel, "append", plan.mode != media.RecordReplace)
-	c.sendStatus(ns.id, message.LevelStatus, message.CodeRecordStart, "Recording "+ns.name+".", details...)
+	c.sendStatus(ns.id, status.RecordStart, "Recording "+ns.name+".", details...)
 }
 
 // stopRecord finalizes the recording of ns after its publication closed
@@ -86,6 +86,6 @@ func (c *conn) stopRecord(ns *netStream) {
 	if err != nil {
 		c.log.Warn("record failed", "stream", ns.name, "err", err)
 	}
-	c.sendStatus(ns.id, message.LevelStatus, message.CodeRecordStop, "Stopped recording "+ns.name+".",
+	c.sendStatus(ns.id, status.RecordStop, "Stopped recording "+ns.name+".",
 		amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // synthFLV builds an FLV of dur ms: onMetaData, AVC and AAC sequence
@@ -156,8 +156,8 @@ func TestVODStatusSequenceAndMedia(t *testing.T) {
 	if err := s.PlayArgs("clip", 0, -1000, true); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodePlayStop, 10*time.Second)
-	want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlayComplete, message.CodePlayStop}
+	waitCode(t, col, status.PlayStop, 10*time.Second)
+	want := []string{status.PlayReset, status.PlayStart, status.PlayComplete, status.PlayStop}
 	if got := col.codes(); !slices.Equal(got, want) {
 		t.Errorf("status sequence %v, want %v", got, want)
 	}
@@ -204,7 +204,7 @@ func TestVODSeekStartLenAndSingleFrame(t *testing.T) {
 			if err := s.PlayArgs("clip", tc.start, tc.length, true); err != nil {
 				t.Fatal(err)
 			}
-			waitCode(t, col, message.CodePlayStop, 10*time.Second)
+			waitCode(t, col, status.PlayStop, 10*time.Second)
 			var frames []event
 			for _, e := range col.media() {
 				if e.kind == media.Video && !e.cfg {
@@ -231,17 +231,17 @@ func TestVODSeekStartLenAndSingleFrame(t *testing.T) {
 		if err := s.PlayArgs("clip", 0, -1000, true); err != nil {
 			t.Fatal(err)
 		}
-		waitCode(t, col, message.CodePlayStart, 5*time.Second)
+		waitCode(t, col, status.PlayStart, 5*time.Second)
 		if err := s.Seek(1500); err != nil {
 			t.Fatal(err)
 		}
-		waitCode(t, col, message.CodePlayStop, 10*time.Second)
+		waitCode(t, col, status.PlayStop, 10*time.Second)
 		ev := col.events()
-		i := slices.IndexFunc(ev, func(e event) bool { return e.code == message.CodeSeekNotify })
+		i := slices.IndexFunc(ev, func(e event) bool { return e.code == status.SeekNotify })
 		if i < 0 {
 			t.Fatalf("no Seek.Notify in %v", col.codes())
 		}
-		if ev[i+1].code != message.CodePlayStart {
+		if ev[i+1].code != status.PlayStart {
 			t.Errorf("after Seek.Notify: %+v, want Play.Start", ev[i+1])
 		}
 		for _, e := range ev[i+1:] {
@@ -270,9 +270,9 @@ func TestVODPlaylistContinuousTimestamps(t *testing.T) {
 	if err := s.PlayArgs("b", 0, -1000, false); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodePlayStop, 10*time.Second)
-	want := []string{message.CodePlayReset, message.CodePlayStart, "NetStream.Play.Switch", message.CodePlayStart,
-		message.CodePlayComplete, message.CodePlayStop}
+	waitCode(t, col, status.PlayStop, 10*time.Second)
+	want := []string{status.PlayReset, status.PlayStart, "NetStream.Play.Switch", status.PlayStart,
+		status.PlayComplete, status.PlayStop}
 	if got := col.codes(); !slices.Equal(got, want) {
 		t.Errorf("status sequence %v, want %v", got, want)
 	}
@@ -304,7 +304,7 @@ func TestVODPacing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Buffer 100 ms + lead 500 ms: never more than ~0.6 s ahead of real time.
-	for !col.has(message.CodePlayStop) {
+	for !col.has(status.PlayStop) {
 		el := time.Since(start)
 		var maxTS uint32
 		for _, e := range col.media() {
@@ -333,11 +333,11 @@ func TestVODPauseResume(t *testing.T) {
 	if err := s.PlayArgs("clip", 0, -1000, true); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodePlayStart, 5*time.Second)
+	waitCode(t, col, status.PlayStart, 5*time.Second)
 	if err := s.Pause(true, 0); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodePauseNotify, 5*time.Second)
+	waitCode(t, col, status.PauseNotify, 5*time.Second)
 	n := len(col.media())
 	time.Sleep(300 * time.Millisecond) // nothing may arrive while paused
 	if m := len(col.media()); m != n {
@@ -346,8 +346,8 @@ func TestVODPauseResume(t *testing.T) {
 	if err := s.Pause(false, 0); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodeUnpauseNotify, 5*time.Second)
-	waitCode(t, col, message.CodePlayStop, 10*time.Second)
+	waitCode(t, col, status.UnpauseNotify, 5*time.Second)
+	waitCode(t, col, status.PlayStop, 10*time.Second)
 	var video int
 	for _, e := range col.media() {
 		if e.kind == media.Video {
@@ -383,13 +383,13 @@ func TestVODHostileNames(t *testing.T) {
 			if err := s.PlayArgs(name, 0, -1000, true); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodePlayStreamNotFound); err != nil {
+			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.PlayStreamNotFound); err != nil {
 				t.Errorf("play: %v, want StreamNotFound", err)
 			}
 			if err := s.command("publish", amf.String(name), amf.String("record")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodePublishBadName); err != nil {
+			if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.PublishBadName); err != nil {
 				t.Errorf("publish record: %v, want BadName", err)
 			}
 		})
@@ -421,7 +421,7 @@ func TestRecordThenAppendContinues(t *testing.T) {
 		if err := s.Publish(testutil.Context(t, 5*time.Second), "sub/rec", typ); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodeRecordStart); err != nil {
+		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.RecordStart); err != nil {
 			t.Fatal(err)
 		}
 		_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: []byte{0x17, 0, 0, 0, 0, 1, 2}})
@@ -434,7 +434,7 @@ func TestRecordThenAppendContinues(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), message.CodeRecordStop); err != nil {
+		if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.RecordStop); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -539,11 +539,11 @@ func TestVODCorruptFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.notFound {
-				waitCode(t, col, message.CodePlayStreamNotFound, 5*time.Second)
+				waitCode(t, col, status.PlayStreamNotFound, 5*time.Second)
 				return
 			}
-			waitCode(t, col, message.CodePlayStop, 10*time.Second)
-			if !col.has(message.CodePlayComplete) {
+			waitCode(t, col, status.PlayStop, 10*time.Second)
+			if !col.has(status.PlayComplete) {
 				t.Errorf("no Play.Complete: %v", col.codes())
 			}
 			var video int
@@ -570,7 +570,7 @@ func TestVODCorruptFiles(t *testing.T) {
 		if err := s.PlayArgs("mp3:junk", 0, -1000, true); err != nil {
 			t.Fatal(err)
 		}
-		waitCode(t, col, message.CodePlayStreamNotFound, 5*time.Second)
+		waitCode(t, col, status.PlayStreamNotFound, 5*time.Second)
 	})
 }
 
@@ -601,7 +601,7 @@ func TestVODMP3(t *testing.T) {
 	if err := s.PlayArgs("mp3:song", 0, -1000, true); err != nil {
 		t.Fatal(err)
 	}
-	waitCode(t, col, message.CodePlayStop, 10*time.Second)
+	waitCode(t, col, status.PlayStop, 10*time.Second)
 	ev := col.events()
 	first := slices.IndexFunc(ev, func(e event) bool { return e.code == "data:onId3" })
 	firstAudio := slices.IndexFunc(ev, func(e event) bool { return e.kind == media.Audio })

@@ -14,6 +14,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // The replies of a connect / createStream / publish / play exchange, byte
@@ -331,12 +332,12 @@ func TestClientReadsConnectInfoLayouts(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, code string
 	}{
-		{"fms red5 nginx-rtmp _result", c2, message.CodeConnectSuccess},
-		{"null before the properties", strings.Replace(c2, "00 00 00 03 00 06 66 6d", "00 00 00 05 03 00 06 66 6d", 1), message.CodeConnectSuccess},
+		{"fms red5 nginx-rtmp _result", c2, status.ConnectSuccess},
+		{"null before the properties", strings.Replace(c2, "00 00 00 03 00 06 66 6d", "00 00 00 05 03 00 06 66 6d", 1), status.ConnectSuccess},
 		{"_error, null, info", `
 			02 00 06 5f 65 72 72 6f 72 ` + num1 + ` 05
 			03 00 04 63 6f 64 65 02 00 1e 4e 65 74 43 6f 6e 6e 65 63 74 69 6f 6e 2e 43 6f 6e 6e 65 63 74 2e 52 65 6a 65 63 74 65 64 00 00 09`,
-			message.CodeConnectRejected},
+			status.ConnectRejected},
 	} {
 		var d amf.Decoder
 		cmd, err := message.ParseCommand(vec(t, tc.body), message.TypeCommand, &d, nil)

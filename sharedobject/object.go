@@ -10,6 +10,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/sharedobject/wire"
+	"github.com/openfcs/openfcs/status"
 )
 
 // maxBody is where an initial sync is split into several messages (docs/shared-objects.md#client-pitfalls).
@@ -567,7 +568,7 @@ func (so *SharedObject) applyLocked(s *Session, cv uint32, events []wire.Event, 
 		n++
 		if n > allowed {
 			if ev.Type != wire.EventSendMessage {
-				so.rejectLocked(s, ev.Key, CodeNoWriteAccess)
+				so.rejectLocked(s, ev.Key, status.NoWriteAccess)
 			}
 			continue
 		}
@@ -612,7 +613,7 @@ func (so *SharedObject) rejectLocked(s *Session, key, code string) {
 	w := so.writerLocked(s)
 	if code != "" && !w.status {
 		w.status = true
-		w.extra = appendStatus(w.extra, code, "error")
+		w.extra = appendStatus(w.extra, code, status.Level(code))
 	}
 	if !slices.Contains(w.rejects, key) {
 		w.rejects = append(w.rejects, key)
@@ -644,11 +645,11 @@ func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v
 	ev, err := so.encodeChangeLocked(key, v)
 	if err != nil {
 		so.log.Warn("shared object change refused", "key", key, "err", err)
-		so.rejectLocked(s, key, CodeNoWriteAccess)
+		so.rejectLocked(s, key, status.NoWriteAccess)
 		return false
 	}
 	if so.fitsLocked(key, sl, len(ev)) != nil {
-		so.rejectLocked(s, key, CodeNoWriteAccess)
+		so.rejectLocked(s, key, status.NoWriteAccess)
 		return false
 	}
 	old := so.storeLocked(key, v, ev, newVer, s)
@@ -836,7 +837,7 @@ func (so *SharedObject) sendLocked(s *Session, handler string, args []amf.Value)
 			w := so.writerLocked(s)
 			if !w.status {
 				w.status = true
-				w.extra = appendStatus(w.extra, CodeNoWriteAccess, "error")
+				w.extra = appendStatus(w.extra, status.NoWriteAccess, status.Level(status.NoWriteAccess))
 			}
 		}
 		return

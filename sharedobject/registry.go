@@ -34,14 +34,6 @@ var (
 	ErrNoClientCreate = errors.New("sharedobject: clients may not create persistent objects here")
 )
 
-// Status codes sent to clients (docs/shared-objects.md#status-events).
-const (
-	CodeNoReadAccess         = "SharedObject.NoReadAccess"
-	CodeNoWriteAccess        = "SharedObject.NoWriteAccess"
-	CodeObjectCreationFailed = "SharedObject.ObjectCreationFailed"
-	CodeBadPersistence       = "SharedObject.BadPersistence"
-)
-
 // Subscriber receives the messages of the shared objects its session
 // uses. Deliver is called with the object's lock held, possibly from
 // another connection's goroutine or a timer: it must queue the message

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/sharedobject/wire"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Session is one connection's view of the registry: the objects it uses
@@ -132,7 +133,7 @@ func (s *Session) refuse(k soKey, code string) {
 	if k.persistent {
 		flags = wire.FlagPersistent
 	}
-	s.deliver(statusMessage(k.name, 0, flags, code, "error"))
+	s.deliver(statusMessage(k.name, 0, flags, code, status.Level(code)))
 }
 
 // use subscribes to k; false when refused (a Status was sent).
@@ -150,12 +151,12 @@ func (s *Session) use(k soKey, v uint32) bool {
 		return true
 	}
 	if !s.canRead(k.name) {
-		s.refuse(k, CodeNoReadAccess)
+		s.refuse(k, status.NoReadAccess)
 		return false
 	}
 	if len(s.used) >= s.r.cfg.MaxPerClient {
 		s.r.log.Warn("shared object refused", "so", k.name, "err", fmt.Errorf("%w: %d objects per client", ErrLimit, len(s.used)))
-		s.refuse(k, CodeObjectCreationFailed)
+		s.refuse(k, status.ObjectCreationFailed)
 		return false
 	}
 	r := s.r
@@ -163,14 +164,14 @@ func (s *Session) use(k soKey, v uint32) bool {
 	if r.sos[k] == nil && !s.canWrite(k.name) {
 		// Creating an object needs write access (docs/shared-objects.md#access-control).
 		r.mu.Unlock()
-		s.refuse(k, CodeNoWriteAccess)
+		s.refuse(k, status.NoWriteAccess)
 		return false
 	}
 	so, err := r.getLocked(k.name, k.persistent, true)
 	if err != nil {
 		r.mu.Unlock()
 		r.log.Info("shared object refused", "so", k.name, "err", err)
-		s.refuse(k, CodeObjectCreationFailed)
+		s.refuse(k, status.ObjectCreationFailed)
 		return false
 	}
 	so.mu.Lock()

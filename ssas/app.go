@@ -14,6 +14,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/status"
 )
 
 // setup creates the goja runtime and the SSAS globals. Loop goroutine.
@@ -494,7 +495,7 @@ func (r *Runtime) resultHandler(ro *goja.Object) instance.Result {
 			jv, err := r.toJS(v)
 			if err != nil {
 				r.log.Info("call result refused", "err", err)
-				name, jv = "onStatus", r.infoObject("error", instance.CodeCallFailed, "Result too large to convert.")
+				name, jv = "onStatus", r.infoObject(status.CallFailed, "Result too large to convert.")
 			}
 			_, _, _ = r.callHandler(name, ro, jv)
 		})

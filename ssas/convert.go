@@ -12,6 +12,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Conversions between AMF values and script values (docs/ssas.md#compatibility-with-old-scripts): numbers
@@ -331,9 +332,9 @@ func (r *Runtime) className(o *goja.Object) string {
 }
 
 // infoObject builds a script info object {level, code, description...}.
-func (r *Runtime) infoObject(level, code, desc string, extra ...any) *goja.Object {
+func (r *Runtime) infoObject(code, desc string, extra ...any) *goja.Object {
 	o := r.vm.NewObject()
-	_ = o.Set("level", level)
+	_ = o.Set("level", status.Level(code))
 	_ = o.Set("code", code)
 	if desc != "" {
 		_ = o.Set("description", desc)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Host loads application scripts for the engine: it implements
@@ -339,9 +340,7 @@ func (r *Runtime) Stop(reason string) {
 	r.mu.Unlock()
 	if reason != instance.StopFailed {
 		r.post(func() {
-			info := r.vm.NewObject()
-			_ = info.Set("code", reason)
-			_ = info.Set("level", "status")
+			info := r.infoObject(reason, "")
 			_, _, _ = r.callHandler("onAppStop", r.app, info)
 		})
 	}
@@ -461,10 +460,7 @@ func (r *Runtime) scriptError(what string, err error) {
 	if r.inStatus || r.vm == nil || r.app == nil {
 		return
 	}
-	info := r.vm.NewObject()
-	_ = info.Set("code", "Application.Script.Error")
-	_ = info.Set("level", "error")
-	_ = info.Set("description", desc)
+	info := r.infoObject(status.AppScriptError, desc)
 	_ = info.Set("filename", file)
 	_ = info.Set("lineno", line)
 	_ = info.Set("linebuf", linebuf)
@@ -609,5 +605,5 @@ func (r *Runtime) Published(_ *instance.Client, stream string) {
 }
 
 func callFailedInfo(desc string) amf.Value {
-	return instance.StatusInfo("error", instance.CodeCallFailed, desc)
+	return status.Info(status.CallFailed, desc)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Server-side NetConnection (docs/ssas.md#netconnection-and-netstream): the instance as an RTMP client
@@ -134,7 +135,7 @@ func (r *Runtime) setupNetConnection() {
 		was := nc.connected || nc.cancel != nil
 		nc.closeRemote()
 		if was {
-			nc.status("status", "NetConnection.Connect.Closed", "Connection closed.", nil)
+			nc.status(status.ConnectClosed, "Connection closed.", nil)
 		}
 		return goja.Undefined()
 	})
@@ -165,12 +166,12 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 		return true
 	}
 	if r.h.Dialer == nil {
-		nc.statusLater("NetConnection.Connect.Failed", "Outgoing connections are not configured.")
+		nc.statusLater(status.ConnectFailed, "Outgoing connections are not configured.")
 		return true
 	}
 	u, err := url.Parse(uri)
 	if err != nil || !strings.HasPrefix(strings.ToLower(u.Scheme), "rtmp") {
-		nc.statusLater("NetConnection.Connect.Failed", "Bad URI "+uri+".")
+		nc.statusLater(status.ConnectFailed, "Bad URI "+uri+".")
 		return false
 	}
 	nc.gen++
@@ -201,16 +202,16 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 					nc.statusInfo(rej.Info)
 					return
 				}
-				nc.status("error", "NetConnection.Connect.Failed", err.Error(), nil)
+				nc.status(status.ConnectFailed, err.Error(), nil)
 				return
 			}
 			nc.remote, nc.connected = rem, true
 			r.conns[nc] = struct{}{}
-			if ri, ok := rem.(RemoteInfo); ok && ri.ConnectInfo().Get("code").Str() == "NetConnection.Connect.Success" {
+			if ri, ok := rem.(RemoteInfo); ok && ri.ConnectInfo().Get("code").Str() == status.ConnectSuccess {
 				nc.statusInfo(ri.ConnectInfo())
 				return
 			}
-			nc.status("status", "NetConnection.Connect.Success", "Connection succeeded.", nil)
+			nc.status(status.ConnectSuccess, "Connection succeeded.", nil)
 		})
 		if !ok && rem != nil {
 			rem.Close()
@@ -234,9 +235,9 @@ func (nc *netConn) closeRemote() {
 	}
 }
 
-func (nc *netConn) status(level, code, desc string, extra []any) {
+func (nc *netConn) status(code, desc string, extra []any) {
 	r := nc.r
-	info := r.infoObject(level, code, desc, extra...)
+	info := r.infoObject(code, desc, extra...)
 	if _, ran, _ := r.callHandler("onStatus", nc.obj, info); !ran {
 		r.status(info)
 	}
@@ -258,7 +259,7 @@ func (nc *netConn) statusInfo(info amf.Value) {
 
 // statusLater reports a failure after connect() has returned, as FCS did.
 func (nc *netConn) statusLater(code, desc string) {
-	nc.r.post(func() { nc.status("error", code, desc, nil) })
+	nc.r.post(func() { nc.status(code, desc, nil) })
 }
 
 // remoteCall forwards a proxied call (registerProxy).
@@ -322,7 +323,7 @@ func (h *remoteHandler) Closed(error) {
 		}
 		nc.remote, nc.connected = nil, false
 		delete(nc.r.conns, nc)
-		nc.status("status", "NetConnection.Connect.Closed", "Connection closed.", nil)
+		nc.status(status.ConnectClosed, "Connection closed.", nil)
 	})
 }
 

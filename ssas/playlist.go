@@ -7,6 +7,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/openfcs/openfcs/media/playback"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Server-side playlists (docs/ssas.md#stream, Stream.play) are the engine's player
@@ -139,21 +140,21 @@ func (pl *playlist) status(s *streamObj, e playback.Event) {
 	name := e.Info.Name
 	switch e.Kind {
 	case playback.EventReset:
-		s.status("status", "NetStream.Play.Reset", "Playing and resetting "+name+".", name)
+		s.status(status.PlayReset, "Playing and resetting "+name+".", name)
 	case playback.EventStart:
-		s.status("status", "NetStream.Play.Start", "Started playing "+name+".", name)
+		s.status(status.PlayStart, "Started playing "+name+".", name)
 	case playback.EventSwitch:
-		s.status("status", "NetStream.Play.Switch", "Switching to "+name+".", name)
+		s.status(status.PlaySwitch, "Switching to "+name+".", name)
 	case playback.EventNotFound:
-		s.status("error", "NetStream.Play.StreamNotFound", "Failed to play "+name+"; stream not found.", name)
+		s.status(status.PlayStreamNotFound, "Failed to play "+name+"; stream not found.", name)
 	case playback.EventPublishNotify:
-		s.status("status", "NetStream.Play.PublishNotify", name+" is now published.", name)
+		s.status(status.PlayPublishNotify, name+" is now published.", name)
 	case playback.EventUnpublishNotify:
-		s.status("status", "NetStream.Play.UnpublishNotify", name+" is now unpublished.", name)
+		s.status(status.PlayUnpublishNotify, name+" is now unpublished.", name)
 	case playback.EventStop:
 		// The playlist has ended: so does the script's publication.
 		s.pl = nil
 		s.unpublish()
-		s.status("status", "NetStream.Play.Stop", "Stopped playing "+s.name+".")
+		s.status(status.PlayStop, "Stopped playing "+s.name+".")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Recorded streams from scripts (docs/ssas.md#application-methods clearStreams, docs/ssas.md#stream
@@ -40,11 +41,11 @@ func (s *streamObj) record(arg goja.Value) bool {
 		mode = arg.String()
 	}
 	if mode != "record" && mode != "append" {
-		s.status("error", "NetStream.Record.Failed", "Unknown record mode "+mode+".")
+		s.status(status.RecordFailed, "Unknown record mode "+mode+".")
 		return false
 	}
 	if _, _, err := instance.ParseStreamFile(s.name, true); err != nil {
-		s.status("error", "NetStream.Record.NoAccess", s.name+" cannot be recorded: "+err.Error()+".")
+		s.status(status.RecordNoAccess, s.name+" cannot be recorded: "+err.Error()+".")
 		return false
 	}
 	if s.rec != nil {
@@ -71,11 +72,11 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 	sf, err := r.in.ResolveStream(cfg, s.name, true)
 	if err != nil {
 		r.log.Info("record refused", "stream", s.name, "err", err)
-		s.status("error", "NetStream.Record.NoAccess", s.name+" cannot be recorded: "+err.Error()+".")
+		s.status(status.RecordNoAccess, s.name+" cannot be recorded: "+err.Error()+".")
 		return false
 	}
 	if r.in.Streams().Files().Recording(sf.Path) {
-		s.status("error", "NetStream.Record.Failed", s.name+" is already being recorded.")
+		s.status(status.RecordFailed, s.name+" is already being recorded.")
 		return false
 	}
 	m := media.RecordReplace
@@ -91,12 +92,12 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 	})
 	if err != nil {
 		r.log.Warn("record failed", "stream", s.name, "file", sf.Rel, "err", err)
-		s.status("error", "NetStream.Record.Failed", "Recording "+s.name+" failed.")
+		s.status(status.RecordFailed, "Recording "+s.name+" failed.")
 		return false
 	}
 	s.rec = rec
 	r.log.Info("record start", "stream", s.name, "file", sf.Rel, "append", m == media.RecordAppend, "by", "script")
-	s.status("status", "NetStream.Record.Start", "Recording "+s.name+".")
+	s.status(status.RecordStart, "Recording "+s.name+".")
 	// The recording also ends by itself when the publisher stops.
 	r.bg.Go(func() {
 		select {
@@ -123,14 +124,14 @@ func (s *streamObj) stopRecord() {
 	s.rec = nil
 	if err := rec.Close(); err != nil {
 		s.r.log.Warn("record failed", "stream", s.name, "err", err)
-		s.status("error", "NetStream.Record.Failed", "Recording "+s.name+" failed.")
+		s.status(status.RecordFailed, "Recording "+s.name+" failed.")
 	}
 	select {
 	case <-s.r.stopBG:
 		return // the runtime is ending: no more script events
 	default:
 	}
-	s.status("status", "NetStream.Record.Stop", "Stopped recording "+s.name+".")
+	s.status(status.RecordStop, "Stopped recording "+s.name+".")
 }
 
 // clear implements Stream.clear(): the stream's recorded file is deleted
@@ -141,19 +142,19 @@ func (s *streamObj) clear() bool {
 	sf, err := r.in.ResolveStream(r.in.AppConfigOrDefaults(), s.name, false)
 	switch {
 	case err != nil:
-		s.status("error", "NetStream.Clear.Failed", "No recorded file for "+s.name+".")
+		s.status(status.ClearFailed, "No recorded file for "+s.name+".")
 		return false
 	case r.in.Streams().Files().Recording(sf.Path):
-		s.status("error", "NetStream.Clear.Failed", s.name+" is being recorded.")
+		s.status(status.ClearFailed, s.name+" is being recorded.")
 		return false
 	}
 	if err := os.Remove(sf.Path); err != nil {
 		r.log.Warn("clear failed", "stream", s.name, "err", err)
-		s.status("error", "NetStream.Clear.Failed", "Could not delete "+s.name+".")
+		s.status(status.ClearFailed, "Could not delete "+s.name+".")
 		return false
 	}
 	r.log.Info("stream file cleared", "stream", s.name, "file", sf.Rel)
-	s.status("status", "NetStream.Clear.Success", "Cleared "+s.name+".")
+	s.status(status.ClearSuccess, "Cleared "+s.name+".")
 	return true
 }
 

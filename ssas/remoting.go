@@ -16,6 +16,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/amf/remoting"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Flash Remoting from scripts (docs/remoting.md): a NetConnection
@@ -29,8 +30,8 @@ import (
 
 // Status codes of calls that failed on the way (Flash Player's).
 const (
-	codeCallFailed = "NetConnection.Call.Failed"
-	codeBadVersion = "NetConnection.Call.BadVersion"
+	codeCallFailed = status.CallFailed
+	codeBadVersion = status.CallBadVersion
 )
 
 // remotingState accounts an instance's remoting calls. Loop only.
@@ -391,7 +392,7 @@ func (nc *netConn) failCalls(calls []*gatewayCall, code, desc, target string) {
 	r := nc.r
 	for _, c := range calls {
 		r.log.Warn("remoting call failed", "gateway", safeURL(target), "method", c.target, "code", code, "description", desc)
-		info := instance.StatusInfo("error", code, desc)
+		info := status.Info(code, desc)
 		info.Set("details", amf.String(safeURL(target)))
 		nc.callStatus(c, info)
 	}
@@ -409,7 +410,7 @@ func (nc *netConn) callStatus(c *gatewayCall, info amf.Value) {
 	v, err := r.toJS(info)
 	if err != nil {
 		r.log.Info("remoting status too large to convert", "method", c.target, "err", err)
-		v = r.infoObject("error", codeCallFailed, "Status too large to convert.")
+		v = r.infoObject(codeCallFailed, "Status too large to convert.")
 	}
 	if c.responder != nil {
 		if _, ran, _ := r.callHandler("onStatus", c.responder, v); ran {

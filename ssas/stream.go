@@ -11,6 +11,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/playback"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Server-side Stream objects (docs/ssas.md#stream): Stream.get(name) names a live
@@ -112,13 +113,13 @@ func (r *Runtime) streamFor(name string) goja.Value {
 
 // status delivers an onStatus to the stream, or to application.onStatus
 // when the stream has no handler (docs/ssas.md#stream). details defaults to the stream name.
-func (s *streamObj) status(level, code, desc string, details ...string) {
+func (s *streamObj) status(code, desc string, details ...string) {
 	r := s.r
 	d := s.name
 	if len(details) > 0 {
 		d = details[0]
 	}
-	info := r.infoObject(level, code, desc, "details", d)
+	info := r.infoObject(code, desc, "details", d)
 	if _, ran, _ := r.callHandler("onStatus", s.obj, info); !ran {
 		r.status(info)
 	}
@@ -134,11 +135,11 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 	if isBool(src, false) {
 		s.stopPlaylist()
 		s.unpublish()
-		s.status("status", "NetStream.Play.Stop", "Stopped playing "+s.name+".")
+		s.status(status.PlayStop, "Stopped playing "+s.name+".")
 		return true
 	}
 	if nc := s.r.netConnOf(call.Argument(4)); nc != nil {
-		s.status("error", "NetStream.Play.Failed", "Pulling a stream through a NetConnection is not supported.")
+		s.status(status.PlayFailed, "Pulling a stream through a NetConnection is not supported.")
 		return false
 	}
 	name, _, err := instance.StreamName(src.String())
@@ -147,7 +148,7 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 		_, _, err = instance.ParseStreamFile(name, false)
 	}
 	if err != nil || (name == s.name && it.Start == playback.StartLive) {
-		s.status("error", "NetStream.Play.StreamNotFound", "Bad source "+src.String()+".", src.String())
+		s.status(status.PlayStreamNotFound, "Bad source "+src.String()+".", src.String())
 		return false
 	}
 	reset := true
@@ -167,13 +168,13 @@ func (s *streamObj) play(call goja.FunctionCall) bool {
 			return true // queued behind the running items
 		}
 		if errors.Is(err, playback.ErrPlaylistFull) {
-			s.status("error", "NetStream.Play.Failed", "The playlist of "+s.name+" is full.", name)
+			s.status(status.PlayFailed, "The playlist of "+s.name+" is full.", name)
 			return false
 		}
 		// The playlist has ended: a new one starts.
 	}
 	if err := s.publish(); err != nil {
-		s.status("error", "NetStream.Publish.BadName", s.name+" is already being published.")
+		s.status(status.PublishBadName, s.name+" is already being published.")
 		return false
 	}
 	s.stopPlaylist()

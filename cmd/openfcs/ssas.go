@@ -13,6 +13,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/ssas"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Wiring of application scripts: the ssas host loads main.asc for the
@@ -149,7 +150,7 @@ func (r *remote) Call(method string, args []amf.Value, result instance.Result) {
 	go func() {
 		v, ok, err := r.cl.CallInfo(r.ctx, method, args...)
 		if err != nil {
-			v, ok = instance.StatusInfo("error", instance.CodeCallFailed, err.Error()), false
+			v, ok = status.Info(status.CallFailed, err.Error()), false
 		}
 		result(v, ok)
 	}()

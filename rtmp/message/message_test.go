@@ -126,23 +126,6 @@ func TestDataAndHandler(t *testing.T) {
 	}
 }
 
-func TestStatusError(t *testing.T) {
-	inner := errors.New("boom")
-	err := error(&StatusError{Code: CodePublishBadName, Description: "busy", Err: inner})
-	se, ok := errors.AsType[*StatusError](err)
-	if !ok || se.Code != CodePublishBadName || !errors.Is(err, inner) {
-		t.Fatalf("StatusError matching failed: %v", err)
-	}
-	info := Info(LevelError, CodePublishBadName, "busy", amf.Prop{Key: "details", Value: amf.String("s1")})
-	keys := []string{}
-	for _, p := range info.Props() {
-		keys = append(keys, p.Key)
-	}
-	if strings.Join(keys, ",") != "level,code,description,details" {
-		t.Errorf("info keys %v", keys)
-	}
-}
-
 // FuzzParse feeds arbitrary payloads to every parser of the package: no
 // panic, and a command that parses re-encodes to one that parses the same.
 func FuzzParse(f *testing.F) {
