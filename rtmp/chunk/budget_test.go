@@ -108,7 +108,9 @@ func TestBudgetSharedByReaders(t *testing.T) {
 
 	// A ends; its bytes come back, and a new reader gets them.
 	_ = wa.Close()
-	<-doneA
+	if err := <-doneA; err == nil {
+		t.Fatal("A: reader ended without an error after its writer closed")
+	}
 	a.Release()
 	if n := b.Used(); n != 0 {
 		t.Fatalf("budget holds %d after both released", n)
