@@ -11,7 +11,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp/message"
 )
 
-// Native bandwidth detection (docs/rtmp.md#bandwidth-check), for a client's
+// Native bandwidth detection (docs/interop.md#bandwidth-check), for a client's
 // checkBandwidth or _checkbw that the application script does not handle.
 //
 // The server calls the client's check method in rounds, one at a time:
@@ -21,8 +21,9 @@ import (
 // deltaDown (kbit sent), deltaTime (seconds, the round trips taken out)
 // and latency (ms). The names depend on how the client asked: Flash
 // Player's nc.call("checkBandwidth") gets onBWCheck / onBWDone (FMS 3.5);
-// librtmp's _checkbw gets _onbwcheck / _onbwdone, which librtmp answers
-// (a _result with a counter) and ignores.
+// librtmp's _checkbw gets _onbwcheck / _onbwdone: librtmp answers each
+// _onbwcheck with a _result carrying a counter and takes _onbwdone as the
+// end.
 
 // bwFirstRound is the payload of the first measuring round; bwMaxRound
 // bounds one round, well inside a client's default AMF string limit.

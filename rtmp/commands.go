@@ -267,11 +267,12 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	return nil
 }
 
-// sendConnectSuccess queues the _result of an accepted connect (docs/rtmp.md
-// docs/rtmp.md#connect). Its properties object takes the command object's place, right
-// after the transaction id, and the info object follows: Flash Player
-// hands the value after the properties to onStatus, so anything in
-// between (such as the null other results carry) hides the code from it.
+// sendConnectSuccess queues the _result of an accepted connect
+// (docs/interop.md#the-connect-reply). Its properties object takes the
+// command object's place, right after the transaction id, and the info
+// object follows: Flash Player hands the value after the properties to
+// onStatus, so anything in between (such as the null other results
+// carry) hides the code from it.
 func (c *conn) sendConnectSuccess(txn float64, enc int, clientID uint64) {
 	c.sendCommand(0, &message.Command{Name: "_result", Txn: txn,
 		Object: amf.Object(
