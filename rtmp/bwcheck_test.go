@@ -35,14 +35,18 @@ func runBWCheck(t *testing.T, c *Client, method, check, done string) bwRun {
 		case cmd := <-c.Calls:
 			switch cmd.Name {
 			case check:
-				if cmd.Txn == 0 {
-					t.Fatalf("%s without a transaction: the server could not time it", check)
+				if cmd.Txn == 0 || !cmd.Object.IsNull() {
+					t.Fatalf("%s with txn %v and command object %v: want a transaction (the server times the answer) and null", check, cmd.Txn, cmd.Object)
 				}
 				run.payloads = append(run.payloads, len(cmd.Arg(0).Str()))
 				if err := c.Reply(cmd.Txn, amf.Number(float64(len(run.payloads))), true); err != nil {
 					t.Fatal(err)
 				}
 			case done:
+				// A call that wants no answer: txn 0, null command object.
+				if cmd.Txn != 0 || !cmd.Object.IsNull() {
+					t.Errorf("%s with txn %v and command object %v, want 0 and null", done, cmd.Txn, cmd.Object)
+				}
 				run.done, run.elapsed = cmd.Args, time.Since(start)
 				return run
 			default:
