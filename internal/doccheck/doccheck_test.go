@@ -277,3 +277,48 @@ func TestProblemsFlagged(t *testing.T) {
 		}
 	}
 }
+
+// codeLiteral is a status code spelled out as a Go string.
+var codeLiteral = regexp.MustCompile(`"(?:NetConnection|NetStream|SharedObject|Application)\.[A-Z][A-Za-z.]*"`)
+
+// TestStatusCodesOnlyInStatus: status codes are named once, in package
+// status (docs/rtmp.md#status-codes); code elsewhere uses the names, so a
+// code cannot be misspelled or sent with another level. Tests may spell
+// codes out: they check what goes on the wire.
+func TestStatusCodesOnlyInStatus(t *testing.T) {
+	root := repoRoot(t)
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && (skipped[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || strings.HasPrefix(rel, "status/") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := codeLiteral.FindString(line); m != "" {
+				t.Errorf("%s:%d: %s spelled out; use its name in package status", rel, i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("read only %d Go files: the walk is broken", n)
+	}
+}
