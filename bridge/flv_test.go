@@ -16,6 +16,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/rtmp"
@@ -206,7 +207,7 @@ func TestFLVPlaysLiveStream(t *testing.T) {
 			if _, err := body.next(); !errors.Is(err, io.EOF) {
 				t.Fatalf("after unpublish: %v, want the end of the body", err)
 			}
-			waitFor(t, 5*time.Second, "the closed line", func() bool {
+			testutil.WaitFor(t, 5*time.Second, "the closed line", func() bool {
 				return strings.Contains(st.logs.String(), `msg="http-flv closed"`) && strings.Contains(st.logs.String(), "reason=unpublished")
 			})
 		})
@@ -218,7 +219,7 @@ func TestFLVPlaysLiveStream(t *testing.T) {
 // connection). The method does not exist; the error answer is enough.
 func barrier(t testing.TB, c *rtmp.Client) {
 	t.Helper()
-	_, _ = c.Call(ctxT(t, 10*time.Second), "barrier")
+	_, _ = c.Call(testutil.Context(t, 10*time.Second), "barrier")
 }
 
 // guardLoader is an application script for app "guarded": it admits a
@@ -262,7 +263,7 @@ func TestFLVRefusals(t *testing.T) {
 	st := startStack(t, stackOpts{loader: guardLoader{}})
 	pub := dialRTMP(t, st.url("rtmp", "live"))
 	write(t, publish(t, pub, "s"), media.Packet{Kind: media.Video, Payload: avcConfig})
-	gp, err := rtmp.Dial(ctxT(t, 10*time.Second), st.url("rtmp", "guarded"), rtmp.ClientConfig{})
+	gp, err := rtmp.Dial(testutil.Context(t, 10*time.Second), st.url("rtmp", "guarded"), rtmp.ClientConfig{})
 	if err == nil {
 		_ = gp.Close()
 		t.Fatal("the guard script admitted an RTMP client without a key")
@@ -313,7 +314,7 @@ func TestFLVRefusals(t *testing.T) {
 		}
 	})
 	// Every refused client has left its instance.
-	waitFor(t, 5*time.Second, "refused clients gone", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "refused clients gone", func() bool {
 		for _, in := range st.eng.Instances() {
 			if in.App == "guarded" && len(in.Clients()) != 0 {
 				return false
@@ -380,8 +381,8 @@ func TestFLVAdmittedByScript(t *testing.T) {
 		t.Errorf("player's protocol %q, want http-flv", protocol)
 	}
 	_ = conn.Close()
-	waitFor(t, 5*time.Second, "the player leaving the instance", func() bool { return len(in.Clients()) == 1 })
-	waitFor(t, 5*time.Second, "the closed line", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the player leaving the instance", func() bool { return len(in.Clients()) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "the closed line", func() bool {
 		return strings.Contains(st.logs.String(), `msg="http-flv closed"`) && strings.Contains(st.logs.String(), "reason=eof")
 	})
 }
@@ -449,11 +450,11 @@ func TestFLVSlowConsumer(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-pubDone }()
-	waitFor(t, 15*time.Second, "the stalled player cut off", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the stalled player cut off", func() bool {
 		return strings.Contains(st.logs.String(), `msg="http-flv closed"`) && strings.Contains(st.logs.String(), "reason=slow_consumer")
 	})
 	before := received()
-	waitFor(t, 10*time.Second, "the reading player still receiving", func() bool { return received() > before+20 })
+	testutil.WaitFor(t, 10*time.Second, "the reading player still receiving", func() bool { return received() > before+20 })
 	_ = resp.Body.Close()
 	<-readerDone
 }

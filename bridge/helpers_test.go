@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/media"
@@ -35,24 +34,6 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// syncBuffer is a log sink safe for the servers' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is the server side as cmd/openfcs wires it: engine, RTMP server,
 // tunnel and bridge on one fiber app, one Mux over a plain port and a TLS
 // port, both serving every protocol.
@@ -65,7 +46,7 @@ type stack struct {
 	mux    *listen.Mux
 	addr   string // plain port
 	tlsAdr string // TLS port
-	logs   *syncBuffer
+	logs   *testutil.LogBuffer
 }
 
 type stackOpts struct {
@@ -79,18 +60,12 @@ type stackOpts struct {
 
 func startStack(t testing.TB, o stackOpts) *stack {
 	t.Helper()
-	apps := t.TempDir()
-	for _, app := range []string{"live", "guarded"} {
-		if err := os.Mkdir(filepath.Join(apps, app), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &syncBuffer{}
+	apps := testutil.Apps(t, "live", "guarded")
 	level := slog.LevelDebug
 	if o.quiet {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	log, logs := testutil.Logger(t, level)
 	st := &stack{logs: logs}
 	st.eng = instance.NewManager(instance.Config{AppsDir: apps, Media: o.media}, log)
 	if o.loader != nil {
@@ -144,9 +119,6 @@ func startStack(t testing.TB, o stackOpts) *stack {
 		_ = st.mux.Close()
 		wg.Wait()
 		st.eng.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
 	})
 	return st
 }
@@ -159,25 +131,6 @@ func (st *stack) url(scheme, app string) string {
 		addr = st.tlsAdr
 	}
 	return scheme + "://" + addr + "/" + app
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond under a deadline (docs/architecture.md#tests: no sleeps).
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 var insecure = &tls.Config{InsecureSkipVerify: true}
@@ -207,7 +160,7 @@ func clientConfig(t testing.TB, rawURL string) rtmp.ClientConfig {
 // transport.
 func dialRTMP(t testing.TB, rawURL string) *rtmp.Client {
 	t.Helper()
-	c, err := rtmp.Dial(ctxT(t, 10*time.Second), rawURL, clientConfig(t, rawURL))
+	c, err := rtmp.Dial(testutil.Context(t, 10*time.Second), rawURL, clientConfig(t, rawURL))
 	if err != nil {
 		t.Fatalf("dial %s: %v", rawURL, err)
 	}
@@ -255,7 +208,7 @@ func interframe(i byte, size int) []byte {
 // publish opens a publishing stream named name on c.
 func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
 	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	s, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +222,7 @@ func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
 // play opens a playing stream of name on c recording into r.
 func play(t testing.TB, c *rtmp.Client, name string, r *recorder) *rtmp.ClientStream {
 	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	s, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)

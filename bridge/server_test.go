@@ -16,6 +16,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -67,7 +68,7 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 				write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
 				write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 			}
-			waitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.of(media.Video)) >= n+1 })
+			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.of(media.Video)) >= n+1 })
 			vids := rec.of(media.Video)
 			if !bytes.Equal(vids[0].Payload, avcConfig) {
 				t.Fatalf("first video %x, want the config", vids[0].Payload)
@@ -121,7 +122,7 @@ func TestSharedObjectEveryTransport(t *testing.T) {
 			m.mu <- struct{}{}
 		}
 		c := dialRTMP(t, st.url(sc, "live"))
-		if err := m.so.Connect(ctxT(t, 10*time.Second), c); err != nil {
+		if err := m.so.Connect(testutil.Context(t, 10*time.Second), c); err != nil {
 			t.Fatalf("%s: connect SO: %v", sc, err)
 		}
 		members[i] = m
@@ -154,8 +155,8 @@ func TestSharedObjectEveryTransport(t *testing.T) {
 			if to == from {
 				code = "success"
 			}
-			waitFor(t, 10*time.Second, to.scheme+" sees "+code+" of "+key, func() bool { return has(to, code, key) })
-			waitFor(t, 10*time.Second, to.scheme+" gets the send of "+from.scheme, func() bool { return sent(to, "say:hi from "+from.scheme) })
+			testutil.WaitFor(t, 10*time.Second, to.scheme+" sees "+code+" of "+key, func() bool { return has(to, code, key) })
+			testutil.WaitFor(t, 10*time.Second, to.scheme+" gets the send of "+from.scheme, func() bool { return sent(to, "say:hi from "+from.scheme) })
 			if got := to.so.Get(key); got.Str() != from.scheme {
 				t.Errorf("%s: %s = %v, want %q", to.scheme, key, got, from.scheme)
 			}
@@ -228,7 +229,7 @@ func wsDial(t testing.TB, st *stack, origin string) (*websocket.Conn, *http.Resp
 		hdr = http.Header{"Origin": {origin}}
 	}
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	ws, resp, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, hdr)
+	ws, resp, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, hdr)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -281,23 +282,23 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 	audio := func() int { return len(rec.of(media.Audio)) }
-	waitFor(t, 10*time.Second, "the player receiving", func() bool { return audio() > 5 })
+	testutil.WaitFor(t, 10*time.Second, "the player receiving", func() bool { return audio() > 5 })
 
 	// connected opens an RTMP session over a WebSocket and returns the
 	// socket under it, for a client that misbehaves after connect.
 	connected := func(t *testing.T) (*rtmp.Client, *wsConn) {
 		t.Helper()
 		u := st.url("rtmpws", "live")
-		nc, err := DialFunc(DialConfig{})(ctxT(t, 10*time.Second), mustParse(t, u))
+		nc, err := DialFunc(DialConfig{})(testutil.Context(t, 10*time.Second), mustParse(t, u))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := rtmp.NewClient(ctxT(t, 10*time.Second), nc, rtmp.ClientConfig{})
+		c, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), nc, rtmp.ClientConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
-		if _, err := c.Connect(ctxT(t, 10*time.Second), "live", u); err != nil {
+		if _, err := c.Connect(testutil.Context(t, 10*time.Second), "live", u); err != nil {
 			t.Fatal(err)
 		}
 		return c, nc.(*wsConn)
@@ -336,7 +337,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			run: func(t *testing.T) string {
 				t.Helper()
 				c, nc := connected(t)
-				s, err := c.CreateStream(ctxT(t, 10*time.Second))
+				s, err := c.CreateStream(testutil.Context(t, 10*time.Second))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -349,7 +350,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			run: func(t *testing.T) string {
 				t.Helper()
 				d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, WriteBufferSize: 256 << 10}
-				ws, _, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, nil)
+				ws, _, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -412,7 +413,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 				return true
 			}
 			var lines []string
-			waitFor(t, 10*time.Second, "the log line of "+a.name, func() bool {
+			testutil.WaitFor(t, 10*time.Second, "the log line of "+a.name, func() bool {
 				lines = lines[:0]
 				for l := range strings.SplitSeq(st.logs.String(), "\n") {
 					if match(l) {
@@ -424,7 +425,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			if len(lines) != 1 {
 				t.Errorf("%d log lines, want 1: %q", len(lines), lines)
 			}
-			waitFor(t, 10*time.Second, "the player still receiving", func() bool { return audio() > before+5 })
+			testutil.WaitFor(t, 10*time.Second, "the player still receiving", func() bool { return audio() > before+5 })
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/amf/remoting"
+	"github.com/openfcs/openfcs/internal/testutil"
 )
 
 // testGateway is a Flash Remoting gateway for unit tests (the e2e suite
@@ -511,7 +512,7 @@ for (var i = 0; i < 5; i++) {
   nc.call("slow.wait", {onResult: function (r) { trace("done " + r); }});
 }
 `)
-		waitFor(t, func() bool { return len(g.Requests()) == 2 })
+		testutil.WaitFor(t, 10*time.Second, "len(g.Requests()) == 2", func() bool { return len(g.Requests()) == 2 })
 		e.barrier()
 		rt := e.ld.last()
 		state := make(chan [2]int, 1)
@@ -523,7 +524,7 @@ for (var i = 0; i < 5; i++) {
 		for range 5 {
 			e.waitLine("done late")
 		}
-		waitFor(t, func() bool { return len(scriptTraces(e)) == 5 })
+		testutil.WaitFor(t, 10*time.Second, "len(scriptTraces(e)) == 5", func() bool { return len(scriptTraces(e)) == 5 })
 		if m := g.MaxInFlight(); m != 2 {
 			t.Fatalf("at most %d requests at once, want 2", m)
 		}
@@ -578,22 +579,11 @@ setTimeout(function () {
 `)
 	e.waitLine("after reconnect 4")
 	g.Release()
-	waitFor(t, func() bool { return len(g.Requests()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "len(g.Requests()) == 2", func() bool { return len(g.Requests()) == 2 })
 	e.barrier()
 	got := strings.Join(scriptTraces(e), "\n")
 	if strings.Contains(got, "late answer") || strings.Contains(got, "queued answer") {
 		t.Fatalf("a closed connection's call was answered:\n%s", got)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
