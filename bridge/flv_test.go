@@ -254,9 +254,9 @@ func (s *guardScript) Disconnect(*instance.Client) {}
 func (s *guardScript) Call(_ *instance.Client, _ string, _ []amf.Value, result instance.Result) {
 	result(amf.Undefined(), false)
 }
-func (s *guardScript) Publish(*instance.Client, string) error { return nil }
-func (s *guardScript) Unpublish(*instance.Client, string)     {}
-func (s *guardScript) Stop(string)                            {}
+func (s *guardScript) Publish(*instance.Client, instance.PublishRequest) error { return nil }
+func (s *guardScript) Unpublish(*instance.Client, string)                      {}
+func (s *guardScript) Stop(string)                                             {}
 
 // TestFLVRefusals: what an HTTP-FLV request that cannot play answers.
 func TestFLVRefusals(t *testing.T) {

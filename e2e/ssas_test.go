@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/status"
 )
@@ -309,8 +310,9 @@ Client.prototype.ping = function () { return "pong " + application.name; };
 	}
 }
 
-// A syntax error in main.asc rejects connects with a clear description;
-// a fixed file is picked up by the next connect.
+// A syntax error in main.asc rejects connects with a clear description
+// and nothing of the script's insides; a fixed file is picked up by the
+// next connect.
 func TestSSASSyntaxError(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{Apps: []string{"broken"}})
@@ -321,11 +323,140 @@ func TestSSASSyntaxError(t *testing.T) {
 	if ok || info.Get("code").Str() != status.ConnectRejected || info.Get("description").Str() != "Application script error" {
 		t.Fatalf("connect to a broken script: ok=%v info=%v", ok, info)
 	}
-	if !strings.Contains(info.Get("application").Str(), "main.asc:3") {
-		t.Errorf("rejection does not name the file and line: %v", info.Get("application"))
-	}
+	checkGenericRejection(t, info)
+	waitFor(t, 10*time.Second, "the compile error logged with file and line", func() bool {
+		return len(scriptErrorLogs(srv, "broken")) == 1 && scriptErrorLogs(srv, "broken")[0]["line"] == 3.0
+	})
 	srv.writeApp(t, "broken", map[string]string{"main.asc": "application.onConnect = function (c) { return true; };\n"})
 	if _, info, ok := srv.connectInfo(t, ctx, "broken"); !ok {
 		t.Fatalf("connect after the fix: %v", info)
+	}
+}
+
+// checkGenericRejection fails unless the rejection's application field is
+// the short generic message: no file name, path or Go error text.
+func checkGenericRejection(t testing.TB, info amf.Value) {
+	t.Helper()
+	app := info.Get("application").Str()
+	if app != instance.ScriptErrorApplication {
+		t.Errorf("info.application = %q, want %q", app, instance.ScriptErrorApplication)
+	}
+	for _, leak := range []string{".asc", "/", "instance:", "Error:", "no such file"} {
+		if strings.Contains(app+info.Get("description").Str(), leak) {
+			t.Errorf("the rejection carries %q: %v", leak, info)
+		}
+	}
+}
+
+// scriptErrorLogs returns the server's `script error` lines of app.
+func scriptErrorLogs(srv *server, app string) []map[string]any {
+	return srv.findLogs(func(m map[string]any) bool { return m["msg"] == "script error" && m["app"] == app })
+}
+
+// An authentication application whose load() of its library fails must
+// not come up without its onConnect: every connect is rejected (the
+// project's client and rtmpdump), the rejection says only that the
+// application failed, and the log names main.asc and the line once for
+// all those connects. Adding the library makes the next connect load it.
+func TestSSASLoadErrorRejectsEveryConnect(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"gate"}})
+	srv.writeApp(t, "gate", map[string]string{"main.asc": "trace(\"gate loading\");\n" +
+		"load(\"passwords.asc\");\n" +
+		"application.onConnect = function (client, user, pass) {\n" +
+		"    return passwords[user] === pass;\n" +
+		"};\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	for i := range 3 {
+		_, info, ok := srv.connectInfo(t, ctx, "gate", amf.String("alice"), amf.String("anything"))
+		if ok || info.Get("code").Str() != message.CodeConnectRejected {
+			t.Fatalf("connect %d to an app whose load() failed: ok=%v info=%v", i, ok, info)
+		}
+		checkGenericRejection(t, info)
+	}
+	dump := startProc(t, procOpts{Quiet: true}, "rtmpdump", "-V", "-r", "rtmp://"+srv.rtmpAddr+"/gate/cam",
+		"-o", filepath.Join(t.TempDir(), "gate.flv"), "-C", "S:alice", "-C", "S:anything")
+	if err := dump.wait(t, 20*time.Second); err == nil {
+		t.Errorf("rtmpdump connecting to an app whose load() failed exited 0")
+	}
+	if se := dump.stderr.String(); !strings.Contains(se, message.CodeConnectRejected) {
+		t.Errorf("rtmpdump did not report %s:\n%s", message.CodeConnectRejected, se)
+	}
+
+	errs := scriptErrorLogs(srv, "gate")
+	if len(errs) != 1 {
+		t.Fatalf("%d `script error` lines for 4 connects, want 1 (once per load): %v", len(errs), errs)
+	}
+	if errs[0]["file"] != "main.asc" || errs[0]["line"] != 2.0 {
+		t.Errorf("script error names %v:%v, want main.asc:2", errs[0]["file"], errs[0]["line"])
+	}
+	if st, _ := errs[0]["stack"].(string); strings.Contains(st, "github.com") || strings.Contains(st, "(native)") {
+		t.Errorf("the script stack shows host frames: %q", st)
+	}
+	if n := strings.Count(strings.Join(srv.traces(), "\n"), "gate loading"); n != 1 {
+		t.Errorf("the script ran %d times for 4 connects, want 1", n)
+	}
+
+	srv.writeApp(t, "gate", map[string]string{"passwords.asc": "var passwords = {alice: \"secret\"};\n"})
+	if _, info, ok := srv.connectInfo(t, ctx, "gate", amf.String("alice"), amf.String("secret")); !ok {
+		t.Fatalf("right password after the library was added: %v", info)
+	}
+	if _, info, ok := srv.connectInfo(t, ctx, "gate", amf.String("alice"), amf.String("guess")); ok {
+		t.Fatalf("wrong password accepted after the library was added: %v", info)
+	}
+}
+
+// A client accepted later, from a timer, is in application.clients and
+// receives application.broadcastMsg, as is one accepted inside onConnect.
+func TestSSASDeferredClientGetsBroadcast(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"lobby"}})
+	srv.writeApp(t, "lobby", map[string]string{"main.asc": `
+function names() {
+    var s = [];
+    for (var i = 0; i < application.clients.length; i++) s.push(application.clients[i].nick);
+    return s.join(",");
+}
+application.onConnect = function (client, nick) {
+    client.nick = nick;
+    if (nick == "late") {
+        setTimeout(function () {
+            application.acceptConnection(client);
+            application.broadcastMsg("joined", nick, names());
+        }, 300);
+        return null;
+    }
+    application.acceptConnection(client);
+    application.broadcastMsg("joined", nick, names());
+};
+Client.prototype.who = function () { return names(); };
+Client.prototype.shout = function (text) { application.broadcastMsg("heard", this.nick, text); return true; };
+`})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	early := srv.dialApp(t, ctx, "lobby", amf.String("early"))
+	if got := nextCall(t, ctx, early, "joined"); got.Arg(0).Str() != "early" || got.Arg(1).Str() != "early" {
+		t.Fatalf("early's own joined(%v), want early with clients early", got.Args)
+	}
+	late := srv.dialApp(t, ctx, "lobby", amf.String("late"))
+	for who, c := range map[string]*rtmp.Client{"early": early, "late": late} {
+		got := nextCall(t, ctx, c, "joined")
+		if got.Arg(0).Str() != "late" || got.Arg(1).Str() != "early,late" {
+			t.Errorf("%s got joined(%v), want late with clients early,late", who, got.Args)
+		}
+	}
+	if v, ok, err := early.CallInfo(ctx, "who"); err != nil || !ok || v.Str() != "early,late" {
+		t.Errorf("application.clients = %v %v %v, want early,late", v, ok, err)
+	}
+	if _, ok, err := early.CallInfo(ctx, "shout", amf.String("hello")); err != nil || !ok {
+		t.Fatalf("shout: %v %v", ok, err)
+	}
+	for who, c := range map[string]*rtmp.Client{"early": early, "late": late} {
+		if got := nextCall(t, ctx, c, "heard"); got.Arg(0).Str() != "early" || got.Arg(1).Str() != "hello" {
+			t.Errorf("%s got heard(%v), want early hello", who, got.Args)
+		}
 	}
 }

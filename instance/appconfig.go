@@ -21,10 +21,16 @@ import (
 // application's folder.
 const AppConfigFile = "application.yaml"
 
-// AppConfig is the recording part of applications/<app>/application.yaml.
-// Other top-level keys belong to other features and are ignored here; the
-// keys of the sections below are checked (unknown ones are an error).
+// AppConfig is the recording part of applications/<app>/application.yaml,
+// and the script's application.config. Other top-level keys belong to
+// other features and are ignored here; the keys of the sections below are
+// checked (unknown ones are an error).
 type AppConfig struct {
+	// ScriptConfig is what the application script reads as
+	// application.config (docs/ssas.md#application-properties, FMS's Application.xml
+	// <ApplicationObject><config>): names to values, given as strings,
+	// numbers or booleans and read as strings.
+	ScriptConfig map[string]string `yaml:"config,omitempty"`
 	// Streams is the storage folder of recorded streams, relative to the
 	// application folder unless absolute. Each instance has its own
 	// sub-folder (docs/flv.md#file-names-and-paths). Default "streams".
@@ -150,6 +156,13 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 			return AppConfig{}, fmt.Errorf("%s: bandwidth_detection %q: want native or off", AppConfigFile, c.BandwidthDetection)
 		}
 	}
+	if n, ok := top["config"]; ok {
+		sc, err := parseScriptConfig(&n)
+		if err != nil {
+			return AppConfig{}, fmt.Errorf("%s: %w", AppConfigFile, err)
+		}
+		c.ScriptConfig = sc
+	}
 	switch c.Record.Live {
 	case "", "record", "append":
 	default:
@@ -159,6 +172,34 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 		return AppConfig{}, fmt.Errorf("%s: record.keyframes_index %d outside 0..%d", AppConfigFile, c.Record.KeyframesIndex, MaxKeyframesIndex)
 	}
 	return c.WithDefaults(), nil
+}
+
+// parseScriptConfig reads the config: section, a mapping of scalars.
+// Nested values are refused rather than flattened: FMS config entries are
+// plain strings, and a script would not know how to read a structure.
+func parseScriptConfig(n *yaml.Node) (map[string]string, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config: line %d: want a mapping of names to values", n.Line)
+	}
+	if len(n.Content) == 0 {
+		return nil, nil // as if absent: one value for "nothing configured"
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("config.%s: line %d: want a string, number or boolean", k.Value, v.Line)
+		}
+		if v.Tag == "!!null" {
+			out[k.Value] = ""
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out, nil
 }
 
 // appConfigCache keeps the parsed application.yaml of an instance with the
@@ -343,6 +384,11 @@ func (in *Instance) ResolveStream(cfg AppConfig, name string, publish bool) (Str
 		}
 	}
 	realDir, err := filepath.EvalSymlinks(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing recorded in this instance yet: the file is simply not
+		// there, which is not worth a file-system error in the log.
+		return StreamFile{}, fmt.Errorf("%w: %s", ErrStreamNotFound, rel)
+	}
 	if err != nil {
 		return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, rel, err)
 	}
@@ -382,6 +428,9 @@ func (in *Instance) ResolveStream(cfg AppConfig, name string, publish bool) (Str
 	if err != nil {
 		if publish {
 			return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrBadName, rel, err)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return StreamFile{}, fmt.Errorf("%w: %s", ErrStreamNotFound, rel)
 		}
 		return StreamFile{}, fmt.Errorf("%w: %s: %w", ErrStreamNotFound, rel, err)
 	}

@@ -21,6 +21,9 @@ func FuzzParseAppConfig(f *testing.F) {
 		"streams: /srv/media\nrecord: {live: append, keyframes_index: 0}\n",
 		"a: &a [1, 2]\nb: *a\nrecord: *a\n",
 		"record: !!binary aGVsbG8=\n",
+		"config:\n  greeting: hello\n  max: 10\n  open: true\n  none:\n",
+		"config: {a: {b: 1}}\n",
+		"config: {}\nrecord: {live: record}\n",
 	} {
 		f.Add([]byte(s))
 	}

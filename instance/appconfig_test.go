@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,13 +29,18 @@ func TestParseAppConfig(t *testing.T) {
 		{"misspelled record key", "record:\n  lvie: record\n", AppConfig{}, true},
 		{"bad live mode", "record:\n  live: sometimes\n", AppConfig{}, true},
 		{"huge index", "record:\n  keyframes_index: 10000000\n", AppConfig{}, true},
+		{"script config as strings", "config:\n  greeting: hello\n  max: 10\n  open: true\n  none:\n",
+			AppConfig{ScriptConfig: map[string]string{"greeting": "hello", "max": "10", "open": "true", "none": ""}}.WithDefaults(), false},
+		{"empty script config", "config:\n", AppConfig{}.WithDefaults(), false},
+		{"nested script config value", "config:\n  db:\n    host: x\n", AppConfig{}, true},
+		{"script config not a mapping", "config: [a, b]\n", AppConfig{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseAppConfig([]byte(tc.in))
 			if (err != nil) != tc.err {
 				t.Fatalf("err = %v, want error %v", err, tc.err)
 			}
-			if err == nil && got != tc.want {
+			if err == nil && !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -123,7 +129,7 @@ func TestAppConfigParsedOncePerVersion(t *testing.T) {
 	if _, err := in.AppConfig(); err == nil {
 		t.Error("a broken file gives no error")
 	}
-	if got := in.AppConfigOrDefaults(); got != (AppConfig{}).WithDefaults() {
+	if got := in.AppConfigOrDefaults(); !reflect.DeepEqual(got, AppConfig{}.WithDefaults()) {
 		t.Errorf("broken file: %+v, want the defaults", got)
 	}
 }

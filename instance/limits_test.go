@@ -94,7 +94,7 @@ func (s rejectScript) Connect(c *Client, _ []amf.Value) {
 }
 func (rejectScript) Disconnect(*Client)                                {}
 func (rejectScript) Call(_ *Client, _ string, _ []amf.Value, r Result) { r(amf.Undefined(), false) }
-func (rejectScript) Publish(*Client, string) error                     { return nil }
+func (rejectScript) Publish(*Client, PublishRequest) error             { return nil }
 func (rejectScript) Unpublish(*Client, string)                         {}
 func (rejectScript) Stop(string)                                       {}
 

@@ -55,6 +55,11 @@ type Config struct {
 	// MaxTotal bounds the instances of every application together, in
 	// the same way. Default 2000 (a scripted instance holds about 200 KB).
 	MaxTotal int `yaml:"max_total"`
+	// ScriptRetry is how long an application whose script failed to load
+	// (a syntax error, an exception in its top-level code or onAppStart)
+	// stays failed: connects are rejected without loading it again,
+	// unless one of its script files changes. Default 10s.
+	ScriptRetry time.Duration `yaml:"script_retry"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -73,6 +78,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxTotal <= 0 {
 		c.MaxTotal = 2000
+	}
+	if c.ScriptRetry <= 0 {
+		c.ScriptRetry = 10 * time.Second
 	}
 	c.Media = c.Media.WithDefaults()
 	c.SharedObjects = c.SharedObjects.WithDefaults()
@@ -97,6 +105,7 @@ type Manager struct {
 	nextID     uint64
 	closed     bool
 	loader     ScriptLoader
+	failed     map[string]*failedLoad // app -> its script's last failed load (script.go)
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -187,7 +196,9 @@ func (m *Manager) Apps() ([]string, error) {
 // accepted when Connect returns. With one, Client.Deferred is true: the
 // script decides later and the decision reaches info.Peer (Accept or
 // Reject), possibly before Connect has returned. A script that does not
-// compile fails the connect with ErrScript.
+// compile fails the connect with an error wrapping ErrScript; so does every
+// connect to that application for Config.ScriptRetry after it failed to
+// compile or to start (Instance.FailStart), unless its files change.
 func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client, error) {
 	if !m.AppExists(app) {
 		return nil, nil, fmt.Errorf("%w: %q", ErrInvalidApp, app)
@@ -195,15 +206,20 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 	if err := CheckName(inst, true); err != nil {
 		return nil, nil, err
 	}
+	key := app + "/" + inst
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, nil, ErrShutdown
 	}
-	key := app + "/" + inst
 	in := m.instances[key]
 	var evicted *Instance
+	loaded := in == nil
 	if in == nil {
+		if err := m.recentFailure(app); err != nil {
+			m.mu.Unlock()
+			return nil, nil, err
+		}
 		var err error
 		if evicted, err = m.makeRoomLocked(app); err != nil {
 			m.mu.Unlock()
@@ -213,8 +229,8 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		in = newInstance(m, app, inst)
 		in.sos.SetBudget(m.appBudgetLocked(app))
 		if err := in.loadScript(m.loader); err != nil {
+			m.rememberFailure(app, err)
 			m.mu.Unlock()
-			in.log.Error("application script not loaded", "err", err)
 			in.unload(StopFailed)
 			if evicted != nil {
 				evicted.unload(StopIdle)
@@ -241,6 +257,9 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 	}
 	if c.deferred {
 		in.connectScript(c, info.Args)
+	}
+	if st, ok := in.script.(Starter); ok && loaded {
+		st.Start()
 	}
 	return in, c, nil
 }

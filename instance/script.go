@@ -3,7 +3,9 @@ package instance
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,10 +22,38 @@ import (
 // the first, the transports the second. Neither knows the other.
 
 // ErrScript means the application's script could not be loaded (syntax
-// error, unreadable file): connects are rejected with
+// error, unreadable file, an exception while its top-level code or
+// onAppStart ran): connects are rejected with
 // NetConnection.Connect.Rejected, description "Application script error"
-// (docs/ssas.md#error-reporting). The next connect tries again, so a fixed file is picked up.
+// (docs/ssas.md#error-reporting). The application is loaded again once one of its script
+// files changes, or after Config.ScriptRetry.
 var ErrScript = errors.New("instance: application script error")
+
+// The rejection of a connect to an application whose script failed says
+// what happened and nothing more: file names, lines and error text are for
+// the server log, not for whoever connects.
+const (
+	ScriptErrorDescription = "Application script error"
+	ScriptErrorApplication = "The application failed to load."
+)
+
+// ScriptLoadError is how a ScriptLoader reports a script that cannot
+// start. The loader has logged why, with file and line; the manager only
+// remembers the failure, so that a stream of connects to a broken
+// application neither reloads it nor logs the error again each time.
+type ScriptLoadError struct {
+	// Err says what failed, "file:line:col: message" when a position is
+	// known.
+	Err error
+	// Files are the files and folders whose change makes the next connect
+	// load the script again (the scripts read, the folders searched).
+	Files []string
+}
+
+func (e *ScriptLoadError) Error() string { return e.Err.Error() }
+
+// Unwrap makes the error match ErrScript and its cause.
+func (e *ScriptLoadError) Unwrap() []error { return []error{ErrScript, e.Err} }
 
 // Result delivers the outcome of a call: ok with the result value, or !ok
 // with an error info object (sent as _error).
@@ -75,9 +105,9 @@ type Script interface {
 	Disconnect(c *Client)
 	// Call runs a client-to-server call; result is called exactly once.
 	Call(c *Client, method string, args []amf.Value, result Result)
-	// Publish is asked before c publishes stream; an error refuses it.
-	// It waits for the script (bounded by its time budget).
-	Publish(c *Client, stream string) error
+	// Publish is asked before c publishes; an error refuses it. It
+	// waits for the script (bounded by its time budget).
+	Publish(c *Client, req PublishRequest) error
 	// Unpublish tells the script c stopped publishing stream.
 	Unpublish(c *Client, stream string)
 	// Stop runs the script's stop handler (application.onAppStop with
@@ -95,6 +125,15 @@ type MethodChecker interface {
 	HasMethod(c *Client, name string) bool
 }
 
+// Starter is an optional interface of a Script whose loading runs code
+// (an SSAS script's top-level code and application.onAppStart). The
+// manager calls Start once, after the connect that loaded the instance has
+// been handed to Connect, so that this client's onConnect follows the start
+// directly, as in FMS; Stop must work without Start.
+type Starter interface {
+	Start()
+}
+
 // PublishObserver is an optional interface of a Script: Published tells it
 // that c's publication of stream exists now (Instance.Publication returns
 // it), after Publish allowed it, so that a recording asked for in
@@ -106,7 +145,9 @@ type PublishObserver interface {
 
 // ScriptLoader creates the script of an instance when it loads. It returns
 // nil, nil when the application has no script, and an error wrapping
-// ErrScript when the script cannot be compiled.
+// ErrScript (preferably a *ScriptLoadError) when the script cannot be
+// compiled; it logs the reason itself. It is called with the manager's lock
+// held: running script code belongs in Starter.Started.
 type ScriptLoader interface {
 	Load(in *Instance) (Script, error)
 }
@@ -330,14 +371,28 @@ func (in *Instance) CheckPlay(c *Client, stream string) error {
 	return nil
 }
 
-// CheckPublish reports whether c may publish stream: its writeAccess must
-// allow it and the script's onPublish must not refuse it.
-func (in *Instance) CheckPublish(c *Client, stream string) error {
+// PublishRequest is a client's publish as the engine and the script see
+// it: NetStream.publish("cam?key=abc", "record") is Stream "cam", Query
+// "key=abc", Type "record". Stream keys of ffmpeg and OBS arrive as the
+// query; the stream is known by its name alone.
+type PublishRequest struct {
+	Stream string // stream name, without the query string
+	Query  string // what followed "?" in the name the client sent
+	Type   string // "live" (also when the client sent none), "record" or "append"
+}
+
+// CheckPublish reports whether c may publish req.Stream: its writeAccess
+// must allow it and the script's onPublish must not refuse it.
+func (in *Instance) CheckPublish(c *Client, req PublishRequest) error {
+	stream := req.Stream
 	if !c.CanWrite(stream) {
 		return &status.Error{Code: status.PublishBadName, Description: "No write access to " + stream + "."}
 	}
+	if req.Type == "" {
+		req.Type = "live"
+	}
 	if in.script != nil {
-		if err := in.script.Publish(c, stream); err != nil {
+		if err := in.script.Publish(c, req); err != nil {
 			return &status.Error{Code: status.PublishBadName, Description: err.Error()}
 		}
 	}
@@ -411,6 +466,89 @@ func (in *Instance) connectScript(c *Client, args []amf.Value) {
 		in.mu.Unlock()
 	}
 	in.script.Connect(c, args)
+}
+
+// FailStart is how a script reports that its start failed: an exception
+// in its top-level code or onAppStart (docs/ssas.md#error-reporting), which it has
+// logged. The instance fails like a script that does not compile: it is
+// detached at once, so that connects from now on get ErrScript (until a
+// script file changes or Config.ScriptRetry has passed), and unloaded
+// without onAppStop; the script rejects the clients it already has. err
+// should be a *ScriptLoadError. Safe from any goroutine, including the
+// script's own: the unload runs on a goroutine of its own.
+func (in *Instance) FailStart(err error) {
+	if !errors.Is(err, ErrScript) {
+		err = fmt.Errorf("%w: %w", ErrScript, err)
+	}
+	m := in.m
+	m.mu.Lock()
+	mine := m.removeLocked(in)
+	if mine {
+		m.rememberFailure(in.App, err)
+	}
+	m.mu.Unlock()
+	if mine {
+		go in.unload(StopFailed)
+	}
+}
+
+// failedLoad is an application whose script failed to load: the error,
+// when, and the state of the files that could fix it.
+type failedLoad struct {
+	err   error
+	at    time.Time
+	files []string
+	stamp []fileStamp
+}
+
+// fileStamp is what tells that a file changed: size and modification
+// time (a folder's changes when an entry is added, removed or renamed).
+type fileStamp struct {
+	size int64
+	mod  int64 // ns since the epoch
+	ok   bool
+}
+
+func stampFiles(files []string) []fileStamp {
+	st := make([]fileStamp, len(files))
+	for i, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			st[i] = fileStamp{size: fi.Size(), mod: fi.ModTime().UnixNano(), ok: true}
+		}
+	}
+	return st
+}
+
+// rememberFailure records a failed load of app. A loader that did not
+// log the failure (it is no *ScriptLoadError) gets it logged here. Called
+// with m.mu held.
+func (m *Manager) rememberFailure(app string, err error) {
+	f := &failedLoad{err: err, at: time.Now()}
+	if le, ok := errors.AsType[*ScriptLoadError](err); ok {
+		f.files = le.Files
+		f.stamp = stampFiles(le.Files)
+	} else {
+		m.log.Error("application script not loaded", "app", app, "err", err)
+	}
+	if m.failed == nil {
+		m.failed = map[string]*failedLoad{}
+	}
+	m.failed[app] = f
+}
+
+// recentFailure returns the remembered failure of app while it holds:
+// younger than ScriptRetry and none of its files changed. The map holds
+// at most one entry per application folder. Called with m.mu held.
+func (m *Manager) recentFailure(app string) error {
+	f := m.failed[app]
+	if f == nil {
+		return nil
+	}
+	if time.Since(f.at) < m.cfg.ScriptRetry && slices.Equal(stampFiles(f.files), f.stamp) {
+		return f.err
+	}
+	delete(m.failed, app)
+	return nil
 }
 
 // loadScript asks the loader for the instance's script.

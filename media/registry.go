@@ -211,6 +211,7 @@ type Publication struct {
 	closed bool
 	// Counters, guarded by mu.
 	packets, bytes uint64
+	lastTime       uint32    // timestamp of the last audio or video message
 	dropWarned     time.Time // last "dropping video" warning
 	dropping       int       // subscribers that started dropping since the last warning
 	dropped        uint64    // video messages dropped, all subscribers
@@ -233,6 +234,9 @@ func (p *Publication) Write(pkt *Packet) {
 	}
 	p.packets++
 	p.bytes += uint64(len(pkt.Payload))
+	if pkt.Kind == Audio || pkt.Kind == Video {
+		p.lastTime = pkt.Time
+	}
 	st := p.st
 	st.mu.Lock()
 	st.cache(pkt, &p.reg.cfg)
@@ -331,6 +335,7 @@ type PublicationStats struct {
 	GOPBytes      int    // payload bytes in the GOP cache
 	Dropped       uint64 // video messages dropped for subscribers that were behind
 	SlowConsumers uint64 // subscribers cut off with ErrSlowConsumer
+	LastTime      uint32 // timestamp of the last audio or video message, ms
 }
 
 // Stats returns the publication's counters. Any goroutine.
@@ -347,6 +352,7 @@ func (p *Publication) Stats() PublicationStats {
 		GOPBytes:      p.st.gopBytes,
 		Dropped:       p.dropped,
 		SlowConsumers: p.slow,
+		LastTime:      p.lastTime,
 	}
 }
 

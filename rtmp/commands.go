@@ -235,7 +235,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	in, cl, err := c.srv.Engine.Connect(app, instName, info)
 	switch {
 	case errors.Is(err, instance.ErrScript):
-		c.connectScriptError(cmd.Txn, app, err)
+		c.connectScriptError(cmd.Txn, app)
 		return nil
 	case errors.Is(err, instance.ErrInvalidApp), errors.Is(err, instance.ErrBadName):
 		c.log.Info("connect rejected", "app", app, "instance", instName, "err", err)
@@ -346,14 +346,16 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 	// of the new one.
 	ns.stop(c, true)
 	c.stopped(ns)
-	name, _, err := instance.StreamName(raw)
+	name, query, err := instance.StreamName(raw)
 	if err != nil {
 		c.log.Info("publish refused", "stream", raw, "err", err)
 		c.sendStatus(sid, status.PublishBadName, raw+" is not a valid stream name.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return
 	}
-	if !c.checkPublish(sid, name) { // access lists and application.onPublish (peer.go)
+	// The query (stream keys) goes to the script, never into the name.
+	req := instance.PublishRequest{Stream: name, Query: query, Type: cmd.Arg(1).Str()}
+	if !c.checkPublish(sid, req) { // access lists and application.onPublish (peer.go)
 		return
 	}
 	rec, ok := c.prepareRecord(sid, name, cmd.Arg(1).Str()) // record/append and app config (vod_record.go)

@@ -2,7 +2,6 @@ package rtmp
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -330,10 +329,11 @@ func (c *conn) routeResult(cmd *message.Command) {
 	}
 }
 
-// checkPublish asks the engine whether the client may publish name; on
+// checkPublish asks the engine whether the client may publish req; on
 // refusal it answers on the stream and returns false.
-func (c *conn) checkPublish(sid uint32, name string) bool {
-	if err := c.inst.CheckPublish(c.client, name); err != nil {
+func (c *conn) checkPublish(sid uint32, req instance.PublishRequest) bool {
+	name := req.Stream
+	if err := c.inst.CheckPublish(c.client, req); err != nil {
 		c.log.Info("publish refused", "stream", name, "err", err)
 		c.sendStatus(sid, statusCode(err, status.PublishBadName), statusDesc(err),
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
@@ -438,9 +438,10 @@ func (c *conn) handleSharedObjectAccess(h chunk.Header, p []byte) error {
 }
 
 // connectScriptError rejects a connect to an application whose script
-// failed to load (docs/ssas.md#error-reporting).
-func (c *conn) connectScriptError(txn float64, app string, err error) {
-	c.log.Warn("connect rejected: application script error", "app", app, "err", err)
-	c.rejectAndClose(txn, status.ConnectRejected, "Application script error",
-		amf.Prop{Key: "application", Value: amf.String(fmt.Sprint(err))})
+// failed to load (docs/ssas.md#error-reporting). The script's error was logged once, when
+// it failed; the client learns only that the application is unavailable.
+func (c *conn) connectScriptError(txn float64, app string) {
+	c.log.Info("connect rejected: application script error", "app", app)
+	c.rejectAndClose(txn, status.ConnectRejected, instance.ScriptErrorDescription,
+		amf.Prop{Key: "application", Value: amf.String(instance.ScriptErrorApplication)})
 }

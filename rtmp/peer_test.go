@@ -16,11 +16,11 @@ type methodScript struct{ defined map[string]bool }
 
 func (s *methodScript) Load(*instance.Instance) (instance.Script, error) { return s, nil }
 
-func (s *methodScript) Connect(c *instance.Client, _ []amf.Value) { c.Instance().Accept(c) }
-func (s *methodScript) Disconnect(*instance.Client)               {}
-func (s *methodScript) Publish(*instance.Client, string) error    { return nil }
-func (s *methodScript) Unpublish(*instance.Client, string)        {}
-func (s *methodScript) Stop(string)                               {}
+func (s *methodScript) Connect(c *instance.Client, _ []amf.Value)               { c.Instance().Accept(c) }
+func (s *methodScript) Disconnect(*instance.Client)                             {}
+func (s *methodScript) Publish(*instance.Client, instance.PublishRequest) error { return nil }
+func (s *methodScript) Unpublish(*instance.Client, string)                      {}
+func (s *methodScript) Stop(string)                                             {}
 
 func (s *methodScript) Call(_ *instance.Client, method string, _ []amf.Value, result instance.Result) {
 	if !s.defined[method] {

@@ -66,9 +66,20 @@ func (r *Runtime) setup() {
 	r.setupXML()
 }
 
-// throw raises a script exception from a host function.
+// throw raises a script Error from a host function: an ordinary Error
+// object, as the script's own code would throw, not goja's GoError.
 func (r *Runtime) throw(format string, args ...any) {
-	panic(r.vm.NewGoError(fmt.Errorf(format, args...)))
+	panic(r.newError(fmt.Sprintf(format, args...)))
+}
+
+// newError creates a script Error object with message msg.
+func (r *Runtime) newError(msg string) goja.Value {
+	if ctor, ok := r.vm.Get("Error").(*goja.Object); ok {
+		if e, err := r.vm.New(ctor, r.vm.ToValue(msg)); err == nil {
+			return e
+		}
+	}
+	return r.vm.ToValue(msg)
 }
 
 // jsLoad implements load(path) (docs/ssas.md#loading-more-files): the file runs in the global scope
@@ -78,9 +89,10 @@ func (r *Runtime) jsLoad(name string) goja.Value {
 	if err != nil {
 		r.throw("load(%q): %v", name, err)
 	}
+	r.watch(path)
 	prg, err := r.compileFile(rel, path)
 	if err != nil {
-		panic(r.vm.NewTypeError("load: " + err.Error()))
+		r.throw("load(%q): %v", name, err)
 	}
 	v, err := r.vm.RunProgram(prg)
 	if err != nil {
@@ -263,7 +275,7 @@ func (r *Runtime) setupApplication() {
 	host, _ := os.Hostname()
 	_ = app.Set("hostname", host)
 	_ = app.Set("allowDebug", false)
-	_ = app.Set("config", vm.NewObject())
+	_ = app.Set("config", r.scriptConfig())
 	_ = app.DefineAccessorProperty("clients", vm.ToValue(func() goja.Value {
 		list := make([]any, len(r.accepted))
 		for i, c := range r.accepted {
@@ -274,7 +286,14 @@ func (r *Runtime) setupApplication() {
 
 	_ = app.Set("acceptConnection", func(c goja.Value) bool {
 		co := r.clientOf(c)
-		return co != nil && r.in.Accept(co.c)
+		if co == nil || !r.in.Accept(co.c) {
+			return false
+		}
+		// In application.clients (and reached by broadcastMsg) from now
+		// on, whether this runs inside onConnect or later from a timer
+		// or a callback.
+		r.addAccepted(co)
+		return true
 	})
 	_ = app.Set("rejectConnection", func(call goja.FunctionCall) goja.Value {
 		co := r.clientOf(call.Argument(0))
@@ -505,7 +524,7 @@ func (r *Runtime) resultHandler(ro *goja.Object) instance.Result {
 // onConnect runs application.onConnect and applies docs/ssas.md#accepting-and-rejecting-connections. Loop goroutine.
 func (r *Runtime) onConnect(c *instance.Client, args []amf.Value) {
 	if r.dead {
-		r.in.Reject(c, "Application script error", amf.Undefined())
+		r.rejectScriptError(c)
 		return
 	}
 	co := r.newClient(c)
@@ -627,11 +646,21 @@ func (r *Runtime) onCall(c *instance.Client, method string, args []amf.Value, re
 	result(r.toAMF(v), true)
 }
 
-// lookupMethod follows "a/b" paths on the client (own or inherited).
+// lookupMethod finds the function a client call names
+// (docs/ssas.md#calls-from-clients): a property
+// of the client (own or inherited) of that exact name, else a path
+// "obj/method" or "obj.method" (Flash clients used both) whose function
+// runs with this = obj.
 func (r *Runtime) lookupMethod(co *clientObj, method string) (goja.Callable, goja.Value) {
+	if fn, ok := goja.AssertFunction(co.obj.Get(method)); ok && method != "" {
+		return fn, co.obj
+	}
+	if !strings.ContainsAny(method, "/.") {
+		return nil, nil
+	}
 	var cur goja.Value = co.obj
 	this := cur
-	for part := range strings.SplitSeq(method, "/") {
+	for part := range strings.SplitSeq(strings.ReplaceAll(method, ".", "/"), "/") {
 		o, ok := cur.(*goja.Object)
 		if !ok || part == "" {
 			return nil, nil
@@ -665,10 +694,16 @@ func (r *Runtime) forward(p proxy, args []amf.Value, result instance.Result) {
 }
 
 // onPublish runs application.onPublish; false or an exception refuses.
-func (r *Runtime) onPublish(c *instance.Client, stream string) error {
+// The Stream object carries the request's query string and type.
+func (r *Runtime) onPublish(c *instance.Client, req instance.PublishRequest) error {
+	stream := req.Stream
 	co := r.clients[c]
 	if co == nil {
 		return nil
+	}
+	so := r.stream(stream)
+	if so != nil {
+		so.setPublished(req.Query, req.Type)
 	}
 	v, ran, err := r.callHandler("onPublish", r.app, co.obj, r.streamFor(stream))
 	if !ran {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/sharedobject"
 	"github.com/openfcs/openfcs/sharedobject/wire"
 )
@@ -90,6 +91,22 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 			steps = append(steps, s)
 		}
 	}
+	// //@file name content: a one-line file of the application folder,
+	// written before the instance loads. //@log: the server's log lines
+	// (info and above, traces aside) go into the trace too.
+	rest := steps[:0]
+	for _, st := range steps {
+		switch verb, arg, _ := strings.Cut(st, " "); verb {
+		case "file":
+			name, content, _ := strings.Cut(arg, " ")
+			e.write(name, content+"\n")
+		case "log":
+			e.captureLog.Store(true)
+		default:
+			rest = append(rest, st)
+		}
+	}
+	steps = rest
 	if len(steps) == 0 || !strings.HasPrefix(steps[0], "connect") {
 		steps = append([]string{"connect a"}, steps...)
 	}
@@ -146,8 +163,10 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 		case "barrier":
 			e.barrier()
 		case "publish":
+			// //@publish client name[?query] [type]: the checks of a
+			// client's NetStream.publish (access lists, onPublish).
 			cl := get(f[0])
-			if err := cl.in.CheckPublish(cl.c, f[1]); err != nil {
+			if err := cl.in.CheckPublish(cl.c, publishRequest(f[1:])); err != nil {
 				e.add(fmt.Sprintf("> %s publish %s refused: %v", f[0], f[1], err))
 			} else {
 				e.add(fmt.Sprintf("> %s publish %s ok", f[0], f[1]))
@@ -201,11 +220,12 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 			if err != nil {
 				t.Fatalf("step %q: %v", st, err)
 			}
-			if err := cl.in.CheckPublish(cl.c, f[1]); err != nil {
+			req := publishRequest(f[1:2])
+			if err := cl.in.CheckPublish(cl.c, req); err != nil {
 				e.add(fmt.Sprintf("> %s publish %s refused: %v", f[0], f[1], err))
 				continue
 			}
-			pub, err := cl.in.Streams().Publish(f[1])
+			pub, err := cl.in.Streams().Publish(req.Stream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,6 +246,17 @@ func runCorpus(t *testing.T, src string, files map[string]string) string {
 	}
 	e.barrier()
 	return strings.Join(e.lines(), "\n") + "\n"
+}
+
+// publishRequest is what the RTMP layer makes of publish(name[?query],
+// type): the name without its query.
+func publishRequest(f []string) instance.PublishRequest {
+	name, query, _ := strings.Cut(f[0], "?")
+	req := instance.PublishRequest{Stream: name, Query: query}
+	if len(f) > 1 {
+		req.Type = f[1]
+	}
+	return req
 }
 
 func firstLine(s string) string {

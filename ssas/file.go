@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -200,14 +201,31 @@ func (r *Runtime) setupFile() {
 	m("flush", func(fo *fileObj, _ goja.FunctionCall) goja.Value {
 		return vm.ToValue(fo.f != nil && fo.f.Sync() == nil)
 	})
-	m("list", func(fo *fileObj, _ goja.FunctionCall) goja.Value {
+	// list(filter) returns File objects, as FMS does, for the entries
+	// whose name filter(name) accepts (all without a filter).
+	m("list", func(fo *fileObj, call goja.FunctionCall) goja.Value {
 		ents, err := os.ReadDir(fo.path)
 		if err != nil {
 			return goja.Null()
 		}
+		filter, _ := goja.AssertFunction(call.Argument(0))
+		rel, _ := filepath.Rel(r.dir, fo.path)
 		items := make([]any, 0, len(ents))
 		for _, e := range ents {
-			items = append(items, e.Name())
+			if filter != nil {
+				ok, err := filter(goja.Undefined(), vm.ToValue(e.Name()))
+				if err != nil {
+					panic(err)
+				}
+				if !ok.ToBoolean() {
+					continue
+				}
+			}
+			f, err := vm.New(ctor, vm.ToValue(path.Join("/", filepath.ToSlash(rel), e.Name())))
+			if err != nil {
+				panic(err)
+			}
+			items = append(items, f)
 		}
 		return vm.NewArray(items...)
 	})

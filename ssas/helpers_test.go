@@ -1,12 +1,15 @@
 package ssas
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +32,10 @@ type env struct {
 
 	mu  sync.Mutex
 	log []string // traces and driver events, in order
+
+	// captureLog adds the server's log records at info and above (but
+	// those in uncaptured) to log, as "! LEVEL msg key=value ...".
+	captureLog atomic.Bool
 }
 
 // captureLoader remembers the runtimes it loads, for barriers.
@@ -69,16 +76,62 @@ func newEnv(t testing.TB, cfg Config, files map[string]string) *env {
 			t.Fatal(err)
 		}
 	}
-	log := slog.New(slog.DiscardHandler)
+	var h slog.Handler = slog.DiscardHandler
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
+	log := slog.New(&captureHandler{next: h, e: e})
 	e.host = &Host{Config: cfg, Logger: log, Version: "test", OnTrace: func(_, _, msg string) { e.add(msg) }}
 	e.ld = &captureLoader{h: e.host}
 	e.m = instance.NewManager(instance.Config{AppsDir: dir, IdleUnload: time.Minute, PendingTimeout: 5 * time.Second}, log)
 	e.m.SetScriptLoader(e.ld)
 	t.Cleanup(e.m.Close)
 	return e
+}
+
+// captureHandler copies records to env.log while env.captureLog is set.
+// Attributes added with With (app, instance) are left out: they are the
+// same on every line.
+type captureHandler struct {
+	next slog.Handler
+	e    *env
+}
+
+var uncaptured = map[string]bool{"trace": true, "instance loaded": true, "instance unloaded": true}
+
+func (h *captureHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *captureHandler) Handle(ctx context.Context, rec slog.Record) error {
+	// Traces are in the log already; an instance's load and unload are
+	// logged by the engine while the script runs on its own goroutine, so
+	// their lines have no fixed place.
+	if h.e.captureLog.Load() && rec.Level >= slog.LevelInfo && !uncaptured[rec.Message] {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "! %s %s", rec.Level, rec.Message)
+		rec.Attrs(func(a slog.Attr) bool {
+			v := a.Value.Resolve().String()
+			if strings.ContainsAny(v, " \t\n\"=") || v == "" {
+				v = strconv.Quote(v)
+			}
+			fmt.Fprintf(&sb, " %s=%s", a.Key, v)
+			return true
+		})
+		h.e.add(sb.String())
+	}
+	if h.next.Enabled(ctx, rec.Level) {
+		return h.next.Handle(ctx, rec)
+	}
+	return nil
+}
+
+func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &captureHandler{next: h.next.WithAttrs(as), e: h.e}
+}
+
+func (h *captureHandler) WithGroup(name string) slog.Handler {
+	return &captureHandler{next: h.next.WithGroup(name), e: h.e}
 }
 
 func (e *env) write(name, src string) {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +92,8 @@ func FindEntry(dir, app string) (name, path string, warn bool) {
 
 // Load implements instance.ScriptLoader: it compiles the entry script and
 // starts the instance's runtime, which runs the top-level code and
-// onAppStart on its loop (connects queue behind them).
+// onAppStart on its loop; connects queue behind them. A compile error is
+// logged here, once per load.
 func (h *Host) Load(in *instance.Instance) (instance.Script, error) {
 	h.init()
 	dir := in.Dir()
@@ -103,17 +106,79 @@ func (h *Host) Load(in *instance.Instance) (instance.Script, error) {
 		log.Warn("entry script found by a case-insensitive match", "file", name)
 	}
 	r := newRuntime(h, in, dir)
+	r.watch(path)
 	prg, err := r.compileFile(name, path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", instance.ErrScript, err)
+		r.logCompileError(name, err)
+		return nil, &instance.ScriptLoadError{Err: err, Files: r.watched()}
 	}
 	r.start(func() {
+		r.starting = true
+		defer func() { r.starting = false }()
 		if _, err := r.enter("load "+name, func() (goja.Value, error) { return r.vm.RunProgram(prg) }); err != nil {
+			r.failStart(err)
 			return
 		}
-		_, _, _ = r.callHandler("onAppStart", r.app)
+		if _, _, err := r.callHandler("onAppStart", r.app); err != nil {
+			r.failStart(err)
+		}
 	})
 	return r, nil
+}
+
+// failStart fails the instance after an exception in the top-level code
+// or onAppStart, as a syntax error would (docs/ssas.md#error-reporting): an
+// authentication script that stopped half-way must not come up without
+// its onConnect and admit everyone. The clients queued behind the start are
+// rejected; the engine unloads the instance and remembers the failure.
+// Loop goroutine.
+func (r *Runtime) failStart(err error) {
+	if r.lastErr != nil {
+		err = r.lastErr // with its file and line
+	}
+	r.dead = true
+	// First out of the engine, so that new connects are refused there;
+	// then no more posts, so that the clients already registered are
+	// all in the sweep below or rejected by Connect itself.
+	r.in.FailStart(&instance.ScriptLoadError{Err: err, Files: r.watched()})
+	r.mu.Lock()
+	r.quit = true
+	r.stopped = true
+	r.mu.Unlock()
+	r.signal()
+	for _, c := range r.in.Clients() {
+		if c.Pending() {
+			r.rejectScriptError(c)
+		}
+	}
+}
+
+// watch adds a file or folder whose change makes a failed application
+// load again (instance.ScriptLoadError.Files).
+func (r *Runtime) watch(p string) {
+	r.mu.Lock()
+	if !slices.Contains(r.watchList, p) && len(r.watchList) < maxWatched {
+		r.watchList = append(r.watchList, p)
+	}
+	r.mu.Unlock()
+}
+
+// maxWatched bounds the files remembered for a failed load: a script that
+// loads files in a loop must not make each connect stat thousands.
+const maxWatched = 64
+
+func (r *Runtime) watched() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// The folders searched: a file added or renamed there (a missing
+	// load() target created, main.asc replaced by rename) changes them.
+	out := []string{r.dir, filepath.Join(r.dir, "scripts")}
+	for _, p := range r.watchList {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 var parserErrRE = regexp.MustCompile(`Line (\d+):(\d+) (.*)$`)
@@ -134,12 +199,15 @@ type Runtime struct {
 	log *slog.Logger
 	vm  *goja.Runtime // loop
 
-	mu      sync.Mutex
-	queue   []func()
-	quit    bool
-	stopped bool // Stop has been called
-	wake    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	queue    []func()
+	quit     bool
+	stopped  bool // Stop has been called
+	wake     chan struct{}
+	done     chan struct{}
+	loopOnce sync.Once // starts run (Start)
+
+	watchList []string // files a failed load depends on; mu
 
 	// imu orders the budget timer's Interrupt against the end of the
 	// entry it was armed for.
@@ -148,6 +216,9 @@ type Runtime struct {
 	depth    int  // loop: nested entries (load inside top-level code)
 	dead     bool // loop: failed, nothing more runs
 	inStatus bool // loop: inside application.onStatus (no recursion)
+	starting bool // loop: running the top-level code or onAppStart
+	// lastErr is the last script error, with its position (loop).
+	lastErr *scriptFault
 
 	interrupts int // loop
 
@@ -200,14 +271,31 @@ func newRuntime(h *Host, in *instance.Instance, dir string) *Runtime {
 	return r
 }
 
+// scriptFault is a script error located in its source: a compile error,
+// or an exception with the innermost script frame.
+type scriptFault struct {
+	file      string
+	line, col int
+	msg       string
+	linebuf   string // the source line, for the log
+}
+
+func (f *scriptFault) Error() string {
+	if f.file == "" {
+		return f.msg
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", f.file, f.line, f.col, f.msg)
+}
+
 // compileFile reads and compiles a script file under its relative name.
+// Compile errors are *scriptFault.
 func (r *Runtime) compileFile(name, path string) (*goja.Program, error) {
 	b, err := readScript(path)
 	if err != nil {
-		return nil, err
+		return nil, &scriptFault{file: name, msg: "cannot be read"}
 	}
 	if len(b) > r.cfg.MaxFileRead {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, r.cfg.MaxFileRead)
+		return nil, &scriptFault{file: name, msg: fmt.Sprintf("larger than %d bytes", r.cfg.MaxFileRead)}
 	}
 	src := prepare(name, string(b), r.cfg.IncludeCompat)
 	for _, n := range src.notes {
@@ -218,18 +306,31 @@ func (r *Runtime) compileFile(name, path string) (*goja.Program, error) {
 		var se *goja.CompilerSyntaxError
 		if errors.As(err, &se) && se.File != nil {
 			pos := se.File.Position(se.Offset)
-			return nil, fmt.Errorf("%s:%d:%d: %s", name, pos.Line, pos.Column, se.Message)
+			return nil, &scriptFault{file: name, line: pos.Line, col: pos.Column, msg: se.Message, linebuf: src.line(pos.Line)}
 		}
 		// Parser errors read "name: Line L:C message (and n more errors)".
 		if m := parserErrRE.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("%s:%s:%s: %s", name, m[1], m[2], m[3])
+			line, _ := strconv.Atoi(m[1])
+			col, _ := strconv.Atoi(m[2])
+			return nil, &scriptFault{file: name, line: line, col: col, msg: m[3], linebuf: src.line(line)}
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &scriptFault{file: name, msg: err.Error()}
 	}
 	r.mu.Lock()
 	r.sources[name] = &src
 	r.mu.Unlock()
 	return prg, nil
+}
+
+// logCompileError logs why the entry script does not compile, with the
+// source line: once per load.
+func (r *Runtime) logCompileError(name string, err error) {
+	f, ok := errors.AsType[*scriptFault](err)
+	if !ok {
+		f = &scriptFault{file: name, msg: err.Error()}
+	}
+	r.log.Error("script error", "in", "compile", "file", f.file, "line", f.line, "column", f.col,
+		"linebuf", strings.TrimSpace(f.linebuf), "err", f.msg)
 }
 
 // start creates the goja runtime and runs first on the new loop.
@@ -239,7 +340,13 @@ func (r *Runtime) start(first func()) {
 		r.setup()
 		first()
 	})
-	go r.run()
+}
+
+// Start implements instance.Starter: the loop begins with the top-level
+// code and onAppStart, then runs what was queued meanwhile, the connect
+// that loaded the instance first, before any timer the top-level code set.
+func (r *Runtime) Start() {
+	r.loopOnce.Do(func() { go r.run() })
 }
 
 // post queues f for the loop. It reports false once the runtime has
@@ -330,6 +437,7 @@ func (r *Runtime) cleanup() {
 // Stop implements instance.Script: onAppStop (unless the instance failed),
 // then the loop ends; it waits at most the script budget plus a margin.
 func (r *Runtime) Stop(reason string) {
+	r.Start() // an instance unloaded before its first connect was handed over
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
@@ -426,45 +534,67 @@ func (r *Runtime) callHandler(name string, obj *goja.Object, args ...goja.Value)
 func (r *Runtime) scriptError(what string, err error) {
 	var ie *goja.InterruptedError
 	interrupted := errors.As(err, &ie)
-	file, line, col, stack := "", 0, 0, ""
-	desc := err.Error()
+	f := &scriptFault{msg: err.Error()}
+	stack := ""
 	if ex, ok := errors.AsType[*goja.Exception](err); ok {
-		desc = ex.Value().String()
+		f.msg = ex.Value().String()
 		if interrupted {
-			desc = fmt.Sprintf("script interrupted after %v (runaway script)", r.cfg.MaxScriptTime)
+			f.msg = fmt.Sprintf("script interrupted after %v (runaway script)", r.cfg.MaxScriptTime)
 		}
-		stack = ex.String()
-		for _, fr := range ex.Stack() {
+		frames := ex.Stack()
+		stack = scriptStack(f.msg, frames)
+		for _, fr := range frames {
 			p := fr.Position()
 			if p.Filename != "" && p.Filename != "ssas-polyfills.js" {
-				file, line, col = p.Filename, p.Line, p.Column
+				f.file, f.line, f.col = p.Filename, p.Line, p.Column
 				break
 			}
 		}
 	}
-	linebuf := ""
 	r.mu.Lock()
-	if s := r.sources[file]; s != nil {
-		linebuf = s.line(line)
+	if s := r.sources[f.file]; s != nil {
+		f.linebuf = s.line(f.line)
 	}
 	r.mu.Unlock()
-	r.log.Error("script error", "in", what, "file", file, "line", line, "column", col,
-		"linebuf", strings.TrimSpace(linebuf), "err", desc, "stack", stack)
-	if interrupted {
+	r.lastErr = f
+	r.log.Error("script error", "in", what, "file", f.file, "line", f.line, "column", f.col,
+		"linebuf", strings.TrimSpace(f.linebuf), "err", f.msg, "stack", stack)
+	if interrupted && !r.starting { // a failed start unloads the instance anyway
 		r.interrupts++
 		if r.interrupts >= r.cfg.UnloadAfterInterrupts {
-			r.fail(fmt.Errorf("%s: %s", what, desc))
+			r.fail(fmt.Errorf("%s: %s", what, f.msg))
 			return
 		}
 	}
 	if r.inStatus || r.vm == nil || r.app == nil {
 		return
 	}
-	info := r.infoObject(status.AppScriptError, desc)
-	_ = info.Set("filename", file)
-	_ = info.Set("lineno", line)
-	_ = info.Set("linebuf", linebuf)
+	info := r.infoObject(status.AppScriptError, f.msg)
+	_ = info.Set("filename", f.file)
+	_ = info.Set("lineno", f.line)
+	_ = info.Set("linebuf", f.linebuf)
 	r.status(info)
+}
+
+// scriptStack formats a script stack trace of script frames only: the
+// host's functions (load, File methods, ...) are Go code whose names mean
+// nothing to the script's author.
+func scriptStack(msg string, frames []goja.StackFrame) string {
+	var sb strings.Builder
+	sb.WriteString(msg)
+	for _, fr := range frames {
+		p := fr.Position()
+		if p.Filename == "" {
+			continue
+		}
+		sb.WriteString("\n\tat ")
+		if fn := fr.FuncName(); fn != "" {
+			fmt.Fprintf(&sb, "%s (%s:%d:%d)", fn, p.Filename, p.Line, p.Column)
+		} else {
+			fmt.Fprintf(&sb, "%s:%d:%d", p.Filename, p.Line, p.Column)
+		}
+	}
+	return sb.String()
 }
 
 // status delivers an info object to application.onStatus (no recursion).
@@ -521,7 +651,7 @@ func (r *Runtime) trace(msg string) {
 // Connect implements instance.Script.
 func (r *Runtime) Connect(c *instance.Client, args []amf.Value) {
 	if !r.post(func() { r.onConnect(c, args) }) {
-		r.in.Reject(c, "Application script error", amf.Undefined())
+		r.rejectScriptError(c)
 	}
 }
 
@@ -539,9 +669,9 @@ func (r *Runtime) Call(c *instance.Client, method string, args []amf.Value, resu
 
 // Publish implements instance.Script: application.onPublish runs on the
 // loop; returning false (or throwing) refuses the publish.
-func (r *Runtime) Publish(c *instance.Client, stream string) error {
+func (r *Runtime) Publish(c *instance.Client, req instance.PublishRequest) error {
 	res := make(chan error, 1)
-	if !r.post(func() { res <- r.onPublish(c, stream) }) {
+	if !r.post(func() { res <- r.onPublish(c, req) }) {
 		return nil
 	}
 	select {
@@ -602,6 +732,12 @@ func (r *Runtime) Published(_ *instance.Client, stream string) {
 			s.published()
 		}
 	})
+}
+
+// rejectScriptError rejects c because the script failed, without saying
+// more than that (the log has the details).
+func (r *Runtime) rejectScriptError(c *instance.Client) {
+	r.in.Reject(c, instance.ScriptErrorDescription, amf.String(instance.ScriptErrorApplication))
 }
 
 func callFailedInfo(desc string) amf.Value {

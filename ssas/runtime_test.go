@@ -73,7 +73,62 @@ func TestSyntaxErrorThenFix(t *testing.T) {
 	}
 }
 
+// An exception while the script starts (here a load() of a file not
+// there yet) fails the instance like a syntax error: the connect that
+// loaded it is rejected with the generic message, the next one fails with
+// ErrScript without loading again; creating the file makes the next
+// connect load the application again, without waiting for the retry
+// interval.
+func TestStartErrorThenFix(t *testing.T) {
+	e := newEnv(t, Config{}, map[string]string{"main.asc": `
+load("users.asc");
+application.onConnect = function (c, user) { return users[user] === true; };
+`})
+	a, err := e.connect("a", "_definst_", amf.String("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.m.Instances()) != 0 || a.p.State() == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed instance was not unloaded, or its client not answered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a.p.mu.Lock()
+	info := a.p.info
+	a.p.mu.Unlock()
+	if st := a.p.State(); st != "rejected" || info.Get("application").Str() != instance.ScriptErrorApplication {
+		t.Fatalf("first client: %s %v, want rejected with the generic message", st, fmtAMF(info))
+	}
+	_, err = e.connect("b", "_definst_", amf.String("alice"))
+	if !errors.Is(err, instance.ErrScript) || !strings.Contains(err.Error(), "main.asc:2:5") {
+		t.Fatalf("err = %v, want ErrScript at main.asc:2:5", err)
+	}
+	if n := len(e.ld.rt); n != 1 {
+		t.Fatalf("%d loads for two connects to a failed script, want 1", n)
+	}
+	e.write("users.asc", "var users = {alice: true};")
+	a, err = e.connect("a", "_definst_", amf.String("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.barrier()
+	if st := a.p.State(); st != "accepted" {
+		t.Fatalf("alice after the fix: %s, want accepted", st)
+	}
+	b, err := e.connect("b", "_definst_", amf.String("mallory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.barrier()
+	if st := b.p.State(); st != "rejected" {
+		t.Fatalf("mallory: %s, want rejected", st)
+	}
+}
+
 // Entry-script search order (docs/ssas.md#which-script-runs): main.asc wins over <app>.asc,
+
 // scripts/ first, case-insensitive fallback.
 func TestFindEntry(t *testing.T) {
 	for _, tc := range []struct {

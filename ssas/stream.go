@@ -32,10 +32,13 @@ type streamObj struct {
 	last atomic.Uint32 // timestamp of the last media message of the stream
 
 	// loop only
-	pl     *playlist       // the running playlist, nil when none
-	rec    *media.Recorder // the script's recording of the stream
-	recArm string          // record mode asked for while nothing published the stream
-	tap    *tap            // follows a client's publication (send)
+	query     string          // publishQueryString: the query of the last client publish
+	ptype     string          // type: how the stream was last published (live, record, append)
+	destroyed bool            // Stream.destroy ran: the object is inert
+	pl        *playlist       // the running playlist, nil when none
+	rec       *media.Recorder // the script's recording of the stream
+	recArm    string          // record mode asked for while nothing published the stream
+	tap       *tap            // follows a client's publication (send)
 }
 
 func (r *Runtime) setupStream() {
@@ -50,19 +53,31 @@ func (r *Runtime) setupStream() {
 		return goja.Null()
 	})
 	_ = ctor.Set("length", func(name string) float64 { return r.streamLength(name) })
+	_ = ctor.Set("destroy", func(v goja.Value) bool { return r.destroyStream(v) })
 	m := func(name string, f func(s *streamObj, call goja.FunctionCall) goja.Value) {
 		_ = proto.DefineDataProperty(name, vm.ToValue(func(call goja.FunctionCall) goja.Value {
-			o, ok := call.This.(*goja.Object)
-			if !ok {
+			s := r.streamOf(call.This)
+			if s == nil {
 				r.throw("Stream.%s called on a non-Stream", name)
 			}
-			s, ok := o.Get("\x00stream").Export().(*streamObj)
-			if !ok {
-				r.throw("Stream.%s called on a non-Stream", name)
+			if s.destroyed {
+				return vm.ToValue(false) // Stream.get(name) makes a new one
 			}
 			return f(s, call)
 		}), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	}
+	acc := func(name string, f func(s *streamObj) any) {
+		_ = proto.DefineAccessorProperty(name, vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			s := r.streamOf(call.This)
+			if s == nil {
+				return goja.Undefined()
+			}
+			return vm.ToValue(f(s))
+		}), nil, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	acc("publishQueryString", func(s *streamObj) any { return s.query })
+	acc("type", func(s *streamObj) any { return s.ptype })
+	acc("time", func(s *streamObj) any { return s.time() })
 	m("play", func(s *streamObj, call goja.FunctionCall) goja.Value {
 		return vm.ToValue(s.play(call))
 	})
@@ -95,12 +110,62 @@ func (r *Runtime) stream(name string) *streamObj {
 	}
 	o := r.vm.NewObject()
 	_ = o.SetPrototype(r.streamProto)
-	s := &streamObj{r: r, name: name, obj: o}
+	s := &streamObj{r: r, name: name, obj: o, ptype: "live"}
 	_ = o.DefineDataProperty("\x00stream", r.vm.ToValue(s), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
 	_ = o.DefineDataProperty("name", r.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
 	_ = o.DefineDataProperty("bufferTime", r.vm.ToValue(0), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 	r.streams[name] = s
 	return s
+}
+
+// streamOf returns the stream behind a Stream object, or nil.
+func (r *Runtime) streamOf(v goja.Value) *streamObj {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return nil
+	}
+	v = o.Get("\x00stream")
+	if v == nil {
+		return nil
+	}
+	s, _ := v.Export().(*streamObj)
+	return s
+}
+
+// destroyStream implements Stream.destroy(stream): what the script runs on
+// the stream ends (playlist, recording, its publication, whose players get
+// UnpublishNotify) and the object is dropped; Stream.get(name) returns a
+// new one. A client publishing the same name is not affected.
+func (r *Runtime) destroyStream(v goja.Value) bool {
+	s := r.streamOf(v)
+	if s == nil || s.destroyed || r.streams[s.name] != s {
+		return false
+	}
+	s.stop()
+	s.recArm = ""
+	s.destroyed = true
+	delete(r.streams, s.name)
+	return true
+}
+
+// setPublished records a client's publish request (onPublish).
+func (s *streamObj) setPublished(query, typ string) {
+	s.query, s.ptype = query, typ
+}
+
+// time implements stream.time: the time of the stream's latest audio or
+// video message, in seconds (whoever publishes it), 0 when nothing flows.
+func (s *streamObj) time() float64 {
+	s.wmu.Lock()
+	own := s.pub != nil
+	s.wmu.Unlock()
+	if own {
+		return float64(s.last.Load()) / 1000
+	}
+	if pub := s.r.in.Publication(s.name); pub != nil {
+		return float64(pub.Stats().LastTime) / 1000
+	}
+	return 0
 }
 
 // streamFor is the Stream object passed to onPublish/onUnpublish.
@@ -197,6 +262,8 @@ func (s *streamObj) publish() error {
 	}
 	s.pub = p
 	s.wmu.Unlock()
+	s.ptype, s.query = "live", "" // the script publishes it now
+	s.last.Store(0)
 	if s.recArm != "" && s.rec == nil {
 		mode := s.recArm
 		s.recArm = ""

@@ -76,7 +76,7 @@ func (e *env) streamsDir(inst string) string {
 // unpublish.
 func (cl *client) livePublish(t testing.TB, name string) *media.Publication {
 	t.Helper()
-	if err := cl.in.CheckPublish(cl.c, name); err != nil {
+	if err := cl.in.CheckPublish(cl.c, instance.PublishRequest{Stream: name}); err != nil {
 		t.Fatalf("publish %s: %v", name, err)
 	}
 	pub, err := cl.in.Streams().Publish(name)
