@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,17 +83,13 @@ func (r *Runtime) scriptConfig() *goja.Object {
 		if err != nil {
 			r.log.Warn("Application.xml not used for application.config", "file", filepath.Base(p), "err", err)
 		}
-		for k, v := range m {
-			vals[k] = v
-		}
+		maps.Copy(vals, m)
 	}
 	cfg, err := r.in.AppConfig()
 	if err != nil {
 		r.log.Warn("application.yaml not used for application.config", "err", err)
 	}
-	for k, v := range cfg.ScriptConfig {
-		vals[k] = v
-	}
+	maps.Copy(vals, cfg.ScriptConfig)
 	keys := make([]string, 0, len(vals))
 	for k := range vals {
 		keys = append(keys, k)

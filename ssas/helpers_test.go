@@ -76,7 +76,7 @@ func newEnv(t testing.TB, cfg Config, files map[string]string) *env {
 			t.Fatal(err)
 		}
 	}
-	var h slog.Handler = slog.DiscardHandler
+	h := slog.DiscardHandler
 	if testing.Verbose() {
 		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
