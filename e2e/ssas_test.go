@@ -320,7 +320,7 @@ func TestSSASSyntaxError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, info, ok := srv.connectInfo(t, ctx, "broken")
-	if ok || info.Get("code").Str() != status.ConnectRejected || info.Get("description").Str() != "Application script error" {
+	if ok || info.Get("code").Str() != status.ConnectRejected || info.Get("description").Str() != instance.ScriptErrorDescription {
 		t.Fatalf("connect to a broken script: ok=%v info=%v", ok, info)
 	}
 	checkGenericRejection(t, info)
@@ -371,7 +371,7 @@ func TestSSASLoadErrorRejectsEveryConnect(t *testing.T) {
 
 	for i := range 3 {
 		_, info, ok := srv.connectInfo(t, ctx, "gate", amf.String("alice"), amf.String("anything"))
-		if ok || info.Get("code").Str() != message.CodeConnectRejected {
+		if ok || info.Get("code").Str() != status.ConnectRejected {
 			t.Fatalf("connect %d to an app whose load() failed: ok=%v info=%v", i, ok, info)
 		}
 		checkGenericRejection(t, info)
@@ -381,8 +381,8 @@ func TestSSASLoadErrorRejectsEveryConnect(t *testing.T) {
 	if err := dump.wait(t, 20*time.Second); err == nil {
 		t.Errorf("rtmpdump connecting to an app whose load() failed exited 0")
 	}
-	if se := dump.stderr.String(); !strings.Contains(se, message.CodeConnectRejected) {
-		t.Errorf("rtmpdump did not report %s:\n%s", message.CodeConnectRejected, se)
+	if se := dump.stderr.String(); !strings.Contains(se, status.ConnectRejected) {
+		t.Errorf("rtmpdump did not report %s:\n%s", status.ConnectRejected, se)
 	}
 
 	errs := scriptErrorLogs(srv, "gate")
