@@ -382,9 +382,9 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 // (playback.Resolve, docs/playback.md) decide between the live stream and
 // the recorded file: start -2000 live or recorded, -1000 live only, >= 0
 // recorded, and the live stream when one is published but no file exists
-// (what nginx-rtmp and SRS do). Files and playlists are played by the
-// engine's player (vod.go); a live stream is drained straight from its
-// subscriber.
+// (what nginx-rtmp and SRS do). Files, playlists and live plays with a
+// length are played by the engine's player (vod.go); a plain live play is
+// drained straight from its subscriber.
 func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	ns := c.streams[sid]
 	if ns == nil {
@@ -414,8 +414,8 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return
 	}
-	if !src.Live {
-		c.playRecorded(ns, it, reset) // recorded files, flv:/mp3:/id3: (vod.go)
+	if !src.Live || it.Len >= 0 {
+		c.startPlayback(ns, it, reset, !src.Live) // files, and live plays with a length (vod.go)
 		return
 	}
 	ns.name = name

@@ -13,13 +13,14 @@ import (
 	"github.com/openfcs/openfcs/status"
 )
 
-// Recorded playback and playlists are the engine's player
-// (media/playback, docs/playback.md). A NetStream playing a file holds a
-// playback.Player of its instance: the reader goroutine passes it play
-// (reset false), pause, seek, SetBufferLength and receiveAudio/Video, and
-// the connection's writer drains its events like a live subscriber's,
-// turning each into its RTMP form (docs/rtmp.md#play, docs/rtmp.md#pause, docs/rtmp.md#seek): user control
-// messages, onStatus commands and onPlayStatus data messages.
+// Recorded playback, playlists and live plays with a length are the
+// engine's player (media/playback, docs/playback.md). Such a NetStream
+// holds a playback.Player of its instance: the reader goroutine passes it
+// play (reset false), pause, seek, SetBufferLength and
+// receiveAudio/Video, and the connection's writer drains its events like a
+// live subscriber's, turning each into its RTMP form (docs/rtmp.md#play,
+// docs/rtmp.md#pause, docs/rtmp.md#seek): user control messages, onStatus
+// commands and onPlayStatus data messages.
 
 // playArgs decodes play's start, len (ms) and reset (docs/rtmp.md#play).
 func playArgs(startV, lenV, resetV amf.Value) (it playback.Item, reset bool) {
@@ -47,9 +48,10 @@ func msArg(v, def float64) int64 {
 	return int64(min(max(v, -math.MaxUint32), math.MaxUint32))
 }
 
-// appendVOD queues play(name, start, len, false) after the recorded item
-// playing on ns (a playlist, docs/flv.md#play-arguments). False when ns plays no file or
-// reset is true: onPlay then starts afresh. Reader goroutine.
+// appendVOD queues play(name, start, len, false) after the items of the
+// engine player playing on ns (a playlist, docs/flv.md#play-arguments).
+// False when ns has none (nothing, or a plain live play) or reset is true:
+// onPlay then starts afresh. Reader goroutine.
 func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Value) bool {
 	it, reset := playArgs(startV, lenV, resetV)
 	if reset || ns.play == nil || ns.play.pb == nil {
@@ -74,10 +76,9 @@ func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Val
 	return true
 }
 
-// playRecorded starts the engine's player on ns for it, which the
-// engine's rules resolved to a file. Reader goroutine; ns has been
-// stopped.
-func (c *conn) playRecorded(ns *netStream, it playback.Item, reset bool) {
+// startPlayback starts the engine's player on ns with it as the first
+// item of its playlist. Reader goroutine; ns has been stopped.
+func (c *conn) startPlayback(ns *netStream, it playback.Item, reset, recorded bool) {
 	ns.name = it.Name
 	pb := c.inst.NewPlayer(playback.Options{
 		Buffer: ns.bufferLen,
@@ -89,7 +90,7 @@ func (c *conn) playRecorded(ns *netStream, it playback.Item, reset bool) {
 	ns.play = p
 	c.addPlayer(p)
 	pb.Start()
-	c.log.Info("play start", "stream", it.Name, "start", it.Start, "len", it.Len, "recorded", true)
+	c.log.Info("play start", "stream", it.Name, "start", it.Start, "len", it.Len, "recorded", recorded)
 }
 
 // vodReceive applies receiveAudio/receiveVideo to a playing file; false

@@ -618,3 +618,84 @@ func TestVODMP3(t *testing.T) {
 		t.Errorf("audio timestamps %v", ts2)
 	}
 }
+
+// The engine's rules apply to live plays too: play(live, -1000, 0) is a
+// single frame, with the publisher's timestamps, then Complete and Stop;
+// and a live stream appended to a recorded play (reset false) follows the
+// file with its timestamps continuing after it.
+func TestLiveThroughThePlayer(t *testing.T) {
+	ts := startServer(t, Config{})
+	dir := streamsDir(t, ts)
+	if err := os.WriteFile(filepath.Join(dir, "a.flv"), synthFLV(600, 5, true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pubC := dial(t, ts, "live", ClientConfig{})
+	pub, err := pubC.CreateStream(testutil.Context(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(testutil.Context(t, 5*time.Second), "cam", "live"); err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.WritePacket(media.Packet{Kind: media.Video, Time: 5000, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x1e}})
+	_ = pub.WritePacket(media.Packet{Kind: media.Video, Time: 5000, Payload: keyframe(1)})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the camera keeps sending
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(40 * time.Millisecond):
+			}
+			_ = pub.WritePacket(media.Packet{Kind: media.Video, Time: 5000 + uint32(40*i), Payload: interframe(byte(i))})
+		}
+	}()
+
+	t.Run("len 0", func(t *testing.T) {
+		_, s, col := playStream(t, ts)
+		if err := s.PlayArgs("cam", -1000, 0, true); err != nil {
+			t.Fatal(err)
+		}
+		waitCode(t, col, message.CodePlayStop, 10*time.Second)
+		want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlayComplete, message.CodePlayStop}
+		if got := col.codes(); !slices.Equal(got, want) {
+			t.Errorf("statuses %v, want %v", got, want)
+		}
+		var frames []event
+		for _, e := range col.media() {
+			if e.kind == media.Video && !e.cfg {
+				frames = append(frames, e)
+			}
+		}
+		if len(frames) != 1 || !frames[0].key || frames[0].ts != 5000 {
+			t.Errorf("pictures %+v, want the keyframe at 5000", frames)
+		}
+	})
+	t.Run("appended after a file", func(t *testing.T) {
+		_, s, col := playStream(t, ts)
+		if err := s.PlayArgs("a", 0, -1000, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PlayArgs("cam", -1000, 300, false); err != nil {
+			t.Fatal(err)
+		}
+		waitCode(t, col, message.CodePlayStop, 10*time.Second)
+		want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlaySwitch, message.CodePlayStart,
+			message.CodePlayComplete, message.CodePlayStop}
+		if got := col.codes(); !slices.Equal(got, want) {
+			t.Errorf("statuses %v, want %v", got, want)
+		}
+		var vts []uint32
+		for _, e := range col.media() {
+			if e.kind == media.Video {
+				vts = append(vts, e.ts)
+			}
+		}
+		// a: sequence header and 15 pictures 0..560, its last media at 580;
+		// cam from 581 on, ascending.
+		if len(vts) < 18 || vts[15] != 560 || vts[16] != 581 || !slices.IsSorted(vts) {
+			t.Errorf("video timestamps %v: want a's, then cam's from 581", vts)
+		}
+	})
+}

@@ -96,6 +96,11 @@ type playing struct {
 	sawVideo   bool              // the item has video: a single frame is a keyframe
 	skipNotify bool              // the live stream was published at subscribe: Start said so
 	anchored   bool              // the live item's offset is set
+	last       int64             // the live item's last output timestamp
+	// continuing: the item's output goes on after what was sent (a
+	// switch, or a Live player); otherwise a live item keeps its
+	// publisher's timestamps, as a file keeps its own.
+	continuing bool
 }
 
 // New returns a player whose playlist starts with first; reset replaces
@@ -437,6 +442,7 @@ func (p *Player) startItem(c *playing, switched, opening bool) {
 	}
 	p.status(EventStart, 0, &Info{Name: name, First: !switched})
 	p.played = true
+	c.continuing = switched || p.opts.Live
 	if c.src.Live {
 		p.subscribe(c)
 		if c.it.Len > 0 {
@@ -445,7 +451,7 @@ func (p *Player) startItem(c *playing, switched, opening bool) {
 		p.afterLive = true
 		return
 	}
-	p.position(uint32(min(max(c.it.Start, 0), math.MaxUint32)), switched || p.opts.Live)
+	p.position(uint32(min(max(c.it.Start, 0), math.MaxUint32)), c.continuing)
 }
 
 func (p *Player) subscribe(c *playing) {
@@ -668,14 +674,21 @@ func (p *Player) forward(c *playing, pk *media.Packet) bool {
 		p.emit(Event{Kind: EventPacket, Time: p.outLast(), Packet: pk})
 		return false
 	}
-	out := int64(pk.Time) + p.offset
-	if d := out - p.last; !c.anchored || d < -liveMaxBackward || d > liveMaxForward {
-		// First message, or the source restarted its clock: continue
-		// right after what was sent.
-		p.offset = p.nextOut() - int64(pk.Time)
-		out, c.anchored = p.nextOut(), true
+	t := int64(pk.Time)
+	switch {
+	case !c.anchored && c.continuing:
+		p.offset = p.nextOut() - t // right after what was sent
+	case !c.anchored:
+		p.offset = 0 // the publisher's own timeline
+	default:
+		if d := t + p.offset - c.last; d < -liveMaxBackward || d > liveMaxForward {
+			p.offset = p.nextOut() - t // the source restarted its clock
+		}
 	}
-	p.packet(pk, max(out, 0))
+	c.anchored = true
+	out := max(t+p.offset, 0)
+	c.last = max(c.last, out)
+	p.packet(pk, out)
 	return c.it.Len == 0 && oneFrame(c, pk)
 }
 

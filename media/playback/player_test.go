@@ -252,6 +252,54 @@ func TestPlaylistLiveItem(t *testing.T) {
 	})
 }
 
+// A live item that opens a play keeps its publisher's timestamps (as a
+// file keeps its own), and its len applies: 0 is a single frame, > 0 ends
+// it after that long.
+func TestLiveItemOpensAPlay(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		len   int64
+		want  []uint32 // video timestamps received
+		after time.Duration
+	}{
+		{"len 0: the first keyframe", 0, []uint32{5000, 5000}, 0},
+		{"len 300: what comes within 300 ms", 300, []uint32{5000, 5000, 5040, 5080, 5120}, 500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLib(t)
+				pub, err := l.reg.Publish("cam")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pub.Close()
+				pub.Write(&media.Packet{Kind: media.Video, Time: 5000, Payload: []byte{0x17, 0, 0, 0, 0, 1, 0x42}})
+				pub.Write(&media.Packet{Kind: media.Video, Time: 5000, Payload: []byte{0x17, 1, 0, 0, 0, 0}})
+				p := start(t, l, Options{}, Item{Name: "cam", Start: StartAny, Len: tc.len}, true)
+				evs := run(t, p, nil, has(EventStart))
+				for i := 1; i <= 3; i++ {
+					pub.Write(&media.Packet{Kind: media.Video, Time: 5000 + uint32(i*40), Payload: []byte{0x27, 1, 0, 0, 0, byte(i)}})
+					time.Sleep(40 * time.Millisecond)
+				}
+				time.Sleep(tc.after)
+				pub.Write(&media.Packet{Kind: media.Video, Time: 9000, Payload: []byte{0x17, 1, 0, 0, 0, 9}})
+				evs = run(t, p, evs, has(EventEOF))
+				want := []string{"begin cam", "reset cam", "start cam", "complete cam", "stop cam", "eof cam"}
+				if got := statuses(evs); !slices.Equal(got, want) {
+					t.Errorf("statuses %q, want %q", got, want)
+				}
+				var got []uint32
+				for _, f := range frames(evs, media.Video) {
+					got = append(got, f.ts)
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("video at %v, want %v", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
 // Seek past the end lands on the last keyframe; the item then completes.
 func TestSeekPastEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
