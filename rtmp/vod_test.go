@@ -657,8 +657,8 @@ func TestLiveThroughThePlayer(t *testing.T) {
 		if err := s.PlayArgs("cam", -1000, 0, true); err != nil {
 			t.Fatal(err)
 		}
-		waitCode(t, col, message.CodePlayStop, 10*time.Second)
-		want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlayComplete, message.CodePlayStop}
+		waitCode(t, col, status.PlayStop, 10*time.Second)
+		want := []string{status.PlayReset, status.PlayStart, status.PlayComplete, status.PlayStop}
 		if got := col.codes(); !slices.Equal(got, want) {
 			t.Errorf("statuses %v, want %v", got, want)
 		}
@@ -680,9 +680,9 @@ func TestLiveThroughThePlayer(t *testing.T) {
 		if err := s.PlayArgs("cam", -1000, 300, false); err != nil {
 			t.Fatal(err)
 		}
-		waitCode(t, col, message.CodePlayStop, 10*time.Second)
-		want := []string{message.CodePlayReset, message.CodePlayStart, message.CodePlaySwitch, message.CodePlayStart,
-			message.CodePlayComplete, message.CodePlayStop}
+		waitCode(t, col, status.PlayStop, 10*time.Second)
+		want := []string{status.PlayReset, status.PlayStart, status.PlaySwitch, status.PlayStart,
+			status.PlayComplete, status.PlayStop}
 		if got := col.codes(); !slices.Equal(got, want) {
 			t.Errorf("statuses %v, want %v", got, want)
 		}
