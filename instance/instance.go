@@ -49,7 +49,8 @@ type Instance struct {
 	log     *slog.Logger
 	streams *media.Registry
 	sos     *sharedobject.Registry
-	script  Script // nil without an application script; set before the instance is shared
+	script  Script     // nil without an application script; set before the instance is shared
+	quotas  *appQuotas // the application's disk quotas; set before the instance is shared
 	appCfg  appConfigCache
 
 	// everAccepted is set once a client has been accepted: an instance
@@ -80,6 +81,24 @@ func newInstance(m *Manager, app, name string) *Instance {
 		}, log),
 		clients: map[uint64]*Client{},
 	}
+}
+
+// RecordQuota returns the disk quota of the application's recordings
+// (media.RecordOptions.Quota); nil means none.
+func (in *Instance) RecordQuota() *media.Quota {
+	if in.quotas == nil {
+		return nil
+	}
+	return in.quotas.record
+}
+
+// FileQuota returns the disk quota of the files the application's script
+// writes; nil means none.
+func (in *Instance) FileQuota() *media.Quota {
+	if in.quotas == nil {
+		return nil
+	}
+	return in.quotas.file
 }
 
 // Streams returns the instance's live streams.

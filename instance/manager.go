@@ -60,6 +60,43 @@ type Config struct {
 	// stays failed: connects are rejected without loading it again,
 	// unless one of its script files changes. Default 10s.
 	ScriptRetry time.Duration `yaml:"script_retry"`
+	// Quota bounds the disk each application fills through the network
+	// and its script.
+	Quota QuotaConfig `yaml:"quota"`
+}
+
+// QuotaConfig bounds the disk of one application. A zero field means its
+// default; a negative one, no limit.
+type QuotaConfig struct {
+	// RecordBytes bounds the bytes in the application's streams folder
+	// (recordings, and whatever else is there). A recording that would
+	// pass it is refused (NetStream.Record.NoAccess) or ended
+	// (NetStream.Record.Failed). Default 4 GiB.
+	RecordBytes int64 `yaml:"record_bytes"`
+	// RecordFiles bounds the files in it. Default 10000.
+	RecordFiles int `yaml:"record_files"`
+	// FileBytes bounds the bytes of the application's folder outside its
+	// streams and shared objects, which its script writes through File:
+	// a write past it fails (returns false). Default 256 MiB.
+	FileBytes int64 `yaml:"file_bytes"`
+	// FileFiles bounds the files there. Default 10000.
+	FileFiles int `yaml:"file_files"`
+}
+
+func (q QuotaConfig) withDefaults() QuotaConfig {
+	if q.RecordBytes == 0 {
+		q.RecordBytes = 4 << 30
+	}
+	if q.RecordFiles == 0 {
+		q.RecordFiles = 10000
+	}
+	if q.FileBytes == 0 {
+		q.FileBytes = 256 << 20
+	}
+	if q.FileFiles == 0 {
+		q.FileFiles = 10000
+	}
+	return q
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -85,6 +122,7 @@ func (c Config) WithDefaults() Config {
 	c.Media = c.Media.WithDefaults()
 	c.SharedObjects = c.SharedObjects.WithDefaults()
 	c.Playback = c.Playback.WithDefaults()
+	c.Quota = c.Quota.withDefaults()
 	return c
 }
 
@@ -102,6 +140,7 @@ type Manager struct {
 	// children, those of each application (made on first use).
 	soBudget   *sharedobject.Budget
 	appBudgets map[string]*sharedobject.Budget
+	quotas     map[string]*appQuotas // by application, made on first use
 	nextID     uint64
 	closed     bool
 	loader     ScriptLoader
@@ -118,7 +157,7 @@ func NewManager(cfg Config, log *slog.Logger) *Manager {
 	}
 	m := &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{},
 		soBudget:   sharedobject.NewBudget("server", cfg.SharedObjects.ServerBudget),
-		appBudgets: map[string]*sharedobject.Budget{}}
+		appBudgets: map[string]*sharedobject.Budget{}, quotas: map[string]*appQuotas{}}
 	// The server's disk budget counts the files every application already
 	// has, not only those of the applications used since the start.
 	if ents, err := os.ReadDir(cfg.AppsDir); err == nil {
@@ -145,6 +184,39 @@ func (m *Manager) appBudgetLocked(app string) *sharedobject.Budget {
 	}
 	m.appBudgets[app] = b
 	return b
+}
+
+// appQuotas are the disk quotas of one application.
+type appQuotas struct {
+	record, file *media.Quota
+}
+
+// quotasLocked returns app's quotas. Their folders are walked on first
+// use, not here. Called with m.mu held.
+func (m *Manager) quotasLocked(app string) *appQuotas {
+	if q := m.quotas[app]; q != nil {
+		return q
+	}
+	dir := filepath.Join(m.cfg.AppsDir, app)
+	streams := func() string {
+		cfg, err := LoadAppConfig(dir)
+		if err != nil {
+			cfg = AppConfig{}.WithDefaults()
+		}
+		if filepath.IsAbs(cfg.Streams) {
+			return cfg.Streams
+		}
+		return filepath.Join(dir, cfg.Streams)
+	}
+	qc := m.cfg.Quota
+	q := &appQuotas{
+		record: media.NewQuota("recordings of "+app, qc.RecordFiles, qc.RecordBytes,
+			func() []string { return []string{streams()} }),
+		file: media.NewQuota("files of "+app, qc.FileFiles, qc.FileBytes,
+			func() []string { return []string{dir} }, streams(), filepath.Join(dir, "sharedobjects")),
+	}
+	m.quotas[app] = q
+	return q
 }
 
 // SharedObjectUsage returns what the shared objects of app (all
@@ -228,6 +300,7 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		}
 		in = newInstance(m, app, inst)
 		in.sos.SetBudget(m.appBudgetLocked(app))
+		in.quotas = m.quotasLocked(app)
 		if err := in.loadScript(m.loader); err != nil {
 			m.rememberFailure(app, err)
 			m.mu.Unlock()

@@ -27,6 +27,14 @@ type Config struct {
 	// SlowConsumerAfter is how long a subscriber may stay behind before it
 	// is cut off with ErrSlowConsumer. Default 10 s.
 	SlowConsumerAfter time.Duration `yaml:"slow_consumer_after"`
+	// RecordQueueBytes bounds what a recording (a lossless subscriber) holds
+	// queued, in payload bytes; it also holds at most 16 × QueuePackets
+	// messages. Past either the publisher waits for the disk instead of
+	// the recording dropping anything. Large enough that an upload faster
+	// than real time rarely waits: a sender that closes its connection
+	// while the server still has its data unread may lose that data.
+	// Default 16 MiB.
+	RecordQueueBytes int `yaml:"record_queue_bytes"`
 	// Files is the server's knowledge of recorded files (which are being
 	// recorded, parsed heads and seek indexes), shared by the registries of
 	// every instance because instances of different applications may store
@@ -41,6 +49,7 @@ const (
 	DefaultQueuePackets       = 512
 	DefaultQueueBytes         = 4 << 20
 	DefaultSlowConsumerAfter  = 10 * time.Second
+	DefaultRecordQueueBytes   = 16 << 20
 
 	minQueuePackets = 8
 	minQueueBytes   = 64 << 10
@@ -69,6 +78,10 @@ func (c Config) WithDefaults() Config {
 	if c.SlowConsumerAfter <= 0 {
 		c.SlowConsumerAfter = DefaultSlowConsumerAfter
 	}
+	if c.RecordQueueBytes == 0 {
+		c.RecordQueueBytes = DefaultRecordQueueBytes
+	}
+	c.RecordQueueBytes = max(c.RecordQueueBytes, minQueueBytes)
 	return c
 }
 

@@ -1,7 +1,6 @@
 package media
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,6 +45,15 @@ type RecordOptions struct {
 	Log *slog.Logger
 	// AMF bounds the decoding of metadata.
 	AMF amf.Limits
+	// Quota, when set, is charged every byte the recording adds (and a
+	// file when it creates one); a full quota refuses the recording, or
+	// ends it, with an error wrapping ErrQuota.
+	Quota *Quota
+	// OnFail, when set, is called once, on the recorder's goroutine, when
+	// the recording ends by itself with an error (a write error, the
+	// quota, a disk that could not keep up), so that the publisher can be
+	// told (NetStream.Record.Failed). Not called for Close.
+	OnFail func(err error)
 }
 
 // ErrRecordFailed: the file could not be created, opened for append, or
@@ -53,9 +61,11 @@ type RecordOptions struct {
 var ErrRecordFailed = errors.New("media: recording failed")
 
 // Recorder writes one published stream to an FLV file (docs/flv.md#recording). It is a
-// subscriber of the stream with its own goroutine, so the publisher never
-// waits for the disk; a disk too slow for the stream cuts the recording
-// off like any slow consumer.
+// lossless subscriber of the stream with its own goroutine: it never drops
+// a message; a burst (a file uploaded faster than real time) fills its
+// queue and then makes the publisher wait, and a disk that does not keep
+// up for Config.SlowConsumerAfter fails the recording with
+// ErrRecordFailed.
 type Recorder struct {
 	files *FileCache // where the file is claimed while recording
 	key   string     // the file's resolved path (resolvePath)
@@ -91,7 +101,7 @@ func (p *Publication) Record(path string, opts RecordOptions) (*Recorder, error)
 		return nil, err
 	}
 	rec.w = w
-	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{})
+	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{Lossless: true})
 	go rec.run()
 	return rec, nil
 }
@@ -156,6 +166,9 @@ func (r *Recorder) run() {
 	}
 	if r.err != nil {
 		r.log.Error("record failed", "file", r.w.path, "err", r.err)
+		if !stopping && r.w.opts.OnFail != nil {
+			r.w.opts.OnFail(r.err)
+		}
 	}
 	r.log.Info("record stop", "file", r.w.path, "bytes", r.w.off, "duration_ms", r.w.lastOut-r.w.base)
 }
@@ -164,7 +177,10 @@ func (r *Recorder) run() {
 type recWriter struct {
 	path string
 	f    *os.File
-	bw   *bufio.Writer
+	// buf holds whole tags not yet written; a write never ends inside a
+	// tag, so a process killed mid-recording leaves a file that ends on a
+	// tag boundary (docs/flv.md#crash-safety).
+	buf  []byte
 	opts RecordOptions
 	log  *slog.Logger
 
@@ -187,7 +203,6 @@ type recWriter struct {
 	keyframes    []flv.SeekPoint
 	lastKey      flv.SeekPoint
 	vcodec, acod float64
-	tagBuf       []byte
 }
 
 // openRecWriter prepares the file (docs/flv.md#crash-safety).
@@ -203,6 +218,10 @@ func openRecWriter(path string, opts RecordOptions) (*recWriter, error) {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		switch {
 		case err == nil:
+			if !opts.Quota.Room(false, recMinRoom, 0) {
+				_ = f.Close()
+				return nil, fmt.Errorf("%w: %w", ErrRecordFailed, ErrQuota)
+			}
 			if err := w.openAppend(f); err != nil {
 				_ = f.Close()
 				return nil, err
@@ -212,28 +231,57 @@ func openRecWriter(path string, opts RecordOptions) (*recWriter, error) {
 			return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
 		}
 	}
+	// A replaced file gives its bytes back once the new one is in place.
+	var old int64
+	newFile := true
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		old, newFile = fi.Size(), false
+	}
+	if !opts.Quota.Room(newFile, recMinRoom, old) {
+		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, ErrQuota)
+	}
+	hdr := flv.AppendHeader(nil, flv.FlagAudio|flv.FlagVideo)
+	files := 0
+	if newFile {
+		files = 1
+	}
+	if err := opts.Quota.Reserve(files, int64(len(hdr))); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
+	}
+	fail := func(err error) (*recWriter, error) {
+		opts.Quota.Release(files, int64(len(hdr)))
+		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
+	}
 	// Build the new file under a temporary name and rename it over the old
 	// one: readers that have the old file open keep its contents.
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
+		return fail(err)
 	}
-	hdr := flv.AppendHeader(nil, flv.FlagAudio|flv.FlagVideo)
 	if _, err := f.Write(hdr); err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
+		return fail(err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return nil, fmt.Errorf("%w: %w", ErrRecordFailed, err)
+		return fail(err)
 	}
+	opts.Quota.Release(0, old)
 	_ = f.Chmod(0o644) // CreateTemp makes 0600; recordings are served to others
 	w.f, w.off = f, int64(len(hdr))
-	w.bw = bufio.NewWriterSize(f, 64<<10)
+	w.buf = make([]byte, 0, recBufSize)
 	return w, nil
 }
+
+// recBufSize is how many bytes of whole tags a recording gathers before
+// it writes them.
+const recBufSize = 64 << 10
+
+// recMinRoom is the room a quota must have left for a recording to start:
+// less would not hold a second of video.
+const recMinRoom = 256 << 10
 
 // openAppend validates (and if needed trims) an existing file and positions
 // the writer at its end, timestamps continuing after its last one.
@@ -271,7 +319,7 @@ func (w *recWriter) openAppend(f *os.File) error {
 		return fmt.Errorf("%w: %w", ErrRecordFailed, err)
 	}
 	w.f, w.off = f, size
-	w.bw = bufio.NewWriterSize(f, 64<<10)
+	w.buf = make([]byte, 0, recBufSize)
 	w.lastKey = ix.LastKeyframe
 	if ix.Tags > 0 {
 		w.base = int64(ix.LastTime) + w.interval
@@ -490,18 +538,23 @@ func (w *recWriter) writeTag(p *Packet, ts int64) error {
 			w.keyframes = append(w.keyframes, k)
 		}
 	}
-	w.tagBuf = flv.AppendTagHeader(w.tagBuf[:0], uint8(p.Kind), len(p.Payload), uint32(ts))
-	if _, err := w.bw.Write(w.tagBuf); err != nil {
-		return w.fail(err)
-	}
-	if _, err := w.bw.Write(p.Payload); err != nil {
-		return w.fail(err)
-	}
-	w.tagBuf = binary.BigEndian.AppendUint32(w.tagBuf[:0], uint32(flv.TagHeaderSize+len(p.Payload)))
-	if _, err := w.bw.Write(w.tagBuf); err != nil {
-		return w.fail(err)
-	}
 	n := flv.TagHeaderSize + len(p.Payload) + flv.PrevSizeLen
+	if err := w.opts.Quota.Reserve(0, int64(n)); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrRecordFailed, filepath.Base(w.path), err)
+	}
+	if len(w.buf) > 0 && len(w.buf)+n > recBufSize {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.buf = flv.AppendTagHeader(w.buf, uint8(p.Kind), len(p.Payload), uint32(ts))
+	w.buf = append(w.buf, p.Payload...)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(flv.TagHeaderSize+len(p.Payload)))
+	if len(w.buf) >= recBufSize {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
 	w.off += int64(n)
 	w.unsynced += n
 	if ts > w.lastOut {
@@ -520,13 +573,60 @@ func (w *recWriter) fail(err error) error {
 	return fmt.Errorf("%w: writing %s at offset %d: %w", ErrRecordFailed, filepath.Base(w.path), w.off, err)
 }
 
-func (w *recWriter) sync() error {
-	if err := w.bw.Flush(); err != nil {
+// flush writes the gathered tags with one write: a kill can stop the
+// process between two writes, never inside one tag's bytes.
+func (w *recWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.f.Write(w.buf)
+	if cap(w.buf) > recBufSize {
+		w.buf = make([]byte, 0, recBufSize) // do not keep a huge tag's buffer
+	} else {
+		w.buf = w.buf[:0]
+	}
+	if err != nil {
 		return w.fail(err)
 	}
+	return nil
+}
+
+// sync writes what is gathered, refreshes the metadata's duration and
+// sizes (so a recording cut short by a crash still tells its length) and
+// fsyncs.
+func (w *recWriter) sync() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	w.unsynced = 0
+	if err := w.patchMeta(); err != nil {
+		return w.fail(err)
+	}
 	if err := w.f.Sync(); err != nil {
 		return w.fail(err)
+	}
+	return nil
+}
+
+// patchMeta rewrites the numbers of the file's onMetaData in place
+// (docs/flv.md#crash-safety) for what has been written so far.
+func (w *recWriter) patchMeta() error {
+	if w.meta == nil || (!w.started && !w.appending) {
+		return nil
+	}
+	dur := float64(w.lastOut) / 1000
+	fm := flv.FinalMeta{
+		Duration:              dur,
+		LastTimestamp:         dur,
+		LastKeyframeTimestamp: float64(w.lastKey.Time) / 1000,
+		LastKeyframeLocation:  float64(w.lastKey.Offset),
+		FileSize:              float64(w.off),
+		Keyframes:             w.keyframes,
+	}
+	for _, p := range w.meta.Patches(fm) {
+		if _, err := w.f.WriteAt(p.Data, w.metaAt+int64(p.Offset)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -537,22 +637,9 @@ func (w *recWriter) close() error {
 	if w.f == nil {
 		return nil
 	}
-	err := w.bw.Flush()
-	if err == nil && w.meta != nil && (w.started || w.appending) {
-		dur := float64(w.lastOut) / 1000
-		fm := flv.FinalMeta{
-			Duration:              dur,
-			LastTimestamp:         dur,
-			LastKeyframeTimestamp: float64(w.lastKey.Time) / 1000,
-			LastKeyframeLocation:  float64(w.lastKey.Offset),
-			FileSize:              float64(w.off),
-			Keyframes:             w.keyframes,
-		}
-		for _, p := range w.meta.Patches(fm) {
-			if _, err2 := w.f.WriteAt(p.Data, w.metaAt+int64(p.Offset)); err2 != nil && err == nil {
-				err = err2
-			}
-		}
+	err := w.flush()
+	if err == nil {
+		err = w.patchMeta()
 	}
 	if err2 := w.f.Sync(); err2 != nil && err == nil {
 		err = err2

@@ -248,6 +248,7 @@ func (p *Publication) Write(pkt *Packet) {
 // fanout pushes pkt to subs and logs aggregated drops. Called with p.mu held.
 func (p *Publication) fanout(subs []*Subscriber, pkt *Packet) {
 	var clk clock
+	var full []*Subscriber
 	for _, s := range subs {
 		switch s.push(pkt, &clk) {
 		case pushDropStart:
@@ -257,6 +258,23 @@ func (p *Publication) fanout(subs []*Subscriber, pkt *Packet) {
 			p.dropped++
 		case pushCutOff:
 			p.slow++
+		case pushFull:
+			full = append(full, s)
+		}
+	}
+	// Lossless subscribers (recordings) with a full queue: the publisher
+	// waits for each, after every other subscriber has the message. Its
+	// connection stops reading meanwhile, which slows the sender down.
+	for _, s := range full {
+		deadline := clk.now().Add(p.reg.cfg.SlowConsumerAfter)
+		for {
+			if r := s.push(pkt, &clk); r != pushFull {
+				break
+			}
+			if !s.waitSpace(deadline) {
+				p.slow++
+				break
+			}
 		}
 	}
 	if p.dropping > 0 && clk.now().Sub(p.dropWarned) >= time.Second {

@@ -22,6 +22,13 @@ type SubscribeOptions struct {
 	// playing several streams passes one capacity-1 wake-up channel to all
 	// its subscribers and drains every one of them per wake-up.
 	Notify chan struct{}
+	// Lossless makes a subscriber that never drops (a recorder): with its
+	// queue full (Config.RecordQueueBytes), the publisher waits for it to
+	// drain, up to
+	// Config.SlowConsumerAfter, and then cuts it off with
+	// ErrSlowConsumer. Live players must not use it: one slow player
+	// would slow the publisher for everyone.
+	Lossless bool
 }
 
 // Subscriber is one player of a stream. Its owner (the connection's writer
@@ -34,6 +41,10 @@ type Subscriber struct {
 	ready chan struct{}
 	live  atomic.Bool // a publisher is present
 	dead  atomic.Bool // closed or ended: lets Write skip without locking
+	// lossless subscribers signal space after each Drain, and when they
+	// end, to a publisher waiting for room (SubscribeOptions.Lossless).
+	lossless bool
+	space    chan struct{}
 
 	mu        sync.Mutex // leaf lock: guards everything below
 	ring      []Event    // power-of-two length; grows only while the backlog grows
@@ -65,14 +76,19 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 	if ready == nil {
 		ready = make(chan struct{}, 1)
 	}
-	return &Subscriber{
+	s := &Subscriber{
 		reg:       r,
 		name:      name,
 		ready:     ready,
 		recvAudio: !opts.NoAudio,
 		recvVideo: !opts.NoVideo,
 		waitKey:   true,
+		lossless:  opts.Lossless,
 	}
+	if s.lossless {
+		s.space = make(chan struct{}, 1)
+	}
+	return s
 }
 
 // Name returns the stream name.
@@ -96,7 +112,18 @@ func (s *Subscriber) Drain(dst []Event) []Event {
 	s.delivered += uint64(s.n)
 	s.head, s.n, s.bytes, s.burstN, s.burstSize = 0, 0, 0, 0, 0
 	s.mu.Unlock()
+	s.signalSpace()
 	return dst
+}
+
+// signalSpace wakes a publisher waiting for a lossless subscriber.
+func (s *Subscriber) signalSpace() {
+	if s.space != nil {
+		select {
+		case s.space <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // SetReceiveAudio implements NetStream.receiveAudio (docs/rtmp.md#receiveaudio-and-receivevideo): while
@@ -157,6 +184,7 @@ func (s *Subscriber) Close() {
 	s.dead.Store(true)
 	s.releaseLocked()
 	s.mu.Unlock()
+	s.signalSpace()
 	st := s.st
 	if st == nil {
 		return
@@ -181,6 +209,7 @@ const (
 	pushDropStart                   // dropped; the subscriber just started dropping
 	pushDropped                     // dropped while already dropping
 	pushCutOff                      // the subscriber was cut off
+	pushFull                        // a lossless subscriber's queue is full: not queued, wait
 )
 
 // push queues pkt unless filters or backpressure say otherwise. It never
@@ -208,6 +237,9 @@ func (s *Subscriber) push(pkt *Packet, clk *clock) pushResult {
 	}
 	cfg := &s.reg.cfg
 	liveN, liveBytes := s.n-s.burstN, s.bytes-s.burstSize
+	if s.lossless {
+		return s.pushLosslessLocked(pkt, liveN, liveBytes)
+	}
 	behind := liveN >= cfg.QueuePackets/2 || liveBytes >= cfg.QueueBytes/2
 	if behind {
 		now := clk.now()
@@ -250,6 +282,52 @@ func (s *Subscriber) push(pkt *Packet, clk *clock) pushResult {
 	return pushNone
 }
 
+// pushLosslessLocked queues pkt for a lossless subscriber, or reports a
+// full queue for the publisher to wait. Only the start of each
+// publication skips video up to its first keyframe, as for any player.
+// It unlocks s.mu.
+func (s *Subscriber) pushLosslessLocked(pkt *Packet, liveN, liveBytes int) pushResult {
+	cfg := &s.reg.cfg
+	if pkt.Kind == Video && !pkt.Config {
+		if s.waitKey && !pkt.Keyframe {
+			s.mu.Unlock()
+			return pushNone
+		}
+		s.waitKey = false
+	}
+	if liveN >= 16*cfg.QueuePackets || (liveN > 0 && liveBytes+len(pkt.Payload) > cfg.RecordQueueBytes) {
+		s.mu.Unlock()
+		return pushFull
+	}
+	wasEmpty := s.n == 0
+	s.putLocked(Event{Type: EventPacket, Packet: pkt}, len(pkt.Payload))
+	s.mu.Unlock()
+	if wasEmpty {
+		s.signal()
+	}
+	return pushNone
+}
+
+// waitSpace blocks the publisher until a lossless subscriber has drained
+// or ended, or until deadline; then it cuts the subscriber off and
+// reports false.
+func (s *Subscriber) waitSpace(deadline time.Time) bool {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-s.space:
+		return true
+	case <-t.C:
+		s.mu.Lock()
+		if s.err != nil || s.closed {
+			s.mu.Unlock()
+			return false
+		}
+		s.cutLocked("a lossless subscriber (recording) did not drain for " + s.reg.cfg.SlowConsumerAfter.String())
+		return false
+	}
+}
+
 // notify queues a publish/unpublish notification. Called with st.mu held.
 func (s *Subscriber) notify(t EventType, live bool) {
 	s.live.Store(live)
@@ -261,7 +339,7 @@ func (s *Subscriber) notify(t EventType, live bool) {
 	// A new publisher (or none) means new codec state: resume video at a
 	// keyframe.
 	s.waitKey, s.congested = true, false
-	if s.n-s.burstN >= s.reg.cfg.QueuePackets {
+	if s.n-s.burstN >= s.reg.cfg.QueuePackets && !s.lossless {
 		s.cutLocked("queue full of messages that cannot be dropped")
 		return
 	}
@@ -311,6 +389,7 @@ func (s *Subscriber) end(err error) {
 	}
 	s.mu.Unlock()
 	s.signal()
+	s.signalSpace()
 }
 
 // cutLocked cuts the subscriber off as a slow consumer, releases its queue,
@@ -322,6 +401,7 @@ func (s *Subscriber) cutLocked(reason string) pushResult {
 	s.releaseLocked()
 	s.mu.Unlock()
 	s.signal()
+	s.signalSpace()
 	s.reg.log.Warn("subscriber cut off", "stream", s.name, "reason", "slow_consumer",
 		"detail", reason, "queued", queued, "queued_bytes", queuedBytes, "dropped", dropped)
 	return pushCutOff

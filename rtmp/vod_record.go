@@ -1,6 +1,8 @@
 package rtmp
 
 import (
+	"errors"
+
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
@@ -56,6 +58,8 @@ func (c *conn) startRecord(ns *netStream, plan recordPlan) {
 	if plan.file == nil || ns.pub == nil {
 		return
 	}
+	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, c.clientProp()}
+	sid, name := ns.id, ns.name
 	rec, err := ns.pub.Record(plan.file.Path, media.RecordOptions{
 		Mode:           plan.mode,
 		KeyframesIndex: plan.cfg.Record.KeyframesIndex,
@@ -63,16 +67,33 @@ func (c *conn) startRecord(ns *netStream, plan recordPlan) {
 		SyncBytes:      plan.cfg.Record.SyncBytes,
 		Log:            c.log,
 		AMF:            c.cfg.AMF,
+		Quota:          c.inst.RecordQuota(),
+		// The recording ended on its own (quota, disk): the publish goes
+		// on, and the publisher is told now rather than at unpublish.
+		OnFail: func(err error) {
+			c.sendStatus(sid, status.RecordFailed, recordFailure(name, err), details...)
+		},
 	})
-	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, c.clientProp()}
 	if err != nil {
 		c.log.Warn("record failed", "stream", ns.name, "file", plan.file.Rel, "err", err)
-		c.sendStatus(ns.id, status.RecordFailed, "Recording "+ns.name+" failed.", details...)
+		code := status.RecordFailed
+		if errors.Is(err, media.ErrQuota) {
+			code = status.RecordNoAccess
+		}
+		c.sendStatus(ns.id, code, recordFailure(ns.name, err), details...)
 		return
 	}
 	ns.rec = rec
 	c.log.Info("record start", "stream", ns.name, "file", plan.file.Rel, "append", plan.mode != media.RecordReplace)
 	c.sendStatus(ns.id, status.RecordStart, "Recording "+ns.name+".", details...)
+}
+
+// recordFailure describes a failed recording for the client.
+func recordFailure(name string, err error) string {
+	if errors.Is(err, media.ErrQuota) {
+		return "Recording " + name + " failed: the application's disk quota is reached."
+	}
+	return "Recording " + name + " failed."
 }
 
 // stopRecord finalizes the recording of ns after its publication closed

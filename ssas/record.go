@@ -89,9 +89,14 @@ func (s *streamObj) startRecord(pub *media.Publication, mode string) bool {
 		SyncInterval:   cfg.Record.SyncInterval,
 		SyncBytes:      cfg.Record.SyncBytes,
 		Log:            r.log,
+		Quota:          r.in.RecordQuota(),
 	})
 	if err != nil {
 		r.log.Warn("record failed", "stream", s.name, "file", sf.Rel, "err", err)
+		if errors.Is(err, media.ErrQuota) {
+			s.status(status.RecordNoAccess, "Recording "+s.name+" failed: the application's disk quota is reached.")
+			return false
+		}
 		s.status(status.RecordFailed, "Recording "+s.name+" failed.")
 		return false
 	}
@@ -148,11 +153,13 @@ func (s *streamObj) clear() bool {
 		s.status(status.ClearFailed, s.name+" is being recorded.")
 		return false
 	}
+	size := fileSize(sf.Path)
 	if err := os.Remove(sf.Path); err != nil {
 		r.log.Warn("clear failed", "stream", s.name, "err", err)
 		s.status(status.ClearFailed, "Could not delete "+s.name+".")
 		return false
 	}
+	r.in.RecordQuota().Release(1, size)
 	r.log.Info("stream file cleared", "stream", s.name, "file", sf.Rel)
 	s.status(status.ClearSuccess, "Cleared "+s.name+".")
 	return true
@@ -277,12 +284,22 @@ func (r *Runtime) clearStreams(p string) bool {
 			ok = false
 			return nil
 		}
+		size := fileSize(full)
 		if err := os.Remove(full); err != nil {
 			ok = false
 			return nil
 		}
+		r.in.RecordQuota().Release(1, size)
 		r.log.Info("stream file cleared", "file", filepath.ToSlash(rel))
 		return nil
 	})
 	return ok
+}
+
+// fileSize returns the size of a regular file, 0 when it has none.
+func fileSize(p string) int64 {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+		return fi.Size()
+	}
+	return 0
 }
