@@ -73,8 +73,11 @@ func (s *Server) init() {
 		s.flvs = map[*flvPlayer]struct{}{}
 		s.upgrader = websocket.FastHTTPUpgrader{
 			// Write buffers are lent per message, so an idle session
-			// holds none.
+			// holds none; one holds a whole player's flush, which then
+			// leaves in one write (a longer frame takes two: the hijacked
+			// conn has no writev).
 			WriteBufferPool: &sync.Pool{},
+			WriteBufferSize: wsWriteBuffer,
 			// Offered by clients that name what they speak; the stream
 			// is the same without it.
 			Subprotocols: []string{"rtmp"},
@@ -85,6 +88,10 @@ func (s *Server) init() {
 		}
 	})
 }
+
+// wsWriteBuffer is the size of the write buffers lent to sessions: a tick
+// of a few Mbit/s with its chunk headers.
+const wsWriteBuffer = 64 << 10
 
 // Stats are the server's counters.
 type Stats struct {

@@ -2,14 +2,17 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,4 +431,99 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 			testutil.WaitFor(t, 10*time.Second, "the player still receiving", func() bool { return audio() > before+5 })
 		})
 	}
+}
+
+// tapConn records the bytes read from the server.
+type tapConn struct {
+	net.Conn
+	mu  sync.Mutex
+	got []byte
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.got = append(c.got, p[:n]...)
+	c.mu.Unlock()
+	return n, err
+}
+
+// TestOneFramePerFlush: everything the server sends is whole binary
+// messages of one frame each (FIN set, never a continuation), a flush
+// holding several RTMP messages, never one frame per chunk or message.
+func TestOneFramePerFlush(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	var tap *tapConn
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nd net.Dialer
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tap = &tapConn{Conn: c}
+		return tap, nil
+	}}
+	ws, _, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rtmp.NewClient(ctxT(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Connect(ctxT(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	play(t, c, "s", rec)
+	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	const n = 20
+	for i := range n {
+		p := interframe(byte(i), 2000)
+		if i%5 == 0 {
+			p = keyframe(byte(i), 50000)
+		}
+		write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+		write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+	}
+	waitFor(t, 10*time.Second, "every message at the player", func() bool {
+		return len(rec.of(media.Video)) == n+1 && len(rec.of(media.Audio)) == n
+	})
+	tap.mu.Lock()
+	b := slices.Clone(tap.got)
+	tap.mu.Unlock()
+	// Skip the HTTP response, then walk the server's frames (unmasked).
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		t.Fatal("no HTTP response")
+	}
+	frames := 0
+	for b = b[i+4:]; len(b) >= 2; frames++ {
+		fin, op, size, hl := b[0]&0x80 != 0, b[0]&0x0f, int(b[1]&0x7f), 2
+		if size >= 126 && len(b) < 10 {
+			break // a header still in flight
+		}
+		switch size {
+		case 126:
+			size, hl = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			size, hl = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		if !fin || op != websocket.BinaryMessage {
+			t.Fatalf("frame %d: FIN %v opcode %d, want a whole binary message", frames, fin, op)
+		}
+		if len(b) < hl+size {
+			break // the rest is still in flight
+		}
+		b = b[hl+size:]
+	}
+	// The 41 messages are over 90 chunks (a 50 KiB keyframe is 13 of
+	// 4096 bytes); they came in a frame per flush, never one per chunk
+	// or per message.
+	if frames >= 2*n+1 {
+		t.Errorf("%d frames for %d messages: not batched per flush", frames, 2*n+1)
+	}
+	t.Logf("%d frames for %d messages", frames, 2*n+1)
 }

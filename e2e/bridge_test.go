@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -557,22 +556,21 @@ func TestWebSocketBadInput(t *testing.T) {
 			}},
 	}
 	remotes := map[string]string{} // attack -> the address the server saw
+	// One after the other, while rtmpdump plays.
 	for _, a := range attacks {
-		t.Run(a.name, func(t *testing.T) {
-			remote := a.run(t)
-			remotes[a.name] = remote
-			var lines []map[string]any
-			waitFor(t, 30*time.Second, "the log line of "+a.name, func() bool {
-				lines = srv.findLogs(func(l map[string]any) bool { return l["remote"] == remote && l["msg"] == a.msg })
-				return len(lines) > 0
-			})
-			l := lines[0]
-			errText, _ := l["err"].(string)
-			t.Logf("%s: %s reason=%v err=%q", a.name, l["msg"], l["reason"], errText)
-			if l["reason"] != a.reason || !strings.Contains(errText, a.errSubstr) {
-				t.Errorf("log line %v, want reason %s and an err naming %q", l, a.reason, a.errSubstr)
-			}
+		remote := a.run(t)
+		remotes[a.name] = remote
+		var lines []map[string]any
+		waitFor(t, 30*time.Second, "the log line of "+a.name, func() bool {
+			lines = srv.findLogs(func(l map[string]any) bool { return l["remote"] == remote && l["msg"] == a.msg })
+			return len(lines) > 0
 		})
+		l := lines[0]
+		errText, _ := l["err"].(string)
+		t.Logf("%s: %s reason=%v err=%q", a.name, l["msg"], l["reason"], errText)
+		if l["reason"] != a.reason || !strings.Contains(errText, a.errSubstr) {
+			t.Errorf("%s: log line %v, want reason %s and an err naming %q", a.name, l, a.reason, a.errSubstr)
+		}
 	}
 	attacksDone := time.Since(start)
 
@@ -644,13 +642,4 @@ func (c *wsClientConn) Write(p []byte) (int, error) {
 func (c *wsClientConn) SetDeadline(t time.Time) error {
 	_ = c.SetReadDeadline(t)
 	return c.SetWriteDeadline(t)
-}
-
-func mustURL(t testing.TB, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

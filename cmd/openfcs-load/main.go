@@ -6,6 +6,8 @@
 //	openfcs-load idle    -url rtmp://host:port/app -n 1000
 //	openfcs-load sink    -addr host:port -n 150
 //
+// play and publish take rtmpws:// URLs too (RTMP over WebSocket).
+//
 // play opens N players (in batches of -ramp) and counts what each receives;
 // idle opens N handshaken, connected RTMP connections and holds them (the
 // memory benchmark); sink opens N plain TCP connections that only read

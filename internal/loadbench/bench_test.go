@@ -482,3 +482,52 @@ func (s *serverProcess) stop(b *testing.B) {
 		b.Errorf("openfcs did not stop on SIGTERM:\n%s", s.logs.String())
 	}
 }
+
+// BenchmarkLoopbackTransports compares the server's cost of one 1 Mbit/s
+// stream (pacing=timestamp) played by LOADBENCH_PLAYERS players of
+// openfcs-load over RTMP over TCP and over RTMP over WebSocket (package
+// bridge on a fiber port), on one in-process server that serves both.
+// players/core is how many such players one core could serve at this
+// cost; the ratio of the two is the WebSocket path's efficiency.
+func BenchmarkLoopbackTransports(b *testing.B) {
+	for _, scheme := range []string{"rtmp", "rtmpws"} {
+		b.Run("transport="+scheme, func(b *testing.B) {
+			b.ReportAllocs()
+			players := envInt(b, envPlayers, 150)
+			tool := binary(b, "openfcs-load")
+			rtmpAddr, httpAddr := startBridgeServer(b)
+			ctx, cancel := context.WithCancel(context.Background())
+			pub, err := Publish(ctx, PublishOptions{URL: "rtmp://" + rtmpAddr + "/live/bench"})
+			if err != nil {
+				cancel()
+				b.Fatal(err)
+			}
+			pubDone := make(chan error, 1)
+			go func() { pubDone <- pub.Run(ctx) }()
+			b.Cleanup(func() {
+				cancel()
+				if err := <-pubDone; err != nil {
+					b.Errorf("publisher: %v", err)
+				}
+				_ = pub.Close()
+			})
+			addr := rtmpAddr
+			if scheme == "rtmpws" {
+				addr = httpAddr
+			}
+			p := startTool(b, tool, "play", "-url", scheme+"://"+addr+"/live/bench", "-n", strconv.Itoa(players),
+				"-warmup", "0s", "-duration", "0", "-stdin")
+			var j Joined
+			p.next(b, "joined", 2*time.Minute, &j)
+			if j.Connected != players {
+				b.Fatalf("%d of %d players joined: %q", j.Connected, players, j.Errors)
+			}
+			s0, s1 := measure(b, p)
+			report(b, s0, s1, players, float64(players)*float64(pub.Synth().Stream().Bitrate)/1e6, true)
+			if cores := (s1.cpu - s0.cpu).Seconds() / s1.at.Sub(s0.at).Seconds(); cores > 0 {
+				b.ReportMetric(float64(players)/cores, "players/core")
+			}
+			checkSummary(b, p.finish(b), players)
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -188,12 +189,18 @@ func (c *countConn) Read(p []byte) (int, error) {
 }
 
 func (m *member) dialRTMP(ctx context.Context, u *url.URL) (net.Conn, error) {
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "1935")
+	var nc net.Conn
+	var err error
+	if u.Scheme == "rtmpws" {
+		nc, err = dialWS(ctx, u)
+	} else {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "1935")
+		}
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", host)
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +210,10 @@ func (m *member) dialRTMP(ctx context.Context, u *url.URL) (net.Conn, error) {
 	}
 	return cc, nil
 }
+
+// dialWS opens RTMP over WebSocket; the counted bytes are then the RTMP
+// bytes inside the messages, as over TCP.
+var dialWS = bridge.DialFunc(bridge.DialConfig{})
 
 // errorSet keeps distinct error texts with their counts.
 type errorSet struct {

@@ -3,12 +3,14 @@ package loadbench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp"
@@ -295,6 +300,43 @@ func startServer(tb testing.TB) (addr string, stop func()) {
 		stopServer()
 		eng.Close()
 	}
+}
+
+// startBridgeServer runs an in-process server as cmd/openfcs wires one
+// port of each kind: RTMP on one loopback port, and a fiber HTTP port
+// serving RTMP over WebSocket (package bridge) into the same RTMP server.
+// It returns both addresses; everything stops at cleanup.
+func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
+	tb.Helper()
+	log := slog.New(slog.DiscardHandler)
+	eng := instance.NewManager(instance.Config{AppsDir: testutil.Apps(tb, "live")}, log)
+	tb.Cleanup(eng.Close)
+	srv := &rtmp.Server{Logger: log, Engine: eng}
+	rtmpAddr, stop := testutil.Serve(tb, srv, rtmp.ErrServerClosed)
+	br := &bridge.Server{Logger: log, Sessions: srv}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(br.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Listener(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := br.Close(ctx); err != nil {
+			tb.Errorf("bridge close: %v", err)
+		}
+		stop()
+		if err := app.ShutdownWithContext(ctx); err != nil {
+			tb.Errorf("fiber shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			tb.Errorf("fiber: %v", err)
+		}
+	})
+	return rtmpAddr, ln.Addr().String()
 }
 
 func envInt(tb testing.TB, key string, def int) int {

@@ -51,13 +51,17 @@ func ParsePacing(s string) (Pacing, error) {
 
 // SplitStreamURL splits rtmp://host[:port]/app[/instance]/stream into the
 // NetConnection URL and the stream name (the last path element).
+// knownScheme reports the URL schemes the tool dials: RTMP over TCP, and
+// RTMP over WebSocket (package bridge) to compare the two.
+func knownScheme(s string) bool { return s == "rtmp" || s == "rtmpws" }
+
 func SplitStreamURL(raw string) (connURL, stream string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", "", fmt.Errorf("url %q: %w", raw, err)
 	}
-	if u.Scheme != "rtmp" || u.Host == "" {
-		return "", "", fmt.Errorf("url %q: want rtmp://host[:port]/app/stream", raw)
+	if !knownScheme(u.Scheme) || u.Host == "" {
+		return "", "", fmt.Errorf("url %q: want rtmp://host[:port]/app/stream (or rtmpws://)", raw)
 	}
 	p := strings.Trim(u.Path, "/")
 	i := strings.LastIndexByte(p, '/')
@@ -105,7 +109,11 @@ func Publish(ctx context.Context, opts PublishOptions) (*Publisher, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
-	c, err := rtmp.Dial(cctx, connURL, rtmp.ClientConfig{})
+	var cc rtmp.ClientConfig
+	if strings.HasPrefix(connURL, "rtmpws:") {
+		cc.Dial = dialWS
+	}
+	c, err := rtmp.Dial(cctx, connURL, cc)
 	if err != nil {
 		return nil, fmt.Errorf("publish: connect: %w", err)
 	}
