@@ -464,16 +464,16 @@ func TestOneFramePerFlush(t *testing.T) {
 		tap = &tapConn{Conn: c}
 		return tap, nil
 	}}
-	ws, _, err := d.DialContext(ctxT(t, 10*time.Second), "ws://"+st.addr+Path, nil)
+	ws, _, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rtmp.NewClient(ctxT(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
+	c, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Connect(ctxT(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
+	if _, err := c.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
@@ -488,7 +488,7 @@ func TestOneFramePerFlush(t *testing.T) {
 		write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
 		write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 	}
-	waitFor(t, 10*time.Second, "every message at the player", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "every message at the player", func() bool {
 		return len(rec.of(media.Video)) == n+1 && len(rec.of(media.Audio)) == n
 	})
 	tap.mu.Lock()
