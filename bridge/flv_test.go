@@ -458,3 +458,29 @@ func TestFLVSlowConsumer(t *testing.T) {
 	_ = resp.Body.Close()
 	<-readerDone
 }
+
+// TestFLVOverTLS: the TLS port serves HTTP-FLV too, as https-flv.
+func TestFLVOverTLS(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	pc := dialRTMP(t, st.url("rtmp", "live"))
+	ps := publish(t, pc, "s")
+	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	write(t, ps, media.Packet{Kind: media.Video, Payload: keyframe(1, 100)})
+	barrier(t, pc)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get("https://" + st.tlsAdr + "/live/s.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := readFLVHeader(t, resp.Body)
+	for _, want := range [][]byte{avcConfig, keyframe(1, 100)} {
+		if tag, err := body.next(); err != nil || !bytes.Equal(tag.data, want) {
+			t.Fatalf("tag %x, %v", tag.data, err)
+		}
+	}
+	if !strings.Contains(st.logs.String(), `msg="http-flv play start" proto=https-flv`) {
+		t.Error("no https-flv player logged")
+	}
+}

@@ -527,3 +527,99 @@ func TestOneFramePerFlush(t *testing.T) {
 	}
 	t.Logf("%d frames for %d messages", frames, 2*n+1)
 }
+
+// stallConn stops reading once stalled: its Read blocks until the conn
+// closes, so the socket's receive buffer fills as a stuck browser's would.
+type stallConn struct {
+	net.Conn
+	stall  chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.stall:
+		<-c.closed
+		return 0, net.ErrClosed
+	default:
+		return c.Conn.Read(p)
+	}
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// TestSlowWebSocketPlayer: a WebSocket player that stops reading is cut
+// off as a slow consumer, as over TCP; the publisher and a reading
+// WebSocket player carry on.
+func TestSlowWebSocketPlayer(t *testing.T) {
+	st := startStack(t, stackOpts{
+		session: rtmp.Config{WriteTimeout: 500 * time.Millisecond},
+		media:   media.Config{SlowConsumerAfter: 500 * time.Millisecond, QueueBytes: 256 << 10},
+	})
+	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+
+	stalled := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nd net.Dialer
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		_ = c.(*net.TCPConn).SetReadBuffer(4096)
+		stalled.Conn = c
+		return stalled, nil
+	}}
+	ws, _, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sc.Close() })
+	if _, err := sc.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
+		t.Fatal(err)
+	}
+	play(t, sc, "s", &recorder{})
+	close(stalled.stall)
+	local := stalled.LocalAddr().String()
+
+	rec := &recorder{}
+	play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
+	stop := make(chan struct{})
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			p := interframe(byte(i), 20000)
+			if i%25 == 0 {
+				p = keyframe(byte(i), 20000)
+			}
+			if ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-pubDone }()
+	testutil.WaitFor(t, 15*time.Second, "the stalled WebSocket player cut off", func() bool {
+		for l := range strings.SplitSeq(st.logs.String(), "\n") {
+			if strings.Contains(l, "msg=closed") && strings.Contains(l, "remote="+local+" ") && strings.Contains(l, "reason=slow_consumer") {
+				return true
+			}
+		}
+		return false
+	})
+	before := len(rec.of(media.Video))
+	testutil.WaitFor(t, 10*time.Second, "the reading player still receiving", func() bool { return len(rec.of(media.Video)) > before+20 })
+}
