@@ -83,7 +83,7 @@ func TestRecordBurstUpload(t *testing.T) {
 // ffprobe and ffmpeg read without an error, and its metadata carries a
 // duration. Tags are written whole and the metadata is refreshed at each
 // sync.
-func TestRecordKill9(t *testing.T) {
+func TestRecordKill9(t *testing.T) { //nolint:tparallel // one server killed at a time: the runs differ only in the kill point
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	for run := range 3 {
