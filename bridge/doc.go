@@ -27,8 +27,10 @@
 // session layer through small interfaces, and nothing imports it but the
 // wiring in cmd/openfcs.
 //
+// HTTP-FLV is served on the fiber ports (Handler: HTTP/1.1, plain and
+// TLS) and by HTTPHandler on net/http servers, the HTTP/3 port.
+//
 // Left out: WebSocket over HTTP/2 and HTTP/3 (RFC 8441, RFC 9220): the
 // WebSocket library upgrades HTTP/1.1 connections only, which every
-// browser uses for WebSocket by default. HTTP-FLV is served on the fiber
-// ports (HTTP/1.1, plain and TLS), not over HTTP/3.
+// browser uses for WebSocket by default.
 package bridge

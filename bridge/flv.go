@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,92 @@ func (s *Server) serveFLV(fc *fasthttp.RequestCtx, path string) {
 	fc.Hijack(p.run)
 }
 
+// HTTPHandler returns a net/http handler serving HTTP-FLV, for the HTTP/3
+// port (a browser that learned of HTTP/3 through Alt-Svc fetches the
+// stream over it); other paths go to next (nil: 404). The WebSocket
+// endpoint is not served here (docs/bridge.md#http2-and-http3).
+func (s *Server) HTTPHandler(proto string, next http.Handler) http.Handler {
+	s.init()
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Engine == nil || !strings.HasSuffix(r.URL.Path, ".flv") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.serveFLVHTTP(w, r, proto)
+	})
+}
+
+// serveFLVHTTP is serveFLV for net/http.
+func (s *Server) serveFLVHTTP(w http.ResponseWriter, r *http.Request, proto string) {
+	h := w.Header()
+	if s.cfg.FLVAllowOrigin != "" {
+		h.Set("Access-Control-Allow-Origin", s.cfg.FLVAllowOrigin)
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Range")
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodGet, http.MethodHead:
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	target, err := parseFLVPath(r.URL.Path)
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	p := &flvPlayer{
+		s: s, target: target, head: r.Method == http.MethodHead, start: time.Now(), remote: r.RemoteAddr,
+		info: instance.ClientInfo{
+			IP:       remoteIP(httpAddr(r.RemoteAddr)),
+			Agent:    r.UserAgent(),
+			Referrer: r.Referer(),
+			PageURL:  r.Header.Get("Origin"),
+			Protocol: proto,
+			Query:    r.URL.RawQuery,
+			URI:      "https://" + r.Host + r.URL.RequestURI(),
+		},
+	}
+	p.log = s.log.With("proto", proto, "remote", p.remote)
+	if status, why := s.trackFLV(p); status != http.StatusOK {
+		p.log.Warn("http-flv refused", "path", r.URL.Path, "status", status, "reason", why)
+		http.Error(w, why, status)
+		return
+	}
+	defer s.untrackFLV(p)
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(r.Context(), func() { cancel(errPlayerGone) })
+	defer stop()
+	p.peer.init(p, cancel)
+	p.info.Peer = &p.peer
+	in, cl, status, why := p.admit(ctx)
+	if status != http.StatusOK {
+		p.refused(status, why)
+		http.Error(w, why, status)
+		return
+	}
+	defer in.Disconnect(cl)
+	sub := in.Streams().Subscribe(target.Stream, media.SubscribeOptions{})
+	defer sub.Close()
+	reason, err := p.stream(ctx, httpSink{w: w, rc: http.NewResponseController(w)}, sub)
+	p.closed(cl, reason, err)
+}
+
+// httpAddr is a net.Addr for an address net/http gives as a string.
+type httpAddr string
+
+func (a httpAddr) Network() string { return "udp" }
+func (a httpAddr) String() string  { return string(a) }
+
 // trackFLV counts a player against MaxFLVPlayers; the WaitGroup entry is
 // released by run, which fasthttp starts once the handler returns.
 func (s *Server) trackFLV(p *flvPlayer) (int, string) {
@@ -173,8 +260,7 @@ func (p *flvPlayer) run(nc net.Conn) {
 
 	in, cl, status, why := p.admit(ctx)
 	if status != http.StatusOK {
-		p.log.Info("http-flv refused", "app", p.target.App, "instance", p.target.Instance, "stream", p.target.Stream,
-			"status", status, "reason", why)
+		p.refused(status, why)
 		_ = raw.SetWriteDeadline(time.Now().Add(p.s.inh.WriteTimeout))
 		_, _ = io.WriteString(raw, errorResponse(status, why, p.s.cfg.FLVAllowOrigin))
 		_ = raw.Close()
@@ -197,9 +283,14 @@ func (p *flvPlayer) run(nc net.Conn) {
 			}
 		}
 	}()
-	reason, err := p.stream(ctx, raw, sub)
+	reason, err := p.stream(ctx, connSink{raw}, sub)
 	_ = raw.Close()
 	<-readerDone // nc is released to fasthttp when run returns
+	p.closed(cl, reason, err)
+}
+
+// closed logs the end of a response that played.
+func (p *flvPlayer) closed(cl *instance.Client, reason string, err error) {
 	attrs := []any{"app", p.target.App, "instance", p.target.Instance, "stream", p.target.Stream, "client", cl.ID,
 		"reason", reason, "bytes_out", p.bytesOut.Load(), "duration", time.Since(p.start).Round(time.Millisecond)}
 	if err != nil {
@@ -210,6 +301,12 @@ func (p *flvPlayer) run(nc net.Conn) {
 	} else {
 		p.log.Info("http-flv closed", attrs...)
 	}
+}
+
+// refused logs a request the engine or the application refused.
+func (p *flvPlayer) refused(status int, why string) {
+	p.log.Info("http-flv refused", "app", p.target.App, "instance", p.target.Instance, "stream", p.target.Stream,
+		"status", status, "reason", why)
 }
 
 var (
@@ -273,9 +370,9 @@ func statusText(err error) string {
 // stream writes the response: headers, the FLV header, the subscriber's
 // initial burst (metadata, codec configuration, GOP from the last
 // keyframe), then live tags, flushing at most every MergeWrite.
-func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscriber) (string, error) {
-	cfg, inh := &p.s.cfg, &p.s.inh
-	bw := bufio.NewWriterSize(countingWriter{raw, &p.bytesOut}, flvWriteBuffer)
+func (p *flvPlayer) stream(ctx context.Context, out sink, sub *media.Subscriber) (string, error) {
+	inh := &p.s.inh
+	bw := bufio.NewWriterSize(countingWriter{out, &p.bytesOut}, flvWriteBuffer)
 	evs := sub.Drain(nil)
 	flags := trackFlags(evs)
 	if flags == 0 && !p.head {
@@ -298,9 +395,8 @@ func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscri
 			return p.endReason(ctx), context.Cause(ctx)
 		}
 	}
-	_, _ = bw.WriteString(okHeaders(cfg.FLVAllowOrigin))
-	if p.head {
-		return flvEOF, p.flush(raw, bw)
+	if err := out.head(bw, p.s.cfg.FLVAllowOrigin); err != nil || p.head {
+		return flvEOF, errors.Join(err, p.flush(out, bw))
 	}
 	var hdr [flv.HeaderSize + flv.PrevSizeLen]byte
 	_, _ = bw.Write(flv.AppendHeader(hdr[:0], flags))
@@ -320,12 +416,12 @@ func (p *flvPlayer) stream(ctx context.Context, raw net.Conn, sub *media.Subscri
 			case media.EventPacket:
 				w.tag(evs[i].Packet)
 			case media.EventUnpublishNotify:
-				_ = p.flush(raw, bw)
+				_ = p.flush(out, bw)
 				return flvUnpublished, nil
 			}
 		}
 		clear(evs)
-		if err := p.flush(raw, bw); err != nil {
+		if err := p.flush(out, bw); err != nil {
 			if errors.Is(err, errFlushTimeout) {
 				return flvSlowConsumer, err
 			}
@@ -377,19 +473,77 @@ func (p *flvPlayer) endReason(ctx context.Context) string {
 var errFlushTimeout = errors.New("flush blocked for the write timeout")
 
 // flush writes what is buffered under the write deadline.
-func (p *flvPlayer) flush(raw net.Conn, bw *bufio.Writer) error {
+func (p *flvPlayer) flush(out sink, bw *bufio.Writer) error {
 	if bw.Buffered() == 0 {
 		return nil
 	}
-	if err := raw.SetWriteDeadline(time.Now().Add(p.s.inh.WriteTimeout)); err != nil {
+	if err := out.SetWriteDeadline(time.Now().Add(p.s.inh.WriteTimeout)); err != nil {
 		return err
 	}
 	err := bw.Flush()
+	if err == nil {
+		err = out.Flush()
+	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return fmt.Errorf("%w (%v): %w", errFlushTimeout, p.s.inh.WriteTimeout, err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w (%v): %w", errFlushTimeout, p.s.inh.WriteTimeout, err)
 	}
 	return err
 }
+
+// sink is where a response's bytes go: a hijacked connection (HTTP/1.1
+// on the fiber ports) or a net/http response (HTTP/3).
+type sink interface {
+	io.Writer
+	// head writes the response head (status and headers) to bw, or sets
+	// them on the response.
+	head(bw *bufio.Writer, allowOrigin string) error
+	SetWriteDeadline(t time.Time) error
+	// Flush pushes what bw wrote to the network.
+	Flush() error
+}
+
+// connSink is a hijacked connection: the head is written by hand.
+type connSink struct{ net.Conn }
+
+func (c connSink) head(bw *bufio.Writer, allowOrigin string) error {
+	_, err := bw.WriteString(okHeaders(allowOrigin))
+	return err
+}
+
+func (connSink) Flush() error { return nil }
+
+// httpSink is a net/http response.
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (h httpSink) Write(p []byte) (int, error) { return h.w.Write(p) }
+
+func (h httpSink) head(_ *bufio.Writer, allowOrigin string) error {
+	hd := h.w.Header()
+	hd.Set("Content-Type", "video/x-flv")
+	hd.Set("Cache-Control", "no-cache, no-store")
+	if allowOrigin != "" {
+		hd.Set("Access-Control-Allow-Origin", allowOrigin)
+	}
+	h.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// SetWriteDeadline applies the deadline where the server supports one;
+// elsewhere the subscriber's queue bounds still cut a stuck player off.
+func (h httpSink) SetWriteDeadline(t time.Time) error {
+	if err := h.rc.SetWriteDeadline(t); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+func (h httpSink) Flush() error { return h.rc.Flush() }
 
 // trackFlags returns the FLV header flags for the tracks evs show: audio
 // or video tags, or an onMetaData naming their codecs.

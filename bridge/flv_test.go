@@ -3,6 +3,7 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/rtmp"
@@ -480,6 +484,79 @@ func TestFLVOverTLS(t *testing.T) {
 			t.Fatalf("tag %x, %v", tag.data, err)
 		}
 	}
+	if !strings.Contains(st.logs.String(), `msg="http-flv play start" proto=https-flv`) {
+		t.Error("no https-flv player logged")
+	}
+}
+
+// TestFLVOverHTTP3: the HTTP/3 port serves HTTP-FLV (a browser that
+// learned of HTTP/3 from Alt-Svc fetches the stream over it), refusals
+// included; the player leaves its instance when it cancels the request.
+func TestFLVOverHTTP3(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	tc, err := tlsutil.SelfSignedConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h3 := &http3.Server{TLSConfig: http3.ConfigureTLSConfig(tc), Handler: st.br.HTTPHandler("https-flv", nil)}
+	done := make(chan error, 1)
+	go func() { done <- h3.Serve(udp) }()
+	t.Cleanup(func() {
+		_ = h3.Close()
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("http3 serve: %v", err)
+		}
+	})
+	tr := &http3.Transport{TLSClientConfig: insecure}
+	defer tr.Close()
+	hc := &http.Client{Transport: tr}
+	base := "https://" + udp.LocalAddr().String()
+
+	resp, err := hc.Get(base + "/live/none.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unpublished stream: status %d, want 404", resp.StatusCode)
+	}
+
+	pc := dialRTMP(t, st.url("rtmp", "live"))
+	ps := publish(t, pc, "s")
+	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	write(t, ps, media.Packet{Kind: media.Video, Payload: keyframe(1, 3000)})
+	barrier(t, pc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/live/s.flv", nil)
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "video/x-flv" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	body := readFLVHeader(t, resp.Body)
+	for _, want := range [][]byte{avcConfig, keyframe(1, 3000)} {
+		if tag, err := body.next(); err != nil || !bytes.Equal(tag.data, want) {
+			t.Fatalf("tag %d bytes, %v", len(tag.data), err)
+		}
+	}
+	write(t, ps, media.Packet{Kind: media.Video, Time: 40, Payload: interframe(2, 500)})
+	if tag, err := body.next(); err != nil || tag.time != 40 || !bytes.Equal(tag.data, interframe(2, 500)) {
+		t.Fatalf("live tag %+v, %v", tag, err)
+	}
+	in := st.eng.Instances()[0]
+	if n := len(in.Clients()); n != 2 {
+		t.Fatalf("%d clients, want the publisher and the player", n)
+	}
+	cancel()
+	testutil.WaitFor(t, 10*time.Second, "the player leaving its instance", func() bool { return len(in.Clients()) == 1 })
 	if !strings.Contains(st.logs.String(), `msg="http-flv play start" proto=https-flv`) {
 		t.Error("no https-flv player logged")
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/media"
@@ -642,4 +643,58 @@ func (c *wsClientConn) Write(p []byte) (int, error) {
 func (c *wsClientConn) SetDeadline(t time.Time) error {
 	_ = c.SetReadDeadline(t)
 	return c.SetWriteDeadline(t)
+}
+
+// TestHTTPFLVOverTLSAndHTTP3: the TLS port serves HTTP-FLV (ffprobe reads
+// https://) and so does its HTTP/3 twin (read with quic-go's client), both
+// as https-flv.
+func TestHTTPFLVOverTLSAndHTTP3(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startTunnelServer(t, "")
+	pub := startPublisher(t, srv.RTMPURL("live", "t1"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	defer pub.stop(t)
+	insecure := &tls.Config{InsecureSkipVerify: true}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
+	defer hc.CloseIdleConnections()
+	u := "https://" + srv.tlsAddr + "/live/t1.flv"
+	waitFor(t, 30*time.Second, "HTTP-FLV "+u, func() bool {
+		resp, err := hc.Head(u)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-tls_verify", "0", "-read_intervals", "%+2", "-count_frames",
+		"-show_entries", "stream=codec_name,nb_read_frames", "-of", "json", u).Output()
+	if err != nil || !bytes.Contains(out, []byte(`"h264"`)) || !bytes.Contains(out, []byte(`"aac"`)) {
+		t.Errorf("ffprobe %s: %v %s", u, err, out)
+	}
+
+	tr := &http3.Transport{TLSClientConfig: insecure}
+	defer tr.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+srv.h3Addr+"/live/t1.flv", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "video/x-flv" {
+		t.Fatalf("HTTP/3: %d %v", resp.StatusCode, resp.Header)
+	}
+	var head [13]byte
+	if _, err := io.ReadFull(resp.Body, head[:]); err != nil || string(head[:3]) != "FLV" || head[4] != 5 {
+		t.Fatalf("HTTP/3 body starts %x, %v; want an FLV header with audio and video", head, err)
+	}
+	// Half a second of the 300 kbit/s stream and more.
+	if n, err := io.CopyN(io.Discard, resp.Body, 16<<10); err != nil {
+		t.Fatalf("HTTP/3 body: %d bytes, %v", n, err)
+	}
+	n := len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "http-flv play start" && l["proto"] == "https-flv" }))
+	if n < 2 {
+		t.Errorf("%d https-flv players logged, want the TLS and the HTTP/3 one", n)
+	}
 }

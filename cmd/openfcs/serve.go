@@ -199,7 +199,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	if p.udp != nil {
 		s.h3 = &http3.Server{
 			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
-			Handler:   s.tun.HTTPHandler("rtmpts", web),
+			Handler:   s.tun.HTTPHandler("rtmpts", s.bridge.HTTPHandler("https-flv", web)),
 		}
 	}
 	s.app = fiber.New(cfg.Tunnel.FiberConfig())
