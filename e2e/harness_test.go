@@ -273,6 +273,11 @@ type serverOpts struct {
 	// temp one (Apps are still created in it), e.g. to restart a server
 	// over the files a previous one wrote.
 	AppsDir string
+	// FDLimit, when positive, runs the server under `ulimit -n FDLimit`
+	// (soft and hard), so that it runs out of file descriptors early.
+	FDLimit int
+	// Bin, when set, is the server binary instead of the suite's -race one.
+	Bin string
 }
 
 // server is a running openfcs process.
@@ -336,7 +341,16 @@ func startServer(t testing.TB, opts serverOpts) *server {
 			s.mu.Unlock()
 		}
 	})
-	s.proc = startProc(t, procOpts{StderrLine: s.addLine, StdoutLine: s.addLine, Quiet: true}, openfcsBin, args...)
+	name := openfcsBin
+	if opts.Bin != "" {
+		name = opts.Bin
+	}
+	if opts.FDLimit > 0 {
+		// exec keeps the pid: signals and /proc/<pid> reach openfcs.
+		args = append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, opts.FDLimit), name}, args...)
+		name = "sh"
+	}
+	s.proc = startProc(t, procOpts{StderrLine: s.addLine, StdoutLine: s.addLine, Quiet: true}, name, args...)
 	t.Cleanup(s.stop)
 
 	select {

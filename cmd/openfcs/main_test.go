@@ -172,6 +172,16 @@ func TestServeTLSListeners(t *testing.T) {
 	if !strings.Contains(string(b), `"tunnel":{"sessions":0`) {
 		t.Errorf("/api/stats = %s", b)
 	}
+	// What the soak test samples: memory, descriptors, sockets (this
+	// request's own at least).
+	var st struct {
+		RSS     int64 `json:"rss_bytes"`
+		FDs     int   `json:"open_fds"`
+		Sockets int   `json:"sockets"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.RSS <= 0 || st.FDs <= 0 || st.Sockets < 1 {
+		t.Errorf("/api/stats = %s (%v): want rss_bytes, open_fds and sockets", b, err)
+	}
 	http.DefaultClient.CloseIdleConnections()
 	cancel()
 	if err := <-done; err != nil {

@@ -195,7 +195,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	// and HTTP ones included: each holds a descriptor.
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,
 		Limits: cfg.Listen, Logger: log}
-	web := httpHandler(s.engine, s.rtmp, s.tun, s.bridge)
+	web := httpHandler(s.engine, s.rtmp, s.tun, s.bridge, s.mux)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
 			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
@@ -311,7 +311,7 @@ func isClosedErr(err error) bool {
 // httpHandler serves the HTTP routes besides the tunnel and the bridge: a
 // health check, the application names, the list of loaded instances, the
 // server's counters, and the pages at / (package web).
-func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *bridge.Server) http.Handler {
+func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *bridge.Server, lmux *listen.Mux) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	// The index page's list: application names only, never stream names
@@ -345,11 +345,24 @@ func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(struct {
-			Goroutines int          `json:"goroutines"`
-			RTMPConns  int          `json:"rtmp_conns"`
-			Tunnel     tunnel.Stats `json:"tunnel"`
-			Bridge     bridge.Stats `json:"bridge"`
-		}{runtime.NumGoroutine(), srv.NumConns(), tun.Stats(), br.Stats()})
+			Goroutines int `json:"goroutines"`
+			// The process's resident memory and open descriptors
+			// (-1 where /proc is not there), the sockets the ports
+			// hold and the bytes held for messages still arriving:
+			// what the soak test watches for leaks.
+			RSSBytes int64 `json:"rss_bytes"`
+			// HeapLiveBytes is the heap the last GC found in use,
+			// GCs the cycles so far: RSS lags behind frees (the runtime
+			// returns memory to the system over minutes), this does not.
+			HeapLiveBytes uint64       `json:"heap_live_bytes"`
+			GCs           uint64       `json:"gcs"`
+			OpenFDs       int          `json:"open_fds"`
+			Sockets       int          `json:"sockets"`
+			PendingBytes  int64        `json:"pending_bytes"`
+			RTMPConns     int          `json:"rtmp_conns"`
+			Tunnel        tunnel.Stats `json:"tunnel"`
+			Bridge        bridge.Stats `json:"bridge"`
+		}{runtime.NumGoroutine(), procRSS(), heapLive(), gcCycles(), procFDs(), lmux.Open(), srv.PendingBytes(), srv.NumConns(), tun.Stats(), br.Stats()})
 	})
 	return mux
 }
