@@ -27,7 +27,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
-	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
 )
 
 // The hostile-clients suite: each attack of the hardening list runs
@@ -550,7 +550,7 @@ func instanceFloodAttack(t *testing.T, h *hostileRig) {
 					other.Add(1)
 					continue
 				}
-				if se, ok := errors.AsType[*message.StatusError](err); ok && se.Code == message.CodeConnectRejected {
+				if se, ok := errors.AsType[*status.Error](err); ok && se.Code == status.ConnectRejected {
 					refused.Add(1)
 					continue
 				}
