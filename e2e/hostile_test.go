@@ -135,7 +135,7 @@ listen:
 		// times the budget in RSS at the peak (measured +292 and +326 MB).
 		// The live heap is back to its baseline after (checked below).
 		rssBound: 450 << 20,
-		apps: map[string]map[string]string{"sof": {"application.yaml": "shared_objects:\n  client_persistent: true\n"}},
+		apps:     map[string]map[string]string{"sof": {"application.yaml": "shared_objects:\n  client_persistent: true\n"}},
 		config: `
 instance:
   idle_unload: 2s
