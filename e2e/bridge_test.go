@@ -95,8 +95,8 @@ func waitFLV(t testing.TB, u string) {
 
 // TestWebIndexPage: Chromium loads / with no console error, failed
 // request or exception; the page lists the applications from /api/apps,
-// which names applications only, never a stream being published. The
-// screenshot is kept in e2e/out/index.png.
+// which names applications only, never a stream being published (nor does
+// /api/instances). The screenshot is kept in e2e/out/index.png.
 func TestWebIndexPage(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{Apps: []string{"live", "chat"}})
@@ -128,6 +128,15 @@ func TestWebIndexPage(t *testing.T) {
 	}
 	if bytes.Contains(body, []byte(key)) {
 		t.Fatalf("/api/apps names the stream being published: %s", body)
+	}
+	resp, err = http.Get("http://" + srv.httpAddr + "/api/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !bytes.Contains(body, []byte("live/_definst_ clients=1 streams=1")) || bytes.Contains(body, []byte(key)) {
+		t.Fatalf("/api/instances = %q: want the counts without the stream's name", body)
 	}
 
 	shot := artifact(t, "index.png")
@@ -696,5 +705,52 @@ func TestHTTPFLVOverTLSAndHTTP3(t *testing.T) {
 	n := len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "http-flv play start" && l["proto"] == "https-flv" }))
 	if n < 2 {
 		t.Errorf("%d https-flv players logged, want the TLS and the HTTP/3 one", n)
+	}
+}
+
+// TestWebSocketFromChromium: a page's plain WebSocket (binaryType
+// "arraybuffer") reaches the RTMP endpoint and runs the RTMP handshake
+// (C0 and C1 out, S0 S1 S2 back, C2 out), as the browser library will; a
+// page of another origin is refused by default (403, the page sees the
+// socket fail) with one log line.
+func TestWebSocketFromChromium(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{})
+	_, port, _ := net.SplitHostPort(srv.httpAddr)
+	type result struct {
+		Outcome, Protocol string
+		Messages, Bytes   int
+		S0                int
+		Types             []string
+		Problems          []string
+	}
+	var same result
+	runBrowser(t, &same, "ws", "http://127.0.0.1:"+port+"/", "ws://127.0.0.1:"+port+bridge.Path)
+	t.Logf("same origin: %+v", same)
+	if same.Outcome != "handshake" || same.S0 != 3 || same.Bytes < 3073 || same.Protocol != "rtmp" {
+		t.Errorf("same-origin page: %+v; want the handshake answered (S0 = 3, 3073 bytes), subprotocol rtmp", same)
+	}
+	if !slices.Equal(same.Types, []string{"[object ArrayBuffer]"}) {
+		t.Errorf("message types %q, want ArrayBuffer only", same.Types)
+	}
+	if len(same.Problems) > 0 {
+		t.Errorf("page problems: %q", same.Problems)
+	}
+	// The handshake was real: the server logs the session as rtmpws.
+	waitFor(t, 10*time.Second, "an rtmpws handshake in the log", func() bool {
+		return len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "handshake" && l["proto"] == "rtmpws" })) > 0
+	})
+
+	var other result
+	runBrowser(t, &other, "ws", "http://localhost:"+port+"/", "ws://127.0.0.1:"+port+bridge.Path)
+	t.Logf("other origin: %+v", other)
+	if other.Outcome == "handshake" || other.Bytes != 0 {
+		t.Errorf("a page of http://localhost:%s opened the socket of 127.0.0.1: %+v", port, other)
+	}
+	refused := srv.findLogs(func(l map[string]any) bool {
+		return l["msg"] == "websocket refused" && l["origin"] == "http://localhost:"+port
+	})
+	if len(refused) != 1 {
+		t.Errorf("%d `websocket refused` lines for the other origin, want 1", len(refused))
 	}
 }

@@ -334,10 +334,12 @@ func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	// Loaded instances with their counts. Stream names are not listed:
+	// this is the public port, and a stream's name is its key.
 	mux.HandleFunc("GET /api/instances", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		for _, in := range m.Instances() {
-			fmt.Fprintf(w, "%s/%s clients=%d streams=%v\n", in.App, in.Name, len(in.Clients()), in.Streams().Names())
+			fmt.Fprintf(w, "%s/%s clients=%d streams=%d\n", in.App, in.Name, len(in.Clients()), in.Streams().Len())
 		}
 	})
 	// Counters for tests and monitoring: goroutines, RTMP sessions (every

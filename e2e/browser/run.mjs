@@ -3,6 +3,7 @@
 //
 //	node run.mjs page  <url> <screenshot.png>
 //	node run.mjs flvjs <page url> <flv url> <seconds> <screenshot.png>
+//	node run.mjs ws    <page url> <ws url>
 //
 // and read one JSON object from stdout. Debian's chromium is driven by
 // playwright-core (no browser download); every run uses a new profile.
@@ -118,6 +119,48 @@ async function playFLV(pageURL, flvURL, seconds, shot) {
   });
 }
 
+// ws: from a page, open a plain WebSocket (binaryType "arraybuffer") to
+// the RTMP endpoint and run the start of the RTMP handshake: send C0 and
+// C1 in two messages, collect S0, S1 and S2 across however many messages
+// the server sends, then send C2.
+async function wsHandshake(pageURL, wsURL) {
+  return withBrowser(async (page, problems) => {
+    await page.goto(pageURL, { waitUntil: 'load' });
+    const res = await page.evaluate((url) => new Promise((resolve) => {
+      const ws = new WebSocket(url, ['rtmp']);
+      ws.binaryType = 'arraybuffer';
+      const got = [];
+      let bytes = 0;
+      const done = (outcome) => {
+        resolve({ outcome, protocol: ws.protocol, messages: got.length, bytes, s0: got.length ? new Uint8Array(got[0])[0] : -1, types: [...new Set(got.map((m) => Object.prototype.toString.call(m)))] });
+        ws.close();
+      };
+      ws.onopen = () => {
+        const c1 = new Uint8Array(1536);
+        crypto.getRandomValues(c1.subarray(8));
+        ws.send(new Uint8Array([3]));
+        ws.send(c1);
+      };
+      ws.onmessage = (ev) => {
+        got.push(ev.data);
+        bytes += ev.data.byteLength;
+        if (bytes >= 3073) {
+          // C2 echoes S1.
+          const all = new Uint8Array(bytes);
+          let off = 0;
+          for (const m of got) { all.set(new Uint8Array(m), off); off += m.byteLength; }
+          ws.send(all.subarray(1, 1537));
+          done('handshake');
+        }
+      };
+      ws.onerror = () => done('error');
+      ws.onclose = (ev) => { if (bytes < 3073) done(`closed ${ev.code}`); };
+      setTimeout(() => done('timeout'), 10000);
+    }), wsURL);
+    return { ...res, problems };
+  });
+}
+
 const [cmd, ...args] = process.argv.slice(2);
 let result;
 try {
@@ -128,8 +171,11 @@ try {
     case 'flvjs':
       result = await playFLV(args[0], args[1], Number(args[2]), args[3]);
       break;
+    case 'ws':
+      result = await wsHandshake(args[0], args[1]);
+      break;
     default:
-      throw new Error(`unknown command ${cmd}; want page or flvjs`);
+      throw new Error(`unknown command ${cmd}; want page, flvjs or ws`);
   }
 } catch (err) {
   process.stderr.write(`run.mjs: ${err.stack ?? err}\n`);
