@@ -78,6 +78,10 @@ func (s *Server) init() {
 			// conn has no writev).
 			WriteBufferPool: &sync.Pool{},
 			WriteBufferSize: wsWriteBuffer,
+			// The RTMP chunk reader buffers what it reads (with a pooled
+			// buffer, none while idle): the library's own read buffer
+			// only needs to hold frame headers and control frames.
+			ReadBufferSize: wsReadBuffer,
 			// Offered by clients that name what they speak; the stream
 			// is the same without it.
 			Subprotocols: []string{"rtmp"},
@@ -92,6 +96,11 @@ func (s *Server) init() {
 // wsWriteBuffer is the size of the write buffers lent to sessions: a tick
 // of a few Mbit/s with its chunk headers.
 const wsWriteBuffer = 64 << 10
+
+// wsReadBuffer is each session's read buffer in the WebSocket library:
+// a frame header (2 to 14 bytes) or a control frame (at most 125 bytes)
+// fits; payload reads larger than it bypass it.
+const wsReadBuffer = 256
 
 // Stats are the server's counters.
 type Stats struct {

@@ -336,8 +336,11 @@ func runFloor(b *testing.B, perConn bool) { //nolint:thelper // a benchmark body
 // GC before and after (heap in use, goroutine stacks), per connection:
 // what the connections retain.
 func BenchmarkIdleConnMemory(b *testing.B) {
-	b.Run("process", benchIdleProcess)
+	b.Run("process", benchIdleProcess("rtmp"))
 	b.Run("inprocess", benchIdleInProcess)
+	// The same over RTMP over WebSocket, on the same port (every port
+	// serves HTTP too): what the WebSocket layer adds per idle client.
+	b.Run("process-rtmpws", benchIdleProcess("rtmpws"))
 }
 
 // openIdle starts openfcs-load idle against url and waits until all n
@@ -354,7 +357,11 @@ func openIdle(b *testing.B, tool, url string, n int) *toolProc {
 	return p
 }
 
-func benchIdleProcess(b *testing.B) {
+func benchIdleProcess(scheme string) func(b *testing.B) {
+	return func(b *testing.B) { runIdleProcess(b, scheme) }
+}
+
+func runIdleProcess(b *testing.B, scheme string) { //nolint:thelper // a benchmark body, not a helper
 	n := envInt(b, envIdle, 1000)
 	tool := binary(b, "openfcs-load")
 	server := binary(b, "openfcs")
@@ -363,7 +370,7 @@ func benchIdleProcess(b *testing.B) {
 	for b.Loop() {
 		srv := startServerProcess(b, server)
 		before := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
-		p := openIdle(b, tool, "rtmp://"+srv.addr+"/live", n)
+		p := openIdle(b, tool, scheme+"://"+srv.addr+"/live", n)
 		after := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
 		if s := p.finish(b); s.Dropped != 0 {
 			b.Fatalf("%d idle connections were dropped by the server", s.Dropped)

@@ -410,8 +410,8 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 		}
 	case ModeIdle:
 		u, err := url.Parse(o.Target)
-		if err != nil || u.Scheme != "rtmp" || u.Host == "" {
-			return Summary{}, fmt.Errorf("url %q: want rtmp://host[:port]/app", o.Target)
+		if err != nil || !knownScheme(u.Scheme) || u.Host == "" {
+			return Summary{}, fmt.Errorf("url %q: want rtmp://host[:port]/app (or rtmpws://)", o.Target)
 		}
 		f.connURL = o.Target
 	case ModeSink:
