@@ -289,12 +289,25 @@ application.onConnect = function (client) {
 
 // TestHTTPFLVThroughScript: HTTP-FLV players meet the application's
 // script like any client: onConnect sees protocol http-flv, a rejection
-// answers 403, readAccess applies, an admitted player plays.
+// answers 403, readAccess applies, an admitted player plays. WebSocket
+// clients are rtmpws and rtmpwss (secure) to the script.
 func TestHTTPFLVThroughScript(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
-	srv := startServer(t, serverOpts{Apps: []string{"guard"}})
+	tsrv := startTunnelServer(t, "")
+	srv := tsrv.server
 	srv.writeApp(t, "guard", map[string]string{"main.asc": guardScript})
+	for _, u := range []string{"rtmpws://" + srv.httpAddr + "/guard", "rtmpwss://" + tsrv.tlsAddr + "/guard"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c, err := rtmp.Dial(ctx, u, rtmp.ClientConfig{Dial: bridge.DialFunc(bridge.DialConfig{TLS: &tls.Config{InsecureSkipVerify: true}})})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		_ = c.Close()
+	}
+	srv.waitTrace(t, "connect protocol=rtmpws secure=false")
+	srv.waitTrace(t, "connect protocol=rtmpwss secure=true")
 	pub := startPublisher(t, srv.RTMPURL("guard", "open"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	defer pub.stop(t)
 	base := "http://" + srv.httpAddr + "/guard/"
