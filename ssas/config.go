@@ -6,7 +6,9 @@ import "time"
 type Config struct {
 	// MaxScriptTime is the wall-clock budget of one script entry (top-level
 	// load, a handler, a timer, a client method); past it the script is
-	// interrupted (docs/ssas.md#time-budget, FCS MaxTimeOut). Default 5s.
+	// interrupted (docs/ssas.md#time-budget, FCS MaxTimeOut). A
+	// backtracking regular expression stops matching after it too (the
+	// first Host of the process sets that for all). Default 5s.
 	MaxScriptTime time.Duration `yaml:"max_script_time"`
 	// UnloadAfterInterrupts unloads an instance whose script was
 	// interrupted this many times (a runaway script); the next connect

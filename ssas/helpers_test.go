@@ -19,7 +19,11 @@ import (
 	"github.com/openfcs/openfcs/instance"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// regexp2's clock goroutine runs while a match timeout is pending and then
+// ends by itself (ssas sets the timeout, host.go).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dlclark/regexp2/v2.runClock"))
+}
 
 // env is an engine with one application "app" whose files the test
 // writes, and a Host that records traces.
@@ -66,6 +70,13 @@ func (l *captureLoader) last() *Runtime {
 
 func newEnv(t testing.TB, cfg Config, files map[string]string) *env {
 	t.Helper()
+	return newEnvEngine(t, cfg, instance.Config{IdleUnload: time.Minute, PendingTimeout: 5 * time.Second}, files)
+}
+
+// newEnvEngine is newEnv with the engine's configuration (AppsDir is set
+// here).
+func newEnvEngine(t testing.TB, cfg Config, icfg instance.Config, files map[string]string) *env {
+	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir}
 	for name, src := range files {
@@ -83,7 +94,8 @@ func newEnv(t testing.TB, cfg Config, files map[string]string) *env {
 	log := slog.New(&captureHandler{next: h, e: e})
 	e.host = &Host{Config: cfg, Logger: log, Version: "test", OnTrace: func(_, _, msg string) { e.add(msg) }}
 	e.ld = &captureLoader{h: e.host}
-	e.m = instance.NewManager(instance.Config{AppsDir: dir, IdleUnload: time.Minute, PendingTimeout: 5 * time.Second}, log)
+	icfg.AppsDir = dir
+	e.m = instance.NewManager(icfg, log)
 	e.m.SetScriptLoader(e.ld)
 	t.Cleanup(e.m.Close)
 	return e

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 
 	"github.com/openfcs/openfcs/amf"
@@ -43,9 +44,20 @@ type Host struct {
 	cfg  Config
 }
 
+// regexpOnce sets the match timeout of backtracking regular expressions
+// once per process. goja runs the patterns Go's regexp cannot (back
+// references, lookaround) on regexp2, whose matcher goja's Interrupt does
+// not reach: without a timeout one match can run for hours past the
+// script budget. regexp2 reads the timeout from a package variable when a
+// pattern is compiled, so the first Host's MaxScriptTime applies to all;
+// the write happens before any runtime exists (every Host passes here
+// first), so no pattern is being compiled meanwhile.
+var regexpOnce sync.Once
+
 func (h *Host) init() {
 	h.once.Do(func() {
 		h.cfg = h.Config.WithDefaults()
+		regexpOnce.Do(func() { regexp2.DefaultMatchTimeout = h.cfg.MaxScriptTime })
 		if h.Logger == nil {
 			h.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -536,12 +548,21 @@ func (r *Runtime) scriptError(what string, err error) {
 	interrupted := errors.As(err, &ie)
 	f := &scriptFault{msg: err.Error()}
 	stack := ""
+	var frames []goja.StackFrame
+	found := false
 	if ex, ok := errors.AsType[*goja.Exception](err); ok {
 		f.msg = ex.Value().String()
 		if interrupted {
 			f.msg = fmt.Sprintf("script interrupted after %v (runaway script)", r.cfg.MaxScriptTime)
 		}
-		frames := ex.Stack()
+		frames, found = ex.Stack(), true
+	} else if so, ok := errors.AsType[*goja.StackOverflowError](err); ok {
+		// goja's stack overflow carries no value: name it as a browser
+		// would, at the deepest script line.
+		f.msg = "RangeError: Maximum call stack size exceeded"
+		frames, found = so.Stack(), true
+	}
+	if found {
 		stack = scriptStack(f.msg, frames)
 		for _, fr := range frames {
 			p := fr.Position()

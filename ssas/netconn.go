@@ -3,6 +3,7 @@ package ssas
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"strings"
 
@@ -22,9 +23,14 @@ import (
 type Dialer interface {
 	// Dial connects to uri ("rtmp://host[:port]/app[/inst]", or
 	// "rtmp:/app" for this server) with args as the connect arguments.
-	// Calls from the remote (its client.call) go to h. A rejection
-	// returns a *RejectedError carrying the remote's info object.
-	Dial(ctx context.Context, uri string, args []amf.Value, h RemoteHandler) (Remote, error)
+	// addrs, unless empty, are the "ip:port" addresses to try in order:
+	// the host resolved uri's name once and checked each answer against
+	// the destination rule, so Dial connects to one of them and never
+	// resolves the name again (a second answer could point elsewhere).
+	// addrs is empty only for this server (IsLocal). Calls from the
+	// remote (its client.call) go to h. A rejection returns a
+	// *RejectedError carrying the remote's info object.
+	Dial(ctx context.Context, uri string, addrs []string, args []amf.Value, h RemoteHandler) (Remote, error)
 	// IsLocal reports whether host (host or host:port) is this server,
 	// which scripts may always reach.
 	IsLocal(host string) bool
@@ -183,11 +189,13 @@ func (nc *netConn) connect(uri string, args []amf.Value) bool {
 		defer cancel()
 		var rem Remote
 		var err error
-		// The destination check may resolve names: not on the loop.
-		if u.Host != "" && !r.h.Dialer.IsLocal(u.Host) && !r.allowedHost(u.Hostname()) {
-			err = errors.New("Destination not allowed: " + u.Hostname() + ".")
-		} else {
-			rem, err = r.h.Dialer.Dial(ctx, uri, args, h)
+		// The destination check resolves the name: not on the loop.
+		var addrs []string
+		if u.Host != "" && !r.h.Dialer.IsLocal(u.Host) {
+			addrs, err = r.checkedAddrs(ctx, u)
+		}
+		if err == nil {
+			rem, err = r.h.Dialer.Dial(ctx, uri, addrs, args, h)
 		}
 		ok := r.post(func() {
 			if nc.gen != gen {
@@ -327,10 +335,23 @@ func (h *remoteHandler) Closed(error) {
 	})
 }
 
-// allowedHost applies the destination rule of docs/ssas.md#other-guards to a host name:
-// loopback, private, link-local and unspecified addresses need an entry
-// in Config.AllowHosts; others are allowed (destinationAddrs).
-func (r *Runtime) allowedHost(host string) bool {
-	_, err := destinationAddrs(context.Background(), host, r.cfg.AllowHosts)
-	return err == nil
+// checkedAddrs resolves an rtmp URL's host once and returns the addresses
+// that pass the destination rule of docs/ssas.md#other-guards (loopback,
+// private, link-local and unspecified addresses need an entry in
+// Config.AllowHosts), as "ip:port" for the Dialer.
+func (r *Runtime) checkedAddrs(ctx context.Context, u *url.URL) ([]string, error) {
+	ips, err := destinationAddrs(ctx, u.Hostname(), r.cfg.AllowHosts)
+	if err != nil {
+		r.log.Info("NetConnection destination refused", "host", u.Hostname(), "err", err)
+		return nil, errors.New("Destination not allowed: " + u.Hostname() + ".")
+	}
+	port := u.Port()
+	if port == "" {
+		port = "1935"
+	}
+	addrs := make([]string, len(ips))
+	for i, ip := range ips {
+		addrs[i] = net.JoinHostPort(ip.String(), port)
+	}
+	return addrs, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,7 +59,7 @@ func (d *scriptDialer) IsLocal(host string) bool {
 }
 
 // Dial implements ssas.Dialer.
-func (d *scriptDialer) Dial(ctx context.Context, uri string, args []amf.Value, h ssas.RemoteHandler) (ssas.Remote, error) {
+func (d *scriptDialer) Dial(ctx context.Context, uri string, addrs []string, args []amf.Value, h ssas.RemoteHandler) (ssas.Remote, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, err
@@ -69,13 +70,20 @@ func (d *scriptDialer) Dial(ctx context.Context, uri string, args []amf.Value, h
 		go d.srv.ServeConn(context.Background(), c2, "rtmp")
 		nc = c1
 	} else {
-		host := u.Host
-		if u.Port() == "" {
-			host = net.JoinHostPort(u.Hostname(), "1935")
+		// The addresses the script host checked, never the name again.
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("%s: no checked address to dial", u.Host)
 		}
 		var dl net.Dialer
-		if nc, err = dl.DialContext(ctx, "tcp", host); err != nil {
-			return nil, err
+		var errs []error
+		for _, a := range addrs {
+			if nc, err = dl.DialContext(ctx, "tcp", a); err == nil {
+				break
+			}
+			errs = append(errs, err)
+		}
+		if nc == nil {
+			return nil, errors.Join(errs...)
 		}
 	}
 	cl, err := rtmp.NewClient(ctx, nc, rtmp.ClientConfig{FlashVer: "FlashCom/1.5.0 openfcs/" + version})
