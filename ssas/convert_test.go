@@ -115,3 +115,33 @@ Client.prototype.count = function (a) { return a.length; };
 		t.Fatalf("count(4 references to one string) = %v %v", v, ok)
 	}
 }
+
+// BenchmarkConvertArgs: the conversion of one call's arguments, an array
+// of 100 objects of three properties (the memo and the budget included).
+func BenchmarkConvertArgs(b *testing.B) {
+	e := newEnv(b, Config{}, map[string]string{"main.asc": `Client.prototype.n = function (a) { return a.length; };`})
+	cl, err := e.connect("a", "_definst_")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.barrier()
+	el := make([]amf.Value, 100)
+	for i := range el {
+		el[i] = amf.Object(amf.Prop{Key: "id", Value: amf.Number(float64(i))},
+			amf.Prop{Key: "name", Value: amf.String("user")}, amf.Prop{Key: "on", Value: amf.Bool(true)})
+	}
+	args := []amf.Value{amf.StrictArray(el...)}
+	rt := e.ld.last()
+	b.ReportAllocs()
+	done := make(chan struct{})
+	for b.Loop() {
+		rt.post(func() {
+			if _, err := rt.toJSArgs(args); err != nil {
+				b.Error(err)
+			}
+			done <- struct{}{}
+		})
+		<-done
+	}
+	_ = cl
+}
