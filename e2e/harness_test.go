@@ -562,6 +562,11 @@ func startPublisher(t testing.TB, url string, codecs codecArgs, duration time.Du
 	args = append(args, codecs.Video...)
 	args = append(args, codecs.Audio...)
 	args = append(args,
+		// The tee muxer does not ask encoders for global headers as the flv
+		// muxer does, so x264 would send an empty AVC sequence header and
+		// in-band start codes: ffmpeg and rtmpdump cope, browsers and Flash
+		// do not. Publish what a real encoder sends.
+		"-flags", "+global_header",
 		"-progress", "pipe:1",
 		// tee: one encode, sent to the server and kept as the reference of
 		// what was published.
