@@ -258,6 +258,9 @@ func (e *Encoder) object3(b []byte, n *node, depth int) ([]byte, error) {
 		if b, err = e.str3(b, n.class); err != nil {
 			return b, err
 		}
+		// The decoder numbers these inline traits too: take their index
+		// so that later traits references point where the decoder looks.
+		e.traits.add(nil)
 		return e.dynamic3(b, n.props, depth)
 	}
 	if i, ok := e.traits.find(t); ok {

@@ -607,3 +607,29 @@ func TestReusedInputBuffer(t *testing.T) {
 		t.Fatalf("got %q %q %q", v1.Str(), v2.Str(), v3.Str())
 	}
 }
+
+// TestAMF3TraitsIndexAfterAnonymous: an anonymous object's inline traits
+// take a slot in the decoder's traits table, so a later traits reference
+// must count it (found by the browser library's AMF3 decoder, which
+// numbers traits as docs/amf.md#amf3-reference-tables says).
+func TestAMF3TraitsIndexAfterAnonymous(t *testing.T) {
+	pt := &Traits{Class: "Point", Sealed: []string{"x"}}
+	var elems []Value
+	for i := range 12 { // past the encoder's inline table into its map
+		elems = append(elems, Object(Prop{"a", Number(float64(i))}))
+	}
+	elems = append(elems, ObjectWithTraits(pt, Prop{"x", Number(1)}), ObjectWithTraits(pt, Prop{"x", Number(2)}))
+	for _, n := range []int{1, 12} {
+		v := StrictArray(append(append([]Value{}, elems[:n]...), elems[12:]...)...)
+		var e Encoder
+		b, err := e.AppendAMF3(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d Decoder
+		got, _, err := d.DecodeAMF3(b)
+		if err != nil || !Equal(got, v) {
+			t.Fatalf("%d anonymous objects first: decoded %v, %v from % x", n, got, err, b)
+		}
+	}
+}
