@@ -1,0 +1,382 @@
+// NetStream: Flash's stream over a NetConnection. It plays (FLV messages
+// decoded with WebCodecs, rendered into a <canvas> or <video>, sound
+// through WebAudio) or publishes (camera and microphone tracks encoded
+// with WebCodecs), and sends and receives data messages.
+
+import { MessageType } from './chunk.js';
+import { CSID, decodeBody, UserControl } from './rtmp.js';
+import { NetStatusEvent, AsyncErrorEvent, statusInfo } from './netconnection.js';
+import { Player } from './player/player.js';
+import { Publisher } from './publisher/publisher.js';
+
+/**
+ * NetStream plays or publishes one stream of a NetConnection.
+ *
+ *   const ns = new NetStream(nc);
+ *   ns.attachView(document.querySelector('canvas'));
+ *   ns.client = { onMetaData(md) { ... } };
+ *   ns.play('stream');
+ *
+ *   const pub = new NetStream(nc);
+ *   const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+ *   pub.attachCamera(media.getVideoTracks()[0]);
+ *   pub.attachAudio(media.getAudioTracks()[0]);
+ *   pub.publish('stream');
+ *
+ * Events: 'netStatus' (NetStatusEvent; NetStream.* codes as FMS sends them,
+ * and NetStream.Buffer.Full/Empty from the player), 'asyncError'.
+ */
+export class NetStream extends EventTarget {
+  constructor(nc) {
+    super();
+    this.nc = nc;
+    /** The object whose methods data messages invoke (onMetaData, onCuePoint, send handlers); defaults to this stream. */
+    this.client = this;
+    this.id = 0;
+    this.mode = null; // 'play' or 'publish'
+    this.name = null;
+    this.closed = false;
+    this.queue = []; // commands waiting for the stream id
+    this.bufferTimeValue = 0.1;
+    this.view = null;
+    this.player = null;
+    this.publisher = null;
+    this.recorded = false;
+    this.volumeValue = 1;
+    this.ready = nc.createStream().then((id) => {
+      this.id = id;
+      nc.streams.set(id, this);
+      if (this.closed) {
+        this.nc.sendCommand(0, ['deleteStream', 0, null, id]);
+        return id;
+      }
+      for (const f of this.queue) f();
+      this.queue = [];
+      return id;
+    }, (info) => {
+      this.dispatchEvent(new NetStatusEvent(info ?? statusInfo('NetStream.Failed', 'error', 'createStream failed.')));
+      throw info;
+    });
+    this.ready.catch(() => {});
+  }
+
+  whenReady(f) {
+    if (this.id) f(); else this.queue.push(f);
+  }
+
+  command(name, ...args) {
+    this.whenReady(() => this.nc.sendCommand(this.id, [name, 0, null, ...args]));
+  }
+
+  status(code, level, description, extra) {
+    this.dispatchEvent(new NetStatusEvent(statusInfo(code, level, description, extra)));
+  }
+
+  // --- playing ------------------------------------------------------------
+
+  /**
+   * play plays a stream. start (seconds): -2 live or recorded (the
+   * default), -1 live only, 0 or more a recorded stream from there; len
+   * (seconds): -1 to the end; reset: replace the playlist. play(false)
+   * stops playing.
+   */
+  play(name, start = -2, len = -1, reset = true) {
+    if (name === false || name === null) {
+      this.command('play', false);
+      this.player?.flush();
+      return;
+    }
+    this.mode = 'play';
+    this.name = String(name);
+    if (!this.player) {
+      this.player = new Player({
+        status: (code, level, description) => this.status(code, level, description, { details: this.name }),
+        data: (handler, args) => this.deliver(handler, args),
+        bufferTime: () => this.bufferTimeValue,
+      });
+      if (this.view) this.player.attachView(this.view);
+      this.player.ensureAudio();
+      if (this.player.audio) this.player.audio.volume = this.volumeValue;
+    }
+    // The API takes seconds, the wire milliseconds (docs/rtmp.md#play);
+    // -2 and -1 become -2000 and -1000.
+    const ms = (v) => (v < 0 ? Math.round(v) * 1000 : Math.round(v * 1000));
+    this.whenReady(() => {
+      this.nc.socket?.setBufferLength(this.id, this.bufferTimeValue * 1000);
+      this.nc.sendCommand(this.id, ['play', 0, null, this.name, ms(start), ms(len), !!reset]);
+    });
+    this.player.start({ live: start < 0 });
+  }
+
+  /** receiveAudio(false) stops the server sending audio to this stream. */
+  receiveAudio(flag) { this.command('receiveAudio', !!flag); }
+
+  /** receiveVideo(false) stops the server sending video; true resumes from the next keyframe. */
+  receiveVideo(flag) { this.command('receiveVideo', !!flag); }
+
+  /** pause stops playback; resume continues (a live stream at the live edge). */
+  pause() {
+    this.command('pause', true, Math.round(this.time * 1000));
+    this.player?.pause();
+  }
+
+  resume() {
+    this.command('pause', false, Math.round(this.time * 1000));
+    this.player?.resume();
+  }
+
+  togglePause() {
+    if (this.player?.paused) this.resume(); else this.pause();
+  }
+
+  /** seek moves a recorded stream to offset seconds. */
+  seek(offset) {
+    this.player?.flush();
+    this.command('seek', 0, Math.max(0, Math.round(offset * 1000)));
+  }
+
+  /** attachView renders video into a <canvas> or <video> element (null detaches). */
+  attachView(el) {
+    this.view = el;
+    this.player?.attachView(el);
+  }
+
+  /** bufferTime is the playout delay in seconds (0.1 by default, as in Flash for live streams). */
+  get bufferTime() { return this.bufferTimeValue; }
+  set bufferTime(s) {
+    this.bufferTimeValue = Math.max(0, Number(s) || 0);
+    if (this.id && this.mode === 'play') this.nc.socket?.setBufferLength(this.id, this.bufferTimeValue * 1000);
+  }
+
+  /** bufferLength is the media buffered ahead of what is shown, seconds. */
+  get bufferLength() { return (this.player?.bufferLength ?? 0) / 1000; }
+
+  /** time is the position in seconds: of the media shown when playing, since the start when publishing. */
+  get time() {
+    if (this.mode === 'publish') return (this.publisher?.time ?? 0) / 1000;
+    const t = this.player?.time;
+    return Number.isFinite(t) ? t / 1000 : 0;
+  }
+
+  /** currentFPS is the number of frames shown (playing) in the last second. */
+  get currentFPS() { return this.player?.video.fps ?? 0; }
+
+  /** decodedFrames is the number of video frames decoded since play. */
+  get decodedFrames() { return this.player?.decodedFrames ?? 0; }
+
+  /** volume of the sound, 0 to 1 (Flash's soundTransform.volume). */
+  get volume() { return this.volumeValue; }
+  set volume(v) {
+    this.volumeValue = Math.max(0, Number(v));
+    if (this.player?.audio) this.player.audio.volume = this.volumeValue;
+  }
+
+  /** audioContext is the AudioContext sound plays through (resume() it from a user gesture if the browser suspended it). */
+  get audioContext() { return this.player?.audio?.ctx ?? null; }
+
+  /** audioNode is the last node before the speakers: connect an AnalyserNode to it. */
+  get audioNode() { return this.player?.audio?.node ?? null; }
+
+  /** info reports statistics (Flash's NetStreamInfo, in its spirit). */
+  get info() {
+    const p = this.player;
+    const pub = this.publisher;
+    return {
+      currentBytesPerSecond: p?.bytesPerSecond ?? 0,
+      byteCount: p?.byteCount ?? 0,
+      decodedFrames: p?.decodedFrames ?? 0,
+      droppedFrames: (p?.video.dropped ?? 0) + (p?.droppedFrames ?? 0),
+      presentedFrames: p?.video.presented ?? 0,
+      bufferLength: this.bufferLength,
+      videoWidth: p?.video.width ?? 0,
+      videoHeight: p?.video.height ?? 0,
+      audioDropped: p?.audio?.dropped ?? 0,
+      publish: pub ? { ...pub.stats } : null,
+    };
+  }
+
+  // --- publishing ---------------------------------------------------------
+
+  /** attachCamera publishes a video MediaStreamTrack; options: bitrate, keyFrameInterval (s), width, height, framerate. */
+  attachCamera(track, options) {
+    this.ensurePublisher().setCamera(track, options);
+  }
+
+  /** attachAudio publishes an audio MediaStreamTrack; options: codec ('auto', 'aac', 'opus', 'pcma', 'pcmu', 'pcm'), bitrate. */
+  attachAudio(track, options) {
+    this.ensurePublisher().setMicrophone(track, options);
+  }
+
+  ensurePublisher() {
+    if (!this.publisher) {
+      this.publisher = new Publisher({
+        video: (ts, body) => this.sendMedia(MessageType.video, CSID.video, ts, body),
+        audio: (ts, body) => this.sendMedia(MessageType.audio, CSID.audio, ts, body),
+        data: (ts, values) => this.id && this.nc.sendData(this.id, values, ts),
+        buffered: () => this.nc.stats.bufferedAmount,
+        status: (code, level, description) => this.status(code, level, description),
+      });
+    }
+    return this.publisher;
+  }
+
+  sendMedia(type, csid, ts, body) {
+    if (!this.id || this.closed) return;
+    this.nc.socket?.send({ csid, type, streamId: this.id, timestamp: ts }, body);
+  }
+
+  /** requestKeyFrame makes the publisher's next frame a keyframe. */
+  requestKeyFrame() { this.publisher?.requestKeyFrame(); }
+
+  /**
+   * publish publishes under name; type 'live' (default), 'record' or
+   * 'append'. Media flows once the server answers NetStream.Publish.Start.
+   * publish(false) stops publishing.
+   */
+  publish(name, type = 'live') {
+    if (name === false || name === null) {
+      this.publisher?.stop();
+      this.command('closeStream');
+      return;
+    }
+    this.mode = 'publish';
+    this.name = String(name);
+    this.ensurePublisher();
+    this.command('publish', this.name, type);
+  }
+
+  /** send sends a data message on a publishing stream: players' client[handler](...args) runs in step with the media. */
+  send(handler, ...args) {
+    this.whenReady(() => this.nc.sendData(this.id, [String(handler), ...args], this.mode === 'publish' ? Math.round(this.publisher?.time ?? 0) : 0));
+  }
+
+  // --- from the connection ----------------------------------------------
+
+  onMessage(m) {
+    switch (m.type) {
+      case MessageType.audio:
+        this.player?.onAudio(m.timestamp, m.payload);
+        return;
+      case MessageType.video:
+        this.player?.onVideo(m.timestamp, m.payload);
+        return;
+      case MessageType.data: case MessageType.data3: {
+        let values;
+        try {
+          values = decodeBody(m.type, m.payload);
+        } catch (err) {
+          this.dispatchEvent(new AsyncErrorEvent(err));
+          return;
+        }
+        const [handler, ...args] = values;
+        if (typeof handler !== 'string') return;
+        if (this.player) this.player.onData(m.timestamp, handler, args); else this.deliver(handler, args);
+        return;
+      }
+      case MessageType.aggregate:
+        this.onAggregate(m);
+        return;
+      default:
+    }
+  }
+
+  // onAggregate splits an aggregate message (FLV tags) into messages.
+  onAggregate(m) {
+    const p = m.payload;
+    let off = 0;
+    let base = null;
+    while (off + 11 <= p.length) {
+      const type = p[off];
+      const size = (p[off + 1] << 16) | (p[off + 2] << 8) | p[off + 3];
+      const ts = ((p[off + 7] << 24) | (p[off + 4] << 16) | (p[off + 5] << 8) | p[off + 6]) >>> 0;
+      if (off + 11 + size + 4 > p.length) return;
+      if (base === null) base = ts;
+      this.onMessage({ type, streamId: m.streamId, timestamp: (m.timestamp + ts - base) >>> 0, payload: p.subarray(off + 11, off + 11 + size) });
+      off += 11 + size + 4;
+    }
+  }
+
+  onCommand(name, args) {
+    if (name !== 'onStatus') {
+      this.deliver(name, args);
+      return;
+    }
+    const info = args.find((v) => v && typeof v === 'object');
+    if (!info) return;
+    this.dispatchEvent(new NetStatusEvent(info));
+    switch (info.code) {
+      case 'NetStream.Play.Reset':
+        this.player?.flush();
+        break;
+      case 'NetStream.Play.Start':
+        this.player?.start({ live: !this.recorded });
+        break;
+      case 'NetStream.Publish.Start':
+        this.publisher?.start();
+        break;
+      case 'NetStream.Unpublish.Success':
+        this.publisher?.stop();
+        break;
+      case 'NetStream.Play.Stop':
+      case 'NetStream.Play.UnpublishNotify':
+        break;
+      default:
+    }
+  }
+
+  onUserControl(ev) {
+    if (ev === UserControl.streamIsRecorded) {
+      this.recorded = true;
+      if (this.player) this.player.live = false;
+    } else if (ev === UserControl.streamBegin && this.player) {
+      this.recorded = this.recorded && this.mode === 'play';
+    }
+  }
+
+  // deliver calls a data handler on the client object.
+  deliver(handler, args) {
+    const target = this.client;
+    const fn = target?.[handler];
+    if (typeof fn !== 'function' || (target === this && handler in NetStream.prototype)) {
+      if (handler === 'onMetaData' || handler === '|RtmpSampleAccess' || handler === 'onStatus' || handler === 'onPlayStatus') {
+        if (handler === 'onPlayStatus' && args[0]?.code) this.dispatchEvent(new NetStatusEvent(args[0]));
+        return; // optional handlers, as in Flash
+      }
+      this.dispatchEvent(new AsyncErrorEvent(new Error(`NetStream: a data message for ${handler}, which the client object does not define`)));
+      return;
+    }
+    try {
+      fn.apply(target, args);
+    } catch (err) {
+      this.dispatchEvent(new AsyncErrorEvent(err));
+    }
+    if (handler === 'onPlayStatus' && args[0]?.code) this.dispatchEvent(new NetStatusEvent(args[0]));
+  }
+
+  onConnectionClosed() {
+    this.publisher?.stop();
+    this.player?.close();
+    this.player = null;
+    this.closed = true;
+  }
+
+  /** close stops playing or publishing and frees the stream. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.publisher?.stop();
+    this.player?.close();
+    this.player = null;
+    if (this.id && this.nc.connected) {
+      this.nc.sendCommand(this.id, ['closeStream', 0, null]);
+      this.nc.sendCommand(0, ['deleteStream', 0, null, this.id]);
+      this.nc.streams.delete(this.id);
+    }
+  }
+
+  /** dispose closes the stream and detaches the view. */
+  dispose() {
+    this.close();
+    this.view = null;
+  }
+}
