@@ -5,7 +5,9 @@
 //
 // Every file of this folder with a page asset's extension is served at its
 // path; index.html answers for a folder. Nothing is built: the files are
-// served as they are written.
+// served as they are written. The node tests of the library (test/, run
+// by `node --test`, with package.json telling node the files are ES
+// modules) are not served.
 package web
 
 import (
@@ -98,7 +100,7 @@ func fileName(p string) (string, bool) {
 		return "", false
 	}
 	for seg := range strings.SplitSeq(name, "/") {
-		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") || seg == "node_modules" || seg == "testdata" {
+		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") || seg == "node_modules" || seg == "testdata" || seg == "test" || seg == "package.json" {
 			return "", false
 		}
 	}

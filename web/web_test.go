@@ -35,6 +35,14 @@ func TestHandler(t *testing.T) {
 		{"/../web.go", 404, "", ""},
 		{"/nope.html", 404, "", ""},
 		{"/.hidden.js", 404, "", ""},
+		{"/openfcs.js", 200, "text/javascript; charset=utf-8", "export { NetConnection"},
+		{"/openfcs.d.ts", 200, "text/plain; charset=utf-8", "export declare class NetConnection"},
+		{"/player/player.js", 200, "text/javascript; charset=utf-8", "export class Player"},
+		{"/play.html", 200, "text/html; charset=utf-8", "/pages/play.js"},
+		{"/publish.html", 200, "text/html; charset=utf-8", "/pages/publish.js"},
+		{"/chat.html", 200, "text/html; charset=utf-8", "/pages/chat.js"},
+		{"/test/amf.test.js", 404, "", ""},
+		{"/package.json", 404, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.path, func(t *testing.T) {
