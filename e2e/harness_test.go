@@ -113,6 +113,8 @@ type procOpts struct {
 	StderrLine func(line string)
 	// Dir is the working directory.
 	Dir string
+	// Stdin, when set, is the process's standard input.
+	Stdin io.Reader
 	// Quiet: do not log stderr when the test fails (the caller prints it).
 	Quiet bool
 }
@@ -124,6 +126,7 @@ func startProc(t testing.TB, opts procOpts, name string, args ...string) *proc {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = opts.Dir
+	cmd.Stdin = opts.Stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// Negative pid: the whole group, so children die too.

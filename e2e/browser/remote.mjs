@@ -1,0 +1,130 @@
+// A Chromium under remote control for the e2e tests of the browser
+// library: the Go test writes one JSON request per line on stdin and reads
+// one JSON answer per line on stdout ({"ok":true,"result":...} or
+// {"ok":false,"error":"..."}), in order. Requests:
+//
+//   {"op":"open","page":"a","url":"http://..."}      a new tab named a
+//   {"op":"eval","page":"a","js":"return 1+1"}      the body of an async function
+//   {"op":"wait","page":"a","js":"return x > 1","timeout":10000}
+//   {"op":"draw","page":"a","selector":"#board","points":[[0.1,0.1],[0.5,0.3]]}
+//   {"op":"fill","page":"a","selector":"#text","value":"hi"}
+//   {"op":"click","page":"a","selector":"#send"}
+//   {"op":"screenshot","page":"a","path":"/abs/file.png"}
+//   {"op":"problems","page":"a"}                    console errors, exceptions, failed requests so far
+//   {"op":"close","page":"a"}
+//
+// Debian's chromium runs headless with a fake camera and microphone
+// (--use-fake-device-for-media-stream, --use-fake-ui-for-media-stream) and
+// sound allowed without a gesture; every run uses a new profile.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const profile = mkdtempSync(join(tmpdir(), 'openfcs-remote-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath,
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    // Timers and rAF of pages in the background run at full rate: several
+    // tabs play and publish at once.
+    '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+  ],
+  viewport: { width: 1100, height: 1400 },
+});
+
+const pages = new Map(); // name -> {page, problems}
+
+function tab(name) {
+  const t = pages.get(name);
+  if (!t) throw new Error(`no page ${name}`);
+  return t;
+}
+
+async function open(name, url) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`exception: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on('response', (resp) => {
+    if (resp.status() >= 400) problems.push(`HTTP ${resp.status()}: ${resp.url()}`);
+  });
+  pages.set(name, { page, problems });
+  await page.goto(url, { waitUntil: 'load' });
+  return { title: await page.title() };
+}
+
+async function handle(req) {
+  switch (req.op) {
+    case 'open':
+      return open(req.page, req.url);
+    case 'eval': {
+      const { page } = tab(req.page);
+      // The body runs as an async function in the page; its value must be JSON.
+      return page.evaluate(`(async () => { ${req.js} })()`);
+    }
+    case 'wait': {
+      const { page } = tab(req.page);
+      await page.waitForFunction(`(() => { ${req.js} })()`, null, { timeout: req.timeout ?? 30000, polling: 100 });
+      return true;
+    }
+    case 'draw': {
+      const { page } = tab(req.page);
+      const el = page.locator(req.selector);
+      await el.scrollIntoViewIfNeeded();
+      const box = await el.boundingBox();
+      const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+      const [x0, y0] = at(req.points[0]);
+      await page.mouse.move(x0, y0);
+      await page.mouse.down();
+      for (const p of req.points.slice(1)) {
+        const [x, y] = at(p);
+        await page.mouse.move(x, y, { steps: 5 });
+      }
+      await page.mouse.up();
+      return true;
+    }
+    case 'fill':
+      await tab(req.page).page.fill(req.selector, req.value);
+      return true;
+    case 'click':
+      await tab(req.page).page.click(req.selector);
+      return true;
+    case 'screenshot':
+      await tab(req.page).page.screenshot({ path: req.path, fullPage: true });
+      return true;
+    case 'problems':
+      return tab(req.page).problems;
+    case 'close': {
+      const t = tab(req.page);
+      pages.delete(req.page);
+      await t.page.close();
+      return t.problems;
+    }
+    default:
+      throw new Error(`unknown op ${req.op}`);
+  }
+}
+
+const rl = createInterface({ input: process.stdin });
+for await (const line of rl) {
+  if (!line.trim()) continue;
+  let answer;
+  try {
+    answer = { ok: true, result: (await handle(JSON.parse(line))) ?? null };
+  } catch (err) {
+    answer = { ok: false, error: String(err?.stack ?? err) };
+  }
+  process.stdout.write(`${JSON.stringify(answer)}\n`);
+}
+await context.close();
+rmSync(profile, { recursive: true, force: true });
