@@ -51,6 +51,50 @@ export function avcCodecString(avcC) {
   return `avc1.${hex2(avcC[1])}${hex2(avcC[2])}${hex2(avcC[3])}`;
 }
 
+/**
+ * avcInBandConfig derives a decoder configuration from the SPS and PPS a
+ * keyframe carries in-band, or returns null. Publishers whose encoder had
+ * no global header (ffmpeg's tee muxer) send an empty sequence header and
+ * keyframes with SPS and PPS; ffmpeg 5.1 even leaves those frames in Annex
+ * B form (start codes), which WebCodecs decodes when configured without a
+ * description. Length-prefixed frames get a built configuration record.
+ */
+export function avcInBandConfig(data) {
+  const annexB = data.length > 4 && data[0] === 0 && data[1] === 0 && (data[2] === 1 || (data[2] === 0 && data[3] === 1));
+  const sps = [];
+  const pps = [];
+  if (annexB) {
+    for (let i = 0; i + 3 < data.length; i++) {
+      if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+        const type = data[i + 3] & 0x1f;
+        if (type === 7 && i + 7 <= data.length) sps.push(data.subarray(i + 3, i + 7));
+        if (type === 8) pps.push(null);
+        i += 2;
+      }
+    }
+    if (sps.length === 0 || pps.length === 0) return null;
+    return { codec: avcCodecString(sps[0]) };
+  }
+  for (let off = 0; off + 4 <= data.length;) {
+    const n = ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
+    off += 4;
+    if (n === 0 || off + n > data.length) return null;
+    const type = data[off] & 0x1f;
+    if (type === 7) sps.push(data.subarray(off, off + n));
+    if (type === 8) pps.push(data.subarray(off, off + n));
+    off += n;
+  }
+  if (sps.length === 0 || pps.length === 0 || sps[0].length < 4) return null;
+  const size = 7 + sps.reduce((t, x) => t + 2 + x.length, 0) + pps.reduce((t, x) => t + 2 + x.length, 0);
+  const out = new Uint8Array(size);
+  out.set([1, sps[0][1], sps[0][2], sps[0][3], 0xff, 0xe0 | sps.length], 0);
+  let o = 6;
+  for (const x of sps) { out[o++] = x.length >> 8; out[o++] = x.length & 0xff; out.set(x, o); o += x.length; }
+  out[o++] = pps.length;
+  for (const x of pps) { out[o++] = x.length >> 8; out[o++] = x.length & 0xff; out.set(x, o); o += x.length; }
+  return { codec: avcCodecString(out), description: out };
+}
+
 /** hevcCodecString derives the RFC 6381 string from an HEVCDecoderConfigurationRecord. */
 export function hevcCodecString(hvcC) {
   if (hvcC.length < 13) throw new Error('flv: HEVC configuration record too short');
@@ -146,11 +190,14 @@ export function parseVideo(p) {
     const pt = p[1];
     const data = p.subarray(5);
     if (pt === 0) {
+      // An empty sequence header (ffmpeg's tee muxer writes one before the
+      // encoder's) configures nothing.
+      if (data.length === 0) return null;
       const codecString = codec === VideoCodecId.avc ? avcCodecString(data) : codec === VideoCodecId.hevcFork ? hevcCodecString(data) : av1CodecString(data);
       return { config: { codec: codecString, description: data.slice() } };
     }
     if (pt !== 1) return null;
-    return { frame: { key: frameType === 1, cts: si24(p, 2), data } };
+    return { frame: { key: frameType === 1, cts: si24(p, 2), data, avc: codec === VideoCodecId.avc } };
   }
   // E-RTMP ExVideoTagHeader.
   const frameType = (b0 >> 4) & 7;
@@ -205,6 +252,7 @@ function exVideo(p, off, fcc, pt, frameType) {
   }
   if (pt === 0) {
     const data = p.subarray(off);
+    if (data.length === 0) return null;
     return { config: { codec: codecString(data), description: fcc === FourCC.vp09 || fcc === FourCC.vp08 ? undefined : data.slice() } };
   }
   if (pt === 1 || pt === 3) {
@@ -213,7 +261,7 @@ function exVideo(p, off, fcc, pt, frameType) {
       cts = si24(p, off);
       off += 3;
     }
-    return { frame: { key: frameType === 1, cts, data: p.subarray(off) } };
+    return { frame: { key: frameType === 1, cts, data: p.subarray(off), avc: fcc === FourCC.avc1 } };
   }
   return null; // end of sequence, MPEG-2 TS sequence start
 }
@@ -237,6 +285,7 @@ export function parseAudio(p) {
       if (p.length < 2) throw new Error('flv: truncated AAC packet header');
       const data = p.subarray(2);
       if (p[1] === 0) {
+        if (data.length === 0) return null;
         const asc = parseAudioSpecificConfig(data);
         return { config: { codec: `mp4a.40.${asc.objectType}`, sampleRate: asc.sampleRate, numberOfChannels: asc.channels, description: data.slice() } };
       }

@@ -319,6 +319,7 @@ export class NetStream extends EventTarget {
         break;
       case 'NetStream.Play.Stop':
       case 'NetStream.Play.UnpublishNotify':
+        this.player?.drain();
         break;
       default:
     }

@@ -3,13 +3,15 @@
 // clock, video presented against it, data messages delivered in step with
 // the media (as Flash Player delivers them).
 
-import { parseAudio, parseVideo, UnsupportedCodec } from '../flv.js';
+import { avcInBandConfig, parseAudio, parseVideo, UnsupportedCodec } from '../flv.js';
 import { MediaClock } from './clock.js';
 import { AudioOutput } from './audio.js';
 import { VideoOutput } from './video.js';
 
-/** A live player more than this far behind the newest media skips ahead, ms. */
-const CATCH_UP = 400;
+/** A live player more than this far beyond its playout delay behind the newest media... */
+const CATCH_UP = 100;
+/** ...for this long skips ahead, ms. */
+const CATCH_UP_AFTER = 500;
 /** The clock holds once it is this far past the newest media received, ms. */
 const STARVED = 50;
 /** The least playout delay, whatever bufferTime says, ms: network jitter. */
@@ -88,6 +90,19 @@ export class Player {
     this.apending = null;
   }
 
+  /**
+   * drain makes the decoders output what they hold (the last frames before
+   * B-frames' reordering lets go of them) when a stream ends; the next
+   * video must start with a keyframe.
+   */
+  drain() {
+    if (this.vdec?.state === 'configured') {
+      this.vdec.flush().catch(() => {});
+      this.vwaitKey = true;
+    }
+    if (this.adec?.state === 'configured') this.adec.flush().catch(() => {});
+  }
+
   /** flush drops everything buffered: a seek, a new play, a stop. */
   flush() {
     this.video.flush();
@@ -153,6 +168,11 @@ export class Player {
     const { key, cts, data } = v.frame;
     const pts = ts + cts;
     this.newest = Math.max(this.newest, ts);
+    if (!this.vconfig && key && v.frame.avc) {
+      // No configuration record yet: take the SPS and PPS the keyframe carries.
+      const c = avcInBandConfig(data);
+      if (c) this.configureVideo({ ...c, optimizeForLatency: true });
+    }
     if (this.vpending) {
       if (this.vpending.length < 300) this.vpending.push({ key, pts, data: data.slice() });
       return;
@@ -314,9 +334,10 @@ export class Player {
 
   anchorIfNeeded(ts) {
     if (this.clock.anchored || this.paused) return;
-    // Start a playout delay behind the newest media received, or at the
-    // first sample if that is later (the buffer fills before it plays).
-    this.clock.anchor(Math.min(ts, Math.max(ts, this.newest) - this.delay()));
+    // Live: start a playout delay behind the newest media received (what
+    // came before, the GOP a late joiner gets, is decoded but not shown),
+    // or at the first sample if that is later. Recorded: from the start.
+    this.clock.anchor(this.live ? Math.max(ts, this.newest - this.delay()) : ts);
     this.schedule();
   }
 
@@ -360,8 +381,15 @@ export class Player {
       clock.release();
     }
     if (!clock.held && this.live && lead > delay + CATCH_UP) {
-      // Behind the live edge (a burst, a stall): skip ahead.
-      clock.skip(lead - delay);
+      // Behind the live edge for a while (a burst after a stall, a slow
+      // start): skip ahead.
+      this.behindSince ??= performance.now();
+      if (performance.now() - this.behindSince >= CATCH_UP_AFTER) {
+        clock.skip(lead - delay);
+        this.behindSince = null;
+      }
+    } else {
+      this.behindSince = null;
     }
     const t = clock.now();
     if (this.video.render(t) && this.buffering) {

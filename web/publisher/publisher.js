@@ -28,6 +28,8 @@ export const defaultAudioOptions = Object.freeze({
 
 /** Above this many bytes waiting in the WebSocket, video frames are dropped to the next keyframe. */
 const HIGH_WATER = 1 << 20;
+/** The most a video frame's timestamp is moved to keep frames a frame interval apart, ms. */
+const MAX_RESTAMP = 200;
 const LOW_WATER = 256 << 10;
 
 const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
@@ -144,7 +146,7 @@ export class Publisher {
     if (!config) throw new Error(`This browser has no H.264 encoder for ${width}x${height}.`);
     Object.assign(meta, { width, height, framerate, videocodecid: 7, videodatarate: Math.round(o.bitrate / 1000) });
     this.stats.videoCodec = config.codec;
-    const st = { config, lastKey: -Infinity, avcC: null, first: null, width, height, tsByUs: new Map() };
+    const st = { config, lastKey: -Infinity, avcC: null, first: null, width, height, framerate, lastTs: -Infinity, tsByUs: new Map() };
     st.encoder = new VideoEncoder({
       output: (chunk, md) => this.onVideoChunk(st, chunk, md),
       error: (e) => this.hooks.status('NetStream.Failed', 'error', `The video encoder failed: ${e.message}`),
@@ -162,7 +164,14 @@ export class Publisher {
         const { value: frame, done } = await reader.read();
         if (done || gen !== this.generation) { frame?.close(); break; }
         if (st.first === null) st.first = { us: frame.timestamp, ms: performance.now() - this.origin };
-        const ts = st.first.ms + (frame.timestamp - st.first.us) / 1000;
+        let ts = st.first.ms + (frame.timestamp - st.first.us) / 1000;
+        // Cameras deliver frames with jitter; players that rebuild a
+        // constant frame rate (ffmpeg, Flash) want at least one frame
+        // interval between two, so a frame that comes early is stamped a
+        // little late, by 200 ms at most.
+        const spaced = st.lastTs + 1000 / st.framerate;
+        if (ts < spaced && spaced - ts <= MAX_RESTAMP) ts = spaced;
+        st.lastTs = ts;
         const buffered = this.hooks.buffered();
         if (dropping ? buffered > LOW_WATER : buffered > HIGH_WATER || st.encoder.encodeQueueSize > 4) {
           // The connection or the encoder is behind: skip frames, restart
