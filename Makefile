@@ -1,7 +1,7 @@
 # openfcs build, test and tooling entry points (docs/architecture.md#conventions).
 #
 #   make run     build and start the server with the bundled applications/live
-#   make test    system deps, vet, gofmt, doc links, unit tests (-race -shuffle), benchmarks once, e2e
+#   make test    system deps, vet, gofmt, doc links, unit tests (-race -shuffle; node --test for web/), benchmarks once, e2e
 #   make e2e     only the end-to-end suite (real binary, ffmpeg, rtmpdump)
 #   make bench   benchmarks with allocation counts
 #   make fuzz    every fuzz target for FUZZTIME each
@@ -40,7 +40,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 dev-cert:
 	$(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY)
 
-.PHONY: all build run deps vet fmt fmt-check docs unit bench-once test e2e bench fuzz lint clean
+.PHONY: all build run deps vet fmt fmt-check docs unit web-test bench-once test e2e bench fuzz lint clean
 
 all: build
 
@@ -90,10 +90,16 @@ fmt-check:
 docs:
 	$(GO) test -count=1 ./internal/doccheck
 
-unit:
+unit: web-test
 	$(GO) test -race -shuffle=on -timeout $(UNIT_TIMEOUT) ./...
 	# Stack-size guards measure frames as shipped: the race detector enlarges them.
 	$(GO) test -count=1 -run 'TestIdleConnStack' ./rtmp/
+
+# The browser library's own tests (docs/browser.md#tests): node's test
+# runner on the wire layers' hex vectors, shared with the Go packages.
+web-test:
+	@command -v node >/dev/null || { echo "node is missing: run scripts/deps.sh"; exit 1; }
+	node --test web/test/*.test.js
 
 # Run every benchmark once so that they cannot rot; timings are not asserted.
 bench-once:

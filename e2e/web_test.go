@@ -369,7 +369,7 @@ func publishPage(t testing.TB, b *browser, srv *server, page, stream, codec stri
 
 type publishStats struct {
 	VideoFrames, KeyFrames, DroppedFrames, AudioFrames int
-	VideoCodec, AudioCodec                            string
+	VideoCodec, AudioCodec                             string
 }
 
 func readPublishStats(t testing.TB, b *browser, page string) publishStats {
