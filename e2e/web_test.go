@@ -322,7 +322,20 @@ func TestWebPlayFFmpeg(t *testing.T) {
 	b := startBrowser(t)
 	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&stream=s1"))
 	b.eval(t, "play", canvasProbe, nil)
-	waitPlaying(t, srv, "s1", 1)
+	// A second page renders into a <video> element.
+	b.open(t, "video", srv.pageURL("/"))
+	b.eval(t, "video", `
+const { NetConnection, NetStream } = await import('/openfcs.js');
+const v = document.createElement('video');
+document.body.prepend(v);
+const nc = new NetConnection();
+await nc.connect('rtmp://' + location.host + '/live');
+const ns = new NetStream(nc);
+ns.attachView(v);
+ns.play('s1');
+window.vt = { ns, v };
+return true;`, nil)
+	waitPlaying(t, srv, "s1", 2)
 	pub := startPublisher(t, srv.RTMPURL("live", "s1"), codecArgs{Video: h264BFrames, Audio: aacAudio}, 12*time.Second)
 	pub.finish(t, 90*time.Second)
 	b.wait(t, "play", `return Array.from(document.querySelectorAll('#log li')).some((l) => l.textContent.includes('NetStream.Play.UnpublishNotify'));`, 30*time.Second)
@@ -354,6 +367,47 @@ func TestWebPlayFFmpeg(t *testing.T) {
 		if strings.Contains(s, "Play.Failed") {
 			t.Errorf("status %s", s)
 		}
+	}
+	var v struct {
+		Width, Height, Shown, Decoded int
+	}
+	b.eval(t, "video", `return { width: vt.v.videoWidth, height: vt.v.videoHeight, shown: vt.v.getVideoPlaybackQuality().totalVideoFrames, decoded: vt.ns.decodedFrames };`, &v)
+	t.Logf("<video> page: %+v", v)
+	if v.Width != 320 || v.Height != 240 || float64(v.Decoded) < 0.9*float64(want) || v.Shown < want/2 {
+		t.Errorf("the <video> page: %dx%d, %d frames shown, %d decoded of %d", v.Width, v.Height, v.Shown, v.Decoded, want)
+	}
+	b.noProblems(t, "play")
+	b.noProblems(t, "video")
+}
+
+// TestWebPlayUnsupported: a Sorenson H.263 and Nellymoser stream, which
+// WebCodecs cannot decode, makes the player report NetStream.Play.Failed
+// naming each codec, once, and nothing else goes wrong in the page.
+func TestWebPlayUnsupported(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "flv", "nellymoser")
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&stream=old"))
+	b.eval(t, "play", canvasProbe, nil)
+	waitPlaying(t, srv, "old", 1)
+	pub := startPublisher(t, srv.RTMPURL("live", "old"), codecArgs{Video: sorenson, Audio: nellyAudio}, 6*time.Second)
+	pub.finish(t, 60*time.Second)
+	b.wait(t, "play", `return Array.from(document.querySelectorAll('#log li')).some((l) => l.textContent.includes('NetStream.Play.UnpublishNotify'));`, 30*time.Second)
+	p := readPlayProbe(t, b, "play")
+	var failed []string
+	for _, s := range p.Statuses {
+		if strings.HasPrefix(s, "NetStream.Play.Failed") {
+			failed = append(failed, s)
+		}
+	}
+	t.Logf("statuses: %q", failed)
+	if len(failed) != 2 || !slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, "Sorenson H.263") }) ||
+		!slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, "Nellymoser") }) {
+		t.Errorf("want one NetStream.Play.Failed for Sorenson H.263 and one for Nellymoser, got %q", failed)
+	}
+	if p.Decoded != 0 {
+		t.Errorf("decoded %d frames of a codec the browser has no decoder for", p.Decoded)
 	}
 	b.noProblems(t, "play")
 }
