@@ -355,6 +355,9 @@ return true;`, nil)
 		t.Errorf("the page decoded %d video frames, want >= 90%% of %d", p.Decoded, want)
 	}
 	checkPicture(t, "play page", p)
+	if p.Info["decoderThread"] != "worker" {
+		t.Errorf("decoding ran on %v, want the worker", p.Info["decoderThread"])
+	}
 	peak := 0.0
 	for _, v := range p.Peaks {
 		peak = math.Max(peak, v)

@@ -191,6 +191,7 @@ export class NetStream extends EventTarget {
       videoWidth: p?.video.width ?? 0,
       videoHeight: p?.video.height ?? 0,
       audioDropped: p?.audio?.dropped ?? 0,
+      decoderThread: p?.decoders.thread ?? null,
       publish: pub ? { ...pub.stats } : null,
     };
   }

@@ -110,6 +110,8 @@ export interface NetStreamInfo {
   videoWidth: number;
   videoHeight: number;
   audioDropped: number;
+  /** Where the decoders run: 'worker', or 'page' where no worker could start. */
+  decoderThread: 'worker' | 'page' | null;
   publish: null | {
     videoFrames: number; keyFrames: number; droppedFrames: number; audioFrames: number;
     videoBytes: number; audioBytes: number; videoCodec: string | null; audioCodec: string | null;

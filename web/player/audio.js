@@ -49,24 +49,6 @@ export class AudioOutput {
     }
   }
 
-  /** pushPCM queues raw PCM (FLV formats 0 and 3: unsigned 8-bit or signed 16-bit little-endian). */
-  pushPCM(ts, config, bytes) {
-    const ch = config.numberOfChannels;
-    const s16 = config.codec === 'pcm-s16le';
-    const n = Math.floor(bytes.length / (ch * (s16 ? 2 : 1)));
-    if (n === 0) return;
-    const buf = this.ctx.createBuffer(ch, n, config.sampleRate);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let c = 0; c < ch; c++) {
-      const plane = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        plane[i] = s16 ? dv.getInt16((i * ch + c) * 2, true) / 32768 : (bytes[i * ch + c] - 128) / 128;
-      }
-      buf.copyToChannel(plane, c);
-    }
-    this.enqueue(ts, buf);
-  }
-
   enqueue(ts, buffer) {
     this.queue.push({ ts, buffer });
     if (this.queue.length > 1 && this.queue[this.queue.length - 2].ts > ts) this.queue.sort((a, b) => a.ts - b.ts);

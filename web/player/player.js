@@ -1,17 +1,19 @@
-// The playback pipeline of a NetStream: FLV messages in, WebCodecs
-// decoders, a small jitter buffer, audio through WebAudio as the master
-// clock, video presented against it, data messages delivered in step with
-// the media (as Flash Player delivers them).
+// The playback pipeline of a NetStream: FLV messages go to the decoders
+// in a worker (player/worker.js; on this thread where no worker can be
+// started), a small jitter buffer holds what they output, audio plays
+// through WebAudio as the master clock, video is presented against it,
+// and data messages are delivered in step with the media (as Flash Player
+// delivers them).
 
-import { avcInBandConfig, parseAudio, parseVideo, UnsupportedCodec } from '../flv.js';
+import { Decoders } from './decoders.js';
 import { MediaClock } from './clock.js';
 import { AudioOutput } from './audio.js';
 import { VideoOutput } from './video.js';
 
-/** A live player more than this far beyond its playout delay behind the newest media... */
+/** A live player that stayed more than this far beyond its playout delay behind the newest media... */
 const CATCH_UP = 100;
 /** ...for this long skips ahead, ms. */
-const CATCH_UP_AFTER = 500;
+const CATCH_UP_AFTER = 1000;
 /** The clock holds once it is this far past the newest media received, ms. */
 const STARVED = 50;
 /** The least playout delay, whatever bufferTime says, ms: network jitter. */
@@ -19,12 +21,88 @@ const MIN_DELAY = 60;
 /** Data handlers delivered on arrival rather than in step with the media. */
 const IMMEDIATE = new Set(['onMetaData', '|RtmpSampleAccess', 'onStatus', 'onPlayStatus']);
 
-function sameConfig(a, b) {
-  if (!a || !b || a.codec !== b.codec || a.sampleRate !== b.sampleRate || a.numberOfChannels !== b.numberOfChannels) return false;
-  const da = a.description;
-  const db = b.description;
-  if (!da || !db) return da === db;
-  return da.length === db.length && da.every((x, i) => x === db[i]);
+/**
+ * WorkerDecoders runs Decoders in a worker. Messages wait until the worker
+ * says it is ready; if it cannot start (a library loaded from another
+ * origin, a blocked module), the same messages go to Decoders on this
+ * thread instead.
+ */
+class WorkerDecoders {
+  constructor(out) {
+    this.out = out;
+    this.queue = [];
+    this.local = null;
+    this.ready = false;
+    try {
+      this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    } catch {
+      this.fallback();
+      return;
+    }
+    this.worker.onmessage = (e) => this.onMessage(e.data);
+    this.worker.onerror = (e) => {
+      e.preventDefault?.();
+      if (!this.ready) this.fallback();
+    };
+  }
+
+  fallback() {
+    this.worker?.terminate();
+    this.worker = null;
+    this.local = new Decoders(this.out);
+    const q = this.queue;
+    this.queue = [];
+    for (const [op, ts, payload] of q) this.send(op, ts, payload);
+  }
+
+  onMessage(m) {
+    switch (m.op) {
+      case 'ready': {
+        this.ready = true;
+        const q = this.queue;
+        this.queue = [];
+        for (const [op, ts, payload] of q) this.send(op, ts, payload);
+        break;
+      }
+      case 'frame': this.out.frame(m.frame); break;
+      case 'audio': this.out.audio(m.data); break;
+      case 'failed': this.out.failed(m.message); break;
+      case 'dropped': this.out.dropped(); break;
+      default:
+    }
+  }
+
+  send(op, ts, payload) {
+    if (this.local) {
+      if (op === 'video' || op === 'audio') this.local[op](ts, payload); else this.local[op]();
+      return;
+    }
+    if (!this.ready) {
+      this.queue.push([op, ts, payload]);
+      return;
+    }
+    // A payload that owns its whole buffer moves to the worker; one that
+    // shares it (an aggregate's part) is copied.
+    const whole = payload && payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
+    this.worker.postMessage({ op, ts, payload }, whole ? [payload.buffer] : []);
+  }
+
+  /** thread says where decoding runs: 'worker', or 'page' after a fallback (null until known). */
+  get thread() { return this.local ? 'page' : this.ready ? 'worker' : null; }
+
+  video(ts, payload) { this.send('video', ts, payload); }
+  audio(ts, payload) { this.send('audio', ts, payload); }
+  drain() { this.send('drain'); }
+  flush() { this.send('flush'); }
+
+  close() {
+    if (this.local) this.local.close();
+    if (this.worker) {
+      this.worker.postMessage({ op: 'close' });
+      this.worker = null;
+    }
+    this.queue = [];
+  }
 }
 
 export class Player {
@@ -46,10 +124,16 @@ export class Player {
     this.dataQueue = [];
     this.bytes = [];
     this.byteCount = 0;
-    this.failed = new Set();
     this.buffering = true;
-    this.resetVideo();
-    this.resetAudio();
+    this.leads = []; // [performance.now(), lead ms] of the catch-up window
+    this.leadsSince = null;
+    const out = {
+      frame: (f) => this.onFrame(f),
+      audio: (a) => this.onAudioData(a),
+      failed: (message) => this.hooks.status('NetStream.Play.Failed', 'error', message),
+      dropped: () => { this.droppedFrames++; },
+    };
+    this.decoders = hooks.worker === false || typeof Worker !== 'function' ? new Decoders(out) : new WorkerDecoders(out);
     this.loop = this.loop.bind(this);
     this.raf = 0;
     this.timer = 0;
@@ -75,32 +159,9 @@ export class Player {
     this.schedule();
   }
 
-  resetVideo() {
-    if (this.vdec && this.vdec.state !== 'closed') this.vdec.close();
-    this.vdec = null;
-    this.vconfig = null;
-    this.vpending = null; // frames waiting for isConfigSupported
-    this.vwaitKey = true;
-  }
-
-  resetAudio() {
-    if (this.adec && this.adec.state !== 'closed') this.adec.close();
-    this.adec = null;
-    this.aconfig = null;
-    this.apending = null;
-  }
-
-  /**
-   * drain makes the decoders output what they hold (the last frames before
-   * B-frames' reordering lets go of them) when a stream ends; the next
-   * video must start with a keyframe.
-   */
+  /** drain makes the decoders output what they hold when a stream ends. */
   drain() {
-    if (this.vdec?.state === 'configured') {
-      this.vdec.flush().catch(() => {});
-      this.vwaitKey = true;
-    }
-    if (this.adec?.state === 'configured') this.adec.flush().catch(() => {});
+    this.decoders.drain();
   }
 
   /** flush drops everything buffered: a seek, a new play, a stop. */
@@ -111,15 +172,7 @@ export class Player {
     this.clock.reset();
     this.newest = -Infinity;
     this.buffering = true;
-    if (this.vdec && this.vdec.state === 'configured') {
-      this.vdec.reset();
-      this.vdec.configure(this.vconfig);
-    }
-    this.vwaitKey = true;
-    if (this.adec && this.adec.state === 'configured') {
-      this.adec.reset();
-      this.adec.configure(this.aconfig);
-    }
+    this.decoders.flush();
   }
 
   delay() {
@@ -139,93 +192,20 @@ export class Player {
     return this.bytes.reduce((s, [, n]) => s + n, 0);
   }
 
-  fail(err) {
-    const key = err instanceof UnsupportedCodec ? err.codecName : String(err.message);
-    if (this.failed.has(key)) return;
-    this.failed.add(key);
-    this.hooks.status('NetStream.Play.Failed', 'error', err.message);
-  }
-
-  // --- video -------------------------------------------------------------
+  // --- media --------------------------------------------------------------
 
   onVideo(ts, payload) {
     if (this.closed) return;
     this.countBytes(payload.length);
-    let v;
-    try {
-      v = parseVideo(payload);
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    if (!v) return;
-    if (v.config) {
-      const cfg = { codec: v.config.codec, description: v.config.description, optimizeForLatency: true };
-      if (sameConfig(cfg, this.vconfig)) return;
-      this.configureVideo(cfg);
-      return;
-    }
-    const { key, cts, data } = v.frame;
-    const pts = ts + cts;
     this.newest = Math.max(this.newest, ts);
-    if (!this.vconfig && key && v.frame.avc) {
-      // No configuration record yet: take the SPS and PPS the keyframe carries.
-      const c = avcInBandConfig(data);
-      if (c) this.configureVideo({ ...c, optimizeForLatency: true });
-    }
-    if (this.vpending) {
-      if (this.vpending.length < 300) this.vpending.push({ key, pts, data: data.slice() });
-      return;
-    }
-    this.decodeVideo(key, pts, data);
+    this.decoders.video(ts, payload);
   }
 
-  configureVideo(cfg) {
-    this.resetVideo();
-    this.vconfig = cfg;
-    if (typeof VideoDecoder !== 'function') {
-      this.fail(new Error('This browser has no WebCodecs VideoDecoder: video cannot be played.'));
-      return;
-    }
-    this.vpending = [];
-    VideoDecoder.isConfigSupported(cfg).then((res) => {
-      if (this.vconfig !== cfg || this.closed) return;
-      const pending = this.vpending;
-      this.vpending = null;
-      if (!res.supported) {
-        this.fail(new UnsupportedCodec('video', `Video ${cfg.codec}`));
-        this.vconfig = null;
-        return;
-      }
-      this.vdec = new VideoDecoder({
-        output: (frame) => this.onFrame(frame),
-        error: (e) => {
-          this.hooks.status('NetStream.Play.Failed', 'error', `The video decoder failed: ${e.message}`);
-          // Start over at the next keyframe.
-          const c = this.vconfig;
-          this.resetVideo();
-          if (c) this.configureVideo(c);
-        },
-      });
-      this.vdec.configure(cfg);
-      for (const f of pending) this.decodeVideo(f.key, f.pts, f.data);
-    }, (err) => this.fail(err));
-  }
-
-  decodeVideo(key, pts, data) {
-    const dec = this.vdec;
-    if (!dec || dec.state !== 'configured') return;
-    if (this.vwaitKey) {
-      if (!key) return;
-      this.vwaitKey = false;
-    }
-    if (dec.decodeQueueSize > 60) {
-      // The decoder cannot keep up: drop to the next keyframe.
-      this.vwaitKey = true;
-      this.droppedFrames++;
-      return;
-    }
-    dec.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: Math.round(pts * 1000), data }));
+  onAudio(ts, payload) {
+    if (this.closed) return;
+    this.countBytes(payload.length);
+    this.newest = Math.max(this.newest, ts);
+    this.decoders.audio(ts, payload);
   }
 
   onFrame(frame) {
@@ -233,82 +213,6 @@ export class Player {
     if (this.closed) { frame.close(); return; }
     this.video.push(frame);
     this.anchorIfNeeded(frame.timestamp / 1000);
-  }
-
-  // --- audio -------------------------------------------------------------
-
-  onAudio(ts, payload) {
-    if (this.closed) return;
-    this.countBytes(payload.length);
-    let a;
-    try {
-      a = parseAudio(payload);
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    if (!a) return;
-    this.newest = Math.max(this.newest, ts);
-    if (a.config) {
-      if (!sameConfig(a.config, this.aconfig)) this.configureAudio(a.config);
-      return;
-    }
-    const { data, config } = a.frame;
-    if (config) {
-      if (config.pcm) {
-        const out = this.ensureAudio();
-        if (out) {
-          out.pushPCM(ts, config, data);
-          this.anchorIfNeeded(ts);
-        }
-        return;
-      }
-      if (!sameConfig(config, this.aconfig)) this.configureAudio(config);
-    }
-    if (this.apending) {
-      if (this.apending.length < 500) this.apending.push({ ts, data: data.slice() });
-      return;
-    }
-    this.decodeAudio(ts, data);
-  }
-
-  configureAudio(cfg) {
-    this.resetAudio();
-    this.aconfig = cfg;
-    if (typeof AudioDecoder !== 'function') {
-      this.fail(new Error('This browser has no WebCodecs AudioDecoder: audio cannot be played.'));
-      return;
-    }
-    const dcfg = { codec: cfg.codec, sampleRate: cfg.sampleRate, numberOfChannels: cfg.numberOfChannels };
-    if (cfg.description) dcfg.description = cfg.description;
-    this.apending = [];
-    AudioDecoder.isConfigSupported(dcfg).then((res) => {
-      if (this.aconfig !== cfg || this.closed) return;
-      const pending = this.apending;
-      this.apending = null;
-      if (!res.supported) {
-        this.fail(new UnsupportedCodec('audio', `Audio ${cfg.codec}`));
-        this.aconfig = null;
-        return;
-      }
-      this.adec = new AudioDecoder({
-        output: (data) => this.onAudioData(data),
-        error: (e) => {
-          this.hooks.status('NetStream.Play.Failed', 'error', `The audio decoder failed: ${e.message}`);
-          const c = this.aconfig;
-          this.resetAudio();
-          if (c) this.configureAudio(c);
-        },
-      });
-      this.adec.configure(dcfg);
-      for (const f of pending) this.decodeAudio(f.ts, f.data);
-    }, (err) => this.fail(err));
-  }
-
-  decodeAudio(ts, data) {
-    const dec = this.adec;
-    if (!dec || dec.state !== 'configured') return;
-    dec.decode(new EncodedAudioChunk({ type: 'key', timestamp: Math.round(ts * 1000), data }));
   }
 
   onAudioData(data) {
@@ -380,16 +284,23 @@ export class Player {
     } else if (clock.held && lead >= delay) {
       clock.release();
     }
-    if (!clock.held && this.live && lead > delay + CATCH_UP) {
-      // Behind the live edge for a while (a burst after a stall, a slow
-      // start): skip ahead.
-      this.behindSince ??= performance.now();
-      if (performance.now() - this.behindSince >= CATCH_UP_AFTER) {
-        clock.skip(lead - delay);
-        this.behindSince = null;
+    if (!clock.held && this.live) {
+      // Behind the live edge: skip ahead, but only by what stayed buffered
+      // the whole last window, so that bursty arrival (the buffer's very
+      // reason) does not make the clock jump back and forth.
+      const t = performance.now();
+      this.leads.push([t, lead]);
+      while (this.leads.length && this.leads[0][0] < t - CATCH_UP_AFTER) this.leads.shift();
+      const minLead = Math.min(...this.leads.map(([, l]) => l));
+      if (t - (this.leadsSince ?? t) >= CATCH_UP_AFTER && minLead > delay + CATCH_UP) {
+        clock.skip(minLead - delay);
+        this.leads = [];
+        this.leadsSince = t;
       }
+      this.leadsSince ??= t;
     } else {
-      this.behindSince = null;
+      this.leads = [];
+      this.leadsSince = null;
     }
     const t = clock.now();
     if (this.video.render(t) && this.buffering) {
@@ -435,8 +346,7 @@ export class Player {
     this.closed = true;
     if (this.raf) cancelAnimationFrame(this.raf);
     if (this.timer) clearTimeout(this.timer);
-    this.resetVideo();
-    this.resetAudio();
+    this.decoders.close();
     this.video.close();
     this.audio?.close();
     this.audio = null;
