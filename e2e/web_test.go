@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -439,14 +440,16 @@ func readPublishStats(t testing.TB, b *browser, page string) publishStats {
 // TestWebPublishToFFmpeg (acceptance 2): the publish page publishes its
 // fake camera (H.264) and microphone (G.711 A-law, which Debian's ffmpeg
 // 5.1 decodes; this Chromium encodes no AAC) while ffmpeg plays the
-// stream over RTMP and over RTMPT; both decode at least 90% of the video
-// frames and of the audio packets the page sent.
+// stream over RTMP and over RTMPT, and rtmpdump over RTMP; what each
+// received decodes to at least 90% of the video frames and of the audio
+// packets the page sent.
 func TestWebPublishToFFmpeg(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{})
 	players := map[string]*player{
 		"ffmpeg rtmp":  startFFmpegPlayerOpts(t, "ffmpeg-rtmp", srv.RTMPURL("live", "cam")),
 		"ffmpeg rtmpt": startFFmpegPlayerOpts(t, "ffmpeg-rtmpt", tunnelURL("rtmpt", srv.httpAddr, "live", "cam")),
+		"rtmpdump":     startRtmpdumpPlayer(t, srv.RTMPURL("live", "cam")),
 	}
 	waitPlaying(t, srv, "cam", len(players))
 	b := startBrowser(t)
@@ -608,4 +611,106 @@ return n;`, &ink)
 	for _, who := range []string{"ann", "bob"} {
 		b.noProblems(t, who)
 	}
+}
+
+// TestWebPlayAudioCodecs: the player decodes and sounds every legacy FLV
+// audio format ffmpeg publishes besides AAC: MP3, G.711 A-law and µ-law,
+// and linear PCM (converted by the player itself), each with H.264.
+func TestWebPlayAudioCodecs(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	for _, tc := range []struct {
+		name  string
+		audio []string
+	}{
+		{"mp3", []string{"-c:a", "libmp3lame", "-ar", "44100", "-ac", "1", "-b:a", "64k"}},
+		{"alaw", []string{"-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"}},
+		{"mulaw", []string{"-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1"}},
+		{"pcm", []string{"-c:a", "pcm_s16le", "-ar", "22050", "-ac", "1"}},
+	} {
+		b.open(t, tc.name, srv.pageURL("/play.html?autoplay=1&stream="+tc.name))
+		b.eval(t, tc.name, canvasProbe, nil)
+		waitPlaying(t, srv, tc.name, 1)
+		pub := startPublisher(t, srv.RTMPURL("live", tc.name), codecArgs{Video: h264NoB, Audio: tc.audio}, 5*time.Second)
+		pub.finish(t, 60*time.Second)
+		b.wait(t, tc.name, `return Array.from(document.querySelectorAll('#log li')).some((l) => l.textContent.includes('NetStream.Play.UnpublishNotify'));`, 30*time.Second)
+		p := readPlayProbe(t, b, tc.name)
+		peak := 0.0
+		for _, v := range p.Peaks {
+			peak = math.Max(peak, v)
+		}
+		t.Logf("%s: %d video frames decoded, audio peak %.3f, %d audio buffers dropped", tc.name, p.Decoded, peak, int(p.Info["audioDropped"].(float64)))
+		if peak < 0.05 || p.Decoded == 0 {
+			t.Errorf("%s: audio peak %.4f, %d video frames", tc.name, peak, p.Decoded)
+		}
+		for _, s := range p.Statuses {
+			if strings.Contains(s, "Failed") {
+				t.Errorf("%s: status %s", tc.name, s)
+			}
+		}
+		b.noProblems(t, tc.name)
+		b.do(t, time.Minute, map[string]any{"op": "close", "page": tc.name})
+	}
+}
+
+// TestWebCodecSupport records what the installed Chromium's WebCodecs
+// encode and decode (e2e/out/webcodecs.txt, the table of
+// docs/browser.md#publishing) and fails when the library's minimum is
+// missing: H.264 encoding and decoding, AAC and Opus decoding, and at
+// least one audio encoder the publisher uses.
+func TestWebCodecSupport(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	b.open(t, "p", srv.pageURL("/"))
+	var res map[string]bool
+	b.eval(t, "p", `
+const out = {};
+const v = { width: 640, height: 480, bitrate: 1000000, framerate: 30 };
+for (const c of ['avc1.42e01f', 'avc1.640028', 'hvc1.1.6.L93.B0', 'vp8', 'vp09.00.10.08', 'av01.0.04M.08']) {
+  out['encode ' + c] = (await VideoEncoder.isConfigSupported({ ...v, codec: c, avc: { format: 'avc' } })).supported;
+  out['decode ' + c] = (await VideoDecoder.isConfigSupported({ codec: c })).supported;
+}
+for (const c of ['mp4a.40.2', 'opus', 'mp3', 'alaw', 'ulaw', 'flac']) {
+  const a = { codec: c, sampleRate: c === 'alaw' || c === 'ulaw' ? 8000 : 48000, numberOfChannels: 1, bitrate: 64000 };
+  out['encode ' + c] = (await AudioEncoder.isConfigSupported(a)).supported;
+  out['decode ' + c] = (await AudioDecoder.isConfigSupported(a)).supported;
+}
+out.MediaStreamTrackProcessor = typeof MediaStreamTrackProcessor === 'function';
+out.MediaStreamTrackGenerator = typeof MediaStreamTrackGenerator === 'function';
+return out;`, &res)
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "WebCodecs of %s (isConfigSupported, headless, no GPU)\n", chromiumVersion(t))
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%-36s %v\n", k, res[k])
+	}
+	t.Log(sb.String())
+	if err := os.WriteFile(artifact(t, "webcodecs.txt"), []byte(sb.String()), 0o644); err != nil {
+		t.Error(err)
+	}
+	for _, need := range []string{"encode avc1.42e01f", "decode avc1.42e01f", "decode avc1.640028", "decode mp4a.40.2", "decode opus", "MediaStreamTrackProcessor"} {
+		if !res[need] {
+			t.Errorf("this Chromium lacks %s, which the library needs", need)
+		}
+	}
+	if !res["encode mp4a.40.2"] && !res["encode opus"] {
+		t.Error("this Chromium encodes neither AAC nor Opus: the publisher's automatic audio has nothing to use")
+	}
+	b.noProblems(t, "p")
+}
+
+// chromiumVersion is `chromium --version`.
+func chromiumVersion(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("/usr/bin/chromium", "--version").Output()
+	if err != nil {
+		t.Fatalf("chromium --version: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
