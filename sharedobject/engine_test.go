@@ -591,6 +591,47 @@ func TestAccess(t *testing.T) {
 	})
 }
 
+// TestClientWriteOff: an object the script owns (SetClientWrite(false))
+// refuses a client's change, remove and send even with writeAccess "/",
+// while the script's own changes still reach every subscriber.
+func TestClientWriteOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newReg(t, Config{}, nil)
+		so, _ := r.Get("FCChat/main/history", false)
+		defer so.Close()
+		so.SetClientWrite(false)
+		if so.ClientWrite() {
+			t.Fatal("ClientWrite() after SetClientWrite(false)")
+		}
+		if err := so.SetProperty("m1", amf.String("hello")); err != nil {
+			t.Fatal(err)
+		}
+		a, b := newClient(t, r), newClient(t, r)
+		for _, c := range []client{a, b} {
+			_ = c.send(t, "FCChat/main/history", false, 0, use)
+		}
+		time.Sleep(time.Second)
+		want(t, "A joins", a.rec, "v2: use-success clear change m1=\"hello\"")
+		want(t, "B joins", b.rec, "v2: use-success clear change m1=\"hello\"")
+		_ = a.send(t, "FCChat/main/history", false, 2, set("m1", amf.String("forged")), del("m1"), sendMsg("newLine", amf.String("forged")))
+		time.Sleep(time.Second)
+		want(t, "A refused", a.rec, "v2: change m1=\"hello\" status SharedObject.NoWriteAccess")
+		want(t, "B untouched", b.rec)
+		if err := so.SetProperty("m2", amf.String("next")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		want(t, "A gets the script's change", a.rec, "v3: change m2=\"next\"")
+		want(t, "B gets the script's change", b.rec, "v3: change m2=\"next\"")
+		so.SetClientWrite(true)
+		_ = b.send(t, "FCChat/main/history", false, 3, set("m3", amf.String("by b")))
+		time.Sleep(time.Second)
+		want(t, "A sees B's write once allowed", a.rec, "v4: change m3=\"by b\"")
+		a.s.Close()
+		b.s.Close()
+	})
+}
+
 // sizeRec records the body size of every delivery, then parses it as rec.
 type sizeRec struct {
 	rec

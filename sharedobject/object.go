@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
@@ -73,6 +74,10 @@ type SharedObject struct {
 	persistent bool
 	flags      uint32
 	log        *slog.Logger
+	// scriptOnly refuses clients' changes, removes and sends whatever
+	// their writeAccess says: the script owns the object and clients
+	// only read it (docs/shared-objects.md#access-control).
+	scriptOnly atomic.Bool
 
 	saveMu sync.Mutex // serializes saves; taken before mu
 
@@ -132,6 +137,17 @@ func (so *SharedObject) Name() string { return so.name }
 
 // Persistent reports whether the object is persistent on the server.
 func (so *SharedObject) Persistent() bool { return so.persistent }
+
+// SetClientWrite allows (true, the default) or refuses (false) clients'
+// changes, removes and sends, on top of each client's writeAccess. A
+// script that keeps state for its clients (a chat history written only
+// through its methods) turns it off, since an access list can grant a
+// path but not deny one below a grant. Requests already applied stay.
+func (so *SharedObject) SetClientWrite(on bool) { so.scriptOnly.Store(!on) }
+
+// ClientWrite reports whether clients may change the object (subject to
+// their writeAccess).
+func (so *SharedObject) ClientWrite() bool { return !so.scriptOnly.Load() }
 
 // Version returns the current version.
 func (so *SharedObject) Version() uint32 {

@@ -232,7 +232,7 @@ func (s *Session) apply(k soKey, v uint32, events []wire.Event) error {
 		return nil // requests for an object the client does not use
 	}
 	allowed := 0
-	if s.canWrite(k.name) {
+	if s.canWrite(k.name) && so.ClientWrite() {
 		var err error
 		if allowed, err = s.budget(len(events)); err != nil {
 			return err

@@ -98,6 +98,24 @@ func (r *Runtime) setupSharedObject() {
 		}
 		return goja.Undefined()
 	}), nil, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	// clientWrite: false makes the object the script's alone; clients
+	// read it but their changes and sends are refused (an openfcs
+	// addition, docs/ssas.md#sharedobject).
+	_ = proto.DefineAccessorProperty("clientWrite", vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		if o, ok := call.This.(*goja.Object); ok {
+			if s, ok := o.Get("\x00so").Export().(*soObj); ok {
+				return vm.ToValue(s.so.ClientWrite())
+			}
+		}
+		return goja.Undefined()
+	}), vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		if o, ok := call.This.(*goja.Object); ok {
+			if s, ok := o.Get("\x00so").Export().(*soObj); ok {
+				s.so.SetClientWrite(call.Argument(0).ToBoolean())
+			}
+		}
+		return goja.Undefined()
+	}), goja.FLAG_TRUE, goja.FLAG_FALSE)
 	_ = vm.Set("SharedObject", ctor)
 	r.soProto = proto
 }
