@@ -24,6 +24,10 @@ TLS_CERT      ?=
 TLS_KEY       ?=
 DEV_CERT      ?= bin/dev-cert.pem
 DEV_KEY       ?= bin/dev-key.pem
+# Admin listener of `make run` (admin API, /metrics): its token is made once
+# into ADMIN_TOKEN_FILE unless OPENFCS_ADMIN_TOKEN is set.
+ADMIN_ADDR    ?= 127.0.0.1:8086
+ADMIN_TOKEN_FILE ?= bin/admin-token
 RUN_TLS_CERT   = $(if $(TLS_CERT),$(TLS_CERT),$(DEV_CERT))
 RUN_TLS_KEY    = $(if $(TLS_KEY),$(TLS_KEY),$(DEV_KEY))
 FUZZTIME      ?= 10s
@@ -67,7 +71,10 @@ run: build
 	echo "  rtmpt:   ffplay rtmpt://127.0.0.1:$$port/live/stream   (RTMP and RTMPT share every port)"; \
 	echo "  tls:     ffplay rtmps://127.0.0.1:$$tport/live/stream, rtmpts://127.0.0.1:$$tport/live/stream (HTTP/3 on UDP $$tport)"
 	@if [ -z "$(TLS_CERT)" ]; then $(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY); fi
-	exec ./$(BIN) serve --rtmp $(RTMP_ADDR) --http $(HTTP_ADDR) --apps $(APPS) --tls $(TLS_ADDR) --tls-cert $(RUN_TLS_CERT) --tls-key $(RUN_TLS_KEY)
+	@if [ -z "$${OPENFCS_ADMIN_TOKEN:-}" ] && [ ! -s $(ADMIN_TOKEN_FILE) ]; then \
+		(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(ADMIN_TOKEN_FILE)); fi
+	@echo "  admin:   curl -H \"Authorization: Bearer \$$(cat $(ADMIN_TOKEN_FILE))\" http://$(ADMIN_ADDR)/admin/getServerStats   (docs/operations.md)"
+	OPENFCS_ADMIN_TOKEN=$${OPENFCS_ADMIN_TOKEN:-$$(cat $(ADMIN_TOKEN_FILE))} exec ./$(BIN) serve --rtmp $(RTMP_ADDR) --http $(HTTP_ADDR) --admin $(ADMIN_ADDR) --apps $(APPS) --tls $(TLS_ADDR) --tls-cert $(RUN_TLS_CERT) --tls-key $(RUN_TLS_KEY)
 
 deps:
 	./scripts/deps.sh

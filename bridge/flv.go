@@ -267,7 +267,7 @@ func (p *flvPlayer) run(nc net.Conn) {
 		return
 	}
 	defer in.Disconnect(cl)
-	sub := in.Streams().Subscribe(p.target.Stream, media.SubscribeOptions{})
+	sub := in.Streams().Subscribe(p.target.Stream, media.SubscribeOptions{Client: cl.ID})
 	defer sub.Close()
 
 	// A player sends nothing after its request: a read that returns is

@@ -40,6 +40,9 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: missing %s: run scripts/deps.sh (make test does)\n", strings.Join(missing, ", "))
 		return 1
 	}
+	// Servers get the admin token from startServer only: one inherited
+	// from the shell would start admin listeners on the default port.
+	_ = os.Unsetenv("OPENFCS_ADMIN_TOKEN")
 
 	if bin := os.Getenv("OPENFCS_BIN"); bin != "" {
 		abs, err := filepath.Abs(bin)
@@ -117,6 +120,8 @@ type procOpts struct {
 	Stdin io.Reader
 	// Quiet: do not log stderr when the test fails (the caller prints it).
 	Quiet bool
+	// Env is added to the environment the process inherits.
+	Env []string
 }
 
 // startProc starts name with args. The process group gets SIGKILL at
@@ -127,6 +132,9 @@ func startProc(t testing.TB, opts procOpts, name string, args ...string) *proc {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = opts.Dir
 	cmd.Stdin = opts.Stdin
+	if opts.Env != nil {
+		cmd.Env = append(os.Environ(), opts.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// Negative pid: the whole group, so children die too.
@@ -289,6 +297,9 @@ type server struct {
 	proc     *proc
 	rtmpAddr string
 	httpAddr string
+	// adminAddr is the admin listener (token adminToken); "" for servers
+	// started without one.
+	adminAddr string
 
 	mu    sync.Mutex
 	lines []string          // every stderr line, raw
@@ -322,6 +333,7 @@ func startServer(t testing.TB, opts serverOpts) *server {
 	args := []string{"serve",
 		"--rtmp", "127.0.0.1:0",
 		"--http", "127.0.0.1:0",
+		"--admin", "127.0.0.1:0",
 		"--apps", appsDir,
 		"--log-format", "json",
 		"--log-level", "debug",
@@ -353,7 +365,8 @@ func startServer(t testing.TB, opts serverOpts) *server {
 		args = append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, opts.FDLimit), name}, args...)
 		name = "sh"
 	}
-	s.proc = startProc(t, procOpts{StderrLine: s.addLine, StdoutLine: s.addLine, Quiet: true}, name, args...)
+	s.proc = startProc(t, procOpts{StderrLine: s.addLine, StdoutLine: s.addLine, Quiet: true,
+		Env: []string{"OPENFCS_ADMIN_TOKEN=" + adminToken}}, name, args...)
 	t.Cleanup(s.stop)
 
 	select {
@@ -394,7 +407,7 @@ func (s *server) addLine(line string) {
 		default:
 			// Set once, before ready is closed: tests read these fields
 			// without the lock.
-			s.rtmpAddr, s.httpAddr = s.addrs["rtmp"], s.addrs["http"]
+			s.rtmpAddr, s.httpAddr, s.adminAddr = s.addrs["rtmp"], s.addrs["http"], s.addrs["admin"]
 			close(s.ready)
 		}
 	}

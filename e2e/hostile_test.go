@@ -269,7 +269,8 @@ func runHostile(t *testing.T, a hostileAttack, bin string) {
 	}
 }
 
-// serverSample is one look at the server: /api/stats and its RSS.
+// serverSample is one look at the server: the admin API's server view
+// and its RSS.
 type serverSample struct {
 	ok           bool // the stats endpoint answered
 	RSS          int64
@@ -291,7 +292,12 @@ func (h *hostileRig) sample(t testing.TB) serverSample {
 	var s serverSample
 	c := http.Client{Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
-	resp, err := c.Get("http://" + h.srv.httpAddr + "/api/stats")
+	req, err := http.NewRequest(http.MethodGet, "http://"+h.srv.adminAddr+"/admin/api/v1/server", nil)
+	if err != nil {
+		return s
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := c.Do(req)
 	if err != nil {
 		return s
 	}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,24 +219,18 @@ func TestHTTP3ClientAndAltSvc(t *testing.T) {
 	}
 }
 
-// serverStats is GET /api/stats.
+// serverStats is what the tests read of the admin API's server view
+// (GET /admin/api/v1/server).
 type serverStats struct {
 	Goroutines int          `json:"goroutines"`
-	RTMPConns  int          `json:"rtmp_conns"`
-	Tunnel     tunnel.Stats `json:"tunnel"`
+	RTMPConns  int          `json:"connected"`
+	Tunnel     tunnel.Stats `json:"rtmpt"`
 }
 
-func getStats(t testing.TB, httpAddr string) serverStats {
+func getStats(t testing.TB, srv *server) serverStats {
 	t.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/api/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var s serverStats
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
+	srv.adminJSON(t, "/admin/api/v1/server", &s)
 	return s
 }
 
@@ -258,9 +251,9 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	// count to settle (HTTP workers from the stats requests).
 	var base serverStats
 	waitFor(t, 20*time.Second, "a steady baseline", func() bool {
-		a := getStats(t, srv.httpAddr)
+		a := getStats(t, srv)
 		time.Sleep(300 * time.Millisecond) // two samples apart, not a synchronization
-		base = getStats(t, srv.httpAddr)
+		base = getStats(t, srv)
 		return a.Goroutines == base.Goroutines
 	})
 	t.Logf("baseline: %+v", base)
@@ -309,7 +302,7 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 		}
 		return true
 	})
-	during := getStats(t, srv.httpAddr)
+	during := getStats(t, srv)
 	t.Logf("with %d players: %+v", n, during)
 	if during.Tunnel.Sessions != n || during.RTMPConns != base.RTMPConns+n {
 		t.Errorf("during: %d tunnel sessions, %d RTMP conns; want %d and %d", during.Tunnel.Sessions, during.RTMPConns, n, base.RTMPConns+n)
@@ -322,7 +315,7 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	var after serverStats
 	// Session expiry (3 s), then fasthttp lets idle workers go after 10 s.
 	ok := poll(45*time.Second, func() bool {
-		after = getStats(t, srv.httpAddr)
+		after = getStats(t, srv)
 		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines
 	})
 	t.Logf("after %v: %+v", time.Since(stopped).Round(time.Millisecond), after)
@@ -451,7 +444,7 @@ func TestRTMPTBadInput(t *testing.T) {
 		c, _ := do("POST", "/idle/"+idleID+"/0", []byte{0})
 		return c == 404
 	})
-	if n := getStats(t, srv.httpAddr).Tunnel.Expired; n == 0 {
+	if n := getStats(t, srv).Tunnel.Expired; n == 0 {
 		t.Errorf("no session counted as expired")
 	}
 

@@ -35,6 +35,8 @@ type ClientInfo struct {
 // Client is one connection admitted to an instance.
 type Client struct {
 	ID uint64
+	// Since is when the client connected.
+	Since time.Time
 	ClientInfo
 	inst *Instance
 	clientState
@@ -52,6 +54,10 @@ type Instance struct {
 	script  Script     // nil without an application script; set before the instance is shared
 	quotas  *appQuotas // the application's disk quotas; set before the instance is shared
 	appCfg  appConfigCache
+	since   time.Time // when the instance loaded
+	// ctr counts this instance's clients, app those of every instance of
+	// the application (monitor.go).
+	ctr, app *Counters
 
 	// everAccepted is set once a client has been accepted: an instance
 	// that only ever refused (or lost) its clients unloads as soon as the
@@ -73,6 +79,9 @@ func newInstance(m *Manager, app, name string) *Instance {
 		Name:    name,
 		m:       m,
 		log:     log,
+		since:   time.Now(),
+		ctr:     &Counters{},
+		app:     m.appCountersLocked(app),
 		streams: media.NewRegistry(m.cfg.Media, log),
 		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (docs/shared-objects.md#persistence).
 		sos: sharedobject.NewRegistry(m.cfg.SharedObjects, &sharedobject.FileStore{
@@ -125,6 +134,8 @@ func (in *Instance) add(c *Client) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.clients[c.ID] = c
+	in.ctr.connects.Add(1)
+	in.app.connects.Add(1)
 	in.idleAt = time.Time{}
 	if in.idleTimer != nil {
 		in.idleTimer.Stop()
@@ -141,6 +152,8 @@ func (in *Instance) Disconnect(c *Client) {
 		return
 	}
 	delete(in.clients, c.ID)
+	in.ctr.disconnects.Add(1)
+	in.app.disconnects.Add(1)
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -181,6 +194,7 @@ func (in *Instance) unload(reason string) {
 		in.idleTimer = nil
 	}
 	in.mu.Unlock()
+	in.app.unloaded.Add(1)
 	if in.script != nil {
 		in.script.Stop(reason) // onAppStop runs while streams and shared objects still exist
 	}

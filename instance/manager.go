@@ -145,6 +145,9 @@ type Manager struct {
 	closed     bool
 	loader     ScriptLoader
 	failed     map[string]*failedLoad // app -> its script's last failed load (script.go)
+	// counters of each application used since the start (monitor.go);
+	// entries are never removed: one per application folder.
+	counters map[string]*Counters
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -155,9 +158,13 @@ func NewManager(cfg Config, log *slog.Logger) *Manager {
 	if cfg.Media.Files == nil {
 		cfg.Media.Files = media.NewFileCache(0)
 	}
+	if cfg.Media.Totals == nil {
+		cfg.Media.Totals = &media.Totals{}
+	}
 	m := &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{},
 		soBudget:   sharedobject.NewBudget("server", cfg.SharedObjects.ServerBudget),
-		appBudgets: map[string]*sharedobject.Budget{}, quotas: map[string]*appQuotas{}}
+		appBudgets: map[string]*sharedobject.Budget{}, quotas: map[string]*appQuotas{},
+		counters: map[string]*Counters{}}
 	// The server's disk budget counts the files every application already
 	// has, not only those of the applications used since the start.
 	if ents, err := os.ReadDir(cfg.AppsDir); err == nil {
@@ -312,14 +319,16 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		}
 		in.sos.SetClientPersistent(in.clientPersistent())
 		m.addLocked(key, in)
+		in.app.loaded.Add(1)
 		in.log.Info("instance loaded", "script", in.script != nil)
 	}
 	m.nextID++
-	c := &Client{ID: m.nextID, ClientInfo: info, inst: in}
+	c := &Client{ID: m.nextID, Since: time.Now(), ClientInfo: info, inst: in}
 	c.deferred = in.script != nil && info.Peer != nil
 	if !c.deferred {
 		c.state.Store(stateAccepted)
 		in.everAccepted.Store(true)
+		in.countAccepted()
 	}
 	in.add(c)
 	m.mu.Unlock()

@@ -256,6 +256,7 @@ func (in *Instance) Accept(c *Client) bool {
 	}
 	in.stopPendingTimer(c)
 	in.everAccepted.Store(true)
+	in.countAccepted()
 	if c.Peer != nil {
 		c.Peer.Accept(c)
 	}
@@ -272,6 +273,8 @@ func (in *Instance) Reject(c *Client, description string, application amf.Value)
 		return false
 	}
 	in.stopPendingTimer(c)
+	in.ctr.rejected.Add(1)
+	in.app.rejected.Add(1)
 	var extra []amf.Prop
 	if !application.IsUndefined() {
 		extra = append(extra, amf.Prop{Key: "application", Value: application})

@@ -40,6 +40,11 @@ type Config struct {
 	// every instance because instances of different applications may store
 	// streams in one folder. Nil: the registry keeps its own.
 	Files *FileCache `yaml:"-"`
+	// Totals, when set, receives the counters of every publication of
+	// the registries sharing it as each one ends, so that monitoring
+	// counts what streams that are gone did (Registry.Snapshot shows the
+	// live ones).
+	Totals *Totals `yaml:"-"`
 }
 
 // Defaults of Config fields.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/media/flv"
@@ -85,7 +86,7 @@ func (r *Registry) Publish(name string) (*Publication, error) {
 	if st.pub != nil {
 		return nil, ErrBusy
 	}
-	p := &Publication{st: st, reg: r}
+	p := &Publication{st: st, reg: r, since: time.Now()}
 	st.pub = p
 	r.published++
 	for _, s := range st.subs {
@@ -207,6 +208,11 @@ type Publication struct {
 	st  *stream
 	reg *Registry
 
+	since time.Time // when Publish returned it
+	// client is the engine's id of the publishing client (SetClient),
+	// for monitoring; 0 for a server-side publisher.
+	client atomic.Uint64
+
 	mu     sync.Mutex // serializes Write/SetMetadata/Close so subscribers see one order; first in the lock order
 	closed bool
 	// Counters, guarded by mu.
@@ -216,6 +222,11 @@ type Publication struct {
 	dropping       int       // subscribers that started dropping since the last warning
 	dropped        uint64    // video messages dropped, all subscribers
 	slow           uint64    // subscribers cut off
+	// Headers of the last audio and video messages, for monitoring
+	// (codecs): copying a few bytes under the lock Write holds anyway
+	// costs nothing measurable and needs no parsing on the hot path.
+	audioHdr, videoHdr [8]byte
+	audioLen, videoLen uint8
 }
 
 // Name returns the stream name.
@@ -234,8 +245,13 @@ func (p *Publication) Write(pkt *Packet) {
 	}
 	p.packets++
 	p.bytes += uint64(len(pkt.Payload))
-	if pkt.Kind == Audio || pkt.Kind == Video {
+	switch pkt.Kind {
+	case Audio:
 		p.lastTime = pkt.Time
+		p.audioLen = uint8(copy(p.audioHdr[:], pkt.Payload))
+	case Video:
+		p.lastTime = pkt.Time
+		p.videoLen = uint8(copy(p.videoHdr[:], pkt.Payload))
 	}
 	st := p.st
 	st.mu.Lock()
@@ -327,6 +343,9 @@ func (p *Publication) Close() {
 		return
 	}
 	p.closed = true
+	if t := p.reg.cfg.Totals; t != nil {
+		t.add(p)
+	}
 	r, st := p.reg, p.st
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -29,6 +29,10 @@ type SubscribeOptions struct {
 	// ErrSlowConsumer. Live players must not use it: one slow player
 	// would slow the publisher for everyone.
 	Lossless bool
+	// Client is the engine's id of the client that plays (instance
+	// Client.ID), shown by monitoring (Registry.Snapshot); 0 for players
+	// the server runs itself (recordings, scripts).
+	Client uint64
 }
 
 // Subscriber is one player of a stream. Its owner (the connection's writer
@@ -45,6 +49,9 @@ type Subscriber struct {
 	// end, to a publisher waiting for room (SubscribeOptions.Lossless).
 	lossless bool
 	space    chan struct{}
+
+	client uint64    // SubscribeOptions.Client
+	since  time.Time // when Subscribe was called
 
 	mu        sync.Mutex // leaf lock: guards everything below
 	ring      []Event    // power-of-two length; grows only while the backlog grows
@@ -65,6 +72,8 @@ type Subscriber struct {
 	closed      bool
 	delivered   uint64
 	dropped     uint64
+
+	deliveredBytes uint64 // payload bytes handed out by Drain
 }
 
 // initialRing is the ring size of a subscriber without an initial burst:
@@ -79,6 +88,8 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 	s := &Subscriber{
 		reg:       r,
 		name:      name,
+		client:    opts.Client,
+		since:     time.Now(),
 		ready:     ready,
 		recvAudio: !opts.NoAudio,
 		recvVideo: !opts.NoVideo,
@@ -110,6 +121,7 @@ func (s *Subscriber) Drain(dst []Event) []Event {
 		s.ring[j] = Event{} // release the packet for the GC
 	}
 	s.delivered += uint64(s.n)
+	s.deliveredBytes += uint64(s.bytes)
 	s.head, s.n, s.bytes, s.burstN, s.burstSize = 0, 0, 0, 0, 0
 	s.mu.Unlock()
 	s.signalSpace()
@@ -163,13 +175,16 @@ type SubscriberStats struct {
 	QueuedBytes int    // payload bytes pending
 	Delivered   uint64 // events handed out by Drain
 	Dropped     uint64 // video messages dropped while behind
+	// DeliveredBytes are the payload bytes of the events handed out.
+	DeliveredBytes uint64
 }
 
 // Stats returns the subscriber's counters.
 func (s *Subscriber) Stats() SubscriberStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SubscriberStats{Queued: s.n, QueuedBytes: s.bytes, Delivered: s.delivered, Dropped: s.dropped}
+	return SubscriberStats{Queued: s.n, QueuedBytes: s.bytes, Delivered: s.delivered, Dropped: s.dropped,
+		DeliveredBytes: s.deliveredBytes}
 }
 
 // Close leaves the stream and releases pending packets. Safe to call twice

@@ -369,6 +369,7 @@ func (c *conn) onPublish(sid uint32, cmd *message.Command) {
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
 		return
 	}
+	pub.SetClient(c.client.ID)
 	ns.pub, ns.name = pub, name
 	c.published(sid, name)
 	c.log.Info("publish start", "stream", name, "type", cmd.Arg(1).Str())
@@ -435,7 +436,7 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 }
 
 func (c *conn) startPlayer(ns *netStream) {
-	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Notify: c.wake})
+	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Notify: c.wake, Client: c.client.ID})
 	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID)}
 	ns.play = p
 	c.addPlayer(p)

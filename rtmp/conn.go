@@ -89,6 +89,7 @@ type conn struct {
 	writersDone   bool           // mu; set once finish waits: no writer may start after
 	writers       sync.WaitGroup // the writer goroutines started
 	bytesOut      atomic.Uint64
+	msgsOut       atomic.Uint64 // messages written, counted per flush round (stats.go)
 }
 
 func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
@@ -453,6 +454,7 @@ func (c *conn) writeLoop() {
 				c.w.SetChunkSize(out[i].chunkSize)
 			}
 		}
+		sent := len(out)
 		for _, p := range plays {
 			var err error
 			evs, err = p.write(c.w, batch, evs[:0])
@@ -460,6 +462,10 @@ func (c *conn) writeLoop() {
 				c.fail(err)
 				return
 			}
+			sent += len(evs)
+		}
+		if sent > 0 {
+			c.msgsOut.Add(uint64(sent))
 		}
 		flushed := false
 		if batch.Len() > 0 {

@@ -44,6 +44,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	ended     map[string]*ProtoStats // counters of each protocol's ended connections (stats.go)
+	reasons   map[string]uint64      // ended connections by close reason
 	closed    bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
@@ -135,6 +137,7 @@ func (s *Server) newConn(nc net.Conn, proto string) *conn {
 	}
 	c := newConn(s, nc, proto, s.nextID.Add(1))
 	s.conns[c] = struct{}{}
+	s.protoLocked(proto).Accepted++
 	s.wg.Add(1)
 	return c
 }
@@ -142,6 +145,7 @@ func (s *Server) newConn(nc net.Conn, proto string) *conn {
 func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.countClosedLocked(c)
 	s.mu.Unlock()
 	s.wg.Done()
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +137,30 @@ func (r *Registry) Lookup(name string, persistent bool) *SharedObject {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sos[soKey{name, persistent}]
+}
+
+// Objects returns the loaded objects, sorted by name (temporary before
+// persistent for one name), without taking references: for monitoring.
+func (r *Registry) Objects() []*SharedObject {
+	r.mu.Lock()
+	out := make([]*SharedObject, 0, len(r.sos))
+	for _, so := range r.sos {
+		out = append(out, so)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b *SharedObject) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if a.persistent == b.persistent {
+			return 0
+		}
+		if b.persistent {
+			return -1
+		}
+		return 1
+	})
+	return out
 }
 
 // Len returns the number of loaded objects.

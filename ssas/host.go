@@ -40,8 +40,9 @@ type Host struct {
 	// (tests, an admin console). Called on the instance's loop.
 	OnTrace func(app, inst, msg string)
 
-	once sync.Once
-	cfg  Config
+	once     sync.Once
+	cfg      Config
+	counters scriptCounters // every instance's entries (stats.go)
 }
 
 // regexpOnce sets the match timeout of backtracking regular expressions
@@ -259,6 +260,9 @@ type Runtime struct {
 	bg      sync.WaitGroup // goroutines that post back (pumps, dials, HTTP)
 	stopBG  chan struct{}  // closed when the runtime ends
 	running atomic.Bool
+
+	counters  scriptCounters // this instance's entries (stats.go)
+	lastError atomic.Value   // string: the last script error, for the admin view
 }
 
 func newRuntime(h *Host, in *instance.Instance, dir string) *Runtime {
@@ -280,6 +284,7 @@ func newRuntime(h *Host, in *instance.Instance, dir string) *Runtime {
 		sources: map[string]*source{},
 		conns:   map[*netConn]struct{}{},
 	}
+	r.lastError.Store("")
 	return r
 }
 
@@ -501,6 +506,7 @@ func (r *Runtime) enter(what string, f func() (goja.Value, error)) (goja.Value, 
 	r.imu.Lock()
 	gen := r.entryGen
 	r.imu.Unlock()
+	start := time.Now()
 	t := time.AfterFunc(r.cfg.MaxScriptTime, func() {
 		r.imu.Lock()
 		if r.entryGen == gen {
@@ -510,6 +516,9 @@ func (r *Runtime) enter(what string, f func() (goja.Value, error)) (goja.Value, 
 	})
 	v, err := f()
 	t.Stop()
+	d := time.Since(start)
+	r.counters.entry(d, err)
+	r.h.counters.entry(d, err)
 	r.imu.Lock()
 	r.entryGen++
 	r.imu.Unlock()
@@ -578,6 +587,11 @@ func (r *Runtime) scriptError(what string, err error) {
 	}
 	r.mu.Unlock()
 	r.lastErr = f
+	if f.file != "" {
+		r.lastError.Store(fmt.Sprintf("%s:%d: %s", f.file, f.line, f.msg))
+	} else {
+		r.lastError.Store(f.msg)
+	}
 	r.log.Error("script error", "in", what, "file", f.file, "line", f.line, "column", f.col,
 		"linebuf", strings.TrimSpace(f.linebuf), "err", f.msg, "stack", stack)
 	if interrupted && !r.starting { // a failed start unloads the instance anyway
@@ -661,6 +675,8 @@ func (r *Runtime) trace(msg string) {
 	}
 	r.traces = append(r.traces, msg)
 	r.tmu.Unlock()
+	r.counters.traces.Add(1)
+	r.h.counters.traces.Add(1)
 	if r.h.OnTrace != nil {
 		r.h.OnTrace(r.in.App, r.in.Name, msg)
 	}

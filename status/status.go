@@ -34,6 +34,10 @@ const (
 	ConnectIdleTimeout = "NetConnection.Connect.IdleTimeout"
 	CallFailed         = "NetConnection.Call.Failed"
 	CallBadVersion     = "NetConnection.Call.BadVersion"
+	// CallSuccess and AdminCommandFailed answer Administration API
+	// commands (docs/operations.md#admin-api).
+	CallSuccess        = "NetConnection.Call.Success"
+	AdminCommandFailed = "NetConnection.Admin.CommandFailed"
 )
 
 // NetStream codes.
@@ -96,6 +100,8 @@ var table = map[string]entry{
 	ConnectIdleTimeout: {LevelStatus, "Connection closed for being idle."},
 	CallFailed:         {LevelError, "Call failed."},
 	CallBadVersion:     {LevelError, "Message in an unknown format."},
+	CallSuccess:        {LevelStatus, "Call succeeded."},
+	AdminCommandFailed: {LevelError, "The administration command failed."},
 
 	PublishStart:        {LevelStatus, "Publishing started."},
 	PublishBadName:      {LevelError, "The stream cannot be published."},

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/openfcs/openfcs/admin"
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
@@ -41,6 +42,9 @@ type Config struct {
 	// Bridge configures the browser side of the HTTP ports: RTMP over
 	// WebSocket (allowed origins, message size) and HTTP-FLV.
 	Bridge bridge.Config `yaml:"bridge"`
+	// Admin is the operator's listener: the admin API, /metrics and the
+	// console, behind a token (docs/operations.md#admin-api).
+	Admin admin.Config `yaml:"admin"`
 	// Log output.
 	Log LogConfig `yaml:"log"`
 	// Instance configures applications, instances and live streams
@@ -108,6 +112,7 @@ func defaultConfig() Config {
 	return Config{
 		RTMP:     ":1935",
 		HTTP:     ":8080",
+		Admin:    admin.Config{Addr: "127.0.0.1:8086"},
 		Log:      LogConfig{Format: "text", Level: "info"},
 		Instance: instance.Config{AppsDir: "applications"},
 	}
@@ -117,6 +122,7 @@ func defaultConfig() Config {
 // the server actually runs with, and what openfcs.yaml documents.
 func (c Config) effective() Config {
 	c.TLS = c.TLS.WithDefaults()
+	c.Admin = c.Admin.WithDefaults()
 	c.Instance = c.Instance.WithDefaults()
 	c.Session = c.Session.WithDefaults()
 	c.Listen = c.Listen.WithDefaults()
@@ -159,7 +165,7 @@ func parseConfig(b []byte, cfg *Config) error {
 type serveFlags struct {
 	fs                                       *flag.FlagSet
 	config, rtmp, http, tls, tlsCert, tlsKey *string
-	apps, logFormat, logLevel                *string
+	apps, logFormat, logLevel, admin         *string
 }
 
 func newServeFlags(out io.Writer) *serveFlags {
@@ -173,6 +179,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 		tlsCert:   fs.String("tls-cert", "", "TLS certificate PEM file"),
 		tlsKey:    fs.String("tls-key", "", "TLS private key PEM file"),
 		apps:      fs.String("apps", "", "applications folder (default ./applications)"),
+		admin:     fs.String("admin", "", "admin listen address: admin API, /metrics, console (default 127.0.0.1:8086; \"\" disables; needs admin.token or OPENFCS_ADMIN_TOKEN)"),
 		logFormat: fs.String("log-format", "", "log format: text or json"),
 		logLevel:  fs.String("log-level", "", "log level: debug, info, warn, error"),
 	}
@@ -191,7 +198,7 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	cfgPath, rtmpAddr, httpAddr, tlsAddr, tlsCert, tlsKey := f.config, f.rtmp, f.http, f.tls, f.tlsCert, f.tlsKey
-	apps, logFormat, logLevel := f.apps, f.logFormat, f.logLevel
+	apps, logFormat, logLevel, adminAddr := f.apps, f.logFormat, f.logLevel, f.admin
 	fs := f.fs
 	cfg := defaultConfig()
 	if *cfgPath != "" {
@@ -218,8 +225,13 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 			cfg.Log.Format = *logFormat
 		case "log-level":
 			cfg.Log.Level = *logLevel
+		case "admin":
+			cfg.Admin.Addr = *adminAddr
 		}
 	})
+	if tok := os.Getenv("OPENFCS_ADMIN_TOKEN"); tok != "" {
+		cfg.Admin.Token = admin.Secret(tok)
+	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}

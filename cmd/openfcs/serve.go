@@ -11,8 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,6 +24,7 @@ import (
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
 	"github.com/openfcs/openfcs/web"
 )
@@ -61,6 +62,10 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		// Accept backs off when descriptors run out (listen.Mux), so
 		// this is not fatal; connections past the limit wait instead.
 		log.Warn("open file limit below session.max_conns", "fd_limit", fds, "max_conns", maxConns)
+	}
+	if cfg.Admin.Addr != "" && cfg.Admin.Token == "" {
+		log.Warn("admin listener off: no token (set admin.token or OPENFCS_ADMIN_TOKEN)", "addr", cfg.Admin.Addr)
+		cfg.Admin.Addr = ""
 	}
 	p, err := openPorts(cfg, tlsConf)
 	if err != nil {
@@ -109,6 +114,8 @@ type ports struct {
 	// HTTP/3 disabled. altSvc advertises it.
 	udp    net.PacketConn
 	altSvc string
+	// admin is the admin listener (package admin); nil when off.
+	admin net.Listener
 }
 
 // openPorts binds every configured address, so that a bad address fails
@@ -141,6 +148,14 @@ func openPorts(cfg Config, tlsConf *tls.Config) (*ports, error) {
 		p.udp = udp
 		p.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, tcpAddr.Port)
 	}
+	if cfg.Admin.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("admin listen: %w", err)
+		}
+		p.admin = ln
+	}
 	return p, nil
 }
 
@@ -153,6 +168,9 @@ func (p *ports) close() {
 	if p.udp != nil {
 		_ = p.udp.Close()
 	}
+	if p.admin != nil {
+		_ = p.admin.Close()
+	}
 }
 
 // server is the running process: the engine, the transports on top of it
@@ -162,14 +180,18 @@ type server struct {
 	apps    string // applications folder, for the "started" line
 	ports   *ports
 	engine  *instance.Manager
+	scripts *ssas.Host
 	rtmp    *rtmp.Server
 	tun     *tunnel.Server
 	bridge  *bridge.Server // RTMP over WebSocket and HTTP-FLV on the fiber app
 	mux     *listen.Mux
 	app     *fiber.App    // HTTP on every TCP port: the tunnel, then the other routes
 	h3      *http3.Server // nil without ports.udp
+	admin   *http.Server  // the admin listener's server; nil without ports.admin
 	errc    chan error    // one result per goroutine started by start
-	running int           // goroutines started and not yet received from errc
+	// draining is set once shutdown begins (/readyz answers 503).
+	draining atomic.Bool
+	running  int // goroutines started and not yet received from errc
 }
 
 // newServer builds the engine and the transports; nothing runs yet.
@@ -178,6 +200,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	s.engine = instance.NewManager(cfg.Instance, log)
 	s.rtmp = &rtmp.Server{Config: cfg.Session, Logger: log, Engine: s.engine}
 	scripts, scriptDial := newScriptHost(cfg.SSAS, log, s.rtmp) // application scripts (ssas.go)
+	s.scripts = scripts
 	for _, l := range p.tcp {
 		scriptDial.addLocal(l.ln.Addr())
 	}
@@ -195,7 +218,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	// and HTTP ones included: each holds a descriptor.
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,
 		Limits: cfg.Listen, Logger: log}
-	web := httpHandler(s.engine, s.rtmp, s.tun, s.bridge, s.mux)
+	web := httpHandler(s.engine)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
 			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
@@ -215,7 +238,10 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	s.app.Use(s.tun.Handler())
 	s.app.Use(s.bridge.Handler())
 	s.app.Use(adaptor.HTTPHandler(web))
-	s.errc = make(chan error, len(p.tcp)+3)
+	if p.admin != nil {
+		s.admin = newAdmin(cfg, log, s)
+	}
+	s.errc = make(chan error, len(p.tcp)+4)
 	return s
 }
 
@@ -244,6 +270,10 @@ func (s *server) start(ctx context.Context) {
 	}
 	s.run(func() error { return listen.ServeRTMP(ctx, s.mux.RTMP(), s.rtmp) })
 	s.run(func() error { return s.app.Listener(s.mux.HTTP()) })
+	if s.admin != nil {
+		s.log.Info("listening", "proto", "admin", "addr", s.ports.admin.Addr().String())
+		s.run(func() error { return s.admin.Serve(s.ports.admin) })
+	}
 	s.log.Info("started", "version", version, "apps", s.apps)
 }
 
@@ -268,6 +298,7 @@ func (s *server) run(f func() error) {
 // shutdown stops everything start ran and returns runErr (what ended the
 // run, if not the context) or the first unexpected error of a goroutine.
 func (s *server) shutdown(runErr error) error {
+	s.draining.Store(true)
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -287,6 +318,11 @@ func (s *server) shutdown(runErr error) error {
 	}
 	if s.h3 != nil {
 		_ = s.h3.Close()
+	}
+	if s.admin != nil {
+		if err := s.admin.Shutdown(sctx); err != nil {
+			s.log.Warn("admin shutdown", "err", err)
+		}
 	}
 	_ = s.mux.Close()
 	s.engine.Close()
@@ -308,10 +344,11 @@ func isClosedErr(err error) bool {
 		errors.Is(err, net.ErrClosed) || errors.Is(err, tunnel.ErrServerClosed)
 }
 
-// httpHandler serves the HTTP routes besides the tunnel and the bridge: a
-// health check, the application names, the list of loaded instances, the
-// server's counters, and the pages at / (package web).
-func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *bridge.Server, lmux *listen.Mux) http.Handler {
+// httpHandler serves the public HTTP routes besides the tunnel and the
+// bridge: a health check, the application names and the pages at /
+// (package web). Everything about clients, streams and counters is on the
+// admin listener, behind its token.
+func httpHandler(m *instance.Manager) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
 	// The index page's list: application names only, never stream names
@@ -333,38 +370,6 @@ func httpHandler(m *instance.Manager, srv *rtmp.Server, tun *tunnel.Server, br *
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
-	})
-	// Loaded instances with their counts. Stream names are not listed:
-	// this is the public port, and a stream's name is its key.
-	mux.HandleFunc("GET /api/instances", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		for _, in := range m.Instances() {
-			fmt.Fprintf(w, "%s/%s clients=%d streams=%d\n", in.App, in.Name, len(in.Clients()), in.Streams().Len())
-		}
-	})
-	// Counters for tests and monitoring: goroutines, RTMP sessions (every
-	// transport), tunnel sessions.
-	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			Goroutines int `json:"goroutines"`
-			// The process's resident memory and open descriptors
-			// (-1 where /proc is not there), the sockets the ports
-			// hold and the bytes held for messages still arriving:
-			// what the soak test watches for leaks.
-			RSSBytes int64 `json:"rss_bytes"`
-			// HeapLiveBytes is the heap the last GC found in use,
-			// GCs the cycles so far: RSS lags behind frees (the runtime
-			// returns memory to the system over minutes), this does not.
-			HeapLiveBytes uint64       `json:"heap_live_bytes"`
-			GCs           uint64       `json:"gcs"`
-			OpenFDs       int          `json:"open_fds"`
-			Sockets       int          `json:"sockets"`
-			PendingBytes  int64        `json:"pending_bytes"`
-			RTMPConns     int          `json:"rtmp_conns"`
-			Tunnel        tunnel.Stats `json:"tunnel"`
-			Bridge        bridge.Stats `json:"bridge"`
-		}{runtime.NumGoroutine(), procRSS(), heapLive(), gcCycles(), procFDs(), lmux.Open(), srv.PendingBytes(), srv.NumConns(), tun.Stats(), br.Stats()})
 	})
 	return mux
 }

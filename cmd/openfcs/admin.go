@@ -1,0 +1,31 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/openfcs/openfcs/admin"
+)
+
+// newAdmin builds the admin listener's HTTP server over the running
+// server's engine and transports (docs/operations.md#admin-api).
+func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
+	a := &admin.Server{
+		Config:  cfg.Admin,
+		Logger:  log,
+		Engine:  s.engine,
+		Version: version,
+		Ready:   func() bool { return !s.draining.Load() },
+		Counters: admin.Counters{
+			RTMP:    s.rtmp.Stats,
+			Tunnel:  s.tun.Stats,
+			Bridge:  s.bridge.Stats,
+			Scripts: s.scripts.Stats,
+			Process: func() admin.ProcessStats {
+				return admin.ProcessStats{RSSBytes: procRSS(), HeapLiveBytes: heapLive(), GCs: gcCycles(),
+					OpenFDs: procFDs(), Sockets: s.mux.Open(), PendingBytes: s.rtmp.PendingBytes()}
+			},
+		},
+	}
+	return a.HTTPServer(a.Handler(), log)
+}
