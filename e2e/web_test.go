@@ -714,3 +714,19 @@ func chromiumVersion(t testing.TB) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestWebTypes type-checks the documented uses of the library
+// (e2e/browser/types/usage.ts) against the hand-written web/openfcs.d.ts
+// with TypeScript's compiler in strict mode (npm, pinned in
+// e2e/browser/package-lock.json).
+func TestWebTypes(t *testing.T) {
+	t.Parallel()
+	tsc := "browser/node_modules/typescript/bin/tsc"
+	if _, err := os.Stat(tsc); err != nil {
+		t.Fatalf("%s missing: run scripts/deps.sh (npm ci in e2e/browser)", tsc)
+	}
+	out, err := exec.Command("node", tsc, "-p", "browser/types/tsconfig.json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+}
