@@ -219,17 +219,25 @@ func (c *Client) call(ctx context.Context, csid, msid uint32, name string, obj a
 	if err := c.writeCommand(csid, msid, &message.Command{Name: name, Txn: txn, Object: obj, Args: args}); err != nil {
 		return nil, err
 	}
+	var r *message.Command
 	select {
-	case r := <-ch:
-		if r.Name == "_error" {
-			return r, statusError(infoOf(r))
-		}
-		return r, nil
+	case r = <-ch:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.done:
-		return nil, c.Err()
+		// The reader may have delivered the answer just before it met the
+		// end of the stream: a server closes right after the _error that
+		// rejects a connect, and select picks among ready cases at random.
+		select {
+		case r = <-ch:
+		default:
+			return nil, c.Err()
+		}
 	}
+	if r.Name == "_error" {
+		return r, statusError(infoOf(r))
+	}
+	return r, nil
 }
 
 func statusError(info amf.Value) error {
@@ -421,20 +429,28 @@ func (s *ClientStream) command(name string, args ...amf.Value) error {
 // returns it; an error-level status of another code ends the wait with a
 // *status.Error.
 func (s *ClientStream) WaitStatus(ctx context.Context, codes ...string) (amf.Value, error) {
+	done := s.c.done
 	for {
+		var info amf.Value
 		select {
-		case info := <-s.Status:
-			code := info.Get("code").Str()
-			if slices.Contains(codes, code) {
-				return info, nil
-			}
-			if info.Get("level").Str() == status.LevelError {
-				return info, statusError(info)
-			}
+		case info = <-s.Status:
 		case <-ctx.Done():
 			return amf.Undefined(), ctx.Err()
-		case <-s.c.done:
-			return amf.Undefined(), s.c.Err()
+		case <-done:
+			// Statuses the reader queued before the end still count (a
+			// server's last onStatus often precedes its close).
+			select {
+			case info = <-s.Status:
+			default:
+				return amf.Undefined(), s.c.Err()
+			}
+		}
+		code := info.Get("code").Str()
+		if slices.Contains(codes, code) {
+			return info, nil
+		}
+		if info.Get("level").Str() == status.LevelError {
+			return info, statusError(info)
 		}
 	}
 }
