@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -729,4 +731,54 @@ func TestWebTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tsc: %v\n%s", err, out)
 	}
+}
+
+// TestWebPlayRecorded: a recorded FLV file (H.264 with B-frames and AAC,
+// made by ffmpeg) plays in the page from start to end, paced by the
+// server against the page's bufferTime: at least 90% of its frames are
+// decoded, the sound is heard, NetStream.Play.Stop ends it; a seek then
+// answers NetStream.Seek.Notify and plays again from there.
+func TestWebPlayRecorded(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"vod"}})
+	dir := filepath.Join(srv.appsDir(t), "vod", "streams", "_definst_")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clip := filepath.Join(dir, "clip.flv")
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "6", "-map", "0:v", "-map", "1:a"}
+	args = append(append(append(args, h264BFrames...), aacAudio...), "-f", "flv", clip)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	want := probe(t, clip).frames("video")
+
+	b := startBrowser(t)
+	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&buffer=1&uri="+url.QueryEscape("rtmp://"+srv.httpAddr+"/vod")+"&stream=clip"))
+	b.eval(t, "play", canvasProbe, nil)
+	hasStatus := func(code string) string {
+		return fmt.Sprintf(`return Array.from(document.querySelectorAll('#log li')).some((l) => l.textContent.includes(%q));`, code)
+	}
+	b.wait(t, "play", hasStatus("NetStream.Play.Stop"), 60*time.Second)
+	b.wait(t, "play", `const f = probe.frames; return f.length > 4 && f[f.length - 1].decoded === f[f.length - 4].decoded;`, 30*time.Second)
+	p := readPlayProbe(t, b, "play")
+	peak := 0.0
+	for _, v := range p.Peaks {
+		peak = math.Max(peak, v)
+	}
+	t.Logf("recorded clip of %d frames: decoded %d, audio peak %.3f; statuses %q", want, p.Decoded, peak, p.Statuses)
+	if float64(p.Decoded) < 0.9*float64(want) {
+		t.Errorf("decoded %d frames of the %d in the file", p.Decoded, want)
+	}
+	if peak < 0.05 {
+		t.Errorf("the recorded sound was not heard (peak %.4f)", peak)
+	}
+	checkPicture(t, "recorded playback", p)
+
+	b.eval(t, "play", `window.openfcsPage.ns.seek(2); return true;`, nil)
+	b.wait(t, "play", hasStatus("NetStream.Seek.Notify"), 30*time.Second)
+	before := p.Decoded
+	b.wait(t, "play", fmt.Sprintf(`return window.openfcsPage.ns.decodedFrames > %d;`, before+25), 30*time.Second)
+	b.noProblems(t, "play")
 }

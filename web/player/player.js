@@ -18,6 +18,10 @@ const CATCH_UP_AFTER = 1000;
 const STARVED = 50;
 /** The least playout delay, whatever bufferTime says, ms: network jitter. */
 const MIN_DELAY = 60;
+/** Media are decoded this far ahead of the clock, ms; the rest waits compressed. */
+const DECODE_AHEAD = 500;
+/** At most this many messages wait to be decoded (when nothing can start the clock). */
+const MAX_INBOX = 3000;
 /** Data handlers delivered on arrival rather than in step with the media. */
 const IMMEDIATE = new Set(['onMetaData', '|RtmpSampleAccess', 'onStatus', 'onPlayStatus']);
 
@@ -125,6 +129,8 @@ export class Player {
     this.bytes = [];
     this.byteCount = 0;
     this.buffering = true;
+    this.inbox = []; // [kind, ts, payload] received, not yet decoded
+    this.feedStart = null;
     this.leads = []; // [performance.now(), lead ms] of the catch-up window
     this.leadsSince = null;
     const out = {
@@ -161,6 +167,9 @@ export class Player {
 
   /** drain makes the decoders output what they hold when a stream ends. */
   drain() {
+    // What waits to be decoded goes first: the stream has ended.
+    for (const [kind, ts, payload] of this.inbox) this.decoders[kind](ts, payload);
+    this.inbox = [];
     this.decoders.drain();
   }
 
@@ -172,6 +181,8 @@ export class Player {
     this.clock.reset();
     this.newest = -Infinity;
     this.buffering = true;
+    this.inbox = [];
+    this.feedStart = null;
     this.decoders.flush();
   }
 
@@ -194,18 +205,39 @@ export class Player {
 
   // --- media --------------------------------------------------------------
 
-  onVideo(ts, payload) {
+  onVideo(ts, payload) { this.receive('video', ts, payload); }
+
+  onAudio(ts, payload) { this.receive('audio', ts, payload); }
+
+  receive(kind, ts, payload) {
     if (this.closed) return;
     this.countBytes(payload.length);
     this.newest = Math.max(this.newest, ts);
-    this.decoders.video(ts, payload);
+    this.inbox.push([kind, ts, payload]);
+    if (this.inbox.length > MAX_INBOX) this.inbox.shift();
+    this.feed();
   }
 
-  onAudio(ts, payload) {
-    if (this.closed) return;
-    this.countBytes(payload.length);
-    this.newest = Math.max(this.newest, ts);
-    this.decoders.audio(ts, payload);
+  // feed hands the decoders the messages due within DECODE_AHEAD of the
+  // clock (of the first message before the clock starts): what a server
+  // sends ahead (a recorded stream paced by bufferTime, a late joiner's
+  // GOP) waits here compressed rather than as decoded frames, which
+  // decoders stall on when too many are held.
+  feed() {
+    const q = this.inbox;
+    if (q.length === 0) return;
+    if (this.clock.anchored) {
+      this.feedStart = null;
+    } else {
+      this.feedStart ??= q[0][1];
+    }
+    const limit = this.clock.anchored ? this.clock.now() + DECODE_AHEAD : this.feedStart + DECODE_AHEAD;
+    let i = 0;
+    while (i < q.length && q[i][1] <= limit) {
+      const [kind, ts, payload] = q[i++];
+      this.decoders[kind](ts, payload);
+    }
+    if (i > 0) q.splice(0, i);
   }
 
   onFrame(frame) {
@@ -250,8 +282,9 @@ export class Player {
     const visible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
     if (visible && typeof requestAnimationFrame === 'function') {
       this.raf = requestAnimationFrame(this.loop);
-      // rAF does not run in hidden or throttled pages: a timer backs it up.
-      this.timer = setTimeout(this.loop, 100);
+      // rAF does not run in occluded or throttled pages: a timer backs it
+      // up, fast enough for 40 frames a second.
+      this.timer = setTimeout(this.loop, 25);
     } else {
       this.timer = setTimeout(this.loop, 15);
     }
@@ -303,6 +336,7 @@ export class Player {
       this.leadsSince = null;
     }
     const t = clock.now();
+    this.feed();
     if (this.video.render(t) && this.buffering) {
       this.buffering = false;
       this.hooks.status('NetStream.Buffer.Full', 'status', 'Buffer full: playing.');

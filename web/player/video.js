@@ -3,8 +3,12 @@
 // a <video> through a MediaStreamTrackGenerator. Every frame is closed,
 // presented or not: decoders stall when their frames are kept.
 
-/** MAX_QUEUED bounds the decoded frames waiting; beyond it the oldest is dropped. */
-const MAX_QUEUED = 12;
+/**
+ * MAX_QUEUED bounds the decoded frames waiting; beyond it the oldest is
+ * dropped. The player decodes half a second ahead: this holds that at 60
+ * frames a second.
+ */
+const MAX_QUEUED = 32;
 
 export class VideoOutput {
   constructor() {
