@@ -1,0 +1,105 @@
+package webrtc
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config configures a Server. A zero field means its documented default;
+// openfcs.yaml documents each key under webrtc:.
+type Config struct {
+	// UDP is the address of the one UDP port every peer's media uses
+	// (ICE UDP mux). Default ":0": a port the system picks, logged at
+	// start; set a fixed port when a firewall must let it through.
+	// "off" disables WebRTC (WHIP and WHEP answer 503).
+	UDP string `yaml:"udp"`
+	// TCP is the address of the ICE-TCP port, for networks that block
+	// UDP; empty (the default) offers no TCP candidates.
+	TCP string `yaml:"tcp"`
+	// PublicIPs are addresses put in the candidates instead of the
+	// host's own (a server behind 1:1 NAT, or in a container). Default
+	// none: the interfaces' addresses.
+	PublicIPs []string `yaml:"public_ips"`
+	// IncludeLoopback offers loopback candidates (127.0.0.1), which a
+	// browser on the same machine needs and nobody else can use.
+	// Default true.
+	IncludeLoopback *bool `yaml:"include_loopback"`
+	// WHIPToken: true requires a bearer token on every WHIP request
+	// (401 without one); the application's script judges it. Default
+	// true: publishing is never anonymous.
+	WHIPToken *bool `yaml:"whip_token"`
+	// WHEPToken: true requires a bearer token on WHEP requests too.
+	// Default false: players are admitted by the script as RTMP players
+	// are, with or without a token.
+	WHEPToken *bool `yaml:"whep_token"`
+	// MaxSDPSize bounds a WHIP or WHEP request body (an SDP offer or a
+	// trickle fragment), bytes; larger answers 413. Default 64 KiB
+	// (browser offers are 3 to 8 KiB).
+	MaxSDPSize int `yaml:"max_sdp_size"`
+	// MaxSessions bounds the WHIP and WHEP sessions open at once; beyond
+	// it a POST answers 503. Default 2000.
+	MaxSessions int `yaml:"max_sessions"`
+	// ConnectTimeout bounds the time from the answer to a connected
+	// peer (ICE and DTLS); a session that does not connect is closed.
+	// Default 15s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// GOPCacheBytes bounds the RTP packets an outlet keeps from the last
+	// keyframe, which a new viewer receives first so that its picture
+	// starts at once. Default 8 MiB.
+	GOPCacheBytes int `yaml:"gop_cache_bytes"`
+}
+
+// Defaults of the Config fields.
+const (
+	DefaultUDP            = ":0"
+	DefaultMaxSDPSize     = 64 << 10
+	DefaultMaxSessions    = 2000
+	DefaultConnectTimeout = 15 * time.Second
+	DefaultGOPCacheBytes  = 8 << 20
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.UDP == "" {
+		c.UDP = DefaultUDP
+	}
+	if c.PublicIPs == nil {
+		c.PublicIPs = []string{}
+	}
+	if c.IncludeLoopback == nil {
+		c.IncludeLoopback = new(true)
+	}
+	if c.WHIPToken == nil {
+		c.WHIPToken = new(true)
+	}
+	if c.WHEPToken == nil {
+		c.WHEPToken = new(false)
+	}
+	if c.MaxSDPSize <= 0 {
+		c.MaxSDPSize = DefaultMaxSDPSize
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.GOPCacheBytes <= 0 {
+		c.GOPCacheBytes = DefaultGOPCacheBytes
+	}
+	return c
+}
+
+// Enabled reports whether WebRTC runs at all.
+func (c Config) Enabled() bool { return c.UDP != "off" }
+
+// Validate reports public addresses that are not IP addresses.
+func (c Config) Validate() error {
+	for _, ip := range c.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("webrtc: public_ips: %q is not an IP address", ip)
+		}
+	}
+	return nil
+}

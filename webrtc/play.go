@@ -1,0 +1,436 @@
+package webrtc
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/media/rtph264"
+)
+
+// rtpMTU bounds an RTP payload: with the RTP, SRTP, UDP and IP headers a
+// packet stays under the 1280 bytes every IPv6 path carries.
+const rtpMTU = 1200
+
+// burstWait bounds how long a WHEP POST waits for a new outlet's first
+// drain (the stream's cached configuration and GOP), which tells the
+// stream's codecs.
+const burstWait = time.Second
+
+// viewer is a WHEP session's side of an outlet: its tracks.
+type viewer struct {
+	ss         *session
+	o          *outlet
+	video      *pion.TrackLocalStaticRTP
+	audio      *pion.TrackLocalStaticRTP
+	audioCodec string
+
+	fresh    bool // outlet goroutine only: the GOP cache goes first
+	attached bool // o.mu guards
+	packets  atomic.Uint64
+	plis     atomic.Uint64
+}
+
+// preparePlay finds the stream's outlet and adds this viewer's tracks.
+func (ss *session) preparePlay() *httpError {
+	o, herr := ss.s.acquireOutlet(ss.in, ss.t)
+	if herr != nil {
+		return herr
+	}
+	v := &viewer{ss: ss, o: o}
+	ss.view = v
+	if o.bframes.Load() {
+		return refuse(http.StatusUnprocessableEntity,
+			"the stream's H.264 has B-frames, which WebRTC players cannot decode: play it over the WebSocket path")
+	}
+	var err error
+	v.video, err = pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{
+		MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+	}, "video", "openfcs")
+	if err != nil {
+		return refuse(http.StatusInternalServerError, err.Error())
+	}
+	if herr := ss.addTrack(v, v.video); herr != nil {
+		return herr
+	}
+	v.audioCodec = o.audioCodec()
+	if v.audioCodec == "" {
+		// No audio seen yet (a publisher whose audio track starts late):
+		// Opus, what WebRTC publishers send.
+		v.audioCodec = "opus"
+	}
+	var capa pion.RTPCodecCapability
+	switch v.audioCodec {
+	case "opus":
+		capa = pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	case "pcmu":
+		capa = pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}
+	case "pcma":
+		capa = pion.RTPCodecCapability{MimeType: pion.MimeTypePCMA, ClockRate: 8000}
+	default:
+		ss.log.Info("webrtc audio not carried", "stream", ss.t.Stream, "codec", v.audioCodec)
+	}
+	if capa.MimeType != "" {
+		if v.audio, err = pion.NewTrackLocalStaticRTP(capa, "audio", "openfcs"); err != nil {
+			return refuse(http.StatusInternalServerError, err.Error())
+		}
+		if herr := ss.addTrack(v, v.audio); herr != nil {
+			return herr
+		}
+	}
+	ss.s.played.Add(1)
+	return nil
+}
+
+// addTrack adds a track and reads its sender's RTCP: keyframe requests
+// go to the outlet; the rest feeds the interceptors.
+func (ss *session) addTrack(v *viewer, tr *pion.TrackLocalStaticRTP) *httpError {
+	sender, err := ss.pc.AddTrack(tr)
+	if err != nil {
+		return refuse(http.StatusInternalServerError, err.Error())
+	}
+	go func() {
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				switch p.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					v.plis.Add(1)
+					v.o.keyframeRequest()
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// attach starts sending to the viewer (its peer is connected: packets
+// written before would be lost).
+func (v *viewer) attach() {
+	v.o.mu.Lock()
+	defer v.o.mu.Unlock()
+	if v.o.ended {
+		v.ss.end(v.o.endReason)
+		return
+	}
+	v.fresh, v.attached = true, true
+	v.o.viewers = append(slices.Clip(v.o.viewers), v)
+}
+
+// detach stops sending and releases the outlet; once.
+func (v *viewer) detach() {
+	o := v.o
+	o.mu.Lock()
+	if i := slices.Index(o.viewers, v); i >= 0 {
+		o.viewers = slices.Delete(slices.Clone(o.viewers), i, i+1)
+	}
+	o.mu.Unlock()
+	if v.o != nil {
+		v.ss.s.releaseOutlet(o)
+		v.o = nil
+	}
+}
+
+func (v *viewer) statsAttrs() []any {
+	return []any{"packets_out", v.packets.Load(), "keyframe_requests", v.plis.Load()}
+}
+
+func (v *viewer) write(tr *pion.TrackLocalStaticRTP, p *rtp.Packet) {
+	if tr == nil {
+		return
+	}
+	if err := tr.WriteRTP(p); err == nil {
+		v.packets.Add(1)
+		v.ss.bytesOut.Add(uint64(len(p.Payload) + 12))
+	}
+}
+
+// outlet is one played stream: one engine subscriber whose packets are
+// turned into RTP once and written to every viewer's tracks.
+type outlet struct {
+	s   *Server
+	key string
+	t   target
+	sub *media.Subscriber
+
+	refs int // s.mu guards
+
+	mu        sync.Mutex // guards viewers, ended, endReason
+	viewers   []*viewer  // copy on write: the goroutine reads a snapshot
+	ended     bool
+	endReason string
+
+	ready   chan struct{} // closed after the first drain
+	cancel  context.CancelFunc
+	done    chan struct{}
+	bframes atomic.Bool
+	audio   atomic.Value // string: the stream's audio codec as audioCodec names it
+
+	// The goroutine's state.
+	sps, pps [][]byte
+	lenSize  int
+	vseq     uint16
+	aseq     uint16
+	gop      []*rtp.Packet
+	gopBytes int
+	gopFull  bool
+}
+
+// acquireOutlet returns the stream's running outlet, starting one if
+// needed, with a reference the caller releases with releaseOutlet.
+func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpError) {
+	key := streamKey(t.App, t.Instance, t.Stream)
+	s.mu.Lock()
+	o := s.outlets[key]
+	if o == nil {
+		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4}
+		o.audio.Store("")
+		o.sub = in.Streams().Subscribe(t.Stream, media.SubscribeOptions{})
+		ctx, cancel := context.WithCancel(s.ctx)
+		o.cancel = cancel
+		s.outlets[key] = o
+		s.wg.Add(1)
+		go o.run(ctx)
+	}
+	o.refs++
+	s.mu.Unlock()
+	select {
+	case <-o.ready:
+	case <-time.After(burstWait):
+	}
+	return o, nil
+}
+
+// releaseOutlet drops a reference; the last one stops the outlet.
+func (s *Server) releaseOutlet(o *outlet) {
+	s.mu.Lock()
+	o.refs--
+	last := o.refs == 0
+	if last && s.outlets[o.key] == o {
+		delete(s.outlets, o.key)
+	}
+	s.mu.Unlock()
+	if last {
+		o.cancel()
+		<-o.done
+	}
+}
+
+func (o *outlet) audioCodec() string { s, _ := o.audio.Load().(string); return s }
+
+// keyframeRequest handles a viewer's PLI or FIR: a WebRTC publisher is
+// asked for a keyframe; an RTMP publisher cannot be, and the viewer
+// recovers at the stream's next keyframe (docs/webrtc.md#keyframes).
+func (o *outlet) keyframeRequest() {
+	if p := o.s.publisherOf(o.key); p != nil {
+		p.requestKeyframe()
+	}
+}
+
+// endViewers ends every viewer's session with reason, and refuses later
+// ones.
+func (o *outlet) endViewers(reason string) {
+	o.mu.Lock()
+	o.ended, o.endReason = true, reason
+	vs := o.viewers
+	o.mu.Unlock()
+	o.s.mu.Lock()
+	if o.s.outlets[o.key] == o {
+		delete(o.s.outlets, o.key)
+	}
+	o.s.mu.Unlock()
+	for _, v := range vs {
+		v.ss.end(reason)
+	}
+}
+
+func (o *outlet) run(ctx context.Context) {
+	defer o.s.wg.Done()
+	defer close(o.done)
+	defer o.sub.Close()
+	evs := o.sub.Drain(nil)
+	first := true
+	for {
+		o.mu.Lock()
+		vs := o.viewers
+		o.mu.Unlock()
+		for i := range evs {
+			switch evs[i].Type {
+			case media.EventPacket:
+				o.packet(evs[i].Packet, vs)
+			case media.EventUnpublishNotify:
+				o.endViewers(reasonUnpublished)
+			}
+		}
+		clear(evs)
+		if first {
+			close(o.ready)
+			first = false
+		}
+		if err := o.sub.Err(); err != nil {
+			o.endViewers(reasonSlow)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.sub.Ready():
+		}
+		evs = o.sub.Drain(evs[:0])
+	}
+}
+
+// packet turns one engine packet into RTP for the viewers.
+func (o *outlet) packet(pk *media.Packet, vs []*viewer) {
+	switch pk.Kind {
+	case media.Video:
+		o.video(pk, vs)
+	case media.Audio:
+		o.audioPacket(pk, vs)
+	}
+}
+
+func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
+	codec, data, config := audioCodec(pk.Payload)
+	if codec == "" {
+		return
+	}
+	if codec != o.audioCodec() {
+		o.audio.Store(codec)
+	}
+	if config || data == nil || len(data) == 0 {
+		return
+	}
+	var rate uint32
+	switch codec {
+	case "opus":
+		rate = 48
+	case "pcmu", "pcma":
+		rate = 8
+	default:
+		return
+	}
+	o.aseq++
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: o.aseq, Timestamp: pk.Time * rate, Marker: false}, Payload: data}
+	for _, v := range vs {
+		if v.audioCodec == codec {
+			v.write(v.audio, p)
+		}
+	}
+}
+
+func (o *outlet) video(pk *media.Packet, vs []*viewer) {
+	h, err := flv.ParseVideoHeader(pk.Payload)
+	if err != nil || h.Ex || h.Codec != flv.VideoAVC || h.DataOffset > len(pk.Payload) {
+		return
+	}
+	body := pk.Payload[h.DataOffset:]
+	switch h.PacketType {
+	case flv.VideoSequenceStart:
+		cfg, err := rtph264.ParseConfig(body)
+		if err != nil {
+			return
+		}
+		o.sps, o.pps, o.lenSize = cloneAll(cfg.SPS), cloneAll(cfg.PPS), cfg.LengthSize
+		return
+	case flv.VideoCodedFrames:
+	default:
+		return
+	}
+	if h.CompositionTime != 0 {
+		if !o.bframes.Swap(true) {
+			o.s.log.Info("webrtc outlet: the stream has B-frames; WebRTC viewers are closed and refused, the WebSocket path plays it",
+				"app", o.t.App, "instance", o.t.Instance, "stream", o.t.Stream)
+			o.endViewers(reasonBFrames)
+		}
+		return
+	}
+	nals, err := rtph264.SplitAVCC(nil, body, o.lenSize, 1<<10)
+	if err != nil || len(nals) == 0 {
+		return
+	}
+	idr, hasPS := false, false
+	for _, n := range nals {
+		switch rtph264.Type(n) {
+		case rtph264.NALIDR:
+			idr = true
+		case rtph264.NALSPS:
+			hasPS = true
+		}
+	}
+	if idr && !hasPS && o.sps != nil {
+		// Parameter sets before each IDR: a viewer that joins at this
+		// keyframe has never seen the sequence header.
+		nals = append(append(append([][]byte{}, o.sps...), o.pps...), nals...)
+	}
+	var payloads [][]byte
+	for _, n := range nals {
+		if t := rtph264.Type(n); t == rtph264.NALAUD {
+			continue
+		}
+		payloads = rtph264.AppendPayloads(payloads, n, rtpMTU)
+	}
+	if len(payloads) == 0 {
+		return
+	}
+	ts := pk.Time * 90
+	pkts := make([]*rtp.Packet, len(payloads))
+	for i, pl := range payloads {
+		o.vseq++
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: o.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
+	}
+	if idr {
+		clear(o.gop)
+		o.gop, o.gopBytes, o.gopFull = o.gop[:0], 0, false
+	}
+	if !o.gopFull && (idr || len(o.gop) > 0) {
+		for _, p := range pkts {
+			o.gopBytes += len(p.Payload)
+		}
+		if o.gopBytes > o.s.cfg.GOPCacheBytes {
+			// Too long a GOP to cache: new viewers wait for the next
+			// keyframe instead.
+			clear(o.gop)
+			o.gop, o.gopFull = o.gop[:0], true
+		} else {
+			o.gop = append(o.gop, pkts...)
+		}
+	}
+	for _, v := range vs {
+		if v.fresh {
+			if len(o.gop) == 0 {
+				continue // nothing decodable yet: wait for a keyframe
+			}
+			for _, p := range o.gop {
+				v.write(v.video, p)
+			}
+			v.fresh = false
+			continue
+		}
+		for _, p := range pkts {
+			v.write(v.video, p)
+		}
+	}
+}
+
+func cloneAll(in [][]byte) [][]byte {
+	out := make([][]byte, len(in))
+	for i, b := range in {
+		out[i] = append([]byte(nil), b...)
+	}
+	return out
+}

@@ -1,0 +1,262 @@
+package webrtc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/media/rtph264"
+)
+
+// keyframeInterval bounds how often a publisher is asked for a keyframe
+// (PLI): viewers joining together, or a burst of loss, ask once.
+const keyframeInterval = 500 * time.Millisecond
+
+// publisher is a WHIP session's publication: its tracks' RTP becomes FLV
+// tags written into the instance's stream.
+type publisher struct {
+	ss  *session
+	pub *media.Publication
+
+	// mu serializes Write: each track has its own reading goroutine, and
+	// a Publication has one writer.
+	mu     sync.Mutex
+	closed bool
+
+	videoSSRC atomic.Uint32
+	lastPLI   atomic.Int64 // unix ns
+	frames    atomic.Uint64
+	audio     atomic.Uint64
+	lost      atomic.Uint64
+	tracks    sync.WaitGroup
+}
+
+// preparePublish claims the stream and sets the track handler.
+func (ss *session) preparePublish() *httpError {
+	pub, err := ss.in.Streams().Publish(ss.t.Stream)
+	switch {
+	case errors.Is(err, media.ErrBusy):
+		return refuse(http.StatusConflict, "stream already published")
+	case err != nil:
+		return refuse(http.StatusServiceUnavailable, err.Error())
+	}
+	p := &publisher{ss: ss, pub: pub}
+	ss.pub = p
+	ss.in.Publishing(ss.cl, pub)
+	ss.s.registerPublisher(ss.t, p)
+	ss.s.published.Add(1)
+	ss.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.tracks.Add(1)
+		p.mu.Unlock()
+		go func() {
+			defer p.tracks.Done()
+			p.readTrack(tr)
+		}()
+	})
+	return nil
+}
+
+// write publishes one tag unless the publication is closed.
+func (p *publisher) write(kind media.Kind, ms uint32, payload []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.pub.Write(&media.Packet{Kind: kind, Time: ms, Payload: payload})
+	p.ss.bytesIn.Add(uint64(len(payload)))
+}
+
+// close ends the publication once and waits for the track readers.
+func (p *publisher) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.ss.s.unregisterPublisher(p.ss.t, p)
+	p.pub.Close()
+	p.ss.in.Unpublished(p.ss.cl, p.ss.t.Stream)
+	// The readers end when the peer connection closes (run closes it
+	// before calling close).
+	p.tracks.Wait()
+}
+
+func (p *publisher) statsAttrs() []any {
+	return []any{"video_frames", p.frames.Load(), "audio_packets", p.audio.Load(), "frames_lost", p.lost.Load()}
+}
+
+func (p *publisher) sinceStartMS() int64 { return time.Since(p.ss.start).Milliseconds() }
+
+// requestKeyframe sends a PLI for the video track, at most once per
+// keyframeInterval.
+func (p *publisher) requestKeyframe() {
+	ssrc := p.videoSSRC.Load()
+	if ssrc == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := p.lastPLI.Load()
+	if now-last < int64(keyframeInterval) || !p.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	_ = p.ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
+
+// readTrack turns one remote track into tags until it ends.
+func (p *publisher) readTrack(tr *pion.TrackRemote) {
+	mime := strings.ToLower(tr.Codec().MimeType)
+	log := p.ss.log.With("track", tr.Kind().String(), "codec", mime)
+	log.Debug("webrtc track")
+	switch mime {
+	case strings.ToLower(pion.MimeTypeH264):
+		p.videoSSRC.Store(uint32(tr.SSRC()))
+		p.readH264(tr)
+	case strings.ToLower(pion.MimeTypeOpus):
+		p.readAudio(tr, 48000, func(data []byte) []byte { return opusTag(flv.AudioCodedFrames, data) },
+			opusTag(flv.AudioSequenceStart, opusHead()))
+	case strings.ToLower(pion.MimeTypePCMU):
+		p.readAudio(tr, 8000, func(data []byte) []byte { return g711Tag(flv.SoundG711MuLaw, data) }, nil)
+	case strings.ToLower(pion.MimeTypePCMA):
+		p.readAudio(tr, 8000, func(data []byte) []byte { return g711Tag(flv.SoundG711ALaw, data) }, nil)
+	default:
+		log.Info("webrtc track ignored: codec not carried")
+		drain(tr)
+	}
+}
+
+// drain reads a track nobody uses so that pion's buffers do not fill.
+func drain(tr *pion.TrackRemote) {
+	for {
+		if _, _, err := tr.ReadRTP(); err != nil {
+			return
+		}
+	}
+}
+
+func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, tag func([]byte) []byte, config []byte) {
+	clk := rtpClock{rate: rate}
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if len(pkt.Payload) == 0 {
+			continue
+		}
+		ms := clk.ms(pkt.Timestamp, p.sinceStartMS())
+		if config != nil {
+			p.write(media.Audio, ms, config)
+			config = nil
+		}
+		p.write(media.Audio, ms, tag(pkt.Payload))
+		p.audio.Add(1)
+	}
+}
+
+// readH264 reassembles access units and publishes them as AVC tags: a
+// sequence header whenever the parameter sets change, then frames. Until
+// the first IDR with its parameter sets nothing is published and a
+// keyframe is requested.
+func (p *publisher) readH264(tr *pion.TrackRemote) {
+	var (
+		dep      rtph264.Depacketizer
+		clk      = rtpClock{rate: 90000}
+		sps, pps []byte
+		ready    bool
+		nals     [][]byte
+	)
+	p.requestKeyframe()
+	emit := func(au rtph264.AccessUnit) {
+		ms := clk.ms(au.Timestamp, p.sinceStartMS())
+		var err error
+		nals, err = rtph264.SplitAVCC(nals[:0], au.AVCC, 4, 1<<10)
+		if err != nil {
+			return
+		}
+		changed := false
+		for _, n := range nals {
+			switch rtph264.Type(n) {
+			case rtph264.NALSPS:
+				if !bytes.Equal(n, sps) {
+					sps, changed = append(sps[:0:0], n...), true
+				}
+			case rtph264.NALPPS:
+				if !bytes.Equal(n, pps) {
+					pps, changed = append(pps[:0:0], n...), true
+				}
+			}
+		}
+		if changed && sps != nil && pps != nil {
+			if hdr, err := avcSequenceHeader([][]byte{sps}, [][]byte{pps}); err == nil {
+				p.write(media.Video, ms, hdr)
+			}
+		}
+		if !ready {
+			if !au.IDR || sps == nil || pps == nil {
+				p.requestKeyframe()
+				return
+			}
+			ready = true
+		}
+		p.write(media.Video, ms, avcFrame(au.AVCC, au.IDR))
+		p.frames.Add(1)
+	}
+	lost := uint64(0)
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				p.ss.log.Debug("webrtc track read", "err", err)
+			}
+			return
+		}
+		_ = dep.Push(pkt.Payload, pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, emit)
+		if l := dep.Lost(); l != lost {
+			// A frame lost to the network: the following ones reference
+			// it, so ask for a fresh keyframe.
+			p.lost.Add(l - lost)
+			lost = l
+			p.requestKeyframe()
+		}
+	}
+}
+
+func (s *Server) registerPublisher(t target, p *publisher) {
+	s.mu.Lock()
+	s.pubs[streamKey(t.App, t.Instance, t.Stream)] = p
+	s.mu.Unlock()
+}
+
+func (s *Server) unregisterPublisher(t target, p *publisher) {
+	s.mu.Lock()
+	k := streamKey(t.App, t.Instance, t.Stream)
+	if s.pubs[k] == p {
+		delete(s.pubs, k)
+	}
+	s.mu.Unlock()
+}
+
+// publisherOf returns the WebRTC publisher of a stream, or nil.
+func (s *Server) publisherOf(key string) *publisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pubs[key]
+}
