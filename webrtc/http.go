@@ -72,8 +72,6 @@ func (s *Server) serveHTTP(c *fiber.Ctx, path string) {
 	}
 	var err *httpError
 	switch {
-	case !s.started.Load():
-		err = refuse(http.StatusServiceUnavailable, "webrtc is off")
 	case strings.HasPrefix(path, SessionPrefix):
 		err = s.serveResource(c, strings.TrimPrefix(path, SessionPrefix))
 	case c.Method() != fiber.MethodPost:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,10 @@ func (s *Server) Handler() fiber.Handler {
 		path := c.Path()
 		switch {
 		case strings.HasPrefix(path, whipPrefix), strings.HasPrefix(path, whepPrefix), strings.HasPrefix(path, SessionPrefix):
+			if !s.started.Load() {
+				c.Status(http.StatusServiceUnavailable)
+				return c.SendString("webrtc is off (webrtc.udp: off)\n")
+			}
 			s.serveHTTP(c, path)
 			return nil
 		}

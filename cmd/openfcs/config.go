@@ -20,6 +20,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
+	"github.com/openfcs/openfcs/webrtc"
 )
 
 // Config is the whole server configuration: openfcs.yaml decoded over the
@@ -45,6 +46,9 @@ type Config struct {
 	// Admin is the operator's listener: the admin API, /metrics and the
 	// console, behind a token (docs/operations.md#admin-api).
 	Admin admin.Config `yaml:"admin"`
+	// WebRTC configures WHIP and WHEP: the shared UDP port, ICE-TCP,
+	// public addresses, tokens and limits (docs/webrtc.md).
+	WebRTC webrtc.Config `yaml:"webrtc"`
 	// Log output.
 	Log LogConfig `yaml:"log"`
 	// Instance configures applications, instances and live streams
@@ -128,6 +132,7 @@ func (c Config) effective() Config {
 	c.Listen = c.Listen.WithDefaults()
 	c.Tunnel = c.Tunnel.WithDefaults()
 	c.Bridge = c.Bridge.WithDefaults()
+	c.WebRTC = c.WebRTC.WithDefaults()
 	c.SSAS = c.SSAS.WithDefaults()
 	return c
 }
@@ -247,6 +252,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := checkNegative(reflect.ValueOf(c), ""); err != nil {
+		return err
+	}
+	if err := c.WebRTC.Validate(); err != nil {
 		return err
 	}
 	if err := c.Bridge.Validate(); err != nil {

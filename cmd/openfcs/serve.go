@@ -27,6 +27,7 @@ import (
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
 	"github.com/openfcs/openfcs/web"
+	"github.com/openfcs/openfcs/webrtc"
 )
 
 // serve runs the server until ctx ends, then shuts it down gracefully. It
@@ -72,6 +73,12 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	s := newServer(cfg, log, p, tlsConf)
+	if p.rtcUDP != nil {
+		if err := s.rtc.Start(p.rtcUDP, p.rtcTCP); err != nil {
+			p.close()
+			return err
+		}
+	}
 	s.start(ctx)
 	return s.shutdown(s.wait(ctx))
 }
@@ -116,6 +123,10 @@ type ports struct {
 	altSvc string
 	// admin is the admin listener (package admin); nil when off.
 	admin net.Listener
+	// rtcUDP and rtcTCP carry every WebRTC peer's ICE (nil when WebRTC
+	// is off, rtcTCP nil without ICE-TCP).
+	rtcUDP net.PacketConn
+	rtcTCP net.Listener
 }
 
 // openPorts binds every configured address, so that a bad address fails
@@ -156,6 +167,22 @@ func openPorts(cfg Config, tlsConf *tls.Config) (*ports, error) {
 		}
 		p.admin = ln
 	}
+	if rc := cfg.WebRTC.WithDefaults(); rc.Enabled() {
+		udp, err := net.ListenPacket("udp", rc.UDP)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("webrtc udp listen: %w", err)
+		}
+		p.rtcUDP = udp
+		if rc.TCP != "" {
+			ln, err := net.Listen("tcp", rc.TCP)
+			if err != nil {
+				p.close()
+				return nil, fmt.Errorf("webrtc tcp listen: %w", err)
+			}
+			p.rtcTCP = ln
+		}
+	}
 	return p, nil
 }
 
@@ -171,6 +198,12 @@ func (p *ports) close() {
 	if p.admin != nil {
 		_ = p.admin.Close()
 	}
+	if p.rtcUDP != nil {
+		_ = p.rtcUDP.Close()
+	}
+	if p.rtcTCP != nil {
+		_ = p.rtcTCP.Close()
+	}
 }
 
 // server is the running process: the engine, the transports on top of it
@@ -184,6 +217,7 @@ type server struct {
 	rtmp    *rtmp.Server
 	tun     *tunnel.Server
 	bridge  *bridge.Server // RTMP over WebSocket and HTTP-FLV on the fiber app
+	rtc     *webrtc.Server // WHIP and WHEP on the fiber app, media on ports.rtcUDP/rtcTCP
 	mux     *listen.Mux
 	app     *fiber.App    // HTTP on every TCP port: the tunnel, then the other routes
 	h3      *http3.Server // nil without ports.udp
@@ -214,6 +248,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 			MergeWrite:    cfg.Session.MergeWrite,
 			AcceptTimeout: cfg.Instance.PendingTimeout,
 		}}
+	s.rtc = &webrtc.Server{Config: cfg.WebRTC, Logger: log, Engine: s.engine, AcceptTimeout: cfg.Instance.PendingTimeout}
 	// session.max_conns bounds the sockets too, those still being sniffed
 	// and HTTP ones included: each holds a descriptor.
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,
@@ -237,6 +272,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	}
 	s.app.Use(s.tun.Handler())
 	s.app.Use(s.bridge.Handler())
+	s.app.Use(s.rtc.Handler())
 	s.app.Use(adaptor.HTTPHandler(web))
 	if p.admin != nil {
 		s.admin = newAdmin(cfg, log, s)
@@ -264,6 +300,12 @@ func (s *server) start(ctx context.Context) {
 	if s.h3 != nil {
 		s.log.Info("listening", "proto", "http3", "addr", s.ports.udp.LocalAddr().String())
 		s.run(func() error { return s.h3.Serve(s.ports.udp) })
+	}
+	if s.ports.rtcUDP != nil {
+		s.log.Info("listening", "proto", "webrtc-udp", "addr", s.ports.rtcUDP.LocalAddr().String())
+		if s.ports.rtcTCP != nil {
+			s.log.Info("listening", "proto", "webrtc-tcp", "addr", s.ports.rtcTCP.Addr().String())
+		}
 	}
 	if rtmpLine != nil {
 		rtmpLine()
@@ -309,6 +351,9 @@ func (s *server) shutdown(runErr error) error {
 	}
 	if err := s.bridge.Close(sctx); err != nil {
 		s.log.Warn("bridge shutdown", "err", err)
+	}
+	if err := s.rtc.Close(sctx); err != nil {
+		s.log.Warn("webrtc shutdown", "err", err)
 	}
 	if err := s.rtmp.Shutdown(sctx); err != nil {
 		s.log.Warn("shutdown", "err", err)
