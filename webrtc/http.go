@@ -79,8 +79,8 @@ func (s *Server) serveHTTP(c *fiber.Ctx, path string) {
 		err = refuse(http.StatusMethodNotAllowed, "POST an SDP offer")
 	default:
 		kind, rest := "whip", strings.TrimPrefix(path, whipPrefix)
-		if strings.HasPrefix(path, whepPrefix) {
-			kind, rest = "whep", strings.TrimPrefix(path, whepPrefix)
+		if r, ok := strings.CutPrefix(path, whepPrefix); ok {
+			kind, rest = "whep", r
 		}
 		err = s.serveOffer(c, kind, rest)
 	}
@@ -115,7 +115,7 @@ func (s *Server) body(c *fiber.Ctx) ([]byte, *httpError) {
 func bearer(c *fiber.Ctx) string {
 	h := c.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+		return strings.Clone(strings.TrimSpace(h[7:]))
 	}
 	return ""
 }

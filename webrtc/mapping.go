@@ -103,9 +103,5 @@ func (c *rtpClock) ms(ts uint32, sinceStartMS int64) uint32 {
 	}
 	c.ext += int64(int32(ts - c.last))
 	c.last = ts
-	v := c.baseMS + c.ext*1000/c.rate
-	if v < 0 {
-		v = 0
-	}
-	return uint32(v)
+	return uint32(max(c.baseMS+c.ext*1000/c.rate, 0))
 }

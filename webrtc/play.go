@@ -179,6 +179,13 @@ type outlet struct {
 	done    chan struct{}
 	bframes atomic.Bool
 	audio   atomic.Value // string: the stream's audio codec as audioCodec names it
+	// videoConfig: an AVC sequence header was seen; firstFrame is closed
+	// once bframeProbe frames (or a B-frame) tell whether the stream has
+	// B-frames.
+	videoConfig atomic.Bool
+	firstFrame  chan struct{}
+	firstMedia  chan struct{} // closed at the first audio or video packet
+	mediaSeen   bool          // the goroutine's: firstMedia is closed
 
 	// The goroutine's state.
 	sps, pps [][]byte
@@ -188,7 +195,13 @@ type outlet struct {
 	gop      []*rtp.Packet
 	gopBytes int
 	gopFull  bool
+	// framesSeen counts coded frames up to bframeProbe.
+	framesSeen int
 }
+
+// bframeProbe is how many frames decide whether a stream has B-frames: x264
+// and OBS put the first B-frame within the first few frames after a keyframe.
+const bframeProbe = 6
 
 // acquireOutlet returns the stream's running outlet, starting one if
 // needed, with a reference the caller releases with releaseOutlet.
@@ -197,7 +210,8 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	s.mu.Lock()
 	o := s.outlets[key]
 	if o == nil {
-		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4}
+		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
+			firstFrame: make(chan struct{}), firstMedia: make(chan struct{})}
 		o.audio.Store("")
 		o.sub = in.Streams().Subscribe(t.Stream, media.SubscribeOptions{})
 		ctx, cancel := context.WithCancel(s.ctx)
@@ -208,9 +222,26 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	}
 	o.refs++
 	s.mu.Unlock()
+	timer := time.NewTimer(burstWait)
+	defer timer.Stop()
 	select {
 	case <-o.ready:
-	case <-time.After(burstWait):
+	case <-timer.C:
+	}
+	if !o.videoConfig.Load() && o.audioCodec() == "" {
+		// Published this instant: nothing tells the codecs yet.
+		select {
+		case <-o.firstMedia:
+		case <-timer.C:
+		}
+	}
+	if o.videoConfig.Load() {
+		// A video stream: whether it has B-frames shows in the
+		// composition times of its first frames.
+		select {
+		case <-o.firstFrame:
+		case <-timer.C:
+		}
 	}
 	return o, nil
 }
@@ -280,6 +311,8 @@ func (o *outlet) run(ctx context.Context) {
 		if first {
 			close(o.ready)
 			first = false
+			o.s.log.Debug("webrtc outlet", "app", o.t.App, "instance", o.t.Instance, "stream", o.t.Stream,
+				"audio", o.audioCodec(), "video_config", o.sps != nil, "gop_packets", len(o.gop))
 		}
 		if err := o.sub.Err(); err != nil {
 			o.endViewers(reasonSlow)
@@ -296,6 +329,10 @@ func (o *outlet) run(ctx context.Context) {
 
 // packet turns one engine packet into RTP for the viewers.
 func (o *outlet) packet(pk *media.Packet, vs []*viewer) {
+	if !o.mediaSeen && (pk.Kind == media.Video || pk.Kind == media.Audio) {
+		defer close(o.firstMedia) // after the packet is accounted for
+		o.mediaSeen = true
+	}
 	switch pk.Kind {
 	case media.Video:
 		o.video(pk, vs)
@@ -335,21 +372,33 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 
 func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 	h, err := flv.ParseVideoHeader(pk.Payload)
+
 	if err != nil || h.Ex || h.Codec != flv.VideoAVC || h.DataOffset > len(pk.Payload) {
 		return
 	}
 	body := pk.Payload[h.DataOffset:]
 	switch h.PacketType {
 	case flv.VideoSequenceStart:
-		cfg, err := rtph264.ParseConfig(body)
-		if err != nil {
-			return
+		if cfg, err := rtph264.ParseConfig(body); err == nil {
+			o.sps, o.pps, o.lenSize = cloneAll(cfg.SPS), cloneAll(cfg.PPS), cfg.LengthSize
+		} else if rtph264.IsAnnexB(body) {
+			// Parameter sets as Annex-B instead of a configuration record.
+			nals, _ := rtph264.SplitAnnexB(nil, body, 64)
+			o.paramSets(nals)
 		}
-		o.sps, o.pps, o.lenSize = cloneAll(cfg.SPS), cloneAll(cfg.PPS), cfg.LengthSize
+		o.videoConfig.Store(true)
 		return
 	case flv.VideoCodedFrames:
 	default:
 		return
+	}
+	// B-frames show in the composition time of the frames after the
+	// first keyframe: a new viewer waits for a few before the verdict.
+	if o.framesSeen < bframeProbe {
+		if o.framesSeen++; o.framesSeen == bframeProbe || h.CompositionTime != 0 {
+			o.framesSeen = bframeProbe
+			close(o.firstFrame)
+		}
 	}
 	if h.CompositionTime != 0 {
 		if !o.bframes.Swap(true) {
@@ -359,10 +408,17 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 		}
 		return
 	}
-	nals, err := rtph264.SplitAVCC(nil, body, o.lenSize, 1<<10)
+	// AVCC first: a 4-byte length of 256 to 511 starts with 00 00 01,
+	// which reads as an Annex-B start code too.
+	nals, err := rtph264.SplitAVCC(nil, body, o.lenSize, maxFrameNALs)
+	if err != nil && rtph264.IsAnnexB(body) {
+		nals, err = rtph264.SplitAnnexB(nil, body, maxFrameNALs)
+	}
 	if err != nil || len(nals) == 0 {
 		return
 	}
+	// Parameter sets sent in-band replace those of the sequence header.
+	o.paramSets(nals)
 	idr, hasPS := false, false
 	for _, n := range nals {
 		switch rtph264.Type(n) {
@@ -419,11 +475,34 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 				v.write(v.video, p)
 			}
 			v.fresh = false
+			v.ss.log.Debug("webrtc viewer starts", "gop_packets", len(o.gop))
 			continue
 		}
 		for _, p := range pkts {
 			v.write(v.video, p)
 		}
+	}
+}
+
+// maxFrameNALs bounds the NAL units of one FLV frame the outlet splits.
+const maxFrameNALs = 1 << 10
+
+// paramSets keeps the SPS and PPS among nals, if any.
+func (o *outlet) paramSets(nals [][]byte) {
+	var sps, pps [][]byte
+	for _, n := range nals {
+		switch rtph264.Type(n) {
+		case rtph264.NALSPS:
+			sps = append(sps, n)
+		case rtph264.NALPPS:
+			pps = append(pps, n)
+		}
+	}
+	if sps != nil {
+		o.sps = cloneAll(sps)
+	}
+	if pps != nil {
+		o.pps = cloneAll(pps)
 	}
 }
 

@@ -153,11 +153,19 @@ func drain(tr *pion.TrackRemote) {
 
 func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, tag func([]byte) []byte, config []byte) {
 	clk := rtpClock{rate: rate}
+	var last uint16
+	started := false
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
+		// A duplicate or a late retransmission would put audio out of
+		// order: RTMP players require rising timestamps.
+		if started && int16(pkt.SequenceNumber-last) <= 0 {
+			continue
+		}
+		last, started = pkt.SequenceNumber, true
 		if len(pkt.Payload) == 0 {
 			continue
 		}
@@ -231,9 +239,11 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 		_ = dep.Push(pkt.Payload, pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, emit)
 		if l := dep.Lost(); l != lost {
 			// A frame lost to the network: the following ones reference
-			// it, so ask for a fresh keyframe.
+			// it, so nothing is published until a fresh keyframe, which
+			// is asked for.
 			p.lost.Add(l - lost)
 			lost = l
+			ready = false
 			p.requestKeyframe()
 		}
 	}

@@ -174,7 +174,9 @@ func (s *Server) Stats() Stats {
 // the session resources; other paths go to the next handler.
 func (s *Server) Handler() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		path := c.Path()
+		// fiber's strings alias fasthttp's request buffer, which the next
+		// request reuses: anything a session keeps is cloned.
+		path := strings.Clone(c.Path())
 		switch {
 		case strings.HasPrefix(path, whipPrefix), strings.HasPrefix(path, whepPrefix), strings.HasPrefix(path, SessionPrefix):
 			if !s.started.Load() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +70,7 @@ func (s *Server) newSession(kind string, t target, c *fiber.Ctx, token string) (
 			IP:       remoteIP(fc.RemoteAddr()),
 			Agent:    string(fc.UserAgent()),
 			Referrer: string(fc.Referer()),
-			PageURL:  c.Get("Origin"),
+			PageURL:  strings.Clone(c.Get("Origin")),
 			Protocol: kind,
 			Query:    string(fc.QueryArgs().QueryString()),
 			URI:      fc.URI().String(),

@@ -46,11 +46,15 @@ func TestWHIPToWHEP(t *testing.T) {
 	})
 	play.mu.Lock()
 	for _, u := range play.units {
-		if rtph264.Type(u[len(u)-1]) != rtph264.NALIDR {
+		last := u[len(u)-1]
+		if rtph264.Type(last) != rtph264.NALIDR {
+			if len(u) != 1 || !bytes.Equal(last, testP(int(last[3]))) {
+				t.Errorf("frame unit differs: %x", u)
+			}
 			continue
 		}
-		if len(u) != 3 || !bytes.Equal(u[0], testSPS) || !bytes.Equal(u[1], testPPS) || !bytes.Equal(u[2][:3], testIDR(0)[:3]) {
-			t.Errorf("keyframe unit: %d NALs, want SPS, PPS, IDR", len(u))
+		if len(u) != 3 || !bytes.Equal(u[0], testSPS) || !bytes.Equal(u[1], testPPS) || !bytes.Equal(last, testIDR(int(last[3]))) {
+			t.Errorf("keyframe unit: %d NALs, want SPS, PPS, IDR, byte for byte", len(u))
 		}
 	}
 	if !bytes.Equal(play.opus[len(play.opus)-1], pub.opusData) {
@@ -210,4 +214,64 @@ func TestBadRequests(t *testing.T) {
 func offerFor(t testing.TB, w *whepPlayer) string {
 	t.Helper()
 	return w.pc.LocalDescription().SDP
+}
+
+// An RTMP-side publication (FLV AVC tags with the parameter sets only in
+// the sequence header, as ffmpeg sends them) reaches a WHEP player with
+// SPS and PPS put before each IDR.
+func TestRTMPPublishToWHEP(t *testing.T) {
+	st := startStack(t, Config{})
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+	pub, err := in.Streams().Publish("rtmpcam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for f := 0; ; f++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			// 300 bytes: its 4-byte AVCC length starts 00 00 01, which
+			// must not read as an Annex-B start code.
+			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 294)...)
+			if f%10 == 0 {
+				nal = testIDR(f)
+			}
+			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 40), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	play, status, body := startWHEP(t, st.base+"/whep/live/rtmpcam", "")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	testutil.WaitFor(t, waitLong, "two keyframes at the player", func() bool { _, idrs, _ := play.counts(); return idrs >= 2 })
+	play.mu.Lock()
+	defer play.mu.Unlock()
+	for _, u := range play.units {
+		last := u[len(u)-1]
+		if rtph264.Type(last) == rtph264.NALIDR && (len(u) != 3 || !bytes.Equal(u[0], testSPS) || !bytes.Equal(u[1], testPPS)) {
+			t.Fatalf("keyframe without its parameter sets: %d NALs", len(u))
+		}
+		if rtph264.Type(last) == rtph264.NALSlice && (len(u) != 1 || len(last) != 300) {
+			t.Fatalf("frame of %d NALs, %d bytes; want the 300-byte slice", len(u), len(last))
+		}
+	}
 }

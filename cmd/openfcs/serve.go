@@ -107,6 +107,9 @@ func h3TLS(c *tls.Config) *tls.Config {
 	return c
 }
 
+// rtcReadBuffer is the receive buffer asked for the WebRTC UDP port.
+const rtcReadBuffer = 4 << 20
+
 // port is one bound TCP address; proto names what it serves first ("rtmp",
 // "http" or "rtmps"; each serves every protocol through the Mux).
 type port struct {
@@ -172,6 +175,12 @@ func openPorts(cfg Config, tlsConf *tls.Config) (*ports, error) {
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("webrtc udp listen: %w", err)
+		}
+		if uc, ok := udp.(*net.UDPConn); ok {
+			// Every peer's packets queue on this one socket: a keyframe
+			// burst from many publishers must not overflow it while the
+			// reader is busy. The kernel caps it at net.core.rmem_max.
+			_ = uc.SetReadBuffer(rtcReadBuffer)
 		}
 		p.rtcUDP = udp
 		if rc.TCP != "" {

@@ -44,6 +44,7 @@ type Depacketizer struct {
 	seqOK   bool     // seq is meaningful
 	broken  bool     // the current unit lost a packet: drop it
 	lost    uint64   // units dropped for a gap or an error
+	late    uint64   // packets ignored as duplicates or too late
 	scratch [][]byte // STAP-A split buffer
 }
 
@@ -64,6 +65,11 @@ type AccessUnit struct {
 // missing or malformed.
 func (d *Depacketizer) Lost() uint64 { return d.lost }
 
+// Late returns how many packets were ignored because their sequence
+// number was not after the last one taken (duplicates, late
+// retransmissions, reordering).
+func (d *Depacketizer) Late() uint64 { return d.late }
+
 // Push adds one RTP packet's payload with its sequence number, timestamp
 // and marker bit, and calls emit for each access unit it completes: the
 // one the marker bit ends, and the previous one when a new timestamp shows
@@ -72,6 +78,12 @@ func (d *Depacketizer) Lost() uint64 { return d.lost }
 // progress is dropped and the depacketizer carries on with the next packet.
 func (d *Depacketizer) Push(payload []byte, seq uint16, ts uint32, marker bool, emit func(AccessUnit)) error {
 	d.Limits = d.Limits.withDefaults()
+	if d.seqOK && int16(seq-d.seq) <= 0 {
+		// A duplicate, or a retransmission arriving after the unit
+		// moved on: the unit it belonged to is already counted.
+		d.late++
+		return nil
+	}
 	gap := d.seqOK && seq != d.seq+1
 	d.seq, d.seqOK = seq, true
 	if d.started && ts != d.ts {

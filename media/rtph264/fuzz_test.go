@@ -102,3 +102,19 @@ func FuzzSplitAVCC(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitAnnexB checks that no unit is empty or holds a start code.
+func FuzzSplitAnnexB(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		nals, err := SplitAnnexB(nil, b, 1000)
+		if err != nil {
+			return
+		}
+		for _, n := range nals {
+			if len(n) == 0 || bytes.Contains(n, []byte{0, 0, 1}) {
+				t.Fatalf("unit %x", n)
+			}
+		}
+	})
+}

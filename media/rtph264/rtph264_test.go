@@ -241,3 +241,25 @@ func BenchmarkDepacketize(b *testing.B) {
 		ts += 3000
 	}
 }
+
+func TestSplitAnnexB(t *testing.T) {
+	t.Parallel()
+	// ffmpeg 5.1's tee muxer writes this into FLV tags.
+	b := []byte{0, 0, 0, 1}
+	b = append(append(b, sps...), 0, 0, 1)
+	b = append(append(b, pps...), 0, 0, 0, 1)
+	b = append(b, p1...)
+	if !IsAnnexB(b) || IsAnnexB(AppendAVCC(nil, sps)) {
+		t.Fatal("IsAnnexB")
+	}
+	nals, err := SplitAnnexB(nil, b, 10)
+	if err != nil || len(nals) != 3 || !bytes.Equal(nals[0], sps) || !bytes.Equal(nals[1], pps) || !bytes.Equal(nals[2], p1) {
+		t.Fatalf("got %x, %v", nals, err)
+	}
+	if _, err := SplitAnnexB(nil, b, 2); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("max NALs: %v", err)
+	}
+	if _, err := SplitAnnexB(nil, sps, 2); !errors.Is(err, ErrMalformed) {
+		t.Errorf("no start code: %v", err)
+	}
+}

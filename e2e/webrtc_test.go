@@ -1,0 +1,145 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ffmpeg publishes H.264 (no B-frames) and AAC over RTMP; a pion WHEP
+// client plays it over WebRTC, and the video it receives decodes in
+// ffprobe at the published size.
+func TestWebRTCPlayRTMPPublish(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(h264NoB[:len(h264NoB):len(h264NoB)], "-g", "25"), Audio: aacAudio}, 0)
+	t.Cleanup(func() { pub.stop(t) })
+	url := "http://" + srv.httpAddr + "/whep/live/cam"
+	var rec *whepRecorder
+	waitFor(t, 30*time.Second, "a WHEP session on the published stream", func() bool {
+		r, status, _ := startWHEPRecorder(t, url)
+		rec = r
+		return status == http.StatusCreated
+	})
+	waitFor(t, 60*time.Second, "3 s of video over WebRTC", func() bool { u, _ := rec.counts(); return u >= 75 })
+	path := rec.save(t)
+	mi := probe(t, path)
+	v := mi.stream("video")
+	if w, h := probeSize(t, path); v == nil || v.CodecName != "h264" || w != 320 || h != 240 {
+		t.Fatalf("ffprobe of the WebRTC video: %+v %dx%d", v, w, h)
+	}
+	if n := mi.frames("video"); n < 70 {
+		t.Errorf("ffprobe decoded %d frames, want 70 or more", n)
+	}
+	if mi.decodeErrors != "" {
+		t.Errorf("decoding the WebRTC video: %s", mi.decodeErrors)
+	}
+}
+
+// ffmpeg's default x264 has B-frames: a WHEP request is refused with a
+// reason naming them (a page then takes the WebSocket path).
+func TestWebRTCRefusesBFrames(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: h264BFrames, Audio: aacAudio}, 0)
+	t.Cleanup(func() { pub.stop(t) })
+	url := "http://" + srv.httpAddr + "/whep/live/cam"
+	var status int
+	var body string
+	waitFor(t, 30*time.Second, "a WHEP answer other than 404", func() bool {
+		_, status, body = startWHEPRecorder(t, url)
+		return status != http.StatusNotFound
+	})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(body, "B-frames") {
+		t.Fatalf("WHEP of a B-frame stream: %d %q, want 422 naming B-frames", status, body)
+	}
+}
+
+// A pion WHIP client publishes H.264 and G.711 mu-law; ffmpeg and rtmpdump
+// play the stream over RTMP and RTMPT and decode both tracks, and a pion
+// WHEP client plays it over WebRTC.
+func TestWebRTCWHIPPublish(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "pcm_mulaw")
+	srv := startServer(t, serverOpts{})
+	h264 := ffmpegFile(t, "in.h264", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "4",
+		"-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p",
+		"-x264-params", "sliced-threads=0", "-threads", "1", "-f", "h264")
+	mulaw := ffmpegFile(t, "in.ul", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "4", "-f", "mulaw")
+	url := "http://" + srv.httpAddr + "/whip/live/cam"
+	if _, status, body := startWHIPFile(t, url, "", h264, mulaw); status != http.StatusUnauthorized {
+		t.Fatalf("WHIP without a token: %d %q, want 401", status, body)
+	}
+	if _, status, body := startWHIPFile(t, url, "any", h264, mulaw); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %q", status, body)
+	}
+	waitFor(t, 30*time.Second, "the WHIP stream to carry frames", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc connected" })) > 0
+	})
+	dir := t.TempDir()
+	outs := map[string]string{}
+	for _, u := range []struct{ name, url string }{
+		{"ffmpeg-rtmp", srv.RTMPURL("live", "cam")},
+		{"ffmpeg-rtmpt", "rtmpt://" + srv.rtmpAddr + "/live/cam"},
+	} {
+		out := filepath.Join(dir, u.name+".flv")
+		outs[u.name] = out
+		cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", u.url, "-t", "3", "-c", "copy", "-f", "flv", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", u.name, err, b)
+		}
+	}
+	out := filepath.Join(dir, "rtmpdump.flv")
+	outs["rtmpdump"] = out
+	// rtmpdump of a live stream ends at -B with status 2 (incomplete
+	// download): the file is what counts.
+	_ = exec.Command("rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "3", "-o", out).Run()
+	for name, path := range outs {
+		mi := probe(t, path)
+		v, a := mi.stream("video"), mi.stream("audio")
+		if w, h := probeSize(t, path); v == nil || v.CodecName != "h264" || w != 320 || h != 240 || mi.frames("video") < 25 {
+			t.Errorf("%s: video %+v %dx%d, %d frames", name, v, w, h, mi.frames("video"))
+		}
+		if mi.decodeErrors != "" {
+			t.Errorf("%s: decoding: %s", name, mi.decodeErrors)
+		}
+		if a == nil || a.CodecName != "pcm_mulaw" || mi.frames("audio") < 25 {
+			t.Errorf("%s: audio %+v, %d frames", name, a, mi.frames("audio"))
+		}
+	}
+	rec, status, body := startWHEPRecorder(t, "http://"+srv.httpAddr+"/whep/live/cam")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %q", status, body)
+	}
+	waitFor(t, 30*time.Second, "video and G.711 over WHEP", func() bool { u, a := rec.counts(); return u >= 25 && a >= 50 })
+	if mi := probe(t, rec.save(t)); mi.frames("video") < 25 {
+		u, _ := rec.counts()
+		t.Errorf("WHEP video: ffprobe decoded %d frames of %d units; decoder said:\n%s", mi.frames("video"), u, mi.decodeErrors)
+	}
+	rec.mu.Lock()
+	acodec := rec.acodec
+	rec.mu.Unlock()
+	if acodec != "audio/PCMU" {
+		t.Errorf("WHEP audio codec %q, want audio/PCMU", acodec)
+	}
+}
+
+// probeSize is the width and height of the first video stream of path.
+func probeSize(t testing.TB, path string) (w, h int) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+		"-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	_, _ = fmt.Sscanf(strings.TrimSpace(string(out)), "%d,%d", &w, &h)
+	return w, h
+}
