@@ -15,6 +15,7 @@ import (
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
+	"github.com/openfcs/openfcs/webrtc"
 )
 
 // Engine is what the admin API needs of the engine. *instance.Manager
@@ -35,6 +36,7 @@ type Counters struct {
 	RTMP    func() rtmp.Stats
 	Tunnel  func() tunnel.Stats
 	Bridge  func() bridge.Stats
+	WebRTC  func() webrtc.Stats
 	Scripts func() ssas.ScriptStats
 	Process func() ProcessStats
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/openfcs/openfcs/sharedobject"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
+	"github.com/openfcs/openfcs/webrtc"
 )
 
 // The views: what the FMS commands and the REST routes answer, built from
@@ -56,6 +57,7 @@ type ServerStats struct {
 	SlowConsumers    uint64                   `json:"slow_consumers"` // players cut off
 	Tunnel           tunnel.Stats             `json:"rtmpt"`
 	Bridge           bridge.Stats             `json:"bridge"`
+	WebRTC           webrtc.Stats             `json:"webrtc"`
 	Scripts          ScriptCounters           `json:"scripts"`
 	ProcessStats
 }
@@ -260,6 +262,9 @@ func (s *Server) serverStats() ServerStats {
 	}
 	if f := s.Counters.Bridge; f != nil {
 		st.Bridge = f()
+	}
+	if f := s.Counters.WebRTC; f != nil {
+		st.WebRTC = f()
 	}
 	if f := s.Counters.Scripts; f != nil {
 		st.Scripts = scriptCounters(f())

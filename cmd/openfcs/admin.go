@@ -20,6 +20,7 @@ func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
 			RTMP:    s.rtmp.Stats,
 			Tunnel:  s.tun.Stats,
 			Bridge:  s.bridge.Stats,
+			WebRTC:  s.rtc.Stats,
 			Scripts: s.scripts.Stats,
 			Process: func() admin.ProcessStats {
 				return admin.ProcessStats{RSSBytes: procRSS(), HeapLiveBytes: heapLive(), GCs: gcCycles(),
