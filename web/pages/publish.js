@@ -68,7 +68,8 @@ async function publish() {
   const name = $('stream').value;
   ns.publish(name);
   const u = new URL($('uri').value.replace(/^rtmp:/, 'http:'));
-  $('p-play').textContent = `ffplay rtmp://${location.hostname}:1935${u.pathname}/${name}`;
+  // openfcs serves RTMP on its HTTP ports too (the first byte tells them apart).
+  $('p-play').textContent = `ffplay rtmp://${location.host}${u.pathname}/${name}`;
   $('p-state').textContent = 'starting';
 }
 
