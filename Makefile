@@ -5,6 +5,7 @@
 #   make e2e     only the end-to-end suite (real binary, ffmpeg, rtmpdump)
 #   make bench   benchmarks with allocation counts
 #   make fuzz    every fuzz target for FUZZTIME each
+#   make soak    200 mixed clients with churn for SOAK (default 1h); RSS, goroutines, fds must stay flat
 #   make lint    go vet + gofmt check + golangci-lint (pinned)
 
 SHELL := bash
@@ -31,6 +32,9 @@ ADMIN_TOKEN_FILE ?= bin/admin-token
 RUN_TLS_CERT   = $(if $(TLS_CERT),$(TLS_CERT),$(DEV_CERT))
 RUN_TLS_KEY    = $(if $(TLS_KEY),$(TLS_KEY),$(DEV_KEY))
 FUZZTIME      ?= 10s
+# make soak: how long, and the go test timeout around it.
+SOAK          ?= 1h
+SOAK_TIMEOUT  ?= 3h
 UNIT_TIMEOUT  ?= 10m
 E2E_TIMEOUT   ?= 30m
 E2E_PARALLEL  ?= 8
@@ -81,7 +85,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags "e2e soak" ./e2e/...
 
 fmt:
 	gofmt -w $(GOFILES)
@@ -118,6 +122,12 @@ e2e: deps
 	$(GO) test -race -tags e2e -count=1 -v -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./e2e/...
 
 test: deps vet fmt-check lint docs unit bench-once e2e
+
+# The soak test is behind the `soak` build tag, so neither make test nor make
+# e2e runs it. No -race: it measures the server as it runs in production
+# (built without -race by the test) under 200 clients of the test process.
+soak: deps
+	SOAK=$(SOAK) $(GO) test -tags 'e2e soak' -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./e2e/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -289,6 +290,8 @@ type serverOpts struct {
 	FDLimit int
 	// Bin, when set, is the server binary instead of the suite's -race one.
 	Bin string
+	// LogLevel is the server's --log-level; default debug.
+	LogLevel string
 }
 
 // server is a running openfcs process.
@@ -336,7 +339,7 @@ func startServer(t testing.TB, opts serverOpts) *server {
 		"--admin", "127.0.0.1:0",
 		"--apps", appsDir,
 		"--log-format", "json",
-		"--log-level", "debug",
+		"--log-level", cmp.Or(opts.LogLevel, "debug"),
 	}
 	if opts.Config != "" {
 		cfg := filepath.Join(dir, "openfcs.yaml")
