@@ -434,8 +434,15 @@ func startServerProcess(b *testing.B, bin string) *serverProcess {
 	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
 		b.Fatal(err)
 	}
+	// The load tool is a load generator on this host, the case
+	// listen.exempt_loopback is for: thousands of connections from
+	// 127.0.0.1 must not meet the per-address limits.
+	cfg := filepath.Join(b.TempDir(), "openfcs.yaml")
+	if err := os.WriteFile(cfg, []byte("listen:\n  exempt_loopback: true\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
 	s := &serverProcess{logs: &lockedBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--rtmp", "127.0.0.1:0", "--http", "", "--apps", apps, "--log-format", "json")
+	s.cmd = exec.Command(bin, "serve", "--rtmp", "127.0.0.1:0", "--http", "", "--apps", apps, "--log-format", "json", "--config", cfg)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		b.Fatal(err)
