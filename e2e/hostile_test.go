@@ -146,31 +146,16 @@ instance:
 	},
 }
 
-var (
-	hostileBinOnce sync.Once
-	hostileBin     string
-	hostileBinErr  error
-)
-
-// noRaceBin builds the server without -race, once per run.
+// noRaceBin builds the server without -race for the test (the build cache
+// makes a second build a link).
 func noRaceBin(t testing.TB) string {
 	t.Helper()
-	hostileBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "openfcs-e2e-norace-")
-		if err != nil {
-			hostileBinErr = err
-			return
-		}
-		hostileBin = filepath.Join(dir, "openfcs")
-		out, err := exec.Command("go", "build", "-o", hostileBin, "github.com/openfcs/openfcs/cmd/openfcs").CombinedOutput()
-		if err != nil {
-			hostileBinErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if hostileBinErr != nil {
-		t.Fatal(hostileBinErr)
+	bin := filepath.Join(t.TempDir(), "openfcs")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/openfcs/openfcs/cmd/openfcs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return hostileBin
+	return bin
 }
 
 // TestHostileClients runs every attack of hostileAttacks in turn (they
@@ -178,13 +163,13 @@ func noRaceBin(t testing.TB) string {
 func TestHostileClients(t *testing.T) {
 	requireEncoders(t, "libx264", "aac")
 	bin := noRaceBin(t)
-	t.Cleanup(func() { _ = os.RemoveAll(filepath.Dir(bin)) })
 	for _, a := range hostileAttacks {
 		t.Run(a.name, func(t *testing.T) { runHostile(t, a, bin) })
 	}
 }
 
 func runHostile(t *testing.T, a hostileAttack, bin string) {
+	t.Helper()
 	var apps []string
 	for app := range a.apps {
 		apps = append(apps, app)
@@ -395,6 +380,7 @@ func dialerFrom(src string) *net.Dialer {
 // instead of exiting, and once the sockets are gone a new player is
 // served.
 func idleSocketsAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	var conns []net.Conn
 	d := dialerFrom("127.0.0.1")
 	for range 512 {
@@ -427,6 +413,7 @@ func idleSocketsAttack(t *testing.T, h *hostileRig) {
 // what arrived, not what was declared, and closes them at the handshake
 // timeout.
 func declaredSizeAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	const n = 150
 	var payload []byte
 	payload = chunkHeader0(payload, 2, 0, 4, 1, 0)
@@ -458,6 +445,7 @@ func declaredSizeAttack(t *testing.T, h *hostileRig) {
 // tunnel.max_sessions_per_ip sessions and are answered 503 past that,
 // while an ffmpeg RTMPT player from another address is served.
 func openFloodAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	tr := &http.Transport{DialContext: dialerFrom("127.0.0.3").DialContext, MaxIdleConnsPerHost: 16}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
@@ -501,6 +489,7 @@ func openFloodAttack(t *testing.T, h *hostileRig) {
 // 558 bytes on the wire) to an application with a script. Each gets an
 // answer; the server neither dies nor grows.
 func referenceBombAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	for i := range 20 {
 		c := dialRaw(t, h.srv.rtmpAddr, 0)
 		if err := c.handshake(); err != nil {
@@ -533,6 +522,7 @@ func referenceBombAttack(t *testing.T, h *hostileRig) {
 // instances of an application whose script refuses everyone. The refused
 // instances go away; the server's goroutines and memory come back.
 func instanceFloodAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	d := dialerFrom("127.0.0.4")
 	cfg := rtmp.ClientConfig{Dial: func(ctx context.Context, u *url.URL) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", u.Host)
@@ -577,6 +567,7 @@ func instanceFloodAttack(t *testing.T, h *hostileRig) {
 // each (385 MB). The application and server budgets stop them: memory and
 // the disk stay bounded.
 func soFloodAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
 	// AMF strings are bounded at 1 MiB: four strings of 0.96 MB a value.
 	part := amf.String(strings.Repeat("x", 960_000))
 	value := amf.StrictArray(part, part, part, part)

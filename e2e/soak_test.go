@@ -110,7 +110,7 @@ func TestSoak(t *testing.T) {
 				case <-ctx.Done():
 					p.interrupt(t, 10*time.Second)
 				case <-p.done:
-					fail("rtmpdump", fmt.Errorf("ended: %v", p.err))
+					fail("rtmpdump", fmt.Errorf("ended: %w", p.err))
 				}
 			}
 		})
