@@ -3,7 +3,8 @@
 // memory, a connection aborted before it was accepted, timeouts. Like
 // net/http's Serve it sleeps 5 ms after the first such error, doubling to
 // 1 s while they go on; unlike it, it logs one line when the trouble
-// starts and one when it ends, not one per retry.
+// starts, one every LogEvery while it lasts and one when it ends, not one
+// per retry.
 package acceptretry
 
 import (
@@ -14,10 +15,11 @@ import (
 	"time"
 )
 
-// Delays of the back-off.
+// Delays of the back-off, and the interval of the "still failing" lines.
 const (
-	First = 5 * time.Millisecond
-	Max   = time.Second
+	First    = 5 * time.Millisecond
+	Max      = time.Second
+	LogEvery = 10 * time.Second
 )
 
 // Retry is the back-off state of one accept loop (its goroutine only).
@@ -28,6 +30,7 @@ type Retry struct {
 
 	delay   time.Duration
 	since   time.Time
+	logged  time.Time
 	errs    int
 	lastErr error
 }
@@ -53,9 +56,15 @@ func (r *Retry) Failed(err error, done <-chan struct{}) bool {
 	if !Temporary(err) {
 		return false
 	}
-	if r.errs == 0 {
-		r.since = time.Now()
+	now := time.Now()
+	switch {
+	case r.errs == 0:
+		r.since, r.logged = now, now
 		r.Log.Warn("accept failing: backing off until it passes", "listener", r.What, "err", err.Error())
+	case now.Sub(r.logged) >= LogEvery:
+		r.logged = now
+		r.Log.Warn("accept still failing", "listener", r.What, "errors", r.errs,
+			"for", now.Sub(r.since).Round(time.Millisecond), "err", err.Error())
 	}
 	r.errs++
 	r.lastErr = err
