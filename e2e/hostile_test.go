@@ -272,22 +272,24 @@ func (s serverSample) String() string {
 		mb(s.RSS), mb(s.HeapLive), s.Goroutines, s.OpenFDs, s.Sockets, s.PendingBytes)
 }
 
+// sample reads the admin API's server view (which, unlike adminJSON, may
+// fail: the server may be out of descriptors) and the server's RSS.
 func (h *hostileRig) sample(t testing.TB) serverSample {
 	t.Helper()
 	var s serverSample
-	c := http.Client{Timeout: 5 * time.Second}
-	defer c.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodGet, "http://"+h.srv.adminAddr+"/admin/api/v1/server", nil)
 	if err != nil {
-		return s
+		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
+	c := http.Client{Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
 	resp, err := c.Do(req)
 	if err != nil {
 		return s
 	}
 	defer resp.Body.Close()
-	if json.NewDecoder(resp.Body).Decode(&s) == nil {
+	if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&s) == nil {
 		s.ok = true
 	}
 	s.RSS = rssOf(h.pid)

@@ -222,7 +222,7 @@ sampling:
 			t.Errorf("the stats endpoint did not answer at %v", time.Since(start).Round(time.Second))
 			continue
 		}
-		st := getStats(t, srv.httpAddr)
+		st := getStats(t, srv)
 		samples = append(samples, soakSample{at: time.Since(start), serverSample: s, conns: st.RTMPConns, sessions: st.Tunnel.Sessions})
 	}
 	tick.Stop()
