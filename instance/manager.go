@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/media"
@@ -148,6 +149,8 @@ type Manager struct {
 	// counters of each application used since the start (monitor.go);
 	// entries are never removed: one per application folder.
 	counters map[string]*Counters
+	// soChanges counts shared-object version changes (monitor.go).
+	soChanges atomic.Uint64
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -307,6 +310,7 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		}
 		in = newInstance(m, app, inst)
 		in.sos.SetBudget(m.appBudgetLocked(app))
+		in.sos.SetChangeCounter(&m.soChanges)
 		in.quotas = m.quotasLocked(app)
 		if err := in.loadScript(m.loader); err != nil {
 			m.rememberFailure(app, err)

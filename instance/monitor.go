@@ -64,6 +64,11 @@ func (m *Manager) AppCounters(app string) CountersSnapshot {
 // on this server (media.Config.Totals).
 func (m *Manager) MediaTotals() media.TotalsSnapshot { return m.cfg.Media.Totals.Load() }
 
+// SharedObjectChanges returns how many times a shared object of this
+// server changed version (a client's or a script's change, delete or
+// clear).
+func (m *Manager) SharedObjectChanges() uint64 { return m.soChanges.Load() }
+
 // countAccepted counts an admitted client.
 func (in *Instance) countAccepted() {
 	in.ctr.accepted.Add(1)

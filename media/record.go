@@ -75,8 +75,9 @@ type Recorder struct {
 	stop  chan struct{}
 	done  chan struct{}
 
-	once sync.Once
-	err  error // set before done is closed
+	once   sync.Once
+	err    error   // set before done is closed
+	totals *Totals // Config.Totals, nil without
 }
 
 // Record starts recording the publication to path. It fails with an error
@@ -102,6 +103,11 @@ func (p *Publication) Record(path string, opts RecordOptions) (*Recorder, error)
 	}
 	rec.w = w
 	rec.sub = p.reg.Subscribe(p.st.name, SubscribeOptions{Lossless: true})
+	rec.totals = p.reg.cfg.Totals
+	if rec.totals != nil {
+		rec.totals.recordings.Add(1)
+		rec.totals.recording.Add(1)
+	}
 	go rec.run()
 	return rec, nil
 }
@@ -124,6 +130,14 @@ func (r *Recorder) Path() string { return r.w.path }
 
 func (r *Recorder) run() {
 	defer close(r.done)
+	if r.totals != nil {
+		defer func() {
+			r.totals.recording.Add(-1)
+			if r.err != nil {
+				r.totals.recordFailures.Add(1)
+			}
+		}()
+	}
 	var evs []Event
 	stopping := false
 	for {

@@ -101,6 +101,11 @@ type Totals struct {
 	bytes         atomic.Uint64
 	dropped       atomic.Uint64
 	slowConsumers atomic.Uint64
+	// Recordings are counted as they start and end, not when the
+	// publication ends.
+	recordings     atomic.Uint64
+	recordFailures atomic.Uint64
+	recording      atomic.Int64
 }
 
 // TotalsSnapshot is what Totals holds.
@@ -110,16 +115,24 @@ type TotalsSnapshot struct {
 	Bytes         uint64 // payload bytes they carried
 	Dropped       uint64 // video messages dropped for subscribers behind
 	SlowConsumers uint64 // subscribers cut off
+	// Recordings started, RecordFailures those that ended with an error,
+	// Recording those writing now.
+	Recordings     uint64
+	RecordFailures uint64
+	Recording      int64
 }
 
 // Load returns the totals so far.
 func (t *Totals) Load() TotalsSnapshot {
 	return TotalsSnapshot{
-		Publications:  t.publications.Load(),
-		Packets:       t.packets.Load(),
-		Bytes:         t.bytes.Load(),
-		Dropped:       t.dropped.Load(),
-		SlowConsumers: t.slowConsumers.Load(),
+		Publications:   t.publications.Load(),
+		Packets:        t.packets.Load(),
+		Bytes:          t.bytes.Load(),
+		Dropped:        t.dropped.Load(),
+		SlowConsumers:  t.slowConsumers.Load(),
+		Recordings:     t.recordings.Load(),
+		RecordFailures: t.recordFailures.Load(),
+		Recording:      t.recording.Load(),
 	}
 }
 

@@ -24,6 +24,7 @@ PACKAGES=(
 	"node nodejs"
 	"npm npm"
 	"/usr/bin/chromium chromium"
+	"prometheus prometheus"
 )
 
 # npm projects whose committed package-lock.json is installed with `npm ci`

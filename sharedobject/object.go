@@ -603,6 +603,7 @@ func (so *SharedObject) applyLocked(s *Session, cv uint32, events []wire.Event, 
 	}
 	if changed {
 		so.version = newVer
+		so.countChange()
 		so.markDirtyLocked()
 	}
 }

@@ -80,6 +80,9 @@ type Registry struct {
 	budget *Budget
 	// noClientCreate: a client's Use cannot create a persistent object.
 	noClientCreate atomic.Bool
+	// changes counts version changes of this registry's objects
+	// (SetChangeCounter); nil: not counted.
+	changes *atomic.Uint64
 
 	mu     sync.Mutex
 	sos    map[soKey]*SharedObject
@@ -108,6 +111,11 @@ func (r *Registry) Config() Config { return r.cfg }
 // application's budget, child of the server's). Call it before the
 // registry is used.
 func (r *Registry) SetBudget(b *Budget) { r.budget = b }
+
+// SetChangeCounter makes every version change of the registry's objects
+// add one to c (monitoring: changes per second over the server). Call it
+// before the registry is used.
+func (r *Registry) SetChangeCounter(c *atomic.Uint64) { r.changes = c }
 
 // SetClientPersistent sets whether a client's Use may create a persistent
 // object that is not in the store yet (default true). Existing ones can

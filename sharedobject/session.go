@@ -346,8 +346,16 @@ func (so *SharedObject) commitLocked(changed bool) {
 		return
 	}
 	so.version++
+	so.countChange()
 	so.markDirtyLocked()
 	so.kickLocked()
+}
+
+// countChange counts a version change for monitoring.
+func (so *SharedObject) countChange() {
+	if c := so.r.changes; c != nil {
+		c.Add(1)
+	}
 }
 
 // Send delivers handler(args...) to every subscriber (and to the
@@ -389,6 +397,7 @@ func (so *SharedObject) Unlock() int {
 		if so.lockDirty {
 			so.lockDirty = false
 			so.version++
+			so.countChange()
 			so.markDirtyLocked()
 		}
 		q := so.queue

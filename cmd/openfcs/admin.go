@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/openfcs/openfcs/admin"
+	"github.com/openfcs/openfcs/metrics"
 )
 
 // newAdmin builds the admin listener's HTTP server over the running
@@ -27,6 +28,15 @@ func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
 					OpenFDs: procFDs(), Sockets: s.mux.Open(), PendingBytes: s.rtmp.PendingBytes()}
 			},
 		},
+	}
+	a.Routes = map[string]http.Handler{
+		"GET /metrics": metrics.Handler(metrics.Sources{
+			Engine:  s.engine,
+			RTMP:    s.rtmp.Stats,
+			Tunnel:  s.tun.Stats,
+			Bridge:  s.bridge.Stats,
+			Scripts: s.scripts.Stats,
+		}),
 	}
 	return a.HTTPServer(a.Handler(), log)
 }
