@@ -84,6 +84,15 @@ session:
 		run: idleSocketsAttack,
 	},
 	{
+		name: "one-byte socket flood from one address",
+		// The admitted sockets must outlive the count below.
+		config: `
+session:
+  handshake_timeout: 30s
+`,
+		run: oneByteFloodAttack,
+	},
+	{
 		name: "150 messages declared at 16 MiB",
 		config: `
 session:
@@ -407,6 +416,50 @@ func idleSocketsAttack(t *testing.T, h *hostileRig) {
 	})
 	p := startRtmpdumpPlayer(t, h.srv.RTMPURL("live", "honest"))
 	waitFor(t, 30*time.Second, "a new player to be served after the attack", func() bool { return p.size() > 20<<10 })
+	p.interrupt(t, 10*time.Second)
+}
+
+// oneByteFloodAttack: 3,000 sockets from 127.0.0.5 that send one byte (an
+// RTMP C0) and wait. Past listen.max_conns_per_ip (1000) they are closed
+// at accept, so a player from another address is served while they hold
+// their places; before, 10,000 of them held every connection the server
+// allowed for the handshake timeout.
+func oneByteFloodAttack(t *testing.T, h *hostileRig) {
+	t.Helper()
+	d := dialerFrom("127.0.0.5")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range 3000 {
+		c, err := d.Dial("tcp", h.srv.rtmpAddr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", len(conns), err)
+		}
+		_, _ = c.Write([]byte{3})
+		conns = append(conns, c)
+	}
+	// Count the sockets the server closed at once.
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Second)
+	for _, c := range conns {
+		wg.Go(func() {
+			_ = c.SetReadDeadline(deadline)
+			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("one-byte flood: %d of %d sockets refused", refused.Load(), len(conns))
+	if n := refused.Load(); n < 2000 || n > 2100 {
+		t.Errorf("%d of 3000 one-byte sockets from one address refused; want the 2000 past max_conns_per_ip (1000), a few more if the accept rate bit", n)
+	}
+	p := startRtmpdumpPlayer(t, h.srv.RTMPURL("live", "honest"))
+	waitFor(t, 20*time.Second, "a player from another address to be served during the flood", func() bool { return p.size() > 20<<10 })
 	p.interrupt(t, 10*time.Second)
 }
 
