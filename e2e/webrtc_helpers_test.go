@@ -87,6 +87,8 @@ type whepRecorder struct {
 	units  int
 	audio  int
 	acodec string
+	// audioAt is when each audio packet arrived.
+	audioAt []time.Time
 	// waitKey: a unit was lost; nothing is kept until the next keyframe.
 	waitKey bool
 	wg      sync.WaitGroup
@@ -127,6 +129,7 @@ func (r *whepRecorder) read(tr *pion.TrackRemote) {
 		if tr.Kind() == pion.RTPCodecTypeAudio {
 			r.mu.Lock()
 			r.audio++
+			r.audioAt = append(r.audioAt, time.Now())
 			r.acodec = tr.Codec().MimeType
 			r.mu.Unlock()
 			continue

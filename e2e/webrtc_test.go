@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,6 +42,69 @@ func TestWebRTCPlayRTMPPublish(t *testing.T) {
 	if mi.decodeErrors != "" {
 		t.Errorf("decoding the WebRTC video: %s", mi.decodeErrors)
 	}
+	// The AAC became Opus, converted once for the stream by ffmpeg.
+	waitFor(t, 30*time.Second, "2 s of Opus", func() bool { _, a := rec.counts(); return a >= 100 })
+	rec.mu.Lock()
+	acodec := rec.acodec
+	rec.mu.Unlock()
+	if acodec != "audio/opus" {
+		t.Errorf("audio %q, want audio/opus", acodec)
+	}
+	if n := len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter started" && m["from"] == "aac" })); n != 1 {
+		t.Errorf("%d converter starts, want 1", n)
+	}
+}
+
+// Killing the converter mid-stream: it is restarted with a log line, the
+// player's audio resumes within 2 s and its video never stops.
+func TestWebRTCConverterRestart(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(h264NoB[:len(h264NoB):len(h264NoB)], "-g", "25"), Audio: aacAudio}, 0)
+	t.Cleanup(func() { pub.stop(t) })
+	url := "http://" + srv.httpAddr + "/whep/live/cam"
+	var rec *whepRecorder
+	waitFor(t, 30*time.Second, "a WHEP session on the published stream", func() bool {
+		r, status, _ := startWHEPRecorder(t, url)
+		rec = r
+		return status == http.StatusCreated
+	})
+	waitFor(t, 30*time.Second, "1 s of Opus", func() bool { _, a := rec.counts(); return a >= 50 })
+	starts := srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter started" })
+	if len(starts) != 1 {
+		t.Fatalf("%d converter starts", len(starts))
+	}
+	pid := int(starts[0]["pid"].(float64))
+	units0, _ := rec.counts()
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill converter %d: %v", pid, err)
+	}
+	waitFor(t, 30*time.Second, "the restart log line", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter exited; restarting" })) == 1
+	})
+	// The first packet after the kill that comes after a pause: packets
+	// already in flight at the kill do not count as resumed.
+	var resumed time.Time
+	waitFor(t, 30*time.Second, "audio after the restart", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for i := 1; i < len(rec.audioAt); i++ {
+			if rec.audioAt[i].After(killed) && rec.audioAt[i].Sub(rec.audioAt[i-1]) > 100*time.Millisecond {
+				resumed = rec.audioAt[i]
+				return true
+			}
+		}
+		return false
+	})
+	if gap := resumed.Sub(killed); gap > 2*time.Second {
+		t.Errorf("audio resumed %v after the converter was killed, want within 2 s", gap)
+	} else {
+		t.Logf("audio resumed %v after the converter was killed", gap.Round(time.Millisecond))
+	}
+	// Video went on meanwhile: a second of frames arrives after the kill.
+	waitFor(t, 30*time.Second, "video after the kill", func() bool { u, _ := rec.counts(); return u >= units0+25 })
 }
 
 // ffmpeg's default x264 has B-frames: a WHEP request is refused with a

@@ -48,6 +48,15 @@ type Config struct {
 	// keyframe, which a new viewer receives first so that its picture
 	// starts at once. Default 8 MiB.
 	GOPCacheBytes int `yaml:"gop_cache_bytes"`
+	// FFmpeg is the ffmpeg program that converts audio WebRTC cannot
+	// carry (AAC, MP3, Speex, Nellymoser, PCM) into Opus, one process
+	// per played stream (docs/webrtc.md#conversion). "off" disables
+	// conversion: such streams play without audio. Default "ffmpeg"
+	// (looked up in PATH when a stream first needs it).
+	FFmpeg string `yaml:"ffmpeg"`
+	// OpusBitrate is the bit rate of converted audio, bits per second.
+	// Default 64000.
+	OpusBitrate int `yaml:"opus_bitrate"`
 }
 
 // Defaults of the Config fields.
@@ -88,8 +97,17 @@ func (c Config) WithDefaults() Config {
 	if c.GOPCacheBytes <= 0 {
 		c.GOPCacheBytes = DefaultGOPCacheBytes
 	}
+	if c.FFmpeg == "" {
+		c.FFmpeg = "ffmpeg"
+	}
+	if c.OpusBitrate <= 0 {
+		c.OpusBitrate = 64000
+	}
 	return c
 }
+
+// Converts reports whether audio conversion is on.
+func (c Config) Converts() bool { return c.FFmpeg != "off" }
 
 // Enabled reports whether WebRTC runs at all.
 func (c Config) Enabled() bool { return c.UDP != "off" }

@@ -70,6 +70,10 @@ func (ss *session) preparePlay() *httpError {
 		// Opus, what WebRTC publishers send.
 		v.audioCodec = "opus"
 	}
+	if convertible[v.audioCodec] && ss.s.cfg.Converts() {
+		// The outlet's converter makes Opus of it.
+		v.audioCodec = "opus"
+	}
 	var capa pion.RTPCodecCapability
 	switch v.audioCodec {
 	case "opus":
@@ -176,6 +180,7 @@ type outlet struct {
 
 	ready   chan struct{} // closed after the first drain
 	cancel  context.CancelFunc
+	ctx     context.Context // the goroutine's
 	done    chan struct{}
 	bframes atomic.Bool
 	audio   atomic.Value // string: the stream's audio codec as audioCodec names it
@@ -195,6 +200,7 @@ type outlet struct {
 	gop      []*rtp.Packet
 	gopBytes int
 	gopFull  bool
+	conv     *converter // the audio's conversion to Opus, when it needs one
 	// framesSeen counts coded frames up to bframeProbe.
 	framesSeen int
 }
@@ -293,6 +299,12 @@ func (o *outlet) run(ctx context.Context) {
 	defer o.s.wg.Done()
 	defer close(o.done)
 	defer o.sub.Close()
+	defer func() {
+		if o.conv != nil {
+			o.conv.stop()
+		}
+	}()
+	o.ctx = ctx
 	evs := o.sub.Drain(nil)
 	first := true
 	for {
@@ -348,6 +360,17 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 	}
 	if codec != o.audioCodec() {
 		o.audio.Store(codec)
+	}
+	if convertible[codec] && o.s.cfg.Converts() {
+		if o.conv != nil && o.conv.from != codec {
+			o.conv.stop() // the publisher changed codec
+			o.conv = nil
+		}
+		if o.conv == nil {
+			o.conv = o.startConverter(o.ctx, codec)
+		}
+		o.conv.feed(pk.Payload, pk.Time, config)
+		return
 	}
 	if config || data == nil || len(data) == 0 {
 		return
