@@ -19,6 +19,11 @@ import (
 // a fake camera and microphone).
 const remoteScript = "browser/remote.mjs"
 
+// browserSlots bounds the Chromiums the browser-library tests run at
+// once: each decodes and encodes video, and the suite runs tests in
+// parallel on machines with few cores.
+var browserSlots = make(chan struct{}, 3)
+
 // browser is one Chromium under remote control: requests are JSON lines
 // on its stdin, answers JSON lines on its stdout, in order.
 type browser struct {
@@ -43,6 +48,8 @@ func startBrowser(t testing.TB) *browser {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("/usr/bin/chromium missing: run scripts/deps.sh (Debian package chromium)")
 	}
+	browserSlots <- struct{}{}
+	t.Cleanup(func() { <-browserSlots }) // after the browser's own cleanup below
 	r, w := io.Pipe()
 	b := &browser{t: t, in: w, out: make(chan string, 16)}
 	b.p = startProc(t, procOpts{Stdin: r, StdoutLine: func(line string) { b.out <- line }}, "node", remoteScript)

@@ -165,12 +165,21 @@ export class Publisher {
         if (done || gen !== this.generation) { frame?.close(); break; }
         if (st.first === null) st.first = { us: frame.timestamp, ms: performance.now() - this.origin };
         let ts = st.first.ms + (frame.timestamp - st.first.us) / 1000;
-        // Cameras deliver frames with jitter; players that rebuild a
-        // constant frame rate (ffmpeg, Flash) want at least one frame
-        // interval between two, so a frame that comes early is stamped a
-        // little late, by 200 ms at most.
+        // Cameras deliver frames with jitter, and in bursts when the
+        // machine is busy; players that rebuild a constant frame rate
+        // (ffmpeg, Flash) want at least one frame interval between two.
+        // A frame that comes early is stamped a little late, by 200 ms at
+        // most; one that would need more is not sent (timestamps never go
+        // back).
         const spaced = st.lastTs + 1000 / st.framerate;
-        if (ts < spaced && spaced - ts <= MAX_RESTAMP) ts = spaced;
+        if (ts < spaced) {
+          if (spaced - ts > MAX_RESTAMP) {
+            this.stats.droppedFrames++;
+            frame.close();
+            continue;
+          }
+          ts = spaced;
+        }
         st.lastTs = ts;
         const buffered = this.hooks.buffered();
         if (dropping ? buffered > LOW_WATER : buffered > HIGH_WATER || st.encoder.encodeQueueSize > 4) {
