@@ -782,3 +782,39 @@ func TestWebPlayRecorded(t *testing.T) {
 	b.wait(t, "play", fmt.Sprintf(`return window.openfcsPage.ns.decodedFrames > %d;`, before+25), 30*time.Second)
 	b.noProblems(t, "play")
 }
+
+// TestWebSecurePage: a page served over HTTPS connects with an rtmp://
+// URI through wss:// on its own port (the server logs rtmpwss, the
+// library reports it), calls the application, and publishes its camera
+// there (getUserMedia needs a secure page on any host but localhost).
+func TestWebSecurePage(t *testing.T) {
+	t.Parallel()
+	srv := startTunnelServer(t, "")
+	b := startBrowser(t)
+	b.open(t, "p", "https://"+srv.tlsAddr+"/")
+	var res struct {
+		Protocol string
+		Secure   bool
+		Started  bool
+	}
+	b.eval(t, "p", `
+const { NetConnection, NetStream } = await import('/openfcs.js');
+const nc = new NetConnection();
+await nc.connect('rtmp://' + location.host + '/live');
+const ns = new NetStream(nc);
+const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+ns.attachCamera(media.getVideoTracks()[0]);
+ns.attachAudio(media.getAudioTracks()[0], { codec: 'pcma' });
+let started = false;
+ns.addEventListener('netStatus', (e) => { if (e.info.code === 'NetStream.Publish.Start') started = true; });
+ns.publish('secure');
+for (let i = 0; i < 200 && !started; i++) await new Promise((r) => setTimeout(r, 50));
+return { protocol: nc.protocol, secure: isSecureContext, started };`, &res)
+	if res.Protocol != "rtmpwss" || !res.Secure || !res.Started {
+		t.Errorf("https page: %+v, want rtmpwss, a secure context and a started publish", res)
+	}
+	if !protoLogged(srv.server, "rtmpwss") {
+		t.Error("the server logged no rtmpwss connection")
+	}
+	b.noProblems(t, "p")
+}

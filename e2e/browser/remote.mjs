@@ -37,6 +37,8 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
   ],
   viewport: { width: 1100, height: 1400 },
+  // The tests' TLS ports have self-signed certificates.
+  ignoreHTTPSErrors: true,
 });
 
 const pages = new Map(); // name -> {page, problems}
