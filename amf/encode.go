@@ -36,6 +36,9 @@ type Encoder struct {
 	SwitchAll bool
 
 	lim Limits
+	// start is len(b) when the current Append call began: MaxBytes bounds
+	// what one call writes.
+	start int
 
 	// AMF0 body state.
 	n0     int      // complex values written so far in this body
@@ -98,6 +101,7 @@ func AppendAMF3(b []byte, v Value) ([]byte, error) {
 // On error b is returned unchanged.
 func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 	e.lim = e.Limits.resolved()
+	e.start = len(b)
 	e.expand = 0
 	out, err := e.write0(b, v, 0, false)
 	if err != nil {
@@ -115,6 +119,7 @@ func (e *Encoder) AppendAMF0(b []byte, v Value) ([]byte, error) {
 // is. On error b is returned unchanged.
 func (e *Encoder) AppendAMF0Switched(b []byte, v Value) ([]byte, error) {
 	e.lim = e.Limits.resolved()
+	e.start = len(b)
 	e.expand = 0
 	out, err := e.write0(b, v, 0, true)
 	if err != nil {
@@ -127,6 +132,7 @@ func (e *Encoder) AppendAMF0Switched(b []byte, v Value) ([]byte, error) {
 // returned unchanged.
 func (e *Encoder) AppendAMF3(b []byte, v Value) ([]byte, error) {
 	e.lim = e.Limits.resolved()
+	e.start = len(b)
 	e.resetAMF3()
 	out, err := e.write3(b, v, 0)
 	e.resetAMF3() // do not keep the value alive
@@ -134,6 +140,18 @@ func (e *Encoder) AppendAMF3(b []byte, v Value) ([]byte, error) {
 		return b, err
 	}
 	return out, nil
+}
+
+// room fails when n more bytes would take this call's output past
+// MaxBytes. A value can encode to far more than it was decoded from: an
+// AMF3 string repeated by reference is written whole at every repeat in
+// AMF0 (100 KB of AMF3 made 200 MB of AMF0), so the encoder checks before
+// it allocates what no message could carry.
+func (e *Encoder) room(b []byte, n int) error {
+	if len(b)-e.start+n > e.lim.MaxBytes {
+		return fmt.Errorf("amf: output past %d bytes: %w", e.lim.MaxBytes, ErrTooLarge)
+	}
+	return nil
 }
 
 func appendU16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
@@ -195,6 +213,9 @@ func (e *Encoder) write0(b []byte, v Value, depth int, switched bool) ([]byte, e
 		}
 		return append(b, m0Boolean, 0), nil
 	case KindString:
+		if err := e.room(b, 5+len(v.str)); err != nil {
+			return b, err
+		}
 		if len(v.str) <= math.MaxUint16 {
 			b = appendU16(append(b, m0String), uint16(len(v.str)))
 		} else {
@@ -207,6 +228,9 @@ func (e *Encoder) write0(b []byte, v Value, depth int, switched bool) ([]byte, e
 	case KindDate:
 		return append(appendF64(append(b, m0Date), v.num), 0, 0), nil
 	case KindXML, KindXMLDocument:
+		if err := e.room(b, 5+len(v.str)); err != nil {
+			return b, err
+		}
 		if uint64(len(v.str)) > math.MaxUint32 {
 			return b, fmt.Errorf("amf0: XML of %d bytes: %w", len(v.str), ErrTooLarge)
 		}
@@ -240,6 +264,9 @@ func (e *Encoder) complex0(b []byte, v Value, depth int, switched bool) ([]byte,
 	}
 	if depth >= e.lim.MaxDepth {
 		return b, fmt.Errorf("amf: nesting deeper than %d: %w", e.lim.MaxDepth, ErrTooDeep)
+	}
+	if err := e.room(b, 0); err != nil {
+		return b, err
 	}
 	if !e.ShareRepeats {
 		e.expand++
@@ -291,6 +318,9 @@ func (e *Encoder) complex0(b []byte, v Value, depth int, switched bool) ([]byte,
 	for _, p := range n.props {
 		if p.Key == "" || len(p.Key) > math.MaxUint16 {
 			return b, fmt.Errorf("amf0: property name of %d bytes cannot be encoded: %w", len(p.Key), ErrUnsupported)
+		}
+		if err := e.room(b, 2+len(p.Key)); err != nil {
+			return b, err
 		}
 		b = append(appendU16(b, uint16(len(p.Key))), p.Key...)
 		if b, err = e.write0(b, p.Value, depth+1, switched); err != nil {

@@ -48,6 +48,9 @@ func (e *Encoder) str3(b []byte, s string) ([]byte, error) {
 	if i, ok := e.strs.find(s); ok {
 		return appendU29(b, uint32(i)<<1), nil
 	}
+	if err := e.room(b, 4+len(s)); err != nil {
+		return b, err
+	}
 	b, err := inlineLen(b, len(s), "string length")
 	if err != nil {
 		return b, err
@@ -78,6 +81,9 @@ func (e *Encoder) write3(b []byte, v Value, depth int) ([]byte, error) {
 		m := byte(m3XML)
 		if v.kind == KindXMLDocument {
 			m = m3XMLDocument
+		}
+		if err := e.room(b, 5+len(v.str)); err != nil {
+			return b, err
 		}
 		b, err := inlineLen(append(b, m), len(v.str), "XML length")
 		if err != nil {
@@ -132,6 +138,9 @@ func (e *Encoder) complex3(b []byte, v Value, depth int) ([]byte, error) {
 	var err error
 	switch v.kind {
 	case KindByteArray:
+		if err := e.room(b, 4+len(n.bytes)); err != nil {
+			return b, err
+		}
 		if b, err = inlineLen(b, len(n.bytes), "ByteArray length"); err != nil {
 			return b, err
 		}

@@ -15,8 +15,9 @@ const (
 	// DefaultMaxElems bounds the total number of values decoded from one body,
 	// elements and properties included (docs/amf.md MaxValues).
 	DefaultMaxElems = 1_000_000
-	// DefaultMaxBytes bounds the size of one body handed to the decoder; it
-	// equals the default RTMP maximum message size.
+	// DefaultMaxBytes bounds the size of one body handed to the decoder,
+	// and what one encode call writes; it equals the default RTMP maximum
+	// message size.
 	DefaultMaxBytes = 16 << 20
 	// DefaultMaxExpand bounds the nodes written by a conversion that cannot
 	// use references (AMF0 encoding without ShareRepeats).
@@ -31,7 +32,7 @@ type Limits struct {
 	MaxRefs      int `yaml:"max_refs"`       // entries per reference table; default 1 000 000
 	MaxStringLen int `yaml:"max_string_len"` // bytes per string, XML text or ByteArray; default 1 MiB
 	MaxElems     int `yaml:"max_elems"`      // values per body (MaxValues in docs/amf.md); default 1 000 000
-	MaxBytes     int `yaml:"max_bytes"`      // bytes of input per decode call; default 16 MiB
+	MaxBytes     int `yaml:"max_bytes"`      // bytes of input per decode call, of output per encode call; default 16 MiB
 	MaxExpand    int `yaml:"max_expand"`     // complex nodes written without references; default 100 000
 }
 

@@ -3,7 +3,9 @@ package sharedobject
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -726,5 +728,44 @@ func TestLargeTickSplits(t *testing.T) {
 		}
 		sa.Close()
 		sb.Close()
+	})
+}
+
+// TestSendExpansionBomb: a send whose argument is 2,000 AMF3 references to
+// one 100 KB string (104 KB on the wire, 200 MB once written as AMF0 for
+// the subscribers) is refused with a status to its sender; nothing is
+// delivered, and the encoder stops at its 16 MiB bound (about 90 MB
+// allocated in all while its buffer doubles) instead of writing 200 MB.
+func TestSendExpansionBomb(t *testing.T) {
+	big := amf.String(string(make([]byte, 100_000)))
+	elems := make([]amf.Value, 2000)
+	for i := range elems {
+		elems[i] = big
+	}
+	bomb := amf.StrictArray(elems...)
+	synctest.Test(t, func(t *testing.T) {
+		r := newReg(t, Config{}, nil)
+		a, b := newClient(t, r), newClient(t, r)
+		_ = a.send(t, "s", false, 0, use)
+		_ = b.send(t, "s", false, 0, use)
+		a.take()
+		b.take()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := a.send(t, "s", false, 1, sendMsg("h", bomb)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 150<<20 {
+			t.Fatalf("refusing the send allocated %d MB", grew>>20)
+		}
+		want(t, "B", b.rec)
+		got := summary(a.take())
+		if len(got) != 1 || !strings.Contains(got[0], "status") {
+			t.Fatalf("sender got %q, want a status", got)
+		}
+		a.s.Close()
+		b.s.Close()
 	})
 }
