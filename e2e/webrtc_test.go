@@ -207,3 +207,112 @@ func probeSize(t testing.TB, path string) (w, h int) {
 	_, _ = fmt.Sscanf(strings.TrimSpace(string(out)), "%d,%d", &w, &h)
 	return w, h
 }
+
+// rtcPageStats is what whep.js's stats() reports.
+type rtcPageStats struct {
+	Mode           string  `json:"mode"`
+	Presented      int     `json:"presented"`
+	DTLSState      string  `json:"dtlsState"`
+	Pair           bool    `json:"pair"`
+	FramesReceived int     `json:"framesReceived"`
+	FramesDecoded  int     `json:"framesDecoded"`
+	FramesDropped  int     `json:"framesDropped"`
+	Width          int     `json:"width"`
+	Height         int     `json:"height"`
+	VideoCodec     string  `json:"videoCodec"`
+	AudioCodec     string  `json:"audioCodec"`
+	AudioEnergy    float64 `json:"audioEnergy"`
+}
+
+func readRTCPage(t testing.TB, b *browser, page string) rtcPageStats {
+	t.Helper()
+	var s rtcPageStats
+	b.eval(t, page, "return await window.openfcsWebRTC.stats()", &s)
+	return s
+}
+
+// ffmpeg publishes H.264 baseline and AAC over RTMP; Chromium plays it
+// over WebRTC (whep.html, a plain RTCPeerConnection): the transport is
+// WebRTC by getStats (DTLS connected, a nominated pair, H.264 and Opus
+// inbound), 90% or more of the frames published in a 4 s window are
+// decoded and kept, the picture is not black and the Opus is not silent.
+func TestWebRTCChromiumPlaysRTMP(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{
+		Video: []string{"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
+			"-g", "50", "-pix_fmt", "yuv420p", "-b:v", "500k"},
+		Audio: aacAudio,
+	}, 0)
+	t.Cleanup(func() { pub.stop(t) })
+	waitFor(t, 30*time.Second, "the stream", func() bool { return pub.frames() > 10 })
+	b := startBrowser(t)
+	b.open(t, "p", srv.pageURL("/whep.html?autoplay=1&path=live/cam"))
+	b.wait(t, "p", "return window.openfcsWebRTC.mode !== ''", time.Minute)
+	b.wait(t, "p", "const s = window.openfcsWebRTC.last; return s && s.framesDecoded > 25 && s.audioEnergy > 0", time.Minute)
+	s0 := readRTCPage(t, b, "p")
+	start := time.Now()
+	waitFor(t, 30*time.Second, "4 s of playback", func() bool { return time.Since(start) >= 4*time.Second })
+	s1 := readRTCPage(t, b, "p")
+	window := time.Since(start).Seconds()
+	t.Logf("WebRTC page: %+v; presented %d frames in %.1f s", s1, s1.Presented-s0.Presented, window)
+	if s1.Mode != "webrtc" || s1.DTLSState != "connected" || !s1.Pair {
+		t.Fatalf("transport: mode %q, DTLS %q, pair %v; want WebRTC", s1.Mode, s1.DTLSState, s1.Pair)
+	}
+	if s1.VideoCodec != "video/H264" || s1.AudioCodec != "audio/opus" || s1.Width != 320 || s1.Height != 240 {
+		t.Errorf("media: %s %dx%d, %s", s1.VideoCodec, s1.Width, s1.Height, s1.AudioCodec)
+	}
+	// Frames decoded and not dropped by the receiver: the figure WebRTC's
+	// statistics give. The <video>'s requestVideoFrameCallback count is
+	// logged too, but headless Chromium on a loaded machine skips
+	// compositor frames, so it is not the measure.
+	shown := (s1.FramesDecoded - s1.FramesDropped) - (s0.FramesDecoded - s0.FramesDropped)
+	if want := 0.9 * fps * window; float64(shown) < want {
+		t.Errorf("%d frames decoded and kept in %.1f s, want %.0f or more (90%% of %d fps)", shown, window, want, fps)
+	}
+	if s1.AudioEnergy <= s0.AudioEnergy {
+		t.Errorf("audio energy %v then %v: silent", s0.AudioEnergy, s1.AudioEnergy)
+	}
+	var luma float64
+	b.eval(t, "p", "return window.openfcsWebRTC.luma()", &luma)
+	if luma < 30 {
+		t.Errorf("mean luma %.1f: the picture is black", luma)
+	}
+	b.act(t, map[string]any{"op": "screenshot", "page": "p", "path": artifact(t, "whep.png")})
+	b.noProblems(t, "p")
+}
+
+// ffmpeg's default x264 has B-frames, which Chromium's WebRTC does not
+// decode: the same page takes the WebSocket path by itself, says why, and
+// the stream flows to it. (Whether openfcs.js then decodes a B-frame
+// stream joined mid-way is the browser library's matter: at the time of
+// writing its player decodes none of it, play.html included, so this test
+// checks the choice and the bytes, and logs the decoded count.)
+func TestWebRTCChromiumBFramesFallBack(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "aac")
+	srv := startServer(t, serverOpts{})
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: h264BFrames, Audio: aacAudio}, 0)
+	t.Cleanup(func() { pub.stop(t) })
+	waitFor(t, 30*time.Second, "the stream", func() bool { return pub.frames() > 10 })
+	b := startBrowser(t)
+	b.open(t, "p", srv.pageURL("/whep.html?autoplay=1&path=live/cam"))
+	b.wait(t, "p", "return window.openfcsWebRTC.mode !== ''", time.Minute)
+	var reason, mode string
+	b.eval(t, "p", "return window.openfcsWebRTC.reason", &reason)
+	b.eval(t, "p", "return window.openfcsWebRTC.mode", &mode)
+	if mode != "websocket" || !strings.Contains(reason, "B-frames") {
+		t.Fatalf("mode %q (reason %q), want the WebSocket path because of B-frames", mode, reason)
+	}
+	b.wait(t, "p", "return window.openfcsWebRTC.ns.info.byteCount > 100000", time.Minute)
+	var decoded int
+	b.eval(t, "p", "return window.openfcsWebRTC.ns.decodedFrames", &decoded)
+	t.Logf("over the WebSocket: %d frames decoded by openfcs.js", decoded)
+	// The refused WHEP POST is the page's one failed request; nothing else.
+	for _, p := range b.problems(t, "p") {
+		if !strings.Contains(p, "/whep/") && !strings.Contains(p, "422") {
+			t.Errorf("page problem: %s", p)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func TestHandler(t *testing.T) {
 		{"/play.html", 200, "text/html; charset=utf-8", "/pages/play.js"},
 		{"/publish.html", 200, "text/html; charset=utf-8", "/pages/publish.js"},
 		{"/chat.html", 200, "text/html; charset=utf-8", "/pages/chat.js"},
+		{"/whep.html", 200, "text/html; charset=utf-8", "/pages/whep.js"},
 		{"/test/amf.test.js", 404, "", ""},
 		{"/package.json", 404, "", ""},
 	}

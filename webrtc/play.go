@@ -201,6 +201,9 @@ type outlet struct {
 	gopBytes int
 	gopFull  bool
 	conv     *converter // the audio's conversion to Opus, when it needs one
+	// audioConfig is the last audio sequence header, which a converter
+	// started later needs first.
+	audioConfig []byte
 	// framesSeen counts coded frames up to bframeProbe.
 	framesSeen int
 }
@@ -362,12 +365,21 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 		o.audio.Store(codec)
 	}
 	if convertible[codec] && o.s.cfg.Converts() {
+		if config {
+			o.audioConfig = pk.Payload
+		}
 		if o.conv != nil && o.conv.from != codec {
 			o.conv.stop() // the publisher changed codec
 			o.conv = nil
 		}
 		if o.conv == nil {
+			if len(vs) == 0 {
+				return // nobody to convert for yet (a WHEP POST in progress)
+			}
 			o.conv = o.startConverter(o.ctx, codec)
+			if o.audioConfig != nil && !config {
+				o.conv.feed(o.audioConfig, pk.Time, true)
+			}
 		}
 		o.conv.feed(pk.Payload, pk.Time, config)
 		return
