@@ -326,6 +326,9 @@ func (p *flvPlayer) admit(ctx context.Context) (*instance.Instance, *instance.Cl
 		return nil, nil, http.StatusServiceUnavailable, "server shutting down"
 	case errors.Is(err, instance.ErrScript):
 		return nil, nil, http.StatusForbidden, "application script error"
+	case errors.Is(err, instance.ErrAccessDenied):
+		ae, _ := errors.AsType[*instance.AccessError](err)
+		return nil, nil, http.StatusForbidden, ae.Description
 	case err != nil:
 		return nil, nil, http.StatusBadRequest, err.Error()
 	}

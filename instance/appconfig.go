@@ -45,6 +45,10 @@ type AppConfig struct {
 	// and an onBWDone report (docs/rtmp.md#bandwidth-check); "off" answers a bare
 	// _result.
 	BandwidthDetection string `yaml:"bandwidth_detection"`
+	// Access admits clients, publishers and players without a script
+	// (docs/operations.md#access-control): address ranges, keys, signed
+	// tokens, an HTTP hook.
+	Access AccessConfig `yaml:"access"`
 }
 
 // AppSharedObjects is the shared_objects section of application.yaml.
@@ -156,6 +160,13 @@ func ParseAppConfig(raw []byte) (AppConfig, error) {
 			return AppConfig{}, fmt.Errorf("%s: bandwidth_detection %q: want native or off", AppConfigFile, c.BandwidthDetection)
 		}
 	}
+	if n, ok := top["access"]; ok {
+		a, err := parseAccess(&n)
+		if err != nil {
+			return AppConfig{}, fmt.Errorf("%s: access: %w", AppConfigFile, err)
+		}
+		c.Access = a
+	}
 	if n, ok := top["config"]; ok {
 		sc, err := parseScriptConfig(&n)
 		if err != nil {
@@ -230,12 +241,17 @@ func (in *Instance) AppConfig() (AppConfig, error) {
 // appConfig also reports whether this caller is the first to see this
 // version of the file (so a broken file is logged once).
 func (in *Instance) appConfig() (AppConfig, bool, error) {
-	dir := filepath.Join(in.m.cfg.AppsDir, in.App)
+	return in.appCfg.get(filepath.Join(in.m.cfg.AppsDir, in.App))
+}
+
+// get returns the parsed application.yaml of the application folder dir,
+// parsing it again only when the file changed, and whether this caller is
+// the first to see this version of it.
+func (c *appConfigCache) get(dir string) (AppConfig, bool, error) {
 	var key appConfigKey
 	if fi, err := os.Stat(filepath.Join(dir, AppConfigFile)); err == nil {
 		key = appConfigKey{exists: true, size: fi.Size(), mtime: fi.ModTime()}
 	}
-	c := &in.appCfg
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.ok || c.key != key {
@@ -245,6 +261,21 @@ func (in *Instance) appConfig() (AppConfig, bool, error) {
 	first := !c.warned
 	c.warned = true
 	return c.cfg, first, c.err
+}
+
+// mentionsAccess reports whether dir's application.yaml has a line that
+// starts an access section, for a file too broken to parse.
+func mentionsAccess(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, AppConfigFile))
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(strings.TrimSpace(line), "access") {
+			return true
+		}
+	}
+	return false
 }
 
 // AppConfigOrDefaults returns the instance's application.yaml, or the

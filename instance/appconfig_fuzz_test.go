@@ -24,6 +24,8 @@ func FuzzParseAppConfig(f *testing.F) {
 		"config:\n  greeting: hello\n  max: 10\n  open: true\n  none:\n",
 		"config: {a: {b: 1}}\n",
 		"config: {}\nrecord: {live: record}\n",
+		"access:\n  allow: [10.0.0.0/8, 192.0.2.1]\n  deny: [\"10.1.0.0/16\"]\n  publish_keys: [k1]\n  jwt: {secret: 0123456789abcdef0123456789abcdef, play: true}\n  hook: {url: \"http://127.0.0.1:1/h\", timeout: 2s, events: [publish]}\n",
+		"access:\n  alow: [10.0.0.0/8]\n",
 	} {
 		f.Add([]byte(s))
 	}

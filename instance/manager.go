@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +152,12 @@ type Manager struct {
 	counters map[string]*Counters
 	// soChanges counts shared-object version changes (monitor.go).
 	soChanges atomic.Uint64
+	// appCfgs caches each application's application.yaml for the
+	// checks made before an instance exists (access.go).
+	appCfgs map[string]*appConfigCache
+	// hookClient posts to access hooks; each request has its own
+	// timeout.
+	hookClient *http.Client
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -167,7 +174,8 @@ func NewManager(cfg Config, log *slog.Logger) *Manager {
 	m := &Manager{cfg: cfg, log: log, instances: map[string]*Instance{}, perApp: map[string]int{},
 		soBudget:   sharedobject.NewBudget("server", cfg.SharedObjects.ServerBudget),
 		appBudgets: map[string]*sharedobject.Budget{}, quotas: map[string]*appQuotas{},
-		counters: map[string]*Counters{}}
+		counters: map[string]*Counters{}, appCfgs: map[string]*appConfigCache{},
+		hookClient: &http.Client{}}
 	// The server's disk budget counts the files every application already
 	// has, not only those of the applications used since the start.
 	if ents, err := os.ReadDir(cfg.AppsDir); err == nil {
@@ -244,6 +252,9 @@ func (m *Manager) SharedObjectUsage(app string) sharedobject.Usage {
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
 
+// appDir is the folder of application app.
+func (m *Manager) appDir(app string) string { return filepath.Join(m.cfg.AppsDir, app) }
+
 // AppExists reports whether an application folder exists.
 func (m *Manager) AppExists(app string) bool {
 	if CheckName(app, false) != nil {
@@ -286,6 +297,9 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 		return nil, nil, fmt.Errorf("%w: %q", ErrInvalidApp, app)
 	}
 	if err := CheckName(inst, true); err != nil {
+		return nil, nil, err
+	}
+	if err := m.checkConnect(app, inst, info); err != nil {
 		return nil, nil, err
 	}
 	key := app + "/" + inst

@@ -368,10 +368,29 @@ type clientPub struct {
 // CheckPlay reports whether c may play stream: its readAccess must allow
 // it. The error is a *status.Error with the code to send.
 func (in *Instance) CheckPlay(c *Client, stream string) error {
+	return in.CheckPlayQuery(c, stream, "")
+}
+
+// CheckPlayQuery is CheckPlay for a stream name that came with a query
+// string ("cam?key=k1"): the application's access section
+// (docs/operations.md#access-control) may want a key or a token from it.
+func (in *Instance) CheckPlayQuery(c *Client, stream, query string) error {
 	if !c.CanRead(stream) {
 		return &status.Error{Code: status.PlayFailed, Description: "No read access to " + stream + "."}
 	}
+	if err := in.checkStream(c, HookPlay, stream, query, status.PlayFailed); err != nil {
+		return accessStatus(err)
+	}
 	return nil
+}
+
+// accessStatus turns an access refusal into the status error transports
+// send.
+func accessStatus(err error) error {
+	if ae, ok := errors.AsType[*AccessError](err); ok {
+		return &status.Error{Code: ae.Code, Description: ae.Description, Err: err}
+	}
+	return err
 }
 
 // PublishRequest is a client's publish as the engine and the script see
@@ -394,6 +413,9 @@ func (in *Instance) CheckPublish(c *Client, req PublishRequest) error {
 	if req.Type == "" {
 		req.Type = "live"
 	}
+	if err := in.checkStream(c, HookPublish, stream, req.Query, status.PublishBadName); err != nil {
+		return accessStatus(err)
+	}
 	if in.script != nil {
 		if err := in.script.Publish(c, req); err != nil {
 			return &status.Error{Code: status.PublishBadName, Description: err.Error()}
@@ -409,6 +431,7 @@ func (in *Instance) Unpublished(c *Client, stream string) {
 		delete(in.pubs, stream)
 	}
 	in.mu.Unlock()
+	in.notifyUnpublish(c, stream)
 	if in.script != nil {
 		in.script.Unpublish(c, stream)
 	}

@@ -244,6 +244,11 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	case errors.Is(err, instance.ErrShutdown):
 		c.rejectAndClose(cmd.Txn, status.ConnectAppShutdown, "The application is shutting down.")
 		return nil
+	case errors.Is(err, instance.ErrAccessDenied): // the application's access section (docs/operations.md#access-control)
+		ae, _ := errors.AsType[*instance.AccessError](err)
+		c.log.Info("connect rejected", "app", app, "instance", instName, "err", err)
+		c.rejectAndClose(cmd.Txn, ae.Code, ae.Description)
+		return nil
 	case errors.Is(err, instance.ErrTooManyInstances):
 		c.rejectAndClose(cmd.Txn, status.ConnectRejected, "Too many application instances.")
 		return nil
@@ -397,13 +402,13 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	}
 	ns.stop(c, false)
 	c.stopped(ns)
-	name, _, err := instance.StreamName(raw)
+	name, query, err := instance.StreamName(raw)
 	if err != nil {
 		c.sendStatus(sid, status.PlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return
 	}
-	if !c.checkPlay(sid, name) { // readAccess (peer.go)
+	if !c.checkPlay(sid, name, query) { // readAccess and the access section (peer.go)
 		return
 	}
 	it, reset := playArgs(startV, lenV, resetV)

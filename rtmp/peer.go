@@ -342,9 +342,10 @@ func (c *conn) checkPublish(sid uint32, req instance.PublishRequest) bool {
 	return true
 }
 
-// checkPlay asks the engine whether the client may play name.
-func (c *conn) checkPlay(sid uint32, name string) bool {
-	if err := c.inst.CheckPlay(c.client, name); err != nil {
+// checkPlay asks the engine whether the client may play name (query:
+// what followed "?" in the name the client sent).
+func (c *conn) checkPlay(sid uint32, name, query string) bool {
+	if err := c.inst.CheckPlayQuery(c.client, name, query); err != nil {
 		c.log.Info("play refused", "stream", name, "err", err)
 		c.sendStatus(sid, statusCode(err, status.PlayFailed), statusDesc(err),
 			amf.Prop{Key: "details", Value: amf.String(name)}, c.clientProp())
@@ -372,7 +373,7 @@ func statusDesc(err error) string {
 // into it (Stream.record, Stream.send).
 func (c *conn) published(sid uint32, name string) {
 	p := c.peer()
-	if p == nil || !c.inst.HasScript() {
+	if p == nil {
 		return
 	}
 	p.mu.Lock()

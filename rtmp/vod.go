@@ -57,14 +57,14 @@ func (c *conn) appendVOD(ns *netStream, raw string, startV, lenV, resetV amf.Val
 	if reset || ns.play == nil || ns.play.pb == nil {
 		return false
 	}
-	name, _, err := instance.StreamName(raw)
+	name, query, err := instance.StreamName(raw)
 	if err != nil {
 		c.log.Info("playlist item refused", "stream", raw, "err", err)
 		c.sendStatus(ns.id, status.PlayStreamNotFound, "Failed to play "+raw+"; stream not found.",
 			amf.Prop{Key: "details", Value: amf.String(raw)}, c.clientProp())
 		return true
 	}
-	if !c.checkPlay(ns.id, name) {
+	if !c.checkPlay(ns.id, name, query) {
 		return true
 	}
 	it.Name = name
