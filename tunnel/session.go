@@ -371,8 +371,14 @@ func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.peerErr != nil {
-		return nil // nobody reads any more; the response says so
+	if s.peerErr != nil {
+		return nil // the client has gone: nothing is answered any more
+	}
+	if s.closed {
+		// Nobody reads any more, but the numbers still count: respond
+		// hands the last output (a rejection's _error) only to a request
+		// in sequence, and then the closing byte that ends the client.
+		body = nil
 	}
 	if !s.started {
 		s.started, s.next = true, seq

@@ -257,24 +257,55 @@ func TestExpiry(t *testing.T) {
 
 // TestServerSideCloseDeliversPendingOutput: when the RTMP session ends
 // with output queued (a rejection's _error), the next polls deliver it,
-// then answer 0x00 (session ending), then the id is gone.
+// then answer 0x00 (session ending), then the id is gone. The polls after
+// the close still count in the sequence: before, a session closed after
+// its first request answered every later one with a polling byte only,
+// so the _error never left and a client still sending (a flooder cut off
+// by the server) kept the session alive for as long as it polled.
 func TestServerSideCloseDeliversPendingOutput(t *testing.T) {
-	s, c := newUnitServer(t, Config{})
-	id, nc := openSession(t, s, c)
-	_, _ = nc.Write([]byte("_error"))
-	_ = nc.Close()
-	if _, err := nc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("write after close: %v", err)
-	}
-	steps := []struct {
-		code int
+	type poll struct {
+		kind Kind
 		body string
-	}{{200, "\x01_error"}, {200, "\x00"}, {404, ""}}
-	for i, st := range steps {
-		code, b := do(s, KindIdle, id, uint64(i), []byte{0})
-		if code != st.code || string(b) != st.body {
-			t.Fatalf("poll %d: %d %q, want %d %q", i, code, b, st.code, st.body)
-		}
+		code int
+		want string
+	}
+	for _, tc := range []struct {
+		name   string
+		before []step // requests applied before the RTMP session ends
+		polls  []poll
+	}{
+		{name: "closed before the first poll",
+			polls: []poll{{KindIdle, "\x00", 200, "\x01_error"}, {KindIdle, "\x00", 200, "\x00"}, {KindIdle, "\x00", 404, ""}}},
+		{name: "rejected after its connect's send",
+			before: []step{{KindSend, 0, "connect"}},
+			polls:  []poll{{KindIdle, "\x00", 200, "\x01_error"}, {KindIdle, "\x00", 200, "\x00"}, {KindIdle, "\x00", 404, ""}}},
+		{name: "cut off while still sending",
+			before: []step{{KindSend, 0, "connect"}, {KindSend, 1, "flood"}},
+			polls:  []poll{{KindSend, "more", 200, "\x01_error"}, {KindSend, "more", 200, "\x00"}, {KindSend, "more", 404, ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newUnitServer(t, Config{})
+			id, nc := openSession(t, s, c)
+			seq := uint64(0)
+			for _, st := range tc.before {
+				if code, _ := do(s, st.kind, id, st.seq, []byte(st.body)); code != 200 {
+					t.Fatalf("%v %d: %d", st.kind, st.seq, code)
+				}
+				seq = st.seq + 1
+			}
+			_ = readAvailable(t, nc)
+			_, _ = nc.Write([]byte("_error"))
+			_ = nc.Close()
+			if _, err := nc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("write after close: %v", err)
+			}
+			for i, p := range tc.polls {
+				code, b := do(s, p.kind, id, seq+uint64(i), []byte(p.body))
+				if code != p.code || string(b) != p.want {
+					t.Fatalf("poll %d: %d %q, want %d %q", i, code, b, p.code, p.want)
+				}
+			}
+		})
 	}
 }
 
