@@ -218,7 +218,6 @@ func accessUnits(b []byte) [][]byte {
 type whipFilePublisher struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
-	loc  string
 }
 
 func startWHIPFile(t testing.TB, url, token, h264Path, mulawPath string) (*whipFilePublisher, int, string) {

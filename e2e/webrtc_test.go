@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +21,7 @@ func TestWebRTCPlayRTMPPublish(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
-	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(h264NoB[:len(h264NoB):len(h264NoB)], "-g", "25"), Audio: aacAudio}, 0)
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(slices.Clip(h264NoB), "-g", "25"), Audio: aacAudio}, 0)
 	t.Cleanup(func() { pub.stop(t) })
 	url := "http://" + srv.httpAddr + "/whep/live/cam"
 	var rec *whepRecorder
@@ -61,7 +62,7 @@ func TestWebRTCConverterRestart(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
-	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(h264NoB[:len(h264NoB):len(h264NoB)], "-g", "25"), Audio: aacAudio}, 0)
+	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: append(slices.Clip(h264NoB), "-g", "25"), Audio: aacAudio}, 0)
 	t.Cleanup(func() { pub.stop(t) })
 	url := "http://" + srv.httpAddr + "/whep/live/cam"
 	var rec *whepRecorder

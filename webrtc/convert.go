@@ -175,12 +175,12 @@ func (c *converter) once(ctx context.Context) error {
 			}
 		}
 	})
-	readErr := c.read(stdout)
+	readErr := c.read(stdout) // never nil: io.EOF when ffmpeg closed its output
 	close(procDone)
 	_ = cmd.Process.Kill() // the reader ended first: ffmpeg is stuck or its output broke
 	waitErr := cmd.Wait()
 	wg.Wait()
-	if waitErr == nil && readErr != nil && !errors.Is(readErr, io.EOF) {
+	if waitErr == nil && !errors.Is(readErr, io.EOF) {
 		waitErr = readErr
 	}
 	if tail := bytes.TrimSpace(stderr.Bytes()); len(tail) > 0 && waitErr != nil {

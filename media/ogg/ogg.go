@@ -49,15 +49,13 @@ type Reader struct {
 	serial  uint32
 	haveSer bool
 
-	hdr   [headerSize]byte
-	segs  [255]byte
-	page  []byte // the current page's body
-	lace  []byte // segment sizes of the current page still to read
-	gran  int64
-	pkt   []byte // the packet being assembled
-	bad   bool   // the packet being assembled lost its beginning
-	first bool   // the current page's first packet
-	cont  bool   // the current page continues a packet
+	hdr  [headerSize]byte
+	segs [255]byte
+	page []byte // the current page's body
+	lace []byte // segment sizes of the current page still to read
+	gran int64
+	pkt  []byte // the packet being assembled
+	bad  bool   // the packet being assembled lost its beginning
 }
 
 // NewReader reads from r; packets over maxPacket bytes fail with
