@@ -20,6 +20,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
@@ -138,17 +139,17 @@ func TestFLVPlaysLiveStream(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			st := startStack(t, stackOpts{})
 			pc := dialRTMP(t, st.url("rtmp", "live"))
-			ps := publish(t, pc, "s")
-			write(t, ps, media.Packet{Kind: media.Data, Payload: metadata()})
-			write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-			write(t, ps, media.Packet{Kind: media.Audio, Payload: aacConfig})
+			ps := rtmptest.Publish(t, pc, "s")
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Data, Payload: metadata()})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
 			const base = 1_000_000 // the publisher's clock is well past 0
 			for i := range 30 {
-				p := interframe(byte(i), 500)
+				p := rtmptest.Interframe(byte(i), 500)
 				if i%20 == 0 {
-					p = keyframe(byte(i), 2000)
+					p = rtmptest.Keyframe(byte(i), 2000)
 				}
-				write(t, ps, media.Packet{Kind: media.Video, Time: base + uint32(40*i), Payload: p})
+				rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: base + uint32(40*i), Payload: p})
 			}
 			barrier(t, pc)
 
@@ -176,27 +177,27 @@ func TestFLVPlaysLiveStream(t *testing.T) {
 			if tags[0].typ != flv.TagScript || !bytes.Equal(tags[0].data, metadata()) {
 				t.Errorf("tag 0: type %d %q, want the onMetaData", tags[0].typ, tags[0].data)
 			}
-			if tags[1].typ != flv.TagVideo || !bytes.Equal(tags[1].data, avcConfig) || tags[1].time != 0 {
+			if tags[1].typ != flv.TagVideo || !bytes.Equal(tags[1].data, rtmptest.AVCConfig) || tags[1].time != 0 {
 				t.Errorf("tag 1: %+v, want the AVC config at 0", tags[1])
 			}
-			if tags[2].typ != flv.TagAudio || !bytes.Equal(tags[2].data, aacConfig) || tags[2].time != 0 {
+			if tags[2].typ != flv.TagAudio || !bytes.Equal(tags[2].data, rtmptest.AACConfig) || tags[2].time != 0 {
 				t.Errorf("tag 2: %+v, want the AAC config at 0", tags[2])
 			}
 			// The GOP starts at the keyframe of i = 20, rebased to 0.
 			for k, tag := range tags[3:] {
 				i := 20 + k
-				want := interframe(byte(i), 500)
+				want := rtmptest.Interframe(byte(i), 500)
 				if i == 20 {
-					want = keyframe(byte(i), 2000)
+					want = rtmptest.Keyframe(byte(i), 2000)
 				}
 				if tag.typ != flv.TagVideo || tag.time != uint32(40*k) || !bytes.Equal(tag.data, want) {
 					t.Fatalf("GOP tag %d: type %d time %d, %d bytes; want video at %d", k, tag.typ, tag.time, len(tag.data), 40*k)
 				}
 			}
 			// Live from here on.
-			write(t, ps, media.Packet{Kind: media.Video, Time: base + 40*30, Payload: interframe(30, 500)})
-			write(t, ps, media.Packet{Kind: media.Audio, Time: base + 40*30, Payload: []byte{0xaf, 0x01, 7}})
-			for _, want := range []flvTag{{flv.TagVideo, 400, interframe(30, 500)}, {flv.TagAudio, 400, []byte{0xaf, 0x01, 7}}} {
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: base + 40*30, Payload: rtmptest.Interframe(30, 500)})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: base + 40*30, Payload: []byte{0xaf, 0x01, 7}})
+			for _, want := range []flvTag{{flv.TagVideo, 400, rtmptest.Interframe(30, 500)}, {flv.TagAudio, 400, []byte{0xaf, 0x01, 7}}} {
 				tag, err := body.next()
 				if err != nil {
 					t.Fatal(err)
@@ -266,7 +267,7 @@ func (s *guardScript) Stop(string)                                             {
 func TestFLVRefusals(t *testing.T) {
 	st := startStack(t, stackOpts{loader: guardLoader{}})
 	pub := dialRTMP(t, st.url("rtmp", "live"))
-	write(t, publish(t, pub, "s"), media.Packet{Kind: media.Video, Payload: avcConfig})
+	rtmptest.Write(t, rtmptest.Publish(t, pub, "s"), media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 	gp, err := rtmp.Dial(testutil.Context(t, 10*time.Second), st.url("rtmp", "guarded"), rtmp.ClientConfig{})
 	if err == nil {
 		_ = gp.Close()
@@ -344,8 +345,8 @@ func TestFLVAdmittedByScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	pub.Write(&media.Packet{Kind: media.Video, Payload: avcConfig})
-	pub.Write(&media.Packet{Kind: media.Video, Payload: keyframe(1, 100)})
+	pub.Write(&media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+	pub.Write(&media.Packet{Kind: media.Video, Payload: rtmptest.Keyframe(1, 100)})
 
 	conn, err := net.Dial("tcp", st.addr)
 	if err != nil {
@@ -366,7 +367,7 @@ func TestFLVAdmittedByScript(t *testing.T) {
 	if body.flags != flv.FlagVideo {
 		t.Errorf("flags %#x, want video only", body.flags)
 	}
-	for _, want := range [][]byte{avcConfig, keyframe(1, 100)} {
+	for _, want := range [][]byte{rtmptest.AVCConfig, rtmptest.Keyframe(1, 100)} {
 		tag, err := body.next()
 		if err != nil || !bytes.Equal(tag.data, want) {
 			t.Fatalf("tag %x, %v", tag.data, err)
@@ -398,9 +399,9 @@ func TestFLVSlowConsumer(t *testing.T) {
 		inherited: Inherited{WriteTimeout: 500 * time.Millisecond},
 		media:     media.Config{SlowConsumerAfter: 500 * time.Millisecond, QueueBytes: 256 << 10},
 	})
-	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-	write(t, ps, media.Packet{Kind: media.Video, Payload: keyframe(0, 1000)})
+	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.Keyframe(0, 1000)})
 
 	// The stalled player: a tiny receive buffer, and it never reads.
 	stalled, err := net.Dial("tcp", st.addr)
@@ -444,9 +445,9 @@ func TestFLVSlowConsumer(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			p := interframe(byte(i), 20000)
+			p := rtmptest.Interframe(byte(i), 20000)
 			if i%25 == 0 {
-				p = keyframe(byte(i), 20000)
+				p = rtmptest.Keyframe(byte(i), 20000)
 			}
 			if ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
 				return
@@ -467,9 +468,9 @@ func TestFLVSlowConsumer(t *testing.T) {
 func TestFLVOverTLS(t *testing.T) {
 	st := startStack(t, stackOpts{})
 	pc := dialRTMP(t, st.url("rtmp", "live"))
-	ps := publish(t, pc, "s")
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-	write(t, ps, media.Packet{Kind: media.Video, Payload: keyframe(1, 100)})
+	ps := rtmptest.Publish(t, pc, "s")
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.Keyframe(1, 100)})
 	barrier(t, pc)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
 	defer hc.CloseIdleConnections()
@@ -479,7 +480,7 @@ func TestFLVOverTLS(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body := readFLVHeader(t, resp.Body)
-	for _, want := range [][]byte{avcConfig, keyframe(1, 100)} {
+	for _, want := range [][]byte{rtmptest.AVCConfig, rtmptest.Keyframe(1, 100)} {
 		if tag, err := body.next(); err != nil || !bytes.Equal(tag.data, want) {
 			t.Fatalf("tag %x, %v", tag.data, err)
 		}
@@ -526,9 +527,9 @@ func TestFLVOverHTTP3(t *testing.T) {
 	}
 
 	pc := dialRTMP(t, st.url("rtmp", "live"))
-	ps := publish(t, pc, "s")
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-	write(t, ps, media.Packet{Kind: media.Video, Payload: keyframe(1, 3000)})
+	ps := rtmptest.Publish(t, pc, "s")
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.Keyframe(1, 3000)})
 	barrier(t, pc)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -542,13 +543,13 @@ func TestFLVOverHTTP3(t *testing.T) {
 		t.Errorf("headers %v", resp.Header)
 	}
 	body := readFLVHeader(t, resp.Body)
-	for _, want := range [][]byte{avcConfig, keyframe(1, 3000)} {
+	for _, want := range [][]byte{rtmptest.AVCConfig, rtmptest.Keyframe(1, 3000)} {
 		if tag, err := body.next(); err != nil || !bytes.Equal(tag.data, want) {
 			t.Fatalf("tag %d bytes, %v", len(tag.data), err)
 		}
 	}
-	write(t, ps, media.Packet{Kind: media.Video, Time: 40, Payload: interframe(2, 500)})
-	if tag, err := body.next(); err != nil || tag.time != 40 || !bytes.Equal(tag.data, interframe(2, 500)) {
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: 40, Payload: rtmptest.Interframe(2, 500)})
+	if tag, err := body.next(); err != nil || tag.time != 40 || !bytes.Equal(tag.data, rtmptest.Interframe(2, 500)) {
 		t.Fatalf("live tag %+v, %v", tag, err)
 	}
 	in := st.eng.Instances()[0]

@@ -20,6 +20,7 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -56,30 +57,30 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 		t.Run(tc.pub+" publish, "+tc.ply+" play", func(t *testing.T) {
 			st := startStack(t, stackOpts{})
 			pc := dialRTMP(t, st.url(tc.pub, "live"))
-			ps := publish(t, pc, "s")
-			rec := &recorder{}
-			play(t, dialRTMP(t, st.url(tc.ply, "live")), "s", rec)
+			ps := rtmptest.Publish(t, pc, "s")
+			rec := &rtmptest.Recorder{}
+			rtmptest.Play(t, dialRTMP(t, st.url(tc.ply, "live")), "s", rec)
 
-			write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-			write(t, ps, media.Packet{Kind: media.Audio, Payload: aacConfig})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
 			const n = 60
 			for i := range n {
-				p := interframe(byte(i), 3000+100*i)
+				p := rtmptest.Interframe(byte(i), 3000+100*i)
 				if i%20 == 0 {
-					p = keyframe(byte(i), 50000) // spans many chunks and messages
+					p = rtmptest.Keyframe(byte(i), 50000) // spans many chunks and messages
 				}
-				write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
-				write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+				rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+				rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 			}
-			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.of(media.Video)) >= n+1 })
-			vids := rec.of(media.Video)
-			if !bytes.Equal(vids[0].Payload, avcConfig) {
+			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.Of(media.Video)) >= n+1 })
+			vids := rec.Of(media.Video)
+			if !bytes.Equal(vids[0].Payload, rtmptest.AVCConfig) {
 				t.Fatalf("first video %x, want the config", vids[0].Payload)
 			}
 			for i, p := range vids[1:] {
-				want := interframe(byte(i), 3000+100*i)
+				want := rtmptest.Interframe(byte(i), 3000+100*i)
 				if i%20 == 0 {
-					want = keyframe(byte(i), 50000)
+					want = rtmptest.Keyframe(byte(i), 50000)
 				}
 				if p.Time != uint32(40*i) || !bytes.Equal(p.Payload, want) {
 					t.Fatalf("video %d: time %d, %d bytes, want time %d, %d bytes", i, p.Time, len(p.Payload), 40*i, len(want))
@@ -265,9 +266,9 @@ func closeCode(t testing.TB, ws *websocket.Conn) int {
 // keeps receiving throughout.
 func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 	st := startStack(t, stackOpts{bridge: Config{MaxMessageSize: 64 << 10}, session: rtmp.Config{HandshakeTimeout: 2 * time.Second}})
-	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
-	rec := &recorder{}
-	play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
+	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	rec := &rtmptest.Recorder{}
+	rtmptest.Play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -284,7 +285,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	audio := func() int { return len(rec.of(media.Audio)) }
+	audio := func() int { return len(rec.Of(media.Audio)) }
 	testutil.WaitFor(t, 10*time.Second, "the player receiving", func() bool { return audio() > 5 })
 
 	// connected opens an RTMP session over a WebSocket and returns the
@@ -346,7 +347,7 @@ func TestBadInputClosesOnlyThatSocket(t *testing.T) {
 				}
 				// One RTMP message is one WebSocket message from this
 				// client: a 100 KiB frame passes the 64 KiB limit.
-				_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: keyframe(1, 100<<10)})
+				_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: rtmptest.Keyframe(1, 100<<10)})
 				return nc.LocalAddr().String()
 			}},
 		{name: "one frame over max_message_size", log: []string{"reason=handshake", "max_message_size"},
@@ -453,7 +454,7 @@ func (c *tapConn) Read(p []byte) (int, error) {
 // holding several RTMP messages, never one frame per chunk or message.
 func TestOneFramePerFlush(t *testing.T) {
 	st := startStack(t, stackOpts{})
-	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
 	var tap *tapConn
 	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var nd net.Dialer
@@ -476,20 +477,20 @@ func TestOneFramePerFlush(t *testing.T) {
 	if _, err := c.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
-	play(t, c, "s", rec)
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	rec := &rtmptest.Recorder{}
+	rtmptest.Play(t, c, "s", rec)
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 	const n = 20
 	for i := range n {
-		p := interframe(byte(i), 2000)
+		p := rtmptest.Interframe(byte(i), 2000)
 		if i%5 == 0 {
-			p = keyframe(byte(i), 50000)
+			p = rtmptest.Keyframe(byte(i), 50000)
 		}
-		write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
-		write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+		rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+		rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 	}
 	testutil.WaitFor(t, 10*time.Second, "every message at the player", func() bool {
-		return len(rec.of(media.Video)) == n+1 && len(rec.of(media.Audio)) == n
+		return len(rec.Of(media.Video)) == n+1 && len(rec.Of(media.Audio)) == n
 	})
 	tap.mu.Lock()
 	b := slices.Clone(tap.got)
@@ -560,8 +561,8 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 		session: rtmp.Config{WriteTimeout: 500 * time.Millisecond},
 		media:   media.Config{SlowConsumerAfter: 500 * time.Millisecond, QueueBytes: 256 << 10},
 	})
-	ps := publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 
 	stalled := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
 	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -586,12 +587,12 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 	if _, err := sc.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
 		t.Fatal(err)
 	}
-	play(t, sc, "s", &recorder{})
+	rtmptest.Play(t, sc, "s", &rtmptest.Recorder{})
 	close(stalled.stall)
 	local := stalled.LocalAddr().String()
 
-	rec := &recorder{}
-	play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
+	rec := &rtmptest.Recorder{}
+	rtmptest.Play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
 	stop := make(chan struct{})
 	pubDone := make(chan struct{})
 	go func() {
@@ -602,9 +603,9 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			p := interframe(byte(i), 20000)
+			p := rtmptest.Interframe(byte(i), 20000)
 			if i%25 == 0 {
-				p = keyframe(byte(i), 20000)
+				p = rtmptest.Keyframe(byte(i), 20000)
 			}
 			if ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
 				return
@@ -620,6 +621,6 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 		}
 		return false
 	})
-	before := len(rec.of(media.Video))
-	testutil.WaitFor(t, 10*time.Second, "the reading player still receiving", func() bool { return len(rec.of(media.Video)) > before+20 })
+	before := len(rec.Of(media.Video))
+	testutil.WaitFor(t, 10*time.Second, "the reading player still receiving", func() bool { return len(rec.Of(media.Video)) > before+20 })
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
@@ -29,8 +30,8 @@ func cpuTime() time.Duration {
 // a second (a 2 Mbit/s class stream) to s until stop is closed.
 func pacedPublisher(s *rtmp.ClientStream, videoSize int, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
-	_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: avcConfig})
-	_ = s.WritePacket(media.Packet{Kind: media.Audio, Payload: aacConfig})
+	_ = s.WritePacket(media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+	_ = s.WritePacket(media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
 	tick := time.NewTicker(40 * time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
@@ -41,9 +42,9 @@ func pacedPublisher(s *rtmp.ClientStream, videoSize int, stop <-chan struct{}, w
 		case <-tick.C:
 		}
 		ts := uint32(time.Since(start).Milliseconds())
-		p := interframe(byte(i), videoSize)
+		p := rtmptest.Interframe(byte(i), videoSize)
 		if i%50 == 0 {
-			p = keyframe(byte(i), videoSize*4)
+			p = rtmptest.Keyframe(byte(i), videoSize*4)
 		}
 		_ = s.WritePacket(media.Packet{Kind: media.Video, Time: ts, Payload: p})
 		_ = s.WritePacket(media.Packet{Kind: media.Audio, Time: ts, Payload: make([]byte, 200)})
@@ -118,7 +119,7 @@ func BenchmarkCPUPerGbit(b *testing.B) {
 		round++
 		for k, ph := range phases {
 			stream := fmt.Sprintf("%s-%d", ph.name, round)
-			ps := publish(b, pc, stream)
+			ps := rtmptest.Publish(b, pc, stream)
 			bp := &benchPlayers{}
 			bp.start(b, st, ph.scheme, stream, players, ph.dc)
 			stop := make(chan struct{})
@@ -272,7 +273,7 @@ func BenchmarkLatency(b *testing.B) {
 			b.ReportAllocs()
 			st := startStack(b, Config{HoldIdle: hold}, stackOpts{})
 			pc := dialRTMP(b, "rtmp://"+st.addr+"/live", DialConfig{})
-			ps := publish(b, pc, "lat")
+			ps := rtmptest.Publish(b, pc, "lat")
 			var mu sync.Mutex
 			var lat []time.Duration
 			vc := dialRTMP(b, "rtmpt://"+st.addr+"/live", DialConfig{IdleInterval: 50 * time.Millisecond})
@@ -295,14 +296,14 @@ func BenchmarkLatency(b *testing.B) {
 			if err := s.Play(ctx, "lat", -1000); err != nil {
 				b.Fatal(err)
 			}
-			_ = ps.WritePacket(media.Packet{Kind: media.Video, Payload: avcConfig})
+			_ = ps.WritePacket(media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 			i := 0
 			for b.Loop() {
 				// One frame every 40 ms for a second.
 				for range 25 {
-					p := interframe(byte(i), 2000)
+					p := rtmptest.Interframe(byte(i), 2000)
 					if i == 0 {
-						p = keyframe(0, 2000)
+						p = rtmptest.Keyframe(0, 2000)
 					}
 					binary.BigEndian.PutUint64(p[6:], uint64(time.Now().UnixNano()))
 					if err := ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p}); err != nil {

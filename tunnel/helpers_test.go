@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
-	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
 )
 
@@ -132,81 +130,6 @@ func dialRTMP(t testing.TB, rawURL string, dc DialConfig) *rtmp.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// recorder collects played packets.
-type recorder struct {
-	mu   sync.Mutex
-	pkts []media.Packet
-	at   []time.Time
-}
-
-func (r *recorder) add(p media.Packet) {
-	r.mu.Lock()
-	r.pkts = append(r.pkts, p)
-	r.at = append(r.at, time.Now())
-	r.mu.Unlock()
-}
-
-func (r *recorder) count(kind media.Kind) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, p := range r.pkts {
-		if p.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-var (
-	avcConfig = []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1f}
-	aacConfig = []byte{0xaf, 0x00, 0x12, 0x10}
-)
-
-func keyframe(i byte, size int) []byte {
-	return append([]byte{0x17, 0x01, 0, 0, 0, i}, bytes.Repeat([]byte{i}, size)...)
-}
-
-func interframe(i byte, size int) []byte {
-	return append([]byte{0x27, 0x01, 0, 0, 0x28, i}, bytes.Repeat([]byte{i}, size)...)
-}
-
-// publish opens a publishing stream named name on c.
-func publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
-	t.Helper()
-	ctx := testutil.Context(t, 10*time.Second)
-	s, err := c.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Publish(ctx, name, "live"); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// play opens a playing stream of name on c recording into r.
-func play(t testing.TB, c *rtmp.Client, name string, r *recorder) *rtmp.ClientStream {
-	t.Helper()
-	ctx := testutil.Context(t, 10*time.Second)
-	s, err := c.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.OnPacket = r.add
-	if err := s.Play(ctx, name, -1000); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func write(t testing.TB, s *rtmp.ClientStream, p media.Packet) {
-	t.Helper()
-	if err := s.WritePacket(p); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func mustURL(t testing.TB, s string) *url.URL {

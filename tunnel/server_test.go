@@ -17,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/media"
 )
@@ -49,32 +50,25 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 			}
 			dc := DialConfig{TLS: &tls.Config{InsecureSkipVerify: true}, IdleInterval: 20 * time.Millisecond}
 			pc := dialRTMP(t, url(tc.pub), dc)
-			ps := publish(t, pc, "s")
-			rec := &recorder{}
+			ps := rtmptest.Publish(t, pc, "s")
+			rec := &rtmptest.Recorder{}
 			vc := dialRTMP(t, url(tc.ply), dc)
-			play(t, vc, "s", rec)
+			rtmptest.Play(t, vc, "s", rec)
 
-			write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
-			write(t, ps, media.Packet{Kind: media.Audio, Payload: aacConfig})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
 			const n = 60
 			for i := range n {
-				p := interframe(byte(i), 3000+100*i)
+				p := rtmptest.Interframe(byte(i), 3000+100*i)
 				if i%20 == 0 {
-					p = keyframe(byte(i), 20000)
+					p = rtmptest.Keyframe(byte(i), 20000)
 				}
-				write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
-				write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+				rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+				rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
 			}
-			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.count(media.Video) >= n+1 })
-			rec.mu.Lock()
-			var vids []media.Packet
-			for _, p := range rec.pkts {
-				if p.Kind == media.Video {
-					vids = append(vids, p)
-				}
-			}
-			rec.mu.Unlock()
-			if !bytes.Equal(vids[0].Payload, avcConfig) {
+			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.Count(media.Video) >= n+1 })
+			vids := rec.Of(media.Video)
+			if !bytes.Equal(vids[0].Payload, rtmptest.AVCConfig) {
 				t.Fatalf("first video %x, want the config", vids[0].Payload)
 			}
 			for i, p := range vids[1:] {
@@ -204,24 +198,24 @@ func TestBadInput(t *testing.T) {
 	st := startStack(t, cfg, stackOpts{})
 	dc := DialConfig{IdleInterval: 10 * time.Millisecond}
 	pc := dialRTMP(t, "rtmp://"+st.addr+"/live", dc)
-	ps := publish(t, pc, "s")
-	rec := &recorder{}
+	ps := rtmptest.Publish(t, pc, "s")
+	rec := &rtmptest.Recorder{}
 	vc := dialRTMP(t, "rtmpt://"+st.addr+"/live", dc)
-	play(t, vc, "s", rec)
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	rtmptest.Play(t, vc, "s", rec)
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 	frame := 0
 	// sendSome publishes a few frames and waits until the player has them.
 	sendSome := func(what string) {
 		t.Helper()
 		for range 5 {
-			p := interframe(byte(frame), 1000)
+			p := rtmptest.Interframe(byte(frame), 1000)
 			if frame == 0 {
-				p = keyframe(0, 1000) // players start at a keyframe
+				p = rtmptest.Keyframe(0, 1000) // players start at a keyframe
 			}
-			write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * frame), Payload: p})
+			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * frame), Payload: p})
 			frame++
 		}
-		testutil.WaitFor(t, 5*time.Second, "playback after "+what, func() bool { return rec.count(media.Video) >= frame+1 })
+		testutil.WaitFor(t, 5*time.Second, "playback after "+what, func() bool { return rec.Count(media.Video) >= frame+1 })
 	}
 	sendSome("start")
 
@@ -392,20 +386,20 @@ func TestHTTP3(t *testing.T) {
 	})
 
 	pc := dialRTMP(t, "rtmp://"+st.addr+"/live", DialConfig{})
-	ps := publish(t, pc, "h3")
-	rec := &recorder{}
+	ps := rtmptest.Publish(t, pc, "h3")
+	rec := &rtmptest.Recorder{}
 	dc := DialConfig{HTTP3: true, TLS: &tls.Config{InsecureSkipVerify: true}, IdleInterval: 10 * time.Millisecond}
 	vc := dialRTMP(t, "rtmpts://"+udp.LocalAddr().String()+"/live", dc)
-	play(t, vc, "h3", rec)
-	write(t, ps, media.Packet{Kind: media.Video, Payload: avcConfig})
+	rtmptest.Play(t, vc, "h3", rec)
+	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 	for i := range 20 {
-		p := interframe(byte(i), 4000)
+		p := rtmptest.Interframe(byte(i), 4000)
 		if i == 0 {
-			p = keyframe(0, 4000)
+			p = rtmptest.Keyframe(0, 4000)
 		}
-		write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+		rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
 	}
-	testutil.WaitFor(t, 10*time.Second, "video over HTTP/3", func() bool { return rec.count(media.Video) >= 21 })
+	testutil.WaitFor(t, 10*time.Second, "video over HTTP/3", func() bool { return rec.Count(media.Video) >= 21 })
 	if !strings.Contains(st.logs.String(), "proto=rtmpts") {
 		t.Error("HTTP/3 session not logged as rtmpts")
 	}

@@ -1,0 +1,112 @@
+// Package rtmptest holds what the transports' tests do with the project's
+// RTMP client once it is connected, whatever carries it (RTMP, RTMPT,
+// WebSocket): publish and play a stream, record what is played, and the
+// smallest H.264 and AAC FLV payloads a player accepts.
+package rtmptest
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/rtmp"
+)
+
+// Recorder collects played packets; its methods are safe for concurrent
+// use (the client's reader adds, the test reads).
+type Recorder struct {
+	mu   sync.Mutex
+	pkts []media.Packet
+}
+
+// Add records p; it is what Play sets as the stream's OnPacket.
+func (r *Recorder) Add(p media.Packet) {
+	r.mu.Lock()
+	r.pkts = append(r.pkts, p)
+	r.mu.Unlock()
+}
+
+// Of returns the packets of kind recorded so far, in order.
+func (r *Recorder) Of(kind media.Kind) []media.Packet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []media.Packet
+	for _, p := range r.pkts {
+		if p.Kind == kind {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Count returns how many packets of kind were recorded so far.
+func (r *Recorder) Count(kind media.Kind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, p := range r.pkts {
+		if p.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// AVCConfig and AACConfig are FLV sequence headers: an AVC decoder
+// configuration record (High profile, level 3.1) and an AAC
+// AudioSpecificConfig (LC, 44.1 kHz, stereo).
+var (
+	AVCConfig = []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1f}
+	AACConfig = []byte{0xaf, 0x00, 0x12, 0x10}
+)
+
+// Keyframe is an FLV H.264 keyframe body of size bytes of i after its
+// header, so that frames tell apart on arrival.
+func Keyframe(i byte, size int) []byte {
+	return append([]byte{0x17, 0x01, 0, 0, 0, i}, bytes.Repeat([]byte{i}, size)...)
+}
+
+// Interframe is Keyframe for an inter frame, with a composition time.
+func Interframe(i byte, size int) []byte {
+	return append([]byte{0x27, 0x01, 0, 0, 0x28, i}, bytes.Repeat([]byte{i}, size)...)
+}
+
+// Publish opens a stream on c and publishes it live as name.
+func Publish(t testing.TB, c *rtmp.Client, name string) *rtmp.ClientStream {
+	t.Helper()
+	ctx := testutil.Context(t, 10*time.Second)
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(ctx, name, "live"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Play opens a stream on c playing name live, recording into r.
+func Play(t testing.TB, c *rtmp.Client, name string, r *Recorder) *rtmp.ClientStream {
+	t.Helper()
+	ctx := testutil.Context(t, 10*time.Second)
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnPacket = r.Add
+	if err := s.Play(ctx, name, -1000); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Write sends p on s; a failure ends the test.
+func Write(t testing.TB, s *rtmp.ClientStream, p media.Packet) {
+	t.Helper()
+	if err := s.WritePacket(p); err != nil {
+		t.Fatal(err)
+	}
+}
