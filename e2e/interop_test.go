@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,32 +46,9 @@ func startNginxRTMP(t testing.TB) string {
 			t.Fatalf("%s is missing: run scripts/deps.sh (make test does): %v", f, err)
 		}
 	}
-	dir := t.TempDir()
-	port := freeLoopbackPort(t)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxRTMPConf, dir, nginxRTMPModule, port)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := startProc(t, procOpts{}, "/usr/sbin/nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
+	return runNginx(t, "nginx-rtmp", func(dir string, port int) string {
+		return fmt.Sprintf(nginxRTMPConf, dir, nginxRTMPModule, port)
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 10*time.Second, "nginx-rtmp to accept connections", func() bool {
-		if p.exited() {
-			t.Fatalf("nginx exited: %v\n%s", p.err, p.stderr.String())
-		}
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-	return addr
 }
 
 // The project's client connects to nginx-rtmp and reads

@@ -157,23 +157,32 @@ func startNginx(t testing.TB, upstream string) string {
 	if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
 		t.Fatalf("nginx is not installed: run scripts/deps.sh (make test does)")
 	}
+	return runNginx(t, "nginx", func(dir string, port int) string { return fmt.Sprintf(nginxConf, dir, upstream, port) })
+}
+
+// runNginx runs /usr/sbin/nginx in the foreground with the configuration
+// conf makes for its temporary prefix directory and a free loopback port,
+// and returns that port's address once it accepts connections; the
+// error log is printed if the test fails. what names it in the messages.
+func runNginx(t testing.TB, what string, conf func(dir string, port int) string) string {
+	t.Helper()
 	dir := t.TempDir()
 	port := freeLoopbackPort(t)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, upstream, port)), 0o644); err != nil {
+	file := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(file, []byte(conf(dir, port)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startProc(t, procOpts{}, "/usr/sbin/nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
+	p := startProc(t, procOpts{}, "/usr/sbin/nginx", "-p", dir, "-c", file, "-g", "daemon off;")
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
+			t.Logf("%s error.log:\n%s", what, b)
 		}
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 10*time.Second, "nginx to accept connections", func() bool {
+	waitFor(t, 10*time.Second, what+" to accept connections", func() bool {
 		if p.exited() {
-			t.Fatalf("nginx exited: %v\n%s", p.err, p.stderr.String())
+			t.Fatalf("%s exited: %v\n%s", what, p.err, p.stderr.String())
 		}
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
