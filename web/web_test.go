@@ -42,6 +42,7 @@ func TestHandler(t *testing.T) {
 		{"/publish.html", 200, "text/html; charset=utf-8", "/pages/publish.js"},
 		{"/chat.html", 200, "text/html; charset=utf-8", "/pages/chat.js"},
 		{"/whep.html", 200, "text/html; charset=utf-8", "/pages/whep.js"},
+		{"/whip.html", 200, "text/html; charset=utf-8", "/pages/whip.js"},
 		{"/test/amf.test.js", 404, "", ""},
 		{"/package.json", 404, "", ""},
 	}
