@@ -244,7 +244,9 @@ func getStats(t testing.TB, srv *server) serverStats {
 func TestRTMPT200SessionsExpire(t *testing.T) {
 	requireEncoders(t, "libx264", "aac")
 	const n = 200
-	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 3s\n"})
+	// 10 s leaves a loaded 2-core machine room between one client's
+	// polls (200 of them under -race), while expiry stays bounded.
+	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 10s\n"})
 	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
 	// Baseline: the publisher connected, no tunnel sessions; wait for the
@@ -307,14 +309,18 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	if during.Tunnel.Sessions != n || during.RTMPConns != base.RTMPConns+n {
 		t.Errorf("during: %d tunnel sessions, %d RTMP conns; want %d and %d", during.Tunnel.Sessions, during.RTMPConns, n, base.RTMPConns+n)
 	}
+	if during.Tunnel.Expired != 0 {
+		t.Errorf("during: %d sessions expired while their clients polled", during.Tunnel.Expired)
+	}
 
 	for _, cc := range conns {
 		cc.Abandon()
 	}
 	stopped := time.Now()
 	var after serverStats
-	// Session expiry (3 s), then fasthttp lets idle workers go after 10 s.
-	ok := poll(45*time.Second, func() bool {
+	// Session expiry (10 s), then fasthttp lets idle workers go after
+	// max(session_timeout, request_timeout) = 10 s.
+	ok := poll(60*time.Second, func() bool {
 		after = getStats(t, srv)
 		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines
 	})

@@ -205,10 +205,15 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 }
 
 // checkExpiry runs on the session's timer: it re-arms for the time left
-// since the last request, or expires the session.
+// since the last request, or expires the session; it never expires one
+// with a request in progress.
 func (s *Server) checkExpiry(ss *session) {
 	idle := time.Since(time.Unix(0, ss.lastSeen.Load()))
-	if left := s.cfg.SessionTimeout - idle; left > 0 {
+	left := s.cfg.SessionTimeout - idle
+	if ss.busy.Load() > 0 {
+		left = s.cfg.SessionTimeout // the request's end touches again
+	}
+	if left > 0 {
 		ss.mu.Lock()
 		if !ss.removed {
 			ss.expiry.Reset(left)
@@ -271,7 +276,12 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 	if ss == nil {
 		return http.StatusNotFound
 	}
+	ss.busy.Add(1)
 	ss.touch()
+	defer func() {
+		ss.touch()
+		ss.busy.Add(-1)
+	}()
 	switch req.Kind {
 	case KindClose:
 		_ = ss.apply(req.Seq, nil, 0)

@@ -57,9 +57,14 @@ type session struct {
 	local, remote net.Addr
 	ip            netip.Addr // remote's, as counted by Server.perIP
 
-	// lastSeen is the time of the last request in Unix nanoseconds; the
-	// expiry timer reads it, so requests never touch the timer.
+	// lastSeen is when the last request started or ended, in Unix
+	// nanoseconds; the expiry timer reads it, so requests never touch the
+	// timer. busy counts requests being served: a client waiting on one
+	// (a /send for room, a held /idle, a slow server) is alive however
+	// long it takes, and the session times out only from the end of its
+	// last answer.
 	lastSeen atomic.Int64
+	busy     atomic.Int32
 
 	rmu, wmu sync.Mutex
 	rdl, wdl deadline

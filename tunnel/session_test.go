@@ -255,6 +255,40 @@ func TestExpiry(t *testing.T) {
 	})
 }
 
+// TestExpiryWaitsForRequestInProgress: a request held longer than the
+// session timeout (a held /idle here; a /send waiting for room or a slow
+// server do the same) keeps its session alive, and the timeout counts
+// from the end of the answer, not from the start of the request.
+func TestExpiryWaitsForRequestInProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{SessionTimeout: 10 * time.Second, HoldIdle: 30 * time.Second})
+		id, _ := openSession(t, s, c)
+		codes := make(chan int, 1)
+		go func() {
+			code, _ := do(s, KindIdle, id, 0, []byte{0})
+			codes <- code
+		}()
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		if st := s.Stats(); st.Sessions != 1 || st.Expired != 0 {
+			t.Fatalf("29 s into a held request: %+v, want the session alive", st)
+		}
+		if code := <-codes; code != 200 {
+			t.Fatalf("held idle: %d", code)
+		}
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if st := s.Stats(); st.Sessions != 1 || st.Expired != 0 {
+			t.Fatalf("9 s after the answer: %+v, want the session alive", st)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if st := s.Stats(); st.Sessions != 0 || st.Expired != 1 {
+			t.Fatalf("11 s after the answer: %+v, want it expired", st)
+		}
+	})
+}
+
 // TestServerSideCloseDeliversPendingOutput: when the RTMP session ends
 // with output queued (a rejection's _error), the next polls deliver it,
 // then answer 0x00 (session ending), then the id is gone. The polls after
