@@ -267,6 +267,31 @@ function exVideo(p, off, fcc, pt, frameType) {
 }
 
 /**
+ * isSequenceHeader tells, from the tag header alone, whether an audio or
+ * video message body is a codec configuration (AVC/HEVC/AV1 or AAC
+ * sequence header, E-RTMP SequenceStart, first track of a multitrack
+ * one). Cheap enough for every message on the page's thread; ModEx
+ * bodies answer false.
+ */
+export function isSequenceHeader(kind, p) {
+  if (p.length < 2) return false;
+  const b0 = p[0];
+  if (kind === 'video') {
+    if ((b0 & 0x80) === 0) {
+      const codec = b0 & 0x0f;
+      return (codec === VideoCodecId.avc || codec === VideoCodecId.hevcFork || codec === VideoCodecId.av1Fork) && p[1] === 0;
+    }
+    const pt = b0 & 0x0f;
+    return pt === 0 || (pt === 6 && (p[1] & 0x0f) === 0);
+  }
+  const format = b0 >> 4;
+  if (format === SoundFormat.aac) return p[1] === 0;
+  if (format !== SoundFormat.exHeader) return false;
+  const pt = b0 & 0x0f;
+  return pt === 0 || (pt === 5 && (p[1] & 0x0f) === 0);
+}
+
+/**
  * parseAudio reads an audio message body. Returns null for bodies without
  * samples, {config: {...}} for a sequence header, or {frame: {data,
  * config}} where config is the decoder configuration the frame needs when

@@ -9,6 +9,7 @@ import { Decoders } from './decoders.js';
 import { MediaClock } from './clock.js';
 import { AudioOutput } from './audio.js';
 import { VideoOutput } from './video.js';
+import { isSequenceHeader } from '../flv.js';
 
 /** A live player that stayed more than this far beyond its playout delay behind the newest media... */
 const CATCH_UP = 100;
@@ -20,6 +21,13 @@ const STARVED = 50;
 const MIN_DELAY = 60;
 /** Media are decoded this far ahead of the clock, ms; the rest waits compressed. */
 const DECODE_AHEAD = 500;
+/**
+ * Before the clock starts, a window that has given the decoders nothing to
+ * output for this long moves on to the next messages held, ms of wall time:
+ * a stream whose first half-second cannot decode (no keyframe, no audio)
+ * must not stall the player.
+ */
+const WINDOW_STALL = 1000;
 /** At most this many messages wait to be decoded (when nothing can start the clock). */
 const MAX_INBOX = 3000;
 /** Data handlers delivered on arrival rather than in step with the media. */
@@ -129,8 +137,9 @@ export class Player {
     this.bytes = [];
     this.byteCount = 0;
     this.buffering = true;
-    this.inbox = []; // [kind, ts, payload] received, not yet decoded
+    this.inbox = []; // [kind, ts, payload, isConfig] received, not yet decoded
     this.feedStart = null;
+    this.feedStartAt = 0; // performance.now() when feedStart was set
     this.leads = []; // [performance.now(), lead ms] of the catch-up window
     this.leadsSince = null;
     const out = {
@@ -213,27 +222,37 @@ export class Player {
     if (this.closed) return;
     this.countBytes(payload.length);
     this.newest = Math.max(this.newest, ts);
-    this.inbox.push([kind, ts, payload]);
+    this.inbox.push([kind, ts, payload, isSequenceHeader(kind, payload)]);
     if (this.inbox.length > MAX_INBOX) this.inbox.shift();
     this.feed();
   }
 
   // feed hands the decoders the messages due within DECODE_AHEAD of the
-  // clock (of the first message before the clock starts): what a server
+  // clock (of the first frame before the clock starts): what a server
   // sends ahead (a recorded stream paced by bufferTime, a late joiner's
   // GOP) waits here compressed rather than as decoded frames, which
-  // decoders stall on when too many are held.
+  // decoders stall on when too many are held. Codec configurations do not
+  // start the window: a late joiner gets them with the timestamps they
+  // were published at, seconds before its GOP, and a window starting there
+  // would hold the GOP back forever.
   feed() {
     const q = this.inbox;
     if (q.length === 0) return;
+    let limit;
     if (this.clock.anchored) {
       this.feedStart = null;
+      limit = this.clock.now() + DECODE_AHEAD;
     } else {
-      this.feedStart ??= q[0][1];
+      const first = q.find((m) => !m[3]);
+      const t = performance.now();
+      if (first && (this.feedStart === null || (first[1] > this.feedStart + DECODE_AHEAD && t - this.feedStartAt > WINDOW_STALL))) {
+        this.feedStart = first[1];
+        this.feedStartAt = t;
+      }
+      limit = this.feedStart === null ? -Infinity : this.feedStart + DECODE_AHEAD;
     }
-    const limit = this.clock.anchored ? this.clock.now() + DECODE_AHEAD : this.feedStart + DECODE_AHEAD;
     let i = 0;
-    while (i < q.length && q[i][1] <= limit) {
+    while (i < q.length && (q[i][3] || q[i][1] <= limit)) {
       const [kind, ts, payload] = q[i++];
       this.decoders[kind](ts, payload);
     }

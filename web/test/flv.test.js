@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   parseVideo, parseAudio, avcInBandConfig, hevcCodecString, av1CodecString, parseAudioSpecificConfig, UnsupportedCodec,
-  avcSequenceHeader, avcFrame, opusSequenceStart, opusFrame, opusHead, g711Frame, pcmFrame, aacSequenceHeader,
+  avcSequenceHeader, avcFrame, opusSequenceStart, opusFrame, opusHead, g711Frame, pcmFrame, aacSequenceHeader, isSequenceHeader,
 } from '../flv.js';
 import { hex, toHex } from './hex.js';
 
@@ -68,4 +68,19 @@ test('audio tags', () => {
   assert.deepEqual(parseAudio(opusSequenceStart(head)).config, { codec: 'opus', sampleRate: 48000, numberOfChannels: 1, description: head });
   assert.equal(toHex(opusFrame(hex('fc ff'))), '91 4f 70 75 73 fc ff');
   assert.equal(toHex(parseAudio(opusFrame(hex('fc ff'))).frame.data), 'fc ff');
+});
+
+test('isSequenceHeader tells configurations from frames by the tag header', () => {
+  const avcC = hex('01 64 00 1f ff e1 00 04 67 64 00 1f 01 00 02 68 ef');
+  assert.equal(isSequenceHeader('video', avcSequenceHeader(avcC)), true);
+  assert.equal(isSequenceHeader('video', emptySeqHeader), true);
+  assert.equal(isSequenceHeader('video', annexBKey), false);
+  assert.equal(isSequenceHeader('audio', opusSequenceStart(opusHead(2, 48000))), true);
+  assert.equal(isSequenceHeader('audio', opusFrame(hex('fc 00'))), false);
+  assert.equal(isSequenceHeader('audio', aacSequenceHeader(hex('12 10'))), true);
+  assert.equal(isSequenceHeader('audio', hex('af 01 21 00')), false);
+  assert.equal(isSequenceHeader('audio', g711Frame(true, hex('d5 d5'))), false);
+  assert.equal(isSequenceHeader('video', hex('90 68 76 63 31 01')), true); // E-RTMP SequenceStart, hvc1
+  assert.equal(isSequenceHeader('video', hex('91 68 76 63 31 00 00 00 65')), false); // E-RTMP CodedFrames
+  assert.equal(isSequenceHeader('video', hex('17')), false);
 });
