@@ -507,6 +507,9 @@ func TestWebPublishToPage(t *testing.T) {
 	srv := startServer(t, serverOpts{})
 	b := startBrowser(t)
 	publishPage(t, b, srv, "pub", "cam", "auto")
+	// The player joins late, as on a loaded machine: the configurations it
+	// gets were published seconds before the GOP that follows them.
+	waitFor(t, 30*time.Second, "2 s of video sent", func() bool { return readPublishStats(t, b, "pub").VideoFrames >= 60 })
 	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&stream=cam"))
 	b.eval(t, "play", canvasProbe, nil)
 	waitFor(t, 60*time.Second, "15 s of playing", func() bool {
