@@ -244,9 +244,10 @@ func getStats(t testing.TB, srv *server) serverStats {
 func TestRTMPT200SessionsExpire(t *testing.T) {
 	requireEncoders(t, "libx264", "aac")
 	const n = 200
-	// 10 s leaves a loaded 2-core machine room between one client's
-	// polls (200 of them under -race), while expiry stays bounded.
-	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 10s\n"})
+	// 20 s leaves a loaded 2-core machine room between one client's
+	// polls (200 of them under -race, 10 s gaps seen), while expiry stays
+	// bounded.
+	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 20s\n"})
 	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
 	// Baseline: the publisher connected, no tunnel sessions; wait for the
@@ -260,12 +261,14 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	})
 	t.Logf("baseline: %+v", base)
 
-	// ffmpeg's idle cadence is 20 polls/s; 200 ms keeps 200 sessions at
-	// 1000 requests/s on the 2-core machine.
+	// ffmpeg's idle cadence is 20 polls/s, and it polls again at once
+	// after a response with data (every video frame here); one poll per
+	// 200 ms, data or not, keeps 200 sessions at 1000 requests/s on the
+	// 2-core machine.
 	var conns []*tunnel.ClientConn
 	var mu sync.Mutex
 	dialer := func(ctx context.Context, u *url.URL) (net.Conn, error) {
-		cc, err := tunnel.Dial(ctx, u, tunnel.DialConfig{IdleInterval: 200 * time.Millisecond})
+		cc, err := tunnel.Dial(ctx, u, tunnel.DialConfig{IdleInterval: 200 * time.Millisecond, PollEvery: 200 * time.Millisecond})
 		if err == nil {
 			mu.Lock()
 			conns = append(conns, cc)
@@ -318,9 +321,9 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	}
 	stopped := time.Now()
 	var after serverStats
-	// Session expiry (10 s), then fasthttp lets idle workers go after
-	// max(session_timeout, request_timeout) = 10 s.
-	ok := poll(60*time.Second, func() bool {
+	// Session expiry (20 s), then fasthttp lets idle workers go after
+	// max(session_timeout, request_timeout) = 20 s.
+	ok := poll(90*time.Second, func() bool {
 		after = getStats(t, srv)
 		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines
 	})
