@@ -12,45 +12,11 @@ import (
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/internal/testutil/flvtest"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/status"
 )
-
-// synthFLV builds an FLV of dur ms: onMetaData, AVC and AAC sequence
-// headers, 25 fps video with a keyframe every gop frames and 43 audio
-// frames per second.
-func synthFLV(dur uint32, gop int, withMeta bool) []byte {
-	b := flv.AppendHeader(nil, flv.FlagAudio|flv.FlagVideo)
-	if withMeta {
-		meta, _ := amf.AppendAMF0Values(nil, amf.String("onMetaData"),
-			amf.ECMAArray(amf.Prop{Key: "duration", Value: amf.Number(float64(dur) / 1000)}))
-		b = flv.AppendTag(b, flv.TagScript, 0, meta)
-	}
-	b = flv.AppendTag(b, flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x1e})
-	b = flv.AppendTag(b, flv.TagAudio, 0, []byte{0xaf, 0, 0x12, 0x10})
-	type tag struct {
-		ts  uint32
-		typ uint8
-		p   []byte
-	}
-	var tags []tag
-	for i := 0; uint32(i*40) < dur; i++ {
-		p := []byte{0x27, 1, 0, 0, 0, byte(i)}
-		if i%gop == 0 {
-			p[0] = 0x17
-		}
-		tags = append(tags, tag{uint32(i * 40), flv.TagVideo, p})
-	}
-	for i := 0; uint32(i*1024*1000/44100) < dur; i++ {
-		tags = append(tags, tag{uint32(i * 1024 * 1000 / 44100), flv.TagAudio, []byte{0xaf, 1, byte(i)}})
-	}
-	slices.SortStableFunc(tags, func(a, b tag) int { return int(a.ts) - int(b.ts) })
-	for _, t := range tags {
-		b = flv.AppendTag(b, t.typ, t.ts, t.p)
-	}
-	return b
-}
 
 // streamsDir returns (and creates) live/_definst_'s streams folder.
 func streamsDir(t testing.TB, ts *testServer) string {
@@ -146,7 +112,7 @@ func waitCode(t *testing.T, col *collector, code string, d time.Duration) {
 func TestVODStatusSequenceAndMedia(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
-	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), synthFLV(1200, 10, true), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), flvtest.Synth(1200, 10, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c, s, col := playStream(t, ts)
@@ -186,7 +152,7 @@ func TestVODSeekStartLenAndSingleFrame(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
 	// Keyframes every 10 frames: 0, 400, 800, ... ms.
-	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), synthFLV(2000, 10, false), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), flvtest.Synth(2000, 10, false), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -259,7 +225,7 @@ func TestVODPlaylistContinuousTimestamps(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
 	for _, n := range []string{"a", "b"} {
-		if err := os.WriteFile(filepath.Join(dir, n+".flv"), synthFLV(600, 5, true), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, n+".flv"), flvtest.Synth(600, 5, true), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -295,7 +261,7 @@ func TestVODPlaylistContinuousTimestamps(t *testing.T) {
 func TestVODPacing(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
-	if err := os.WriteFile(filepath.Join(dir, "long.flv"), synthFLV(3000, 25, true), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "long.flv"), flvtest.Synth(3000, 25, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, s, col := playStream(t, ts)
@@ -326,7 +292,7 @@ func TestVODPacing(t *testing.T) {
 func TestVODPauseResume(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
-	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), synthFLV(1500, 10, true), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "clip.flv"), flvtest.Synth(1500, 10, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, s, col := playStream(t, ts)
@@ -368,7 +334,7 @@ func TestVODHostileNames(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(outside, "secret.flv"), synthFLV(200, 5, true), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "secret.flv"), flvtest.Synth(200, 5, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	names := []string{"../x", "../../../../tmp/x", "/etc/passwd", "a\\b", "a\x00b", "c:/x", "a//b", "./a", "escape/secret",
@@ -498,7 +464,7 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 func TestVODCorruptFiles(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
-	good := synthFLV(800, 5, true)
+	good := flvtest.Synth(800, 5, true)
 	hdr := flv.AppendHeader(nil, flv.FlagVideo)
 	backwards := append([]byte(nil), hdr...)
 	for i, tsv := range []uint32{0, 40, 80, 5000, 5040, 120, 160, 0, 40} {
@@ -626,7 +592,7 @@ func TestVODMP3(t *testing.T) {
 func TestLiveThroughThePlayer(t *testing.T) {
 	ts := startServer(t, Config{})
 	dir := streamsDir(t, ts)
-	if err := os.WriteFile(filepath.Join(dir, "a.flv"), synthFLV(600, 5, true), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "a.flv"), flvtest.Synth(600, 5, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pubC := dial(t, ts, "live", ClientConfig{})

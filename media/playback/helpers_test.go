@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/internal/testutil/flvtest"
 	"github.com/openfcs/openfcs/media"
-	"github.com/openfcs/openfcs/media/flv"
 )
 
 // lib is a Library over a folder: "name" is name.flv, "flv:name" the same
@@ -48,48 +48,11 @@ func (l *lib) RecordedFile(name string) (File, bool, error) {
 	return File{Path: path, Rel: bare + ext, Format: format}, explicit, nil
 }
 
-// write stores an FLV of dur ms as name.flv: onMetaData (with duration),
-// AVC and AAC sequence headers, 25 fps video with a keyframe every gop
-// frames (none when gop is 0: audio only) and AAC frames every 1024/44.1
-// ms.
+// write stores an FLV of dur ms as name.flv (flvtest.Synth, with
+// onMetaData; audio only when gop is 0).
 func (l *lib) write(t testing.TB, name string, dur uint32, gop int) {
 	t.Helper()
-	flags := uint8(flv.FlagAudio)
-	if gop > 0 {
-		flags |= flv.FlagVideo
-	}
-	b := flv.AppendHeader(nil, flags)
-	meta, err := amf.AppendAMF0Values(nil, amf.String("onMetaData"), amf.ECMAArray(
-		amf.Prop{Key: "duration", Value: amf.Number(float64(dur) / 1000)},
-		amf.Prop{Key: "width", Value: amf.Number(320)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = flv.AppendTag(b, flv.TagScript, 0, meta)
-	if gop > 0 {
-		b = flv.AppendTag(b, flv.TagVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x1e})
-	}
-	b = flv.AppendTag(b, flv.TagAudio, 0, []byte{0xaf, 0, 0x12, 0x10})
-	type tag struct {
-		ts  uint32
-		typ uint8
-		p   []byte
-	}
-	var tags []tag
-	for i := 0; gop > 0 && uint32(i*40) < dur; i++ {
-		p := []byte{0x27, 1, 0, 0, 0, byte(i)}
-		if i%gop == 0 {
-			p[0] = 0x17
-		}
-		tags = append(tags, tag{uint32(i * 40), flv.TagVideo, p})
-	}
-	for i := 0; uint32(i*1024*1000/44100) < dur; i++ {
-		tags = append(tags, tag{uint32(i * 1024 * 1000 / 44100), flv.TagAudio, []byte{0xaf, 1, byte(i)}})
-	}
-	slices.SortStableFunc(tags, func(a, b tag) int { return int(a.ts) - int(b.ts) })
-	for _, tg := range tags {
-		b = flv.AppendTag(b, tg.typ, tg.ts, tg.p)
-	}
+	b := flvtest.Synth(dur, gop, true, amf.Prop{Key: "width", Value: amf.Number(320)})
 	if err := os.WriteFile(filepath.Join(l.dir, name+".flv"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
