@@ -39,6 +39,9 @@ type Counters struct {
 	WebRTC  func() webrtc.Stats
 	Scripts func() ssas.ScriptStats
 	Process func() ProcessStats
+	// Cluster, when set, gives this node's cluster counters (a value
+	// that encodes to JSON; docs/cluster.md#streams).
+	Cluster func() any
 }
 
 // ProcessStats are the process's resources, what a soak test watches

@@ -59,6 +59,8 @@ type ServerStats struct {
 	Bridge           bridge.Stats             `json:"bridge"`
 	WebRTC           webrtc.Stats             `json:"webrtc"`
 	Scripts          ScriptCounters           `json:"scripts"`
+	// Cluster: the node's relays and feeds; absent on one node.
+	Cluster any `json:"cluster,omitempty"`
 	ProcessStats
 }
 
@@ -271,6 +273,9 @@ func (s *Server) serverStats() ServerStats {
 	}
 	if f := s.Counters.Process; f != nil {
 		st.ProcessStats = f()
+	}
+	if f := s.Counters.Cluster; f != nil {
+		st.Cluster = f()
 	}
 	st.BwIn = s.rates.rate("server/in", st.BytesIn, now, s.start)
 	st.BwOut = s.rates.rate("server/out", st.BytesOut, now, s.start)

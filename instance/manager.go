@@ -158,6 +158,7 @@ type Manager struct {
 	// hookClient posts to access hooks; each request has its own
 	// timeout.
 	hookClient *http.Client
+	streamObs  func(app, inst string, reg *media.Registry) media.Observer // SetStreamObserver
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -323,6 +324,9 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 			return nil, nil, err
 		}
 		in = newInstance(m, app, inst)
+		if m.streamObs != nil {
+			in.streams.SetObserver(m.streamObs(app, inst, in.streams))
+		}
 		in.sos.SetBudget(m.appBudgetLocked(app))
 		in.sos.SetChangeCounter(&m.soChanges)
 		in.quotas = m.quotasLocked(app)
@@ -467,4 +471,13 @@ func (m *Manager) maybeUnload(in *Instance) {
 	}
 	m.mu.Unlock()
 	in.unload(StopIdle)
+}
+
+// SetStreamObserver installs f, which gives each new instance's stream
+// registry its observer (media.Observer): how a scale-out layer learns of
+// the streams published and awaited here. Call it before the first Connect.
+func (m *Manager) SetStreamObserver(f func(app, inst string, reg *media.Registry) media.Observer) {
+	m.mu.Lock()
+	m.streamObs = f
+	m.mu.Unlock()
 }

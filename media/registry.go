@@ -30,6 +30,7 @@ type Registry struct {
 	streams   map[string]*stream // names with a publisher or at least one subscriber
 	published int                // streams with a publisher
 	closed    bool
+	obs       Observer // nil: nobody listens (observe.go)
 }
 
 // NewRegistry returns an empty registry. log receives lifecycle lines
@@ -71,10 +72,22 @@ type stream struct {
 // on the name receive EventPublishNotify. It fails with ErrBusy when another
 // publisher holds the name and ErrClosed after Close.
 func (r *Registry) Publish(name string) (*Publication, error) {
+	return r.publish(name, false)
+}
+
+func (r *Registry) publish(name string, relay bool) (*Publication, error) {
+	p, obs, err := r.publishLocked(name, relay)
+	if err == nil && obs != nil && !relay {
+		obs.Published(name)
+	}
+	return p, err
+}
+
+func (r *Registry) publishLocked(name string, relay bool) (*Publication, Observer, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	st := r.streams[name]
 	if st == nil {
@@ -84,15 +97,15 @@ func (r *Registry) Publish(name string) (*Publication, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.pub != nil {
-		return nil, ErrBusy
+		return nil, nil, ErrBusy
 	}
-	p := &Publication{st: st, reg: r, since: time.Now()}
+	p := &Publication{st: st, reg: r, since: time.Now(), relay: relay}
 	st.pub = p
 	r.published++
 	for _, s := range st.subs {
 		s.notify(EventPublishNotify, true)
 	}
-	return p, nil
+	return p, r.obs, nil
 }
 
 // Subscribe starts playing name. It is allowed before a publisher exists:
@@ -100,12 +113,22 @@ func (r *Registry) Publish(name string) (*Publication, error) {
 // arrives when a publisher appears. After Close it returns a subscriber that
 // is already ended with ErrClosed.
 func (r *Registry) Subscribe(name string, opts SubscribeOptions) *Subscriber {
+	s, waiting := r.subscribe(name, opts)
+	if waiting != nil {
+		waiting.Waiting(name)
+	}
+	return s
+}
+
+// subscribe adds the subscriber; it returns the observer to tell when the
+// stream has no publisher.
+func (r *Registry) subscribe(name string, opts SubscribeOptions) (*Subscriber, Observer) {
 	s := newSubscriber(r, name, opts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		s.end(ErrClosed)
-		return s
+		return s, nil
 	}
 	st := r.streams[name]
 	if st == nil {
@@ -115,11 +138,14 @@ func (r *Registry) Subscribe(name string, opts SubscribeOptions) *Subscriber {
 	s.st = st
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	var waiting Observer
 	if st.pub != nil {
 		s.fill(st)
+	} else {
+		waiting = r.obs
 	}
 	st.subs = append(slices.Clip(st.subs), s)
-	return s
+	return s, waiting
 }
 
 // Names returns the names that currently have a publisher, sorted.
@@ -190,7 +216,11 @@ func (r *Registry) Close() {
 	}
 	r.mu.Lock()
 	clear(r.streams)
+	obs := r.obs
 	r.mu.Unlock()
+	if obs != nil {
+		obs.Closed()
+	}
 }
 
 // forget removes st from the registry when it has neither publisher nor
@@ -215,6 +245,7 @@ type Publication struct {
 
 	mu     sync.Mutex // serializes Write/SetMetadata/Close so subscribers see one order; first in the lock order
 	closed bool
+	relay  bool // a copy of another node's stream (PublishRelay): not announced
 	// Counters, guarded by mu.
 	packets, bytes uint64
 	lastTime       uint32    // timestamp of the last audio or video message
@@ -337,10 +368,18 @@ func (p *Publication) ClearMetadata() {
 // subscribed (a new publisher brings EventPublishNotify). Caches and
 // metadata are dropped. Safe to call twice and from any goroutine.
 func (p *Publication) Close() {
+	if obs := p.close(); obs != nil && !p.relay {
+		obs.Unpublished(p.st.name)
+	}
+}
+
+// close unpublishes and returns the observer to tell (nil when already
+// closed).
+func (p *Publication) close() Observer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return
+		return nil
 	}
 	p.closed = true
 	if t := p.reg.cfg.Totals; t != nil {
@@ -361,6 +400,7 @@ func (p *Publication) Close() {
 		s.notify(EventUnpublishNotify, false)
 	}
 	r.forget(st)
+	return r.obs
 }
 
 // PublicationStats is a snapshot of a publication's counters.

@@ -26,6 +26,14 @@ type ConnServer interface {
 	ServeConn(ctx context.Context, nc net.Conn, proto string)
 }
 
+// Forwarder carries a request for a session of another node to that node
+// (cluster mode, docs/cluster.md#forwarding): node is the tag of the
+// session id, path the request path, body the request body. It returns
+// the owner's status and body; err only explains a failure status.
+type Forwarder interface {
+	Forward(ctx context.Context, node, path string, body []byte) (status int, resp []byte, err error)
+}
+
 // ErrServerClosed: the tunnel server was closed.
 var ErrServerClosed = errors.New("tunnel: server closed")
 
@@ -43,6 +51,11 @@ type Server struct {
 	Logger *slog.Logger
 	// Sessions runs the RTMP session of each tunnel session.
 	Sessions ConnServer
+	// Forward, when set, takes the /send, /idle and /close requests
+	// whose session id carries another node's tag: behind a load balancer
+	// without affinity they land on any node. Nil: such requests answer
+	// 404, as any unknown session.
+	Forward Forwarder
 
 	initOnce sync.Once
 	cfg      Config
@@ -66,6 +79,9 @@ type Server struct {
 	polls         atomic.Uint64
 	dataResponses atomic.Uint64
 	bytesOut      atomic.Uint64
+	requests      atomic.Uint64
+	forwarded     atomic.Uint64
+	forwardedIn   atomic.Uint64
 }
 
 func (s *Server) init() {
@@ -103,12 +119,19 @@ type Stats struct {
 	Polls         uint64 `json:"polls"`
 	DataResponses uint64 `json:"data_responses"`
 	BytesOut      uint64 `json:"bytes_out"`
+	// Requests counts the /send, /idle and /close requests clients sent
+	// to this node, Forwarded those of them it passed to another node
+	// (the session's owner), ForwardedIn those other nodes passed here.
+	Requests    uint64 `json:"requests"`
+	Forwarded   uint64 `json:"forwarded"`
+	ForwardedIn uint64 `json:"forwarded_in"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	return Stats{Sessions: s.NumSessions(), Opened: s.opened.Load(), Expired: s.expired.Load(),
-		Polls: s.polls.Load(), DataResponses: s.dataResponses.Load(), BytesOut: s.bytesOut.Load()}
+		Polls: s.polls.Load(), DataResponses: s.dataResponses.Load(), BytesOut: s.bytesOut.Load(),
+		Requests: s.requests.Load(), Forwarded: s.forwarded.Load(), ForwardedIn: s.forwardedIn.Load()}
 }
 
 // Close ends every session (their RTMP sides see net.ErrClosed) and waits
@@ -258,6 +281,45 @@ const openTerminator = "\n"
 // retained) and appends the response body to w. It returns the HTTP
 // status; a non-200 status has an empty body.
 func (s *Server) serve(req Request, body []byte, proto string, local, remote net.Addr, w bodyAppender) int {
+	if req.Kind != KindIdent && req.Kind != KindOpen {
+		s.requests.Add(1)
+	}
+	return s.serveLocal(req, body, proto, local, remote, w, s.Forward != nil)
+}
+
+// ServeForwarded answers a request another node forwarded here (path and
+// body as the client sent them to that node). It never forwards again: a
+// session this node does not hold answers 404.
+func (s *Server) ServeForwarded(path string, body []byte) (int, []byte) {
+	s.init()
+	req, err := ParsePath(path)
+	if err != nil || req.Kind == KindIdent || req.Kind == KindOpen {
+		return http.StatusBadRequest, nil
+	}
+	s.forwardedIn.Add(1)
+	var b sliceBody
+	status := s.serveLocal(req, body, "", nil, nil, &b, false)
+	if status != http.StatusOK {
+		return status, nil
+	}
+	return status, b.b
+}
+
+// forward passes req to the node whose tag its session id carries.
+func (s *Server) forward(node string, req Request, body []byte, w bodyAppender) int {
+	s.forwarded.Add(1)
+	path := "/" + req.Kind.String() + "/" + req.ID + "/" + strconv.FormatUint(req.Seq, 10)
+	status, resp, err := s.Forward.Forward(s.ctx, node, path, body)
+	if err != nil {
+		s.log.Debug("tunnel forward failed", "session", req.ID, "node", node, "err", err)
+	}
+	if status == http.StatusOK {
+		w.appendBody(resp)
+	}
+	return status
+}
+
+func (s *Server) serveLocal(req Request, body []byte, proto string, local, remote net.Addr, w bodyAppender, mayForward bool) int {
 	switch req.Kind {
 	case KindIdent:
 		return http.StatusNotFound // docs/rtmpt.md#requests: Flash Player then opens
@@ -274,6 +336,9 @@ func (s *Server) serve(req Request, body []byte, proto string, local, remote net
 	}
 	ss := s.lookup(req.ID)
 	if ss == nil {
+		if node := NodeOf(req.ID); mayForward && node != "" && node != s.cfg.NodeTag {
+			return s.forward(node, req, body, w)
+		}
 		return http.StatusNotFound
 	}
 	ss.busy.Add(1)

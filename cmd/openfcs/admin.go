@@ -29,6 +29,9 @@ func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
 			},
 		},
 	}
+	if s.node != nil {
+		a.Counters.Cluster = func() any { return s.node.Stats() }
+	}
 	a.Routes = map[string]http.Handler{
 		"GET /metrics": metrics.Handler(metrics.Sources{
 			Engine:  s.engine,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openfcs/openfcs/admin"
 	"github.com/openfcs/openfcs/bridge"
+	"github.com/openfcs/openfcs/cluster"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
@@ -59,6 +60,9 @@ type Config struct {
 	// SSAS configures application scripts (main.asc): time budget,
 	// limits, load() path, outgoing connection allow-list.
 	SSAS ssas.Config `yaml:"ssas"`
+	// Cluster joins several nodes behind one load balancer, on NATS
+	// (docs/cluster.md). Off by default.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // TLSConfig configures the TLS listener.
@@ -134,6 +138,7 @@ func (c Config) effective() Config {
 	c.Bridge = c.Bridge.WithDefaults()
 	c.WebRTC = c.WebRTC.WithDefaults()
 	c.SSAS = c.SSAS.WithDefaults()
+	c.Cluster = c.Cluster.WithDefaults()
 	return c
 }
 
@@ -258,6 +263,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Bridge.Validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.Validate(); err != nil {
 		return err
 	}
 	return c.Tunnel.Validate()

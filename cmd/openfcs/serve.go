@@ -20,6 +20,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/openfcs/openfcs/bridge"
+	"github.com/openfcs/openfcs/cluster"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/listen"
@@ -72,10 +73,27 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := newServer(cfg, log, p, tlsConf)
+	var node *cluster.Node
+	if cfg.Cluster.Enabled {
+		if node, err = cluster.Start(ctx, cfg.Cluster, cfg.Tunnel.WithDefaults().NodeTag, log); err != nil {
+			p.close()
+			return err
+		}
+	}
+	s := newServer(cfg, log, p, tlsConf, node)
+	if node != nil {
+		if err := node.ServeTunnel(s.tun.ServeForwarded); err != nil {
+			p.close()
+			node.Close()
+			return err
+		}
+	}
 	if p.rtcUDP != nil {
 		if err := s.rtc.Start(p.rtcUDP, p.rtcTCP); err != nil {
 			p.close()
+			if node != nil {
+				node.Close()
+			}
 			return err
 		}
 	}
@@ -225,6 +243,7 @@ type server struct {
 	scripts *ssas.Host
 	rtmp    *rtmp.Server
 	tun     *tunnel.Server
+	node    *cluster.Node  // nil unless cluster.enabled
 	bridge  *bridge.Server // RTMP over WebSocket and HTTP-FLV on the fiber app
 	rtc     *webrtc.Server // WHIP and WHEP on the fiber app, media on ports.rtcUDP/rtcTCP
 	mux     *listen.Mux
@@ -238,9 +257,12 @@ type server struct {
 }
 
 // newServer builds the engine and the transports; nothing runs yet.
-func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *server {
-	s := &server{log: log, apps: cfg.Instance.AppsDir, ports: p}
+func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node *cluster.Node) *server {
+	s := &server{log: log, apps: cfg.Instance.AppsDir, ports: p, node: node}
 	s.engine = instance.NewManager(cfg.Instance, log)
+	if node != nil {
+		s.engine.SetStreamObserver(node.StreamObserver) // streams across nodes (docs/cluster.md#streams)
+	}
 	s.rtmp = &rtmp.Server{Config: cfg.Session, Logger: log, Engine: s.engine}
 	scripts, scriptDial := newScriptHost(cfg.SSAS, log, s.rtmp) // application scripts (ssas.go)
 	s.scripts = scripts
@@ -251,6 +273,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config) *ser
 	tcfg := cfg.Tunnel
 	tcfg.ExemptLoopback = cfg.Listen.ExemptLoopback // one switch for every per-address limit
 	s.tun = &tunnel.Server{Config: tcfg, Logger: log, Sessions: s.rtmp}
+	if node != nil {
+		s.tun.Forward = node // requests for other nodes' sessions (docs/cluster.md#forwarding)
+	}
 	s.bridge = &bridge.Server{Config: cfg.Bridge, Logger: log, Sessions: s.rtmp, Engine: s.engine,
 		Inherited: bridge.Inherited{
 			WriteTimeout:  cfg.Session.WriteTimeout,
@@ -380,6 +405,9 @@ func (s *server) shutdown(runErr error) error {
 	}
 	_ = s.mux.Close()
 	s.engine.Close()
+	if s.node != nil {
+		s.node.Close() // releases this node's leases: the others need not wait for them to expire
+	}
 	for ; s.running > 0; s.running-- {
 		if err := <-s.errc; !isClosedErr(err) && runErr == nil {
 			runErr = err
