@@ -21,8 +21,8 @@ type Config struct {
 	// for several). Empty (the default) embeds nats-server in the process.
 	URL string `yaml:"url"`
 	// Listen is the embedded server's client address (for nats CLI tools
-	// and external clients). Empty (the default): no client port, the node
-	// talks to its embedded server in-process.
+	// and external clients). Empty (the default): a random loopback port
+	// (the node itself talks to its embedded server in-process).
 	Listen string `yaml:"listen"`
 	// RouteListen is the embedded server's cluster (route) address, which
 	// the other nodes' Routes name. Empty (the default): a cluster of one.

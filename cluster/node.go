@@ -128,8 +128,10 @@ func (n *Node) embed() (*server.Server, error) {
 		StoreDir:   store,
 		MaxPayload: int32(n.cfg.MaxPayload),
 		NoSigs:     true,
-		DontListen: n.cfg.Listen == "",
-		// Client connections of the embedded server: ours is in-process.
+		// Our own connection is in-process; without a client port of
+		// its own nats-server never starts its routes, so an empty
+		// Listen takes a random loopback port.
+		Host: "127.0.0.1",
 		Port: -1,
 	}
 	if n.cfg.Listen != "" {
@@ -161,7 +163,7 @@ func (n *Node) embed() (*server.Server, error) {
 	ns.SetLoggerV2(natsLogger{n.log.With("component", "nats")}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(n.cfg.StartTimeout) {
-		ns.Shutdown()
+		go ns.Shutdown() // may wait on what did not start
 		return nil, errors.New("cluster: nats-server did not start within cluster.start_timeout")
 	}
 	return ns, nil

@@ -230,15 +230,14 @@ func (n *Node) runRelay(ctx context.Context, rl *relay) {
 		} else {
 			idleSince = time.Time{}
 		}
-		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		e, err := n.streams.Get(gctx, rl.key)
-		cancel()
-		if err == nil {
-			if origin := string(e.Value()); origin != n.tag && !rl.o.reg.Published(rl.name) {
-				if err := n.pull(ctx, rl, origin); err != nil && ctx.Err() == nil {
-					n.log.Info("relay ended", "app", rl.o.app, "instance", rl.o.inst, "stream", rl.name, "origin", origin, "err", err)
-				}
-				idleSince = time.Time{}
+		// With nobody to pull for, only wait out RelayIdle.
+		if origin, ok := n.origin(ctx, rl.key); idleSince.IsZero() && ok && origin != n.tag && !rl.o.reg.Published(rl.name) {
+			err := n.pull(ctx, rl, origin)
+			if errors.Is(err, errRelayIdle) {
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				n.log.Info("relay ended", "app", rl.o.app, "instance", rl.o.inst, "stream", rl.name, "origin", origin, "err", err)
 			}
 		}
 		select {
@@ -246,6 +245,17 @@ func (n *Node) runRelay(ctx context.Context, rl *relay) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// origin returns the node that announced key.
+func (n *Node) origin(ctx context.Context, key string) (string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	e, err := n.streams.Get(ctx, key)
+	if err != nil {
+		return "", false
+	}
+	return string(e.Value()), true
 }
 
 // feedRequest asks an origin for a feed.
