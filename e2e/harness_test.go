@@ -319,6 +319,16 @@ type server struct {
 // the test fails.
 func startServer(t testing.TB, opts serverOpts) *server {
 	t.Helper()
+	s := launchServer(t, opts)
+	s.awaitStarted(t, 30*time.Second)
+	return s
+}
+
+// launchServer starts openfcs like startServer without waiting for its
+// `started` line: servers that wait for each other at start (a cluster
+// electing its leader) are launched together, then awaited.
+func launchServer(t testing.TB, opts serverOpts) *server {
+	t.Helper()
 	dir := t.TempDir()
 	appsDir := opts.AppsDir
 	if appsDir == "" {
@@ -371,18 +381,22 @@ func startServer(t testing.TB, opts serverOpts) *server {
 	s.proc = startProc(t, procOpts{StderrLine: s.addLine, StdoutLine: s.addLine, Quiet: true,
 		Env: []string{"OPENFCS_ADMIN_TOKEN=" + adminToken}}, name, args...)
 	t.Cleanup(s.stop)
+	return s
+}
 
+// awaitStarted waits up to d for the `started` line.
+func (s *server) awaitStarted(t testing.TB, d time.Duration) {
+	t.Helper()
 	select {
 	case <-s.ready:
 	case <-s.proc.done:
 		t.Fatalf("openfcs exited before listening: %v", s.proc.err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("openfcs did not log `started` within 30s")
+	case <-time.After(d):
+		t.Fatalf("openfcs did not log `started` within %v", d)
 	}
 	if s.rtmpAddr == "" {
 		t.Fatal("openfcs started without logging a `listening` line for rtmp")
 	}
-	return s
 }
 
 func (s *server) addLine(line string) {
