@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 	}
 	for i := 0; i < len(c.Name); i++ {
 		b := c.Name[i]
-		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-') {
+		if ok := b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b == '_' || b == '-'; !ok {
 			return fmt.Errorf("cluster.name %q: character %q is not [0-9A-Za-z_-]", c.Name, b)
 		}
 	}

@@ -40,6 +40,38 @@ const (
 	frameEnd       = 2 // the feed ended (its subscriber was cut off)
 )
 
+var errBadFrame = errors.New("cluster: malformed feed frame")
+
+// appendFrame appends one feed message: the event type, then for a
+// packet its kind, timestamp and payload.
+func appendFrame(b []byte, typ byte, p *media.Packet) []byte {
+	if p == nil {
+		return append(b, typ, 0, 0, 0, 0, 0)
+	}
+	b = append(b, typ, byte(p.Kind))
+	b = binary.BigEndian.AppendUint32(b, p.Time)
+	return append(b, p.Payload...)
+}
+
+// parseFrame parses one feed message. The packet's payload aliases b; it
+// is nil for the other event types.
+func parseFrame(b []byte) (byte, *media.Packet, error) {
+	if len(b) < frameHeader {
+		return 0, nil, errBadFrame
+	}
+	switch b[0] {
+	case framePacket:
+		k := media.Kind(b[1])
+		if k != media.Audio && k != media.Video && k != media.Data {
+			return 0, nil, errBadFrame
+		}
+		return framePacket, &media.Packet{Kind: k, Time: binary.BigEndian.Uint32(b[2:6]), Payload: b[frameHeader:]}, nil
+	case frameUnpublish, frameEnd:
+		return b[0], nil, nil
+	}
+	return 0, nil, errBadFrame
+}
+
 // feedTimeout ends a feed whose relay sent no keep-alive for this long:
 // the relay's node died or was cut off.
 const feedTimeout = 5 * time.Second
@@ -308,16 +340,16 @@ func (n *Node) pull(ctx context.Context, rl *relay, origin string) error {
 			stop()
 			return ctx.Err()
 		case m := <-ch:
-			if len(m.Data) < frameHeader {
-				continue
+			typ, p, err := parseFrame(m.Data)
+			if err != nil {
+				return err // only a broken or foreign sender: start over
 			}
-			switch m.Data[0] {
+			switch typ {
 			case frameUnpublish:
 				return errors.New("origin unpublished")
 			case frameEnd:
 				return errors.New("origin ended the feed")
 			}
-			p := &media.Packet{Kind: media.Kind(m.Data[1]), Time: binary.BigEndian.Uint32(m.Data[2:6]), Payload: m.Data[frameHeader:]}
 			n.relays.relayBytes.Add(uint64(len(p.Payload)))
 			if p.Kind == media.Data && isMetadata(p.Payload) {
 				pub.SetMetadata(p)
@@ -430,11 +462,8 @@ func (n *Node) runFeed(f *feed, sub *media.Subscriber, req feedRequest) {
 	var evs []media.Event
 	var buf []byte
 	send := func(typ byte, p *media.Packet) {
-		buf = append(buf[:0], typ, 0, 0, 0, 0, 0)
+		buf = appendFrame(buf[:0], typ, p)
 		if p != nil {
-			buf[1] = byte(p.Kind)
-			binary.BigEndian.PutUint32(buf[2:6], p.Time)
-			buf = append(buf, p.Payload...)
 			n.relays.feedBytes.Add(uint64(len(p.Payload)))
 		}
 		_ = n.nc.Publish(req.Data, buf) // copies buf into the connection's buffer
