@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -56,25 +55,19 @@ cluster:
 	return nodes
 }
 
-// clusterStats is GET /api/stats of a cluster node.
+// clusterStats is what the tests read of a cluster node's admin server
+// view (GET /admin/api/v1/server).
 type clusterStats struct {
-	Tunnel  tunnel.Stats   `json:"tunnel"`
+	Tunnel  tunnel.Stats   `json:"rtmpt"`
 	Cluster *cluster.Stats `json:"cluster"`
 }
 
-func getClusterStats(t testing.TB, httpAddr string) clusterStats {
+func getClusterStats(t testing.TB, nd *clusterNode) clusterStats {
 	t.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/api/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var s clusterStats
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
+	nd.adminJSON(t, "/admin/api/v1/server", &s)
 	if s.Cluster == nil {
-		t.Fatalf("%s: /api/stats has no cluster section", httpAddr)
+		t.Fatalf("node %s: the admin server view has no cluster section", nd.tag)
 	}
 	return s
 }
@@ -205,13 +198,13 @@ func TestCluster(t *testing.T) {
 	nodes := startCluster(t, 3)
 
 	t.Run("stream across nodes", func(t *testing.T) {
-		before1, before3 := getClusterStats(t, nodes[0].httpAddr).Cluster, getClusterStats(t, nodes[2].httpAddr).Cluster
+		before1, before3 := getClusterStats(t, nodes[0]).Cluster, getClusterStats(t, nodes[2]).Cluster
 		players := map[string]*player{
 			"rtmpdump 1 on node 3": startRtmpdumpPlayer(t, nodes[2].RTMPURL("live", "across")),
 			"rtmpdump 2 on node 3": startRtmpdumpPlayer(t, nodes[2].RTMPURL("live", "across")),
 		}
 		runPlayers(t, nodes, "across", nodes[0].RTMPURL("live", "across"), players)
-		after1, after3 := getClusterStats(t, nodes[0].httpAddr).Cluster, getClusterStats(t, nodes[2].httpAddr).Cluster
+		after1, after3 := getClusterStats(t, nodes[0]).Cluster, getClusterStats(t, nodes[2]).Cluster
 		feeds, relays := after1.FeedsStarted-before1.FeedsStarted, after3.RelaysStarted-before3.RelaysStarted
 		if feeds != 1 || relays != 1 {
 			t.Errorf("node 1 started %d feeds, node 3 %d relays for two players: want one each", feeds, relays)
@@ -228,7 +221,7 @@ func TestCluster(t *testing.T) {
 		before := make([]tunnel.Stats, len(nodes))
 		for i, nd := range nodes {
 			ups = append(ups, nd.httpAddr)
-			before[i] = getClusterStats(t, nd.httpAddr).Tunnel
+			before[i] = getClusterStats(t, nd).Tunnel
 		}
 		lb := startNginxRoundRobin(t, ups)
 		players := map[string]*player{
@@ -238,7 +231,7 @@ func TestCluster(t *testing.T) {
 		runPlayers(t, nodes, "lb", tunnelURL("rtmpt", lb, "live", "lb"), players)
 		var fwdIn uint64
 		for i, nd := range nodes {
-			st := getClusterStats(t, nd.httpAddr).Tunnel
+			st := getClusterStats(t, nd).Tunnel
 			req, fwd := st.Requests-before[i].Requests, st.Forwarded-before[i].Forwarded
 			fwdIn += st.ForwardedIn - before[i].ForwardedIn
 			t.Logf("node %s: %d tunnel requests from the balancer, %d forwarded to another node", nd.tag, req, fwd)
