@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,7 +39,7 @@ func freePort(t testing.TB) int {
 
 // startNodes starts n embedded nodes routed to each other, in parallel
 // (JetStream needs a majority before any of them finishes starting).
-func startNodes(t *testing.T, count int, tweak func(*Config)) []*Node {
+func startNodes(t testing.TB, count int, tweak func(*Config)) []*Node {
 	t.Helper()
 	ports := make([]int, count)
 	routes := make([]string, count)
@@ -259,6 +258,25 @@ func TestConfigValidate(t *testing.T) {
 	if err := (Config{Name: "a.b"}).Validate(); err != nil {
 		t.Errorf("disabled config: %v", err)
 	}
-	_ = fmt.Sprint()
-	_ = context.Background()
+}
+
+// BenchmarkForward is the latency a forwarded RTMPT poll adds: one NATS
+// request/reply between two routed embedded servers, a 1400-byte body.
+func BenchmarkForward(b *testing.B) {
+	nodes := startNodes(b, 2, nil)
+	if err := nodes[1].ServeTunnel(func(_ string, body []byte) (int, []byte) { return http.StatusOK, body[:1] }); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	body := make([]byte, 1400)
+	testutil.WaitFor(b, 20*time.Second, "the forward subject to reach node 2", func() bool {
+		st, _, err := nodes[0].Forward(ctx, "n2", "/idle/n2-X/1", body)
+		return err == nil && st == http.StatusOK
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if st, _, err := nodes[0].Forward(ctx, "n2", "/idle/n2-X/1", body); err != nil || st != http.StatusOK {
+			b.Fatal(st, err)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -337,7 +338,9 @@ func (s *Server) serveLocal(req Request, body []byte, proto string, local, remot
 	ss := s.lookup(req.ID)
 	if ss == nil {
 		if node := NodeOf(req.ID); mayForward && node != "" && node != s.cfg.NodeTag {
-			return s.forward(node, req, body, w)
+			// A copy: handing body itself to the Forwarder interface
+			// would make every caller's body escape, forwarded or not.
+			return s.forward(node, req, slices.Clone(body), w)
 		}
 		return http.StatusNotFound
 	}
