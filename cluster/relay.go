@@ -252,6 +252,10 @@ func (n *Node) want(o *observer, name string) {
 // want the stream; it returns when none has for cfg.RelayIdle.
 func (n *Node) runRelay(ctx context.Context, rl *relay) {
 	var idleSince time.Time
+	// failures counts pulls in a row that failed: an origin that died
+	// stays in the bucket until its key expires, and each retry in that
+	// time would otherwise log a line.
+	failures := 0
 	for ctx.Err() == nil {
 		if rl.o.reg.Players(rl.name) == 0 {
 			if idleSince.IsZero() {
@@ -264,17 +268,26 @@ func (n *Node) runRelay(ctx context.Context, rl *relay) {
 		}
 		// With nobody to pull for, only wait out RelayIdle.
 		if origin, ok := n.origin(ctx, rl.key); idleSince.IsZero() && ok && origin != n.tag && !rl.o.reg.Published(rl.name) {
-			err := n.pull(ctx, rl, origin)
+			started, err := n.pull(ctx, rl, origin)
 			if errors.Is(err, errRelayIdle) {
 				return
 			}
-			if err != nil && ctx.Err() == nil {
+			if started {
+				failures = 0
+			} else {
+				failures++
+			}
+			if err != nil && ctx.Err() == nil && failures <= 1 {
 				n.log.Info("relay ended", "app", rl.o.app, "instance", rl.o.inst, "stream", rl.name, "origin", origin, "err", err)
 			}
 		}
+		wait := 250 * time.Millisecond
+		if failures > 0 {
+			wait = time.Second
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -303,7 +316,12 @@ var errRelayIdle = errors.New("no local player")
 
 // pull receives one feed from origin and publishes it locally until the
 // origin's publisher leaves, the feed ends or no local player remains.
-func (n *Node) pull(ctx context.Context, rl *relay, origin string) error {
+func (n *Node) pull(ctx context.Context, rl *relay, origin string) (started bool, err error) {
+	err = n.pullFeed(ctx, rl, origin, &started)
+	return started, err
+}
+
+func (n *Node) pullFeed(ctx context.Context, rl *relay, origin string, started *bool) error {
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
@@ -329,6 +347,7 @@ func (n *Node) pull(ctx context.Context, rl *relay, origin string) error {
 		return err
 	}
 	defer pub.Close()
+	*started = true
 	n.relays.relaysStarted.Add(1)
 	n.log.Info("relay start", "app", rl.o.app, "instance", rl.o.inst, "stream", rl.name, "origin", origin)
 	keep := time.NewTicker(keepEvery)
