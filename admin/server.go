@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfcs/openfcs/bridge"
@@ -81,7 +82,8 @@ type Server struct {
 	start   time.Time
 	rates   rates
 	cpu     cpuSampler
-	failLog rateLimited // login failures: one log line a second at most
+	failLog rateLimited            // login failures: one log line a second at most
+	token   atomic.Pointer[[]byte] // the token in force (SetToken)
 	// restPatterns are the REST routes registered, for the test that
 	// keeps docs/admin-api.yaml equal to them.
 	restPatterns []string
@@ -91,6 +93,7 @@ type Server struct {
 // token, everything else behind it.
 func (s *Server) Handler() http.Handler {
 	s.cfg = s.Config.WithDefaults()
+	s.SetToken(s.cfg.Token)
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,9 +128,8 @@ func (s *Server) Handler() http.Handler {
 // with auser and apswd (query or form) naming the administrator and the
 // token as FMS clients send them.
 func (s *Server) authorize(next http.Handler) http.Handler {
-	want := []byte(s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(want) > 0 && s.credentialsOK(r, want) {
+		if want := *s.token.Load(); len(want) > 0 && s.credentialsOK(r, want) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -155,6 +157,13 @@ func (s *Server) credentialsOK(r *http.Request, want []byte) bool {
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.User)) == 1
 	passOK := subtle.ConstantTimeCompare([]byte(pass), want) == 1
 	return userOK && passOK
+}
+
+// SetToken replaces the token (a configuration reload); requests already
+// admitted carry on. An empty token refuses every request.
+func (s *Server) SetToken(t Secret) {
+	b := []byte(t)
+	s.token.Store(&b)
 }
 
 // HTTPServer returns an http.Server for the admin listener with the

@@ -125,3 +125,36 @@ func (m *Manager) Reload(app, inst string) []string {
 	m.mu.Unlock()
 	return m.Unload(app, inst)
 }
+
+// Drain starts a graceful shutdown: new connects are refused
+// (NetConnection.Connect.AppShutdown) and every client is sent
+// NetConnection.Connect.AppShutdown and closed once that is flushed. The
+// instances stay loaded, so that publishers' recordings end as their
+// connections do and Close saves the shared objects afterwards. It
+// returns the number of clients told.
+func (m *Manager) Drain() int {
+	m.mu.Lock()
+	m.closed = true
+	ins := make([]*Instance, 0, len(m.instances))
+	for _, in := range m.instances {
+		ins = append(ins, in)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, in := range ins {
+		n += len(in.Clients())
+		in.closeClients()
+	}
+	return n
+}
+
+// NumClients returns the clients of every loaded instance.
+func (m *Manager) NumClients() int {
+	n := 0
+	for _, in := range m.Instances() {
+		in.mu.Lock()
+		n += len(in.clients)
+		in.mu.Unlock()
+	}
+	return n
+}

@@ -47,6 +47,7 @@ type Mux struct {
 	rtmp, web *chanListener
 	lim       *iplimit.Limiter
 	open      atomic.Int64 // sockets accepted and not yet closed
+	stopped   atomic.Bool  // StopAccepting was called
 	refused   refusals
 	mu        sync.Mutex
 	lns       map[net.Listener]struct{}
@@ -102,7 +103,7 @@ func (m *Mux) Serve(ln net.Listener) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if m.isClosed() {
+			if m.isClosed() || m.stopped.Load() {
 				return net.ErrClosed
 			}
 			if retry.Failed(err, m.done) {
@@ -169,6 +170,20 @@ func (m *Mux) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.closed
+}
+
+// StopAccepting closes the listeners given to Serve, so that no new
+// connection arrives, and leaves alone the connections already handed on
+// and the two yielded listeners: while a server drains, HTTP keep-alive
+// connections (RTMPT polls) are still served. Close ends the rest.
+func (m *Mux) StopAccepting() {
+	m.init()
+	m.stopped.Store(true)
+	m.mu.Lock()
+	for ln := range m.lns {
+		_ = ln.Close()
+	}
+	m.mu.Unlock()
 }
 
 // Close closes the listeners given to Serve and the two yielded listeners,

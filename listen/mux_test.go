@@ -190,3 +190,43 @@ func TestMuxCloseRacingAccept(t *testing.T) {
 		t.Fatalf("conn accepted during Close: read %v, want EOF (closed)", err)
 	}
 }
+
+// StopAccepting closes the ports but not the connections already handed
+// on: a drain keeps serving them.
+func TestStopAcceptingKeepsConnections(t *testing.T) {
+	m := &Mux{SniffTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{3}); err != nil { // RTMP's first byte
+		t.Fatal(err)
+	}
+	got, err := m.RTMP().Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.StopAccepting()
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve after StopAccepting: %v, want net.ErrClosed", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("a new connection was accepted after StopAccepting")
+	}
+	if _, err := c.Write([]byte("still here")); err != nil {
+		t.Errorf("the handed-on connection broke: %v", err)
+	}
+	buf := make([]byte, 11)
+	if _, err := io.ReadFull(got, buf); err != nil || string(buf) != "\x03still here" {
+		t.Errorf("read %q, %v", buf, err)
+	}
+	_ = got.Close()
+	_ = m.Close()
+}

@@ -41,5 +41,6 @@ func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
 			Scripts: s.scripts.Stats,
 		}),
 	}
+	s.adminAPI = a
 	return a.HTTPServer(a.Handler(), log)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,6 +45,10 @@ type Config struct {
 	// Bridge configures the browser side of the HTTP ports: RTMP over
 	// WebSocket (allowed origins, message size) and HTTP-FLV.
 	Bridge bridge.Config `yaml:"bridge"`
+	// DrainTimeout bounds a graceful stop (SIGTERM, docs/operations.md#reload-and-drain):
+	// clients are told NetConnection.Connect.AppShutdown and the server
+	// waits for them to leave, then closes what remains. Default 10s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// Admin is the operator's listener: the admin API, /metrics and the
 	// console, behind a token (docs/operations.md#admin-api).
 	Admin admin.Config `yaml:"admin"`
@@ -57,6 +62,9 @@ type Config struct {
 	Instance instance.Config `yaml:"instance"`
 	// Session configures RTMP sessions: limits and timeouts.
 	Session rtmp.Config `yaml:"session"`
+	// reparse reads the configuration again as the command line said
+	// (a reload); nil for a Config built by hand.
+	reparse func() (Config, error)
 	// SSAS configures application scripts (main.asc): time budget,
 	// limits, load() path, outgoing connection allow-list.
 	SSAS ssas.Config `yaml:"ssas"`
@@ -118,11 +126,12 @@ type LogConfig struct {
 
 func defaultConfig() Config {
 	return Config{
-		RTMP:     ":1935",
-		HTTP:     ":8080",
-		Admin:    admin.Config{Addr: "127.0.0.1:8086"},
-		Log:      LogConfig{Format: "text", Level: "info"},
-		Instance: instance.Config{AppsDir: "applications"},
+		RTMP:         ":1935",
+		HTTP:         ":8080",
+		Admin:        admin.Config{Addr: "127.0.0.1:8086"},
+		DrainTimeout: 10 * time.Second,
+		Log:          LogConfig{Format: "text", Level: "info"},
+		Instance:     instance.Config{AppsDir: "applications"},
 	}
 }
 
@@ -245,6 +254,8 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
+	// SIGHUP reads the file again, with the same flags on top.
+	cfg.reparse = func() (Config, error) { return parseServe(args, io.Discard) }
 	return cfg, nil
 }
 
@@ -271,17 +282,19 @@ func (c Config) validate() error {
 	return c.Tunnel.Validate()
 }
 
-func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
-	var lvl slog.Level
+// newLoggerVar returns the server's logger and its level as a variable,
+// which a configuration reload sets.
+func newLoggerVar(c LogConfig, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
+	lvl := new(slog.LevelVar)
 	if err := lvl.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+		return nil, nil, fmt.Errorf("log level %q: %w", c.Level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch c.Format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), lvl, nil
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), lvl, nil
 	}
-	return nil, fmt.Errorf("log format %q: want text or json", c.Format)
+	return nil, nil, fmt.Errorf("log format %q: want text or json", c.Format)
 }

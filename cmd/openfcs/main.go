@@ -17,8 +17,15 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// hangups delivers SIGHUP to a running server, which reloads
+// (lifecycle.go); nil, and so never ready, when run is called by a test.
+var hangups <-chan os.Signal
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hangups = hup
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, context.Canceled) {

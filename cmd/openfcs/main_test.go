@@ -201,7 +201,7 @@ func TestTLSVersionKeys(t *testing.T) {
 		}
 	}
 
-	conf, err := serverTLS(TLSConfig{CertFile: cert, KeyFile: key, MaxVersion: "1.2"})
+	conf, _, err := serverTLS(TLSConfig{CertFile: cert, KeyFile: key, MaxVersion: "1.2"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/openfcs/openfcs/admin"
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/cluster"
 	"github.com/openfcs/openfcs/instance"
@@ -43,7 +44,7 @@ import (
 // HTTP-FLV) and the other HTTP routes, the pages at / among them. The TLS port's number also
 // serves HTTP/3 over UDP.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
-	log, err := newLogger(cfg.Log, stderr)
+	log, level, err := newLoggerVar(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
@@ -51,8 +52,9 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return fmt.Errorf("applications folder %q: not a directory", cfg.Instance.AppsDir)
 	}
 	var tlsConf *tls.Config
+	var certs *tlsutil.CertReloader
 	if cfg.TLS.Addr != "" {
-		if tlsConf, err = serverTLS(cfg.TLS); err != nil {
+		if tlsConf, certs, err = serverTLS(cfg.TLS); err != nil {
 			return err
 		}
 	}
@@ -81,6 +83,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		}
 	}
 	s := newServer(cfg, log, p, tlsConf, node)
+	s.cfg, s.level, s.certs = cfg, level, certs
 	if node != nil {
 		if err := node.ServeTunnel(s.tun.ServeForwarded); err != nil {
 			p.close()
@@ -97,24 +100,32 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return err
 		}
 	}
-	s.start(ctx)
-	return s.shutdown(s.wait(ctx))
+	// Connections live on a context of their own: the signal that ends
+	// ctx starts the drain, which needs them open to say goodbye.
+	connCtx, endConns := context.WithCancel(context.Background())
+	defer endConns()
+	s.start(connCtx)
+	err = s.wait(ctx)
+	s.drainStart()
+	endConns()
+	return s.shutdown(err)
 }
 
 // serverTLS loads the certificate and applies the version bounds; RTMP
 // clients get no TLS 1.3 session tickets (tlsutil.ForRTMP: librtmp over
-// GnuTLS fails on them).
-func serverTLS(c TLSConfig) (*tls.Config, error) {
+// GnuTLS fails on them). The certificate comes from the reloader, which a
+// SIGHUP reads again (lifecycle.go).
+func serverTLS(c TLSConfig) (*tls.Config, *tlsutil.CertReloader, error) {
 	minV, maxV, err := c.WithDefaults().versions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	conf, err := tlsutil.ServerConfig(c.CertFile, c.KeyFile)
+	certs, err := tlsutil.NewCertReloader(c.CertFile, c.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, nil, fmt.Errorf("tls: %w", err)
 	}
-	conf.MinVersion, conf.MaxVersion = minV, maxV
-	return tlsutil.ForRTMP(conf), nil
+	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: minV, MaxVersion: maxV}
+	return tlsutil.ForRTMP(conf), certs, nil
 }
 
 // h3TLS is the TLS configuration of HTTP/3, which QUIC runs on TLS 1.3
@@ -254,6 +265,15 @@ type server struct {
 	// draining is set once shutdown begins (/readyz answers 503).
 	draining atomic.Bool
 	running  int // goroutines started and not yet received from errc
+
+	// What a reload changes (lifecycle.go): the configuration in force,
+	// the log level, the TLS certificate, the admin token.
+	cfg Config
+	// drainDeadline is when the drain gives up and shutdown has until.
+	drainDeadline time.Time
+	level         *slog.LevelVar
+	certs         *tlsutil.CertReloader // nil without TLS
+	adminAPI      *admin.Server         // nil without the admin listener
 }
 
 // newServer builds the engine and the transports; nothing runs yet.
@@ -356,12 +376,16 @@ func (s *server) start(ctx context.Context) {
 // wait returns when ctx ends (nil) or when a goroutine of start returns
 // (its error: a port failed or a server stopped on its own).
 func (s *server) wait(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-s.errc:
-		s.running--
-		return err
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-s.errc:
+			s.running--
+			return err
+		case <-hangups:
+			s.reload()
+		}
 	}
 }
 
@@ -374,9 +398,14 @@ func (s *server) run(f func() error) {
 // shutdown stops everything start ran and returns runErr (what ended the
 // run, if not the context) or the first unexpected error of a goroutine.
 func (s *server) shutdown(runErr error) error {
-	s.draining.Store(true)
+	deadline := s.drainDeadline
 	s.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// What the drain left gets the rest of the time, and at least a
+	// second: the writers flush, the HTTP servers finish requests.
+	if least := time.Now().Add(time.Second); deadline.Before(least) {
+		deadline = least
+	}
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	// Sessions first (their clients then get 404 or EOF), then the HTTP
 	// servers, which wait for requests in flight, then the ports.
