@@ -30,7 +30,7 @@ func accessServer(t *testing.T, appYAML string) *server {
 
 // publishRefused runs ffmpeg publishing to url (straight, not through the
 // tee muxer, which would carry on writing its other output) and wants it
-// refused: it exits with an error that names desc.
+// refused: it exits with an error that names desc ("": any error).
 func publishRefused(t *testing.T, url, desc string) {
 	t.Helper()
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
@@ -151,7 +151,14 @@ func TestAccessAddressesFFmpegRtmpdump(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := accessServer(t, "access:\n  deny: [127.0.0.0/8]\n")
-	publishRefused(t, srv.RTMPURL("live", "cam"), "Access denied for this address.")
+	// ffmpeg sends its next commands without waiting for connect's
+	// answer, so the refusal's close may reach it as a broken pipe before
+	// it reads the answer: here the server's log line is the proof, and
+	// rtmpdump (which waits) shows the status.
+	publishRefused(t, srv.RTMPURL("live", "cam"), "")
+	if len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "connect refused: address not allowed" })) == 0 {
+		t.Error("no refusal logged for ffmpeg's connect")
+	}
 	playRefused(t, srv.RTMPURL("live", "cam"), "NetConnection.Connect.Rejected", "Access denied for this address.")
 	// Allowed range: the same clients get through once the file says so
 	// (edits apply without a restart).
