@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,7 +249,11 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	// polls (200 of them under -race, 10 s gaps seen), while expiry stays
 	// bounded.
 	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 20s\n"})
-	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	// A small, slow picture: the test is about 200 sessions and their
+	// expiry, and 200 players of 300 kb/s under -race starved the test's
+	// own clients for 20 s on a loaded machine.
+	light := append(slices.Clip(h264NoB), "-s", "160x120", "-r", "10", "-b:v", "40k")
+	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: light, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
 	// Baseline: the publisher connected, no tunnel sessions; wait for the
 	// count to settle (HTTP workers from the stats requests).
