@@ -14,12 +14,13 @@
 // (the floor benchmark); publish sends a synthetic stream (AVC and AAC
 // configuration, a keyframe every 2 s, flat-size frames, 20 ms audio).
 // With -stdin, every line read on stdin prints a snapshot of the counters
-// and EOF on stdin ends the run: the benchmarks in internal/loadbench drive
-// the tool that way. The tool is wiring only; the work is in
+// (publish: of what it sent) and EOF on stdin ends the run: the benchmarks
+// in internal/loadbench drive the tool that way. The tool is wiring only; the work is in
 // internal/loadbench.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -178,7 +179,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	if cmd.mode == "publish" {
-		return publish(ctx, cmd, stdout)
+		var control io.Reader
+		if cmd.stdin {
+			control = stdin
+		}
+		return publish(ctx, cmd, control, stdout)
 	}
 	if cmd.stdin {
 		cmd.fleet.Control = stdin
@@ -199,18 +204,38 @@ type publishSummary struct {
 	Error    string  `json:"error,omitempty"`
 }
 
-func publish(ctx context.Context, cmd command, stdout io.Writer) error {
+// publishSnapshot is what publish prints per line read from its control.
+type publishSnapshot struct {
+	Event string `json:"event"` // "snapshot"
+	loadbench.PublishStats
+}
+
+func publish(ctx context.Context, cmd command, control io.Reader, stdout io.Writer) error {
+	var cancel context.CancelFunc
 	if cmd.duration > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cmd.duration)
-		defer cancel()
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
+	defer cancel()
 	p, err := loadbench.Publish(ctx, cmd.publish)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = p.Close() }()
-	fmt.Fprintf(stdout, "{\"event\":\"published\",\"video_frame_bytes\":%d}\n", p.Synth().Stream().VideoFrameBytes())
+	var out lockedWriter
+	out.w = stdout
+	out.printf("{\"event\":\"published\",\"video_frame_bytes\":%d}\n", p.Synth().Stream().VideoFrameBytes())
+	if control != nil {
+		// Not waited for: it ends at EOF, which also ends the run.
+		go func() {
+			defer cancel()
+			sc := bufio.NewScanner(control)
+			for sc.Scan() {
+				_ = out.json(publishSnapshot{Event: "snapshot", PublishStats: p.Stats()})
+			}
+		}()
+	}
 	start := time.Now()
 	runErr := p.Run(ctx)
 	st := p.Stats()
@@ -222,7 +247,7 @@ func publish(ctx context.Context, cmd command, stdout io.Writer) error {
 	if runErr != nil {
 		s.Error = runErr.Error()
 	}
-	if err := writeJSON(stdout, s); err != nil {
+	if err := out.json(s); err != nil {
 		return err
 	}
 	return runErr

@@ -112,7 +112,11 @@ func report(b *testing.B, s0, s1 sample, players int, wantMbps float64, messages
 			b.Fatalf("players received no message in %.1fs", sec)
 		}
 		b.ReportMetric(writes/msgs, "writes/msg")
+		// Per delivered message, and per published one (every player
+		// gets each): the first tends to 0 with more players exactly
+		// when the server allocates nothing per subscriber.
 		b.ReportMetric(float64(s1.mallocs-s0.mallocs)/msgs, "allocs/msg")
+		b.ReportMetric(float64(s1.mallocs-s0.mallocs)/(msgs/float64(players)), "allocs/pub-msg")
 	}
 	b.Logf("%d players, %.1fs: %.1f Mbit/s, cpu %.3fs (%.2f%% of a core), %.0f writes",
 		players, sec, bytes*8/sec/1e6, cpu, cpu/sec*100, writes)
@@ -128,11 +132,13 @@ func checkSummary(b *testing.B, s Summary, players int) {
 }
 
 // BenchmarkLoopbackFanout measures the in-process openfcs server delivering
-// a synthetic 1 Mbit/s, 25 fps audio+video stream to LOADBENCH_PLAYERS
-// (150) players of openfcs-load in another process, over loopback TCP.
-// CPU is this process's getrusage
-// (server plus the in-process publisher); Mbit/s counts the bytes the
-// players read. Compare with BenchmarkLoopbackFloor.
+// a synthetic 1 Mbit/s, 25 fps audio+video stream, published by
+// openfcs-load publish, to LOADBENCH_PLAYERS (150) players of openfcs-load
+// play, both in other processes, over loopback TCP. CPU is this process's
+// getrusage: the server alone, ingest included; Mbit/s counts the bytes
+// the players read. Compare with BenchmarkLoopbackFloor. p50-ms and p99-ms
+// are the publish-to-delivery latency of the video frames the players
+// read during the window (stamped by the publisher, see latency.go).
 //
 // pacing=timestamp sends audio and video when their timestamps fall due,
 // as a live encoder does (two arrivals per 40 ms); pacing=tick sends each
@@ -143,28 +149,22 @@ func BenchmarkLoopbackFanout(b *testing.B) {
 	}
 }
 
+// startPublisher runs openfcs-load publish against url until cleanup and
+// waits until it publishes.
+func startPublisher(b *testing.B, tool, url string, pacing Pacing) {
+	b.Helper()
+	p := startTool(b, tool, "publish", "-url", url, "-pacing", pacing.String(), "-duration", "0", "-stdin")
+	var v struct{}
+	p.next(b, "published", time.Minute, &v)
+}
+
 func runFanout(b *testing.B, pacing Pacing) { //nolint:thelper // a benchmark body, not a helper
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
 	addr, _ := startServer(b)
 	url := "rtmp://" + addr + "/live/bench"
-
-	ctx, cancel := context.WithCancel(context.Background())
-	pub, err := Publish(ctx, PublishOptions{URL: url, Pacing: pacing})
-	if err != nil {
-		cancel()
-		b.Fatal(err)
-	}
-	pubDone := make(chan error, 1)
-	go func() { pubDone <- pub.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-pubDone; err != nil {
-			b.Errorf("publisher: %v", err)
-		}
-		_ = pub.Close()
-	})
+	startPublisher(b, tool, url, pacing)
 
 	p := startTool(b, tool, "play", "-url", url, "-n", strconv.Itoa(players),
 		"-warmup", "0s", "-duration", "0", "-stdin")
@@ -174,8 +174,21 @@ func runFanout(b *testing.B, pacing Pacing) { //nolint:thelper // a benchmark bo
 		b.Fatalf("%d of %d players joined: %q", j.Connected, players, j.Errors)
 	}
 	s0, s1 := measure(b, p)
-	report(b, s0, s1, players, float64(players)*float64(pub.Synth().Stream().Bitrate)/1e6, true)
+	report(b, s0, s1, players, float64(players)*float64(NewSynth(Stream{}).Stream().Bitrate)/1e6, true)
+	reportLatency(b, s0, s1)
 	checkSummary(b, p.finish(b), players)
+}
+
+// reportLatency reports the window's publish-to-delivery latency.
+func reportLatency(b *testing.B, s0, s1 sample) {
+	b.Helper()
+	p50 := LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.50)
+	p99 := LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.99)
+	if p99 == 0 {
+		b.Fatal("players read no stamped video frame during the window")
+	}
+	b.ReportMetric(float64(p50)/float64(time.Millisecond), "p50-ms")
+	b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
 }
 
 // Floor payload per connection per tick: 1 Mbit/s at 25 ticks a second is

@@ -107,6 +107,10 @@ type Snapshot struct {
 	Bytes        int64   `json:"bytes"`         // wire bytes read, all connections
 	PayloadBytes int64   `json:"payload_bytes"` // media and data payload bytes (play)
 	Messages     int64   `json:"messages"`      // media and data messages (play)
+	// Latency counts the publish-to-delivery latency of stamped video
+	// frames (play, from a loadbench publisher) in buckets of
+	// LatencyBucket, cumulative; LatencyQuantile reads a window of it.
+	Latency []int64 `json:"latency,omitempty"`
 }
 
 // Summary is the last line: what the fleet received during the measured
@@ -124,6 +128,10 @@ type Summary struct {
 	PayloadBytes int64   `json:"payload_bytes"`
 	Messages     int64   `json:"messages"`
 	Mbps         float64 `json:"mbit_per_s"` // Bytes in Mbit/s (10^6 bits)
+	// Publish-to-delivery latency of stamped video frames during the
+	// window, in milliseconds (0 without any).
+	LatencyP50 float64 `json:"latency_p50_ms,omitempty"`
+	LatencyP99 float64 `json:"latency_p99_ms,omitempty"`
 	// Per-connection wire bytes over the window, connected ones only.
 	PerConnMinBytes    int64    `json:"per_conn_min_bytes"`
 	PerConnMedianBytes int64    `json:"per_conn_median_bytes"`
@@ -261,6 +269,7 @@ type fleet struct {
 	stream  string // play
 	members []*member
 	errs    errorSet
+	lat     latencyHist // play: every player's stamped video frames
 }
 
 func (f *fleet) open(ctx context.Context, m *member) error {
@@ -299,6 +308,9 @@ func (f *fleet) open(ctx context.Context, m *member) error {
 				s.OnPacket = func(p media.Packet) {
 					m.messages.Add(1)
 					m.payload.Add(int64(len(p.Payload)))
+					if sent, ok := videoStamp(&p); ok {
+						f.lat.add(time.Since(sent))
+					}
 				}
 				err = s.Play(ctx, f.stream, -2000)
 			}
@@ -364,6 +376,9 @@ func (f *fleet) totals(per []int64) (s Snapshot) {
 		if m.ok && m.alive() {
 			s.Alive++
 		}
+	}
+	if f.o.Mode == ModePlay {
+		s.Latency = f.lat.snapshot()
 	}
 	return s
 }
@@ -495,6 +510,9 @@ loop:
 	sum := summarize(o.Mode, o.Target, o.N, ok, base, end, window)
 	sum.PayloadBytes = endTotals.PayloadBytes - baseTotals.PayloadBytes
 	sum.Messages = endTotals.Messages - baseTotals.Messages
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	sum.LatencyP50 = ms(LatencyQuantile(baseTotals.Latency, endTotals.Latency, 0.50))
+	sum.LatencyP99 = ms(LatencyQuantile(baseTotals.Latency, endTotals.Latency, 0.99))
 	sum.Dropped = connected - endTotals.Alive
 	sum.Errors = f.errs.list()
 	em.emit(sum)

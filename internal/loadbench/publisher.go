@@ -139,6 +139,10 @@ func Publish(ctx context.Context, opts PublishOptions) (*Publisher, error) {
 func (p *Publisher) Synth() *Synth { return p.synth }
 
 func (p *Publisher) write(pk media.Packet) error {
+	// The frame payloads are shared by every frame of their kind and
+	// WritePacket copies them out before it returns, so the stamp can be
+	// written into the shared bytes.
+	stampVideo(pk.Payload, time.Now())
 	if err := p.s.WritePacket(pk); err != nil {
 		return fmt.Errorf("publish: write: %w", err)
 	}
