@@ -22,6 +22,13 @@ type SubscribeOptions struct {
 	// playing several streams passes one capacity-1 wake-up channel to all
 	// its subscribers and drains every one of them per wake-up.
 	Notify chan struct{}
+	// Wake, when non-nil, is called instead of signaling a channel, and
+	// Ready returns nil: a connection whose writer is run by a clock
+	// rather than by a goroutine of its own has no goroutine to signal.
+	// It is called on the publisher's goroutine, possibly with the
+	// stream's locks held, so it must return at once and must not call
+	// into the subscriber, its stream or its registry.
+	Wake func()
 	// Lossless makes a subscriber that never drops (a recorder): with its
 	// queue full (Config.RecordQueueBytes), the publisher waits for it to
 	// drain, up to
@@ -43,6 +50,7 @@ type Subscriber struct {
 	name  string
 	st    *stream // nil when subscribed to a closed registry
 	ready chan struct{}
+	wake  func() // SubscribeOptions.Wake; replaces ready when set
 	live  atomic.Bool // a publisher is present
 	dead  atomic.Bool // closed or ended: lets Write skip without locking
 	// lossless subscribers signal space after each Drain, and when they
@@ -82,7 +90,7 @@ const initialRing = 32
 
 func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber {
 	ready := opts.Notify
-	if ready == nil {
+	if ready == nil && opts.Wake == nil {
 		ready = make(chan struct{}, 1)
 	}
 	s := &Subscriber{
@@ -91,6 +99,7 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 		client:    opts.Client,
 		since:     time.Now(),
 		ready:     ready,
+		wake:      opts.Wake,
 		recvAudio: !opts.NoAudio,
 		recvVideo: !opts.NoVideo,
 		waitKey:   true,
@@ -107,7 +116,8 @@ func (s *Subscriber) Name() string { return s.name }
 
 // Ready returns a capacity-1 channel that is signaled when events become
 // pending and when the subscriber is cut off or ended (SubscribeOptions.Notify
-// when that was given). After a receive, call Drain and check Err.
+// when that was given; nil with SubscribeOptions.Wake, which is called
+// instead). After a receive, call Drain and check Err.
 func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
 
 // Drain pops every pending event and appends it to dst, in order. It does
@@ -459,6 +469,10 @@ func (s *Subscriber) growLocked(need int) {
 // signal wakes the owner without blocking: a pending signal already covers
 // everything queued since, because Drain takes all of it.
 func (s *Subscriber) signal() {
+	if s.wake != nil {
+		s.wake()
+		return
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:

@@ -270,8 +270,8 @@ func TestSharedObjectBeforeConnect(t *testing.T) {
 // queue entry is written), so a tick's fan-out costs no allocation per
 // subscriber.
 func TestSharedObjectDeliverAllocs(t *testing.T) {
-	// writerRunning: as if a writer were draining, so none is started.
-	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20, MaxQueuedBytes: 1 << 30}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), writerRunning: true}
+	// wGoroutine: as if a writer were draining, so none is started.
+	c := &conn{cfg: &Config{MaxQueuedCommands: 1 << 20, MaxQueuedBytes: 1 << 30}, wake: make(chan struct{}, 1), out: make([]outMsg, 0, 4096), ws: wGoroutine}
 	s := &soConn{c: c}
 	var out capture
 	reg := sharedobject.NewRegistry(sharedobject.Config{}, nil, nil)

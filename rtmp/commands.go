@@ -441,7 +441,7 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 }
 
 func (c *conn) startPlayer(ns *netStream) {
-	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Notify: c.wake, Client: c.client.ID})
+	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID})
 	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID)}
 	ns.play = p
 	c.addPlayer(p)

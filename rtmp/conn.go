@@ -9,11 +9,11 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
-	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 	"github.com/openfcs/openfcs/rtmp/handshake"
 	"github.com/openfcs/openfcs/rtmp/message"
@@ -73,23 +73,46 @@ type conn struct {
 	plays           []*player
 	closeAfterFlush bool
 	closeWhy        error // mu; what the close after the flush is logged as
-	wake            chan struct{}
+	// wake tells the writer goroutine, while one owns the write side
+	// (wGoroutine), that something is pending.
+	wake chan struct{}
 
 	failOnce sync.Once
 	failErr  error
+	// ended is set by fail: ctx.Err, which takes a lock, is too dear for
+	// the writer's per-round checks.
+	ended atomic.Bool
 	// endPeer is the peer whose closed hook runs once the connection ends
 	// (watchEnd, peer.go).
 	endPeer atomic.Pointer[peer]
-	// w keeps the chunk stream state across writer goroutines: a writer
-	// runs only while there is something to send (an idle connection holds
-	// no goroutine, batch or buffers for writing) and the next one must
+
+	// Who writes (writer.go). mu guards these.
+	ws writerState
+	// kicked: something became pending after the owner of the write
+	// side last took the queues.
+	kicked bool
+	// schedAt is the deadline at which the merge clock holds the
+	// connection (ws == wClock, until its round starts).
+	schedAt time.Duration
+	// lastFlush is the merge-clock time of the last flush; for a round
+	// run at a deadline, that deadline, so writers in step stay on one
+	// grid point.
+	lastFlush   time.Duration
+	writersDone bool           // set once finish waits: no writer may start after
+	writers     sync.WaitGroup // one while anyone owns the write side (ws != wIdle)
+
+	// The owner of the write side only (writer.go). w keeps the chunk
+	// stream state across rounds and owners: the next round must
 	// continue the same header compression.
-	w             *chunk.Writer
-	writerRunning bool           // mu; a writer goroutine owns w and the socket's write side
-	writersDone   bool           // mu; set once finish waits: no writer may start after
-	writers       sync.WaitGroup // the writer goroutines started
-	bytesOut      atomic.Uint64
-	msgsOut       atomic.Uint64 // messages written, counted per flush round (stats.go)
+	w           *chunk.Writer
+	deadlineSet time.Duration   // merge-clock time the write deadline was last set
+	raw         syscall.RawConn // the socket, when the clock may write it itself
+	rawChecked  bool            // raw has been looked for
+	// mediaKick is kick(true) as a func value, for the subscribers and
+	// players of this connection (made on the first play).
+	mediaKick func()
+	bytesOut  atomic.Uint64
+	msgsOut   atomic.Uint64 // messages written, counted per round (stats.go)
 }
 
 func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
@@ -108,6 +131,8 @@ func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
 		peerWindow: s.cfg.WindowAckSize,
 		wake:       make(chan struct{}, 1),
 		w:          chunk.NewWriter(),
+		// Far in the past: the first blocking write sets the deadline.
+		deadlineSet: -1 << 62,
 	}
 }
 
@@ -116,6 +141,7 @@ func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
 func (c *conn) fail(err error) {
 	c.failOnce.Do(func() {
 		c.failErr = err
+		c.ended.Store(true)
 		c.cancel()
 		c.peerEnded()
 		_ = c.nc.Close()
@@ -143,6 +169,11 @@ func (c *conn) run() {
 func (c *conn) finish() {
 	c.mu.Lock()
 	c.writersDone = true
+	if c.ws == wClock && c.srv.clock.remove(c, c.schedAt) {
+		// Queued for a round that will not run now.
+		c.ws = wIdle
+		c.writers.Done()
+	}
 	c.mu.Unlock()
 	c.writers.Wait()
 	if c.r != nil {
@@ -292,24 +323,9 @@ func (c *conn) enqueue(m outMsg) {
 	c.signal()
 }
 
-// signal wakes the writer, starting one if none runs.
-func (c *conn) signal() {
-	c.mu.Lock()
-	if !c.writerRunning {
-		if !c.writersDone && c.ctx.Err() == nil {
-			c.writerRunning = true
-			c.writers.Add(1)
-			go c.writeLoop()
-		}
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
+// signal tells the writer that commands are pending, starting one if
+// none runs.
+func (c *conn) signal() { c.kick(false) }
 
 // decoders lends AMF decoders to command parsing, so an idle connection
 // keeps no decoder tables.
@@ -328,9 +344,6 @@ func putDecoder(d *amf.Decoder) {
 	d.Reset()
 	decoders.Put(d)
 }
-
-// batches lends chunk batches to running writers.
-var batches = sync.Pool{New: func() any { return new(chunk.Batch) }}
 
 func (c *conn) sendControl(t uint8, payload []byte) {
 	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: t}, p: payload})
@@ -404,149 +417,6 @@ func (c *conn) closeAfterFlushAs(why error) {
 	}
 	c.mu.Unlock()
 	c.signal()
-}
-
-// writeLoop owns the socket for writing while there is something to
-// write. Each round it takes every queued command and every pending media
-// event, encodes chunk headers into one batch and flushes it in one
-// vectored write. With players attached, rounds are at least MergeWrite
-// apart, so a tick's audio and video leave in one write (rtmp.Config).
-// It returns when the connection ends or nothing is left to do.
-func (c *conn) writeLoop() {
-	defer c.writers.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
-			c.fail(withReason(ReasonPanic, fmt.Errorf("panic: %v", v)))
-		}
-	}()
-	batch := batches.Get().(*chunk.Batch)
-	defer func() {
-		batch.Reset()
-		batches.Put(batch)
-	}()
-	var (
-		out   []outMsg
-		plays []*player
-		evs   []media.Event
-		// deadlineSet is a time of the server's merge clock.
-		deadlineSet = time.Duration(-1 << 62)
-		clk         = c.srv.clock
-		mw          = mergeWait{clk: clk, every: c.cfg.MergeWrite, grid: mergeGrid(c.cfg.MergeWrite)}
-		merging     = mw.every > 0
-	)
-	// roundAt is the merge deadline this round was woken for, or -1.
-	roundAt := time.Duration(-1)
-	for {
-		c.mu.Lock()
-		out, c.out = c.out, out[:0]
-		c.outBytes = 0
-		plays = append(plays[:0], c.plays...)
-		closeAfter, closeWhy := c.closeAfterFlush, c.closeWhy
-		c.mu.Unlock()
-
-		for i := range out {
-			if err := c.w.Append(batch, out[i].h, out[i].p); err != nil {
-				c.fail(withReason(ReasonLimit, err)) // enqueue refuses these: not expected
-				return
-			}
-			if out[i].chunkSize != 0 {
-				c.w.SetChunkSize(out[i].chunkSize)
-			}
-		}
-		sent := len(out)
-		for _, p := range plays {
-			var err error
-			evs, err = p.write(c.w, batch, evs[:0])
-			if err != nil {
-				c.fail(err)
-				return
-			}
-			sent += len(evs)
-		}
-		if sent > 0 {
-			c.msgsOut.Add(uint64(sent))
-		}
-		flushed := false
-		if batch.Len() > 0 {
-			// The deadline is refreshed when a quarter of it has passed,
-			// so a stalled flush fails after 3/4 to 1 WriteTimeout.
-			now := clk.now()
-			if now-deadlineSet > c.cfg.WriteTimeout/4 {
-				deadlineSet = now
-				if err := c.nc.SetWriteDeadline(clk.at(now + c.cfg.WriteTimeout)); err != nil {
-					c.fail(withReason(ReasonIOError, err))
-					return
-				}
-			}
-			n, err := batch.WriteTo(c.nc)
-			c.bytesOut.Add(uint64(n))
-			// A round woken by the clock counts from its deadline, so
-			// writers in step stay on one grid point.
-			mw.lastFlush, flushed = now, true
-			if roundAt >= 0 {
-				mw.lastFlush = roundAt
-			}
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					err = withReason(ReasonSlowConsumer, fmt.Errorf("write stalled for %v: %w", c.cfg.WriteTimeout, err))
-				} else if classify(err) == ReasonProtocolError {
-					// A write cannot break the protocol: what is not the
-					// peer going away is an I/O error.
-					err = withReason(ReasonIOError, err)
-				}
-				c.fail(err)
-				return
-			}
-		}
-		roundAt = -1
-		clear(out)
-		clear(evs)
-		if closeAfter {
-			c.fail(closeWhy)
-			return
-		}
-
-		c.mu.Lock()
-		// A close requested after this round's snapshot queued nothing
-		// (Peer.Close without a status): its wake-up is for this writer.
-		if len(c.out) == 0 && len(c.plays) == 0 && !c.closeAfterFlush {
-			c.writerRunning = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-
-		if merging && flushed && len(plays) > 0 {
-			// A playing connection polls at the next deadline rather
-			// than waking for every message: media keeps coming, so
-			// that is one wake-up per round instead of a wake-up per
-			// arrival plus one for the merge wait. Only a round that
-			// finds nothing falls back to waiting for a signal.
-			at := mw.next()
-			if !mw.until(c.ctx, at) {
-				return
-			}
-			roundAt = at
-			continue
-		}
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.wake:
-		}
-		// A player woken by a message waits for the next grid point even
-		// when MergeWrite has passed: the rest of its tick (and of the
-		// other players' ticks) arrives meanwhile, and the connection
-		// joins the players already polling on that grid point.
-		if at := max(mw.next(), mw.ceil(clk.now())); merging && len(plays) > 0 && at > clk.now() {
-			if !mw.until(c.ctx, at) {
-				return
-			}
-			roundAt = at
-		}
-	}
 }
 
 // addPlayer makes the writer drain p. Status messages queued before this

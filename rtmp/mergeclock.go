@@ -1,41 +1,59 @@
 package rtmp
 
 import (
-	"context"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
 
-// mergeClock wakes connection writers whose merge wait (Config.MergeWrite)
-// ends. Deadlines are rounded up to a grid, so the writers of players of
-// one stream, which flush in step, share one deadline: one timer fires per
-// grid point and wakes them all in a burst, as a frame ticker would. A
-// timer per writer costs a timer fire and often an idle thread's wake-up
-// (epoll, futex) per connection per tick, which profiles showed as the
-// main cost above the bare write loop.
+// mergeClock runs the writer rounds of playing connections
+// (docs/architecture.md#egress). It ticks every MergeWrite (the ticks are
+// multiples of MergeWrite since the clock's epoch), and a playing
+// connection that has flushed is queued at its next tick, so every
+// playing connection of the server, whenever it joined, is written at the
+// same ticks. At each tick the clock's goroutine, with at most one helper
+// per core, runs the rounds of every connection queued at it: take what
+// the players' queues hold, encode chunk headers, write the socket
+// without waiting. No goroutine of the connection is woken, which is what
+// a frame tick costs a goroutine per connection (futex and scheduler work
+// per player), and what profiles showed as the cost above the bare write
+// loop.
 //
 // Each Server owns one: the writers of one server are the ones that flush
 // in step, and a clock per server keeps servers (and tests) independent.
+// Its goroutine runs while connections are queued and ends when none is.
 type mergeClock struct {
 	// epoch is the origin of mergeClock times: monotonic durations are
-	// cheaper to compare and round than time.Time. Set once by
-	// newMergeClock, read-only after.
+	// cheaper to compare and round than time.Time. grid is the tick.
+	// Both set once by newMergeClock, read-only after.
 	epoch time.Time
+	grid  time.Duration
 
-	mu    sync.Mutex
-	slots []*mergeSlot // pending deadlines, ascending
-	free  []*mergeSlot // spent slots, reused so steady state allocates nothing
-	timer *time.Timer  // armed for slots[0]
+	mu      sync.Mutex
+	slots   []*mergeSlot  // pending deadlines, ascending
+	free    []*mergeSlot  // spent slots, reused so steady state allocates nothing
+	running bool          // the loop goroutine runs
+	poke    chan struct{} // tells the loop a deadline earlier than its wait was added
 }
 
-// mergeSlot is one deadline and the writers waiting for it.
+// mergeSlot is one deadline and the connections queued at it.
 type mergeSlot struct {
-	at      time.Duration // since the clock's epoch
-	waiters []chan struct{}
+	at    time.Duration // since the clock's epoch
+	conns []rounder
 }
 
-// newMergeClock returns a clock whose times count from now.
-func newMergeClock() *mergeClock { return &mergeClock{epoch: time.Now()} }
+// rounder is what the clock runs rounds of: *conn (clockRound), or a
+// test's stand-in.
+type rounder interface {
+	clockRound(w *writer, at time.Duration)
+}
+
+// newMergeClock returns a clock whose times count from now, with the grid
+// of MergeWrite merge.
+func newMergeClock(merge time.Duration) *mergeClock {
+	return &mergeClock{epoch: time.Now(), grid: mergeGrid(merge), poke: make(chan struct{}, 1)}
+}
 
 // now returns the current time of the clock.
 func (m *mergeClock) now() time.Duration { return time.Since(m.epoch) }
@@ -43,15 +61,24 @@ func (m *mergeClock) now() time.Duration { return time.Since(m.epoch) }
 // at converts a clock time to wall-clock time (for socket deadlines).
 func (m *mergeClock) at(d time.Duration) time.Time { return m.epoch.Add(d) }
 
-// mergeGrid is the rounding of merge deadlines: an eighth of MergeWrite,
-// so the rounding adds at most 12.5 % to the wait.
+// mergeGrid is the rounding of merge deadlines: MergeWrite itself, so the
+// clock ticks once per MergeWrite and every playing connection of the
+// server is written at the same ticks, whenever it joined.
 func mergeGrid(merge time.Duration) time.Duration {
-	return max(merge/8, time.Microsecond)
+	return max(merge, time.Microsecond)
 }
 
-// wait registers ch to receive one non-blocking send at deadline at (a
-// grid point) or soon after.
-func (m *mergeClock) wait(at time.Duration, ch chan struct{}) {
+// ceil rounds at up to the grid.
+func (m *mergeClock) ceil(at time.Duration) time.Duration {
+	if r := at % m.grid; r != 0 {
+		at += m.grid - r
+	}
+	return at
+}
+
+// add queues c for a round at deadline at (a grid point). The caller
+// holds c.mu and has made the clock the owner of c's writing (wClock).
+func (m *mergeClock) add(c rounder, at time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := 0
@@ -59,7 +86,7 @@ func (m *mergeClock) wait(at time.Duration, ch chan struct{}) {
 		i++
 	}
 	if i < len(m.slots) && m.slots[i].at == at {
-		m.slots[i].waiters = append(m.slots[i].waiters, ch)
+		m.slots[i].conns = append(m.slots[i].conns, c)
 		return
 	}
 	var s *mergeSlot
@@ -69,95 +96,120 @@ func (m *mergeClock) wait(at time.Duration, ch chan struct{}) {
 		s = &mergeSlot{}
 	}
 	s.at = at
-	s.waiters = append(s.waiters, ch)
+	s.conns = append(s.conns, c)
 	m.slots = append(m.slots, nil)
 	copy(m.slots[i+1:], m.slots[i:])
 	m.slots[i] = s
-	if i == 0 {
-		m.armLocked()
+	switch {
+	case !m.running:
+		m.running = true
+		go m.loop()
+	case i == 0:
+		select {
+		case m.poke <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// armLocked points the timer at the earliest pending deadline.
-func (m *mergeClock) armLocked() {
-	if len(m.slots) == 0 {
-		return
-	}
-	d := m.slots[0].at - m.now()
-	if m.timer == nil {
-		m.timer = time.AfterFunc(d, m.fire)
-	} else {
-		m.timer.Reset(d)
-	}
-}
-
-// fire wakes the writers of every deadline that has come.
-func (m *mergeClock) fire() {
+// remove takes c out of the slot of deadline at; false when it is not
+// there (its round has been taken by fire, and will run).
+func (m *mergeClock) remove(c rounder, at time.Duration) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	k := 0
-	for ; k < len(m.slots) && m.slots[k].at <= now; k++ {
-		s := m.slots[k]
-		for i, ch := range s.waiters {
+	for k, s := range m.slots {
+		if s.at != at {
+			continue
+		}
+		i := slices.Index(s.conns, c)
+		if i < 0 {
+			return false
+		}
+		s.conns = slices.Delete(s.conns, i, i+1)
+		if len(s.conns) == 0 {
+			// An empty slot would keep the loop waiting for nothing.
+			m.slots = slices.Delete(m.slots, k, k+1)
+			m.free = append(m.free, s)
 			select {
-			case ch <- struct{}{}:
+			case m.poke <- struct{}{}:
 			default:
 			}
-			s.waiters[i] = nil
 		}
-		s.waiters = s.waiters[:0]
-		m.free = append(m.free, s)
+		return true
 	}
-	n := copy(m.slots, m.slots[k:])
-	clear(m.slots[n:])
-	m.slots = m.slots[:n]
-	m.armLocked()
+	return false
 }
 
-// mergeWait paces the rounds of one connection writer on its server's
-// merge clock: with players attached, flushes are at least MergeWrite
-// apart and fall on grid points shared with the other writers. Writer
-// goroutine only.
-type mergeWait struct {
-	clk   *mergeClock
-	every time.Duration // Config.MergeWrite; not positive: no merging
-	grid  time.Duration // mergeGrid(every)
-	// lastFlush is the clock time of the last flush; for a round woken by
-	// the clock, its deadline, so writers in step stay on one grid point.
-	lastFlush time.Duration
-	ch        chan struct{} // the clock's wake-ups; made on the first wait
-}
-
-// ceil rounds at up to the grid.
-func (m *mergeWait) ceil(at time.Duration) time.Duration {
-	if r := at % m.grid; r != 0 {
-		at += m.grid - r
-	}
-	return at
-}
-
-// next is the first grid point MergeWrite after the last flush.
-func (m *mergeWait) next() time.Duration { return m.ceil(m.lastFlush + m.every) }
-
-// until sleeps until the clock reaches at (a grid point); it reports
-// false when ctx ended meanwhile.
-func (m *mergeWait) until(ctx context.Context, at time.Duration) bool {
-	if m.ch == nil {
-		m.ch = make(chan struct{}, 1)
-	}
-	m.clk.wait(at, m.ch)
+// loop waits for each deadline and runs its rounds, until no connection
+// is queued. Rounds queue their connections again (add), so the lock is
+// not held while they run.
+func (m *mergeClock) loop() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-m.ch:
+		m.mu.Lock()
+		if len(m.slots) == 0 {
+			m.running = false
+			m.mu.Unlock()
+			return
 		}
-		if m.clk.now() >= at {
-			return true
+		now := m.now()
+		s := m.slots[0]
+		if s.at > now {
+			m.mu.Unlock()
+			t.Reset(s.at - now)
+			select {
+			case <-t.C:
+			case <-m.poke:
+			}
+			continue
 		}
-		// Not expected (one wake-up per wait, sent once at is due); if it
-		// happens, wait again rather than forever.
-		m.clk.wait(at, m.ch)
+		n := copy(m.slots, m.slots[1:])
+		m.slots[n] = nil
+		m.slots = m.slots[:n]
+		m.mu.Unlock()
+
+		m.run(s, now)
+
+		m.mu.Lock()
+		clear(s.conns)
+		s.conns = s.conns[:0]
+		m.free = append(m.free, s)
+		m.mu.Unlock()
 	}
+}
+
+// roundsPerHelper is the fewest rounds worth a helper goroutine: below it
+// starting one costs more than the rounds it would take over.
+const roundsPerHelper = 128
+
+// run runs the rounds of one slot: on this goroutine, and spread over one
+// goroutine per core when there are many, since each round is mostly a
+// system call.
+func (m *mergeClock) run(s *mergeSlot, now time.Duration) {
+	parts := min(runtime.GOMAXPROCS(0), len(s.conns)/roundsPerHelper)
+	if parts <= 1 {
+		runRounds(s.conns, s.at, now)
+		return
+	}
+	per := (len(s.conns) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for i := 1; i < parts; i++ {
+		part := s.conns[min(i*per, len(s.conns)):min((i+1)*per, len(s.conns))]
+		wg.Go(func() { runRounds(part, s.at, now) })
+	}
+	runRounds(s.conns[:per], s.at, now)
+	wg.Wait()
+}
+
+// runRounds runs the clock rounds of conns, due at at, with one set of
+// writer buffers; now is the clock's time when the slot was taken.
+func runRounds(conns []rounder, at, now time.Duration) {
+	w := writers.Get().(*writer)
+	w.now = now
+	for _, c := range conns {
+		c.clockRound(w, at)
+	}
+	w.now = -1
+	writers.Put(w)
 }

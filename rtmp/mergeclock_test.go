@@ -1,27 +1,50 @@
 package rtmp
 
 import (
-	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openfcs/openfcs/internal/testutil"
 )
 
-// Writers waiting for one deadline are woken by one fire, not before the
-// deadline, and earlier deadlines come first.
-func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
-	m := newMergeClock()
+// fakeRound records the rounds the clock runs for it.
+type fakeRound struct {
+	clk    *mergeClock
+	mu     sync.Mutex
+	ranAt  []time.Duration // clock time of each round
+	dueAt  []time.Duration // the deadline each round was run for
+	rounds atomic.Int32
+}
+
+func (f *fakeRound) clockRound(w *writer, at time.Duration) {
+	if w == nil || w.batch == nil || w.batch.Len() != 0 {
+		panic("a round got no writer, or a writer that is not clean")
+	}
+	f.mu.Lock()
+	f.ranAt = append(f.ranAt, f.clk.now())
+	f.dueAt = append(f.dueAt, at)
+	f.mu.Unlock()
+	f.rounds.Add(1)
+}
+
+// Connections queued at one deadline share a slot and run once it has
+// come, not before; earlier deadlines run first.
+func TestMergeClockRunsEachRoundOnceDue(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
 	now := m.now()
-	grid := mergeGrid(40 * time.Millisecond)
 	tests := []struct {
 		name string
 		at   time.Duration
 	}{
-		{"late a", now + 2*grid},
-		{"early", now + grid},
-		{"late b", now + 2*grid},
-		{"past", now - grid},
+		{"late a", m.ceil(now + 2*m.grid)},
+		{"early", m.ceil(now + m.grid)},
+		{"late b", m.ceil(now + 2*m.grid)},
+		{"past", m.ceil(now - 2*m.grid)},
 	}
-	chans := make([]chan struct{}, len(tests))
+	fakes := make([]*fakeRound, len(tests))
 	for i, tt := range tests {
 		if tt.name == "past" {
 			// The future ones share two slots (checked before the past
@@ -33,19 +56,24 @@ func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
 				t.Fatalf("%d slots for 2 distinct deadlines, want 2", n)
 			}
 		}
-		chans[i] = make(chan struct{}, 1)
-		m.wait(tt.at, chans[i])
+		fakes[i] = &fakeRound{clk: m}
+		m.add(fakes[i], tt.at)
 	}
-	deadline := time.After(10 * time.Second)
+	testutil.WaitFor(t, 10*time.Second, "every round", func() bool {
+		for _, f := range fakes {
+			if f.rounds.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for i, tt := range tests {
-		select {
-		case <-chans[i]:
-		case <-deadline:
-			t.Fatalf("%s: not woken", tt.name)
+		f := fakes[i]
+		f.mu.Lock()
+		if len(f.ranAt) != 1 || f.dueAt[0] != tt.at || f.ranAt[0] < tt.at {
+			t.Errorf("%s: rounds at %v for deadlines %v, want one at or after %v", tt.name, f.ranAt, f.dueAt, tt.at)
 		}
-		if got := m.now(); got < tt.at {
-			t.Fatalf("%s: woken %v before its deadline", tt.name, tt.at-got)
-		}
+		f.mu.Unlock()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -54,51 +82,92 @@ func TestMergeClockWakesEachWaiterOnceDue(t *testing.T) {
 	}
 }
 
-// Registering and firing reuse spent slots: a playing connection's merge
-// wait allocates nothing per round.
+// A connection taken out of the clock (it closed) gets no round; one whose
+// round has already been taken is not found.
+func TestMergeClockRemove(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
+	at := m.ceil(m.now() + 2*m.grid)
+	gone, stays := &fakeRound{clk: m}, &fakeRound{clk: m}
+	m.add(gone, at)
+	m.add(stays, at)
+	if !m.remove(gone, at) {
+		t.Fatal("remove did not find a queued connection")
+	}
+	if m.remove(gone, at) {
+		t.Fatal("remove found a connection twice")
+	}
+	testutil.WaitFor(t, 10*time.Second, "the remaining round", func() bool { return stays.rounds.Load() == 1 })
+	if m.remove(stays, at) {
+		t.Fatal("remove found a connection whose round has run")
+	}
+	if n := gone.rounds.Load(); n != 0 {
+		t.Fatalf("a removed connection had %d rounds", n)
+	}
+}
+
+// Many connections at one deadline are spread over helpers and each gets
+// exactly one round.
+func TestMergeClockManyRounds(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
+	at := m.ceil(m.now() + m.grid)
+	fakes := make([]*fakeRound, 10*roundsPerHelper+3)
+	for i := range fakes {
+		fakes[i] = &fakeRound{clk: m}
+		m.add(fakes[i], at)
+	}
+	testutil.WaitFor(t, 10*time.Second, "every round", func() bool {
+		for _, f := range fakes {
+			if f.rounds.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, f := range fakes {
+		if n := f.rounds.Load(); n != 1 {
+			t.Fatalf("connection %d had %d rounds", i, n)
+		}
+	}
+}
+
+// Queueing and running reuse spent slots and writers: a playing
+// connection's round costs the clock no allocation.
 func TestMergeClockDoesNotAllocate(t *testing.T) {
-	m := newMergeClock()
-	ch := make(chan struct{}, 1)
+	m := newMergeClock(40 * time.Millisecond)
+	// A connection queued far ahead keeps the clock's goroutine running,
+	// as playing connections do.
+	keep := &fakeRound{clk: m}
+	far := m.ceil(m.now() + time.Hour)
+	m.add(keep, far)
+	defer m.remove(keep, far)
+	f := &fakeRound{clk: m, ranAt: make([]time.Duration, 0, 1000), dueAt: make([]time.Duration, 0, 1000)}
 	round := func() {
-		m.wait(m.now()-time.Millisecond, ch)
-		m.fire()
-		<-ch
+		n := f.rounds.Load()
+		m.add(f, m.ceil(m.now()-m.grid))
+		for f.rounds.Load() == n {
+			runtime.Gosched()
+		}
 	}
 	for range 4 {
 		round()
 	}
 	if a := testing.AllocsPerRun(100, round); a != 0 {
-		t.Fatalf("%v allocs per merge wait, want 0", a)
+		t.Fatalf("%v allocs per round, want 0", a)
 	}
-	m.mu.Lock()
-	m.timer.Stop()
-	m.mu.Unlock()
 }
 
-// TestMergeWaitRounds: a writer's next round is MergeWrite after its last
-// flush, rounded up to the grid, and until returns once the clock is past it
-// (or false when the connection ends first).
-func TestMergeWaitRounds(t *testing.T) {
-	clk := newMergeClock()
-	mw := mergeWait{clk: clk, every: 40 * time.Millisecond, grid: mergeGrid(40 * time.Millisecond)}
-	for _, tc := range []struct{ last, want time.Duration }{
-		{0, 40 * time.Millisecond},
-		{time.Millisecond, 45 * time.Millisecond},
-		{5 * time.Millisecond, 45 * time.Millisecond},
-		{5*time.Millisecond + 1, 50 * time.Millisecond},
+// The ticks: deadlines round up to a multiple of MergeWrite.
+func TestMergeClockGrid(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
+	for _, tc := range []struct{ at, want time.Duration }{
+		{0, 0},
+		{1, 40 * time.Millisecond},
+		{40 * time.Millisecond, 40 * time.Millisecond},
+		{41 * time.Millisecond, 80 * time.Millisecond},
+		{80*time.Millisecond + 1, 120 * time.Millisecond},
 	} {
-		mw.lastFlush = tc.last
-		if got := mw.next(); got != tc.want {
-			t.Errorf("lastFlush %v: next %v, want %v", tc.last, got, tc.want)
+		if got := m.ceil(tc.at); got != tc.want {
+			t.Errorf("ceil(%v) = %v, want %v", tc.at, got, tc.want)
 		}
-	}
-	at := mw.ceil(clk.now() + 10*time.Millisecond)
-	if !mw.until(context.Background(), at) || clk.now() < at {
-		t.Fatalf("until(%v) returned at %v", at, clk.now())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if mw.until(ctx, clk.now()+time.Hour) {
-		t.Fatal("until returned true for an ended connection")
 	}
 }

@@ -61,7 +61,7 @@ func (s *Server) init() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
-		s.clock = newMergeClock()
+		s.clock = newMergeClock(s.cfg.MergeWrite)
 	})
 }
 

@@ -83,7 +83,7 @@ func (c *conn) startPlayback(ns *netStream, it playback.Item, reset, recorded bo
 	pb := c.inst.NewPlayer(playback.Options{
 		Buffer: ns.bufferLen,
 		Limits: media.VODLimits{MaxTagSize: int(c.cfg.Chunk.WithDefaults().MaxMessageSize), AMF: c.cfg.AMF},
-		Notify: c.wake,
+		Wake:   c.wakeFunc(),
 		Log:    c.log.With("stream", it.Name),
 	}, it, reset)
 	p := &player{sid: ns.id, name: it.Name, pb: pb, clientID: float64(c.client.ID)}

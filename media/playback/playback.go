@@ -172,6 +172,11 @@ type Options struct {
 	// and is what Ready returns: one wake-up channel for a connection's
 	// players and subscribers.
 	Notify chan struct{}
+	// Wake, when set, is called instead of signaling a channel when
+	// events are queued, and Ready returns nil (media.SubscribeOptions.Wake).
+	// It runs on the player's goroutine and must return at once without
+	// calling back into the player.
+	Wake func()
 	// Log receives the player's lifecycle lines; nil discards them.
 	Log *slog.Logger
 	// AMF bounds the decoding of metadata a Live player rewrites.

@@ -123,7 +123,7 @@ func New(opts Options, first Item, reset bool) *Player {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	if p.ready == nil {
+	if p.ready == nil && opts.Wake == nil {
 		p.ready = make(chan struct{}, 1)
 	}
 	p.recvAudio.Store(true)
@@ -270,6 +270,10 @@ func (p *Player) emit(e Event) {
 		p.qBytes += len(e.Packet.Payload)
 	}
 	p.mu.Unlock()
+	if p.opts.Wake != nil {
+		p.opts.Wake()
+		return
+	}
 	select {
 	case p.ready <- struct{}{}:
 	default:

@@ -72,14 +72,7 @@ func (b *Batch) WriteTo(w io.Writer) (int64, error) {
 	if b.n == 0 {
 		return 0, nil
 	}
-	b.bufs = b.bufs[:0]
-	for _, s := range b.segs {
-		if s.ref != nil {
-			b.bufs = append(b.bufs, s.ref)
-		} else {
-			b.bufs = append(b.bufs, b.slab[s.start:s.end])
-		}
-	}
+	b.Buffers()
 	if bw, ok := w.(BuffersWriter); ok {
 		n, err := bw.WriteBuffers(b.bufs)
 		b.Reset()
@@ -89,6 +82,53 @@ func (b *Batch) WriteTo(w io.Writer) (int64, error) {
 	n, err := b.vec.WriteTo(w)
 	b.Reset()
 	return n, err
+}
+
+// Buffers returns everything pending as one vector, in wire order, for a
+// caller that writes it itself (a non-blocking writev) and then calls
+// Consume with what was written. The slices alias the batch: they are
+// valid until the next Append, Consume, WriteTo or Reset.
+func (b *Batch) Buffers() [][]byte {
+	b.bufs = b.bufs[:0]
+	for _, s := range b.segs {
+		if s.ref != nil {
+			b.bufs = append(b.bufs, s.ref)
+		} else {
+			b.bufs = append(b.bufs, b.slab[s.start:s.end])
+		}
+	}
+	return b.bufs
+}
+
+// Consume drops the first n pending bytes, which the caller has written:
+// what is left goes out with the next WriteTo. With everything consumed
+// the batch is empty and reset.
+func (b *Batch) Consume(n int) {
+	if n >= b.n {
+		b.Reset()
+		return
+	}
+	b.n -= n
+	k := 0
+	for ; n > 0; k++ {
+		s := &b.segs[k]
+		size := s.end - s.start
+		if s.ref != nil {
+			size = len(s.ref)
+		}
+		if n < size {
+			if s.ref != nil {
+				s.ref = s.ref[n:]
+			} else {
+				s.start += n
+			}
+			break
+		}
+		n -= size
+	}
+	m := copy(b.segs, b.segs[k:])
+	clear(b.segs[m:])
+	b.segs = b.segs[:m]
 }
 
 // Reset discards everything pending, keeping capacity. It drops the

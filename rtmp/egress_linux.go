@@ -1,0 +1,125 @@
+//go:build linux
+
+package rtmp
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"github.com/openfcs/openfcs/rtmp/chunk"
+)
+
+// maxIOV is the most iovecs one writev takes (IOV_MAX on Linux).
+const maxIOV = 1024
+
+// sysWriter writes a batch to a socket without waiting: one writev (more
+// only past maxIOV iovecs) on the descriptor, called from the merge
+// clock's goroutines. Owned by one writer.
+type sysWriter struct {
+	iov   []syscall.Iovec
+	n     int           // bytes written by the last write
+	errno syscall.Errno // its error; EAGAIN when the socket took less than all
+	fn    func(fd uintptr) bool
+}
+
+// tryWrite writes as much of b as the socket takes now. complete reports
+// that all of it went (b is then empty); otherwise b keeps the rest. A
+// socket whose write deadline has passed (left by a writer goroutine's
+// earlier wait) is not an error here: the goroutine that takes the rest
+// sets a fresh one.
+func (s *sysWriter) tryWrite(rc syscall.RawConn, b *chunk.Batch) (n int, complete bool, err error) {
+	total := b.Len()
+	for _, p := range b.Buffers() {
+		if len(p) == 0 {
+			continue
+		}
+		v := syscall.Iovec{Base: &p[0]}
+		v.SetLen(len(p))
+		s.iov = append(s.iov, v)
+	}
+	if s.fn == nil {
+		s.fn = s.writev
+	}
+	s.n, s.errno = 0, 0
+	werr := rc.Write(s.fn)
+	clear(s.iov) // the iovecs point into payloads: keep none alive
+	s.iov = s.iov[:0]
+	n = s.n
+	switch {
+	case errors.Is(werr, os.ErrDeadlineExceeded):
+		return 0, false, nil
+	case werr != nil:
+		return 0, false, werr
+	case s.errno != 0 && s.errno != syscall.EAGAIN:
+		b.Reset()
+		return n, false, os.NewSyscallError("writev", s.errno)
+	case n >= total:
+		b.Reset()
+		return n, true, nil
+	}
+	b.Consume(n)
+	return n, false, nil
+}
+
+// writev is what RawConn.Write calls with the descriptor. It returns true
+// always: the clock does not wait for a socket (EAGAIN and short writes
+// are left for the caller to hand on).
+func (s *sysWriter) writev(fd uintptr) bool {
+	iov := s.iov
+	for len(iov) > 0 {
+		k := min(len(iov), maxIOV)
+		want := 0
+		for i := range iov[:k] {
+			want += int(iov[i].Len)
+		}
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			s.errno = e
+			return true
+		}
+		s.n += int(r)
+		if int(r) < want {
+			s.errno = syscall.EAGAIN
+			return true
+		}
+		iov = iov[k:]
+	}
+	return true
+}
+
+// DirectConn is a connection whose writes are the plain writes of a TCP
+// socket (no framing, no buffering of its own), such as the connections
+// package listen hands out: the merge clock may then write the socket
+// itself, without a goroutine of the connection (docs/architecture.md#egress).
+// A *net.TCPConn qualifies as it is.
+type DirectConn interface {
+	net.Conn
+	// Socket returns the TCP connection that Write writes to.
+	Socket() *net.TCPConn
+}
+
+// rawConnOf returns the descriptor access of nc's socket when nc is a
+// DirectConn or a *net.TCPConn, else nil.
+func rawConnOf(nc net.Conn) syscall.RawConn {
+	var tc *net.TCPConn
+	switch v := nc.(type) {
+	case *net.TCPConn:
+		tc = v
+	case DirectConn:
+		tc = v.Socket()
+	}
+	if tc == nil {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}

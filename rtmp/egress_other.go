@@ -1,0 +1,32 @@
+//go:build !linux
+
+package rtmp
+
+import (
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/openfcs/openfcs/rtmp/chunk"
+)
+
+// sysWriter is the Linux writer's stand-in: elsewhere every clock round
+// runs on a writer goroutine (rawConnOf finds no socket), so it is never
+// called.
+type sysWriter struct{}
+
+func (sysWriter) tryWrite(syscall.RawConn, *chunk.Batch) (int, bool, error) {
+	return 0, false, errors.New("rtmp: non-blocking writes are Linux-only")
+}
+
+// DirectConn is a connection whose writes are the plain writes of a TCP
+// socket; on Linux the merge clock writes such sockets itself
+// (docs/architecture.md#egress). Here it is declared for the transports that
+// implement it.
+type DirectConn interface {
+	net.Conn
+	// Socket returns the TCP connection that Write writes to.
+	Socket() *net.TCPConn
+}
+
+func rawConnOf(net.Conn) syscall.RawConn { return nil }
