@@ -50,7 +50,7 @@ type Subscriber struct {
 	name  string
 	st    *stream // nil when subscribed to a closed registry
 	ready chan struct{}
-	wake  func() // SubscribeOptions.Wake; replaces ready when set
+	wake  func()      // SubscribeOptions.Wake; replaces ready when set
 	live  atomic.Bool // a publisher is present
 	dead  atomic.Bool // closed or ended: lets Write skip without locking
 	// lossless subscribers signal space after each Drain, and when they
