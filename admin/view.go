@@ -14,6 +14,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/sharedobject"
 	"github.com/openfcs/openfcs/ssas"
 	"github.com/openfcs/openfcs/tunnel"
@@ -50,6 +51,7 @@ type ServerStats struct {
 	BwOut            float64                  `json:"bw_out"` // bytes per second, recent
 	Protocols        map[string]ProtocolStats `json:"protocols"`
 	ClosedByReason   map[string]uint64        `json:"closed_by_reason"`
+	Egress           rtmp.EgressStats         `json:"egress"` // how playing connections were written
 	Apps             int                      `json:"apps"`
 	Instances        int                      `json:"instances"`
 	Streams          int                      `json:"streams"`
@@ -258,6 +260,7 @@ func (s *Server) serverStats() ServerStats {
 			st.ClosedByReason[r] = n
 			st.TotalDisconnects += n
 		}
+		st.Egress = rs.Egress
 	}
 	if f := s.Counters.Tunnel; f != nil {
 		st.Tunnel = f()

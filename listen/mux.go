@@ -267,6 +267,11 @@ func (c *TCPConn) Close() error {
 	return err
 }
 
+// Socket returns the TCP connection itself: writes to c are plain writes
+// to it, so the RTMP server's merge clock may write its socket directly
+// (rtmp.DirectConn, docs/architecture.md#egress).
+func (c *TCPConn) Socket() *net.TCPConn { return c.TCPConn }
+
 // errNoPeek: the platform cannot peek at a socket (see peekTCP).
 var errNoPeek = errors.New("listen: MSG_PEEK unavailable")
 

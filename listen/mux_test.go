@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/internal/tlsutil"
+	"github.com/openfcs/openfcs/rtmp"
 )
 
 // TestMuxSniff: the first byte picks the listener; plain TCP conns are
@@ -230,3 +231,6 @@ func TestStopAcceptingKeepsConnections(t *testing.T) {
 	_ = got.Close()
 	_ = m.Close()
 }
+// The connections a Mux hands to the RTMP server let its merge clock
+// write their sockets itself.
+var _ rtmp.DirectConn = (*TCPConn)(nil)

@@ -33,9 +33,13 @@ type Server struct {
 	cfg      Config
 	ctx      context.Context
 	cancel   context.CancelFunc
-	// clock wakes the writers of this server's playing connections on a
-	// shared grid (Config.MergeWrite, mergeclock.go).
+	// clock runs the writer rounds of this server's playing connections
+	// at its ticks (Config.MergeWrite, mergeclock.go).
 	clock *mergeClock
+	// egress counts the writer rounds (EgressStats).
+	egress struct {
+		clockRounds, clockWaits, goroutineRounds atomic.Uint64
+	}
 
 	// pending is charged with the reassembly buffers of every connection
 	// (Config.MaxPendingTotal).
@@ -169,6 +173,32 @@ func (s *Server) NumConns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// EgressStats counts the writer rounds of a server's connections since it
+// started (docs/architecture.md#egress).
+type EgressStats struct {
+	// ClockRounds are rounds run by the merge clock, writing the socket
+	// without a goroutine of the connection.
+	ClockRounds uint64 `json:"clock_rounds"`
+	// ClockWaits are clock rounds whose write the socket could not take
+	// at once, finished by a writer goroutine (a slow reader, a full
+	// socket buffer).
+	ClockWaits uint64 `json:"clock_waits"`
+	// GoroutineRounds are rounds run by a connection's writer goroutine:
+	// commands written at once, connections that are not plain TCP
+	// sockets (TLS, tunnels, WebSocket), merge_write negative.
+	GoroutineRounds uint64 `json:"goroutine_rounds"`
+}
+
+// EgressStats returns the server's writer round counts.
+func (s *Server) EgressStats() EgressStats {
+	s.init()
+	return EgressStats{
+		ClockRounds:     s.egress.clockRounds.Load(),
+		ClockWaits:      s.egress.clockWaits.Load(),
+		GoroutineRounds: s.egress.goroutineRounds.Load(),
+	}
 }
 
 // Shutdown stops the listeners, closes every session and waits for them to

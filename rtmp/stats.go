@@ -25,6 +25,8 @@ type Stats struct {
 	// Closed counts ended connections by close reason (Reason.String:
 	// "eof", "slow_consumer", "timeout", ...).
 	Closed map[string]uint64
+	// Egress counts the writer rounds (EgressStats).
+	Egress EgressStats
 }
 
 // Stats returns the server's counters. Any goroutine; it holds the
@@ -33,7 +35,7 @@ func (s *Server) Stats() Stats {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Protos: make(map[string]ProtoStats, len(s.ended)), Closed: maps.Clone(s.reasons)}
+	st := Stats{Protos: make(map[string]ProtoStats, len(s.ended)), Closed: maps.Clone(s.reasons), Egress: s.EgressStats()}
 	if st.Closed == nil {
 		st.Closed = map[string]uint64{}
 	}

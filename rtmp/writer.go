@@ -281,6 +281,7 @@ func (c *conn) writeLoop(pend *chunk.Batch, roundAt time.Duration, pendWhy error
 			}
 		} else {
 			var err error
+			c.srv.egress.goroutineRounds.Add(1)
 			if closeWhy, err = c.collect(w); err == nil && w.batch.Len() > 0 {
 				err, flushed = c.writeBlocking(w.batch), true
 			}
@@ -343,6 +344,7 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 		go c.writeLoop(nil, at, nil)
 		return
 	}
+	c.srv.egress.clockRounds.Add(1)
 	closeWhy, err := c.collect(w)
 	if err != nil {
 		w.done()
@@ -363,6 +365,7 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 		if !complete {
 			// The socket's buffer is full: the rest waits on a
 			// goroutine, and the clock's writer takes a fresh batch.
+			c.srv.egress.clockWaits.Add(1)
 			pend := w.batch
 			w.batch = batches.Get().(*chunk.Batch)
 			w.done()
