@@ -75,7 +75,7 @@ func (s *sysWriter) writev(fd uintptr) bool {
 		for i := range iov[:k] {
 			want += int(iov[i].Len)
 		}
-		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
 		if e == syscall.EINTR {
 			continue
 		}

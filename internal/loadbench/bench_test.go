@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ const (
 	envIdle    = "LOADBENCH_IDLE"    // connections of the idle-memory benchmark (default 1000)
 	envWarmup  = "LOADBENCH_WARMUP"  // wait after the players joined, before measuring (default 1s)
 	envWindow  = "LOADBENCH_WINDOW"  // measured window per iteration (see benchWindow)
+	envRounds  = "LOADBENCH_ROUNDS"  // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
 )
 
 // tick is the frame interval of the 25 fps stream and of the floor.
@@ -84,7 +87,8 @@ func measure(b *testing.B, p *toolProc) (s0, s1 sample) {
 // floor benchmarks. wantMbps is the rate the players should receive; a
 // shortfall is logged, not fatal: it means the machine (shared, 2 cores)
 // could not keep up during the window and the figures are suspect.
-func report(b *testing.B, s0, s1 sample, players int, wantMbps float64, messages bool) {
+// It returns the CPU per Gbit.
+func report(b *testing.B, s0, s1 sample, players int, wantMbps float64, messages bool) float64 {
 	b.Helper()
 	sec := s1.at.Sub(s0.at).Seconds()
 	bytes := float64(s1.snap.Bytes - s0.snap.Bytes)
@@ -120,6 +124,7 @@ func report(b *testing.B, s0, s1 sample, players int, wantMbps float64, messages
 	}
 	b.Logf("%d players, %.1fs: %.1f Mbit/s, cpu %.3fs (%.2f%% of a core), %.0f writes",
 		players, sec, bytes*8/sec/1e6, cpu, cpu/sec*100, writes)
+	return cpu / gbit
 }
 
 // checkSummary fails the benchmark when players failed or dropped.
@@ -158,7 +163,8 @@ func startPublisher(b *testing.B, tool, url string, pacing Pacing) {
 	p.next(b, "published", time.Minute, &v)
 }
 
-func runFanout(b *testing.B, pacing Pacing) { //nolint:thelper // a benchmark body, not a helper
+// runFanout is BenchmarkLoopbackFanout's body; it returns the CPU per Gbit.
+func runFanout(b *testing.B, pacing Pacing) float64 { //nolint:thelper // a benchmark body, not a helper
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
@@ -174,9 +180,10 @@ func runFanout(b *testing.B, pacing Pacing) { //nolint:thelper // a benchmark bo
 		b.Fatalf("%d of %d players joined: %q", j.Connected, players, j.Errors)
 	}
 	s0, s1 := measure(b, p)
-	report(b, s0, s1, players, float64(players)*float64(NewSynth(Stream{}).Stream().Bitrate)/1e6, true)
+	perGbit := report(b, s0, s1, players, float64(players)*float64(NewSynth(Stream{}).Stream().Bitrate)/1e6, true)
 	reportLatency(b, s0, s1)
 	checkSummary(b, p.finish(b), players)
+	return perGbit
 }
 
 // reportLatency reports the window's publish-to-delivery latency.
@@ -235,7 +242,8 @@ func BenchmarkLoopbackFloor(b *testing.B) {
 	b.Run("goroutines", func(b *testing.B) { runFloor(b, true) })
 }
 
-func runFloor(b *testing.B, perConn bool) { //nolint:thelper // a benchmark body, not a helper
+// runFloor is BenchmarkLoopbackFloor's body; it returns the CPU per Gbit.
+func runFloor(b *testing.B, perConn bool) float64 { //nolint:thelper // a benchmark body, not a helper
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
@@ -333,8 +341,40 @@ func runFloor(b *testing.B, perConn bool) { //nolint:thelper // a benchmark body
 	if writeErr != nil {
 		b.Fatalf("floor writer: %v", writeErr)
 	}
-	report(b, s0, s1, players, float64(players)*5000*8/tick.Seconds()/1e6, false)
+	perGbit := report(b, s0, s1, players, float64(players)*5000*8/tick.Seconds()/1e6, false)
 	checkSummary(b, p.finish(b), players)
+	return perGbit
+}
+
+// BenchmarkLoopbackVsFloor alternates LOADBENCH_ROUNDS (3) times the
+// floor (BenchmarkLoopbackFloor/loop) and openfcs
+// (BenchmarkLoopbackFanout/pacing=timestamp), each set up afresh, and logs
+// the median CPU per Gbit of each, their ranges and the median of the
+// rounds' openfcs/floor ratios. On a machine shared with other work a
+// single pair says little; rounds that alternate let the load fall on
+// both alike.
+func BenchmarkLoopbackVsFloor(b *testing.B) {
+	rounds := envInt(b, envRounds, 3)
+	var floor, ofcs, ratio []float64
+	for r := range rounds {
+		var f, o float64
+		b.Run(fmt.Sprintf("floor/round=%d", r+1), func(b *testing.B) { f = runFloor(b, false) })
+		b.Run(fmt.Sprintf("openfcs/round=%d", r+1), func(b *testing.B) { o = runFanout(b, PaceTimestamp) })
+		if f <= 0 || o <= 0 {
+			b.Fatalf("round %d measured nothing (floor %v, openfcs %v)", r+1, f, o)
+		}
+		floor, ofcs, ratio = append(floor, f), append(ofcs, o), append(ratio, o/f)
+	}
+	med := func(v []float64) (m, lo, hi float64) {
+		v = slices.Clone(v)
+		slices.Sort(v)
+		return v[len(v)/2], v[0], v[len(v)-1]
+	}
+	fm, fl, fh := med(floor)
+	om, ol, oh := med(ofcs)
+	rm, rl, rh := med(ratio)
+	b.Logf("%d players, %d rounds: floor %.4f cpu-s/Gbit (%.4f-%.4f), openfcs %.4f (%.4f-%.4f); openfcs/floor %.2f (rounds %.2f-%.2f)",
+		envInt(b, envPlayers, 150), rounds, fm, fl, fh, om, ol, oh, rm, rl, rh)
 }
 
 // BenchmarkIdleConnMemory measures the memory of LOADBENCH_IDLE (1000)
