@@ -4,6 +4,7 @@
 #   make test    system deps, vet, gofmt, doc links, unit tests (-race -shuffle; node --test for web/), benchmarks once, e2e
 #   make e2e     only the end-to-end suite (real binary, ffmpeg, rtmpdump)
 #   make bench   benchmarks with allocation counts
+#   make bench-compare  openfcs against Debian's nginx-rtmp, 150 rtmpdump players, CPU per delivered byte
 #   make fuzz    every fuzz target for FUZZTIME each
 #   make soak    200 mixed clients with churn for SOAK (default 1h); RSS, goroutines, fds must stay flat
 #   make lint    go vet + gofmt check + golangci-lint (pinned)
@@ -48,7 +49,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 dev-cert:
 	$(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY)
 
-.PHONY: all build run deps vet fmt fmt-check docs unit web-test bench-once test e2e bench fuzz lint clean
+.PHONY: all build run deps vet fmt fmt-check docs unit web-test bench-once test e2e bench bench-compare fuzz lint clean
 
 all: build
 
@@ -131,6 +132,11 @@ soak: deps
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# openfcs and nginx-rtmp side by side: CPU per delivered Gbit of each and
+# the ratio (scripts/bench-compare.sh; PLAYERS, WINDOW, ROUNDS tune it).
+bench-compare: deps
+	GO=$(GO) ./scripts/bench-compare.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh

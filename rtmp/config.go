@@ -57,14 +57,16 @@ type Config struct {
 	// largest shared object (instance.shared_objects.max_bytes), so a full
 	// sync plus a burst of changes fits.
 	MaxQueuedBytes int `yaml:"max_queued_bytes"`
-	// MergeWrite is the least time between two flushes to a connection
-	// that is playing: what arrives meanwhile (a tick's audio and video,
-	// several players' messages) leaves in one vectored write, which is
-	// what a write costs, not its bytes. A playing connection is flushed
-	// on a grid of an eighth of MergeWrite, so that the players of one
-	// stream are woken together; that adds at most 1.125 × MergeWrite of
-	// latency to playback. Default 40ms (one write per 25 fps frame tick);
-	// negative disables merging.
+	// MergeWrite is the tick of the server's merge clock: a playing
+	// connection is written at the ticks, every MergeWrite, so what
+	// arrives meanwhile (a tick's audio and video, several players'
+	// messages) leaves in one vectored write, which is what a write
+	// costs, not its bytes; the clock writes the sockets of all playing
+	// connections itself, without waking a goroutine per connection
+	// (docs/architecture.md#egress). A packet waits at most MergeWrite.
+	// Default 40ms (one write per 25 fps frame tick); negative disables
+	// merging: every message is written as it arrives, by a goroutine of
+	// the connection.
 	MergeWrite time.Duration `yaml:"merge_write"`
 	// BWCheckBytes bounds the payload one native bandwidth check sends
 	// (docs/rtmp.md#bandwidth-check; application.yaml bandwidth_detection). Default

@@ -135,9 +135,9 @@ EOF
 		;;
 	openfcs)
 		mkdir -p "$dir/apps/live"
-		hport=$(free_port)
-		"$work/openfcs-bin" serve --rtmp "127.0.0.1:$port" --http "127.0.0.1:$hport" --apps "$dir/apps" \
-			--log-format json >/dev/null 2>"$dir/stderr.log" &
+		aport=$(free_port)
+		OPENFCS_ADMIN_TOKEN=bench-compare "$work/openfcs-bin" serve --rtmp "127.0.0.1:$port" --http "" \
+			--admin "127.0.0.1:$aport" --apps "$dir/apps" --log-format json >/dev/null 2>"$dir/stderr.log" &
 		;;
 	esac
 	local master=$!
@@ -152,7 +152,7 @@ EOF
 
 # run_one <name> sets run to "<cpu seconds> <bytes> <seconds>" for one run.
 run_one() {
-	local name=$1 port hport
+	local name=$1 port aport
 	port=$(free_port)
 	start_server "$name" "$port"
 	local url="rtmp://127.0.0.1:$port/live/bench"
@@ -189,9 +189,10 @@ run_one() {
 		# to wait for a socket, rounds on writer goroutines): a diagnosis,
 		# not a figure of the comparison.
 		python3 -c 'import json, sys, urllib.request
-e = json.load(urllib.request.urlopen(sys.argv[1]))["egress"]
+req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer bench-compare"})
+e = json.load(urllib.request.urlopen(req))["egress"]
 print("bench-compare: openfcs egress since start: %(clock_rounds)d clock rounds, %(clock_waits)d waited for a socket, %(goroutine_rounds)d goroutine rounds" % e, file=sys.stderr)' \
-			"http://127.0.0.1:$hport/api/stats" || log "openfcs /api/stats unavailable"
+			"http://127.0.0.1:$aport/admin/api/v1/server" || log "openfcs admin API unavailable"
 	fi
 	kill "${players[@]}" "$pub" 2>/dev/null || true
 	kill "${spids[0]}" 2>/dev/null || true

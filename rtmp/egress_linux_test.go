@@ -1,0 +1,101 @@
+//go:build linux
+
+package rtmp
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/openfcs/openfcs/rtmp/chunk"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client *net.TCPConn) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	client, err = net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
+	return server, client
+}
+
+// A socket that cannot take the whole batch gets what it can, without
+// waiting; the batch keeps the rest in order, and the bytes on the wire
+// are the message's, whole, once the rest is written.
+func TestTryWriteStopsAtAFullSocket(t *testing.T) {
+	// 12 MiB: more than the kernel's largest socket buffers hold.
+	server, client := tcpPair(t)
+	rc := rawConnOf(server)
+	if rc == nil {
+		t.Fatal("no raw access to a *net.TCPConn")
+	}
+	payload := make([]byte, 4<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	w := chunk.NewWriter()
+	w.SetChunkSize(4096)
+	var b chunk.Batch
+	var want []byte
+	for i := range 3 {
+		h := chunk.Header{CSID: 6, Type: 9, StreamID: 1, Timestamp: uint32(i * 40)}
+		if err := w.Append(&b, h, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range b.Buffers() {
+		want = append(want, p...)
+	}
+	var sw sysWriter
+	n, complete, err := sw.tryWrite(rc, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if complete || n <= 0 || n >= len(want) || b.Len() != len(want)-n {
+		t.Fatalf("tryWrite: %d of %d bytes, complete %v, %d left in the batch", n, len(want), complete, b.Len())
+	}
+	// Nothing more fits until the peer reads: a second try writes nothing.
+	if n2, complete2, err := sw.tryWrite(rc, &b); err != nil || complete2 || b.Len() != len(want)-n-n2 {
+		t.Fatalf("second tryWrite: %d bytes, complete %v, err %v, %d left", n2, complete2, err, b.Len())
+	} else {
+		n += n2
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		all, _ := io.ReadAll(io.LimitReader(client, int64(len(want))))
+		got <- all
+	}()
+	if _, err := b.WriteTo(server); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; !bytes.Equal(g, want) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(g), len(want))
+	}
+}
+
+// A closed socket is an error, not a short write.
+func TestTryWriteClosedSocket(t *testing.T) {
+	server, _ := tcpPair(t)
+	rc := rawConnOf(server)
+	_ = server.Close()
+	var b chunk.Batch
+	if err := chunk.NewWriter().Append(&b, chunk.Header{CSID: 3, Type: 20}, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	var sw sysWriter
+	if _, _, err := sw.tryWrite(rc, &b); err == nil {
+		t.Fatal("tryWrite on a closed socket succeeded")
+	}
+}
