@@ -105,9 +105,10 @@ type conn struct {
 	// stream state across rounds and owners: the next round must
 	// continue the same header compression.
 	w           *chunk.Writer
-	deadlineSet time.Duration   // merge-clock time the write deadline was last set
-	raw         syscall.RawConn // the socket, when the clock may write it itself
-	rawChecked  bool            // raw has been looked for
+	deadlineSet time.Duration    // merge-clock time the write deadline was last set
+	raw         syscall.RawConn  // the socket, when the clock may write it itself
+	tw          BuffersTryWriter // else the connection, when the clock may write it
+	rawChecked  bool             // raw and tw have been looked for
 	// mediaKick is kick(true) as a func value, for the subscribers and
 	// players of this connection (made on the first play).
 	mediaKick func()

@@ -315,6 +315,31 @@ func (c *conn) writeLoop(pend *chunk.Batch, roundAt time.Duration, pendWhy error
 	}
 }
 
+// BuffersTryWriter is implemented by connections that are not sockets but
+// copy a write into a buffer of their own, such as an RTMPT session: when
+// there is room for all of bufs, and no other write waits, TryWriteBuffers
+// takes all of it at once and reports true; otherwise it takes nothing and
+// reports false, without waiting. The merge clock then writes such a
+// connection itself, as it writes TCP sockets (docs/architecture.md#egress).
+type BuffersTryWriter interface {
+	TryWriteBuffers(bufs [][]byte) (written bool, err error)
+}
+
+// tryWrite writes w.batch without waiting, to the socket or to a
+// BuffersTryWriter: see sysWriter.tryWrite.
+func (c *conn) tryWrite(w *writer) (n int, complete bool, err error) {
+	if c.raw != nil {
+		return w.sys.tryWrite(c.raw, w.batch)
+	}
+	total := w.batch.Len()
+	ok, err := c.tw.TryWriteBuffers(w.batch.Buffers())
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	w.batch.Reset()
+	return total, true, nil
+}
+
 // clockRound runs one round of c on a goroutine of the merge clock, for
 // deadline at: c.ws is wClock and the round owns the write side. The
 // socket is written without waiting; what it does not take at once is
@@ -334,10 +359,13 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 	}
 	if !c.rawChecked {
 		c.raw, c.rawChecked = rawConnOf(c.nc), true
+		if c.raw == nil {
+			c.tw, _ = c.nc.(BuffersTryWriter)
+		}
 	}
-	if c.raw == nil {
-		// Not a socket this process can write without waiting (TLS, a
-		// tunnel session, a WebSocket): a goroutine runs the round.
+	if c.raw == nil && c.tw == nil {
+		// Not something this process can write without waiting (TLS, a
+		// WebSocket): a goroutine runs the round.
 		c.mu.Lock()
 		c.ws = wGoroutine
 		c.mu.Unlock()
@@ -354,7 +382,7 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 	}
 	flushed := w.batch.Len() > 0
 	if flushed {
-		n, complete, err := w.sys.tryWrite(c.raw, w.batch)
+		n, complete, err := c.tryWrite(w)
 		c.bytesOut.Add(uint64(n))
 		if err != nil {
 			w.done()

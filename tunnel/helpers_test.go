@@ -158,3 +158,7 @@ func newRTMPClient(t testing.TB, nc net.Conn, rawURL string) (*rtmp.Client, erro
 	t.Cleanup(func() { _ = c.Close() })
 	return c, nil
 }
+
+// Sessions let the RTMP server's merge clock write them without a
+// goroutine.
+var _ rtmp.BuffersTryWriter = (*session)(nil)

@@ -218,6 +218,50 @@ func (s *session) Write(p []byte) (int, error) {
 	}
 }
 
+// TryWriteBuffers queues the whole of bufs when the output has room for
+// it and no other write is waiting, and reports whether it did; it never
+// waits (rtmp.BuffersTryWriter). The RTMP server's merge clock writes a
+// playing session this way at each tick, without a goroutine of the
+// session, and leaves a batch that does not fit to WriteBuffers on a
+// goroutine, which waits for a poll to make room.
+func (s *session) TryWriteBuffers(bufs [][]byte) (bool, error) {
+	if !s.wmu.TryLock() {
+		return false, nil
+	}
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return false, net.ErrClosed
+	case s.peerErr != nil:
+		s.mu.Unlock()
+		return false, errPeerClosed
+	}
+	s.mu.Unlock()
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	return s.appendAll(bufs, total), nil
+}
+
+// appendAll queues bufs (total bytes) when the output has room for all of
+// them and the session is open. wmu held.
+func (s *session) appendAll(bufs [][]byte, total int) bool {
+	s.mu.Lock()
+	if s.closed || s.peerErr != nil || s.srv.cfg.MaxPendingOutput-s.out.len() < total {
+		s.mu.Unlock()
+		return false
+	}
+	for _, b := range bufs {
+		s.out.append(b)
+	}
+	s.mu.Unlock()
+	signal(s.outReady)
+	return true
+}
+
 // WriteBuffers queues a whole chunk.Batch under one lock when it fits, so
 // a poll answered meanwhile takes all of it or none (chunk.BuffersWriter);
 // otherwise it falls back to Write, piece by piece.
@@ -227,18 +271,11 @@ func (s *session) WriteBuffers(bufs [][]byte) (int64, error) {
 		total += len(b)
 	}
 	s.wmu.Lock()
-	s.mu.Lock()
-	if !s.closed && s.peerErr == nil && s.srv.cfg.MaxPendingOutput-s.out.len() >= total {
-		for _, b := range bufs {
-			s.out.append(b)
-		}
-		s.mu.Unlock()
-		s.wmu.Unlock()
-		signal(s.outReady)
+	ok := s.appendAll(bufs, total)
+	s.wmu.Unlock()
+	if ok {
 		return int64(total), nil
 	}
-	s.mu.Unlock()
-	s.wmu.Unlock()
 	var n int64
 	for _, b := range bufs {
 		k, err := s.Write(b)

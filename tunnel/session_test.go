@@ -190,6 +190,54 @@ func TestWriteBoundAndDeadline(t *testing.T) {
 	})
 }
 
+// TestTryWriteBuffers: a batch that fits is queued whole at once; one that
+// does not fit, or that would pass a writer already waiting, is not
+// queued at all, and nothing waits; a closed session is an error.
+func TestTryWriteBuffers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newUnitServer(t, Config{MaxPendingOutput: 1000})
+		id, nc := openSession(t, s, c)
+		tw, ok := nc.(interface {
+			TryWriteBuffers([][]byte) (bool, error)
+		})
+		if !ok {
+			t.Fatal("a session has no TryWriteBuffers")
+		}
+		if ok, err := tw.TryWriteBuffers([][]byte{make([]byte, 300), make([]byte, 300)}); !ok || err != nil {
+			t.Fatalf("batch under the bound: %v %v", ok, err)
+		}
+		if ok, err := tw.TryWriteBuffers([][]byte{make([]byte, 300), make([]byte, 300)}); ok || err != nil {
+			t.Fatalf("batch past the bound: %v %v; want not written, no error", ok, err)
+		}
+		// A blocked Write holds the write side: a try must not pass it.
+		done := make(chan error)
+		go func() {
+			_, err := nc.Write(make([]byte, 600))
+			done <- err
+		}()
+		synctest.Wait()
+		if ok, err := tw.TryWriteBuffers([][]byte{make([]byte, 1)}); ok || err != nil {
+			t.Fatalf("try while a writer waits: %v %v; want not written", ok, err)
+		}
+		total := 0
+		for seq := uint64(0); total < 1200; seq++ {
+			_, resp := do(s, KindIdle, id, seq, []byte{0})
+			total += len(resp) - 1
+			synctest.Wait()
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if total != 1200 {
+			t.Fatalf("polls carried %d bytes, want 1200", total)
+		}
+		_ = nc.Close()
+		if ok, err := tw.TryWriteBuffers([][]byte{make([]byte, 1)}); ok || err == nil {
+			t.Fatalf("try on a closed session: %v %v; want an error", ok, err)
+		}
+	})
+}
+
 // TestReadDeadline: Read honors its deadline, and a deadline moved while
 // Read is blocked takes effect.
 func TestReadDeadline(t *testing.T) {
