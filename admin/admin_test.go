@@ -529,3 +529,99 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+// The trace event stream: lines published for the instance arrive as
+// "trace" events; another instance's do not; the stream ends with Close.
+func TestTraceStream(t *testing.T) {
+	f := newFixture(t)
+	// The fixture's server is behind httptest; reach its Server through a
+	// new one sharing the engine, to publish lines.
+	log, _ := testutil.Logger(t, 0)
+	a := &Server{Config: Config{Token: token}, Logger: log, Engine: f.m}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/api/v1/instances/live/_definst_/trace", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		b := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := resp.Body.Read(b)
+			acc += string(b[:n])
+			for {
+				i := strings.Index(acc, "\n\n")
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+2:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if ev := <-lines; !strings.HasPrefix(ev, "event: ready") {
+		t.Fatalf("first event %q, want ready", ev)
+	}
+	a.Traces.Publish("chat", "room1", "not for this stream")
+	a.Traces.Publish("live", "_definst_", "hello <world>")
+	select {
+	case ev := <-lines:
+		if !strings.HasPrefix(ev, "event: trace\ndata: ") || !strings.Contains(ev, `"text":"hello \u003cworld\u003e"`) {
+			t.Errorf("event %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trace event")
+	}
+	a.Close()
+	select {
+	case _, ok := <-lines:
+		for ok {
+			_, ok = <-lines
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end with Close")
+	}
+	// A stream for an instance that is not loaded: 404.
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/admin/api/v1/instances/live/nosuch/trace", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if code, _, _ := do(t, req); code != 404 {
+		t.Errorf("trace of nothing: %d", code)
+	}
+}
+
+// The console's files are served without the token (they hold no data)
+// and keep to their own origin.
+func TestConsoleFiles(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/", "/console/console.js", "/console/console.css"} {
+		resp, err := http.Get(f.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(b) == 0 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("%s: %d, %d bytes, CSP %q", p, resp.StatusCode, len(b), resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	resp, err := http.Get(f.srv.URL + "/console/nosuch.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("missing console file: %d", resp.StatusCode)
+	}
+}

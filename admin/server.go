@@ -75,8 +75,11 @@ type Server struct {
 	// drains); /readyz answers 503 when it is false. Nil: always ready.
 	Ready func() bool
 	// Routes are served behind the token besides the API, by pattern
-	// (http.ServeMux syntax): "/metrics", the console.
+	// (http.ServeMux syntax): "/metrics".
 	Routes map[string]http.Handler
+	// Traces carries scripts' trace() lines to the console's event
+	// streams; wire ssas.Host.OnTrace to Traces.Publish.
+	Traces Traces
 
 	cfg     Config
 	start   time.Time
@@ -87,6 +90,18 @@ type Server struct {
 	// restPatterns are the REST routes registered, for the test that
 	// keeps docs/admin-api.yaml equal to them.
 	restPatterns []string
+	done         chan struct{} // closed by Close: event streams end
+	closeOnce    sync.Once
+}
+
+// Close ends the event streams, so that an http.Server's Shutdown does
+// not wait for them.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.done != nil {
+			close(s.done)
+		}
+	})
 }
 
 // Handler returns the admin routes: /healthz and /readyz without the
@@ -94,6 +109,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	s.cfg = s.Config.WithDefaults()
 	s.SetToken(s.cfg.Token)
+	s.done = make(chan struct{})
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -116,9 +132,12 @@ func (s *Server) Handler() http.Handler {
 	guarded := http.NewServeMux()
 	s.fmsRoutes(guarded)
 	s.restRoutes(guarded)
+	guarded.HandleFunc("GET "+apiPrefix+"/instances/{app}/{inst}/trace", s.serveTrace)
+	s.restPatterns = append(s.restPatterns, "GET "+apiPrefix+"/instances/{app}/{inst}/trace")
 	for pattern, h := range s.Routes {
 		guarded.Handle(pattern, h)
 	}
+	consoleRoutes(open)
 	auth := s.authorize(guarded)
 	open.Handle("/", auth)
 	return open

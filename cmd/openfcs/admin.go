@@ -42,5 +42,8 @@ func newAdmin(cfg Config, log *slog.Logger, s *server) *http.Server {
 		}),
 	}
 	s.adminAPI = a
+	// Scripts' trace() lines reach the console's app inspector. Set
+	// before any instance loads.
+	s.scripts.OnTrace = a.Traces.Publish
 	return a.HTTPServer(a.Handler(), log)
 }

@@ -428,6 +428,7 @@ func (s *server) shutdown(runErr error) error {
 		_ = s.h3.Close()
 	}
 	if s.admin != nil {
+		s.adminAPI.Close() // event streams end, so Shutdown need not wait for them
 		if err := s.admin.Shutdown(sctx); err != nil {
 			s.log.Warn("admin shutdown", "err", err)
 		}

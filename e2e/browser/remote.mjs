@@ -39,6 +39,10 @@ const context = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1100, height: 1400 },
   // The tests' TLS ports have self-signed certificates.
   ignoreHTTPSErrors: true,
+  // The admin console sends a Content-Security-Policy without
+  // 'unsafe-eval'; the wait and eval requests are strings evaluated in
+  // the page.
+  bypassCSP: true,
 });
 
 const pages = new Map(); // name -> {page, problems}
