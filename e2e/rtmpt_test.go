@@ -330,7 +330,11 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	// max(session_timeout, request_timeout) = 20 s.
 	ok := poll(90*time.Second, func() bool {
 		after = getStats(t, srv)
-		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines
+		// A leak here would be per session (200 or more goroutines); the
+		// slack of 2 covers goroutines that come and go with the
+		// publisher's connection and the stats request itself, which a
+		// loaded machine samples in a different phase than the baseline.
+		return after.Tunnel.Sessions == 0 && after.RTMPConns == base.RTMPConns && after.Goroutines <= base.Goroutines+2
 	})
 	t.Logf("after %v: %+v", time.Since(stopped).Round(time.Millisecond), after)
 	if !ok {
