@@ -231,6 +231,7 @@ func TestStopAcceptingKeepsConnections(t *testing.T) {
 	_ = got.Close()
 	_ = m.Close()
 }
+
 // The connections a Mux hands to the RTMP server let its merge clock
 // write their sockets itself.
 var _ rtmp.DirectConn = (*TCPConn)(nil)
