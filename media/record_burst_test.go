@@ -119,7 +119,11 @@ func TestRecordWritesWholeTags(t *testing.T) {
 			}
 			if len(b) > flv.HeaderSize+flv.PrevSizeLen {
 				n++
-				if !flv.TailOK(bytes.NewReader(b), int64(len(b))) {
+				// A look during one write(2) sees the file grown up to a
+				// page boundary (the kernel copies the write in page by
+				// page); a tag split between two writes shows at any
+				// length.
+				if !flv.TailOK(bytes.NewReader(b), int64(len(b))) && len(b)%os.Getpagesize() != 0 {
 					t.Errorf("the file ends inside a tag at %d bytes", len(b))
 					return
 				}
