@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -89,9 +90,18 @@ func Handler() http.Handler {
 	})
 }
 
+// roomPath is the page of a room of the room application: /room/<name>
+// serves room.html, which reads the name from its URL
+// (docs/components.md#the-room-page). Names are those the components
+// accept for instances, so a link can never name something else.
+var roomPath = regexp.MustCompile(`^/room/[A-Za-z0-9_-]{1,64}/?$`)
+
 // fileName maps a URL path to an embedded file name, or false when the
 // path cannot name a servable file.
 func fileName(p string) (string, bool) {
+	if roomPath.MatchString(p) {
+		return "room.html", true
+	}
 	name := strings.TrimPrefix(path.Clean("/"+p), "/")
 	if name == "" || strings.HasSuffix(p, "/") {
 		name = path.Join(name, "index.html")

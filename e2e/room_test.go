@@ -1,0 +1,300 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+)
+
+// The room application's page (/room/<name>, the communication
+// components' custom elements on openfcs.js) in Chromium with a fake
+// camera and microphone, against the real binary: the acceptance of
+// docs/components.md#tests.
+
+// roomPeople, roomChat, roomShapes and roomTiles read a room page's
+// elements through their public properties.
+const (
+	roomPeople = `return [...window.openfcsRoom.people.people].sort();`
+	roomChat   = `return window.openfcsRoom.chat.messages.map((m) => m.user + ': ' + m.text);`
+	roomShapes = `return window.openfcsRoom.board.shapes.map((s) => s.kind + ' by ' + s.user);`
+)
+
+// roomTile is one entry of <fcs-video-conference>.tiles.
+type roomTile struct {
+	User          string
+	Stream        string
+	Self          bool
+	External      bool
+	DecodedFrames int
+	FPS           float64
+	Level         float64
+}
+
+// tileProbe samples a page's remote tiles for seconds: frames decoded,
+// the highest sound level its speaking indicator measured, and whether
+// each tile's picture changed (a checksum of its canvas, twice).
+const tileProbe = `
+const v = window.openfcsRoom.video;
+const canvases = () => [...v.shadowRoot.querySelectorAll('.tile:not(.self) canvas')];
+const sum = (c) => {
+  if (!c.width || !c.height) return 0;
+  const g = document.createElement('canvas');
+  g.width = 64; g.height = 48;
+  const x = g.getContext('2d');
+  x.drawImage(c, 0, 0, 64, 48);
+  const d = x.getImageData(0, 0, 64, 48).data;
+  let s = 0;
+  for (let i = 0; i < d.length; i += 4) s = (s * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+  return s;
+};
+const first = new Map(v.tiles.filter((t) => !t.self).map((t) => [t.stream, t]));
+const sums0 = canvases().map(sum);
+const peak = new Map();
+for (let i = 0; i < 40; i++) {
+  for (const t of v.tiles) if (!t.self) peak.set(t.stream, Math.max(peak.get(t.stream) ?? 0, t.level));
+  await new Promise((r) => setTimeout(r, 100));
+}
+const sums1 = canvases().map(sum);
+return v.tiles.filter((t) => !t.self).map((t, i) => ({
+  user: t.user, stream: t.stream, external: t.external,
+  frames: t.decodedFrames - (first.get(t.stream)?.decodedFrames ?? 0),
+  fps: t.fps, peak: peak.get(t.stream) ?? 0,
+  moved: sums0[i] !== undefined && sums0[i] !== sums1[i],
+}));`
+
+type tileSample struct {
+	User     string
+	Stream   string
+	External bool
+	Frames   int
+	FPS      float64
+	Peak     float64
+	Moved    bool
+}
+
+func evalStrings(t testing.TB, b *browser, page, js string) []string {
+	t.Helper()
+	var out []string
+	b.eval(t, page, js, &out)
+	return out
+}
+
+// waitStrings waits until js evaluates in page to want.
+func waitStrings(t testing.TB, b *browser, page, what, js string, want []string) {
+	t.Helper()
+	var got []string
+	if !poll(60*time.Second, func() bool {
+		got = evalStrings(t, b, page, js)
+		return slices.Equal(got, want)
+	}) {
+		t.Fatalf("%s: %s: got %q, want %q", page, what, got, want)
+	}
+}
+
+// say posts a chat line from a page through its form and waits for the
+// server's copy to come back.
+func say(t testing.TB, b *browser, page, text string) {
+	t.Helper()
+	b.act(t, map[string]any{"op": "fill", "page": page, "selector": "fcs-chat input", "value": text})
+	b.act(t, map[string]any{"op": "click", "page": page, "selector": "fcs-chat button[type=submit]"})
+	b.wait(t, page, fmt.Sprintf(`return window.openfcsRoom.chat.messages.some((m) => m.text === %q);`, text), 30*time.Second)
+}
+
+// inked counts the non-blank pixels of a page's whiteboard.
+func inked(t testing.TB, b *browser, page string) int {
+	t.Helper()
+	var n int
+	b.eval(t, page, `
+const c = window.openfcsRoom.board.shadowRoot.querySelector('canvas');
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+let n = 0;
+for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+return n;`, &n)
+	return n
+}
+
+// checkTiles samples page's remote tiles and requires the streams of
+// want, each with moving pictures and, unless silent, sound.
+func checkTiles(t testing.TB, b *browser, page string, want []string, silent map[string]bool) []tileSample {
+	t.Helper()
+	var got []tileSample
+	ok := poll(90*time.Second, func() bool {
+		got = nil
+		b.eval(t, page, tileProbe, &got)
+		var streams []string
+		for _, s := range got {
+			streams = append(streams, s.User)
+		}
+		sort.Strings(streams)
+		if !slices.Equal(streams, want) {
+			return false
+		}
+		for _, s := range got {
+			if s.Frames < 5 || !s.Moved || (!silent[s.User] && s.Peak < 0.001) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("%s: remote tiles %+v, want %q each with moving pictures and sound", page, got, want)
+	}
+	for _, s := range got {
+		t.Logf("%s sees %s: %d frames in 4 s, %v fps, sound peak %.3f", page, s.User, s.Frames, s.FPS, s.Peak)
+	}
+	return got
+}
+
+// TestRoomChromium: three pages join room r1 with their cameras and see
+// each other in the people list; chat lines reach all in order, and a
+// page joining later gets the history; a stroke on one whiteboard reaches
+// the others and the late page; each page shows the two others' tiles
+// with moving pictures and sound; the project's RTMP client chats with
+// the pages through the chat component; ffmpeg publishing into the room
+// is a tile on every page; a page of room r2 sees nothing of r1; a closed
+// page leaves the lists. Screenshots of the three-participant room go to
+// e2e/out/room-*.png.
+func TestRoomChromium(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOpts{Apps: []string{"room"}})
+	srv.copySampleApp(t, "room")
+	b := startBrowser(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+
+	three := []string{"ann", "ben", "cat"}
+	for _, who := range three {
+		b.open(t, who, srv.pageURL("/room/r1?camera=1&resolution=320x240&user="+who))
+	}
+	for _, who := range three {
+		waitStrings(t, b, who, "people", roomPeople, three)
+	}
+
+	// Chat in order: each line waits for the server's copy before the
+	// next is sent, so the order is known.
+	var lines []string
+	for i, who := range []string{"ann", "ben", "cat", "ann", "cat"} {
+		text := fmt.Sprintf("line %d from %s", i+1, who)
+		say(t, b, who, text)
+		lines = append(lines, who+": "+text)
+	}
+	for _, who := range three {
+		waitStrings(t, b, who, "chat", roomChat, lines)
+	}
+
+	// Whiteboard: a pen stroke and a rectangle.
+	b.act(t, map[string]any{"op": "draw", "page": "ben", "selector": "fcs-whiteboard canvas", "points": [][]float64{{0.1, 0.2}, {0.2, 0.6}, {0.35, 0.3}, {0.5, 0.7}}})
+	b.act(t, map[string]any{"op": "click", "page": "cat", "selector": "fcs-whiteboard button[data-tool=rect]"})
+	b.act(t, map[string]any{"op": "click", "page": "cat", "selector": "fcs-whiteboard button[data-color='#1a73e8']"})
+	b.act(t, map[string]any{"op": "draw", "page": "cat", "selector": "fcs-whiteboard canvas", "points": [][]float64{{0.6, 0.2}, {0.9, 0.8}}})
+	shapes := []string{"stroke by ben", "rect by cat"}
+	for _, who := range three {
+		waitStrings(t, b, who, "whiteboard", roomShapes, shapes)
+		if n := inked(t, b, who); n < 500 {
+			t.Errorf("%s: the whiteboard shows %d inked pixels after a stroke and a rectangle", who, n)
+		}
+	}
+
+	// Video: each page shows the other two, moving and sounding.
+	for _, who := range three {
+		var others []string
+		for _, o := range three {
+			if o != who {
+				others = append(others, o)
+			}
+		}
+		checkTiles(t, b, who, others, nil)
+	}
+	for _, who := range three {
+		b.act(t, map[string]any{"op": "screenshot", "page": who, "path": artifact(t, "room-"+who+".png")})
+	}
+
+	// The project's RTMP client in the same room, through the chat
+	// component's methods and shared object.
+	gopher := joinRoom(t, ctx, srv, "rtmp", "room/r1", "gopher", 0)
+	gopherChat := gopher.use(ctx, "FCChat.main", "history")
+	waitEqual(t, "the Go client's history", lines, func() []string { return chatLines(gopherChat) })
+	gopher.call(ctx, "FCChat.main.sendMessage", true, amf.String("hello pages, from Go"))
+	lines = append(lines, "gopher: hello pages, from Go")
+	say(t, b, "ben", "hello gopher")
+	lines = append(lines, "ben: hello gopher")
+	for _, who := range three {
+		waitStrings(t, b, who, "chat with the Go client", roomChat, lines)
+		waitStrings(t, b, who, "people with the Go client", roomPeople, []string{"ann", "ben", "cat", "gopher"})
+	}
+	waitEqual(t, "the Go client sees the pages' lines", lines, func() []string { return chatLines(gopherChat) })
+
+	// A late joiner, without a camera: the history, the drawing, the tiles.
+	b.open(t, "dan", srv.pageURL("/room/r1?user=dan"))
+	waitStrings(t, b, "dan", "late joiner's chat", roomChat, lines)
+	waitStrings(t, b, "dan", "late joiner's whiteboard", roomShapes, shapes)
+	if n := inked(t, b, "dan"); n < 500 {
+		t.Errorf("dan: the whiteboard shows %d inked pixels", n)
+	}
+	checkTiles(t, b, "dan", three, nil)
+
+	// ffmpeg publishing into the room: a tile on every page.
+	pub := startPublisher(t, srv.RTMPURL("room/r1", "cam"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
+	for _, who := range append(slices.Clone(three), "dan") {
+		var want []string
+		for _, o := range append(slices.Clone(three), "cam") {
+			if o != who {
+				want = append(want, o)
+			}
+		}
+		got := checkTiles(t, b, who, want, nil)
+		for _, s := range got {
+			if s.User == "cam" && !s.External {
+				t.Errorf("%s: ffmpeg's tile is not marked as a stream: %+v", who, s)
+			}
+		}
+	}
+	b.act(t, map[string]any{"op": "screenshot", "page": "ann", "path": artifact(t, "room-ann-with-ffmpeg.png")})
+	pub.stop(t)
+	b.wait(t, "ann", `return !window.openfcsRoom.video.tiles.some((t) => t.user === 'cam');`, 30*time.Second)
+
+	// Another room sees nothing of this one, and this one not it.
+	b.open(t, "eve", srv.pageURL("/room/r2?camera=1&resolution=320x240&user=eve"))
+	waitStrings(t, b, "eve", "other room's people", roomPeople, []string{"eve"})
+	b.wait(t, "eve", `return window.openfcsRoom.video.tiles.length === 1 && window.openfcsRoom.video.tiles[0].self && window.openfcsRoom.video.tiles[0].publishing;`, 60*time.Second)
+	if got := evalStrings(t, b, "eve", roomChat); len(got) != 0 {
+		t.Errorf("room r2 shows room r1's chat: %q", got)
+	}
+	if got := evalStrings(t, b, "eve", roomShapes); len(got) != 0 {
+		t.Errorf("room r2 shows room r1's drawing: %q", got)
+	}
+	waitStrings(t, b, "ann", "r1 without r2's people", roomPeople, []string{"ann", "ben", "cat", "dan", "gopher"})
+	var annTiles []roomTile
+	b.eval(t, "ann", `return window.openfcsRoom.video.tiles;`, &annTiles)
+	for _, tile := range annTiles {
+		if tile.User == "eve" {
+			t.Errorf("room r1 shows room r2's camera: %+v", tile)
+		}
+	}
+
+	// A page that closes leaves the people list and the tiles.
+	problems := b.do(t, time.Minute, map[string]any{"op": "close", "page": "cat"})
+	if s := string(problems); s != "[]" && s != "null" {
+		t.Errorf("page cat had problems: %s", s)
+	}
+	for _, who := range []string{"ann", "ben", "dan"} {
+		waitStrings(t, b, who, "people after cat left", roomPeople, []string{"ann", "ben", "dan", "gopher"})
+		b.wait(t, who, `return !window.openfcsRoom.video.tiles.some((t) => t.user === 'cat');`, 30*time.Second)
+	}
+	for _, who := range []string{"ann", "ben", "dan", "eve"} {
+		b.noProblems(t, who)
+	}
+	if l := srv.findLogs(func(m map[string]any) bool {
+		return m["level"] == "ERROR" || (m["msg"] == "trace" && strings.Contains(fmt.Sprint(m["text"]), "refused"))
+	}); len(l) > 0 {
+		t.Errorf("server errors or refused publishes: %v", l)
+	}
+}
