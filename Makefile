@@ -71,7 +71,8 @@ run: build
 	echo "  auth:    publish with ffmpeg ... -rtmp_conn \"S:alice S:secret\" -f flv rtmp://127.0.0.1:$$port/auth/room/stream, then"; \
 	echo "           rtmpdump -v -r rtmp://127.0.0.1:$$port/auth/room/stream -C S:alice -C S:secret -o - | ffplay -   (wrong password: rejected, rtmpdump -V shows why)"; \
 	echo "  rpc:     rtmp://127.0.0.1:$$port/rpc   NetConnection.call(\"add\", responder, 2, 3) -> 5; askClient(q) calls back the client"; \
-	echo "  chat:    rtmp://127.0.0.1:$$port/chat  connect argument: your name; remote SharedObject \"chat\", call say(text)"
+	echo "  chat:    rtmp://127.0.0.1:$$port/chat  connect argument: your name; remote SharedObject \"chat\", call say(text)"; \
+	echo "  room:    http://127.0.0.1:$$hport/room/demo   a meeting room (people, chat, whiteboard, video): open it in two tabs"
 	@tport=$(TLS_ADDR); tport=$${tport##*:}; port=$(RTMP_ADDR); port=$${port##*:}; \
 	echo "  rtmpt:   ffplay rtmpt://127.0.0.1:$$port/live/stream   (RTMP and RTMPT share every port)"; \
 	echo "  tls:     ffplay rtmps://127.0.0.1:$$tport/live/stream, rtmpts://127.0.0.1:$$tport/live/stream (HTTP/3 on UDP $$tport)"

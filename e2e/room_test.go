@@ -22,9 +22,9 @@ import (
 // roomPeople, roomChat, roomShapes and roomTiles read a room page's
 // elements through their public properties.
 const (
-	roomPeople = `return [...window.openfcsRoom.people.people].sort();`
-	roomChat   = `return window.openfcsRoom.chat.messages.map((m) => m.user + ': ' + m.text);`
-	roomShapes = `return window.openfcsRoom.board.shapes.map((s) => s.kind + ' by ' + s.user);`
+	roomPeople = `return [...(window.openfcsRoom?.people.people ?? [])].sort();`
+	roomChat   = `return (window.openfcsRoom?.chat.messages ?? []).map((m) => m.user + ': ' + m.text);`
+	roomShapes = `return (window.openfcsRoom?.board.shapes ?? []).map((s) => s.kind + ' by ' + s.user);`
 )
 
 // roomTile is one entry of <fcs-video-conference>.tiles.
@@ -125,6 +125,7 @@ return n;`, &n)
 // want, each with moving pictures and, unless silent, sound.
 func checkTiles(t testing.TB, b *browser, page string, want []string, silent map[string]bool) []tileSample {
 	t.Helper()
+	want = slices.Sorted(slices.Values(want))
 	var got []tileSample
 	ok := poll(90*time.Second, func() bool {
 		got = nil
@@ -145,7 +146,16 @@ func checkTiles(t testing.TB, b *browser, page string, want []string, silent map
 		return true
 	})
 	if !ok {
-		t.Fatalf("%s: remote tiles %+v, want %q each with moving pictures and sound", page, got, want)
+		// What the players did with the sound, to tell a publisher's
+		// timestamps from a starved page.
+		var dbg any
+		b.eval(t, page, `return [...window.openfcsRoom.video.remote.values()].map((t) => {
+  const p = t.ns.player, a = p?.audio;
+  return { user: t.slot.user, played: a?.played, dropped: a?.dropped, queued: a?.queue.length,
+    audioAhead: a ? a.newest - p.clock.now() : null, lead: p ? p.newest - p.clock.now() : null,
+    clock: p?.clock.kind, held: p?.clock.held, ctx: t.ns.audioContext?.state };
+});`, &dbg)
+		t.Fatalf("%s: remote tiles %+v, want %q each with moving pictures and sound; players: %v", page, got, want, dbg)
 	}
 	for _, s := range got {
 		t.Logf("%s sees %s: %d frames in 4 s, %v fps, sound peak %.3f", page, s.User, s.Frames, s.FPS, s.Peak)

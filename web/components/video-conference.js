@@ -337,7 +337,7 @@ class FCSVideoConference extends ComponentElement {
   makeTile(slot) {
     const canvas = el('canvas', { 'aria-hidden': 'true' });
     const ns = new NetStream(this.nc);
-    ns.bufferTime = 0.2;
+    ns.bufferTime = 0.3;
     ns.attachView(canvas);
     ns.play(slot.stream);
     const t = {

@@ -22,6 +22,8 @@ const ASPECT = 16 / 9;
 const css = `
 .panel { gap: .6rem; }
 .top { display: flex; flex-direction: column; align-items: stretch; gap: .5rem; }
+.head { display: flex; justify-content: space-between; align-items: center; gap: .5rem; }
+.head button { font-size: .8rem; padding: .2em .6em; }
 .toolbar { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; }
 .group { display: flex; gap: .25rem; align-items: center; }
 .sep { width: 1px; align-self: stretch; background: var(--_border); margin: 0 .2rem; }
@@ -85,8 +87,7 @@ class FCSWhiteBoard extends ComponentElement {
       el('span', { class: 'sep', 'aria-hidden': 'true' }),
       el('div', { class: 'group', role: 'group', 'aria-label': 'Color' }, ...swatches),
       el('span', { class: 'sep', 'aria-hidden': 'true' }),
-      el('label', { for: 'width', class: 'vh' }, 'Line width'), this.widthSelect,
-      this.undoButton, this.clearButton);
+      el('label', { for: 'width', class: 'vh' }, 'Line width'), this.widthSelect);
     this.canvas = el('canvas', {
       tabindex: '0', role: 'img', 'aria-roledescription': 'whiteboard', 'aria-describedby': 'keys',
     });
@@ -106,7 +107,10 @@ class FCSWhiteBoard extends ComponentElement {
       'Arrow keys move the cursor, Shift for larger steps. Space or Enter starts and finishes a shape; with the pen, Space adds a point and Enter finishes. Escape cancels, Control Z undoes your last shape.');
     this.shadowRoot.append(el('style', { text: baseCSS + css }),
       el('section', { class: 'panel', 'aria-labelledby': 'title' },
-        el('div', { class: 'top' }, el('h2', { id: 'title' }, 'Whiteboard'), this.toolbar),
+        el('div', { class: 'top' },
+          el('div', { class: 'head' }, el('h2', { id: 'title' }, 'Whiteboard'),
+            el('div', { class: 'group', role: 'group', 'aria-label': 'Board' }, this.undoButton, this.clearButton)),
+          this.toolbar),
         this.stage, this.error, keys));
     this.bindPointer();
     this.canvas.addEventListener('keydown', (e) => this.key(e));

@@ -6,6 +6,8 @@ import { avcInBandConfig, parseAudio, parseVideo, UnsupportedCodec } from '../fl
 
 /** A decoder with more frames than this queued skips to the next keyframe. */
 const MAX_DECODE_QUEUE = 60;
+/** Audio chunks further apart than their usual step plus this leave a gap, ms. */
+const AUDIO_GAP = 30;
 
 function sameConfig(a, b) {
   if (!a || !b || a.codec !== b.codec || a.sampleRate !== b.sampleRate || a.numberOfChannels !== b.numberOfChannels) return false;
@@ -49,7 +51,10 @@ export class Decoders {
     if (this.adec && this.adec.state !== 'closed') this.adec.close();
     this.adec = null;
     this.aconfig = null;
+    this.adcfg = null;
     this.apending = null;
+    this.aLast = null; // timestamp of the last chunk decoded, ms
+    this.aStep = 0; // the usual step between chunks, ms
   }
 
   // --- video -------------------------------------------------------------
@@ -215,6 +220,7 @@ export class Decoders {
         },
       });
       this.adec.configure(dcfg);
+      this.adcfg = dcfg;
       for (const f of pending) this.decodeAudio(f.ts, f.data);
     }, (err) => this.fail(err));
   }
@@ -222,6 +228,17 @@ export class Decoders {
   decodeAudio(ts, data) {
     const dec = this.adec;
     if (!dec || dec.state !== 'configured') return;
+    // The decoder stamps its output by counting samples from the first
+    // chunk it got, so audio missing from the stream (a publisher that
+    // lost some) would leave every later sample early for good, and the
+    // player would drop it as late. After a gap it starts counting again.
+    if (this.aLast !== null && ts - this.aLast > this.aStep + AUDIO_GAP) {
+      dec.reset();
+      dec.configure(this.adcfg);
+    } else if (this.aLast !== null && ts > this.aLast) {
+      this.aStep = ts - this.aLast;
+    }
+    this.aLast = ts;
     dec.decode(new EncodedAudioChunk({ type: 'key', timestamp: Math.round(ts * 1000), data }));
   }
 
@@ -243,6 +260,7 @@ export class Decoders {
       this.vdec.configure(this.vconfig);
     }
     this.vwaitKey = true;
+    this.aLast = null;
     if (this.adec?.state === 'configured') {
       this.adec.reset();
       const c = this.aconfig;

@@ -28,6 +28,10 @@ export const defaultAudioOptions = Object.freeze({
 
 /** Above this many bytes waiting in the WebSocket, video frames are dropped to the next keyframe. */
 const HIGH_WATER = 1 << 20;
+/** AudioData the microphone reader may hold while the page is busy (about 10 ms each). */
+const AUDIO_QUEUE = 200;
+/** Missing microphone audio longer than this is a gap the timestamps skip, µs. */
+const AUDIO_GAP = 30000;
 /** The most a video frame's timestamp is moved to keep frames a frame interval apart, ms. */
 const MAX_RESTAMP = 200;
 const LOW_WATER = 256 << 10;
@@ -271,13 +275,30 @@ export class Publisher {
   }
 
   async pumpAudio(st, gen) {
-    const reader = new MediaStreamTrackProcessor({ track: this.audioTrack }).readable.getReader();
+    // Audio timestamps count samples (the encoders' and the PCM path's),
+    // so audio the processor drops would make the sound fall behind the
+    // pictures for good. Its default queue is a few frames, which a busy
+    // page thread overflows: a longer one (about 2 s) rides out most
+    // stalls, and a gap that still happens is added back (skip()).
+    const reader = new MediaStreamTrackProcessor({ track: this.audioTrack, maxBufferSize: AUDIO_QUEUE }).readable.getReader();
     this.readers.push(reader);
     try {
       for (;;) {
         const { value: data, done } = await reader.read();
         if (done || gen !== this.generation) { data?.close(); break; }
-        if (st.first === null) st.first = { us: data.timestamp, ms: performance.now() - this.origin };
+        if (st.first === null) {
+          st.first = { us: data.timestamp, ms: performance.now() - this.origin };
+          st.fedUs = 0; // audio handed to the encoder, µs of samples
+          st.gaps = []; // {at: encoder µs, total: µs lost up to there}
+          st.lost = 0;
+        } else {
+          const gap = data.timestamp - (st.first.us + st.fedUs + st.lost);
+          if (gap > AUDIO_GAP) {
+            st.lost += gap;
+            st.gaps.push({ at: st.first.us + st.fedUs, total: st.lost });
+          }
+        }
+        st.fedUs += (data.numberOfFrames * 1e6) / data.sampleRate;
         st.encoder.encode(data);
         data.close();
       }
@@ -288,10 +309,18 @@ export class Publisher {
     }
   }
 
-  // audioTime maps an encoder timestamp (µs, the capture clock) to ms of
-  // the stream.
+  // skip is the capture time lost before the sample at encoder time us
+  // (µs counted from the first sample): what the encoder's count misses.
+  // Outputs come in order, so passed gaps are forgotten.
+  skip(st, us) {
+    while (st.gaps.length && st.gaps[0].at <= us) st.skipped = st.gaps.shift().total;
+    return st.skipped ?? 0;
+  }
+
+  // audioTime maps an encoder timestamp (µs, counted from the first
+  // sample's capture time) to ms of the stream.
   audioTime(st, us) {
-    return Math.max(0, Math.round(st.first.ms + (us - st.first.us) / 1000));
+    return Math.max(0, Math.round(st.first.ms + (us + this.skip(st, us) - st.first.us) / 1000));
   }
 
   onAudioChunk(st, chunk, md) {
@@ -317,7 +346,7 @@ export class Publisher {
   onPCM(st, bytes, start) {
     if (!this.running) return;
     const rate = st.encoder.rate;
-    const ts = Math.round(st.first.ms + (start * 1000) / rate);
+    const ts = this.audioTime(st, st.first.us + (start * 1e6) / rate);
     const body = st.codec === 'pcm' ? pcmFrame(rate, bytes) : g711Frame(st.codec === 'pcma', bytes);
     this.stats.audioFrames++;
     this.stats.audioBytes += body.length;
