@@ -8,6 +8,8 @@
 #   make fuzz    every fuzz target for FUZZTIME each
 #   make soak    200 mixed clients with churn for SOAK (default 1h); RSS, goroutines, fds must stay flat
 #   make lint    go vet + gofmt check + golangci-lint (pinned)
+#   make install binary, config, demo apps, systemd unit (PREFIX, DESTDIR; docs/operations.md#packaging)
+#   make dist    release archives for linux/amd64 and linux/arm64 in dist/
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -42,6 +44,18 @@ E2E_PARALLEL  ?= 8
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
+# Install layout (make install): the binary in $(PREFIX)/bin, the
+# configuration in $(SYSCONFDIR)/openfcs, the applications folder in
+# $(STATEDIR) (the service's working directory), the unit in $(UNITDIR).
+# Files already there (configuration, environment, applications) are kept.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= /etc
+STATEDIR      ?= /var/lib/openfcs
+UNITDIR       ?= /lib/systemd/system
+DOCDIR        ?= $(PREFIX)/share/doc/openfcs
+DESTDIR       ?=
+DIST_PLATFORMS ?= linux/amd64 linux/arm64
+
 # Every Go file we own, for the gofmt check (testdata may hold broken Go on purpose).
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './node_modules/*')
 
@@ -49,7 +63,7 @@ GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testda
 dev-cert:
 	$(GO) run ./internal/tlsutil/gencert -cert $(DEV_CERT) -key $(DEV_KEY)
 
-.PHONY: all build run deps vet fmt fmt-check docs unit web-test bench-once test e2e bench bench-compare fuzz lint clean
+.PHONY: all build run deps vet fmt fmt-check docs unit web-test bench-once test e2e bench bench-compare fuzz lint clean install dist
 
 all: build
 
@@ -146,4 +160,42 @@ lint: vet fmt-check
 	$(GOLANGCI_LINT) run ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/openfcs $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(STATEDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/openfcs
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.yaml ]; then echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.yaml"; \
+	else install -m 0644 openfcs.yaml $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.yaml; fi
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.env ]; then echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.env"; \
+	else (umask 077; sed "s/^OPENFCS_ADMIN_TOKEN=.*/OPENFCS_ADMIN_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')/" contrib/openfcs.env \
+		> $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.env); echo "install: admin token in $(DESTDIR)$(SYSCONFDIR)/openfcs/openfcs.env"; fi
+	@for app in $$(ls $(APPS)); do \
+		if [ -e $(DESTDIR)$(STATEDIR)/applications/$$app ]; then echo "install: keeping application $$app"; \
+		else install -d $(DESTDIR)$(STATEDIR)/applications/$$app && \
+			tar -C $(APPS)/$$app --exclude=./streams --exclude=./sharedobjects -cf - . | tar -C $(DESTDIR)$(STATEDIR)/applications/$$app -xf -; fi; done
+	sed -e 's|/usr/local/bin/openfcs|$(PREFIX)/bin/openfcs|' -e 's|/etc/openfcs/|$(SYSCONFDIR)/openfcs/|g' \
+		-e 's|/var/lib/openfcs|$(STATEDIR)|g' -e 's|/usr/local/share/doc/openfcs|$(DOCDIR)|' \
+		contrib/openfcs.service > $(DESTDIR)$(UNITDIR)/openfcs.service
+	install -m 0644 README.md docs/operations.md docs/admin-api.yaml $(DESTDIR)$(DOCDIR)/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		id openfcs >/dev/null 2>&1 || useradd --system --home-dir $(STATEDIR) --shell /usr/sbin/nologin openfcs; \
+		chown -R openfcs:openfcs $(STATEDIR); chgrp openfcs $(SYSCONFDIR)/openfcs/openfcs.env; chmod 0640 $(SYSCONFDIR)/openfcs/openfcs.env; \
+		echo "install: now systemctl daemon-reload && systemctl enable --now openfcs"; fi
+
+# Release archives: a static binary per platform with the configuration,
+# the demo applications (without what `make run` recorded or stored), the
+# unit and the documentation, and their SHA-256 sums. Built with
+# -trimpath, without cgo.
+dist:
+	@rm -rf dist && mkdir -p dist
+	@for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=openfcs-$(VERSION)-$$os-$$arch; d=dist/$$name; \
+		echo "dist: $$name"; mkdir -p $$d/contrib $$d/docs; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $$d/openfcs ./cmd/openfcs; \
+		mkdir -p $$d/applications; tar -C $(APPS) --exclude='./*/streams' --exclude='./*/sharedobjects' -cf - . | tar -C $$d/applications -xf -; \
+		cp openfcs.yaml README.md $$d/; cp contrib/openfcs.service contrib/openfcs.env $$d/contrib/; \
+		cp docs/operations.md docs/admin-api.yaml $$d/docs/; \
+		tar -C dist -czf dist/$$name.tar.gz --owner=0 --group=0 --sort=name $$name; rm -rf $$d; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
