@@ -40,6 +40,7 @@ remote SharedObjects, Server-Side ActionScript) over RTMP, RTMPT and RTMPS.
 
 Usage:
   openfcs serve [flags]   run the server (openfcs serve --help lists the flags)
+  openfcs bench [flags]   load a server, or two and compare them (openfcs bench --help)
   openfcs version         print the version (also: openfcs --version)
   openfcs help            print this help (also: -h, --help)
 `
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version", "-version", "--version":
 		_, err := fmt.Fprintln(stdout, "openfcs", version)
 		return err
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "serve":
 		if wantsHelp(args[1:]) {
 			newServeFlags(stdout).fs.Usage()

@@ -17,6 +17,7 @@ import (
 	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/tunnel"
 )
 
 // Mode is what each connection of a fleet does.
@@ -199,9 +200,12 @@ func (c *countConn) Read(p []byte) (int, error) {
 func (m *member) dialRTMP(ctx context.Context, u *url.URL) (net.Conn, error) {
 	var nc net.Conn
 	var err error
-	if u.Scheme == "rtmpws" {
+	switch u.Scheme {
+	case "rtmpws":
 		nc, err = dialWS(ctx, u)
-	} else {
+	case "rtmpt":
+		nc, err = dialRTMPT(ctx, u)
+	default:
 		host := u.Host
 		if u.Port() == "" {
 			host = net.JoinHostPort(u.Hostname(), "1935")
@@ -222,6 +226,10 @@ func (m *member) dialRTMP(ctx context.Context, u *url.URL) (net.Conn, error) {
 // dialWS opens RTMP over WebSocket; the counted bytes are then the RTMP
 // bytes inside the messages, as over TCP.
 var dialWS = bridge.DialFunc(bridge.DialConfig{})
+
+// dialRTMPT opens RTMP tunneled over HTTP (RTMPT); the counted bytes are
+// the RTMP bytes the polls carried.
+var dialRTMPT = tunnel.DialFunc(tunnel.DialConfig{})
 
 // errorSet keeps distinct error texts with their counts.
 type errorSet struct {
@@ -426,7 +434,7 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 	case ModeIdle:
 		u, err := url.Parse(o.Target)
 		if err != nil || !knownScheme(u.Scheme) || u.Host == "" {
-			return Summary{}, fmt.Errorf("url %q: want rtmp://host[:port]/app (or rtmpws://)", o.Target)
+			return Summary{}, fmt.Errorf("url %q: want rtmp://host[:port]/app (or rtmpt://, rtmpws://)", o.Target)
 		}
 		f.connURL = o.Target
 	case ModeSink:

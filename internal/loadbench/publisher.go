@@ -53,7 +53,7 @@ func ParsePacing(s string) (Pacing, error) {
 // NetConnection URL and the stream name (the last path element).
 // knownScheme reports the URL schemes the tool dials: RTMP over TCP, and
 // RTMP over WebSocket (package bridge) to compare the two.
-func knownScheme(s string) bool { return s == "rtmp" || s == "rtmpws" }
+func knownScheme(s string) bool { return s == "rtmp" || s == "rtmpws" || s == "rtmpt" }
 
 func SplitStreamURL(raw string) (connURL, stream string, err error) {
 	u, err := url.Parse(raw)
@@ -61,7 +61,7 @@ func SplitStreamURL(raw string) (connURL, stream string, err error) {
 		return "", "", fmt.Errorf("url %q: %w", raw, err)
 	}
 	if !knownScheme(u.Scheme) || u.Host == "" {
-		return "", "", fmt.Errorf("url %q: want rtmp://host[:port]/app/stream (or rtmpws://)", raw)
+		return "", "", fmt.Errorf("url %q: want rtmp://host[:port]/app/stream (or rtmpt://, rtmpws://)", raw)
 	}
 	p := strings.Trim(u.Path, "/")
 	i := strings.LastIndexByte(p, '/')
@@ -110,8 +110,11 @@ func Publish(ctx context.Context, opts PublishOptions) (*Publisher, error) {
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	var cc rtmp.ClientConfig
-	if strings.HasPrefix(connURL, "rtmpws:") {
+	switch {
+	case strings.HasPrefix(connURL, "rtmpws:"):
 		cc.Dial = dialWS
+	case strings.HasPrefix(connURL, "rtmpt:"):
+		cc.Dial = dialRTMPT
 	}
 	c, err := rtmp.Dial(cctx, connURL, cc)
 	if err != nil {
