@@ -256,7 +256,13 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	pub := startPublisher(t, srv.RTMPURL("live", "crowd"), codecArgs{Video: light, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "the publisher to start", func() bool { return pub.frames() >= 10 })
 	// Baseline: the publisher connected, no tunnel sessions; wait for the
-	// count to settle (HTTP workers from the stats requests).
+	// count to settle (HTTP workers from the stats requests). The stats
+	// come from the admin listener, so one request to the public HTTP
+	// port first starts what fasthttp keeps for good once it has served
+	// (its cached Date header's goroutine).
+	if resp, err := http.Get("http://" + srv.httpAddr + "/healthz"); err == nil {
+		resp.Body.Close()
+	}
 	var base serverStats
 	waitFor(t, 20*time.Second, "a steady baseline", func() bool {
 		a := getStats(t, srv)
