@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,7 +27,24 @@ const (
 	envWarmup  = "LOADBENCH_WARMUP"  // wait after the players joined, before measuring (default 1s)
 	envWindow  = "LOADBENCH_WINDOW"  // measured window per iteration (see benchWindow)
 	envRounds  = "LOADBENCH_ROUNDS"  // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
+	// envHeapProfile names a file that BenchmarkIdleConnMemory/inprocess
+	// writes a heap profile to while the connections are open: where an
+	// idle connection's bytes are.
+	envHeapProfile = "LOADBENCH_HEAPPROFILE"
 )
+
+// writeHeapProfile writes the in-use heap to path.
+func writeHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
 
 // tick is the frame interval of the 25 fps stream and of the floor.
 const tick = 40 * time.Millisecond
@@ -452,6 +470,9 @@ func benchIdleInProcess(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		g1 := runtime.NumGoroutine()
+		if path := os.Getenv(envHeapProfile); path != "" {
+			writeHeapProfile(b, path)
+		}
 		if s := p.finish(b); s.Dropped != 0 {
 			b.Fatalf("%d idle connections were dropped by the server", s.Dropped)
 		}
