@@ -5,13 +5,16 @@
 //	openfcs-load publish -url rtmp://host:port/app/stream -bitrate 1M -fps 25 -duration 30s
 //	openfcs-load idle    -url rtmp://host:port/app -n 1000
 //	openfcs-load sink    -addr host:port -n 150
+//	openfcs-load ingest  -url rtmp://host:port/app/stream -n 500 -bitrate 1M
 //
 // play and publish take rtmpws:// URLs too (RTMP over WebSocket).
 //
 // play opens N players (in batches of -ramp) and counts what each receives;
 // idle opens N handshaken, connected RTMP connections and holds them (the
 // memory benchmark); sink opens N plain TCP connections that only read
-// (the floor benchmark); publish sends a synthetic stream (AVC and AAC
+// (the floor benchmark); ingest opens N publishers of the synthetic stream,
+// each on a stream of its own (stream-0, stream-1, ...: the ingest
+// benchmark); publish sends a synthetic stream (AVC and AAC
 // configuration, a keyframe every 2 s, flat-size frames, 20 ms audio).
 // With -stdin, every line read on stdin prints a snapshot of the counters
 // (publish: of what it sent) and EOF on stdin ends the run: the benchmarks
@@ -37,7 +40,7 @@ import (
 	"github.com/openfcs/openfcs/internal/loadbench"
 )
 
-const usage = `usage: openfcs-load play|publish|idle|sink [flags]  (openfcs-load <command> -h for flags)`
+const usage = `usage: openfcs-load play|publish|idle|sink|ingest [flags]  (openfcs-load <command> -h for flags)`
 
 func main() {
 	// The RTMP client allocates every message it reads; the tool runs
@@ -59,7 +62,7 @@ func main() {
 
 // command is a parsed command line.
 type command struct {
-	mode     string // play, publish, idle, sink
+	mode     string // play, publish, idle, sink, ingest
 	fleet    loadbench.FleetOptions
 	publish  loadbench.PublishOptions
 	duration time.Duration // publish only: how long to publish, 0 until interrupted
@@ -86,18 +89,27 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 		cmd.fleet.Mode = loadbench.ModeSink
 	case "publish":
 		target = fs.String("url", "", "stream to publish: rtmp://host[:port]/app[/instance]/stream")
+	case "ingest":
+		target = fs.String("url", "", "streams to publish: rtmp://host[:port]/app[/instance]/stream publishes stream-0, stream-1, ...")
+		cmd.fleet.Mode = loadbench.ModeIngest
 	default:
 		return command{}, fmt.Errorf("unknown command %q; %s", cmd.mode, usage)
 	}
 	fs.BoolVar(&cmd.stdin, "stdin", false, "print a snapshot per line read on stdin; EOF ends the run")
 	var bitrate, pacing string
 	var d time.Duration
-	if cmd.mode == "publish" {
+	stream := &cmd.publish.Stream
+	if cmd.mode == "ingest" {
+		stream = &cmd.fleet.Stream
+	}
+	if cmd.mode == "publish" || cmd.mode == "ingest" {
 		fs.StringVar(&bitrate, "bitrate", "1M", "total bitrate (audio included), e.g. 800k, 1M, 2.5M")
-		fs.IntVar(&cmd.publish.Stream.FPS, "fps", 25, "video frames per second")
-		fs.DurationVar(&cmd.publish.Stream.KeyframeInterval, "keyframe", 2*time.Second, "time between keyframes")
-		fs.IntVar(&cmd.publish.Stream.AudioBytes, "audio-bytes", 200, "bytes per 20 ms audio message")
+		fs.IntVar(&stream.FPS, "fps", 25, "video frames per second")
+		fs.DurationVar(&stream.KeyframeInterval, "keyframe", 2*time.Second, "time between keyframes")
+		fs.IntVar(&stream.AudioBytes, "audio-bytes", 200, "bytes per 20 ms audio message")
 		fs.StringVar(&pacing, "pacing", "timestamp", "send each message at its timestamp (timestamp) or each frame interval's messages together (tick)")
+	}
+	if cmd.mode == "publish" {
 		fs.DurationVar(&cmd.publish.ConnectTimeout, "connect-timeout", 10*time.Second, "bound on connect and publish")
 		fs.DurationVar(&d, "duration", 30*time.Second, "how long to publish; 0 until interrupted")
 	} else {
@@ -141,6 +153,18 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 		}
 		cmd.duration = d
 		return cmd, nil
+	}
+	if cmd.mode == "ingest" {
+		var err error
+		if cmd.fleet.Stream.Bitrate, err = parseBitrate(bitrate); err != nil {
+			return command{}, err
+		}
+		if cmd.fleet.Pacing, err = loadbench.ParsePacing(pacing); err != nil {
+			return command{}, err
+		}
+		if cmd.fleet.Stream.FPS <= 0 || cmd.fleet.Stream.FPS > 1000 {
+			return command{}, fmt.Errorf("ingest: -fps %d: want 1..1000", cmd.fleet.Stream.FPS)
+		}
 	}
 	if cmd.fleet.N <= 0 {
 		return command{}, fmt.Errorf("%s: -n %d: want at least 1", cmd.mode, cmd.fleet.N)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ func TestParseArgs(t *testing.T) {
 			command{mode: "publish", duration: 30 * time.Second, publish: loadbench.PublishOptions{URL: "rtmp://h/live/s",
 				ConnectTimeout: 10 * time.Second,
 				Stream:         loadbench.Stream{Bitrate: 1_000_000, FPS: 25, KeyframeInterval: 2 * time.Second, AudioBytes: 200}}}},
+		{"ingest: 300 publishers", []string{"ingest", "-url", "rtmp://h/live/s", "-n", "300", "-pacing", "tick", "-stdin", "-duration", "0", "-warmup", "0s"},
+			command{mode: "ingest", stdin: true, fleet: loadbench.FleetOptions{Mode: loadbench.ModeIngest, Target: "rtmp://h/live/s",
+				N: 300, Ramp: 200, ConnectTimeout: 10 * time.Second, Pacing: loadbench.PaceTick,
+				Stream: loadbench.Stream{Bitrate: 1_000_000, FPS: 25, KeyframeInterval: 2 * time.Second, AudioBytes: 200}}}},
 		{"publish tick pacing, 2.5M", []string{"publish", "-url", "rtmp://h/live/s", "-bitrate", "2.5M", "-pacing", "tick", "-keyframe", "1s"},
 			command{mode: "publish", duration: 30 * time.Second, publish: loadbench.PublishOptions{URL: "rtmp://h/live/s",
 				ConnectTimeout: 10 * time.Second, Pacing: loadbench.PaceTick,
@@ -49,7 +54,7 @@ func TestParseArgs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseArgs(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
 			}
 		})

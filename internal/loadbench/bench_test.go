@@ -22,11 +22,12 @@ import (
 
 // Environment knobs of the loopback benchmarks.
 const (
-	envPlayers = "LOADBENCH_PLAYERS" // players of the fan-out and floor benchmarks (default 150)
-	envIdle    = "LOADBENCH_IDLE"    // connections of the idle-memory benchmark (default 1000)
-	envWarmup  = "LOADBENCH_WARMUP"  // wait after the players joined, before measuring (default 1s)
-	envWindow  = "LOADBENCH_WINDOW"  // measured window per iteration (see benchWindow)
-	envRounds  = "LOADBENCH_ROUNDS"  // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
+	envPlayers = "LOADBENCH_PLAYERS"    // players of the fan-out and floor benchmarks (default 150)
+	envIdle    = "LOADBENCH_IDLE"       // connections of the idle-memory benchmark (default 1000)
+	envWarmup  = "LOADBENCH_WARMUP"     // wait after the players joined, before measuring (default 1s)
+	envWindow  = "LOADBENCH_WINDOW"     // measured window per iteration (see benchWindow)
+	envRounds  = "LOADBENCH_ROUNDS"     // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
+	envPubs    = "LOADBENCH_PUBLISHERS" // publishers of BenchmarkIngest (default 200)
 	// envHeapProfile names a file that BenchmarkIdleConnMemory/inprocess
 	// writes a heap profile to while the connections are open: where an
 	// idle connection's bytes are.
@@ -617,5 +618,52 @@ func BenchmarkLoopbackTransports(b *testing.B) {
 			}
 			checkSummary(b, p.finish(b), players)
 		})
+	}
+}
+
+// BenchmarkIngest measures what publishers cost the server:
+// LOADBENCH_PUBLISHERS (200) publishers of openfcs-load ingest, in another
+// process, each sending the synthetic 1 Mbit/s, 25 fps stream (audio and
+// video at their timestamps, as an encoder does) on a stream of its own,
+// with nobody playing. publishers/core is how many such publishers one
+// core of this machine could take at the measured cost (ingest only:
+// reading, reassembling chunks, the GOP cache).
+func BenchmarkIngest(b *testing.B) {
+	b.ReportAllocs()
+	n := envInt(b, envPubs, 200)
+	tool := binary(b, "openfcs-load")
+	addr, srv, _ := startServerWith(b)
+	p := startTool(b, tool, "ingest", "-url", "rtmp://"+addr+"/live/in", "-n", strconv.Itoa(n),
+		"-warmup", "0s", "-duration", "0", "-stdin")
+	var j Joined
+	p.next(b, "joined", 2*time.Minute, &j)
+	if j.Connected != n {
+		b.Fatalf("%d of %d publishers joined: %q", j.Connected, n, j.Errors)
+	}
+	in0 := srv.Stats().Protos["rtmp"].BytesIn
+	s0, s1 := measure(b, p)
+	in1 := srv.Stats().Protos["rtmp"].BytesIn
+	sec := s1.at.Sub(s0.at).Seconds()
+	sent := float64(s1.snap.Bytes - s0.snap.Bytes)
+	got := float64(in1 - in0)
+	if sent <= 0 || got < 0.9*sent {
+		b.Fatalf("publishers sent %.0f bytes, the server read %.0f", sent, got)
+	}
+	if s1.snap.Alive != n {
+		b.Fatalf("%d of %d publishers still connected at the end of the window", s1.snap.Alive, n)
+	}
+	if mbps := got * 8 / sec / 1e6; mbps < 0.95*float64(n) {
+		b.Logf("WARNING: the server read %.1f Mbit/s of the %d sent: the machine fell behind, figures are suspect", mbps, n)
+	}
+	cpu := (s1.cpu - s0.cpu).Seconds()
+	b.ReportMetric(got*8/sec/1e6, "Mbit/s")
+	b.ReportMetric(cpu/sec*100, "%core")
+	b.ReportMetric((s1.tool-s0.tool).Seconds()/sec*100, "tool-%core")
+	b.ReportMetric(cpu/sec/float64(n)*1000, "cpu-ms/s/publisher")
+	b.ReportMetric(float64(n)/(cpu/sec), "publishers/core")
+	msgs := float64(s1.snap.Messages - s0.snap.Messages)
+	b.ReportMetric(float64(s1.mallocs-s0.mallocs)/msgs, "allocs/msg")
+	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
+		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
 	}
 }

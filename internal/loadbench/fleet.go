@@ -33,6 +33,9 @@ const (
 	// ModeSink: a plain TCP connection that only reads: the floor
 	// benchmark's player.
 	ModeSink
+	// ModeIngest: each connection publishes the synthetic stream on a
+	// stream of its own (<stream>-<i>): the ingest benchmark's publishers.
+	ModeIngest
 )
 
 // String names the mode as the tool's sub-command spells it.
@@ -44,6 +47,8 @@ func (m Mode) String() string {
 		return "idle"
 	case ModeSink:
 		return "sink"
+	case ModeIngest:
+		return "ingest"
 	}
 	return fmt.Sprintf("mode(%d)", uint8(m))
 }
@@ -52,7 +57,8 @@ func (m Mode) String() string {
 // default.
 type FleetOptions struct {
 	Mode Mode
-	// Target is rtmp://host[:port]/app[/instance]/stream for ModePlay,
+	// Target is rtmp://host[:port]/app[/instance]/stream for ModePlay and
+	// ModeIngest (which publishes <stream>-0, <stream>-1, ...),
 	// rtmp://host[:port]/app[/instance] for ModeIdle and host:port for
 	// ModeSink.
 	Target string
@@ -70,6 +76,9 @@ type FleetOptions struct {
 	// Duration is the length of the measured window; zero means until ctx
 	// ends or Control reaches EOF.
 	Duration time.Duration
+	// Stream and Pacing describe what ModeIngest publishers send.
+	Stream Stream
+	Pacing Pacing
 	// Control, when set, is read line by line: each line makes RunFleet
 	// print a Snapshot; EOF ends the window. A benchmark drives the tool
 	// through its stdin this way. RunFleet does not wait for the reading
@@ -142,9 +151,12 @@ type Summary struct {
 // member is one connection of the fleet. The counters are written by the
 // connection's reader goroutine and read by snapshots.
 type member struct {
-	bytes    atomic.Int64
+	idx      int          // place in the fleet
+	bytes    atomic.Int64 // wire bytes read (ingest: written)
 	payload  atomic.Int64
 	messages atomic.Int64
+	writes   bool       // count written bytes, not read ones (ingest)
+	pub      *Publisher // ingest
 
 	readAhead int // read-ahead buffer size for RTMP connections, 0 for none
 
@@ -175,7 +187,19 @@ type countConn struct {
 	err  error // a read error to return once buf is drained
 }
 
+// Write counts what an ingest publisher writes.
+func (c *countConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.m.writes {
+		c.m.bytes.Add(int64(n))
+	}
+	return n, err
+}
+
 func (c *countConn) Read(p []byte) (int, error) {
+	if c.m.writes {
+		return c.Conn.Read(p)
+	}
 	if c.buf == nil || (c.r == c.w && len(p) >= len(c.buf)) {
 		n, err := c.Conn.Read(p)
 		c.m.bytes.Add(int64(n))
@@ -330,6 +354,34 @@ func (f *fleet) open(ctx context.Context, m *member) error {
 		m.done = c.Done()
 		m.close = func() { _ = c.Close() }
 		return nil
+	case ModeIngest:
+		pub, err := Publish(ctx, PublishOptions{URL: fmt.Sprintf("%s/%s-%d", f.connURL, f.stream, m.idx),
+			Stream: f.o.Stream, Pacing: f.o.Pacing, Dial: m.dialRTMP})
+		if err != nil {
+			return err
+		}
+		m.pub = pub
+		runCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// Encoders do not start in step: spread the publishers over a
+			// frame interval, as their clocks would be.
+			phase := time.Duration(m.idx*7919%1000) * time.Second / time.Duration(f.o.Stream.withDefaults().FPS) / 1000
+			select {
+			case <-time.After(phase):
+			case <-runCtx.Done():
+				return
+			}
+			_ = pub.Run(runCtx)
+		}()
+		m.done = done
+		m.close = func() {
+			cancel()
+			<-done
+			_ = pub.Close()
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown mode %v", f.o.Mode)
 }
@@ -381,6 +433,11 @@ func (f *fleet) totals(per []int64) (s Snapshot) {
 		s.Bytes += b
 		s.PayloadBytes += m.payload.Load()
 		s.Messages += m.messages.Load()
+		if m.ok && m.pub != nil {
+			st := m.pub.Stats()
+			s.PayloadBytes += st.Bytes
+			s.Messages += st.Messages
+		}
 		if m.ok && m.alive() {
 			s.Alive++
 		}
@@ -418,7 +475,7 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 	o = o.withDefaults()
 	f := &fleet{o: o, members: make([]*member, o.N)}
 	for i := range f.members {
-		f.members[i] = &member{}
+		f.members[i] = &member{idx: i, writes: o.Mode == ModeIngest}
 		if o.Mode == ModePlay {
 			// Idle connections read nothing and should cost the tool
 			// little memory; players read a burst per wake-up.
@@ -426,7 +483,7 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 		}
 	}
 	switch o.Mode {
-	case ModePlay:
+	case ModePlay, ModeIngest:
 		var err error
 		if f.connURL, f.stream, err = SplitStreamURL(o.Target); err != nil {
 			return Summary{}, err

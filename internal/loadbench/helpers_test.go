@@ -292,11 +292,20 @@ func procField(tb testing.TB, path, key string) uint64 {
 // a stop function (also registered as cleanup, idempotent).
 func startServer(tb testing.TB) (addr string, stop func()) {
 	tb.Helper()
+	addr, _, stop = startServerWith(tb)
+	return addr, stop
+}
+
+// startServerWith is startServer that also returns the server, for its
+// counters.
+func startServerWith(tb testing.TB) (addr string, srv *rtmp.Server, stop func()) {
+	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	eng := instance.NewManager(instance.Config{AppsDir: testutil.Apps(tb, "live")}, log)
 	tb.Cleanup(eng.Close)
-	addr, stopServer := testutil.Serve(tb, &rtmp.Server{Logger: log, Engine: eng}, rtmp.ErrServerClosed)
-	return addr, func() {
+	srv = &rtmp.Server{Logger: log, Engine: eng}
+	addr, stopServer := testutil.Serve(tb, srv, rtmp.ErrServerClosed)
+	return addr, srv, func() {
 		stopServer()
 		eng.Close()
 	}

@@ -84,6 +84,8 @@ type PublishOptions struct {
 	Pacing Pacing
 	// ConnectTimeout bounds the handshake, connect and publish. Default 10s.
 	ConnectTimeout time.Duration
+	// Dial, when set, opens the byte stream (rtmp.ClientConfig.Dial).
+	Dial func(ctx context.Context, u *url.URL) (net.Conn, error)
 }
 
 // Publisher publishes a synthetic Stream in real time.
@@ -109,8 +111,9 @@ func Publish(ctx context.Context, opts PublishOptions) (*Publisher, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
-	var cc rtmp.ClientConfig
+	cc := rtmp.ClientConfig{Dial: opts.Dial}
 	switch {
+	case cc.Dial != nil:
 	case strings.HasPrefix(connURL, "rtmpws:"):
 		cc.Dial = dialWS
 	case strings.HasPrefix(connURL, "rtmpt:"):
