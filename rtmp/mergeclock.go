@@ -31,6 +31,8 @@ type mergeClock struct {
 	grid  time.Duration
 
 	mu      sync.Mutex
+	asap    []rounder     // rounds to run at once, before any deadline (addNow)
+	spare   []rounder     // asap's other buffer, swapped in while a batch runs
 	slots   []*mergeSlot  // pending deadlines, ascending
 	free    []*mergeSlot  // spent slots, reused so steady state allocates nothing
 	running bool          // the loop goroutine runs
@@ -112,11 +114,43 @@ func (m *mergeClock) add(c rounder, at time.Duration) {
 	}
 }
 
-// remove takes c out of the slot of deadline at; false when it is not
-// there (its round has been taken by fire, and will run).
+// addNow queues c for a round as soon as the clock's goroutine gets to it,
+// before any deadline: an idle connection's commands (results, statuses,
+// shared-object updates). Queued together, the rounds of a burst of them
+// (a shared object's tick reaching every subscriber) run in one pass,
+// where a goroutine started per connection would cost a start and a
+// wake-up each. The caller holds c.mu, as for add.
+func (m *mergeClock) addNow(c rounder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.asap = append(m.asap, c)
+	if !m.running {
+		m.running = true
+		go m.loop()
+		return
+	}
+	if len(m.asap) == 1 {
+		select {
+		case m.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// remove takes c out of the slot of deadline at (asapAt: the addNow
+// queue); false when it is not there (its round has been taken by the
+// loop, and will run).
 func (m *mergeClock) remove(c rounder, at time.Duration) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if at == asapAt {
+		i := slices.Index(m.asap, c)
+		if i < 0 {
+			return false
+		}
+		m.asap = slices.Delete(m.asap, i, i+1)
+		return true
+	}
 	for k, s := range m.slots {
 		if s.at != at {
 			continue
@@ -148,6 +182,18 @@ func (m *mergeClock) loop() {
 	defer t.Stop()
 	for {
 		m.mu.Lock()
+		if len(m.asap) > 0 {
+			batch := m.asap
+			m.asap, m.spare = m.spare[:0], nil
+			m.mu.Unlock()
+			now := m.now()
+			m.run(batch, now, now)
+			clear(batch)
+			m.mu.Lock()
+			m.spare = batch[:0]
+			m.mu.Unlock()
+			continue
+		}
 		if len(m.slots) == 0 {
 			m.running = false
 			m.mu.Unlock()
@@ -169,7 +215,7 @@ func (m *mergeClock) loop() {
 		m.slots = m.slots[:n]
 		m.mu.Unlock()
 
-		m.run(s, now)
+		m.run(s.conns, s.at, now)
 
 		m.mu.Lock()
 		clear(s.conns)
@@ -179,6 +225,9 @@ func (m *mergeClock) loop() {
 	}
 }
 
+// asapAt is the deadline that stands for the addNow queue.
+const asapAt time.Duration = -1 << 62
+
 // roundsPerHelper is the fewest rounds worth a helper goroutine: below it
 // starting one costs more than the rounds it would take over.
 const roundsPerHelper = 128
@@ -186,19 +235,19 @@ const roundsPerHelper = 128
 // run runs the rounds of one slot: on this goroutine, and spread over one
 // goroutine per core when there are many, since each round is mostly a
 // system call.
-func (m *mergeClock) run(s *mergeSlot, now time.Duration) {
-	parts := min(runtime.GOMAXPROCS(0), len(s.conns)/roundsPerHelper)
+func (m *mergeClock) run(conns []rounder, at, now time.Duration) {
+	parts := min(runtime.GOMAXPROCS(0), len(conns)/roundsPerHelper)
 	if parts <= 1 {
-		runRounds(s.conns, s.at, now)
+		runRounds(conns, at, now)
 		return
 	}
-	per := (len(s.conns) + parts - 1) / parts
+	per := (len(conns) + parts - 1) / parts
 	var wg sync.WaitGroup
 	for i := 1; i < parts; i++ {
-		part := s.conns[min(i*per, len(s.conns)):min((i+1)*per, len(s.conns))]
-		wg.Go(func() { runRounds(part, s.at, now) })
+		part := conns[min(i*per, len(conns)):min((i+1)*per, len(conns))]
+		wg.Go(func() { runRounds(part, at, now) })
 	}
-	runRounds(s.conns[:per], s.at, now)
+	runRounds(conns[:per], at, now)
 	wg.Wait()
 }
 

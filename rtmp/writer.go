@@ -73,9 +73,9 @@ func (w *writer) done() {
 
 // kick tells the write side that something is pending: commands
 // (fromMedia false) or media events of a player (true). With nobody
-// writing it makes an owner: for media of a merging connection, the clock
-// at the next grid point; otherwise a writer goroutine, which writes at
-// once.
+// writing it makes an owner: the clock, at the next tick for media of a
+// playing connection and at once for commands; without merging
+// (MergeWrite negative), a writer goroutine, which writes at once.
 func (c *conn) kick(fromMedia bool) {
 	c.mu.Lock()
 	switch c.ws {
@@ -85,9 +85,15 @@ func (c *conn) kick(fromMedia bool) {
 			return
 		}
 		c.writers.Add(1)
-		if fromMedia && c.merging() && len(c.plays) > 0 {
+		if c.merging() {
 			c.ws = wClock
-			c.scheduleLocked(c.srv.clock.now())
+			if fromMedia && len(c.plays) > 0 {
+				c.scheduleLocked(c.srv.clock.now())
+			} else {
+				// Commands go at once, from the clock's goroutine.
+				c.schedAt = asapAt
+				c.srv.clock.addNow(c)
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -160,6 +166,13 @@ func (c *conn) settle(flushed bool, flushAt, now time.Duration, goroutine bool) 
 			c.mu.Unlock()
 			return false
 		}
+	case pending && !goroutine && c.merging():
+		// Commands queued during a clock round: the next pass takes them.
+		c.ws = wClock
+		c.schedAt = asapAt
+		c.srv.clock.addNow(c)
+		c.mu.Unlock()
+		return false
 	case len(c.plays) > 0 || pending:
 		c.ws = wGoroutine
 		c.mu.Unlock()

@@ -6,6 +6,7 @@
 //	openfcs-load idle    -url rtmp://host:port/app -n 1000
 //	openfcs-load sink    -addr host:port -n 150
 //	openfcs-load ingest  -url rtmp://host:port/app/stream -n 500 -bitrate 1M
+//	openfcs-load so      -url rtmp://host:port/app -n 1000 -rate 1000
 //
 // play and publish take rtmpws:// URLs too (RTMP over WebSocket).
 //
@@ -14,7 +15,9 @@
 // memory benchmark); sink opens N plain TCP connections that only read
 // (the floor benchmark); ingest opens N publishers of the synthetic stream,
 // each on a stream of its own (stream-0, stream-1, ...: the ingest
-// benchmark); publish sends a synthetic stream (AVC and AAC
+// benchmark); so opens N subscribers of the remote shared object "bench" and
+// one writer changing it -rate times a second, and measures the time from a
+// change to its read by the last subscriber; publish sends a synthetic stream (AVC and AAC
 // configuration, a keyframe every 2 s, flat-size frames, 20 ms audio).
 // With -stdin, every line read on stdin prints a snapshot of the counters
 // (publish: of what it sent) and EOF on stdin ends the run: the benchmarks
@@ -40,7 +43,7 @@ import (
 	"github.com/openfcs/openfcs/internal/loadbench"
 )
 
-const usage = `usage: openfcs-load play|publish|idle|sink|ingest [flags]  (openfcs-load <command> -h for flags)`
+const usage = `usage: openfcs-load play|publish|idle|sink|ingest|so [flags]  (openfcs-load <command> -h for flags)`
 
 func main() {
 	// The RTMP client allocates every message it reads; the tool runs
@@ -62,7 +65,7 @@ func main() {
 
 // command is a parsed command line.
 type command struct {
-	mode     string // play, publish, idle, sink, ingest
+	mode     string // play, publish, idle, sink, ingest, so
 	fleet    loadbench.FleetOptions
 	publish  loadbench.PublishOptions
 	duration time.Duration // publish only: how long to publish, 0 until interrupted
@@ -92,6 +95,10 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 	case "ingest":
 		target = fs.String("url", "", "streams to publish: rtmp://host[:port]/app[/instance]/stream publishes stream-0, stream-1, ...")
 		cmd.fleet.Mode = loadbench.ModeIngest
+	case "so":
+		target = fs.String("url", "", "application whose shared object \"bench\" to use: rtmp://host[:port]/app[/instance]")
+		cmd.fleet.Mode = loadbench.ModeSO
+		fs.IntVar(&cmd.fleet.Rate, "rate", 1000, "changes per second of the writer")
 	default:
 		return command{}, fmt.Errorf("unknown command %q; %s", cmd.mode, usage)
 	}
@@ -165,6 +172,9 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 		if cmd.fleet.Stream.FPS <= 0 || cmd.fleet.Stream.FPS > 1000 {
 			return command{}, fmt.Errorf("ingest: -fps %d: want 1..1000", cmd.fleet.Stream.FPS)
 		}
+	}
+	if cmd.mode == "so" && cmd.fleet.Rate <= 0 {
+		return command{}, fmt.Errorf("so: -rate %d: want at least 1", cmd.fleet.Rate)
 	}
 	if cmd.fleet.N <= 0 {
 		return command{}, fmt.Errorf("%s: -n %d: want at least 1", cmd.mode, cmd.fleet.N)

@@ -22,12 +22,13 @@ import (
 
 // Environment knobs of the loopback benchmarks.
 const (
-	envPlayers = "LOADBENCH_PLAYERS"    // players of the fan-out and floor benchmarks (default 150)
-	envIdle    = "LOADBENCH_IDLE"       // connections of the idle-memory benchmark (default 1000)
-	envWarmup  = "LOADBENCH_WARMUP"     // wait after the players joined, before measuring (default 1s)
-	envWindow  = "LOADBENCH_WINDOW"     // measured window per iteration (see benchWindow)
-	envRounds  = "LOADBENCH_ROUNDS"     // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
-	envPubs    = "LOADBENCH_PUBLISHERS" // publishers of BenchmarkIngest (default 200)
+	envPlayers = "LOADBENCH_PLAYERS"        // players of the fan-out and floor benchmarks (default 150)
+	envIdle    = "LOADBENCH_IDLE"           // connections of the idle-memory benchmark (default 1000)
+	envWarmup  = "LOADBENCH_WARMUP"         // wait after the players joined, before measuring (default 1s)
+	envWindow  = "LOADBENCH_WINDOW"         // measured window per iteration (see benchWindow)
+	envRounds  = "LOADBENCH_ROUNDS"         // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
+	envPubs    = "LOADBENCH_PUBLISHERS"     // publishers of BenchmarkIngest (default 200)
+	envSOSubs  = "LOADBENCH_SO_SUBSCRIBERS" // subscribers of BenchmarkSharedObjects (default 1000)
 	// envHeapProfile names a file that BenchmarkIdleConnMemory/inprocess
 	// writes a heap profile to while the connections are open: where an
 	// idle connection's bytes are.
@@ -663,6 +664,50 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(n)/(cpu/sec), "publishers/core")
 	msgs := float64(s1.snap.Messages - s0.snap.Messages)
 	b.ReportMetric(float64(s1.mallocs-s0.mallocs)/msgs, "allocs/msg")
+	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
+		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
+	}
+}
+
+// BenchmarkSharedObjects measures remote shared objects through real
+// sockets: LOADBENCH_SO_SUBSCRIBERS (1000) subscribers of one shared object
+// and a writer changing it 1,000 times a second, all in openfcs-load so
+// (another process), against the in-process server. p50-ms and p99-ms are
+// the time from a change to its read by the last subscriber;
+// events/cpu-s counts delivered change events (changes × subscribers) per
+// CPU-second of the server.
+func BenchmarkSharedObjects(b *testing.B) {
+	b.ReportAllocs()
+	n := envInt(b, envSOSubs, 1000)
+	const rate = 1000
+	tool := binary(b, "openfcs-load")
+	addr, _ := startServer(b)
+	p := startTool(b, tool, "so", "-url", "rtmp://"+addr+"/live", "-n", strconv.Itoa(n), "-rate", strconv.Itoa(rate),
+		"-warmup", "0s", "-duration", "0", "-stdin")
+	var j Joined
+	p.next(b, "joined", 2*time.Minute, &j)
+	if j.Connected != n {
+		b.Fatalf("%d of %d subscribers joined: %q", j.Connected, n, j.Errors)
+	}
+	s0, s1 := measure(b, p)
+	sec := s1.at.Sub(s0.at).Seconds()
+	changes := float64(s1.snap.Changes - s0.snap.Changes)
+	written := float64(s1.snap.Written - s0.snap.Written)
+	if changes < 0.9*rate*sec || changes < 0.9*written {
+		b.Errorf("%.0f changes of %.0f written reached every subscriber in %.1fs, want about %d/s", changes, written, sec, rate)
+	}
+	if s1.snap.Alive != n {
+		b.Fatalf("%d of %d subscribers still connected at the end of the window", s1.snap.Alive, n)
+	}
+	cpu := (s1.cpu - s0.cpu).Seconds()
+	p50 := LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.50)
+	p99 := LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.99)
+	b.ReportMetric(changes/sec, "changes/s")
+	b.ReportMetric(float64(p50)/float64(time.Millisecond), "p50-ms")
+	b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
+	b.ReportMetric(changes*float64(n)/cpu, "events/cpu-s")
+	b.ReportMetric(cpu/sec*100, "%core")
+	b.ReportMetric((s1.tool-s0.tool).Seconds()/sec*100, "tool-%core")
 	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
 		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
 	}

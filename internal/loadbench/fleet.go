@@ -36,6 +36,9 @@ const (
 	// ModeIngest: each connection publishes the synthetic stream on a
 	// stream of its own (<stream>-<i>): the ingest benchmark's publishers.
 	ModeIngest
+	// ModeSO: each connection subscribes to the remote shared object
+	// "bench", and one more changes it Rate times a second (so.go).
+	ModeSO
 )
 
 // String names the mode as the tool's sub-command spells it.
@@ -49,6 +52,8 @@ func (m Mode) String() string {
 		return "sink"
 	case ModeIngest:
 		return "ingest"
+	case ModeSO:
+		return "so"
 	}
 	return fmt.Sprintf("mode(%d)", uint8(m))
 }
@@ -79,6 +84,8 @@ type FleetOptions struct {
 	// Stream and Pacing describe what ModeIngest publishers send.
 	Stream Stream
 	Pacing Pacing
+	// Rate is the ModeSO writer's changes per second. Default 1000.
+	Rate int
 	// Control, when set, is read line by line: each line makes RunFleet
 	// print a Snapshot; EOF ends the window. A benchmark drives the tool
 	// through its stdin this way. RunFleet does not wait for the reading
@@ -95,6 +102,9 @@ func (o FleetOptions) withDefaults() FleetOptions {
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.Rate <= 0 {
+		o.Rate = 1000
 	}
 	return o
 }
@@ -118,9 +128,16 @@ type Snapshot struct {
 	PayloadBytes int64   `json:"payload_bytes"` // media and data payload bytes (play)
 	Messages     int64   `json:"messages"`      // media and data messages (play)
 	// Latency counts the publish-to-delivery latency of stamped video
-	// frames (play, from a loadbench publisher) in buckets of
-	// LatencyBucket, cumulative; LatencyQuantile reads a window of it.
+	// frames (play, from a loadbench publisher), or the time from a
+	// shared-object change to its read by the last subscriber (so), in
+	// buckets of LatencyBucket, cumulative; LatencyQuantile reads a window
+	// of it.
 	Latency []int64 `json:"latency,omitempty"`
+	// Changes counts the shared-object changes every subscriber has read
+	// (so).
+	Changes int64 `json:"changes,omitempty"`
+	// Written counts the changes the so writer has made.
+	Written int64 `json:"written,omitempty"`
 }
 
 // Summary is the last line: what the fleet received during the measured
@@ -302,6 +319,7 @@ type fleet struct {
 	members []*member
 	errs    errorSet
 	lat     latencyHist // play: every player's stamped video frames
+	so      *soTracker  // ModeSO
 }
 
 func (f *fleet) open(ctx context.Context, m *member) error {
@@ -354,6 +372,8 @@ func (f *fleet) open(ctx context.Context, m *member) error {
 		m.done = c.Done()
 		m.close = func() { _ = c.Close() }
 		return nil
+	case ModeSO:
+		return f.openSOSubscriber(ctx, m)
 	case ModeIngest:
 		pub, err := Publish(ctx, PublishOptions{URL: fmt.Sprintf("%s/%s-%d", f.connURL, f.stream, m.idx),
 			Stream: f.o.Stream, Pacing: f.o.Pacing, Dial: m.dialRTMP})
@@ -442,8 +462,13 @@ func (f *fleet) totals(per []int64) (s Snapshot) {
 			s.Alive++
 		}
 	}
-	if f.o.Mode == ModePlay {
+	switch f.o.Mode {
+	case ModePlay:
 		s.Latency = f.lat.snapshot()
+	case ModeSO:
+		s.Latency = f.so.lat.snapshot()
+		s.Changes = f.so.done.Load()
+		s.Written = f.so.last.Load()
 	}
 	return s
 }
@@ -488,7 +513,7 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 		if f.connURL, f.stream, err = SplitStreamURL(o.Target); err != nil {
 			return Summary{}, err
 		}
-	case ModeIdle:
+	case ModeIdle, ModeSO:
 		u, err := url.Parse(o.Target)
 		if err != nil || !knownScheme(u.Scheme) || u.Host == "" {
 			return Summary{}, fmt.Errorf("url %q: want rtmp://host[:port]/app (or rtmpt://, rtmpws://)", o.Target)
@@ -503,8 +528,25 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 	}
 	em := &emitter{w: out}
 	start := time.Now()
+	if o.Mode == ModeSO {
+		f.so = &soTracker{start: start}
+	}
 	connected := f.openAll(ctx)
 	defer f.closeAll()
+	if o.Mode == ModeSO {
+		// Changes are counted once every subscriber reads them: the
+		// tracker waits for the ones that connected.
+		f.so.n.Store(int32(connected))
+		wctx, cancel := context.WithCancel(ctx)
+		werr := make(chan error, 1)
+		go func() { werr <- f.runSOWriter(wctx) }()
+		defer func() {
+			cancel()
+			if err := <-werr; err != nil {
+				f.errs.add(err)
+			}
+		}()
+	}
 	em.emit(Joined{Event: "joined", Connected: connected, Failed: o.N - connected,
 		Seconds: time.Since(start).Seconds(), Errors: f.errs.list()})
 

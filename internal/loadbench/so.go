@@ -1,0 +1,180 @@
+package loadbench
+
+import (
+	"context"
+	encbin "encoding/binary" // binary is the tests' build helper
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/rtmp/chunk"
+	"github.com/openfcs/openfcs/rtmp/handshake"
+	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/sharedobject/wire"
+)
+
+// Shared-object load (ModeSO): N subscribers of one remote shared object
+// and one writer that changes it at a steady rate. The writer sets slot
+// "k<i mod 100>" to change number i; each subscriber is a raw RTMP
+// connection (handshake, connect, Use, then a chunk reader, nothing
+// decoded but the number at the end of each shared-object message), so
+// that a thousand of them cost the tool little. A change counts as
+// delivered when the last subscriber has read it; its latency is from the
+// writer's SetProperty to that read (both in this process, one clock).
+
+// soName is the shared object the fleet uses.
+const soName = "bench"
+
+// soRing is how many changes are tracked at once: a change not delivered
+// everywhere within soRing changes of the writer is counted as lost.
+const soRing = 1 << 16
+
+// soTracker counts, per change number, the subscribers that have read it.
+type soTracker struct {
+	n     atomic.Int32 // subscribers that count
+	start time.Time
+	sent  [soRing]atomic.Int64 // change i: nanoseconds since start when written
+	got   [soRing]atomic.Int32 // change i: subscribers that have read it
+	lat   latencyHist          // change sent → read by the last subscriber
+	done  atomic.Int64         // changes read by every subscriber
+	last  atomic.Int64         // the last change written
+}
+
+// wrote records that change id was just written.
+func (t *soTracker) wrote(id int) {
+	t.got[id%soRing].Store(0)
+	t.sent[id%soRing].Store(time.Since(t.start).Nanoseconds())
+	t.last.Store(int64(id))
+}
+
+// read records that one subscriber has read changes from..to.
+func (t *soTracker) read(from, to int) {
+	now := time.Since(t.start).Nanoseconds()
+	for id := from; id <= to; id++ {
+		if t.got[id%soRing].Add(1) == t.n.Load() {
+			t.lat.add(time.Duration(now - t.sent[id%soRing].Load()))
+			t.done.Add(1)
+		}
+	}
+}
+
+// openSOSubscriber connects m to the shared object and starts reading;
+// the tracker hears every change it reads.
+func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
+	u, err := url.Parse(f.connURL)
+	if err != nil {
+		return err
+	}
+	nc, err := m.dialRTMP(ctx, u)
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	fail := func(err error) error {
+		_ = nc.Close()
+		return err
+	}
+	if _, err := handshake.Client(nc, handshake.ClientOptions{}); err != nil {
+		return fail(fmt.Errorf("handshake: %w", err))
+	}
+	var e amf.Encoder
+	w := chunk.NewWriter()
+	app := strings.TrimPrefix(u.Path, "/")
+	cmd := message.Command{Name: "connect", Txn: 1, Object: amf.Object(
+		amf.Prop{Key: "app", Value: amf.String(app)}, amf.Prop{Key: "tcUrl", Value: amf.String(f.connURL)})}
+	p, err := cmd.Append(nil, &e)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := w.AppendBytes(nil, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeCommand}, p)
+	if err != nil {
+		return fail(err)
+	}
+	use := wire.Message{Name: soName, Events: []wire.Event{{Type: wire.EventUse}}}
+	e.Reset()
+	if p, err = use.Append(nil, false, &e); err != nil {
+		return fail(err)
+	}
+	if b, err = w.AppendBytes(b, chunk.Header{CSID: message.CSIDCommand, Type: message.TypeSharedObject}, p); err != nil {
+		return fail(err)
+	}
+	if _, err := nc.Write(b); err != nil {
+		return fail(err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rd := chunk.NewReader(nc, chunk.Limits{})
+		seen := 0
+		for {
+			h, p, err := rd.ReadMessage()
+			if err != nil {
+				return
+			}
+			m.messages.Add(1)
+			// A change message: version past the initial sync's 1, and
+			// the last value written is the change number (AMF0 number).
+			if h.Type != message.TypeSharedObject || len(p) < 8+wire.HeaderSize(len(soName)) ||
+				encbin.BigEndian.Uint32(p[2+len(soName):]) < 2 {
+				continue
+			}
+			id := int(math.Float64frombits(encbin.BigEndian.Uint64(p[len(p)-8:])))
+			if id > seen {
+				if seen > 0 {
+					f.so.read(seen+1, id)
+				} else {
+					f.so.read(id, id) // joined meanwhile: count from here
+				}
+				seen = id
+			}
+		}
+	}()
+	m.done = done
+	m.close = func() { _ = nc.Close(); <-done }
+	return nil
+}
+
+// runSOWriter changes the shared object rate times a second until ctx
+// ends.
+func (f *fleet) runSOWriter(ctx context.Context) error {
+	c, err := rtmp.Dial(ctx, f.connURL, rtmp.ClientConfig{})
+	if err != nil {
+		return fmt.Errorf("so writer: %w", err)
+	}
+	defer func() { _ = c.Close() }()
+	so := rtmp.NewSharedObject(soName, false)
+	if err := so.Connect(ctx, c); err != nil {
+		return fmt.Errorf("so writer: %w", err)
+	}
+	// A ticker drops the ticks a late receiver misses: the writer
+	// instead sends every change that is due at each tick, so the rate
+	// holds on a loaded machine.
+	t := time.NewTicker(time.Second / time.Duration(f.o.Rate))
+	defer t.Stop()
+	start := time.Now()
+	for id := 1; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.Done():
+			return fmt.Errorf("so writer: connection ended: %w", c.Err())
+		case <-t.C:
+		}
+		due := int(time.Since(start)*time.Duration(f.o.Rate)/time.Second) + 1
+		for ; id <= due; id++ {
+			f.so.wrote(id)
+			if err := so.SetProperty("k"+strconv.Itoa(id%100), amf.Number(float64(id))); err != nil {
+				return fmt.Errorf("so writer: %w", err)
+			}
+		}
+	}
+}
