@@ -171,3 +171,34 @@ func TestMergeClockGrid(t *testing.T) {
 		}
 	}
 }
+
+// addNow runs a round before any deadline, with the clock's time as its
+// deadline; one removed before its turn does not run.
+func TestMergeClockAddNow(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
+	// A deadline far ahead: the rounds queued now must not wait for it.
+	keep := &fakeRound{clk: m}
+	far := m.ceil(m.now() + time.Hour)
+	m.add(keep, far)
+	defer m.remove(keep, far)
+	now, gone := &fakeRound{clk: m}, &fakeRound{clk: m}
+	m.mu.Lock() // hold the loop off while both are queued
+	m.asap = append(m.asap, gone)
+	m.mu.Unlock()
+	if !m.remove(gone, asapAt) {
+		t.Fatal("remove did not find a connection queued with addNow")
+	}
+	m.addNow(now)
+	testutil.WaitFor(t, 10*time.Second, "the round queued now", func() bool { return now.rounds.Load() == 1 })
+	now.mu.Lock()
+	defer now.mu.Unlock()
+	if now.dueAt[0] > now.ranAt[0] || now.ranAt[0] >= far {
+		t.Fatalf("round due at %v ran at %v", now.dueAt[0], now.ranAt[0])
+	}
+	if n := gone.rounds.Load(); n != 0 {
+		t.Fatalf("a removed connection had %d rounds", n)
+	}
+	if n := keep.rounds.Load(); n != 0 {
+		t.Fatalf("the far deadline's round ran %d times", n)
+	}
+}
