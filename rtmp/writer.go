@@ -175,8 +175,17 @@ func (c *conn) settle(flushed bool, flushAt, now time.Duration, goroutine bool) 
 		return false
 	case len(c.plays) > 0 || pending:
 		c.ws = wGoroutine
+		again := pending || c.kicked
 		c.mu.Unlock()
 		if goroutine {
+			if again {
+				// Queued while the clock owned the write side, which
+				// kicks do not signal on wake: run the next round now.
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+			}
 			return true
 		}
 		go c.writeLoop(nil, -1, nil)
