@@ -320,6 +320,19 @@ type peekedTLSConn struct {
 // Handshake is a no-op: the sniff read completed it.
 func (c *peekedTLSConn) Handshake() error { return c.tc.Handshake() }
 
+// CloseWrite sends TLS's close_notify and shuts the socket's write side,
+// so that a server ending a session after its last reply can still read
+// (and discard) what the client sends (rtmp.Config.CloseDrain).
+func (c *peekedTLSConn) CloseWrite() error {
+	if err := c.tc.CloseWrite(); err != nil {
+		return err
+	}
+	if tc, ok := c.tc.NetConn().(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
+}
+
 // ConnectionState returns the TLS state.
 func (c *peekedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 

@@ -263,7 +263,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	c.inst, c.client, c.connected = in, cl, true
 	c.log = c.log.With("app", app, "instance", instName, "client", cl.ID)
 	c.log.Info("connect", "agent", info.Agent, "encoding", enc)
-	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
+	if err := c.setReadDeadline(time.Time{}); err != nil {
 		return err
 	}
 

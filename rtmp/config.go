@@ -45,6 +45,18 @@ type Config struct {
 	// WindowAckSize is the acknowledgement window announced after connect.
 	// Default 2500000 (docs/rtmp.md#protocol-control-messages).
 	WindowAckSize uint32 `yaml:"window_ack_size"`
+	// CloseDrain bounds the drain of a connection the server ends after a
+	// final reply (a rejected connect's _error, a disconnect's status):
+	// its write side is shut once the reply is written, and what the
+	// client still sends is read and thrown away, for at most this long,
+	// before the socket is closed. Closing a socket with unread input
+	// makes the kernel send a reset, which destroys whatever of the reply
+	// the client has not read yet (docs/limits.md#sessions-and-transports).
+	// The connection counts against max_conns and the per-address limits
+	// until it is closed. Default 2s; negative: close at once.
+	CloseDrain time.Duration `yaml:"close_drain"`
+	// CloseDrainBytes bounds the bytes that drain reads. Default 1 MiB.
+	CloseDrainBytes int64 `yaml:"close_drain_bytes"`
 	// MaxQueuedCommands bounds the outgoing command/status queue of one
 	// connection; overflow closes the connection (commands are never
 	// dropped silently). Default 1024.
@@ -104,6 +116,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.WindowAckSize == 0 {
 		c.WindowAckSize = 2500000
+	}
+	if c.CloseDrain == 0 {
+		c.CloseDrain = 2 * time.Second
+	}
+	if c.CloseDrainBytes <= 0 {
+		c.CloseDrainBytes = 1 << 20
 	}
 	if c.MaxQueuedCommands <= 0 {
 		c.MaxQueuedCommands = 1024

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -23,6 +24,10 @@ import (
 // errQueueFull closes a connection whose command queue overflowed: commands
 // and status are never dropped silently (docs/architecture.md#backpressure).
 var errQueueFull = errors.New("rtmp: outgoing command queue full")
+
+// errEnded stops the reader of a connection already ended (its error is
+// the one recorded first).
+var errEnded = errors.New("rtmp: connection ended")
 
 // errTooLong closes a connection that was to be sent a message longer than
 // RTMP's 24-bit length field: a script's or a peer's values decide that
@@ -73,6 +78,12 @@ type conn struct {
 	plays           []*player
 	closeAfterFlush bool
 	closeWhy        error // mu; what the close after the flush is logged as
+	// draining: the final reply is written and the write side shut; the
+	// reader goroutine reads and discards the client's input before it
+	// closes (drain). drainCut: the server is shutting down, the drain
+	// ends at once. Both under mu, as is every read deadline the reader
+	// sets after connect (setReadDeadline), so none outlives the drain's.
+	draining, drainCut bool
 	// wake tells the writer goroutine, while one owns the write side
 	// (wGoroutine), that something is pending.
 	wake chan struct{}
@@ -139,19 +150,90 @@ func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
 
 // fail records the first error that ends the connection and closes the
 // socket so that both goroutines unblock.
-func (c *conn) fail(err error) {
+func (c *conn) fail(err error) { c.end(err, false) }
+
+// endAfterReply is fail for a connection the server ends once its final
+// reply is written (closeAfterFlushAs): the socket's write side is shut
+// and the reader drains it before closing (drain), so that input the
+// client sent behind its connect does not make the close a reset that
+// destroys the reply (docs/limits.md#sessions-and-transports). Sockets
+// that cannot half-close (RTMPT and WebSocket sessions, which deliver
+// pending output themselves) are closed at once.
+func (c *conn) endAfterReply(why error) { c.end(why, true) }
+
+func (c *conn) end(err error, drain bool) {
 	c.failOnce.Do(func() {
 		c.failErr = err
 		c.ended.Store(true)
 		c.cancel()
 		c.peerEnded()
+		if drain && c.startDrain() {
+			return
+		}
 		_ = c.nc.Close()
 	})
 }
 
+// startDrain shuts the write side and wakes the reader, which then drains
+// instead of reading messages; false if the socket cannot half-close.
+func (c *conn) startDrain() bool {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || c.cfg.CloseDrain < 0 || cw.CloseWrite() != nil {
+		return false
+	}
+	c.mu.Lock()
+	c.draining = true
+	_ = c.nc.SetReadDeadline(time.Now())
+	c.mu.Unlock()
+	return true
+}
+
+// setReadDeadline sets the read deadline unless a drain has taken the
+// read side over.
+func (c *conn) setReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining {
+		return nil
+	}
+	return c.nc.SetReadDeadline(t)
+}
+
+// drain reads and discards what the client still sends, for at most
+// CloseDrain and CloseDrainBytes, and closes the socket: a client that
+// read its reply and closed ends it at once (EOF), one that keeps sending
+// holds it no longer than the bounds. Until then the socket counts
+// against the server's and its address's limits. A no-op unless
+// endAfterReply started a drain.
+func (c *conn) drain() {
+	c.mu.Lock()
+	draining := c.draining
+	if draining {
+		dl := time.Now().Add(c.cfg.CloseDrain)
+		if c.drainCut {
+			dl = time.Now()
+		}
+		_ = c.nc.SetReadDeadline(dl)
+	}
+	c.mu.Unlock()
+	if !draining {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, c.cfg.CloseDrainBytes))
+	_ = c.nc.Close()
+}
+
 // shutdown ends the session because the server (or the transport that
-// owns it) is going away.
-func (c *conn) shutdown() { c.fail(withReason(ReasonShutdown, errors.New("server shutting down"))) }
+// owns it) is going away; a drain in progress ends too.
+func (c *conn) shutdown() {
+	c.fail(withReason(ReasonShutdown, errors.New("server shutting down")))
+	c.mu.Lock()
+	c.drainCut = true
+	if c.draining {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+	c.mu.Unlock()
+}
 
 func (c *conn) run() {
 	defer c.srv.connDone(c)
@@ -160,10 +242,12 @@ func (c *conn) run() {
 			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
 			c.fail(withReason(ReasonPanic, fmt.Errorf("panic: %v", v)))
 			c.finish()
+			_ = c.nc.Close() // a drain may have been started
 		}
 	}()
 	c.fail(c.serve())
 	c.finish()
+	c.drain()
 }
 
 // finish waits for the writer, leaves the engine and logs the closed line.
@@ -249,6 +333,10 @@ func (c *conn) serve() error {
 //
 //go:noinline // its frame must not add to serve's (see serve)
 func (c *conn) readOne(deadlineSet *time.Time) error {
+	if c.ended.Load() {
+		// Messages buffered behind the final reply are not handled.
+		return errEnded
+	}
 	h, p, err := c.r.ReadMessage()
 	if err != nil {
 		return err
@@ -271,7 +359,7 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 	if c.connected {
 		if now := time.Now(); now.Sub(*deadlineSet) > c.cfg.IdleTimeout/4 {
 			*deadlineSet = now
-			if err := c.nc.SetReadDeadline(now.Add(c.cfg.IdleTimeout)); err != nil {
+			if err := c.setReadDeadline(now.Add(c.cfg.IdleTimeout)); err != nil {
 				return withReason(ReasonIOError, err)
 			}
 		}

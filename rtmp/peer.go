@@ -287,7 +287,7 @@ func (c *conn) connectDeferred(in *instance.Instance, cl *instance.Client) error
 	c.log.Debug("connect pending", "agent", cl.Agent)
 	// The handshake deadline no longer applies: the instance's pending
 	// timeout bounds the wait.
-	return c.nc.SetReadDeadline(time.Time{})
+	return c.setReadDeadline(time.Time{})
 }
 
 // connectAccepted marks a client the engine accepted at once.

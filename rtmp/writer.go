@@ -315,7 +315,7 @@ func (c *conn) writeLoop(pend *chunk.Batch, roundAt time.Duration, pendWhy error
 			}
 		}
 		if closeWhy != nil {
-			c.fail(closeWhy)
+			c.endAfterReply(closeWhy)
 			c.release()
 			return
 		}
@@ -428,7 +428,7 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 	}
 	w.done()
 	if closeWhy != nil {
-		c.fail(closeWhy)
+		c.endAfterReply(closeWhy)
 		c.release()
 		return
 	}

@@ -314,6 +314,7 @@ func TestConfigRefusesNegativeValues(t *testing.T) {
 	}
 	for _, ok := range []string{
 		"session:\n  merge_write: -1ms\n",
+		"session:\n  close_drain: -1s\n",
 		"instance:\n  media:\n    gop_cache_max_packets: -1\n    gop_cache_max_bytes: -1\n",
 		"instance:\n  shared_objects:\n    app_budget:\n      max_objects: -1\n    server_budget:\n      max_disk_bytes: -1\n",
 	} {
