@@ -290,7 +290,9 @@ func TestRoomChromium(t *testing.T) {
 		}
 	}
 
-	// A page that closes leaves the people list and the tiles.
+	// A page that closes leaves the people list and the tiles at once (a
+	// page that vanishes without closing: TestRoomQuietAndVanishedPages).
+	closedAt := time.Now()
 	problems := b.do(t, time.Minute, map[string]any{"op": "close", "page": "cat"})
 	if s := string(problems); s != "[]" && s != "null" {
 		t.Errorf("page cat had problems: %s", s)
@@ -299,6 +301,7 @@ func TestRoomChromium(t *testing.T) {
 		waitStrings(t, b, who, "people after cat left", roomPeople, []string{"ann", "ben", "dan", "gopher"})
 		b.wait(t, who, `return !window.openfcsRoom.video.tiles.some((t) => t.user === 'cat');`, 30*time.Second)
 	}
+	t.Logf("the closed page left the lists and tiles of the three others within %v", time.Since(closedAt).Round(100*time.Millisecond))
 	for _, who := range []string{"ann", "ben", "dan", "eve"} {
 		b.noProblems(t, who)
 	}

@@ -125,6 +125,12 @@ type conn struct {
 	mediaKick func()
 	bytesOut  atomic.Uint64
 	msgsOut   atomic.Uint64 // messages written, counted per round (stats.go)
+
+	// armedAt is when the reader last pushed the idle deadline forward
+	// (unix ns); pinger asks a connection quiet since then for a
+	// PingResponse (startPinger).
+	armedAt atomic.Int64
+	pinger  *time.Timer
 }
 
 func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
@@ -261,6 +267,9 @@ func (c *conn) finish() {
 	}
 	c.mu.Unlock()
 	c.writers.Wait()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	if c.r != nil {
 		c.r.Release()
 	}
@@ -362,9 +371,43 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 			if err := c.setReadDeadline(now.Add(c.cfg.IdleTimeout)); err != nil {
 				return withReason(ReasonIOError, err)
 			}
+			c.armedAt.Store(now.UnixNano())
+			if c.pinger == nil {
+				c.startPinger()
+			}
 		}
 	}
 	return nil
+}
+
+// startPinger makes a quiet connection answer before its idle deadline.
+// A client with nothing to say (a chat page nobody types in, a player
+// whose acknowledgement window is far off) would otherwise be closed
+// after session.idle_timeout although it is alive. Every quarter of the
+// timeout, a connection from which nothing was read for half of it gets
+// a PingRequest, which every RTMP client answers (Flash, librtmp,
+// ffmpeg, openfcs.js); the answer is a read that pushes the deadline
+// forward. A peer that is gone leaves the ping unanswered and is closed
+// at the deadline, a quarter to a half of the timeout later. Reader
+// goroutine, once connected.
+func (c *conn) startPinger() {
+	p := c.peer()
+	quarter := c.cfg.IdleTimeout / 4
+	// Made stopped, then started: the callback reads c.pinger.
+	c.pinger = time.AfterFunc(time.Hour, func() {
+		if c.ended.Load() {
+			return
+		}
+		if time.Since(time.Unix(0, c.armedAt.Load())) > 2*quarter {
+			if p != nil {
+				p.Ping() // also times the round trip
+			} else {
+				c.sendUserControl(message.EventPingRequest, uint32(time.Since(c.start).Milliseconds()))
+			}
+		}
+		c.pinger.Reset(quarter)
+	})
+	c.pinger.Reset(quarter)
 }
 
 // handleAside runs handleMessage on a short-lived goroutine and waits for

@@ -1,0 +1,121 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// freezer relays TCP to addr and can stop passing bytes while it keeps
+// both sockets open: a page whose machine slept or lost its network,
+// which never says goodbye.
+type freezer struct {
+	ln     net.Listener
+	frozen atomic.Bool
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startFreezer(t testing.TB, addr string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	f.wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, in, out)
+			f.mu.Unlock()
+			f.wg.Go(func() { f.pipe(out, in) })
+			f.wg.Go(func() { f.pipe(in, out) })
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		f.mu.Lock()
+		for _, c := range f.conns {
+			_ = c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+// pipe copies until frozen, then drops what it reads.
+func (f *freezer) pipe(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !f.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestRoomQuietAndVanishedPages: a room page nobody types in stays in
+// the room for several idle timeouts (the server pings a quiet
+// connection and the page answers), and a page whose network vanished
+// without closing leaves the others' people list within
+// session.idle_timeout (10 s here; 2 min by default), after at least half
+// of it.
+func TestRoomQuietAndVanishedPages(t *testing.T) {
+	t.Parallel()
+	const idle = 10 * time.Second
+	srv := startServer(t, serverOpts{Apps: []string{"room"}, Config: "session:\n  idle_timeout: 10s\n"})
+	srv.copySampleApp(t, "room")
+	f := startFreezer(t, srv.httpAddr)
+	b := startBrowser(t)
+
+	b.open(t, "quiet", srv.pageURL("/room/q?user=quiet"))
+	b.open(t, "gone", "http://"+f.ln.Addr().String()+"/room/q?user=gone")
+	for _, who := range []string{"quiet", "gone"} {
+		waitStrings(t, b, who, "people", roomPeople, []string{"gone", "quiet"})
+	}
+	f.frozen.Store(true)
+	frozenAt := time.Now()
+	waitStrings(t, b, "quiet", "people after gone vanished", roomPeople, []string{"quiet"})
+	left := time.Since(frozenAt)
+	t.Logf("a page whose network vanished left the people list %v after (idle timeout %v)", left.Round(100*time.Millisecond), idle)
+	if left < idle/2 {
+		t.Errorf("the vanished page left after %v, before half the idle timeout: what closed it?", left)
+	}
+
+	// The quiet page has sent nothing since it joined; it must still be
+	// connected after three idle timeouts.
+	for time.Since(frozenAt) < 3*idle {
+		time.Sleep(time.Second)
+	}
+	var state string
+	b.eval(t, "quiet", `return document.querySelector('fcs-connect').state;`, &state)
+	if state != "connected" {
+		t.Fatalf("the quiet page is %q after %v without a word, want connected", state, 3*idle)
+	}
+	say(t, b, "quiet", "still here")
+	b.noProblems(t, "quiet")
+	if l := srv.findLogs(func(m map[string]any) bool { return m["msg"] == "closed" && m["reason"] == "timeout" }); len(l) != 1 {
+		t.Errorf("%d connections closed for idleness, want the vanished page's only: %v", len(l), l)
+	}
+}
