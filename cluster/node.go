@@ -40,7 +40,10 @@ type Node struct {
 	subs   []*nats.Subscription
 	fwdSem chan struct{} // MaxForwarded
 
-	relays relaySet // relay.go
+	relays relaySet      // relay.go
+	holds  holdSet       // owner.go
+	links  linkStats     // link.go
+	virt   VirtualServer // link.go; nil until SetVirtualServer
 }
 
 // Start joins the cluster as node tag: it starts the embedded server (or
@@ -59,6 +62,7 @@ func Start(ctx context.Context, cfg Config, tag string, log *slog.Logger) (*Node
 	n := &Node{cfg: cfg, tag: tag, log: log, fwdSem: make(chan struct{}, cfg.MaxForwarded)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.relays.init()
+	n.holds.m = map[string]*held{}
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	if err := n.start(ctx); err != nil {

@@ -111,6 +111,23 @@ type Stats struct {
 	RelaysStarted uint64 `json:"relays_started"`
 	FeedBytes     uint64 `json:"feed_bytes"`
 	RelayBytes    uint64 `json:"relay_bytes"`
+	// Sessions are the relayed sessions of clients connected here whose
+	// instance runs elsewhere, Owned those of clients connected elsewhere
+	// whose instance runs here (docs/cluster.md#relayed-sessions); the
+	// started counts are since the start. SessionBytesUp and
+	// SessionBytesDown count the payload bytes of this node's relayed
+	// sessions (up: client to owner), SessionMessagesUp and
+	// SessionMessagesDown their messages.
+	Sessions            int64  `json:"sessions"`
+	Owned               int64  `json:"owned"`
+	SessionsStarted     uint64 `json:"sessions_started"`
+	OwnedStarted        uint64 `json:"owned_started"`
+	SessionBytesUp      uint64 `json:"session_bytes_up"`
+	SessionBytesDown    uint64 `json:"session_bytes_down"`
+	SessionMessagesUp   uint64 `json:"session_messages_up"`
+	SessionMessagesDown uint64 `json:"session_messages_down"`
+	// Instances are the instance leases this node holds.
+	Instances int `json:"instances"`
 }
 
 // Stats returns the current counters.
@@ -118,9 +135,17 @@ func (n *Node) Stats() Stats {
 	r := &n.relays
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n.holds.mu.Lock()
+	held := len(n.holds.m)
+	n.holds.mu.Unlock()
+	k := &n.links
 	return Stats{Node: n.tag, Feeds: len(r.feeds), Relays: len(r.relays),
 		FeedsStarted: r.feedsStarted.Load(), RelaysStarted: r.relaysStarted.Load(),
-		FeedBytes: r.feedBytes.Load(), RelayBytes: r.relayBytes.Load()}
+		FeedBytes: r.feedBytes.Load(), RelayBytes: r.relayBytes.Load(),
+		Sessions: k.edges.Load(), Owned: k.owned.Load(), SessionsStarted: k.edgesStarted.Load(),
+		OwnedStarted: k.ownedStarted.Load(), SessionBytesUp: k.bytesUp.Load(), SessionBytesDown: k.bytesDown.Load(),
+		SessionMessagesUp: k.messagesUp.Load(), SessionMessagesDown: k.messagesDown.Load(),
+		Instances: held}
 }
 
 // streamKey is the bucket key of a stream: names may hold characters a

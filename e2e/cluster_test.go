@@ -243,4 +243,6 @@ func TestCluster(t *testing.T) {
 			t.Error("no node served a forwarded request")
 		}
 	})
+
+	t.Run("one instance, one owner", func(t *testing.T) { testOneOwner(t, nodes) })
 }

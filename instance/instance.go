@@ -70,6 +70,9 @@ type Instance struct {
 	idleTimer *time.Timer
 	idleAt    time.Time // when the last client left; zero while clients are connected
 	unloaded  bool
+	// gone is closed once the instance has unloaded (its shared objects
+	// saved): what an Owner's Hold waits for before it is released.
+	gone chan struct{}
 }
 
 func newInstance(m *Manager, app, name string) *Instance {
@@ -89,6 +92,7 @@ func newInstance(m *Manager, app, name string) *Instance {
 			MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,
 		}, log),
 		clients: map[uint64]*Client{},
+		gone:    make(chan struct{}),
 	}
 }
 
@@ -202,5 +206,6 @@ func (in *Instance) unload(reason string) {
 	if err := in.sos.Close(); err != nil { // writes every changed persistent shared object
 		in.log.Error("shared objects not saved", "err", err)
 	}
+	close(in.gone)
 	in.log.Info("instance unloaded", "reason", reason)
 }

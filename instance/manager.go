@@ -159,6 +159,7 @@ type Manager struct {
 	// timeout.
 	hookClient *http.Client
 	streamObs  func(app, inst string, reg *media.Registry) media.Observer // SetStreamObserver
+	owner      Owner                                                      // SetOwner; nil: every instance runs here
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -300,30 +301,55 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 	if err := CheckName(inst, true); err != nil {
 		return nil, nil, err
 	}
+	// The owner's node checks access; an edge only relays.
+	hold, err := m.own(app, inst)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := m.checkConnect(app, inst, info); err != nil {
+		if hold != nil {
+			hold.Release()
+		}
 		return nil, nil, err
 	}
 	key := app + "/" + inst
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		if hold != nil {
+			hold.Release()
+		}
 		return nil, nil, ErrShutdown
 	}
 	in := m.instances[key]
+	if in != nil && hold != nil {
+		// Loaded meanwhile by another connect, which holds its own.
+		defer hold.Release()
+		hold = nil
+	}
 	var evicted *Instance
 	loaded := in == nil
 	if in == nil {
 		if err := m.recentFailure(app); err != nil {
 			m.mu.Unlock()
+			if hold != nil {
+				hold.Release()
+			}
 			return nil, nil, err
 		}
 		var err error
 		if evicted, err = m.makeRoomLocked(app); err != nil {
 			m.mu.Unlock()
+			if hold != nil {
+				hold.Release()
+			}
 			m.log.Warn("connect refused", "app", app, "instance", inst, "err", err)
 			return nil, nil, err
 		}
 		in = newInstance(m, app, inst)
+		if hold != nil {
+			m.watchHold(in, hold) // released once in has unloaded, even if it fails to load
+		}
 		if m.streamObs != nil {
 			in.streams.SetObserver(m.streamObs(app, inst, in.streams))
 		}

@@ -24,6 +24,9 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	if c.rejected {
 		return nil // waiting for the _error to flush
 	}
+	if c.relay != nil {
+		return c.relayMessage(h, p) // relay.go
+	}
 	switch h.Type {
 	case message.TypeSetChunkSize, message.TypeAbort, message.TypeAck, message.TypeSetPeerBandwidth:
 		return nil // chunk.Reader applied 1 and 2; 3 and 6 need no action
@@ -39,6 +42,9 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 	case message.TypeCommand, message.TypeCommandAMF3:
 		// Commands are rare; a fresh argument slice keeps handlers free
 		// to hold on to what they were given.
+		if !c.connected && c.srv.Relay != nil {
+			c.connectMsg = Message{Header: h, Payload: p} // relayed as it came, should it be (relay.go)
+		}
 		dec := c.getDecoder()
 		cmd, err := message.ParseCommand(p, h.Type, dec, nil)
 		putDecoder(dec)
@@ -233,7 +239,10 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		Peer:     p,
 	}
 	in, cl, err := c.srv.Engine.Connect(app, instName, info)
+	var elsewhere *instance.ElsewhereError
 	switch {
+	case errors.As(err, &elsewhere) && c.srv.Relay != nil && !c.virtual:
+		return c.startRelay(cmd.Txn, elsewhere, info) // relay.go
 	case errors.Is(err, instance.ErrScript):
 		c.connectScriptError(cmd.Txn, app)
 		return nil

@@ -71,6 +71,13 @@ type conn struct {
 	bw         *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
 	peerWindow uint32
 	lastAck    uint64
+	// relay carries the session to the node running its instance
+	// (relay.go); connectMsg keeps the connect message until then.
+	relay      RelayLink
+	connectMsg Message
+	// virtual: the session of a client relayed here from another node,
+	// which must not be relayed again.
+	virtual bool
 
 	mu              sync.Mutex
 	out             []outMsg
@@ -584,6 +591,10 @@ func (c *conn) leave() {
 		delete(c.streams, id)
 	}
 	c.leaveSharedObjects()
+	if c.relay != nil {
+		c.relay.Close()
+		c.relay = nil
+	}
 	if c.client != nil {
 		c.inst.Disconnect(c.client)
 		c.client = nil

@@ -28,6 +28,9 @@ type Server struct {
 	Config Config
 	Logger *slog.Logger
 	Engine Engine
+	// Relay, when set, carries sessions whose instance runs on another
+	// node there (docs/cluster.md#one-instance-one-owner).
+	Relay Relayer
 
 	initOnce sync.Once
 	cfg      Config

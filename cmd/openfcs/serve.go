@@ -90,6 +90,11 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			node.Close()
 			return err
 		}
+		if err := node.SetVirtualServer(virtualServer{s.rtmp}); err != nil {
+			p.close()
+			node.Close()
+			return err
+		}
 	}
 	if p.rtcUDP != nil {
 		if err := s.rtc.Start(p.rtcUDP, p.rtcTCP); err != nil {
@@ -295,6 +300,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 	s.tun = &tunnel.Server{Config: tcfg, Logger: log, Sessions: s.rtmp}
 	if node != nil {
 		s.tun.Forward = node // requests for other nodes' sessions (docs/cluster.md#forwarding)
+		// One instance, one owner (cluster.go).
+		s.engine.SetOwner(scriptOwner{node: node, apps: cfg.Instance.WithDefaults().AppsDir})
+		s.rtmp.Relay = clusterRelay{node}
 	}
 	s.bridge = &bridge.Server{Config: cfg.Bridge, Logger: log, Sessions: s.rtmp, Engine: s.engine,
 		Inherited: bridge.Inherited{

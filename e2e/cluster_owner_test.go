@@ -1,0 +1,231 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/tunnel"
+)
+
+// ownerScript is the shared application of the one-owner scenarios: it
+// reports application.clients.length, counts its RPCs (each traced once
+// where it runs), and calls every client back on request.
+const ownerScript = `
+var rpcs = 0;
+application.onConnect = function (client, who) {
+	client.who = who;
+	application.acceptConnection(client);
+	trace("connected " + who + " clients " + application.clients.length);
+};
+Client.prototype.count = function () {
+	rpcs++;
+	trace("rpc " + rpcs + " from " + this.who);
+	return application.clients.length;
+};
+Client.prototype.clients = function () {
+	var names = [];
+	for (var i = 0; i < application.clients.length; i++) names.push(application.clients[i].who);
+	return names.join(",");
+};
+Client.prototype.callAll = function (text) {
+	for (var i = 0; i < application.clients.length; i++) application.clients[i].call("hello", null, text, application.clients[i].who);
+	return application.clients.length;
+};
+Client.prototype.echo = function (v) { return v; };
+`
+
+// ownerClient is one project client of the shared instance.
+type ownerClient struct {
+	name string
+	node *clusterNode
+	c    *rtmp.Client
+	so   *soWatch
+}
+
+// writeOwnerApp installs the shared application on every node.
+func writeOwnerApp(t *testing.T, nodes []*clusterNode, app string) {
+	t.Helper()
+	for _, nd := range nodes {
+		nd.writeApp(t, app, map[string]string{"main.asc": ownerScript})
+	}
+}
+
+// dialOwnerClient connects who to path on nd over proto (rtmp or
+// rtmpt); who is the connect's extra argument, the name the script keeps.
+// The client's shared object "room" is connected.
+func dialOwnerClient(t *testing.T, ctx context.Context, nd *clusterNode, proto, path, who string) *ownerClient {
+	t.Helper()
+	cfg := rtmp.ClientConfig{}
+	url := "rtmp://" + nd.rtmpAddr + "/" + path
+	if proto == "rtmpt" {
+		dial, cleanup := tunnel.Dialer(soRTMPTConfig)
+		t.Cleanup(cleanup)
+		cfg.Dial = dial
+		url = "rtmpt://" + nd.httpAddr + "/" + path
+	}
+	c, err := rtmp.Dial(ctx, url, cfg, amf.String(who))
+	if err != nil {
+		t.Fatalf("%s: connect %s: %v", who, url, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	w := watchSO("room", false)
+	if err := w.so.Connect(ctx, c); err != nil {
+		t.Fatalf("%s: shared object: %v", who, err)
+	}
+	return &ownerClient{name: who, node: nd, c: c, so: w}
+}
+
+func rpcNum(t *testing.T, ctx context.Context, c *rtmp.Client, method string, args ...amf.Value) float64 {
+	t.Helper()
+	res, err := c.Call(ctx, method, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	if len(res) == 0 {
+		t.Fatalf("%s: no result", method)
+	}
+	return res[len(res)-1].Num()
+}
+
+// tracesOn counts trace lines containing text on every node.
+func tracesOn(nodes []*clusterNode, text string) map[string]int {
+	out := map[string]int{}
+	for _, nd := range nodes {
+		for _, tr := range nd.traces() {
+			if strings.Contains(tr, text) {
+				out[nd.tag]++
+			}
+		}
+	}
+	return out
+}
+
+func medianDuration(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// testOneOwner: acceptance "two clients on different nodes share one
+// instance". A connects to node 1 over RTMP and loads the instance there
+// (node 1 takes its lease); B connects to node 2 over RTMP and C to node 3
+// over RTMPT: both are relayed to node 1. The script on node 1 sees all
+// three in application.clients, shared-object changes and sends cross
+// both ways, a server-to-client call reaches the relayed clients, and an
+// RPC from a relayed client runs once.
+func testOneOwner(t *testing.T, nodes []*clusterNode) {
+	writeOwnerApp(t, nodes, "room")
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	before := make([]clusterStats, len(nodes))
+	for i, nd := range nodes {
+		before[i] = getClusterStats(t, nd)
+	}
+	a := dialOwnerClient(t, ctx, nodes[0], "rtmp", "room/one", "A")
+	b := dialOwnerClient(t, ctx, nodes[1], "rtmp", "room/one", "B")
+	c := dialOwnerClient(t, ctx, nodes[2], "rtmpt", "room/one", "C")
+
+	// application.clients: one instance, on node 1, with all three.
+	if n := rpcNum(t, ctx, b.c, "count"); n != 3 {
+		t.Errorf("application.clients.length seen by B's RPC = %v, want 3", n)
+	}
+	res, err := c.c.Call(ctx, "clients")
+	if err != nil || len(res) == 0 {
+		t.Fatalf("clients: %v %v", res, err)
+	}
+	if got := strings.Split(res[len(res)-1].Str(), ","); !slices.Equal(sorted(got), []string{"A", "B", "C"}) {
+		t.Errorf("application.clients = %v, want A, B and C", got)
+	}
+	for _, nd := range nodes[1:] {
+		if n := len(nd.findLogs(func(l map[string]any) bool { return l["msg"] == "instance loaded" && l["app"] == "room" })); n != 0 {
+			t.Errorf("node %s loaded room/one %d times: the instance must run on its owner only", nd.tag, n)
+		}
+	}
+
+	// The RPC ran once, on the owner only.
+	if got := tracesOn(nodes, "rpc 1 from B"); got[nodes[0].tag] != 1 || len(got) != 1 {
+		t.Errorf("trace of B's RPC by node: %v, want once on %s", got, nodes[0].tag)
+	}
+
+	// Shared object: A (local) to B and C (relayed), and C back to A and B.
+	if err := a.so.so.SetProperty("from_a", amf.String("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*ownerClient{b, c} {
+		waitFor(t, 15*time.Second, w.name+" sees A's change", func() bool { return w.so.has("change", "from_a") })
+	}
+	if err := c.so.so.SetProperty("from_c", amf.Number(42)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "C's success", func() bool { return c.so.has("success", "from_c") })
+	for _, w := range []*ownerClient{a, b} {
+		waitFor(t, 15*time.Second, w.name+" sees C's change", func() bool { return w.so.has("change", "from_c") })
+		if got := w.so.so.Get("from_c").Num(); got != 42 {
+			t.Errorf("%s: from_c = %v, want 42", w.name, got)
+		}
+	}
+	if err := b.so.so.Send("shout", amf.String("from B")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*ownerClient{a, c} {
+		waitFor(t, 15*time.Second, w.name+" gets B's send", func() bool { return w.so.nsends() > 0 })
+	}
+
+	// Server to client: the script calls every client back.
+	if n := rpcNum(t, ctx, a.c, "callAll", amf.String("hi all")); n != 3 {
+		t.Errorf("callAll reached %v clients, want 3", n)
+	}
+	for _, w := range []*ownerClient{a, b, c} {
+		cmd := nextCall(t, ctx, w.c, "hello")
+		if cmd.Arg(0).Str() != "hi all" || cmd.Arg(1).Str() != w.name {
+			t.Errorf("%s got hello(%v, %v)", w.name, cmd.Arg(0), cmd.Arg(1))
+		}
+	}
+
+	// What relaying adds to a call: the median round trip of an echo RPC
+	// from B (relayed through node 2) against A's (node 1 itself).
+	rtt := func(oc *ownerClient) time.Duration {
+		var d []time.Duration
+		for range 50 {
+			start := time.Now()
+			if _, err := oc.c.Call(ctx, "echo", amf.Number(1)); err != nil {
+				t.Fatal(err)
+			}
+			d = append(d, time.Since(start))
+		}
+		return medianDuration(d)
+	}
+	local, relayed := rtt(a), rtt(b)
+	t.Logf("echo RPC median round trip: %v from A on the owner, %v from B relayed (added %v)", local, relayed, relayed-local)
+
+	// Leaving: the relayed client's departure reaches the script.
+	_ = b.c.Close()
+	waitFor(t, 15*time.Second, "B gone from application.clients", func() bool {
+		return rpcNum(t, ctx, a.c, "count") == 2
+	})
+	st2 := getClusterStats(t, nodes[1]).Cluster
+	b2 := before[1].Cluster
+	t.Logf("node 2 relayed %d messages (%d payload bytes) up and %d (%d bytes) down",
+		st2.SessionMessagesUp-b2.SessionMessagesUp, st2.SessionBytesUp-b2.SessionBytesUp,
+		st2.SessionMessagesDown-b2.SessionMessagesDown, st2.SessionBytesDown-b2.SessionBytesDown)
+	if st2.SessionsStarted-b2.SessionsStarted != 1 {
+		t.Errorf("node 2 relayed %d sessions, want 1", st2.SessionsStarted-b2.SessionsStarted)
+	}
+	if st1 := getClusterStats(t, nodes[0]).Cluster; st1.OwnedStarted-before[0].Cluster.OwnedStarted != 2 {
+		t.Errorf("node 1 ran %d relayed sessions, want 2 (B and C)", st1.OwnedStarted-before[0].Cluster.OwnedStarted)
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
