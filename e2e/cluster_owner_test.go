@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +109,7 @@ func tracesOn(nodes []*clusterNode, text string) map[string]int {
 
 func medianDuration(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	slices.Sort(s)
 	return s[len(s)/2]
 }
 
@@ -122,6 +121,7 @@ func medianDuration(d []time.Duration) time.Duration {
 // both ways, a server-to-client call reaches the relayed clients, and an
 // RPC from a relayed client runs once.
 func testOneOwner(t *testing.T, nodes []*clusterNode) {
+	t.Helper()
 	writeOwnerApp(t, nodes, "room")
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
