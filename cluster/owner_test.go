@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp/chunk"
@@ -107,9 +109,19 @@ func TestRelayLink(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 	got := make(chan string, 16)
 	ended := make(chan error, 1)
-	l, err := edge.Relay(ctx, "n2", LinkOpen{App: "room", Instance: "one", IP: "192.0.2.7", Proto: "rtmpt",
-		ConnectHeader: chunk.Header{CSID: 3, Type: 20}, Connect: []byte("connect")},
-		func(_ chunk.Header, p []byte) { got <- string(p) }, func(err error) { ended <- err })
+	// The owner's subscription reaches the edge's server over the route
+	// a moment after SetVirtualServer: until then NATS has no responder.
+	var l *Link
+	var err error
+	for {
+		l, err = edge.Relay(ctx, "n2", LinkOpen{App: "room", Instance: "one", IP: "192.0.2.7", Proto: "rtmpt",
+			ConnectHeader: chunk.Header{CSID: 3, Type: 20}, Connect: []byte("connect")},
+			func(_ chunk.Header, p []byte) { got <- string(p) }, func(err error) { ended <- err })
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
