@@ -36,7 +36,8 @@ import (
 // decodes at least 95% of the published video frames, the server's
 // resident memory grows by less than hostileRSSBound while the attack runs,
 // and afterwards its goroutines, descriptors, sockets and live heap come
-// back to their baseline (the publisher's message in flight aside).
+// back to their baseline (the publisher's message in flight aside), RSS
+// within hostileRSSSlack of it.
 //
 // The server under attack is built without the race detector, whose
 // shadow memory multiplies RSS several times over: the bounds are those of
@@ -50,6 +51,15 @@ const hostileRSSBound = 300 << 20
 // and buffers moving, far below what any attack leaves when it leaks.
 const hostileHeapSlack = 24 << 20
 
+// hostileRSSSlack is how far above its baseline the server's RSS may be
+// once an attack is over. The Go runtime gives freed memory back to the
+// system lazily (its background scavenger releases it over seconds once
+// the heap goal has dropped), so RSS is polled under the same deadline as
+// the rest; measured 1 to 7 MB above the baseline once back, and 100 MB
+// above when looked at as soon as the live heap was back after the
+// shared-object flood. 32 MB is far below what any attack moves.
+const hostileRSSSlack = 32 << 20
+
 // hostileAttack is one attack of the suite.
 type hostileAttack struct {
 	name   string
@@ -59,9 +69,6 @@ type hostileAttack struct {
 	// apps are written before the honest clients start: app -> file -> text.
 	apps map[string]map[string]string
 	run  func(t *testing.T, h *hostileRig)
-	// rssBound, when set, replaces hostileRSSBound for this attack; the
-	// attack says why.
-	rssBound int64
 }
 
 // hostileRig is what an attack gets: the server and a way to watch it.
@@ -137,14 +144,14 @@ listen:
 	},
 	{
 		name: "persistent shared-object flood",
-		// The application budget lets 64 MiB of slot bytes in; each slot
-		// is held twice (the decoded value and its encoded event), and the
-		// refused 3.85 MB messages are garbage until the next GC, which
-		// GOGC=100 lets the heap reach twice the live size first: 4.5 to 5
-		// times the budget in RSS at the peak (measured +292 and +326 MB).
-		// The live heap is back to its baseline after (checked below).
-		rssBound: 450 << 20,
-		apps:     map[string]map[string]string{"sof": {"application.yaml": "shared_objects:\n  client_persistent: true\n"}},
+		// The application budget lets 64 MiB of slot bytes in (a large
+		// slot is held once, encoded), and the three connections each hold
+		// a 3.85 MB message being reassembled, its decoded value and its
+		// encoding while it is judged: about 100 MB live at the peak, and
+		// GOGC=100 lets the heap reach twice that before a collection
+		// (measured +215 and +232 MB; +292 to +334 MB when slots kept
+		// their decoded value too).
+		apps: map[string]map[string]string{"sof": {"application.yaml": "shared_objects:\n  client_persistent: true\n"}},
 		config: `
 instance:
   idle_unload: 2s
@@ -225,27 +232,22 @@ func runHostile(t *testing.T, a hostileAttack, bin string) {
 	if srv.proc.exited() {
 		t.Fatalf("the server exited during the attack: %v", srv.proc.err)
 	}
-	bound := int64(hostileRSSBound)
-	if a.rssBound > 0 {
-		bound = a.rssBound
-	}
-	if grew := peak.Load() - base.RSS; grew > bound {
-		t.Errorf("RSS grew by %.1f MB during the attack, bound %.0f MB", mb(grew), mb(bound))
+	if grew := peak.Load() - base.RSS; grew > hostileRSSBound {
+		t.Errorf("RSS grew by %.1f MB during the attack, bound %.0f MB", mb(grew), mb(hostileRSSBound))
 	}
 
 	// Back to the baseline, while the honest clients go on.
 	var after serverSample
+	over := time.Now()
 	ok := poll(60*time.Second, func() bool {
 		after = h.collected(t)
 		return after.ok && after.Goroutines <= base.Goroutines+5 && after.OpenFDs <= base.OpenFDs+5 &&
-			after.Sockets <= base.Sockets+2 && after.PendingBytes < 1<<20 && after.HeapLive <= base.HeapLive+hostileHeapSlack
+			after.Sockets <= base.Sockets+2 && after.PendingBytes < 1<<20 && after.HeapLive <= base.HeapLive+hostileHeapSlack &&
+			after.RSS <= base.RSS+hostileRSSSlack
 	})
-	t.Logf("after: %v", after)
+	t.Logf("after (%v): %v", time.Since(over).Round(100*time.Millisecond), after)
 	if !ok {
-		t.Errorf("not back to the baseline within 60 s:\nafter    %v\nbaseline %v", after, base)
-	}
-	if after.RSS-base.RSS > bound {
-		t.Errorf("RSS stays %.1f MB above the baseline", mb(after.RSS-base.RSS))
+		t.Errorf("not back to the baseline within 60 s (RSS within %.0f MB):\nafter    %v\nbaseline %v", mb(hostileRSSSlack), after, base)
 	}
 
 	frames := pub.frames()

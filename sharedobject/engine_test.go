@@ -769,3 +769,57 @@ func TestSendExpansionBomb(t *testing.T) {
 		b.s.Close()
 	})
 }
+
+// TestLargeSlotsHeldOnce: a slot larger than keepDecoded keeps its encoded
+// Change event only; its value is decoded when read. A slot used to hold
+// the client's decoded value too, twice what the budgets count (the
+// persistent-SO flood of the hostile-clients suite held 64 MiB of slots in
+// 128). Reading gives the value back whole, from a client's change and
+// from a script's.
+func TestLargeSlotsHeldOnce(t *testing.T) {
+	r := newReg(t, Config{}, nil)
+	c := newClient(t, r)
+	const objects, size = 8, 1 << 20
+	text := func(i int) string { return strings.Repeat(string(rune('a'+i)), size) }
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range objects {
+		name := fmt.Sprint("big", i)
+		if err := c.s.Handle(&wire.Message{Name: name, Events: []wire.Event{use}}); err != nil {
+			t.Fatal(err)
+		}
+		// The value is built here and dropped: what stays is the object's.
+		if err := c.s.Handle(&wire.Message{Name: name, Version: 1, Events: []wire.Event{set("v", amf.StrictArray(amf.String(text(i))))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.take()
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d slots of %d bytes: heap +%.1f MB", objects, size, float64(grew)/(1<<20))
+	if limit := int64(objects * size * 3 / 2); grew > limit {
+		t.Errorf("heap grew by %d bytes for %d bytes of slots, want under %d (one copy each)", grew, objects*size, limit)
+	}
+	for i := range objects {
+		so, err := r.Get(fmt.Sprint("big", i), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := so.GetProperty("v").Elems()[0].Str(); got != text(i) {
+			t.Errorf("big%d: read back %d bytes, want %d of %q", i, len(got), size, text(i)[:1])
+		}
+		// A script's large value, changed by the script afterwards.
+		v := amf.StrictArray(amf.String(text(i)), amf.Number(1))
+		if err := so.SetProperty("w", v); err != nil {
+			t.Fatal(err)
+		}
+		if got := so.GetProperty("w"); len(got.Elems()) != 2 || got.Elems()[0].Str() != text(i) || got.Elems()[1].Num() != 1 {
+			t.Errorf("big%d: script value read back wrong", i)
+		}
+		so.Close()
+	}
+	c.s.Close()
+}

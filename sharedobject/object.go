@@ -28,14 +28,54 @@ type SyncItem struct {
 
 // slot is one live slot.
 type slot struct {
+	// val is the decoded value, kept only for a small slot (see
+	// keepDecoded); a larger one is decoded from ev when asked for
+	// (valueLocked). A client's change arrives decoded and is encoded
+	// into ev; holding both doubled what a slot costs, and the budgets
+	// count ev.
 	val    amf.Value
-	ev     []byte   // the encoded Change event (type 4) of val; immutable
+	hasVal bool
+	ev     []byte   // the encoded Change event (type 4) of the value; immutable
 	ver    uint32   // version that last changed it
 	writer *Session // who changed it last (nil: the script or the store)
 }
 
 // value returns the encoded value inside ev.
 func (s *slot) value(key string) []byte { return s.ev[5+2+len(key):] }
+
+// keepDecoded is the largest Change event whose decoded value a slot
+// keeps next to it: small values are read often (scripts, the equality
+// check of a scalar change) and cost little twice; large ones are what
+// fills memory.
+const keepDecoded = 4 << 10
+
+// set stores a value and its event.
+func (s *slot) set(v amf.Value, ev []byte) {
+	s.ev = ev
+	s.val, s.hasVal = amf.Value{}, false
+	if len(ev) <= keepDecoded {
+		s.val, s.hasVal = v, true
+	}
+}
+
+// valueLocked returns a slot's value, decoding it from its event when the
+// slot does not keep it. The decoded strings point into the event, which
+// is never modified, so a decode costs the value's structure, not its
+// bytes. The event was encoded here, within the encoder's bounds: the
+// decoder's peer-facing limits do not apply.
+func (so *SharedObject) valueLocked(key string, sl *slot) amf.Value {
+	if sl.hasVal {
+		return sl.val
+	}
+	d := amf.Decoder{AliasInput: true, Limits: amf.Limits{MaxDepth: -1, MaxRefs: -1, MaxStringLen: -1, MaxElems: -1, MaxBytes: -1}}
+	v, _, err := d.DecodeAMF0(sl.value(key))
+	if err != nil {
+		// Not expected: the event was encoded by wire.AppendEvent.
+		so.log.Error("shared object slot does not decode", "key", key, "err", err)
+		return amf.Undefined()
+	}
+	return v
+}
 
 type tomb struct {
 	ver    uint32
@@ -191,7 +231,9 @@ func (so *SharedObject) restore(s *Snapshot) error {
 			return fmt.Errorf("%w: slot %q twice", ErrCorrupt, sl.Key)
 		}
 		ev := changeEvent(sl.Key, sl.Value)
-		so.slots[sl.Key] = &slot{val: v, ev: ev, ver: sl.Version}
+		nsl := &slot{ver: sl.Version}
+		nsl.set(v, ev)
+		so.slots[sl.Key] = nsl
 		so.keys = append(so.keys, sl.Key)
 		so.size += len(ev)
 	}
@@ -653,22 +695,25 @@ func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v
 		return false
 	}
 	sl := so.slots[key]
-	if sl != nil && isScalar(v) && amf.Equal(sl.val, v) {
+	if sl != nil && isScalar(v) && amf.Equal(so.valueLocked(key, sl), v) {
 		// docs/shared-objects.md#client-pitfalls: answer Success anyway, no broadcast, no version.
 		w := so.writerLocked(s)
 		w.success = append(w.success, key)
 		return false
 	}
-	ev, err := so.encodeChangeLocked(key, v)
+	n, err := so.encodeChangeLocked(key, v)
 	if err != nil {
 		so.log.Warn("shared object change refused", "key", key, "err", err)
 		so.rejectLocked(s, key, status.NoWriteAccess)
+		so.dropScratchLocked()
 		return false
 	}
-	if so.fitsLocked(key, sl, len(ev)) != nil {
+	if so.fitsLocked(key, sl, n) != nil {
 		so.rejectLocked(s, key, status.NoWriteAccess)
+		so.dropScratchLocked()
 		return false
 	}
+	ev := so.takeScratchLocked()
 	old := so.storeLocked(key, v, ev, newVer, s)
 	w := so.writerLocked(s)
 	w.success = append(w.success, key)
@@ -677,20 +722,30 @@ func (so *SharedObject) requestChangeLocked(s *Session, cv uint32, key string, v
 	return true
 }
 
-// encodeChangeLocked encodes the Change event of key = v into an exactly
-// sized slice (the one allocation per accepted change).
-func (so *SharedObject) encodeChangeLocked(key string, v amf.Value) ([]byte, error) {
+// encodeChangeLocked encodes the Change event of key = v into the
+// scratch buffer and returns its length, so that the limits are checked
+// before the event is copied out (takeScratchLocked): a refused change
+// allocates no copy.
+func (so *SharedObject) encodeChangeLocked(key string, v amf.Value) (int, error) {
 	var err error
 	so.scratch, err = wire.AppendEvent(so.scratch[:0], &wire.Event{Type: wire.EventChange, Key: key, Value: v}, &so.enc)
-	if err != nil {
-		return nil, err
-	}
+	return len(so.scratch), err
+}
+
+// takeScratchLocked copies the encoded event out into an exactly sized
+// slice (the one allocation per accepted change).
+func (so *SharedObject) takeScratchLocked() []byte {
 	ev := make([]byte, len(so.scratch))
 	copy(ev, so.scratch)
+	so.dropScratchLocked()
+	return ev
+}
+
+// dropScratchLocked lets a huge value's scratch buffer go.
+func (so *SharedObject) dropScratchLocked() {
 	if cap(so.scratch) > maxBody {
-		so.scratch = nil // do not pin a huge value's buffer
+		so.scratch = nil
 	}
-	return ev, nil
 }
 
 // fitsLocked checks the slot and byte limits, the object's own and its
@@ -770,10 +825,11 @@ func (so *SharedObject) storeLocked(key string, v amf.Value, ev []byte, ver uint
 		so.keys = append(so.keys, key)
 		so.dropTombLocked(key)
 	} else {
-		old = sl.val
+		old = so.valueLocked(key, sl)
 		so.size -= len(sl.ev)
 	}
-	sl.val, sl.ev, sl.ver, sl.writer = v, ev, ver, w
+	sl.set(v, ev)
+	sl.ver, sl.writer = ver, w
 	so.size += len(ev)
 	return old
 }
@@ -794,7 +850,7 @@ func (so *SharedObject) deleteLocked(key string, ver uint32, w *Session) (amf.Va
 		so.dropOldestTombLocked()
 	}
 	so.rechargeLocked()
-	return sl.val, true
+	return so.valueLocked(key, sl), true
 }
 
 func (so *SharedObject) addTombLocked(key string, t tomb) {

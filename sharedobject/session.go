@@ -279,7 +279,7 @@ func (so *SharedObject) GetProperty(key string) amf.Value {
 	so.mu.Lock()
 	defer so.mu.Unlock()
 	if sl := so.slots[key]; sl != nil {
-		return sl.val
+		return so.valueLocked(key, sl)
 	}
 	return amf.Null()
 }
@@ -317,14 +317,18 @@ func (so *SharedObject) SetProperty(key string, v amf.Value) error {
 			changed = true
 		}
 	} else {
-		v = amf.Clone(v)
-		ev, err := so.encodeChangeLocked(key, v)
+		n, err := so.encodeChangeLocked(key, v)
 		if err == nil {
-			err = so.fitsLocked(key, so.slots[key], len(ev))
+			err = so.fitsLocked(key, so.slots[key], n)
 		}
 		if err != nil {
+			so.dropScratchLocked()
 			so.mu.Unlock()
 			return err
+		}
+		ev := so.takeScratchLocked()
+		if len(ev) <= keepDecoded {
+			v = amf.Clone(v) // kept: the script's later changes to v must not reach it
 		}
 		so.storeLocked(key, v, ev, newVer, nil)
 		so.addEntryLocked(wire.EventChange, key, ev, nil)
