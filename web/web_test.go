@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,8 @@ func TestHandler(t *testing.T) {
 		{"/room/a/b", 404, "", ""},
 		{"/room/" + strings.Repeat("x", 65), 404, "", ""},
 		{"/room.html", 200, "text/html; charset=utf-8", "<fcs-connect"},
+		{"/favicon.ico", 200, "image/x-icon", "\x89PNG"},
+		{"/components/example.html", 200, "text/html; charset=utf-8", "<fcs-whiteboard>"},
 		{"/components/index.js", 200, "text/javascript; charset=utf-8", "FCSVideoConference"},
 		{"/pages/room.js", 200, "text/javascript; charset=utf-8", "/components/index.js"},
 		{"/openfcs.js", 200, "text/javascript; charset=utf-8", "export { NetConnection"},
@@ -89,5 +92,30 @@ func TestRevalidation(t *testing.T) {
 	}
 	if w := get(t, h, http.MethodPost, "/index.js", nil); w.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("POST: status %d, want 405", w.Code)
+	}
+}
+
+// The page docs/components.md offers to copy is the one the server
+// serves at /components/example.html, which the e2e suite drives.
+func TestComponentsExampleIsTheDocs(t *testing.T) {
+	doc, err := os.ReadFile("../docs/components.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A room in one page\n")
+	if !ok {
+		t.Fatal("docs/components.md has no section \"A room in one page\"")
+	}
+	_, rest, ok = strings.Cut(rest, "```html\n")
+	block, _, ok2 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("the section \"A room in one page\" has no html block")
+	}
+	w := get(t, Handler(), "GET", "/components/example.html", nil)
+	if w.Code != 200 {
+		t.Fatalf("GET /components/example.html: %d", w.Code)
+	}
+	if got := w.Body.String(); got != block {
+		t.Errorf("/components/example.html differs from the block in docs/components.md:\n--- served\n%s\n--- docs\n%s", got, block)
 	}
 }

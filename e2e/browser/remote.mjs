@@ -10,6 +10,9 @@
 //   {"op":"fill","page":"a","selector":"#text","value":"hi"}
 //   {"op":"click","page":"a","selector":"#send"}
 //   {"op":"screenshot","page":"a","path":"/abs/file.png"}
+//   {"op":"press","page":"a","key":"Tab"}          a key (Playwright's names: Enter, ArrowLeft, Shift+Tab)
+//   {"op":"type","page":"a","text":"hi"}            characters into whatever has the focus
+//   {"op":"ax","page":"a"}                          Chromium's accessibility tree: [{role, name, focusable, focused, disabled}]
 //   {"op":"problems","page":"a"}                    console errors, exceptions, failed requests so far
 //   {"op":"close","page":"a"}
 //
@@ -69,6 +72,24 @@ async function open(name, url) {
   return { title: await page.title() };
 }
 
+// axNodes lists what assistive technology sees of a page that can take
+// the focus or act (Chromium's own tree, shadow roots included): the
+// roles and names a screen reader announces.
+async function axNodes(page) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = await cdp.send('Accessibility.getFullAXTree');
+    const prop = (n, name) => n.properties?.find((p) => p.name === name)?.value?.value;
+    const acting = new Set(['button', 'textbox', 'combobox', 'checkbox', 'link', 'slider', 'searchbox', 'spinbutton', 'radio', 'switch', 'menuitem', 'tab']);
+    return nodes
+      .filter((n) => !n.ignored && n.role?.value !== 'RootWebArea' && (prop(n, 'focusable') === true || acting.has(n.role?.value)))
+      .map((n) => ({ role: n.role?.value ?? '', name: n.name?.value ?? '', focusable: prop(n, 'focusable') === true,
+        focused: prop(n, 'focused') === true, disabled: prop(n, 'disabled') === true }));
+  } finally {
+    await cdp.detach();
+  }
+}
+
 async function handle(req) {
   switch (req.op) {
     case 'open':
@@ -108,6 +129,20 @@ async function handle(req) {
     case 'screenshot':
       await tab(req.page).page.screenshot({ path: req.path, fullPage: true });
       return true;
+    case 'press': {
+      const { page } = tab(req.page);
+      await page.bringToFront();
+      await page.keyboard.press(req.key);
+      return true;
+    }
+    case 'type': {
+      const { page } = tab(req.page);
+      await page.bringToFront();
+      await page.keyboard.type(req.text);
+      return true;
+    }
+    case 'ax':
+      return axNodes(tab(req.page).page);
     case 'problems':
       return tab(req.page).problems;
     case 'close': {

@@ -17,6 +17,8 @@ ol {
   display: flex; flex-direction: column; gap: .55rem;
 }
 li { display: grid; grid-template-columns: 1fr auto; column-gap: .5rem; }
+/* A short conversation sits by the field, as in any messenger. */
+li:first-child { margin-top: auto; }
 .who { font-weight: 650; font-size: .88rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 time { color: var(--_muted); font-size: .75rem; }
 .text { grid-column: 1 / -1; margin: .1rem 0 0; overflow-wrap: anywhere; white-space: pre-wrap; }

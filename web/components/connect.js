@@ -157,7 +157,11 @@ class FCSConnect extends HTMLElement {
       this.clientId = String(nc.farID ?? '');
     }
     if (attempt !== this.attempt) return false;
+    // The form hides: a keyboard user's focus moves on to Leave instead
+    // of falling back to the top of the page.
+    const typing = this.form.contains(this.shadowRoot.activeElement);
     this.setState('connected');
+    if (typing) this.leaveButton.focus();
     return true;
   }
 
@@ -172,8 +176,10 @@ class FCSConnect extends HTMLElement {
   /** disconnect leaves: the other elements follow. */
   disconnect() {
     const was = this.state;
+    const leaving = this.who.contains(this.shadowRoot.activeElement);
     this.close();
     if (was !== 'idle') this.setState('idle');
+    if (leaving) this.userInput.focus();
   }
 }
 

@@ -207,7 +207,7 @@ class FCSVideoConference extends ComponentElement {
     }
     ns.publish(this.info.stream);
     if (!this.micOn || !this.camOn) callComponent(nc, FCSVideoConference.type, this.instance, 'setMuted', !this.micOn, !this.camOn);
-    this.startButton.textContent = 'Stop camera';
+    this.startButton.textContent = 'Stop sharing';
     this.startButton.classList.remove('primary');
     this.startButton.disabled = false;
     this.micButton.disabled = false;
