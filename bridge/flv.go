@@ -187,7 +187,7 @@ func (s *Server) serveFLVHTTP(w http.ResponseWriter, r *http.Request, proto stri
 		return
 	}
 	defer in.Disconnect(cl)
-	sub := in.Streams().Subscribe(target.Stream, media.SubscribeOptions{})
+	sub := in.Streams().Subscribe(target.Stream, media.SubscribeOptions{Legacy: true}) // an HTTP request cannot announce E-RTMP codecs
 	defer sub.Close()
 	reason, err := p.stream(ctx, httpSink{w: w, rc: http.NewResponseController(w)}, sub)
 	p.closed(cl, reason, err)
@@ -267,7 +267,7 @@ func (p *flvPlayer) run(nc net.Conn) {
 		return
 	}
 	defer in.Disconnect(cl)
-	sub := in.Streams().Subscribe(p.target.Stream, media.SubscribeOptions{Client: cl.ID})
+	sub := in.Streams().Subscribe(p.target.Stream, media.SubscribeOptions{Client: cl.ID, Legacy: true})
 	defer sub.Close()
 
 	// A player sends nothing after its request: a read that returns is

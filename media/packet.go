@@ -42,8 +42,34 @@ type Packet struct {
 	// SequenceStart and similar) that is cached and never dropped. Set by
 	// Write.
 	Config bool
+	// Audience limits which subscribers receive the packet: a stream
+	// may carry one audio track twice, once in an Enhanced RTMP codec
+	// and once converted for players that predate it
+	// (docs/webrtc.md#players-that-predate-enhanced-rtmp). Set by the
+	// publisher; the zero value reaches everyone.
+	Audience Audience
 
 	configKey uint16 // which cached configuration this one replaces
+}
+
+// Audience says which subscribers receive a [Packet].
+type Audience uint8
+
+// Audiences.
+const (
+	// ForAll: every subscriber.
+	ForAll Audience = iota
+	// ForEnhanced: subscribers that decode Enhanced RTMP codecs (not
+	// SubscribeOptions.Legacy).
+	ForEnhanced
+	// ForLegacy: subscribers opened with SubscribeOptions.Legacy.
+	ForLegacy
+)
+
+// reaches reports whether a subscriber (legacy or not) receives packets
+// for a.
+func (a Audience) reaches(legacy bool) bool {
+	return a == ForAll || (a == ForLegacy) == legacy
 }
 
 // EventType says what a subscriber [Event] carries.

@@ -279,7 +279,9 @@ func (p *Publication) Write(pkt *Packet) {
 	switch pkt.Kind {
 	case Audio:
 		p.lastTime = pkt.Time
-		p.audioLen = uint8(copy(p.audioHdr[:], pkt.Payload))
+		if pkt.Audience != ForLegacy { // monitoring shows the codec as published
+			p.audioLen = uint8(copy(p.audioHdr[:], pkt.Payload))
+		}
 	case Video:
 		p.lastTime = pkt.Time
 		p.videoLen = uint8(copy(p.videoHdr[:], pkt.Payload))
@@ -415,6 +417,21 @@ type PublicationStats struct {
 	LastTime      uint32 // timestamp of the last audio or video message, ms
 }
 
+// LegacySubscribers counts the subscribers opened with
+// SubscribeOptions.Legacy: a publisher converts a track for them only
+// while there are some. Any goroutine.
+func (p *Publication) LegacySubscribers() int {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	n := 0
+	for _, s := range p.st.subs {
+		if s.legacy {
+			n++
+		}
+	}
+	return n
+}
+
 // Stats returns the publication's counters. Any goroutine.
 func (p *Publication) Stats() PublicationStats {
 	p.mu.Lock()
@@ -449,7 +466,9 @@ func classify(pkt *Packet) {
 // cache records pkt in the configuration and GOP caches. Called with st.mu.
 func (st *stream) cache(pkt *Packet, cfg *Config) {
 	if pkt.Config {
-		i := slices.IndexFunc(st.configs, func(c *Packet) bool { return c.Kind == pkt.Kind && c.configKey == pkt.configKey })
+		i := slices.IndexFunc(st.configs, func(c *Packet) bool {
+			return c.Kind == pkt.Kind && c.configKey == pkt.configKey && c.Audience == pkt.Audience
+		})
 		switch {
 		case i >= 0:
 			// New decoder configuration: cached frames were coded with

@@ -36,6 +36,11 @@ type SubscribeOptions struct {
 	// ErrSlowConsumer. Live players must not use it: one slow player
 	// would slow the publisher for everyone.
 	Lossless bool
+	// Legacy marks a player that does not decode Enhanced RTMP codecs
+	// (an RTMP client whose connect named none in fourCcList, an
+	// HTTP-FLV player): it receives packets for ForAll and ForLegacy,
+	// the others those for ForAll and ForEnhanced.
+	Legacy bool
 	// Client is the engine's id of the client that plays (instance
 	// Client.ID), shown by monitoring (Registry.Snapshot); 0 for players
 	// the server runs itself (recordings, scripts).
@@ -57,6 +62,7 @@ type Subscriber struct {
 	// end, to a publisher waiting for room (SubscribeOptions.Lossless).
 	lossless bool
 	space    chan struct{}
+	legacy   bool // SubscribeOptions.Legacy
 
 	client uint64    // SubscribeOptions.Client
 	since  time.Time // when Subscribe was called
@@ -104,6 +110,7 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 		recvVideo: !opts.NoVideo,
 		waitKey:   true,
 		lossless:  opts.Lossless,
+		legacy:    opts.Legacy,
 	}
 	if s.lossless {
 		s.space = make(chan struct{}, 1)
@@ -240,7 +247,7 @@ const (
 // push queues pkt unless filters or backpressure say otherwise. It never
 // blocks beyond the subscriber's own short critical section.
 func (s *Subscriber) push(pkt *Packet, clk *clock) pushResult {
-	if s.dead.Load() {
+	if s.dead.Load() || !pkt.Audience.reaches(s.legacy) {
 		return pushNone
 	}
 	s.mu.Lock()
@@ -389,11 +396,13 @@ func (s *Subscriber) fill(st *stream) {
 		s.putLocked(Event{Type: EventPacket, Packet: st.meta}, len(st.meta.Payload))
 	}
 	for _, c := range st.configs {
-		s.putLocked(Event{Type: EventPacket, Packet: c}, len(c.Payload))
+		if c.Audience.reaches(s.legacy) {
+			s.putLocked(Event{Type: EventPacket, Packet: c}, len(c.Payload))
+		}
 	}
 	if st.gopOn && s.recvVideo {
 		for _, pkt := range st.gop {
-			if pkt.Kind == Audio && !s.recvAudio {
+			if (pkt.Kind == Audio && !s.recvAudio) || !pkt.Audience.reaches(s.legacy) {
 				continue
 			}
 			s.putLocked(Event{Type: EventPacket, Packet: pkt}, len(pkt.Payload))

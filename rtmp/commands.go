@@ -198,6 +198,25 @@ func (c *conn) replyResult(cmd *message.Command, v amf.Value) {
 	}
 }
 
+// decodesOpus reports whether a connect command object announces Enhanced
+// RTMP Opus (docs/webrtc.md#players-that-predate-enhanced-rtmp): "Opus" or
+// "*" in fourCcList, or an audioFourCcInfoMap entry for either with the
+// decode bit (1) set.
+func decodesOpus(obj amf.Value) bool {
+	for _, v := range obj.Get("fourCcList").Elems() {
+		if s := v.Str(); s == "Opus" || s == "*" {
+			return true
+		}
+	}
+	m := obj.Get("audioFourCcInfoMap")
+	for _, k := range []string{"Opus", "*"} {
+		if n := m.Get(k).Num(); n >= 1 && n < 1<<31 && int64(n)&1 != 0 { // NaN fails both tests
+			return true
+		}
+	}
+	return false
+}
+
 func (c *conn) onConnect(cmd *message.Command) error {
 	if c.connected {
 		return errors.New("rtmp: second connect on one connection")
@@ -212,6 +231,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		enc = 3
 	}
 	c.encoding = enc
+	c.legacyAudio = !decodesOpus(obj)
 
 	// docs/rtmp.md#connect, before the application decides.
 	c.sendControl(message.TypeWindowAckSize, message.AppendU32(nil, c.cfg.WindowAckSize))
@@ -450,7 +470,8 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 }
 
 func (c *conn) startPlayer(ns *netStream) {
-	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID})
+	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID,
+		Legacy: c.legacyAudio})
 	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID)}
 	ns.play = p
 	c.addPlayer(p)

@@ -60,17 +60,20 @@ type conn struct {
 	cancel context.CancelFunc
 
 	// Reader goroutine only.
-	r          *chunk.Reader
-	connected  bool
-	rejected   bool
-	inst       *instance.Instance
-	client     *instance.Client
-	encoding   int
-	streams    map[uint32]*netStream
-	so         *soConn  // shared objects, created on first use (sharedobject.go)
-	bw         *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
-	peerWindow uint32
-	lastAck    uint64
+	r         *chunk.Reader
+	connected bool
+	rejected  bool
+	inst      *instance.Instance
+	client    *instance.Client
+	encoding  int
+	// legacyAudio: the client's connect did not announce Enhanced RTMP
+	// Opus, so its plays get converted audio where a stream has it.
+	legacyAudio bool
+	streams     map[uint32]*netStream
+	so          *soConn  // shared objects, created on first use (sharedobject.go)
+	bw          *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
+	peerWindow  uint32
+	lastAck     uint64
 	// relay carries the session to the node running its instance
 	// (relay.go); connectMsg keeps the connect message until then.
 	relay      RelayLink

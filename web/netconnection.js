@@ -148,6 +148,9 @@ export class NetConnection extends EventTarget {
       videoCodecs: 252,
       videoFunction: 1,
       objectEncoding: this.objectEncoding,
+      // Enhanced RTMP codecs the player parses (flv.js): a server sends
+      // Opus, not a converted copy, only to clients that announce it.
+      fourCcList: ['avc1', 'hvc1', 'av01', 'vp09', 'vp08', 'Opus', 'mp4a', '.mp3'],
     };
     if (globalThis.location?.href) cmd.pageUrl = globalThis.location.href;
     sock.open().then((hs) => {

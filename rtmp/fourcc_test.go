@@ -1,0 +1,29 @@
+package rtmp
+
+import (
+	"math"
+	"testing"
+
+	"github.com/openfcs/openfcs/amf"
+)
+
+func TestDecodesOpus(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		obj  amf.Value
+		want bool
+	}{
+		{"ffmpeg 5.1, rtmpdump: no list", amf.Object(amf.Prop{Key: "app", Value: amf.String("live")}), false},
+		{"list without Opus", amf.Object(amf.Prop{Key: "fourCcList", Value: amf.StrictArray(amf.String("hvc1"), amf.String("av01"))}), false},
+		{"list with Opus", amf.Object(amf.Prop{Key: "fourCcList", Value: amf.StrictArray(amf.String("avc1"), amf.String("Opus"))}), true},
+		{"wildcard", amf.Object(amf.Prop{Key: "fourCcList", Value: amf.StrictArray(amf.String("*"))}), true},
+		{"list not an array", amf.Object(amf.Prop{Key: "fourCcList", Value: amf.String("Opus")}), false},
+		{"info map decode", amf.Object(amf.Prop{Key: "audioFourCcInfoMap", Value: amf.Object(amf.Prop{Key: "Opus", Value: amf.Number(3)})}), true},
+		{"info map encode only", amf.Object(amf.Prop{Key: "audioFourCcInfoMap", Value: amf.Object(amf.Prop{Key: "Opus", Value: amf.Number(2)})}), false},
+		{"info map NaN", amf.Object(amf.Prop{Key: "audioFourCcInfoMap", Value: amf.Object(amf.Prop{Key: "*", Value: amf.Number(math.NaN())})}), false},
+	} {
+		if got := decodesOpus(c.obj); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
