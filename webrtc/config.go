@@ -54,6 +54,12 @@ type Config struct {
 	// conversion: such streams play without audio. Default "ffmpeg"
 	// (looked up in PATH when a stream first needs it).
 	FFmpeg string `yaml:"ffmpeg"`
+	// MaxConverters bounds the converter processes running at once,
+	// every kind together (audio to Opus for WebRTC viewers, Opus to AAC
+	// for RTMP players, video to H.264): each is an ffmpeg process, so
+	// no client may start them without bound. A stream that finds none
+	// free goes without its converted track (logged). Default 16.
+	MaxConverters int `yaml:"max_converters"`
 	// OpusBitrate is the bit rate of converted audio, bits per second.
 	// Default 64000.
 	OpusBitrate int `yaml:"opus_bitrate"`
@@ -66,6 +72,7 @@ const (
 	DefaultMaxSessions    = 2000
 	DefaultConnectTimeout = 15 * time.Second
 	DefaultGOPCacheBytes  = 8 << 20
+	DefaultMaxConverters  = 16
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -99,6 +106,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FFmpeg == "" {
 		c.FFmpeg = "ffmpeg"
+	}
+	if c.MaxConverters <= 0 {
+		c.MaxConverters = DefaultMaxConverters
 	}
 	if c.OpusBitrate <= 0 {
 		c.OpusBitrate = 64000

@@ -201,12 +201,19 @@ type outlet struct {
 	gopBytes int
 	gopFull  bool
 	conv     *converter // the audio's conversion to Opus, when it needs one
+	// convRefused is when the converter could not start for want of a
+	// slot (webrtc.max_converters); retried after convRetry.
+	convRefused time.Time
 	// audioConfig is the last audio sequence header, which a converter
 	// started later needs first.
 	audioConfig []byte
 	// framesSeen counts coded frames up to bframeProbe.
 	framesSeen int
 }
+
+// convRetry is how long a stream waits before trying again for a
+// converter slot.
+const convRetry = 5 * time.Second
 
 // bframeProbe is how many frames decide whether a stream has B-frames: x264
 // and OBS put the first B-frame within the first few frames after a keyframe.
@@ -373,10 +380,13 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 			o.conv = nil
 		}
 		if o.conv == nil {
-			if len(vs) == 0 {
-				return // nobody to convert for yet (a WHEP POST in progress)
+			if len(vs) == 0 || time.Since(o.convRefused) < convRetry {
+				return // nobody to convert for yet (a WHEP POST in progress), or no slot free
 			}
-			o.conv = o.startConverter(o.ctx, codec)
+			if o.conv = o.startConverter(o.ctx, codec); o.conv == nil {
+				o.convRefused = time.Now()
+				return
+			}
 			if o.audioConfig != nil && !config {
 				o.conv.feed(o.audioConfig, pk.Time, true)
 			}

@@ -54,10 +54,11 @@ type Server struct {
 	pubs     map[string]*publisher // WebRTC publishers by stream key
 	wg       sync.WaitGroup
 
-	started   atomic.Bool
-	published atomic.Uint64
-	played    atomic.Uint64
-	refused   atomic.Uint64
+	started    atomic.Bool
+	converters atomic.Int64 // processes running (proc.go)
+	published  atomic.Uint64
+	played     atomic.Uint64
+	refused    atomic.Uint64
 }
 
 // streamKey names a stream across instances.
