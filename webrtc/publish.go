@@ -32,6 +32,11 @@ type publisher struct {
 	// a Publication has one writer.
 	mu     sync.Mutex
 	closed bool
+	// aac converts the Opus track for legacy players while there are
+	// some (toaac.go); stopLegacy ends its watcher.
+	aac        atomic.Pointer[aacConverter]
+	stopLegacy chan struct{}
+	watching   bool // mu
 
 	videoSSRC atomic.Uint32
 	lastPLI   atomic.Int64 // unix ns
@@ -50,7 +55,7 @@ func (ss *session) preparePublish() *httpError {
 	case err != nil:
 		return refuse(http.StatusServiceUnavailable, err.Error())
 	}
-	p := &publisher{ss: ss, pub: pub}
+	p := &publisher{ss: ss, pub: pub, stopLegacy: make(chan struct{})}
 	ss.pub = p
 	ss.in.Publishing(ss.cl, pub)
 	ss.s.registerPublisher(ss.t, p)
@@ -71,15 +76,39 @@ func (ss *session) preparePublish() *httpError {
 	return nil
 }
 
-// write publishes one tag unless the publication is closed.
+// write publishes one tag for every player unless the publication is
+// closed.
 func (p *publisher) write(kind media.Kind, ms uint32, payload []byte) {
+	p.writeFor(media.ForAll, kind, ms, payload)
+}
+
+// writeFor publishes one tag for some of the players.
+func (p *publisher) writeFor(a media.Audience, kind media.Kind, ms uint32, payload []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
-	p.pub.Write(&media.Packet{Kind: kind, Time: ms, Payload: payload})
-	p.ss.bytesIn.Add(uint64(len(payload)))
+	p.pub.Write(&media.Packet{Kind: kind, Time: ms, Payload: payload, Audience: a})
+	if a != media.ForLegacy {
+		p.ss.bytesIn.Add(uint64(len(payload)))
+	}
+}
+
+// startLegacyWatch starts, once, the watcher that converts the Opus
+// track for legacy players.
+func (p *publisher) startLegacyWatch() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.watching {
+		return
+	}
+	p.watching = true
+	p.tracks.Add(1)
+	go func() {
+		defer p.tracks.Done()
+		p.watchLegacy(p.stopLegacy)
+	}()
 }
 
 // close ends the publication once and waits for the track readers.
@@ -91,6 +120,7 @@ func (p *publisher) close() {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	close(p.stopLegacy)
 	p.ss.s.unregisterPublisher(p.ss.t, p)
 	p.pub.Close()
 	p.ss.in.Unpublished(p.ss.cl, p.ss.t.Stream)
@@ -130,12 +160,19 @@ func (p *publisher) readTrack(tr *pion.TrackRemote) {
 		p.videoSSRC.Store(uint32(tr.SSRC()))
 		p.readH264(tr)
 	case strings.ToLower(pion.MimeTypeOpus):
-		p.readAudio(tr, 48000, func(data []byte) []byte { return opusTag(flv.AudioCodedFrames, data) },
+		// With conversion on, players that predate Enhanced RTMP get AAC
+		// made from this track instead (toaac.go).
+		a := media.ForAll
+		if p.ss.s.cfg.Converts() {
+			a = media.ForEnhanced
+			p.startLegacyWatch()
+		}
+		p.readAudio(tr, 48000, a, func(data []byte) []byte { return opusTag(flv.AudioCodedFrames, data) },
 			opusTag(flv.AudioSequenceStart, opusHead()))
 	case strings.ToLower(pion.MimeTypePCMU):
-		p.readAudio(tr, 8000, func(data []byte) []byte { return g711Tag(flv.SoundG711MuLaw, data) }, nil)
+		p.readAudio(tr, 8000, media.ForAll, func(data []byte) []byte { return g711Tag(flv.SoundG711MuLaw, data) }, nil)
 	case strings.ToLower(pion.MimeTypePCMA):
-		p.readAudio(tr, 8000, func(data []byte) []byte { return g711Tag(flv.SoundG711ALaw, data) }, nil)
+		p.readAudio(tr, 8000, media.ForAll, func(data []byte) []byte { return g711Tag(flv.SoundG711ALaw, data) }, nil)
 	default:
 		log.Info("webrtc track ignored: codec not carried")
 		drain(tr)
@@ -151,7 +188,7 @@ func drain(tr *pion.TrackRemote) {
 	}
 }
 
-func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, tag func([]byte) []byte, config []byte) {
+func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, a media.Audience, tag func([]byte) []byte, config []byte) {
 	clk := rtpClock{rate: rate}
 	var last uint16
 	started := false
@@ -171,11 +208,14 @@ func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, tag func([]byte)
 		}
 		ms := clk.ms(pkt.Timestamp, p.sinceStartMS())
 		if config != nil {
-			p.write(media.Audio, ms, config)
+			p.writeFor(a, media.Audio, ms, config)
 			config = nil
 		}
-		p.write(media.Audio, ms, tag(pkt.Payload))
+		p.writeFor(a, media.Audio, ms, tag(pkt.Payload))
 		p.audio.Add(1)
+		if c := p.aac.Load(); c != nil && a == media.ForEnhanced {
+			c.feedOpus(ms, pkt.Payload)
+		}
 	}
 }
 

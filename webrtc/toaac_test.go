@@ -1,0 +1,92 @@
+package webrtc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"testing"
+
+	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/media/ogg"
+)
+
+func TestOpusSamples(t *testing.T) {
+	for _, c := range []struct {
+		toc  []byte
+		want int
+	}{
+		{[]byte{0xfc}, 960},       // CELT 20 ms, one frame (what browsers send)
+		{[]byte{0xf8 | 1}, 1920},  // CELT 20 ms, two frames
+		{[]byte{0x08}, 960},       // SILK 20 ms
+		{[]byte{0x18}, 2880},      // SILK 60 ms
+		{[]byte{0x80}, 120},       // CELT 2.5 ms
+		{[]byte{0x83, 0x03}, 360}, // CELT 2.5 ms, three frames (code 3)
+		{[]byte{0x83}, 960},       // code 3 without its count byte
+		{nil, 960},
+	} {
+		if got := opusSamples(c.toc); got != c.want {
+			t.Errorf("% x: %d samples, want %d", c.toc, got, c.want)
+		}
+	}
+}
+
+// The converter's own arguments, run by the installed ffmpeg over pages
+// as the publisher writes them, starting 5 s into a stream: AAC comes
+// out, a sequence header first, at the stream's times.
+func TestOpusToAACKeepsStreamTime(t *testing.T) {
+	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+		"-ac", "2", "-c:a", "libopus", "-frame_duration", "20", "-f", "ogg", "pipe:1").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg making Opus (scripts/deps.sh installs it): %v", err)
+	}
+	in := bytes.Join(opusPreamble(9), nil)
+	rd := ogg.NewReader(bytes.NewReader(src), maxOpusPacket)
+	ms, n := uint32(5000), 0
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			break
+		}
+		if bytes.HasPrefix(p.Data, []byte("Opus")) {
+			continue
+		}
+		in = append(in, opusPage(9, uint32(n+2), ms, p.Data)...)
+		ms += uint32(opusSamples(p.Data) / 48)
+		n++
+	}
+	if n < 90 {
+		t.Fatalf("%d Opus packets from ffmpeg", n)
+	}
+	cmd := exec.Command("ffmpeg", aacArgs()...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("converter: %v: %s", err, stderr.String())
+	}
+	var times []uint32
+	var first []byte
+	err = readFLVTags(bytes.NewReader(out), maxAACTag, func(typ uint8, ms uint32, body []byte) {
+		if first == nil {
+			first = append([]byte(nil), body...)
+		}
+		if typ == flv.TagAudio && len(body) > 1 && body[1] == 1 {
+			times = append(times, ms)
+		}
+	})
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("reading the converter's output: %v", err)
+	}
+	if !flv.IsAudioSequenceHeader(first) || first[0]>>4 != byte(flv.SoundAAC) {
+		t.Fatalf("first tag % x, want an AAC sequence header", first)
+	}
+	// 2 s of audio are about 94 AAC frames of 1024 samples.
+	if len(times) < 85 {
+		t.Fatalf("%d AAC frames from %d Opus packets", len(times), n)
+	}
+	if times[0] < 4950 || times[0] > 5100 || times[len(times)-1] < 6850 || times[len(times)-1] > 7100 {
+		t.Fatalf("AAC from %d ms to %d ms, want about 5000 to 7000", times[0], times[len(times)-1])
+	}
+}
