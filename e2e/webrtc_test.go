@@ -319,11 +319,12 @@ func TestWebRTCChromiumBFramesFallBack(t *testing.T) {
 }
 
 // Chromium publishes its (fake) camera and microphone over WHIP
-// (whip.html, a plain RTCPeerConnection); rtmpdump plays the stream over
-// RTMP and its H.264 decodes at the camera's size; a WHEP page in the same
-// browser plays it over WebRTC. The audio reaches RTMP players as E-RTMP
-// Opus, which ffmpeg 5.1 does not know: its player probes that stream for
-// a long time, so ffmpeg is not the player here (docs/webrtc.md#limits).
+// (whip.html, a plain RTCPeerConnection, H.264 and Opus); ffmpeg 5.1 and
+// rtmpdump, which know no Enhanced RTMP, play the stream over RTMP and
+// RTMPT and decode its H.264 at the camera's size and AAC that one
+// converter per stream made from the Opus (the beep of Chromium's fake
+// microphone, so not silent); a WHEP page in the same browser plays it
+// over WebRTC with the Opus as it came.
 func TestWebRTCChromiumPublishes(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{})
@@ -338,19 +339,92 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 	waitFor(t, 30*time.Second, "frames from the browser", func() bool {
 		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc track" && m["codec"] == "video/h264" })) == 1
 	})
-	out := filepath.Join(t.TempDir(), "rtmpdump.flv")
-	// rtmpdump of a live stream ends at -B with status 2 (incomplete
-	// download): the file is what counts.
-	_ = exec.Command("rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "3", "-o", out).Run()
-	if n, w, h := decodeVideo(t, out); n < 25 || w != 640 || h != 360 {
-		t.Errorf("rtmpdump: decoded %d frames of %dx%d, want 25 or more of 640x360", n, w, h)
+	dir := t.TempDir()
+	rtmpt := "rtmpt://" + srv.rtmpAddr + "/live/cam"
+	players := []struct {
+		name string
+		cmd  []string
+	}{
+		{"ffmpeg-rtmp", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "cam"), "-t", "6", "-c", "copy", "-f", "flv"}},
+		{"ffmpeg-rtmpt", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", rtmpt, "-t", "6", "-c", "copy", "-f", "flv"}},
+		// rtmpdump of a live stream ends at -B with status 2 (incomplete
+		// download): the file is what counts.
+		{"rtmpdump-rtmp", []string{"rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "4", "-o"}},
+		{"rtmpdump-rtmpt", []string{"rtmpdump", "-q", "-v", "-r", rtmpt, "-B", "4", "-o"}},
+	}
+	for _, p := range players {
+		out := filepath.Join(dir, p.name+".flv")
+		cmd := exec.Command(p.cmd[0], append(slices.Clip(p.cmd[1:]), out)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil && p.cmd[0] == "ffmpeg" {
+			t.Fatalf("%s: %v\n%s", p.name, err, b)
+		}
+		n, w, h := decodeVideo(t, out)
+		mi := probe(t, out)
+		a := mi.stream("audio")
+		peak := audioPeak(t, out)
+		span := map[string][2]string{}
+		for _, pk := range mi.packets {
+			sp := span[pk.CodecType]
+			if sp[0] == "" {
+				sp[0] = pk.DTSTime
+			}
+			sp[1] = pk.DTSTime
+			span[pk.CodecType] = sp
+		}
+		t.Logf("%s: %d H.264 frames %dx%d, audio %v with %d frames, peak %.1f dB; times %v", p.name, n, w, h, a, mi.frames("audio"), peak, span)
+		// The camera is 640x360; Chromium's encoder scales it down by
+		// itself when the machine is busy, keeping the aspect.
+		if n < 50 || w < 320 || w*9 != h*16 {
+			t.Errorf("%s: decoded %d frames of %dx%d, want 50 or more of the camera's 16:9 picture", p.name, n, w, h)
+		}
+		// A player starts with the cached picture from the last
+		// keyframe, which may be seconds old (Chromium sends few), and
+		// the AAC starts with the player's converter: ffmpeg's 6 s of
+		// stream time hold at least 2 s of AAC, 100 frames of 1024
+		// samples at 48 kHz (rtmpdump's 4 s of buffer hold more).
+		if a == nil || a.CodecName != "aac" || mi.frames("audio") < 100 {
+			t.Errorf("%s: audio %+v with %d decoded frames, want AAC, 100 or more", p.name, a, mi.frames("audio"))
+		}
+		if mi.decodeErrors != "" {
+			t.Errorf("%s: decoding: %s", p.name, mi.decodeErrors)
+		}
+		if peak < -40 {
+			t.Errorf("%s: audio peak %.1f dB: silent", p.name, peak)
+		}
+	}
+	// Each player started the converter (they played one after the
+	// other, and it stops with the last); never more than one at once.
+	starts := srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter started" && m["to"] == "aac" })
+	stops := srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter stopped" && m["to"] == "aac" })
+	if len(starts) < 1 || len(starts) > len(players) || len(stops) < len(starts)-1 {
+		t.Errorf("Opus to AAC converter: %d starts and %d stops for %d players in turn", len(starts), len(stops), len(players))
 	}
 	b.open(t, "play", srv.pageURL("/whep.html?autoplay=1&path=live/cam"))
-	b.wait(t, "play", "const s = window.openfcsWebRTC.last; return s && s.mode === 'webrtc' && s.framesDecoded > 25", time.Minute)
+	b.wait(t, "play", "const s = window.openfcsWebRTC.last; return s && s.mode === 'webrtc' && s.framesDecoded > 25 && s.audioEnergy > 0", time.Minute)
+	if s := readRTCPage(t, b, "play"); s.AudioCodec != "audio/opus" {
+		t.Errorf("WHEP page audio %q, want audio/opus", s.AudioCodec)
+	}
 	var sent map[string]any
 	b.eval(t, "pub", "return await window.openfcsWHIP.stats()", &sent)
 	t.Logf("whip.html sent %v", sent)
 	b.noProblems(t, "pub")
+}
+
+// audioPeak is the loudest sample of path's first audio stream, in dB
+// below full scale (ffmpeg's volumedetect); -91 when there is none.
+func audioPeak(t testing.TB, path string) float64 {
+	t.Helper()
+	out, _ := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-map", "0:a:0", "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	i := strings.Index(string(out), "max_volume: ")
+	if i < 0 {
+		return -91
+	}
+	var db float64
+	if _, err := fmt.Sscanf(string(out[i+len("max_volume: "):]), "%f", &db); err != nil {
+		return -91
+	}
+	return db
 }
 
 // decodeVideo decodes the first video stream of path with ffmpeg and

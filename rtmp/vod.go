@@ -84,6 +84,7 @@ func (c *conn) startPlayback(ns *netStream, it playback.Item, reset, recorded bo
 		Buffer: ns.bufferLen,
 		Limits: media.VODLimits{MaxTagSize: int(c.cfg.Chunk.WithDefaults().MaxMessageSize), AMF: c.cfg.AMF},
 		Wake:   c.wakeFunc(),
+		Legacy: c.legacyAudio,
 		Log:    c.log.With("stream", it.Name),
 	}, it, reset)
 	p := &player{sid: ns.id, name: it.Name, pb: pb, clientID: float64(c.client.ID)}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/media/flv"
 	"github.com/openfcs/openfcs/media/ogg"
@@ -89,4 +91,81 @@ func TestOpusToAACKeepsStreamTime(t *testing.T) {
 	if times[0] < 4950 || times[0] > 5100 || times[len(times)-1] < 6850 || times[len(times)-1] > 7100 {
 		t.Fatalf("AAC from %d ms to %d ms, want about 5000 to 7000", times[0], times[len(times)-1])
 	}
+}
+
+// BenchmarkOpusToAACConverter runs the converter's ffmpeg over Opus fed
+// in real time (one iteration: one second, 50 packets) and reports what
+// a converted stream costs: the delay from writing a packet to reading
+// AAC of that time (latency-ms, the mean), and the process's CPU per
+// second of audio (cpu-ms/s).
+func BenchmarkOpusToAACConverter(b *testing.B) {
+	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:r=48000",
+		"-t", "2", "-ac", "2", "-c:a", "libopus", "-frame_duration", "20", "-f", "ogg", "pipe:1").Output()
+	if err != nil {
+		b.Fatalf("ffmpeg making Opus: %v", err)
+	}
+	var pkts [][]byte
+	for rd := ogg.NewReader(bytes.NewReader(src), maxOpusPacket); ; {
+		p, err := rd.Next()
+		if err != nil {
+			break
+		}
+		if !bytes.HasPrefix(p.Data, []byte("Opus")) {
+			pkts = append(pkts, append([]byte(nil), p.Data...))
+		}
+	}
+	cmd := exec.Command("ffmpeg", aacArgs()...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent := map[uint32]time.Time{} // stream ms -> when written
+	var lat time.Duration
+	var got int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = readFLVTags(stdout, maxAACTag, func(_ uint8, ms uint32, body []byte) {
+			if len(body) < 2 || body[1] != 1 {
+				return
+			}
+			mu.Lock()
+			// The Opus packet that starts at or before ms, 20 ms apart.
+			if at, ok := sent[ms-ms%20]; ok {
+				lat += time.Since(at)
+				got++
+			}
+			mu.Unlock()
+		})
+	}()
+	for _, p := range opusPreamble(1) {
+		_, _ = stdin.Write(p)
+	}
+	ms, seq := uint32(1000), uint32(2)
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		for range 50 {
+			p := pkts[int(seq)%len(pkts)]
+			mu.Lock()
+			sent[ms] = time.Now()
+			mu.Unlock()
+			_, _ = stdin.Write(opusPage(1, seq, ms, p))
+			ms += 20
+			seq++
+			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
+		}
+	}
+	_ = stdin.Close()
+	<-done
+	_ = cmd.Wait()
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	mu.Lock()
+	defer mu.Unlock()
+	if got > 0 {
+		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
 }

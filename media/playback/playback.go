@@ -177,6 +177,9 @@ type Options struct {
 	// It runs on the player's goroutine and must return at once without
 	// calling back into the player.
 	Wake func()
+	// Legacy: the client decodes no Enhanced RTMP codecs; live items
+	// subscribe with media.SubscribeOptions.Legacy.
+	Legacy bool
 	// Log receives the player's lifecycle lines; nil discards them.
 	Log *slog.Logger
 	// AMF bounds the decoding of metadata a Live player rewrites.

@@ -459,7 +459,7 @@ func (p *Player) startItem(c *playing, switched, opening bool) {
 }
 
 func (p *Player) subscribe(c *playing) {
-	c.sub = p.opts.Library.Streams().Subscribe(c.it.Name, media.SubscribeOptions{})
+	c.sub = p.opts.Library.Streams().Subscribe(c.it.Name, media.SubscribeOptions{Legacy: p.opts.Legacy})
 	c.skipNotify = c.sub.Live()
 }
 
