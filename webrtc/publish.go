@@ -104,11 +104,7 @@ func (p *publisher) startLegacyWatch() {
 		return
 	}
 	p.watching = true
-	p.tracks.Add(1)
-	go func() {
-		defer p.tracks.Done()
-		p.watchLegacy(p.stopLegacy)
-	}()
+	p.tracks.Go(func() { p.watchLegacy(p.stopLegacy) })
 }
 
 // close ends the publication once and waits for the track readers.

@@ -85,7 +85,7 @@ func opusPreamble(serial uint32) [][]byte {
 // publisher's audio goroutine only.
 func (c *aacConverter) feedOpus(ms uint32, data []byte) {
 	c.seq++
-	c.proc.feed(opusPage(c.serial, c.seq+1, ms, data))
+	c.feed(opusPage(c.serial, c.seq+1, ms, data))
 }
 
 // readAAC writes the converter's AAC into the stream, for legacy players.
