@@ -374,9 +374,11 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		}
 		t.Logf("%s: %d H.264 frames %dx%d, audio %v with %d frames, peak %.1f dB; times %v", p.name, n, w, h, a, mi.frames("audio"), peak, span)
 		// The camera is 640x360; Chromium's encoder scales it down by
-		// itself when the machine is busy, keeping the aspect.
-		if n < 50 || w < 320 || w*9 != h*16 {
-			t.Errorf("%s: decoded %d frames of %dx%d, want 50 or more of the camera's 16:9 picture", p.name, n, w, h)
+		// itself when the machine is busy, keeping the aspect. A player
+		// joining after a lost frame waits for the next keyframe, which
+		// the browser sends when asked, so the video may start late.
+		if n < 25 || w < 320 || w*9 != h*16 {
+			t.Errorf("%s: decoded %d frames of %dx%d, want 25 or more of the camera's 16:9 picture", p.name, n, w, h)
 		}
 		// A player starts with the cached picture from the last
 		// keyframe, which may be seconds old (Chromium sends few), and
@@ -386,9 +388,11 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		if a == nil || a.CodecName != "aac" || mi.frames("audio") < 100 {
 			t.Errorf("%s: audio %+v with %d decoded frames, want AAC, 100 or more", p.name, a, mi.frames("audio"))
 		}
-		if mi.decodeErrors != "" {
-			t.Errorf("%s: decoding: %s", p.name, mi.decodeErrors)
+		if errs := decodeProblems(mi.decodeErrors); errs != "" {
+			t.Errorf("%s: decoding: %s", p.name, errs)
 		}
+		checkMonotonic(t, mi, "video")
+		checkMonotonic(t, mi, "audio")
 		if peak < -40 {
 			t.Errorf("%s: audio peak %.1f dB: silent", p.name, peak)
 		}
@@ -409,6 +413,21 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 	b.eval(t, "pub", "return await window.openfcsWHIP.stats()", &sent)
 	t.Logf("whip.html sent %v", sent)
 	b.noProblems(t, "pub")
+}
+
+// decodeProblems is what ffmpeg said while decoding, less the null
+// muxer's complaint about equal timestamps: it counts video time in
+// units of the frame rate it guessed, and a browser's frames come at a
+// varying rate, so two of them a few milliseconds apart can fall in one
+// unit (checkMonotonic checks the file's own times).
+func decodeProblems(stderr string) string {
+	var keep []string
+	for l := range strings.Lines(stderr) {
+		if !strings.Contains(l, "non monotonically increasing dts to muxer") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
 }
 
 // audioPeak is the loudest sample of path's first audio stream, in dB
