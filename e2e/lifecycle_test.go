@@ -6,17 +6,28 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/tlsutil"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/sharedobject"
 )
 
 // Reload and drain (docs/operations.md#reload-and-drain).
@@ -79,10 +90,16 @@ func TestSIGHUPRenewsCertificate(t *testing.T) {
 }
 
 // TestSIGTERMDrainsRecordingAndSharedObjects: ffmpeg publishes to an
-// application that records every publish while a client holds a changed
-// persistent shared object; SIGTERM tells the client AppShutdown, the
-// server exits 0 within drain_timeout, the recording plays back, and the
-// shared object's value is there after a restart.
+// application that records every publish, rtmpdump plays the stream, and
+// two clients of the project hold a persistent shared object, one of
+// them advertising E-RTMP's capsEx Reconnect. The object is changed
+// several times, the last change right before SIGTERM. The server must
+// exit 0 within drain_timeout; the E-RTMP client gets
+// NetConnection.Connect.ReconnectRequest then AppShutdown, the other
+// AppShutdown; rtmpdump is disconnected; the recording decodes without
+// error and holds every video frame ffmpeg sent up to the stop, in
+// order; the stored object (written by the drain: the save delay is an
+// hour) holds the last change, and a new server serves it.
 func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -95,76 +112,137 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The flush delay is an hour: what reaches the disk is the drain's.
-	const cfg = "drain_timeout: 8s\ninstance:\n  shared_objects:\n    flush_delay: 1h\n"
+	const drainTimeout = 8 * time.Second
+	cfg := fmt.Sprintf("drain_timeout: %s\ninstance:\n  shared_objects:\n    flush_delay: 1h\n", drainTimeout)
 	srv := startServer(t, serverOpts{AppsDir: apps, Config: cfg})
 	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	waitFor(t, 30*time.Second, "3 s of publishing", func() bool { return pub.frames() >= 75 })
+	play := startRtmpdumpPlayer(t, srv.RTMPURL("live", "cam"))
+	waitFor(t, 30*time.Second, "rtmpdump to play", func() bool { return play.size() > 20000 })
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	c, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
+	dialSO := func(caps int) (*rtmp.Client, *rtmp.SharedObject) {
+		c, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{CapsEx: caps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		so := rtmp.NewSharedObject("state", true)
+		if err := so.Connect(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c, so
 	}
-	defer c.Close()
-	so := rtmp.NewSharedObject("state", true)
-	if err := so.Connect(ctx, c); err != nil {
-		t.Fatal(err)
+	eRTMP, so := dialSO(0x01)
+	legacy, _ := dialSO(0)
+	for i := 1; i <= 42; i++ {
+		if err := so.SetProperty("answer", amf.Number(float64(i))); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := so.SetProperty("answer", amf.Number(42)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the change to be acknowledged", func() bool { return so.Pending() == 0 && so.Version() > 0 })
+	waitFor(t, 10*time.Second, "the last change to be acknowledged", func() bool { return so.Pending() == 0 && so.Get("answer").Num() == 42 })
+	lastVersion := so.Version()
 
 	start := time.Now()
 	srv.proc.signal(syscall.SIGTERM)
-	var shutdownSeen bool
-	deadline := time.After(15 * time.Second)
-wait:
-	for {
-		select {
-		case cmd := <-c.Calls:
-			if cmd.Name == "onStatus" && cmd.Arg(0).Get("code").Str() == "NetConnection.Connect.AppShutdown" {
-				shutdownSeen = true
+	// statuses collects the onStatus codes a client gets until it is closed.
+	statuses := func(c *rtmp.Client) []string {
+		var got []string
+		take := func(cmd *message.Command) {
+			if cmd.Name == "onStatus" {
+				got = append(got, cmd.Arg(0).Get("code").Str())
 			}
-		case <-c.Done():
-			// Both may be ready at once: take what was queued before the end.
-			for {
-				select {
-				case cmd := <-c.Calls:
-					if cmd.Name == "onStatus" && cmd.Arg(0).Get("code").Str() == "NetConnection.Connect.AppShutdown" {
-						shutdownSeen = true
+		}
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case cmd := <-c.Calls:
+				take(cmd)
+			case <-c.Done():
+				// Both may be ready at once: take what was queued before the end.
+				for {
+					select {
+					case cmd := <-c.Calls:
+						take(cmd)
+					default:
+						return got
 					}
-				default:
-					break wait
 				}
+			case <-deadline:
+				t.Fatalf("the client was not disconnected within 15 s of SIGTERM (statuses %v)", got)
 			}
-		case <-deadline:
-			t.Fatal("the client was not disconnected within 15 s of SIGTERM")
 		}
 	}
-	if !shutdownSeen {
-		t.Error("the client got no NetConnection.Connect.AppShutdown before the close")
+	if got := statuses(eRTMP); !slices.Equal(got, []string{"NetConnection.Connect.ReconnectRequest", "NetConnection.Connect.AppShutdown"}) {
+		t.Errorf("the E-RTMP client got %v, want ReconnectRequest then AppShutdown", got)
+	}
+	if got := statuses(legacy); !slices.Equal(got, []string{"NetConnection.Connect.AppShutdown"}) {
+		t.Errorf("the client without capsEx got %v, want AppShutdown only", got)
 	}
 	if err := srv.proc.wait(t, 20*time.Second); err != nil {
 		t.Fatalf("openfcs exit after SIGTERM: %v", err)
 	}
-	if took := time.Since(start); took > 8*time.Second+5*time.Second {
-		t.Errorf("exit took %v, drain_timeout is 8 s", took)
+	took := time.Since(start)
+	if took > drainTimeout {
+		t.Errorf("exit took %v, drain_timeout is %v", took, drainTimeout)
 	}
-	if len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "drained" })) == 0 {
-		t.Errorf("no drained line: the clients did not all leave before the deadline")
+	t.Logf("SIGTERM to exit 0: %v", took.Round(time.Millisecond))
+	drainLines := srv.findLogs(func(l map[string]any) bool { return l["msg"] == "draining" })
+	stopLines := srv.findLogs(func(l map[string]any) bool { return l["msg"] == "stopped" })
+	if len(drainLines) != 1 || len(stopLines) != 1 {
+		t.Fatalf("%d draining and %d stopped lines, want one each", len(drainLines), len(stopLines))
+	}
+	d, st := drainLines[0], stopLines[0]
+	// Clients: the publisher, rtmpdump and the two shared-object clients.
+	if d["clients"] != 4.0 || d["reconnect_requested"] != 1.0 || d["recordings"] != 1.0 {
+		t.Errorf("draining line %v: want 4 clients, 1 asked to reconnect, 1 recording", d)
+	}
+	if st["clients_cut"] != 0.0 || st["recordings_open"] != 0.0 || st["shared_objects_saved"].(float64) < 1 {
+		t.Errorf("stopped line %v: want no client cut, no recording open, the shared object saved", st)
+	}
+	play.end(t, 10*time.Second)
+	if !play.exited() {
+		t.Error("rtmpdump still runs after the server stopped")
 	}
 
-	// The recording is complete and plays.
+	// The recording is whole: it decodes without error and its video is
+	// what ffmpeg sent, from the first frame, with none missing, up to
+	// the stop (frames in flight when the server closed may be absent).
+	pub.interrupt(t, 10*time.Second)
 	rec := filepath.Join(apps, "live", "streams", "_definst_", "cam.flv")
 	mi := probe(t, rec)
-	if mi.frames("video") < 50 || mi.decodeErrors != "" {
-		t.Errorf("recording %s: %d video frames, decode errors %q", rec, mi.frames("video"), mi.decodeErrors)
+	if mi.decodeErrors != "" {
+		t.Errorf("recording %s: decode errors %q", rec, mi.decodeErrors)
 	}
-	pub.interrupt(t, 10*time.Second)
+	sent := probePackets(t, pub.copyPath).packetsOf("video")
+	got := mi.packetsOf("video")
+	if len(got) < 75 || len(got) > len(sent) {
+		t.Fatalf("recording has %d video packets, ffmpeg sent %d", len(got), len(sent))
+	}
+	for i := range got {
+		if got[i].Size != sent[i].Size || got[i].Flags != sent[i].Flags {
+			t.Fatalf("recording video packet %d is %d bytes %q, ffmpeg sent %d bytes %q: a frame is missing or changed",
+				i, got[i].Size, got[i].Flags, sent[i].Size, sent[i].Flags)
+		}
+	}
+	if mi.frames("video") != len(got) {
+		t.Errorf("recording: %d video packets, %d decoded frames", len(got), mi.frames("video"))
+	}
+	t.Logf("recording: %d of the %d video frames ffmpeg sent (it went on until it noticed the close), %d decoded",
+		len(got), len(sent), mi.frames("video"))
 
-	// The shared object was saved by the drain: a new server has it.
+	// The stored object is the last change's: the drain wrote it.
+	store := &sharedobject.FileStore{Dir: filepath.Join(apps, "live", "sharedobjects", "_definst_")}
+	snap, err := store.Load("state")
+	if err != nil {
+		t.Fatalf("the shared object's file: %v", err)
+	}
+	if snap.Version != lastVersion {
+		t.Errorf("stored version %d, the last change was version %d", snap.Version, lastVersion)
+	}
+
+	// A new server serves the stored value.
 	srv2 := startServer(t, serverOpts{AppsDir: apps})
 	c2, err := rtmp.Dial(ctx, srv2.RTMPURL("live", ""), rtmp.ClientConfig{})
 	if err != nil {
@@ -176,7 +254,146 @@ wait:
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the stored value", func() bool { return so2.Get("answer").Num() == 42 })
-	if !strings.Contains(srv.proc.stderr.String()+strings.Join(srv.lines, "\n"), "draining") {
-		t.Error("no draining line")
+}
+
+// stallConn is a connection whose reads stop once stall is closed, as a
+// client that hangs: what the server sends it piles up in the kernel's
+// buffers, then in the server's queue.
+type stallConn struct {
+	net.Conn
+	stall  chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *stallConn) Read(b []byte) (int, error) {
+	select {
+	case <-c.stall:
+		<-c.closed
+		return 0, net.ErrClosed
+	default:
+		return c.Conn.Read(b)
 	}
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// h3Get is GET https://addr/path over HTTP/3 on a new QUIC connection.
+func h3Get(ctx context.Context, addr, path string) (int, error) {
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // self-signed test pair
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+path, nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// TestSecondSIGTERMExitsAtOnce: a client that stopped reading holds
+// megabytes of shared-object updates, so its AppShutdown cannot be
+// flushed and the drain (drain_timeout 60 s) waits for it. Meanwhile no
+// port accepts: RTMP, HTTP and RTMPS refuse TCP connections, HTTP/3
+// refuses new QUIC connections, /readyz answers 503. A second SIGTERM
+// ends the process at once, with status 1 and one line saying so.
+func TestSecondSIGTERMExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	// The stalled client's queue may hold what the kernel does not.
+	srv := startTunnelServer(t, "drain_timeout: 60s\nsession:\n  write_timeout: 2m\n  max_queued_bytes: 67108864\n")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	sc := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
+	hung, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{Dial: func(ctx context.Context, u *url.URL) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", u.Host)
+		sc.Conn = nc
+		return sc, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	writer, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	// 6 objects of 4 × 900 KB (each under the 4 MiB object limit, each
+	// value under session.amf.max_string_len): about 22 MB for a reader
+	// that stopped, more than loopback's socket buffers hold.
+	const objects = 6
+	var sos []*rtmp.SharedObject
+	for i := range objects {
+		name := fmt.Sprint("big", i)
+		if err := rtmp.NewSharedObject(name, false).Connect(ctx, hung); err != nil {
+			t.Fatal(err)
+		}
+		so := rtmp.NewSharedObject(name, false)
+		if err := so.Connect(ctx, writer); err != nil {
+			t.Fatal(err)
+		}
+		sos = append(sos, so)
+	}
+	if code, err := h3Get(ctx, srv.h3Addr, "/healthz"); err != nil || code != http.StatusOK {
+		t.Fatalf("HTTP/3 before the drain: %d %v", code, err)
+	}
+	close(sc.stall)
+	blob := strings.Repeat("x", 900<<10)
+	for _, so := range sos {
+		for i := range 4 {
+			if err := so.SetProperty(fmt.Sprint("slot", i), amf.String(blob)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, "the change to be acknowledged", func() bool { return so.Pending() == 0 })
+		}
+	}
+
+	srv.proc.signal(syscall.SIGTERM)
+	waitFor(t, 10*time.Second, "the draining line", func() bool {
+		return len(srv.findLogs(func(l map[string]any) bool { return l["msg"] == "draining" })) > 0
+	})
+	for proto, addr := range map[string]string{"rtmp": srv.rtmpAddr, "http": srv.httpAddr, "rtmps": srv.tlsAddr} {
+		if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the %s port accepted a connection while draining", proto)
+		}
+	}
+	if code, err := h3Get(ctx, srv.h3Addr, "/healthz"); err == nil {
+		t.Errorf("HTTP/3 answered %d while draining", code)
+	}
+	if resp, err := http.Get("http://" + srv.adminAddr + "/readyz"); err != nil {
+		t.Errorf("/readyz while draining: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("/readyz answered %d while draining, want 503", resp.StatusCode)
+		}
+	}
+	if srv.proc.exited() {
+		t.Fatalf("the server did not wait for the stalled client: %v", srv.proc.err)
+	}
+	second := time.Now()
+	srv.proc.signal(syscall.SIGTERM)
+	select {
+	case <-srv.proc.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit within 10 s of the second SIGTERM")
+	}
+	t.Logf("second SIGTERM to exit: %v", time.Since(second).Round(time.Millisecond))
+	ee, ok := errors.AsType[*exec.ExitError](srv.proc.err)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit after the second SIGTERM: %v, want status 1", srv.proc.err)
+	}
+	if len(srv.findLogs(func(l map[string]any) bool {
+		return strings.HasPrefix(fmt.Sprint(l["msg"]), "second signal") && l["clients"] == 1.0
+	})) != 1 {
+		t.Error("no second-signal line naming the 1 client left")
+	}
+	srv.proc.err = nil // status 1 is what this test wants; the harness's cleanup expects 0
 }

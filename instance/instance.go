@@ -207,5 +207,6 @@ func (in *Instance) unload(reason string) {
 		in.log.Error("shared objects not saved", "err", err)
 	}
 	close(in.gone)
+	in.m.soSaved.Add(in.sos.Saves())
 	in.log.Info("instance unloaded", "reason", reason)
 }

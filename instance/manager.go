@@ -160,6 +160,7 @@ type Manager struct {
 	hookClient *http.Client
 	streamObs  func(app, inst string, reg *media.Registry) media.Observer // SetStreamObserver
 	owner      Owner                                                      // SetOwner; nil: every instance runs here
+	soSaved    atomic.Uint64                                              // shared-object saves of unloaded instances
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -473,8 +474,11 @@ func (m *Manager) Instances() []*Instance {
 	return out
 }
 
-// Close unloads every instance. Connections still registered see their
-// streams end; they are closed by their transport.
+// Close unloads every instance: onAppStop runs, streams end (recordings
+// close), shared objects are saved. Connections still registered see
+// their streams end; they are closed by their transport. The instances
+// unload at once, each on its own goroutine, so that a server stop takes
+// as long as the slowest onAppStop, not the sum of them.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
@@ -482,9 +486,11 @@ func (m *Manager) Close() {
 	m.instances = map[string]*Instance{}
 	clear(m.perApp)
 	m.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, in := range ins {
-		in.unload(StopShutdown)
+		wg.Go(func() { in.unload(StopShutdown) })
 	}
+	wg.Wait()
 }
 
 // maybeUnload removes in if it is still idle. Called by the idle timer,

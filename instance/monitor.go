@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/status"
 )
 
 // Monitoring and administration: what the admin API and the metrics read
@@ -126,13 +127,32 @@ func (m *Manager) Reload(app, inst string) []string {
 	return m.Unload(app, inst)
 }
 
+// Reconnecter is implemented by peers whose client can be asked to
+// connect again (E-RTMP's NetConnection.Connect.ReconnectRequest): the
+// drain asks them before it tells them AppShutdown, so that a client
+// that supports it comes back to a restarted server or another node
+// instead of giving up.
+type Reconnecter interface {
+	// RequestReconnect sends the request when the client advertised
+	// support for it, and reports whether it did. tcURL "" means the
+	// same address.
+	RequestReconnect(tcURL, description string) bool
+}
+
+// DrainCounts is what Drain told the clients.
+type DrainCounts struct {
+	Clients   int // sent AppShutdown and closed once that is flushed
+	Reconnect int // of those, also asked to reconnect first
+}
+
 // Drain starts a graceful shutdown: new connects are refused
-// (NetConnection.Connect.AppShutdown) and every client is sent
+// (NetConnection.Connect.AppShutdown) and every client is asked to
+// reconnect when it supports that, then sent
 // NetConnection.Connect.AppShutdown and closed once that is flushed. The
 // instances stay loaded, so that publishers' recordings end as their
-// connections do and Close saves the shared objects afterwards. It
-// returns the number of clients told.
-func (m *Manager) Drain() int {
+// connections do and Close runs onAppStop and saves the shared objects
+// afterwards.
+func (m *Manager) Drain() DrainCounts {
 	m.mu.Lock()
 	m.closed = true
 	ins := make([]*Instance, 0, len(m.instances))
@@ -140,10 +160,30 @@ func (m *Manager) Drain() int {
 		ins = append(ins, in)
 	}
 	m.mu.Unlock()
-	n := 0
+	var n DrainCounts
+	info := status.Info(status.ConnectAppShutdown, "The server is shutting down.")
 	for _, in := range ins {
-		n += len(in.Clients())
-		in.closeClients()
+		for _, c := range in.Clients() {
+			if c.Peer == nil {
+				continue
+			}
+			n.Clients++
+			if r, ok := c.Peer.(Reconnecter); ok && r.RequestReconnect("", "The server is shutting down: connect again.") {
+				n.Reconnect++
+			}
+			c.Peer.Close(info)
+		}
+	}
+	return n
+}
+
+// SharedObjectsSaved returns how many times a persistent shared object
+// was written to disk since the start, by every instance, unloaded ones
+// included.
+func (m *Manager) SharedObjectsSaved() uint64 {
+	n := m.soSaved.Load()
+	for _, in := range m.Instances() {
+		n += in.sos.Saves()
 	}
 	return n
 }

@@ -34,6 +34,10 @@ type ClientConfig struct {
 	FlashVer string
 	// ChunkSize is the client's outgoing chunk size. Default 4096.
 	ChunkSize uint32
+	// CapsEx, when not 0, is sent as connect's capsEx (E-RTMP
+	// capabilities: 0x01 reconnect request, docs/rtmp.md#connect); a
+	// server's ReconnectRequest then arrives on Calls as an onStatus.
+	CapsEx int
 	// Limits for what the client reads.
 	Chunk chunk.Limits
 	// Logger receives debug logs; nil discards.
@@ -278,17 +282,21 @@ func (c *Client) connectObject(app, tcURL string, player bool) amf.Value {
 	if player {
 		audio, video, fn = 4071, 252, 1
 	}
-	return amf.Object(
-		amf.Prop{Key: "app", Value: amf.String(app)},
-		amf.Prop{Key: "flashVer", Value: amf.String(c.cfg.FlashVer)},
-		amf.Prop{Key: "tcUrl", Value: amf.String(tcURL)},
-		amf.Prop{Key: "fpad", Value: amf.Bool(false)},
-		amf.Prop{Key: "capabilities", Value: amf.Number(15)},
-		amf.Prop{Key: "audioCodecs", Value: amf.Number(audio)},
-		amf.Prop{Key: "videoCodecs", Value: amf.Number(video)},
-		amf.Prop{Key: "videoFunction", Value: amf.Number(fn)},
-		amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(c.cfg.ObjectEncoding))},
-	)
+	props := []amf.Prop{
+		{Key: "app", Value: amf.String(app)},
+		{Key: "flashVer", Value: amf.String(c.cfg.FlashVer)},
+		{Key: "tcUrl", Value: amf.String(tcURL)},
+		{Key: "fpad", Value: amf.Bool(false)},
+		{Key: "capabilities", Value: amf.Number(15)},
+		{Key: "audioCodecs", Value: amf.Number(audio)},
+		{Key: "videoCodecs", Value: amf.Number(video)},
+		{Key: "videoFunction", Value: amf.Number(fn)},
+		{Key: "objectEncoding", Value: amf.Number(float64(c.cfg.ObjectEncoding))},
+	}
+	if c.cfg.CapsEx != 0 {
+		props = append(props, amf.Prop{Key: "capsEx", Value: amf.Number(float64(c.cfg.CapsEx))})
+	}
+	return amf.Object(props...)
 }
 
 // Call invokes a server method (NetConnection.call) and returns the values

@@ -246,6 +246,9 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		return nil
 	}
 	p := c.newPeer(cmd.Txn)
+	if v := obj.Get("capsEx"); v.Kind() == amf.KindNumber {
+		p.capsEx = int64(v.Num()) & capsExSupported
+	}
 	info := instance.ClientInfo{
 		IP:       hostOf(c.nc.RemoteAddr()),
 		Agent:    obj.Get("flashVer").Str(),
@@ -297,7 +300,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	}
 
 	c.sendUserControl(message.EventStreamBegin, 0)
-	c.sendConnectSuccess(cmd.Txn, enc, cl.ID)
+	c.sendConnectSuccess(cmd.Txn, enc, cl.ID, p.capsEx)
 	return nil
 }
 
@@ -306,14 +309,20 @@ func (c *conn) onConnect(cmd *message.Command) error {
 // command object's place, right after the transaction id, and the info
 // object follows: Flash Player hands the value after the properties to
 // onStatus, so anything in between (such as the null other results
-// carry) hides the code from it.
-func (c *conn) sendConnectSuccess(txn float64, enc int, clientID uint64) {
+// carry) hides the code from it. capsEx, when the client sent one, is
+// echoed with the E-RTMP capabilities both sides have (capsExSupported);
+// -1 (the client sent none) leaves it out, as before E-RTMP.
+func (c *conn) sendConnectSuccess(txn float64, enc int, clientID uint64, capsEx int64) {
+	props := []amf.Prop{
+		{Key: "fmsVer", Value: amf.String(c.cfg.FMSVer)},
+		{Key: "capabilities", Value: amf.Number(31)},
+		{Key: "mode", Value: amf.Number(1)},
+	}
+	if capsEx >= 0 {
+		props = append(props, amf.Prop{Key: "capsEx", Value: amf.Number(float64(capsEx))})
+	}
 	c.sendCommand(0, &message.Command{Name: "_result", Txn: txn,
-		Object: amf.Object(
-			amf.Prop{Key: "fmsVer", Value: amf.String(c.cfg.FMSVer)},
-			amf.Prop{Key: "capabilities", Value: amf.Number(31)},
-			amf.Prop{Key: "mode", Value: amf.Number(1)},
-		),
+		Object: amf.Object(props...),
 		Args: []amf.Value{status.Info(status.ConnectSuccess, "Connection succeeded.",
 			amf.Prop{Key: "objectEncoding", Value: amf.Number(float64(enc))},
 			amf.Prop{Key: "data", Value: amf.ECMAArray(amf.Prop{Key: "version", Value: amf.String(fmsVersion(c.cfg.FMSVer))})},

@@ -27,6 +27,10 @@ type peer struct {
 	log        *slog.Logger // the connection's logger as of connect (c.log is the reader's)
 	connectTxn float64
 	start      time.Time
+	// capsEx is the E-RTMP capabilities (capsEx) the client's connect
+	// advertised that this server has too, -1 when it sent none. Set
+	// before the client is handed to the engine, read-only after.
+	capsEx int64
 
 	// admitted gates the client's commands and media: false while the
 	// script has not accepted it (docs/ssas.md#how-scripts-map-to-rtmp: a pending connection may
@@ -50,7 +54,7 @@ type peer struct {
 }
 
 func (c *conn) newPeer(connectTxn float64) *peer {
-	p := &peer{c: c, log: c.log, connectTxn: connectTxn, start: time.Now(), nextTxn: 1}
+	p := &peer{c: c, log: c.log, connectTxn: connectTxn, start: time.Now(), nextTxn: 1, capsEx: -1}
 	// The connection's end fails the calls still waiting and reports
 	// the streams still published (the reader may be gone by then).
 	c.watchEnd(p)
@@ -110,7 +114,7 @@ func (p *peer) Accept(cl *instance.Client) {
 	// Admit first: the client may answer the _result at once.
 	p.admitted.Store(true)
 	c.sendUserControl(message.EventStreamBegin, 0)
-	c.sendConnectSuccess(p.connectTxn, cl.Encoding, cl.ID)
+	c.sendConnectSuccess(p.connectTxn, cl.Encoding, cl.ID, p.capsEx)
 	p.log.Info("connect", "app", cl.Instance().App, "instance", cl.Instance().Name, "client", cl.ID,
 		"agent", cl.Agent, "encoding", cl.Encoding, "deferred", cl.Deferred())
 }
@@ -142,6 +146,30 @@ func (p *peer) Close(info amf.Value) {
 		why = withReason(ReasonShutdown, errors.New("application instance shut down"))
 	}
 	p.c.closeAfterFlushAs(why)
+}
+
+// E-RTMP connect capabilities (capsEx bits, docs/rtmp.md#connect).
+const (
+	capsExReconnect = 0x01
+	// capsExSupported is what this server echoes of a client's capsEx:
+	// the reconnect request only (the drain sends it).
+	capsExSupported = capsExReconnect
+)
+
+// RequestReconnect implements instance.Reconnecter: E-RTMP's
+// NetConnection.Connect.ReconnectRequest, an onStatus on stream 0 with
+// transaction 0, for clients whose connect advertised capsEx Reconnect.
+func (p *peer) RequestReconnect(tcURL, description string) bool {
+	if p.done.Load() || p.capsEx < 0 || p.capsEx&capsExReconnect == 0 {
+		return false
+	}
+	var extra []amf.Prop
+	if tcURL != "" {
+		extra = append(extra, amf.Prop{Key: "tcUrl", Value: amf.String(tcURL)})
+	}
+	p.c.sendCommand(0, &message.Command{Name: "onStatus", Object: amf.Null(),
+		Args: []amf.Value{status.Info(status.ConnectReconnectRequest, description, extra...)}})
+	return true
 }
 
 // Call implements instance.Peer (docs/rtmp.md#calls, docs/ssas.md#how-scripts-map-to-rtmp): txn 0 when no

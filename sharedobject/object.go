@@ -303,6 +303,7 @@ func (so *SharedObject) save() error {
 		so.log.Error("shared object save failed", "version", snap.Version, "err", err)
 		return err
 	}
+	so.r.saves.Add(1)
 	so.log.Debug("shared object saved", "version", snap.Version, "slots", len(snap.Slots), "took", time.Since(start))
 	return nil
 }

@@ -83,6 +83,8 @@ type Registry struct {
 	// changes counts version changes of this registry's objects
 	// (SetChangeCounter); nil: not counted.
 	changes *atomic.Uint64
+	// saves counts objects written to the store (Saves).
+	saves atomic.Uint64
 
 	mu     sync.Mutex
 	sos    map[soKey]*SharedObject
@@ -242,6 +244,9 @@ func (r *Registry) NewSession(sub Subscriber) *Session {
 	return &Session{r: r, sub: sub, id: r.nextSession.Add(1), used: map[soKey]*SharedObject{},
 		tokens: float64(r.cfg.ChangeBurst), last: time.Now()}
 }
+
+// Saves returns how many times an object of r was written to the store.
+func (r *Registry) Saves() uint64 { return r.saves.Load() }
 
 // Flush writes every changed persistent object to the store now.
 func (r *Registry) Flush() error {

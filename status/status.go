@@ -32,8 +32,12 @@ const (
 	ConnectAppShutdown = "NetConnection.Connect.AppShutdown"
 	ConnectClosed      = "NetConnection.Connect.Closed"
 	ConnectIdleTimeout = "NetConnection.Connect.IdleTimeout"
-	CallFailed         = "NetConnection.Call.Failed"
-	CallBadVersion     = "NetConnection.Call.BadVersion"
+	// ConnectReconnectRequest is E-RTMP's request that the client connect
+	// again (to tcUrl when the info carries one), sent only to clients
+	// whose connect advertised capsEx Reconnect (docs/operations.md#reload-and-drain).
+	ConnectReconnectRequest = "NetConnection.Connect.ReconnectRequest"
+	CallFailed              = "NetConnection.Call.Failed"
+	CallBadVersion          = "NetConnection.Call.BadVersion"
 	// CallSuccess and AdminCommandFailed answer Administration API
 	// commands (docs/operations.md#admin-api).
 	CallSuccess        = "NetConnection.Call.Success"
@@ -91,17 +95,18 @@ type entry struct{ level, desc string }
 // table gives every code its level and default description. A test keeps
 // it equal to the constants above.
 var table = map[string]entry{
-	ConnectSuccess:     {LevelStatus, "Connection succeeded."},
-	ConnectRejected:    {LevelError, "Connection rejected."},
-	ConnectInvalidApp:  {LevelError, "The application is not defined."},
-	ConnectFailed:      {LevelError, "Connection failed."},
-	ConnectAppShutdown: {LevelError, "The application is shutting down."},
-	ConnectClosed:      {LevelStatus, "Connection closed."},
-	ConnectIdleTimeout: {LevelStatus, "Connection closed for being idle."},
-	CallFailed:         {LevelError, "Call failed."},
-	CallBadVersion:     {LevelError, "Message in an unknown format."},
-	CallSuccess:        {LevelStatus, "Call succeeded."},
-	AdminCommandFailed: {LevelError, "The administration command failed."},
+	ConnectSuccess:          {LevelStatus, "Connection succeeded."},
+	ConnectRejected:         {LevelError, "Connection rejected."},
+	ConnectInvalidApp:       {LevelError, "The application is not defined."},
+	ConnectFailed:           {LevelError, "Connection failed."},
+	ConnectAppShutdown:      {LevelError, "The application is shutting down."},
+	ConnectClosed:           {LevelStatus, "Connection closed."},
+	ConnectIdleTimeout:      {LevelStatus, "Connection closed for being idle."},
+	ConnectReconnectRequest: {LevelStatus, "The server asks the client to connect again."},
+	CallFailed:              {LevelError, "Call failed."},
+	CallBadVersion:          {LevelError, "Message in an unknown format."},
+	CallSuccess:             {LevelStatus, "Call succeeded."},
+	AdminCommandFailed:      {LevelError, "The administration command failed."},
 
 	PublishStart:        {LevelStatus, "Publishing started."},
 	PublishBadName:      {LevelError, "The stream cannot be published."},

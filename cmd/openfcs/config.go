@@ -47,7 +47,8 @@ type Config struct {
 	Bridge bridge.Config `yaml:"bridge"`
 	// DrainTimeout bounds a graceful stop (SIGTERM, docs/operations.md#reload-and-drain):
 	// clients are told NetConnection.Connect.AppShutdown and the server
-	// waits for them to leave, then closes what remains. Default 10s.
+	// waits for them to leave, then closes what remains. Default
+	// defaultDrainTimeout.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// Admin is the operator's listener: the admin API, /metrics and the
 	// console, behind a token (docs/operations.md#admin-api).
@@ -124,12 +125,18 @@ type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 }
 
+// defaultDrainTimeout is drain_timeout's default: long enough for every
+// client to read its AppShutdown and for publishers' recordings to end,
+// short enough for a restart. contrib/openfcs.service's TimeoutStopSec
+// must exceed it (TestServiceStopTimeoutCoversDrain).
+const defaultDrainTimeout = 10 * time.Second
+
 func defaultConfig() Config {
 	return Config{
 		RTMP:         ":1935",
 		HTTP:         ":8080",
 		Admin:        admin.Config{Addr: "127.0.0.1:8086"},
-		DrainTimeout: 10 * time.Second,
+		DrainTimeout: defaultDrainTimeout,
 		Log:          LogConfig{Format: "text", Level: "info"},
 		Instance:     instance.Config{AppsDir: "applications"},
 	}

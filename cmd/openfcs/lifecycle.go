@@ -92,30 +92,46 @@ func needsRestart(a, b Config) []string {
 	return diff
 }
 
-// drainStart turns readiness off and drains within drain_timeout.
-func (s *server) drainStart() {
-	s.draining.Store(true)
-	timeout := s.cfg.DrainTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	s.drainDeadline = time.Now().Add(timeout)
-	s.drain(s.drainDeadline)
+// drainCounts is what the drain's first line reports, and what its last
+// line compares against.
+type drainCounts struct {
+	start      time.Time
+	clients    int    // told AppShutdown
+	reconnect  int    // of those, asked to reconnect first (E-RTMP)
+	recordings int64  // being written when the drain began
+	soSaved    uint64 // shared-object saves before the drain
 }
 
-// drain tells every client to leave and waits for them to go, until
-// deadline. Connections that never connected to an application (a
-// handshake, a tool) are not waited for: shutdown closes them.
-func (s *server) drain(deadline time.Time) {
-	s.mux.StopAccepting()
-	told := s.engine.Drain()
-	s.log.Info("draining", "clients", told, "deadline", time.Until(deadline).Round(time.Millisecond))
-	for s.engine.NumClients() > 0 && time.Now().Before(deadline) {
+// drainStart turns readiness off, stops every listener accepting, tells
+// every client and waits for them to leave, until drain_timeout.
+// Connections that never connected to an application (a handshake, a
+// tool) are not waited for: shutdown closes them.
+func (s *server) drainStart() {
+	s.draining.Store(true) // /readyz answers 503, HTTP/3 refuses new QUIC connections (h3Refuse)
+	timeout := s.cfg.DrainTimeout
+	if timeout <= 0 {
+		timeout = defaultDrainTimeout
+	}
+	s.drainDeadline = time.Now().Add(timeout)
+	s.mux.StopAccepting() // RTMP, RTMPS and HTTP (RTMPT, WebSocket, WHIP/WHEP) ports
+	d := drainCounts{start: time.Now(), recordings: s.engine.MediaTotals().Recording, soSaved: s.engine.SharedObjectsSaved()}
+	n := s.engine.Drain()
+	d.clients, d.reconnect = n.Clients, n.Reconnect
+	s.drained = d
+	s.log.Info("draining", "clients", d.clients, "reconnect_requested", d.reconnect, "recordings", d.recordings,
+		"rtmpt_sessions", s.tun.NumSessions(), "timeout", timeout)
+	for s.engine.NumClients() > 0 && time.Now().Before(s.drainDeadline) {
 		time.Sleep(20 * time.Millisecond) // polling the client count; each client ends on its own
 	}
-	if n := s.engine.NumClients(); n > 0 {
-		s.log.Warn("drain: clients left at the deadline are closed", "clients", n)
-	} else {
-		s.log.Info("drained")
-	}
+}
+
+// stoppedLine is the drain's last line, once everything is closed: the
+// clients still there at the deadline (closed by shutdown), the
+// recordings still open (0 unless a file could not be closed), the
+// shared-object saves since the drain began.
+func (s *server) stoppedLine(clientsCut int) {
+	d := s.drained
+	s.log.Info("stopped", "took", time.Since(d.start).Round(time.Millisecond), "clients", d.clients,
+		"clients_cut", clientsCut, "recordings", d.recordings, "recordings_open", s.engine.MediaTotals().Recording,
+		"shared_objects_saved", s.engine.SharedObjectsSaved()-d.soSaved)
 }

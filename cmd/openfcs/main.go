@@ -21,8 +21,24 @@ var version = "dev"
 // (lifecycle.go); nil, and so never ready, when run is called by a test.
 var hangups <-chan os.Signal
 
+// interrupts delivers the SIGTERM or SIGINT after the one that began the
+// drain: the server then exits at once (serve.go). nil in tests.
+var interrupts <-chan os.Signal
+
+// exit is os.Exit; the second signal's way out.
+var exit = os.Exit
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	again := make(chan os.Signal, 1)
+	go func() {
+		<-sigs
+		stop() // the first one drains
+		again <- <-sigs
+	}()
+	interrupts = again
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	hangups = hup

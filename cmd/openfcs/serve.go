@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/openfcs/openfcs/admin"
@@ -111,9 +112,30 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	defer endConns()
 	s.start(connCtx)
 	err = s.wait(ctx)
+	stopNow := s.watchSecondSignal()
+	defer stopNow()
 	s.drainStart()
 	endConns()
 	return s.shutdown(err)
+}
+
+// watchSecondSignal makes a SIGTERM or SIGINT during the drain end the
+// process at once (exit status 1), for an operator who will not wait:
+// recordings hold whole tags up to the last flush (docs/flv.md#recording),
+// shared objects changed since their last save are lost. The returned
+// function stops the watch.
+func (s *server) watchSecondSignal() func() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-interrupts:
+			s.log.Warn("second signal: exiting now without finishing the drain", "signal", sig.String(),
+				"clients", s.engine.NumClients(), "recordings_open", s.engine.MediaTotals().Recording)
+			exit(1)
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // serverTLS loads the certificate and applies the version bounds; RTMP
@@ -132,6 +154,25 @@ func serverTLS(c TLSConfig) (*tls.Config, *tlsutil.CertReloader, error) {
 	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: minV, MaxVersion: maxV}
 	return tlsutil.ForRTMP(conf), certs, nil
 }
+
+// h3Refuse is the QUIC configuration of HTTP/3: the UDP socket cannot
+// stop accepting as a TCP listener does without ending the connections
+// it carries (RTMPT sessions still to be told AppShutdown), so new QUIC
+// connections are refused while the server drains instead.
+func (s *server) h3Refuse() *quic.Config {
+	base := &quic.Config{Allow0RTT: true} // what http3.Server uses without a QUICConfig
+	c := base.Clone()
+	c.GetConfigForClient = func(*quic.ClientInfo) (*quic.Config, error) {
+		if s.draining.Load() {
+			return nil, errDraining
+		}
+		return base, nil
+	}
+	return c
+}
+
+// errDraining refuses what arrives once the drain began.
+var errDraining = errors.New("the server is shutting down")
 
 // h3TLS is the TLS configuration of HTTP/3, which QUIC runs on TLS 1.3
 // only, whatever tls.min_version and tls.max_version say.
@@ -270,6 +311,8 @@ type server struct {
 	// draining is set once shutdown begins (/readyz answers 503).
 	draining atomic.Bool
 	running  int // goroutines started and not yet received from errc
+	// drained is what the drain did, for its last line (lifecycle.go).
+	drained drainCounts
 
 	// What a reload changes (lifecycle.go): the configuration in force,
 	// the log level, the TLS certificate, the admin token.
@@ -318,8 +361,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 	web := httpHandler(s.engine)
 	if p.udp != nil {
 		s.h3 = &http3.Server{
-			TLSConfig: http3.ConfigureTLSConfig(h3TLS(tlsConf)),
-			Handler:   s.tun.HTTPHandler("rtmpts", s.bridge.HTTPHandler("https-flv", web)),
+			TLSConfig:  http3.ConfigureTLSConfig(h3TLS(tlsConf)),
+			QUICConfig: s.h3Refuse(),
+			Handler:    s.tun.HTTPHandler("rtmpts", s.bridge.HTTPHandler("https-flv", web)),
 		}
 	}
 	s.app = fiber.New(cfg.Tunnel.FiberConfig())
@@ -407,7 +451,7 @@ func (s *server) run(f func() error) {
 // run, if not the context) or the first unexpected error of a goroutine.
 func (s *server) shutdown(runErr error) error {
 	deadline := s.drainDeadline
-	s.log.Info("shutting down")
+	clientsCut := s.engine.NumClients()
 	// What the drain left gets the rest of the time, and at least a
 	// second: the writers flush, the HTTP servers finish requests.
 	if least := time.Now().Add(time.Second); deadline.Before(least) {
@@ -454,7 +498,7 @@ func (s *server) shutdown(runErr error) error {
 	if !isClosedErr(runErr) {
 		return runErr
 	}
-	s.log.Info("stopped")
+	s.stoppedLine(clientsCut)
 	return nil
 }
 
