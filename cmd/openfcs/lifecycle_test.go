@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,5 +94,29 @@ func TestNeedsRestart(t *testing.T) {
 	b.Instance.IdleUnload = time.Minute * 3
 	if got := needsRestart(a, b); !slices.Equal(got, []string{"instance", "rtmp"}) {
 		t.Errorf("needsRestart = %v", got)
+	}
+}
+
+// TestServiceStopTimeoutCoversDrain: the systemd unit's TimeoutStopSec
+// leaves the default drain_timeout and at least 10 s more for what
+// follows it (onAppStop, closing recordings, saving shared objects):
+// otherwise systemd kills a server that drains as it should.
+func TestServiceStopTimeoutCoversDrain(t *testing.T) {
+	b, err := os.ReadFile("../../contrib/openfcs.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop time.Duration
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "TimeoutStopSec="); ok {
+			sec, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("TimeoutStopSec=%s: %v", v, err)
+			}
+			stop = time.Duration(sec) * time.Second
+		}
+	}
+	if want := defaultConfig().DrainTimeout + 10*time.Second; stop < want {
+		t.Errorf("TimeoutStopSec is %v, want at least %v (drain_timeout %v + 10 s)", stop, want, defaultConfig().DrainTimeout)
 	}
 }
