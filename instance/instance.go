@@ -206,7 +206,7 @@ func (in *Instance) unload(reason string) {
 	if err := in.sos.Close(); err != nil { // writes every changed persistent shared object
 		in.log.Error("shared objects not saved", "err", err)
 	}
-	close(in.gone)
 	in.m.soSaved.Add(in.sos.Saves())
+	close(in.gone)
 	in.log.Info("instance unloaded", "reason", reason)
 }
