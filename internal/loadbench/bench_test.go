@@ -414,6 +414,9 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	// The same over RTMP over WebSocket, on the same port (every port
 	// serves HTTP too): what the WebSocket layer adds per idle client.
 	b.Run("process-rtmpws", benchIdleProcess("rtmpws"))
+	// And over RTMPT: a session between polls, which the client keeps
+	// polling (every poll is a request on a kept-alive connection).
+	b.Run("process-rtmpt", benchIdleProcess("rtmpt"))
 }
 
 // openIdle starts openfcs-load idle against url and waits until all n
@@ -459,6 +462,12 @@ func runIdleProcess(b *testing.B, scheme string) { //nolint:thelper // a benchma
 
 func benchIdleInProcess(b *testing.B) {
 	n := envInt(b, envIdle, 1000)
+	if os.Getenv(envHeapProfile) != "" {
+		// Every allocation sampled: an idle connection's few small
+		// objects fall between the default 512 KB samples.
+		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
 	tool := binary(b, "openfcs-load")
 	var heap, stack, total, goroutines float64
 	iters := 0
