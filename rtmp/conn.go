@@ -459,11 +459,24 @@ func (c *conn) enqueue(m outMsg) {
 			errQueueFull, n, b, c.cfg.MaxQueuedCommands, c.cfg.MaxQueuedBytes)))
 		return
 	}
+	if c.out == nil {
+		c.out = outQueues.Get().(*[outQueueLen]outMsg)[:0]
+	}
 	c.out = append(c.out, m)
 	c.outBytes += len(m.p)
 	c.mu.Unlock()
 	c.signal()
 }
+
+// outQueueLen is the capacity of a pooled command queue: what a connect
+// or a play answer queues at once. A longer queue grows past it and is
+// dropped once written.
+const outQueueLen = 8
+
+// outQueues lends command queues to connections while commands wait: an
+// idle connection holds none, and a writer copies the queue out and gives
+// it back at each round.
+var outQueues = sync.Pool{New: func() any { return new([outQueueLen]outMsg) }}
 
 // signal tells the writer that commands are pending, starting one if
 // none runs.

@@ -202,7 +202,14 @@ func (c *conn) settle(flushed bool, flushAt, now time.Duration, goroutine bool) 
 // round is written.
 func (c *conn) collect(w *writer) (closeWhy error, err error) {
 	c.mu.Lock()
-	w.out, c.out = c.out, w.out[:0]
+	w.out = append(w.out[:0], c.out...)
+	if c.out != nil {
+		clear(c.out)
+		if cap(c.out) == outQueueLen {
+			outQueues.Put((*[outQueueLen]outMsg)(c.out[:outQueueLen]))
+		}
+		c.out = nil
+	}
 	c.outBytes = 0
 	w.plays = append(w.plays[:0], c.plays...)
 	if c.closeAfterFlush {

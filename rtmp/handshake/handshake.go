@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Version is the protocol version byte of C0/S0 for plain RTMP (docs/rtmp.md#c0-and-s0).
@@ -62,6 +63,14 @@ func checkVersion(who string, v byte) error {
 	}
 }
 
+// serverBufLen holds C0+C1 (C2 read over C1) and S0+S1+S2.
+const serverBufLen = 1 + BlockSize + 1 + 2*BlockSize
+
+// serverBufs lends Server its buffers. Nothing of them outlives Server:
+// the writers it is given copy what they are handed (a socket, a TLS
+// record, an RTMPT session's output, a WebSocket frame).
+var serverBufs = sync.Pool{New: func() any { return new([serverBufLen]byte) }}
+
 // Server runs the server side of the handshake on rw: it reads C0 and C1,
 // writes S0, S1 and S2 in one write, then reads C2 (docs/rtmp.md#handshake, "order that
 // works with every client"). A client whose C1 carries a valid digest in
@@ -76,7 +85,13 @@ func Server(rw io.ReadWriter, rnd io.Reader) (Info, error) {
 		rnd = rand.Reader
 	}
 	// c holds C0 then C1; C2 is later read over C1 once S2 is built.
-	c := make([]byte, 1+BlockSize)
+	// Both come from a pool: a connection needs them only for its
+	// handshake, and thousands of clients connecting would otherwise
+	// leave 4.5 KB of garbage each, which the heap grows by before a GC
+	// takes it back (docs/architecture.md#idle-connections).
+	bp := serverBufs.Get().(*[serverBufLen]byte)
+	defer serverBufs.Put(bp)
+	c, out := bp[:1+BlockSize], bp[1+BlockSize:]
 	if _, err := io.ReadFull(rw, c[:1]); err != nil {
 		return Info{}, fmt.Errorf("handshake: reading C0: %w", err)
 	}
@@ -93,11 +108,12 @@ func Server(rw io.ReadWriter, rnd io.Reader) (Info, error) {
 		PeerVersion: binary.BigEndian.Uint32(c1[4:8]),
 	}
 
-	out := make([]byte, 1+2*BlockSize)
 	out[0] = Version
 	s1, s2 := out[1:1+BlockSize], out[1+BlockSize:]
 	// S1 time is our epoch: zero, since this package has no clock (docs/rtmp.md#simple-handshake
-	// allows it).
+	// allows it). The version is zero too unless signed below; the
+	// pooled buffer holds the last handshake's bytes.
+	clear(s1[:8])
 	if _, err := io.ReadFull(rnd, s1[8:]); err != nil {
 		return Info{}, fmt.Errorf("handshake: random bytes for S1: %w", err)
 	}
