@@ -125,6 +125,7 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 			defDuration = 0
 		}
 		fs.IntVar(&cmd.fleet.N, "n", 1, "number of connections")
+		fs.IntVar(&cmd.fleet.HTTPConns, "http-conns", 0, "rtmpt://: the most HTTP connections all sessions share (0: one kept alive per session)")
 		fs.IntVar(&cmd.fleet.Ramp, "ramp", 200, "connections opened at once")
 		fs.DurationVar(&cmd.fleet.ConnectTimeout, "connect-timeout", 10*time.Second, "bound on opening one connection")
 		fs.DurationVar(&cmd.fleet.Warmup, "warmup", 2*time.Second, "wait between the last connection and the measured window")

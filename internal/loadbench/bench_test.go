@@ -417,14 +417,16 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	// And over RTMPT: a session between polls, which the client keeps
 	// polling (every poll is a request on a kept-alive connection).
 	b.Run("process-rtmpt", benchIdleProcess("rtmpt"))
+	// The sessions alone: their requests share 32 HTTP connections.
+	b.Run("process-rtmpt-sessions", benchIdleProcess("rtmpt", "-http-conns", "32"))
 }
 
 // openIdle starts openfcs-load idle against url and waits until all n
 // connections are up.
-func openIdle(b *testing.B, tool, url string, n int) *toolProc {
+func openIdle(b *testing.B, tool, url string, n int, args ...string) *toolProc {
 	b.Helper()
-	p := startTool(b, tool, "idle", "-url", url, "-n", strconv.Itoa(n),
-		"-warmup", "0s", "-duration", "0", "-stdin")
+	p := startTool(b, tool, append([]string{"idle", "-url", url, "-n", strconv.Itoa(n),
+		"-warmup", "0s", "-duration", "0", "-stdin"}, args...)...)
 	var j Joined
 	p.next(b, "joined", 2*time.Minute, &j)
 	if j.Connected != n {
@@ -433,11 +435,13 @@ func openIdle(b *testing.B, tool, url string, n int) *toolProc {
 	return p
 }
 
-func benchIdleProcess(scheme string) func(b *testing.B) {
-	return func(b *testing.B) { runIdleProcess(b, scheme) }
+// benchIdleProcess measures idle connections over scheme; args go to
+// openfcs-load idle.
+func benchIdleProcess(scheme string, args ...string) func(b *testing.B) {
+	return func(b *testing.B) { runIdleProcess(b, scheme, args...) }
 }
 
-func runIdleProcess(b *testing.B, scheme string) { //nolint:thelper // a benchmark body, not a helper
+func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thelper // a benchmark body, not a helper
 	n := envInt(b, envIdle, 1000)
 	tool := binary(b, "openfcs-load")
 	server := binary(b, "openfcs")
@@ -446,7 +450,7 @@ func runIdleProcess(b *testing.B, scheme string) { //nolint:thelper // a benchma
 	for b.Loop() {
 		srv := startServerProcess(b, server)
 		before := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
-		p := openIdle(b, tool, scheme+"://"+srv.addr+"/live", n)
+		p := openIdle(b, tool, scheme+"://"+srv.addr+"/live", n, args...)
 		after := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
 		if s := p.finish(b); s.Dropped != 0 {
 			b.Fatalf("%d idle connections were dropped by the server", s.Dropped)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -86,6 +87,12 @@ type FleetOptions struct {
 	Pacing Pacing
 	// Rate is the ModeSO writer's changes per second. Default 1000.
 	Rate int
+	// HTTPConns, when positive, makes rtmpt:// sessions share at most
+	// that many HTTP connections for their requests, as clients behind
+	// one proxy do; zero gives each session a kept-alive connection of
+	// its own while it polls. It separates what a session costs the
+	// server from what its HTTP connection does.
+	HTTPConns int
 	// Control, when set, is read line by line: each line makes RunFleet
 	// print a Snapshot; EOF ends the window. A benchmark drives the tool
 	// through its stdin this way. RunFleet does not wait for the reading
@@ -176,6 +183,8 @@ type member struct {
 	pub      *Publisher // ingest
 
 	readAhead int // read-ahead buffer size for RTMP connections, 0 for none
+	// tunnel dials rtmpt:// (nil: dialRTMPT).
+	tunnel func(ctx context.Context, u *url.URL) (net.Conn, error)
 
 	ok    bool            // opened; set before the ramp batch is waited for
 	done  <-chan struct{} // closed when the connection has ended
@@ -245,7 +254,11 @@ func (m *member) dialRTMP(ctx context.Context, u *url.URL) (net.Conn, error) {
 	case "rtmpws":
 		nc, err = dialWS(ctx, u)
 	case "rtmpt":
-		nc, err = dialRTMPT(ctx, u)
+		dial := m.tunnel
+		if dial == nil {
+			dial = dialRTMPT
+		}
+		nc, err = dial(ctx, u)
 	default:
 		host := u.Host
 		if u.Port() == "" {
@@ -499,8 +512,17 @@ func (e *emitter) emit(v any) {
 func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, error) {
 	o = o.withDefaults()
 	f := &fleet{o: o, members: make([]*member, o.N)}
+	var tunnelDial func(ctx context.Context, u *url.URL) (net.Conn, error)
+	if o.HTTPConns > 0 {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = o.HTTPConns, o.HTTPConns
+		tr.DisableCompression = true
+		cl := &http.Client{Transport: tr}
+		defer cl.CloseIdleConnections()
+		tunnelDial = tunnel.DialFunc(tunnel.DialConfig{Client: cl})
+	}
 	for i := range f.members {
-		f.members[i] = &member{idx: i, writes: o.Mode == ModeIngest}
+		f.members[i] = &member{idx: i, writes: o.Mode == ModeIngest, tunnel: tunnelDial}
 		if o.Mode == ModePlay {
 			// Idle connections read nothing and should cost the tool
 			// little memory; players read a burst per wake-up.
