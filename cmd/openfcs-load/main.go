@@ -12,7 +12,8 @@
 //
 // play opens N players (in batches of -ramp) and counts what each receives;
 // idle opens N handshaken, connected RTMP connections and holds them (the
-// memory benchmark); sink opens N plain TCP connections that only read
+// memory benchmark; over rtmpt://, -http-conns makes the sessions share
+// that many HTTP connections); sink opens N plain TCP connections that only read
 // (the floor benchmark); ingest opens N publishers of the synthetic stream,
 // each on a stream of its own (stream-0, stream-1, ...: the ingest
 // benchmark); so opens N subscribers of the remote shared object "bench" and
@@ -182,6 +183,9 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 	}
 	if cmd.fleet.Ramp <= 0 {
 		return command{}, fmt.Errorf("%s: -ramp %d: want at least 1", cmd.mode, cmd.fleet.Ramp)
+	}
+	if cmd.fleet.HTTPConns < 0 {
+		return command{}, fmt.Errorf("%s: -http-conns %d: want 0 or more", cmd.mode, cmd.fleet.HTTPConns)
 	}
 	cmd.fleet.Target = *target
 	cmd.fleet.Duration = d
