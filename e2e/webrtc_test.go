@@ -458,3 +458,76 @@ func decodeVideo(t testing.TB, path string) (frames, w, h int) {
 	_, _ = fmt.Sscanf(strings.TrimSpace(string(out)), "%d,%d,%d", &w, &h, &frames)
 	return frames, w, h
 }
+
+// picture returns a coarse grey thumbnail (32x18) of what the page's
+// <video> shows, to tell whether the picture changes.
+func picture(t testing.TB, b *browser, page string) string {
+	t.Helper()
+	var s string
+	b.eval(t, page, `const v = document.querySelector('video');
+const c = new OffscreenCanvas(32, 18); const g = c.getContext('2d'); g.drawImage(v, 0, 0, 32, 18);
+const px = g.getImageData(0, 0, 32, 18).data; let out = '';
+for (let i = 0; i < px.length; i += 4) out += String.fromCharCode(65 + ((px[i] + px[i + 1] + px[i + 2]) >> 5));
+return out;`, &s)
+	return s
+}
+
+// ffmpeg publishes the Flash Player 6 to 10 codecs over RTMP: Sorenson
+// H.263 with Nellymoser, and Sorenson H.263 with Speex. Chromium plays
+// each over WebRTC (whep.html) with video and audio: the stream's one
+// video converter makes H.264 of the Sorenson, its audio converter Opus
+// of the Nellymoser or Speex; the picture is not black and changes, the
+// audio is not silent.
+func TestWebRTCChromiumPlaysFlashCodecs(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "flv", "nellymoser", "libspeex")
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	for _, c := range []struct {
+		stream string
+		audio  []string
+		from   string
+	}{
+		{"nelly", nellyAudio, "nellymoser"},
+		{"speex", speexAudio, "speex"},
+	} {
+		pub := startPublisher(t, srv.RTMPURL("live", c.stream), codecArgs{Video: sorenson, Audio: c.audio}, 0)
+		waitFor(t, 30*time.Second, "the stream", func() bool { return pub.frames() > 10 })
+		b.open(t, c.stream, srv.pageURL("/whep.html?autoplay=1&path=live/"+c.stream))
+		b.wait(t, c.stream, "const s = window.openfcsWebRTC.last; return s && s.framesDecoded > 25 && s.audioEnergy > 0", time.Minute)
+		s0 := readRTCPage(t, b, c.stream)
+		p0 := picture(t, b, c.stream)
+		start := time.Now()
+		waitFor(t, 30*time.Second, "2 s of playback", func() bool { return time.Since(start) >= 2*time.Second })
+		s1 := readRTCPage(t, b, c.stream)
+		p1 := picture(t, b, c.stream)
+		var luma float64
+		b.eval(t, c.stream, "return window.openfcsWebRTC.luma()", &luma)
+		t.Logf("%s: %+v, luma %.1f", c.stream, s1, luma)
+		if s1.Mode != "webrtc" || s1.VideoCodec != "video/H264" || s1.AudioCodec != "audio/opus" || s1.Width != 320 || s1.Height != 240 {
+			t.Errorf("%s: mode %q, %s %dx%d, %s; want WebRTC, H.264 320x240 and Opus", c.stream, s1.Mode, s1.VideoCodec, s1.Width, s1.Height, s1.AudioCodec)
+		}
+		if d := s1.FramesDecoded - s0.FramesDecoded; d < 25 {
+			t.Errorf("%s: %d frames decoded in 2 s", c.stream, d)
+		}
+		if luma < 30 {
+			t.Errorf("%s: mean luma %.1f: the picture is black", c.stream, luma)
+		}
+		if p0 == p1 {
+			t.Errorf("%s: the picture did not change in 2 s", c.stream)
+		}
+		if s1.AudioEnergy <= s0.AudioEnergy {
+			t.Errorf("%s: audio energy %v then %v: silent", c.stream, s0.AudioEnergy, s1.AudioEnergy)
+		}
+		for _, conv := range [][2]string{{"sorenson", "h264"}, {c.from, "opus"}} {
+			if n := len(srv.findLogs(func(m map[string]any) bool {
+				return m["msg"] == "webrtc converter started" && m["stream"] == c.stream && m["from"] == conv[0] && m["to"] == conv[1]
+			})); n != 1 {
+				t.Errorf("%s: %d converters from %s to %s started, want 1", c.stream, n, conv[0], conv[1])
+			}
+		}
+		b.act(t, map[string]any{"op": "screenshot", "page": c.stream, "path": artifact(t, c.stream+".png")})
+		b.noProblems(t, c.stream)
+		pub.stop(t)
+	}
+}

@@ -201,9 +201,13 @@ type outlet struct {
 	gopBytes int
 	gopFull  bool
 	conv     *converter // the audio's conversion to Opus, when it needs one
-	// convRefused is when the converter could not start for want of a
-	// slot (webrtc.max_converters); retried after convRetry.
-	convRefused time.Time
+	vconv    *videoConverter // the video's conversion to H.264, when it needs one
+	// converted carries the video converter's H.264 tags to the
+	// goroutine, which sends them as the stream's video.
+	converted chan *media.Packet
+	// convRefused, vconvRefused: when a converter could not start for
+	// want of a slot (webrtc.max_converters); retried after convRetry.
+	convRefused, vconvRefused time.Time
 	// audioConfig is the last audio sequence header, which a converter
 	// started later needs first.
 	audioConfig []byte
@@ -227,7 +231,7 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	o := s.outlets[key]
 	if o == nil {
 		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
-			firstFrame: make(chan struct{}), firstMedia: make(chan struct{})}
+			firstFrame: make(chan struct{}), firstMedia: make(chan struct{}), converted: make(chan *media.Packet, 64)}
 		o.audio.Store("")
 		o.sub = in.Streams().Subscribe(t.Stream, media.SubscribeOptions{})
 		ctx, cancel := context.WithCancel(s.ctx)
@@ -313,6 +317,9 @@ func (o *outlet) run(ctx context.Context) {
 		if o.conv != nil {
 			o.conv.stop()
 		}
+		if o.vconv != nil {
+			o.vconv.stop()
+		}
 	}()
 	o.ctx = ctx
 	evs := o.sub.Drain(nil)
@@ -343,6 +350,13 @@ func (o *outlet) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case pk := <-o.converted:
+			o.mu.Lock()
+			vs := o.viewers
+			o.mu.Unlock()
+			o.video(pk, vs)
+			evs = evs[:0]
+			continue
 		case <-o.sub.Ready():
 		}
 		evs = o.sub.Drain(evs[:0])
@@ -417,6 +431,10 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 
 func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 	h, err := flv.ParseVideoHeader(pk.Payload)
+	if name, ok := convertibleVideo[h.Codec]; ok && err == nil && !h.Ex {
+		o.legacyVideo(pk, name, vs)
+		return
+	}
 
 	if err != nil || h.Ex || h.Codec != flv.VideoAVC || h.DataOffset > len(pk.Payload) {
 		return
@@ -527,6 +545,28 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 			v.write(v.video, p)
 		}
 	}
+}
+
+// legacyVideo feeds Flash-era video to the stream's video converter,
+// started for the first viewer.
+func (o *outlet) legacyVideo(pk *media.Packet, codec string, vs []*viewer) {
+	if !o.s.cfg.Converts() {
+		return
+	}
+	if o.vconv != nil && o.vconv.from != codec {
+		o.vconv.stop() // the publisher changed codec
+		o.vconv = nil
+	}
+	if o.vconv == nil {
+		if len(vs) == 0 || time.Since(o.vconvRefused) < convRetry {
+			return
+		}
+		if o.vconv = o.startVideoConverter(o.ctx, codec); o.vconv == nil {
+			o.vconvRefused = time.Now()
+			return
+		}
+	}
+	o.vconv.feedVideo(pk)
 }
 
 // maxFrameNALs bounds the NAL units of one FLV frame the outlet splits.
