@@ -200,7 +200,7 @@ type outlet struct {
 	gop      []*rtp.Packet
 	gopBytes int
 	gopFull  bool
-	conv     *converter // the audio's conversion to Opus, when it needs one
+	conv     *converter      // the audio's conversion to Opus, when it needs one
 	vconv    *videoConverter // the video's conversion to H.264, when it needs one
 	// converted carries the video converter's H.264 tags to the
 	// goroutine, which sends them as the stream's video.
