@@ -1,0 +1,143 @@
+package webrtc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openfcs/openfcs/media/flv"
+)
+
+// sorensonTags are 2 s of 320x240 Sorenson H.263 at 25 fps from ffmpeg,
+// as video tag bodies with their times.
+func sorensonTags(tb testing.TB) (bodies [][]byte, times []uint32) {
+	tb.Helper()
+	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-t", "2", "-c:v", "flv", "-q:v", "6", "-g", "50", "-f", "flv", "pipe:1").Output()
+	if err != nil {
+		tb.Fatalf("ffmpeg making Sorenson (scripts/deps.sh installs it): %v", err)
+	}
+	_ = readFLVTags(bytes.NewReader(src), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
+		if typ == flv.TagVideo {
+			bodies = append(bodies, append([]byte(nil), body...))
+			times = append(times, ms)
+		}
+	})
+	if len(bodies) < 45 {
+		tb.Fatalf("%d Sorenson frames from ffmpeg", len(bodies))
+	}
+	return bodies, times
+}
+
+// The converter's own arguments, run by the installed ffmpeg over
+// Sorenson starting 7 s into a stream: H.264 without B-frames comes out,
+// a sequence header first, every frame at its own time.
+func TestSorensonToH264KeepsStreamTime(t *testing.T) {
+	bodies, times := sorensonTags(t)
+	in := flv.AppendHeader(nil, flv.FlagVideo)
+	for i, b := range bodies {
+		in = flv.AppendTag(in, flv.TagVideo, 7000+times[i], b)
+	}
+	cmd := exec.Command("ffmpeg", videoArgs()...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("converter: %v: %s", err, stderr.String())
+	}
+	var got []uint32
+	var first []byte
+	keys := 0
+	err = readFLVTags(bytes.NewReader(out), maxVideoTag, func(_ uint8, ms uint32, body []byte) {
+		h, err := flv.ParseVideoHeader(body)
+		if err != nil || h.Codec != flv.VideoAVC {
+			t.Fatalf("tag % x: not AVC", body[:min(len(body), 8)])
+		}
+		if first == nil {
+			first = append([]byte(nil), body...)
+		}
+		if h.PacketType == flv.VideoCodedFrames {
+			if h.CompositionTime != 0 {
+				t.Fatalf("a frame at %d ms with composition time %d: B-frames", ms, h.CompositionTime)
+			}
+			if h.FrameType == flv.FrameKey {
+				keys++
+			}
+			got = append(got, ms)
+		}
+	})
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("reading the converter's output: %v", err)
+	}
+	if !flv.IsVideoSequenceHeader(first) {
+		t.Fatalf("first tag % x, want an AVC sequence header", first[:min(len(first), 8)])
+	}
+	if len(got) < len(bodies)-2 || got[0] < 7000 || got[0] > 7080 || got[len(got)-1] < 8900 {
+		t.Fatalf("%d frames of %d, %d ms to %d ms", len(got), len(bodies), got[0], got[len(got)-1])
+	}
+	// One keyframe at the start and one every 2 s of stream time after.
+	if keys < 1 || keys > 2 {
+		t.Errorf("%d keyframes in 2 s", keys)
+	}
+}
+
+// BenchmarkSorensonToH264Converter runs the video converter's ffmpeg
+// over 320x240 Sorenson at 25 fps fed in real time (one iteration: one
+// second) and reports its cost: the delay from writing a frame to reading
+// its H.264 (latency-ms, the mean) and the process's CPU per second of
+// video (cpu-ms/s).
+func BenchmarkSorensonToH264Converter(b *testing.B) {
+	bodies, _ := sorensonTags(b)
+	cmd := exec.Command("ffmpeg", videoArgs()...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent := map[uint32]time.Time{}
+	var lat time.Duration
+	var got int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = readFLVTags(stdout, maxVideoTag, func(_ uint8, ms uint32, body []byte) {
+			mu.Lock()
+			if at, ok := sent[ms]; ok && len(body) > 1 && body[1] == 1 {
+				lat += time.Since(at)
+				got++
+			}
+			mu.Unlock()
+		})
+	}()
+	_, _ = stdin.Write(flv.AppendHeader(nil, flv.FlagVideo))
+	ms, i := uint32(1000), 0
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		for range 25 {
+			mu.Lock()
+			sent[ms] = time.Now()
+			mu.Unlock()
+			_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, ms, bodies[i%len(bodies)]))
+			ms += 40
+			i++
+			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
+		}
+	}
+	_ = stdin.Close()
+	<-done
+	_ = cmd.Wait()
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	mu.Lock()
+	defer mu.Unlock()
+	if got > 0 {
+		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
+}
