@@ -201,6 +201,16 @@ func TestFMSCommandsAuth(t *testing.T) {
 		{"reloadApp", vals("appInst", "chat"), `"chat/room1"`},
 		{"unloadApp", vals("appInst", li), `"live/_definst_"`},
 	}
+	// A command added to the server without a case here fails.
+	tested := map[string]bool{}
+	for _, tc := range cases {
+		tested[tc.cmd] = true
+	}
+	for name := range (&Server{}).fmsCommands() {
+		if !tested[name] {
+			t.Errorf("FMS command %s has no case in this test", name)
+		}
+	}
 	for _, tc := range cases {
 		t.Run(tc.cmd, func(t *testing.T) {
 			// Refused: no token, a wrong bearer token, a wrong password.
