@@ -21,7 +21,9 @@ func startNginxRTMPProc(t *testing.T) (string, []int) {
 	dir := t.TempDir()
 	port := freeLoopbackPort(t)
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxRTMPConf, dir, nginxRTMPModule, port)), 0o644); err != nil {
+	// The bench's players need more connections than the interop tests'.
+	text := strings.Replace(fmt.Sprintf(nginxRTMPConf, dir, nginxRTMPModule, port), "worker_connections 64;", "worker_connections 1024;", 1)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := startProc(t, procOpts{}, "/usr/sbin/nginx", "-p", dir, "-c", conf, "-g", "daemon off;")
@@ -61,7 +63,8 @@ func TestBenchTool(t *testing.T) {
 	// Built without -race: the CPU per byte compared with nginx-rtmp's is
 	// then the figure an operator would see (the bench tool itself may
 	// keep -race: its CPU is not counted).
-	srv := startServer(t, serverOpts{Bin: noRaceBin(t), LogLevel: "info", Config: "listen:\n  exempt_loopback: true\n"})
+	bin := noRaceBin(t)
+	srv := startServer(t, serverOpts{Bin: bin, LogLevel: "info", Config: "listen:\n  exempt_loopback: true\n"})
 	metrics := "http://" + srv.adminAddr + "/metrics"
 
 	// Everything a scenario does, against openfcs alone, as JSON.
@@ -97,8 +100,11 @@ func TestBenchTool(t *testing.T) {
 	for _, pid := range pids {
 		pidList = append(pidList, strconv.Itoa(pid))
 	}
-	p = startProc(t, procOpts{Env: []string{"OPENFCS_ADMIN_TOKEN=" + adminToken}}, openfcsBin, "bench",
-		"--url", "rtmp://"+srv.rtmpAddr+"/live", "--metrics", metrics, "--players", "20", "--warmup", "2s", "--duration", "4s",
+	// 100 players for 6 s: each server spends a few tenths of a CPU
+	// second, well above the 10 ms tick its CPU time is counted in. The
+	// tool runs without -race too, so that it keeps up with them.
+	p = startProc(t, procOpts{Env: []string{"OPENFCS_ADMIN_TOKEN=" + adminToken}}, bin, "bench",
+		"--url", "rtmp://"+srv.rtmpAddr+"/live", "--metrics", metrics, "--players", "100", "--warmup", "2s", "--duration", "6s",
 		"--compare", "rtmp://"+nginx+"/live", "--compare-pid", strings.Join(pidList, ","))
 	if err := p.wait(t, 90*time.Second); err != nil {
 		t.Fatalf("bench --compare: %v\n%s", err, p.stderr.String())
@@ -111,5 +117,9 @@ func TestBenchTool(t *testing.T) {
 	if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
 		t.Errorf("ratio %s", m[1])
 	}
-	t.Logf("openfcs bench --compare nginx-rtmp (openfcs without -race, 20 players, 4 s):\n%s", text)
+	// The same load on both, or the ratio compares different things.
+	if !regexp.MustCompile(`players\s+100/100 \(0 dropped\)\s+100/100 \(0 dropped\)`).MatchString(text) {
+		t.Errorf("not every player played on both servers:\n%s", text)
+	}
+	t.Logf("openfcs bench --compare nginx-rtmp (without -race, 100 players, 6 s):\n%s", text)
 }
