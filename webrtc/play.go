@@ -50,6 +50,7 @@ func (ss *session) preparePlay() *httpError {
 	v := &viewer{ss: ss, o: o}
 	ss.view = v
 	if o.bframes.Load() {
+		ss.s.bframes.Add(1)
 		return refuse(http.StatusUnprocessableEntity,
 			"the stream's H.264 has B-frames, which WebRTC players cannot decode: play it over the WebSocket path")
 	}

@@ -59,6 +59,7 @@ type Server struct {
 	published  atomic.Uint64
 	played     atomic.Uint64
 	refused    atomic.Uint64
+	bframes    atomic.Uint64
 }
 
 // streamKey names a stream across instances.
@@ -158,6 +159,12 @@ type Stats struct {
 	Published uint64 `json:"published"` // WHIP sessions admitted since start
 	Played    uint64 `json:"played"`    // WHEP sessions admitted since start
 	Refused   uint64 `json:"refused"`   // requests refused since start
+	// BFrames counts WHEP requests refused because the stream's H.264
+	// has B-frames: players sent to the WebSocket path.
+	BFrames uint64 `json:"bframes_refused"`
+	// Converters are the converter processes running now, every kind
+	// (webrtc.max_converters bounds them).
+	Converters int `json:"converters"`
 }
 
 // Stats returns the current counters.
@@ -168,7 +175,8 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	n, o := len(s.sessions), len(s.outlets)
 	s.mu.Unlock()
-	return Stats{Sessions: n, Outlets: o, Published: s.published.Load(), Played: s.played.Load(), Refused: s.refused.Load()}
+	return Stats{Sessions: n, Outlets: o, Published: s.published.Load(), Played: s.played.Load(), Refused: s.refused.Load(),
+		BFrames: s.bframes.Load(), Converters: int(s.converters.Load())}
 }
 
 // Handler returns the fiber middleware answering /whip/..., /whep/... and
