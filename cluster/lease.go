@@ -76,27 +76,30 @@ func (n *Node) acquireWait(ctx context.Context, kv jetstream.KeyValue, key strin
 // JetStream majority, which then lets the key expire).
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
-// renew updates the key every third of the TTL. The TTL counts from
-// when the last successful update was sent, not from when its answer came:
-// the bucket's clock started no earlier, so the holder gives up no later
-// than the key can expire (docs/cluster.md#partitions).
+// renew updates the key every third of the TTL. A holder that has not
+// renewed for the TTL less its fence margin (fenceMargin) gives the lease
+// up, so that what it protects stops before the key can expire. The TTL
+// counts from when the last successful update was sent, not from when its
+// answer came: the bucket's clock started no earlier (docs/cluster.md#partitions).
 func (l *Lease) renew(lastSent time.Time) {
 	defer close(l.done)
 	ttl := l.n.cfg.LeaseTTL
+	giveUp := ttl - fenceMargin(ttl)
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
+	fence := time.NewTimer(time.Until(lastSent.Add(giveUp)))
+	defer fence.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-fence.C:
+			l.markLost(fmt.Sprintf("not renewed for %v (lease TTL %v less its fence margin)", giveUp, ttl))
+			return
 		case <-t.C:
 		}
-		if time.Since(lastSent) >= ttl {
-			l.markLost("not renewed within the lease TTL")
-			return
-		}
 		sent := time.Now()
-		ctx, cancel := context.WithDeadline(context.Background(), lastSent.Add(ttl))
+		ctx, cancel := context.WithDeadline(context.Background(), lastSent.Add(giveUp))
 		l.mu.Lock()
 		rev := l.rev
 		l.mu.Unlock()
@@ -108,6 +111,7 @@ func (l *Lease) renew(lastSent time.Time) {
 			l.rev = nrev
 			l.mu.Unlock()
 			lastSent = sent
+			fence.Reset(time.Until(lastSent.Add(giveUp)))
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyExists),
 			errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 			l.markLost("taken by another holder: " + err.Error())
@@ -117,6 +121,13 @@ func (l *Lease) renew(lastSent time.Time) {
 		}
 	}
 }
+
+// fenceMargin is how long before a lease can expire in the bucket its
+// holder gives it up when it cannot renew: a quarter of the TTL (2.5 s at
+// the default 10 s), in which the holder stops what the lease protects
+// (an instance's clients are closed and its script stopped), so that
+// no other node starts it while it still runs here.
+func fenceMargin(ttl time.Duration) time.Duration { return ttl / 4 }
 
 func (l *Lease) markLost(why string) {
 	l.once.Do(func() {

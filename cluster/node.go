@@ -31,6 +31,7 @@ type Node struct {
 	nodes   jetstream.KeyValue // node tag -> holder (the node leases)
 	streams jetstream.KeyValue // stream key -> origin node tag
 	leases  jetstream.KeyValue // instance key -> owner node tag
+	sos     jetstream.KeyValue // persistent shared objects of owned instances (sostore.go)
 
 	self *Lease // this node's tag
 
@@ -102,7 +103,7 @@ func (n *Node) start(ctx context.Context) error {
 	for _, b := range []struct {
 		kv   *jetstream.KeyValue
 		name string
-	}{{&n.nodes, "nodes"}, {&n.streams, "streams"}, {&n.leases, "leases"}} {
+	}{{&n.nodes, "nodes"}, {&n.streams, "streams"}, {&n.leases, "leases"}, {&n.sos, "sharedobjects"}} {
 		kv, err := n.bucket(ctx, b.name)
 		if err != nil {
 			return err
@@ -195,6 +196,10 @@ func (n *Node) bucket(ctx context.Context, name string) (jetstream.KeyValue, err
 		Replicas: n.cfg.Replicas,
 		Storage:  jetstream.MemoryStorage,
 		History:  1,
+	}
+	if name == "sharedobjects" {
+		// Shared objects outlive every lease and every node's restart.
+		cfg.TTL, cfg.Storage = 0, jetstream.FileStorage
 	}
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)

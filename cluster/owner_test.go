@@ -191,3 +191,41 @@ func TestRelayToGoneNode(t *testing.T) {
 		t.Fatal("relay to a node that does not exist succeeded")
 	}
 }
+
+// TestLeaseFencedBeforeExpiry: a holder cut off from NATS gives its lease
+// up before the key can expire, so at the moment it stops the other node
+// still finds the lease held; once the key expires the other node takes it.
+func TestLeaseFencedBeforeExpiry(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	n1, n2 := nodes[0], nodes[1]
+	ctx := testutil.Context(t, 60*time.Second)
+	h, err := n1.Own("room", "fenced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	n1.nc.Close() // n1 can no longer renew; its server and the bucket live on
+	select {
+	case <-h.Lost():
+	case <-ctx.Done():
+		t.Fatal("the cut-off holder never gave its lease up")
+	}
+	fenced := time.Since(cut)
+	_, err = n2.Own("room", "fenced")
+	if !errors.Is(err, instance.ErrElsewhere) {
+		t.Fatalf("when the holder stopped, the other node got %v: the lease must still be held", err)
+	}
+	var h2 instance.Hold
+	for h2 == nil && ctx.Err() == nil {
+		if h2, err = n2.Own("room", "fenced"); err != nil {
+			h2 = nil
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if h2 == nil {
+		t.Fatalf("the lease never expired for the other node: %v", err)
+	}
+	t.Logf("TTL %v: the cut-off holder stopped after %v, the other node took over after %v",
+		n1.cfg.LeaseTTL, fenced.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
+	h2.Release()
+}

@@ -75,8 +75,18 @@ type Instance struct {
 	gone chan struct{}
 }
 
-func newInstance(m *Manager, app, name string) *Instance {
+func newInstance(m *Manager, app, name string, owned bool) *Instance {
 	log := m.log.With("app", app, "instance", name)
+	// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (docs/shared-objects.md#persistence),
+	// or the cluster's store for an instance with one owner, which another
+	// node loads them from when it takes over (docs/cluster.md#failover).
+	var store sharedobject.Store = &sharedobject.FileStore{
+		Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", FolderName(name)),
+		MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,
+	}
+	if owned && m.soStore != nil {
+		store = m.soStore(app, name)
+	}
 	return &Instance{
 		App:     app,
 		Name:    name,
@@ -86,11 +96,7 @@ func newInstance(m *Manager, app, name string) *Instance {
 		ctr:     &Counters{},
 		app:     m.appCountersLocked(app),
 		streams: media.NewRegistry(m.cfg.Media, log),
-		// Persistent shared objects: applications/<app>/sharedobjects/<instance>/ (docs/shared-objects.md#persistence).
-		sos: sharedobject.NewRegistry(m.cfg.SharedObjects, &sharedobject.FileStore{
-			Dir:          filepath.Join(m.cfg.AppsDir, app, "sharedobjects", FolderName(name)),
-			MaxNameBytes: m.cfg.SharedObjects.MaxNameBytes,
-		}, log),
+		sos:     sharedobject.NewRegistry(m.cfg.SharedObjects, store, log),
 		clients: map[uint64]*Client{},
 		gone:    make(chan struct{}),
 	}

@@ -161,6 +161,7 @@ type Manager struct {
 	streamObs  func(app, inst string, reg *media.Registry) media.Observer // SetStreamObserver
 	owner      Owner                                                      // SetOwner; nil: every instance runs here
 	soSaved    atomic.Uint64                                              // shared-object saves of unloaded instances
+	soStore    func(app, inst string) sharedobject.Store                  // SetOwner; nil: the file store
 }
 
 // NewManager returns a manager serving the applications under cfg.AppsDir.
@@ -347,7 +348,7 @@ func (m *Manager) Connect(app, inst string, info ClientInfo) (*Instance, *Client
 			m.log.Warn("connect refused", "app", app, "instance", inst, "err", err)
 			return nil, nil, err
 		}
-		in = newInstance(m, app, inst)
+		in = newInstance(m, app, inst, hold != nil)
 		if hold != nil {
 			m.watchHold(in, hold) // released once in has unloaded, even if it fails to load
 		}

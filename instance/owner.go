@@ -3,6 +3,8 @@ package instance
 import (
 	"errors"
 	"fmt"
+
+	"github.com/openfcs/openfcs/sharedobject"
 )
 
 // Scale-out (docs/cluster.md#one-instance-one-owner): in a cluster an
@@ -47,11 +49,13 @@ type Hold interface {
 	Release()
 }
 
-// SetOwner installs o, asked before each instance loads. Call it before
-// the first Connect.
-func (m *Manager) SetOwner(o Owner) {
+// SetOwner installs o, asked before each instance loads, and store, which
+// keeps the persistent shared objects of the instances o gives a Hold
+// (nil: the file store, as for every other instance). Call it before the
+// first Connect.
+func (m *Manager) SetOwner(o Owner, store func(app, inst string) sharedobject.Store) {
 	m.mu.Lock()
-	m.owner = o
+	m.owner, m.soStore = o, store
 	m.mu.Unlock()
 }
 

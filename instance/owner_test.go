@@ -43,7 +43,7 @@ func (o *fakeOwner) Own(app, inst string) (Hold, error) {
 func TestOwnerDecidesWhereInstancesRun(t *testing.T) {
 	m := newTestManager(t, 20*time.Millisecond)
 	o := &fakeOwner{}
-	m.SetOwner(o)
+	m.SetOwner(o, nil)
 	_, _, err := m.Connect("live", "theirs", ClientInfo{})
 	var ee *ElsewhereError
 	if !errors.As(err, &ee) || ee.Node != "n2" {

@@ -344,7 +344,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 	if node != nil {
 		s.tun.Forward = node // requests for other nodes' sessions (docs/cluster.md#forwarding)
 		// One instance, one owner (cluster.go).
-		s.engine.SetOwner(scriptOwner{node: node, apps: cfg.Instance.WithDefaults().AppsDir})
+		s.engine.SetOwner(scriptOwner{node: node, apps: cfg.Instance.WithDefaults().AppsDir}, node.SharedObjectStore)
 		s.rtmp.Relay = clusterRelay{node}
 	}
 	s.bridge = &bridge.Server{Config: cfg.Bridge, Logger: log, Sessions: s.rtmp, Engine: s.engine,
