@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"syscall"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
@@ -228,4 +229,138 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// kill9 kills the node's process (SIGKILL): nothing is saved or released.
+func (nd *clusterNode) kill9(t *testing.T) {
+	t.Helper()
+	nd.sigkilled.Store(true)
+	if err := syscall.Kill(nd.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-nd.proc.done
+}
+
+// logged reports whether nd logged msg with the given attributes.
+func (nd *clusterNode) logged(msg string, attrs map[string]string) bool {
+	return len(nd.findLogs(func(l map[string]any) bool {
+		if l["msg"] != msg {
+			return false
+		}
+		for k, v := range attrs {
+			if l[k] != v {
+				return false
+			}
+		}
+		return true
+	})) > 0
+}
+
+// testOwnerKilled: acceptance "kill -9 of the instance-owning node". A
+// (RTMP on node 1) loads room/fail there and sets a persistent shared
+// object; B (RTMPT through the balancer) and C (RTMP on node 2) share the
+// instance. Node 1 is killed: B and C see their connections close, the
+// instance's lease expires (lease_ttl 5s), and clients reconnecting
+// through the balancer and to node 2 find the instance again on node 2
+// or 3, with the shared object's value. Node 1 stays dead: this runs last.
+func testOwnerKilled(t *testing.T, nodes []*clusterNode, ttl time.Duration) {
+	t.Helper()
+	writeOwnerApp(t, nodes, "room")
+	var ups []string
+	for _, nd := range nodes {
+		ups = append(ups, nd.httpAddr)
+	}
+	lb := startNginxRoundRobin(t, ups)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+
+	a := dialOwnerClient(t, ctx, nodes[0], "rtmp", "room/fail", "A")
+	if !nodes[0].logged("instance loaded", map[string]string{"app": "room", "instance": "fail"}) {
+		t.Fatal("room/fail did not load on node 1, where A connected first")
+	}
+	c := dialOwnerClient(t, ctx, nodes[1], "rtmp", "room/fail", "C")
+	b := dialLBClient(t, ctx, lb, "room/fail", "B")
+	if n := rpcNum(t, ctx, b, "count"); n != 3 {
+		t.Fatalf("application.clients.length = %v before the kill, want 3", n)
+	}
+	state := watchSO("state", true)
+	if err := state.so.Connect(ctx, a.c); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.so.SetProperty("count", amf.Number(7)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "node 1 to save the shared object in the cluster", func() bool {
+		return nodes[0].logged("shared object saved to the cluster", map[string]string{"so": "state"})
+	})
+
+	nodes[0].kill9(t)
+	killed := time.Now()
+	for _, cl := range []struct {
+		name string
+		c    *rtmp.Client
+	}{{"B (RTMPT through the balancer)", b}, {"C (relayed from node 2)", c.c}} {
+		select {
+		case <-cl.c.Done():
+			t.Logf("%s: connection closed %v after the kill", cl.name, time.Since(killed).Round(time.Millisecond))
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: still connected 30s after its instance's node died", cl.name)
+		}
+	}
+
+	// Reconnect through the balancer until the instance runs again.
+	var b2 *rtmp.Client
+	attempts := 0
+	for b2 == nil {
+		if time.Since(killed) > 3*ttl+30*time.Second {
+			t.Fatalf("no reconnect succeeded %v after the kill (%d attempts)", time.Since(killed), attempts)
+		}
+		attempts++
+		dial, cleanup := tunnel.Dialer(soRTMPTConfig)
+		cl, err := rtmp.Dial(ctx, tunnelURL("rtmpt", lb, "room", "fail"), rtmp.ClientConfig{Dial: dial}, amf.String("B2"))
+		if err != nil {
+			cleanup()
+			time.Sleep(250 * time.Millisecond)
+			continue
+		}
+		t.Cleanup(func() { _ = cl.Close(); cleanup() })
+		b2 = cl
+	}
+	back := time.Since(killed)
+	t.Logf("lease TTL %v: a client reconnected through the balancer %v after the kill (%d attempts)", ttl, back.Round(time.Millisecond), attempts)
+	owner := ""
+	for _, nd := range nodes[1:] {
+		if nd.logged("instance loaded", map[string]string{"app": "room", "instance": "fail"}) {
+			owner = nd.tag
+		}
+	}
+	if owner == "" {
+		t.Fatal("no surviving node loaded room/fail")
+	}
+	c2 := dialOwnerClient(t, ctx, nodes[1], "rtmp", "room/fail", "C2")
+	if n := rpcNum(t, ctx, c2.c, "count"); n != 2 {
+		t.Errorf("application.clients.length = %v on the new owner %s, want 2 (B2 and C2)", n, owner)
+	}
+	state2 := watchSO("state", true)
+	if err := state2.so.Connect(ctx, b2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the persistent shared object's value on the new owner", func() bool {
+		return state2.so.Get("count").Num() == 7
+	})
+	t.Logf("room/fail runs on %s with its persistent shared object", owner)
+}
+
+// dialLBClient connects who over RTMPT through the balancer at lb.
+func dialLBClient(t *testing.T, ctx context.Context, lb, path, who string) *rtmp.Client {
+	t.Helper()
+	dial, cleanup := tunnel.Dialer(soRTMPTConfig)
+	t.Cleanup(cleanup)
+	app, inst, _ := strings.Cut(path, "/")
+	c, err := rtmp.Dial(ctx, tunnelURL("rtmpt", lb, app, inst), rtmp.ClientConfig{Dial: dial}, amf.String(who))
+	if err != nil {
+		t.Fatalf("%s: connect through the balancer: %v", who, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
