@@ -37,9 +37,11 @@ type Config struct {
 	// 1 (the default) on one node; 3 in a three-node cluster survives the
 	// loss of one node. At most 5.
 	Replicas int `yaml:"replicas"`
-	// LeaseTTL is how long a lease (a node's tag, a stream's origin) lives
-	// unless its holder renews it; the holder renews every third of it.
-	// A dead node's leases are free after at most this long. Default 10s.
+	// LeaseTTL is how long a lease (a node's tag, a stream's origin, an
+	// instance's owner) lives unless its holder renews it; the holder
+	// renews every third of it and gives it up a quarter of it before it
+	// can expire (docs/cluster.md#partitions). A dead node's leases are free
+	// after at most this long. Default 10s.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// ForwardTimeout bounds one forwarded RTMPT request, the owner's
 	// answer included. Past it the client gets 503 and retries. Default 10s.
@@ -48,8 +50,8 @@ type Config struct {
 	// node serves at once; beyond it they answer 503. Default 1024.
 	MaxForwarded int `yaml:"max_forwarded"`
 	// MaxPayload is the embedded server's largest message: it must hold a
-	// forwarded request body (tunnel.max_body_size) and a keyframe of a
-	// relayed stream. With an external server its own limit applies.
+	// forwarded request body (tunnel.max_body_size), a keyframe of a
+	// relayed stream and any message of a relayed session. With an external server its own limit applies.
 	// Default 8 MiB.
 	MaxPayload int `yaml:"max_payload"`
 	// StartTimeout bounds joining the cluster at start: the routes, the
