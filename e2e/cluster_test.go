@@ -188,8 +188,8 @@ func startNginxRoundRobin(t testing.TB, upstreams []string) string {
 // "rtmpt through a round-robin balancer": nginx balances over the three
 // HTTP ports without affinity; ffmpeg publishes over rtmpt:// through it,
 // two rtmpdump players play over rtmpt:// through it and decode >= 95%,
-// and every node received tunnel requests from nginx and forwarded some
-// to the sessions' owners.
+// every node received tunnel requests from nginx, and the requests
+// forwarded to the sessions' nodes were all served there.
 //
 // Not parallel: three servers with JetStream, nginx, ffmpeg and rtmpdump
 // load the machine.
@@ -229,18 +229,23 @@ func TestCluster(t *testing.T) {
 			"rtmpdump 2 rtmpt via balancer": startRtmpdumpPlayer(t, tunnelURL("rtmpt", lb, "live", "lb")),
 		}
 		runPlayers(t, nodes, "lb", tunnelURL("rtmpt", lb, "live", "lb"), players)
-		var fwdIn uint64
+		// Every node gets polls. A node forwards those of sessions it
+		// does not hold; when all three sessions' /open landed on one node
+		// (the balancer's turn is shared with the polls, so that happens),
+		// that node forwards none: forwarding is counted over the cluster.
+		var fwd, fwdIn uint64
 		for i, nd := range nodes {
 			st := getClusterStats(t, nd).Tunnel
-			req, fwd := st.Requests-before[i].Requests, st.Forwarded-before[i].Forwarded
+			req, f := st.Requests-before[i].Requests, st.Forwarded-before[i].Forwarded
+			fwd += f
 			fwdIn += st.ForwardedIn - before[i].ForwardedIn
-			t.Logf("node %s: %d tunnel requests from the balancer, %d forwarded to another node", nd.tag, req, fwd)
-			if req == 0 || fwd == 0 {
-				t.Errorf("node %s: %d requests, %d forwarded: want polls on every node, some forwarded", nd.tag, req, fwd)
+			t.Logf("node %s: %d tunnel requests from the balancer, %d forwarded to another node", nd.tag, req, f)
+			if req == 0 {
+				t.Errorf("node %s: no request from the balancer: want polls on every node", nd.tag)
 			}
 		}
-		if fwdIn == 0 {
-			t.Error("no node served a forwarded request")
+		if fwd == 0 || fwdIn != fwd {
+			t.Errorf("%d requests forwarded, %d served for another node: want the same number, not zero", fwd, fwdIn)
 		}
 	})
 

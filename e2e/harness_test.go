@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,6 +294,12 @@ type serverOpts struct {
 	Bin string
 	// LogLevel is the server's --log-level; default debug.
 	LogLevel string
+	// Host is the address the server's ports listen on; default
+	// 127.0.0.1.
+	Host string
+	// NetNS, when set, runs the server in that network namespace
+	// (ip netns exec).
+	NetNS string
 }
 
 // server is a running openfcs process.
@@ -348,10 +355,11 @@ func launchServer(t testing.TB, opts serverOpts) *server {
 			t.Fatal(err)
 		}
 	}
+	host := cmp.Or(opts.Host, "127.0.0.1")
 	args := []string{"serve",
-		"--rtmp", "127.0.0.1:0",
-		"--http", "127.0.0.1:0",
-		"--admin", "127.0.0.1:0",
+		"--rtmp", net.JoinHostPort(host, "0"),
+		"--http", net.JoinHostPort(host, "0"),
+		"--admin", net.JoinHostPort(host, "0"),
 		"--apps", appsDir,
 		"--log-format", "json",
 		"--log-level", cmp.Or(opts.LogLevel, "debug"),
@@ -377,6 +385,11 @@ func launchServer(t testing.TB, opts serverOpts) *server {
 	name := openfcsBin
 	if opts.Bin != "" {
 		name = opts.Bin
+	}
+	if opts.NetNS != "" {
+		// ip execs the server in place: the pid, and its signals, stay.
+		args = append([]string{"netns", "exec", opts.NetNS, name}, args...)
+		name = "ip"
 	}
 	if opts.FDLimit > 0 {
 		// exec keeps the pid: signals and /proc/<pid> reach openfcs.
