@@ -25,6 +25,7 @@ PACKAGES=(
 	"npm npm"
 	"/usr/bin/chromium chromium"
 	"prometheus prometheus"
+	"ip iproute2"
 )
 
 # npm projects whose committed package-lock.json is installed with `npm ci`
