@@ -6,8 +6,8 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"testing"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
