@@ -55,13 +55,17 @@ func checkNames(t testing.TB, b *browser, page string) {
 	}
 }
 
-// tabTo presses Tab until the focus is on a control of role whose name
-// starts with name.
+// tabTo presses Tab until the focus is on a control of role named name
+// (or, with a trailing "*", whose name starts with the rest).
 func tabTo(t testing.TB, b *browser, page, role, name string) {
 	t.Helper()
 	var seen []axNode
+	match := func(n string) bool { return n == name }
+	if prefix, ok := strings.CutSuffix(name, "*"); ok {
+		match = func(n string) bool { return strings.HasPrefix(n, prefix) }
+	}
 	for range 60 {
-		if f := focused(t, b, page); f.Role == role && strings.HasPrefix(f.Name, name) {
+		if f := focused(t, b, page); f.Role == role && match(f.Name) {
 			return
 		} else if f.Role != "" {
 			seen = append(seen, f)
@@ -75,8 +79,8 @@ func tabTo(t testing.TB, b *browser, page, role, name string) {
 // (served as /components/example.html) is used with the keyboard alone:
 // Tab reaches every control, each with a name a screen reader reads
 // (Chromium's accessibility tree, the room page's too); joining, a chat
-// line, a whiteboard stroke and its undo, all typed, reach a room page
-// in the same room.
+// line, a whiteboard stroke and its undo, a text and clearing the
+// board, all typed, reach a room page in the same room.
 func TestRoomKeyboardAndLabels(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{Apps: []string{"room"}})
@@ -147,7 +151,7 @@ func TestRoomKeyboardAndLabels(t *testing.T) {
 
 	// A pen stroke with the arrows: Enter starts at the cursor, Space
 	// adds a point, Enter ends; Ctrl+Z takes it back.
-	tabTo(t, b, "kbd", "image", "Shared whiteboard")
+	tabTo(t, b, "kbd", "image", "Shared whiteboard*")
 	for _, k := range []string{"Enter", "Shift+ArrowLeft", "Shift+ArrowUp", "Space", "Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowDown", "Enter"} {
 		b.act(t, map[string]any{"op": "press", "page": "kbd", "key": k})
 	}
@@ -157,6 +161,30 @@ func TestRoomKeyboardAndLabels(t *testing.T) {
 	}
 	b.act(t, map[string]any{"op": "press", "page": "kbd", "key": "Control+z"})
 	waitStrings(t, b, "peer", "the stroke undone", roomShapes, nil)
+
+	// Text: pick the tool, Enter on the board opens a field at the
+	// cursor, Enter places it. Then Clear empties every board.
+	tabTo(t, b, "kbd", "button", "Text")
+	b.act(t, map[string]any{"op": "press", "page": "kbd", "key": "Enter"})
+	tabTo(t, b, "kbd", "image", "Shared whiteboard*")
+	b.act(t, map[string]any{"op": "press", "page": "kbd", "key": "Enter"})
+	if f := focused(t, b, "kbd"); f.Role != "textbox" || f.Name != "Text to place" {
+		t.Fatalf("Enter on the board with the text tool focused %v, want the text field", f)
+	}
+	b.act(t, map[string]any{"op": "type", "page": "kbd", "text": "plan B"})
+	b.act(t, map[string]any{"op": "press", "page": "kbd", "key": "Enter"})
+	waitStrings(t, b, "peer", "the typed text", roomShapes, []string{"text by kim"})
+	var placed []string
+	b.eval(t, "peer", `return window.openfcsRoom.board.shapes.map((s) => s.text);`, &placed)
+	if len(placed) != 1 || placed[0] != "plan B" {
+		t.Errorf("peer's board has the texts %q, want [plan B]", placed)
+	}
+	tabTo(t, b, "kbd", "button", "Clear")
+	b.act(t, map[string]any{"op": "press", "page": "kbd", "key": "Enter"})
+	waitStrings(t, b, "peer", "the board cleared", roomShapes, nil)
+	if n := inked(t, b, "peer"); n != 0 {
+		t.Errorf("peer: the cleared board still shows %d inked pixels", n)
+	}
 
 	b.noProblems(t, "kbd")
 	b.noProblems(t, "peer")

@@ -71,15 +71,20 @@ const changed = (a, b) => {
 const first = new Map(v.tiles.filter((t) => !t.self).map((t) => [t.stream, t]));
 const pics0 = canvases().map(shrink);
 const peak = new Map();
+const spoke = new Set();
 for (let i = 0; i < 40; i++) {
-  for (const t of v.tiles) if (!t.self) peak.set(t.stream, Math.max(peak.get(t.stream) ?? 0, t.level));
+  for (const t of v.tiles) {
+    if (t.self) continue;
+    peak.set(t.stream, Math.max(peak.get(t.stream) ?? 0, t.level));
+    if (t.speaking) spoke.add(t.stream);
+  }
   await new Promise((r) => setTimeout(r, 100));
 }
 const pics1 = canvases().map(shrink);
 return v.tiles.filter((t) => !t.self).map((t, i) => ({
   user: t.user, stream: t.stream, external: t.external,
   frames: t.decodedFrames - (first.get(t.stream)?.decodedFrames ?? 0),
-  fps: t.fps, peak: peak.get(t.stream) ?? 0,
+  fps: t.fps, peak: peak.get(t.stream) ?? 0, spoke: spoke.has(t.stream),
   changed: changed(pics0[i], pics1[i]),
 }));`
 
@@ -96,6 +101,7 @@ type tileSample struct {
 	Frames   int
 	FPS      float64
 	Peak     float64
+	Spoke    bool // the speaking indicator lit
 	Changed  int
 }
 
@@ -183,14 +189,15 @@ func checkTiles(t testing.TB, b *browser, want map[string][]string) map[string][
 	}
 	for _, page := range slices.Sorted(maps.Keys(want)) {
 		for _, s := range got[page] {
-			t.Logf("%s sees %s: %d frames in 4 s, %v fps, sound peak %.3f, %d of 3072 pixels changed", page, s.User, s.Frames, s.FPS, s.Peak, s.Changed)
+			t.Logf("%s sees %s: %d frames in 4 s, %v fps, sound peak %.3f (speaking %v), %d of 3072 pixels changed", page, s.User, s.Frames, s.FPS, s.Peak, s.Spoke, s.Changed)
 		}
 	}
 	return got
 }
 
 // tilesOK: the tiles are those of users, each with at least 5 new
-// frames, minChanged pixels changed and a sound level above silence.
+// frames, minChanged pixels changed, a sound level above silence and
+// the speaking indicator lit (the fake microphone beeps).
 func tilesOK(got []tileSample, users []string) bool {
 	var names []string
 	for _, s := range got {
@@ -201,7 +208,7 @@ func tilesOK(got []tileSample, users []string) bool {
 		return false
 	}
 	for _, s := range got {
-		if s.Frames < 5 || s.Changed < minChanged || s.Peak < 0.001 {
+		if s.Frames < 5 || s.Changed < minChanged || s.Peak < 0.001 || !s.Spoke {
 			return false
 		}
 	}
@@ -217,7 +224,8 @@ func others(all []string, who string) []string {
 // each other in the people list; chat lines reach all in order, and a
 // page joining later gets the history; a stroke on one whiteboard reaches
 // the others and the late page; each page shows the two others' tiles
-// with moving pictures and sound; the project's RTMP client chats with
+// with moving pictures, sound and the speaking indicator; a muted
+// microphone goes quiet on the others' tiles; the project's RTMP client chats with
 // the pages through the chat component; ffmpeg publishing into the room
 // is a tile on every page; a page of room r2 sees nothing of r1; a closed
 // page leaves the lists. Screenshots of the three-participant room go to
@@ -230,6 +238,8 @@ func TestRoomChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 
+	began := time.Now()
+	stage := func(what string) { t.Logf("%5.1f s: %s", time.Since(began).Seconds(), what) }
 	three := []string{"ann", "ben", "cat"}
 	for _, who := range three {
 		b.open(t, who, srv.pageURL("/room/r1?camera=1&resolution=320x240&user="+who))
@@ -237,6 +247,8 @@ func TestRoomChromium(t *testing.T) {
 	for _, who := range three {
 		waitStrings(t, b, who, "people", roomPeople, three)
 	}
+
+	stage("three pages joined, each lists the three")
 
 	// Chat in order: each line waits for the server's copy before the
 	// next is sent, so the order is known.
@@ -249,6 +261,8 @@ func TestRoomChromium(t *testing.T) {
 	for _, who := range three {
 		waitStrings(t, b, who, "chat", roomChat, lines)
 	}
+
+	stage("chat in order on the three")
 
 	// Whiteboard: a pen stroke and a rectangle.
 	b.act(t, map[string]any{"op": "draw", "page": "ben", "selector": "fcs-whiteboard canvas", "points": [][]float64{{0.1, 0.2}, {0.2, 0.6}, {0.35, 0.3}, {0.5, 0.7}}})
@@ -263,11 +277,26 @@ func TestRoomChromium(t *testing.T) {
 		}
 	}
 
+	stage("whiteboard on the three")
+
 	// Video: each page shows the other two, moving and sounding.
 	checkTiles(t, b, map[string][]string{"ann": others(three, "ann"), "ben": others(three, "ben"), "cat": others(three, "cat")})
 	for _, who := range three {
 		b.act(t, map[string]any{"op": "screenshot", "page": who, "path": artifact(t, "room-"+who+".png")})
 	}
+
+	stage("tiles moving and sounding, screenshots")
+
+	// Muting: ann's microphone off reaches ben's tile of ann (the slot
+	// says so and the sound stops), and on again.
+	b.act(t, map[string]any{"op": "click", "page": "ann", "selector": `fcs-video-conference button:has-text("Mute microphone")`})
+	b.wait(t, "ben", `const a = window.openfcsRoom.video.tiles.find((t) => t.user === 'ann');
+return a && !a.audio && a.level < 0.001;`, 30*time.Second)
+	b.act(t, map[string]any{"op": "click", "page": "ann", "selector": `fcs-video-conference button:has-text("Unmute microphone")`})
+	b.wait(t, "ben", `const a = window.openfcsRoom.video.tiles.find((t) => t.user === 'ann');
+return a && a.audio && a.level > 0.001;`, 30*time.Second)
+
+	stage("mute and unmute")
 
 	// The project's RTMP client in the same room, through the chat
 	// component's methods and shared object.
@@ -284,18 +313,24 @@ func TestRoomChromium(t *testing.T) {
 	}
 	waitEqual(t, "the Go client sees the pages' lines", lines, func() []string { return chatLines(gopherChat) })
 
-	// A late joiner, without a camera: the history, the drawing, the tiles.
+	stage("the Go client chatted")
+
+	// A late joiner without a camera, while ffmpeg starts publishing
+	// into the room (its start-up overlaps the page's): the joiner gets
+	// the history, the drawing and the three tiles, and ffmpeg is a tile
+	// on every page.
+	pub := startPublisher(t, srv.RTMPURL("room/r1", "cam"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	b.open(t, "dan", srv.pageURL("/room/r1?user=dan"))
 	waitStrings(t, b, "dan", "late joiner's chat", roomChat, lines)
 	waitStrings(t, b, "dan", "late joiner's whiteboard", roomShapes, shapes)
 	if n := inked(t, b, "dan"); n < 500 {
 		t.Errorf("dan: the whiteboard shows %d inked pixels", n)
 	}
-	checkTiles(t, b, map[string][]string{"dan": three})
-
-	// ffmpeg publishing into the room: a tile on every page.
-	pub := startPublisher(t, srv.RTMPURL("room/r1", "cam"), codecArgs{Video: h264NoB, Audio: aacAudio}, 0)
 	withCam := append(slices.Clone(three), "cam")
+	for _, who := range append(slices.Clone(three), "dan") {
+		b.wait(t, who, `return window.openfcsRoom.video.tiles.some((t) => t.user === 'cam' && t.decodedFrames > 0);`, 60*time.Second)
+	}
+	stage("the late joiner's chat and board, ffmpeg's tile decoding on the four")
 	for who, got := range checkTiles(t, b, map[string][]string{
 		"ann": others(withCam, "ann"), "ben": others(withCam, "ben"), "cat": others(withCam, "cat"), "dan": withCam,
 	}) {
@@ -308,6 +343,8 @@ func TestRoomChromium(t *testing.T) {
 	b.act(t, map[string]any{"op": "screenshot", "page": "ann", "path": artifact(t, "room-ann-with-ffmpeg.png")})
 	pub.stop(t)
 	b.wait(t, "ann", `return !window.openfcsRoom.video.tiles.some((t) => t.user === 'cam');`, 30*time.Second)
+
+	stage("the late joiner's and ffmpeg's tiles moving and sounding, ffmpeg gone")
 
 	// Another room sees nothing of this one, and this one not it.
 	b.open(t, "eve", srv.pageURL("/room/r2?camera=1&resolution=320x240&user=eve"))
@@ -327,6 +364,8 @@ func TestRoomChromium(t *testing.T) {
 			t.Errorf("room r1 shows room r2's camera: %+v", tile)
 		}
 	}
+
+	stage("the other room")
 
 	// A page that closes leaves the people list and the tiles at once (a
 	// page that vanishes without closing: TestRoomQuietAndVanishedPages).

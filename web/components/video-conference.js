@@ -61,7 +61,11 @@ const css = `
   position: absolute; top: .4rem; right: .4rem; font-size: .75rem; padding: .15em .5em;
   background: rgb(0 0 0 / 55%); color: #fff; border-color: transparent;
 }
-.tile .mute[aria-pressed="true"] { background: var(--_danger); }
+/* The toggles say what they will do next (their labels change), so they
+   carry no aria-pressed as well: a changing label and a pressed state
+   together read as a contradiction. The color shows what is off. */
+.tile .mute.off { background: var(--_danger); }
+.controls button.off { background: var(--_danger); border-color: var(--_danger); color: #fff; }
 .empty { color: var(--_muted); margin: 0; }
 `;
 
@@ -82,8 +86,8 @@ class FCSVideoConference extends ComponentElement {
 
   render() {
     this.startButton = el('button', { type: 'button', class: 'primary', disabled: true, onclick: () => (this.local ? this.stop() : this.start()) }, 'Start camera');
-    this.micButton = el('button', { type: 'button', 'aria-pressed': 'false', disabled: true, onclick: () => this.setMicrophone(!this.micOn) }, 'Mute microphone');
-    this.camButton = el('button', { type: 'button', 'aria-pressed': 'false', disabled: true, onclick: () => this.setCamera(!this.camOn) }, 'Turn camera off');
+    this.micButton = el('button', { type: 'button', disabled: true, onclick: () => this.setMicrophone(!this.micOn) }, 'Mute microphone');
+    this.camButton = el('button', { type: 'button', disabled: true, onclick: () => this.setCamera(!this.camOn) }, 'Turn camera off');
     this.soundButton = el('button', { type: 'button', hidden: true, onclick: () => this.resumeSound() }, 'Turn sound on');
     this.tilesList = el('ul', { class: 'tiles', 'aria-label': 'Participants' });
     this.empty = el('p', { class: 'empty' }, 'Nobody is on camera yet.');
@@ -235,7 +239,7 @@ class FCSVideoConference extends ComponentElement {
   setMicrophone(on) {
     this.micOn = on;
     for (const t of this.local?.media.getAudioTracks() ?? []) t.enabled = on;
-    this.micButton.setAttribute('aria-pressed', String(!on));
+    this.micButton.classList.toggle('off', !on);
     this.micButton.textContent = on ? 'Mute microphone' : 'Unmute microphone';
     this.tellMutes();
   }
@@ -244,7 +248,7 @@ class FCSVideoConference extends ComponentElement {
   setCamera(on) {
     this.camOn = on;
     for (const t of this.local?.media.getVideoTracks() ?? []) t.enabled = on;
-    this.camButton.setAttribute('aria-pressed', String(!on));
+    this.camButton.classList.toggle('off', !on);
     this.camButton.textContent = on ? 'Turn camera off' : 'Turn camera on';
     this.tellMutes();
     this.draw();
@@ -346,7 +350,7 @@ class FCSVideoConference extends ComponentElement {
       badges: el('span', { class: 'label-badges' }),
       meter: el('span', { class: 'meter', 'aria-hidden': 'true' }, el('i'), el('i'), el('i')),
     };
-    t.muteButton = el('button', { type: 'button', class: 'mute', 'aria-pressed': 'false', onclick: () => this.muteTile(t, !t.muted) }, 'Mute');
+    t.muteButton = el('button', { type: 'button', class: 'mute', onclick: () => this.muteTile(t, !t.muted) }, 'Mute');
     t.placeholder = el('div', { class: 'placeholder', 'aria-hidden': 'true' }, t.initialsOut = el('span'));
     t.li = el('li', { class: 'tile' }, canvas, t.placeholder, t.meter, t.muteButton, el('div', { class: 'label' }, t.nameOut, t.badges));
     return t;
@@ -383,7 +387,7 @@ class FCSVideoConference extends ComponentElement {
   muteTile(t, muted) {
     t.muted = muted;
     t.ns.volume = muted ? 0 : 1;
-    t.muteButton.setAttribute('aria-pressed', String(muted));
+    t.muteButton.classList.toggle('off', muted);
     t.muteButton.textContent = muted ? 'Muted' : 'Mute';
     this.updateTile(t);
   }
