@@ -218,8 +218,8 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	}
 
 	// The recording is whole: it decodes without error and its video is
-	// what ffmpeg sent, from the first frame, with none missing, up to
-	// the stop (frames in flight when the server closed may be absent).
+	// what ffmpeg sent, from the first frame, with none missing or
+	// changed, up to the stop.
 	pub.interrupt(t, 10*time.Second)
 	rec := filepath.Join(apps, "live", "streams", "_definst_", "cam.flv")
 	mi := probe(t, rec)
@@ -228,7 +228,11 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	}
 	sent := probePackets(t, pub.copyPath).packetsOf("video")
 	got := mi.packetsOf("video")
-	if len(got) < sentBefore || len(got) > len(sent) {
+	// The drain closes the publisher's connection: what was still in its
+	// socket then (on a loaded machine, a frame or two the server had not
+	// read yet) is after the stop. 5 frames is 200 ms of them.
+	const inFlight = 5
+	if len(got) < sentBefore-inFlight || len(got) > len(sent) {
 		t.Fatalf("recording has %d video packets; ffmpeg had sent %d before SIGTERM, %d in all", len(got), sentBefore, len(sent))
 	}
 	for i := range got {
