@@ -551,7 +551,29 @@ func (c *conn) handleMedia(h chunk.Header, k media.Kind, p []byte) error {
 		return nil // media on a stream that is not publishing: FMS drops it
 	}
 	ns.pub.Write(&media.Packet{Kind: k, Time: h.Timestamp, Payload: p})
+	c.keepReadBuffer(true)
 	return nil
+}
+
+// keepReadBuffer makes the chunk reader hold its buffer between messages
+// while the connection publishes (chunk.Reader.KeepBuffer): media keeps
+// coming, and waiting for each message with a one-byte read is a system
+// call per message more. Reader goroutine.
+func (c *conn) keepReadBuffer(keep bool) {
+	if keep != c.keepRead {
+		c.keepRead = keep
+		c.r.KeepBuffer(keep)
+	}
+}
+
+// publishesAny reports whether a stream of the connection publishes.
+func (c *conn) publishesAny() bool {
+	for _, ns := range c.streams {
+		if ns.pub != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // handleData relays NetStream.send data and handles @setDataFrame /

@@ -74,6 +74,7 @@ type conn struct {
 	bw          *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
 	peerWindow  uint32
 	lastAck     uint64
+	keepRead    bool // reader goroutine: the chunk reader keeps its buffer (keepReadBuffer)
 	// relay carries the session to the node running its instance
 	// (relay.go); connectMsg keeps the connect message until then.
 	relay      RelayLink
@@ -367,6 +368,11 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 	}
 	if err != nil {
 		return err
+	}
+	if c.keepRead && (h.Type == message.TypeCommand || h.Type == message.TypeCommandAMF3) && !c.publishesAny() {
+		// Unpublishing is a command: the buffer goes back with the last
+		// stream published.
+		c.keepReadBuffer(false)
 	}
 	if n := c.r.BytesRead(); c.peerWindow > 0 && n-c.lastAck >= uint64(c.peerWindow) {
 		c.lastAck = n

@@ -655,7 +655,11 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatalf("%d of %d publishers joined: %q", j.Connected, n, j.Errors)
 	}
 	in0 := srv.Stats().Protos["rtmp"].BytesIn
+	// read system calls of this process (the server's: the publishers are
+	// in the tool's), per message received
+	rd0 := procField(b, "/proc/self/io", "syscr")
 	s0, s1 := measure(b, p)
+	rd1 := procField(b, "/proc/self/io", "syscr")
 	in1 := srv.Stats().Protos["rtmp"].BytesIn
 	sec := s1.at.Sub(s0.at).Seconds()
 	sent := float64(s1.snap.Bytes - s0.snap.Bytes)
@@ -677,6 +681,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(n)/(cpu/sec), "publishers/core")
 	msgs := float64(s1.snap.Messages - s0.snap.Messages)
 	b.ReportMetric(float64(s1.mallocs-s0.mallocs)/msgs, "allocs/msg")
+	b.ReportMetric(float64(rd1-rd0)/msgs, "reads/msg")
 	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
 		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
 	}

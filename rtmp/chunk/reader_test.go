@@ -602,6 +602,43 @@ func TestIdleHoldsNoBuffer(t *testing.T) {
 	}
 }
 
+// A Reader told to keep its buffer holds it between messages and reads
+// no byte on its own to wait for the next; told to stop, it gives it back
+// when nothing is buffered.
+func TestKeepBuffer(t *testing.T) {
+	w := NewWriter()
+	var wire []byte
+	for i := range 3 {
+		wire = must(w.AppendBytes(wire, Header{CSID: 4, Timestamp: uint32(i * 20), Type: 8, StreamID: 1}, seq(300)))
+	}
+	src := &countingReader{r: iotest.OneByteReader(bytes.NewReader(wire))}
+	cr := NewReader(src, Limits{})
+	cr.KeepBuffer(true)
+	if _, _, err := cr.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if cr.br == nil {
+		t.Fatal("a Reader keeping its buffer gave it back between messages")
+	}
+	calls := src.calls
+	if err := cr.Wait(); err != nil || src.calls != calls {
+		t.Fatalf("Wait with the buffer kept: err %v, %d reads", err, src.calls-calls)
+	}
+	if _, _, err := cr.ReadMessage(); err != nil || cr.br == nil {
+		t.Fatalf("second message: err %v, buffer held %v", err, cr.br != nil)
+	}
+	cr.KeepBuffer(false)
+	if cr.br != nil {
+		t.Fatal("buffer kept after KeepBuffer(false) with nothing buffered")
+	}
+	if _, _, err := cr.ReadMessage(); err != nil || cr.br != nil {
+		t.Fatalf("third message: err %v, buffer held %v", err, cr.br != nil)
+	}
+	if _, _, err := cr.ReadMessage(); !errors.Is(err, io.EOF) {
+		t.Fatalf("err %v, want EOF", err)
+	}
+}
+
 // countingReader counts the Read calls reaching r.
 type countingReader struct {
 	r     io.Reader
