@@ -35,7 +35,7 @@ type Config struct {
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	// IdleTimeout closes a connection from which nothing was read for this
 	// long. Default 120s (a paused player may send nothing for a while).
-	// A connection quiet for half of it is pinged, so only a client that
+	// A quiet connection is pinged well before, so only a client that
 	// does not answer is closed.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// WriteTimeout bounds one flush to the socket; a peer that does not

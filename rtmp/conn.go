@@ -400,12 +400,14 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 // A client with nothing to say (a chat page nobody types in, a player
 // whose acknowledgement window is far off) would otherwise be closed
 // after session.idle_timeout although it is alive. Every quarter of the
-// timeout, a connection from which nothing was read for half of it gets
-// a PingRequest, which every RTMP client answers (Flash, librtmp,
-// ffmpeg, openfcs.js); the answer is a read that pushes the deadline
-// forward. A peer that is gone leaves the ping unanswered and is closed
-// at the deadline, a quarter to a half of the timeout later. Reader
-// goroutine, once connected.
+// timeout, a connection whose deadline nothing pushed for a quarter (it
+// is less than three quarters away) gets a PingRequest, which every RTMP
+// client answers (Flash, librtmp, ffmpeg, openfcs.js): the answer is a
+// read that pushes the deadline, and it has at least half of the timeout
+// to arrive, which a busy client or a slow network needs. A peer that is
+// gone answers nothing and is closed at the deadline, three quarters to
+// the whole of the timeout after its last message. Reader goroutine, once
+// connected.
 func (c *conn) startPinger() {
 	p := c.peer()
 	quarter := c.cfg.IdleTimeout / 4
@@ -414,7 +416,7 @@ func (c *conn) startPinger() {
 		if c.ended.Load() {
 			return
 		}
-		if time.Since(time.Unix(0, c.armedAt.Load())) > 2*quarter {
+		if time.Since(time.Unix(0, c.armedAt.Load())) > quarter {
 			if p != nil {
 				p.Ping() // also times the round trip
 			} else {
