@@ -48,17 +48,24 @@ type converter struct {
 	packets atomic.Uint64
 }
 
+// opusArgs are the audio converter's arguments: FLV audio in, Ogg Opus
+// out, both through pipes, every buffer at its least
+// (docs/webrtc.md#conversion).
+func opusArgs(bitrate int) []string {
+	return []string{"-hide_banner", "-nostdin", "-loglevel", "error",
+		"-fflags", "nobuffer", "-flags", "low_delay", "-probesize", "32", "-analyzeduration", "0",
+		"-f", "flv", "-i", "pipe:0",
+		"-map", "0:a", "-c:a", "libopus", "-b:a", strconv.Itoa(bitrate), "-ar", "48000", "-ac", "2",
+		"-application", "lowdelay", "-frame_duration", "20",
+		"-f", "ogg", "-page_duration", "20000", "-flush_packets", "1", "pipe:1"}
+}
+
 // startConverter starts the converter of o's audio (codec from); nil
 // when webrtc.max_converters are running (logged).
 func (o *outlet) startConverter(ctx context.Context, from string) *converter {
 	c := &converter{o: o, from: from}
 	c.log = o.s.log.With("app", o.t.App, "instance", o.t.Instance, "stream", o.t.Stream, "from", from, "to", "opus")
-	c.args = []string{"-hide_banner", "-nostdin", "-loglevel", "error",
-		"-fflags", "nobuffer", "-flags", "low_delay", "-probesize", "32", "-analyzeduration", "0",
-		"-f", "flv", "-i", "pipe:0",
-		"-map", "0:a", "-c:a", "libopus", "-b:a", strconv.Itoa(o.s.cfg.OpusBitrate), "-ar", "48000", "-ac", "2",
-		"-application", "lowdelay", "-frame_duration", "20",
-		"-f", "ogg", "-page_duration", "20000", "-flush_packets", "1", "pipe:1"}
+	c.args = opusArgs(o.s.cfg.OpusBitrate)
 	c.preamble = func() [][]byte {
 		out := [][]byte{flv.AppendHeader(nil, flv.FlagAudio)}
 		if cfg := c.config.Load(); cfg != nil {
