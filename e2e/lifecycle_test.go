@@ -323,51 +323,10 @@ func TestSecondSIGTERMExitsAtOnce(t *testing.T) {
 	srv := startTunnelServer(t, "drain_timeout: 60s\nsession:\n  write_timeout: 2m\n  max_queued_bytes: 67108864\n")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	sc := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
-	hung, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{Dial: func(ctx context.Context, u *url.URL) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", u.Host)
-		sc.Conn = nc
-		return sc, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hung.Close()
-	writer, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
-	// 6 objects of 4 × 900 KB (each under the 4 MiB object limit, each
-	// value under session.amf.max_string_len): about 22 MB for a reader
-	// that stopped, more than loopback's socket buffers hold.
-	const objects = 6
-	var sos []*rtmp.SharedObject
-	for i := range objects {
-		name := fmt.Sprint("big", i)
-		if err := rtmp.NewSharedObject(name, false).Connect(ctx, hung); err != nil {
-			t.Fatal(err)
-		}
-		so := rtmp.NewSharedObject(name, false)
-		if err := so.Connect(ctx, writer); err != nil {
-			t.Fatal(err)
-		}
-		sos = append(sos, so)
-	}
 	if code, err := h3Get(ctx, srv.h3Addr, "/healthz"); err != nil || code != http.StatusOK {
 		t.Fatalf("HTTP/3 before the drain: %d %v", code, err)
 	}
-	close(sc.stall)
-	blob := strings.Repeat("x", 900<<10)
-	for _, so := range sos {
-		for i := range 4 {
-			if err := so.SetProperty(fmt.Sprint("slot", i), amf.String(blob)); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, 20*time.Second, "the change to be acknowledged", func() bool { return so.Pending() == 0 })
-		}
-	}
+	stallClient(ctx, t, srv.server)
 
 	srv.proc.signal(syscall.SIGTERM)
 	waitFor(t, 10*time.Second, "the draining line", func() bool {
@@ -411,4 +370,81 @@ func TestSecondSIGTERMExitsAtOnce(t *testing.T) {
 		t.Error("no second-signal line naming the 1 client left")
 	}
 	srv.proc.err = nil // status 1 is what this test wants; the harness's cleanup expects 0
+}
+
+// stallClient connects a client of the project that then stops reading,
+// and makes the server queue about 22 MB of shared-object updates for it
+// (6 objects of 4 × 900 KB, each under the 4 MiB object limit, each value
+// under session.amf.max_string_len): more than loopback's socket buffers
+// hold, so a reply queued behind them is never flushed. The server needs
+// session.max_queued_bytes above that.
+func stallClient(ctx context.Context, t *testing.T, srv *server) {
+	t.Helper()
+	sc := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
+	hung, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{Dial: func(ctx context.Context, u *url.URL) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, "tcp", u.Host)
+		sc.Conn = nc
+		return sc, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hung.Close() })
+	writer, err := rtmp.Dial(ctx, srv.RTMPURL("live", ""), rtmp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = writer.Close() })
+	const objects = 6
+	var sos []*rtmp.SharedObject
+	for i := range objects {
+		name := fmt.Sprint("big", i)
+		if err := rtmp.NewSharedObject(name, false).Connect(ctx, hung); err != nil {
+			t.Fatal(err)
+		}
+		so := rtmp.NewSharedObject(name, false)
+		if err := so.Connect(ctx, writer); err != nil {
+			t.Fatal(err)
+		}
+		sos = append(sos, so)
+	}
+	close(sc.stall)
+	blob := strings.Repeat("x", 900<<10)
+	for _, so := range sos {
+		for i := range 4 {
+			if err := so.SetProperty(fmt.Sprint("slot", i), amf.String(blob)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, "the change to be acknowledged", func() bool { return so.Pending() == 0 })
+		}
+	}
+}
+
+// TestDrainTimeoutCutsStalledClient: with a client that cannot be told
+// (it stopped reading), the drain waits drain_timeout (3 s here), then
+// closes it and the server exits 0; the stopped line counts it as cut.
+func TestDrainTimeoutCutsStalledClient(t *testing.T) {
+	t.Parallel()
+	const drainTimeout = 3 * time.Second
+	srv := startServer(t, serverOpts{Config: fmt.Sprintf("drain_timeout: %s\nsession:\n  write_timeout: 2m\n  max_queued_bytes: 67108864\n", drainTimeout)})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	stallClient(ctx, t, srv)
+	start := time.Now()
+	srv.proc.signal(syscall.SIGTERM)
+	if err := srv.proc.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("SIGTERM to exit 0 with a stalled client: %v (drain_timeout %v)", took.Round(time.Millisecond), drainTimeout)
+	// The drain waits for the client until a fifth of drain_timeout is
+	// left, then shutdown closes it; a loaded machine adds its share.
+	if took < drainTimeout*4/5 || took > drainTimeout+2*time.Second {
+		t.Errorf("exit %v after SIGTERM, want about drain_timeout %v (at most 2 s more)", took, drainTimeout)
+	}
+	stop := srv.findLogs(func(l map[string]any) bool { return l["msg"] == "stopped" })
+	if len(stop) != 1 || stop[0]["clients_cut"] != 1.0 {
+		t.Errorf("stopped lines %v, want one with clients_cut 1", stop)
+	}
 }

@@ -120,7 +120,11 @@ func (s *server) drainStart() {
 	s.drained = d
 	s.log.Info("draining", "clients", d.clients, "reconnect_requested", d.reconnect, "recordings", d.recordings,
 		"rtmpt_sessions", s.tun.NumSessions(), "timeout", timeout)
-	for s.engine.NumClients() > 0 && time.Now().Before(s.drainDeadline) {
+	// The last part of drain_timeout (a fifth, at most a second) is kept
+	// for shutdown to close what remains, so that the process ends within
+	// drain_timeout, onAppStop and the saves apart.
+	waitUntil := s.drainDeadline.Add(-min(time.Second, timeout/5))
+	for s.engine.NumClients() > 0 && time.Now().Before(waitUntil) {
 		time.Sleep(20 * time.Millisecond) // polling the client count; each client ends on its own
 	}
 }

@@ -452,9 +452,10 @@ func (s *server) run(f func() error) {
 func (s *server) shutdown(runErr error) error {
 	deadline := s.drainDeadline
 	clientsCut := s.engine.NumClients()
-	// What the drain left gets the rest of the time, and at least a
-	// second: the writers flush, the HTTP servers finish requests.
-	if least := time.Now().Add(time.Second); deadline.Before(least) {
+	// What the drain left (it keeps the end of drain_timeout for this)
+	// gets the rest of the time: the writers flush, the HTTP servers
+	// finish requests. A drain that overran still gets a moment.
+	if least := time.Now().Add(100 * time.Millisecond); deadline.Before(least) {
 		deadline = least
 	}
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
