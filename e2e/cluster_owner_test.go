@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/bridge"
 	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/tunnel"
 )
@@ -58,18 +59,22 @@ func writeOwnerApp(t *testing.T, nodes []*clusterNode, app string) {
 	}
 }
 
-// dialOwnerClient connects who to path on nd over proto (rtmp or
-// rtmpt); who is the connect's extra argument, the name the script keeps.
+// dialOwnerClient connects who to path on nd over proto (rtmp, rtmpt or
+// rtmpws); who is the connect's extra argument, the name the script keeps.
 // The client's shared object "room" is connected.
 func dialOwnerClient(t *testing.T, ctx context.Context, nd *clusterNode, proto, path, who string) *ownerClient {
 	t.Helper()
 	cfg := rtmp.ClientConfig{}
 	url := "rtmp://" + nd.rtmpAddr + "/" + path
-	if proto == "rtmpt" {
+	switch proto {
+	case "rtmpt":
 		dial, cleanup := tunnel.Dialer(soRTMPTConfig)
 		t.Cleanup(cleanup)
 		cfg.Dial = dial
 		url = "rtmpt://" + nd.httpAddr + "/" + path
+	case "rtmpws":
+		cfg.Dial = bridge.DialFunc(bridge.DialConfig{})
+		url = "rtmpws://" + nd.httpAddr + "/" + path
 	}
 	c, err := rtmp.Dial(ctx, url, cfg, amf.String(who))
 	if err != nil {
@@ -116,9 +121,9 @@ func medianDuration(d []time.Duration) time.Duration {
 
 // testOneOwner: acceptance "two clients on different nodes share one
 // instance". A connects to node 1 over RTMP and loads the instance there
-// (node 1 takes its lease); B connects to node 2 over RTMP and C to node 3
-// over RTMPT: both are relayed to node 1. The script on node 1 sees all
-// three in application.clients, shared-object changes and sends cross
+// (node 1 takes its lease); B connects to node 2 over RTMP, C to node 3
+// over RTMPT and W to node 2 over WebSocket: all three are relayed to
+// node 1. The script on node 1 sees all four in application.clients, shared-object changes and sends cross
 // both ways, a server-to-client call reaches the relayed clients, and an
 // RPC from a relayed client runs once.
 func testOneOwner(t *testing.T, nodes []*clusterNode) {
@@ -133,17 +138,18 @@ func testOneOwner(t *testing.T, nodes []*clusterNode) {
 	a := dialOwnerClient(t, ctx, nodes[0], "rtmp", "room/one", "A")
 	b := dialOwnerClient(t, ctx, nodes[1], "rtmp", "room/one", "B")
 	c := dialOwnerClient(t, ctx, nodes[2], "rtmpt", "room/one", "C")
+	w := dialOwnerClient(t, ctx, nodes[1], "rtmpws", "room/one", "W")
 
-	// application.clients: one instance, on node 1, with all three.
-	if n := rpcNum(t, ctx, b.c, "count"); n != 3 {
-		t.Errorf("application.clients.length seen by B's RPC = %v, want 3", n)
+	// application.clients: one instance, on node 1, with all four.
+	if n := rpcNum(t, ctx, b.c, "count"); n != 4 {
+		t.Errorf("application.clients.length seen by B's RPC = %v, want 4", n)
 	}
 	res, err := c.c.Call(ctx, "clients")
 	if err != nil || len(res) == 0 {
 		t.Fatalf("clients: %v %v", res, err)
 	}
-	if got := strings.Split(res[len(res)-1].Str(), ","); !slices.Equal(sorted(got), []string{"A", "B", "C"}) {
-		t.Errorf("application.clients = %v, want A, B and C", got)
+	if got := strings.Split(res[len(res)-1].Str(), ","); !slices.Equal(sorted(got), []string{"A", "B", "C", "W"}) {
+		t.Errorf("application.clients = %v, want A, B, C and W", got)
 	}
 	for _, nd := range nodes[1:] {
 		if n := len(nd.findLogs(func(l map[string]any) bool { return l["msg"] == "instance loaded" && l["app"] == "room" })); n != 0 {
@@ -160,34 +166,34 @@ func testOneOwner(t *testing.T, nodes []*clusterNode) {
 	if err := a.so.so.SetProperty("from_a", amf.String("hello")); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []*ownerClient{b, c} {
-		waitFor(t, 15*time.Second, w.name+" sees A's change", func() bool { return w.so.has("change", "from_a") })
+	for _, o := range []*ownerClient{b, c, w} {
+		waitFor(t, 15*time.Second, o.name+" sees A's change", func() bool { return o.so.has("change", "from_a") })
 	}
 	if err := c.so.so.SetProperty("from_c", amf.Number(42)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 15*time.Second, "C's success", func() bool { return c.so.has("success", "from_c") })
-	for _, w := range []*ownerClient{a, b} {
-		waitFor(t, 15*time.Second, w.name+" sees C's change", func() bool { return w.so.has("change", "from_c") })
-		if got := w.so.so.Get("from_c").Num(); got != 42 {
-			t.Errorf("%s: from_c = %v, want 42", w.name, got)
+	for _, o := range []*ownerClient{a, b, w} {
+		waitFor(t, 15*time.Second, o.name+" sees C's change", func() bool { return o.so.has("change", "from_c") })
+		if got := o.so.so.Get("from_c").Num(); got != 42 {
+			t.Errorf("%s: from_c = %v, want 42", o.name, got)
 		}
 	}
 	if err := b.so.so.Send("shout", amf.String("from B")); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []*ownerClient{a, c} {
-		waitFor(t, 15*time.Second, w.name+" gets B's send", func() bool { return w.so.nsends() > 0 })
+	for _, o := range []*ownerClient{a, c, w} {
+		waitFor(t, 15*time.Second, o.name+" gets B's send", func() bool { return o.so.nsends() > 0 })
 	}
 
 	// Server to client: the script calls every client back.
-	if n := rpcNum(t, ctx, a.c, "callAll", amf.String("hi all")); n != 3 {
-		t.Errorf("callAll reached %v clients, want 3", n)
+	if n := rpcNum(t, ctx, a.c, "callAll", amf.String("hi all")); n != 4 {
+		t.Errorf("callAll reached %v clients, want 4", n)
 	}
-	for _, w := range []*ownerClient{a, b, c} {
-		cmd := nextCall(t, ctx, w.c, "hello")
-		if cmd.Arg(0).Str() != "hi all" || cmd.Arg(1).Str() != w.name {
-			t.Errorf("%s got hello(%v, %v)", w.name, cmd.Arg(0), cmd.Arg(1))
+	for _, o := range []*ownerClient{a, b, c, w} {
+		cmd := nextCall(t, ctx, o.c, "hello")
+		if cmd.Arg(0).Str() != "hi all" || cmd.Arg(1).Str() != o.name {
+			t.Errorf("%s got hello(%v, %v)", o.name, cmd.Arg(0), cmd.Arg(1))
 		}
 	}
 
@@ -210,18 +216,18 @@ func testOneOwner(t *testing.T, nodes []*clusterNode) {
 	// Leaving: the relayed client's departure reaches the script.
 	_ = b.c.Close()
 	waitFor(t, 15*time.Second, "B gone from application.clients", func() bool {
-		return rpcNum(t, ctx, a.c, "count") == 2
+		return rpcNum(t, ctx, a.c, "count") == 3
 	})
 	st2 := getClusterStats(t, nodes[1]).Cluster
 	b2 := before[1].Cluster
-	t.Logf("node 2 relayed %d messages (%d payload bytes) up and %d (%d bytes) down",
+	t.Logf("node 2 relayed (B and W) %d messages (%d payload bytes) up and %d (%d bytes) down",
 		st2.SessionMessagesUp-b2.SessionMessagesUp, st2.SessionBytesUp-b2.SessionBytesUp,
 		st2.SessionMessagesDown-b2.SessionMessagesDown, st2.SessionBytesDown-b2.SessionBytesDown)
-	if st2.SessionsStarted-b2.SessionsStarted != 1 {
-		t.Errorf("node 2 relayed %d sessions, want 1", st2.SessionsStarted-b2.SessionsStarted)
+	if st2.SessionsStarted-b2.SessionsStarted != 2 {
+		t.Errorf("node 2 relayed %d sessions, want 2 (B and W)", st2.SessionsStarted-b2.SessionsStarted)
 	}
-	if st1 := getClusterStats(t, nodes[0]).Cluster; st1.OwnedStarted-before[0].Cluster.OwnedStarted != 2 {
-		t.Errorf("node 1 ran %d relayed sessions, want 2 (B and C)", st1.OwnedStarted-before[0].Cluster.OwnedStarted)
+	if st1 := getClusterStats(t, nodes[0]).Cluster; st1.OwnedStarted-before[0].Cluster.OwnedStarted != 3 {
+		t.Errorf("node 1 ran %d relayed sessions, want 3 (B, C and W)", st1.OwnedStarted-before[0].Cluster.OwnedStarted)
 	}
 }
 

@@ -262,10 +262,12 @@ func (c *conn) onConnect(cmd *message.Command) error {
 		Peer:     p,
 	}
 	in, cl, err := c.srv.Engine.Connect(app, instName, info)
+	connectMsg := c.connectMsg
+	c.connectMsg = Message{} // kept no longer than connect
 	var elsewhere *instance.ElsewhereError
 	switch {
 	case errors.As(err, &elsewhere) && c.srv.Relay != nil && !c.virtual:
-		return c.startRelay(cmd.Txn, elsewhere, info) // relay.go
+		return c.startRelay(cmd.Txn, elsewhere, info, connectMsg) // relay.go
 	case errors.Is(err, instance.ErrScript):
 		c.connectScriptError(cmd.Txn, app)
 		return nil

@@ -89,9 +89,9 @@ func (c *conn) relayMessage(h chunk.Header, p []byte) error {
 }
 
 // startRelay makes the session a relay to the node running its instance.
-func (c *conn) startRelay(txn float64, ee *instance.ElsewhereError, info instance.ClientInfo) error {
+func (c *conn) startRelay(txn float64, ee *instance.ElsewhereError, info instance.ClientInfo, connect Message) error {
 	open := RelayOpen{App: ee.App, Instance: ee.Instance, IP: info.IP, Proto: info.Protocol,
-		Connect: c.connectMsg}
+		Connect: connect}
 	deliver := func(m Message) {
 		c.enqueue(outMsg{h: m.Header, p: m.Payload})
 	}
@@ -105,7 +105,6 @@ func (c *conn) startRelay(txn float64, ee *instance.ElsewhereError, info instanc
 		return nil
 	}
 	c.relay, c.connected = link, true
-	c.connectMsg = Message{}
 	c.log = c.log.With("app", ee.App, "instance", ee.Instance, "owner", ee.Node)
 	c.log.Info("connect relayed", "agent", info.Agent)
 	return c.nc.SetReadDeadline(time.Time{})
