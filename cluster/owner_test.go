@@ -229,3 +229,32 @@ func TestLeaseFencedBeforeExpiry(t *testing.T) {
 		n1.cfg.LeaseTTL, fenced.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
 	h2.Release()
 }
+
+// BenchmarkLinkRoundTrip: one relayed message to the owner's session and
+// its answer back (the session echoes): what relaying adds to a call,
+// without the RTMP session's own work.
+func BenchmarkLinkRoundTrip(b *testing.B) {
+	nodes := startNodes(b, 2, nil)
+	if err := nodes[1].SetVirtualServer(&pipeServer{}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := testutil.Context(b, 60*time.Second)
+	back := make(chan struct{}, 1)
+	var l *Link
+	testutil.WaitFor(b, 20*time.Second, "the link subject to reach node 2", func() bool {
+		var err error
+		l, err = nodes[0].Relay(ctx, "n2", LinkOpen{ConnectHeader: chunk.Header{CSID: 3, Type: 20}, Connect: []byte("c")},
+			func(chunk.Header, []byte) { back <- struct{}{} }, func(error) {})
+		return err == nil
+	})
+	defer l.Close()
+	<-back // the connect's echo
+	call := make([]byte, 200) // an RPC with a few arguments
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Send(chunk.Header{CSID: 3, Type: 20}, call); err != nil {
+			b.Fatal(err)
+		}
+		<-back
+	}
+}
