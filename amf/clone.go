@@ -92,6 +92,40 @@ func (c *cloner) value(v Value) Value {
 	return v
 }
 
+// SharesNodes reports whether v reaches one object, array or other
+// reference value by two paths (a repeat or a cycle). Each node is visited
+// once, so a value built to expand exponentially costs its distinct nodes.
+func SharesNodes(v Value) bool {
+	seen := map[*node]struct{}{}
+	var walk func(v Value) bool
+	walk = func(v Value) bool {
+		if v.n == nil {
+			return false
+		}
+		if _, ok := seen[v.n]; ok {
+			return true
+		}
+		seen[v.n] = struct{}{}
+		for _, p := range v.n.props {
+			if walk(p.Value) {
+				return true
+			}
+		}
+		for _, e := range v.n.elems {
+			if walk(e) {
+				return true
+			}
+		}
+		for _, e := range v.n.dict {
+			if walk(e.Key) || walk(e.Value) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
 // Int returns a number's value as an integer when it is finite, integral and
 // within ±2^53 (exactly representable), else false. Use it, and then check
 // the range the protocol allows, wherever a Number becomes an integer

@@ -49,11 +49,15 @@ func (s *slot) value(key string) []byte { return s.ev[5+2+len(key):] }
 // fills memory.
 const keepDecoded = 4 << 10
 
-// set stores a value and its event.
+// set stores a value and its event. A large value whose objects are
+// shared is kept decoded as well: its event spells every repeat out
+// (docs/amf.md#amf0-references), so decoding it would hand a script
+// copies where the writer had one object, and the graph itself is
+// smaller than its event anyway.
 func (s *slot) set(v amf.Value, ev []byte) {
 	s.ev = ev
 	s.val, s.hasVal = amf.Value{}, false
-	if len(ev) <= keepDecoded {
+	if len(ev) <= keepDecoded || amf.SharesNodes(v) {
 		s.val, s.hasVal = v, true
 	}
 }
