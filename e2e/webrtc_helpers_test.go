@@ -18,6 +18,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/openfcs/openfcs/media/ogg"
 	"github.com/openfcs/openfcs/media/rtph264"
 )
 
@@ -214,7 +215,8 @@ func accessUnits(b []byte) [][]byte {
 }
 
 // whipFilePublisher publishes an H.264 file (25 fps, looped) and G.711
-// mu-law (20 ms packets, looped) over WHIP in real time.
+// mu-law, or Opus from an Ogg file (a path ending in .ogg), in 20 ms
+// packets, looped, over WHIP in real time.
 type whipFilePublisher struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -230,6 +232,28 @@ func startWHIPFile(t testing.TB, url, token, h264Path, mulawPath string) (*whipF
 	if err != nil {
 		t.Fatal(err)
 	}
+	var frames [][]byte // 20 ms of audio each
+	capa := pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}
+	if strings.HasSuffix(mulawPath, ".ogg") {
+		capa = pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		rd := ogg.NewReader(bytes.NewReader(mulaw), 1<<16)
+		for {
+			pk, err := rd.Next()
+			if err != nil {
+				break
+			}
+			if !bytes.HasPrefix(pk.Data, []byte("Opus")) {
+				frames = append(frames, bytes.Clone(pk.Data))
+			}
+		}
+	} else {
+		for off := 0; off+160 <= len(mulaw); off += 160 {
+			frames = append(frames, mulaw[off:off+160])
+		}
+	}
+	if len(frames) == 0 {
+		t.Fatalf("no audio in %s", mulawPath)
+	}
 	aus := accessUnits(h264)
 	if len(aus) == 0 {
 		t.Fatal("no access units in the H.264 file")
@@ -237,7 +261,7 @@ func startWHIPFile(t testing.TB, url, token, h264Path, mulawPath string) (*whipF
 	pc := rtcClient(t)
 	video, _ := pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "pub")
-	audio, _ := pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, "audio", "pub")
+	audio, _ := pion.NewTrackLocalStaticSample(capa, "audio", "pub")
 	for _, tr := range []pion.TrackLocal{video, audio} {
 		if _, err := pc.AddTransceiverFromTrack(tr, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly}); err != nil {
 			t.Fatal(err)
@@ -257,8 +281,7 @@ func startWHIPFile(t testing.TB, url, token, h264Path, mulawPath string) (*whipF
 				return
 			case <-tick.C:
 			}
-			off := (n * 160) % (len(mulaw) - 160)
-			_ = audio.WriteSample(pionmedia.Sample{Data: mulaw[off : off+160], Duration: 20 * time.Millisecond})
+			_ = audio.WriteSample(pionmedia.Sample{Data: frames[n%len(frames)], Duration: 20 * time.Millisecond})
 			if n%2 == 0 {
 				_ = video.WriteSample(pionmedia.Sample{Data: aus[(n/2)%len(aus)], Duration: 40 * time.Millisecond})
 			}

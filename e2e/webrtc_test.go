@@ -108,6 +108,82 @@ func TestWebRTCConverterRestart(t *testing.T) {
 	waitFor(t, 30*time.Second, "video after the kill", func() bool { u, _ := rec.counts(); return u >= units0+25 })
 }
 
+// A pion WHIP client publishes H.264 and Opus; ffmpeg plays it over RTMP
+// and gets AAC from the stream's Opus to AAC converter. Killing that
+// converter mid-stream: it is restarted with a log line, the AAC in the
+// player's file resumes within 2 s of stream time, and its video never
+// pauses.
+func TestWebRTCOpusToAACRestart(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "libx264", "libopus")
+	srv := startServer(t, serverOpts{})
+	h264 := ffmpegFile(t, "in.h264", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "4",
+		"-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p",
+		"-x264-params", "sliced-threads=0", "-threads", "1", "-f", "h264")
+	opus := ffmpegFile(t, "in.ogg", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-ac", "2",
+		"-c:a", "libopus", "-frame_duration", "20", "-f", "ogg")
+	if _, status, body := startWHIPFile(t, "http://"+srv.httpAddr+"/whip/live/cam", "any", h264, opus); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %q", status, body)
+	}
+	waitFor(t, 30*time.Second, "the WHIP stream", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc connected" })) > 0
+	})
+	out := filepath.Join(t.TempDir(), "ffmpeg.flv")
+	player := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "cam"),
+		"-t", "10", "-c", "copy", "-f", "flv", out)
+	var stderr strings.Builder
+	player.Stderr = &stderr
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var starts []map[string]any
+	waitFor(t, 30*time.Second, "the Opus to AAC converter", func() bool {
+		starts = srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc converter started" && m["to"] == "aac" })
+		return len(starts) == 1
+	})
+	time.Sleep(3 * time.Second) // some AAC before the kill
+	pid := int(starts[0]["pid"].(float64))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill converter %d: %v", pid, err)
+	}
+	waitFor(t, 30*time.Second, "the restart", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "webrtc converter exited; restarting" && m["to"] == "aac"
+		})) == 1 && len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "webrtc converter started" && m["to"] == "aac"
+		})) == 2
+	})
+	if err := player.Wait(); err != nil {
+		t.Fatalf("ffmpeg player: %v\n%s", err, stderr.String())
+	}
+	mi := probe(t, out)
+	if a := mi.stream("audio"); a == nil || a.CodecName != "aac" || mi.frames("audio") < 200 {
+		t.Fatalf("audio %+v with %d frames, want AAC, 200 or more in 10 s", a, mi.frames("audio"))
+	}
+	if errs := decodeProblems(mi.decodeErrors); errs != "" {
+		t.Errorf("decoding: %s", errs)
+	}
+	checkMonotonic(t, mi, "audio")
+	for _, c := range []struct {
+		kind string
+		max  float64
+	}{{"audio", 2}, {"video", 0.5}} {
+		var last, gap float64
+		for i, p := range mi.packetsOf(c.kind) {
+			var ts float64
+			_, _ = fmt.Sscanf(p.DTSTime, "%f", &ts)
+			if i > 0 {
+				gap = max(gap, ts-last)
+			}
+			last = ts
+		}
+		t.Logf("%s: longest gap %.3f s", c.kind, gap)
+		if gap > c.max {
+			t.Errorf("%s: a gap of %.3f s, want at most %.1f s", c.kind, gap, c.max)
+		}
+	}
+}
+
 // ffmpeg's default x264 has B-frames: a WHEP request is refused with a
 // reason naming them (a page then takes the WebSocket path).
 func TestWebRTCRefusesBFrames(t *testing.T) {
