@@ -248,7 +248,7 @@ func BenchmarkLinkRoundTrip(b *testing.B) {
 		return err == nil
 	})
 	defer l.Close()
-	<-back // the connect's echo
+	<-back                    // the connect's echo
 	call := make([]byte, 200) // an RPC with a few arguments
 	b.ReportAllocs()
 	for b.Loop() {
