@@ -410,7 +410,8 @@ func BenchmarkLoopbackVsFloor(b *testing.B) {
 // what the connections retain.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	b.Run("process", benchIdleProcess("rtmp"))
-	b.Run("inprocess", benchIdleInProcess)
+	b.Run("inprocess", benchIdleInProcess("rtmp"))
+	b.Run("inprocess-rtmpws", benchIdleInProcess("rtmpws"))
 	// The same over RTMP over WebSocket, on the same port (every port
 	// serves HTTP too): what the WebSocket layer adds per idle client.
 	b.Run("process-rtmpws", benchIdleProcess("rtmpws"))
@@ -464,7 +465,11 @@ func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thel
 	b.ReportMetric(float64(rssBefore)/float64(iters), "KB-base")
 }
 
-func benchIdleInProcess(b *testing.B) {
+func benchIdleInProcess(scheme string) func(b *testing.B) {
+	return func(b *testing.B) { runIdleInProcess(b, scheme) }
+}
+
+func runIdleInProcess(b *testing.B, scheme string) { //nolint:thelper // a benchmark body, not a helper
 	n := envInt(b, envIdle, 1000)
 	if os.Getenv(envHeapProfile) != "" {
 		// Every allocation sampled: an idle connection's few small
@@ -476,12 +481,19 @@ func benchIdleInProcess(b *testing.B) {
 	var heap, stack, total, goroutines float64
 	iters := 0
 	for b.Loop() {
-		addr, stop := startServer(b)
+		var addr string
+		stop := func() {}
+		if scheme == "rtmpws" {
+			// The bridge server stops at the benchmark's end.
+			_, addr = startBridgeServer(b)
+		} else {
+			addr, stop = startServer(b)
+		}
 		var m0, m1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
 		g0 := runtime.NumGoroutine()
-		p := openIdle(b, tool, "rtmp://"+addr+"/live", n)
+		p := openIdle(b, tool, scheme+"://"+addr+"/live", n)
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		g1 := runtime.NumGoroutine()
