@@ -99,8 +99,9 @@ func TestSIGHUPRenewsCertificate(t *testing.T) {
 // NetConnection.Connect.ReconnectRequest then AppShutdown, the other
 // AppShutdown; rtmpdump is disconnected; the recording decodes without
 // error and holds every video frame ffmpeg sent up to the stop, in
-// order; the stored object (written by the drain: the save delay is an
-// hour) holds the last change, and a new server serves it.
+// order; application.onAppStop runs; the stored object (written by the
+// drain: the save delay is an hour) holds the clients' last change and
+// onAppStop's, and a new server serves them.
 func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
@@ -110,6 +111,15 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	}
 	appYAML := "record:\n  live: record\nshared_objects:\n  client_persistent: true\n"
 	if err := os.WriteFile(filepath.Join(apps, "live", "application.yaml"), []byte(appYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// onAppStop leaves its mark in the persistent object: it must run,
+	// and before the object is saved.
+	const mainASC = `application.onAppStop = function (info) {
+	SharedObject.get("state", true).setProperty("stoppedBy", info.code);
+};
+`
+	if err := os.WriteFile(filepath.Join(apps, "live", "main.asc"), []byte(mainASC), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The flush delay is an hour: what reaches the disk is the drain's.
@@ -253,8 +263,18 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shared object's file: %v", err)
 	}
-	if snap.Version != lastVersion {
-		t.Errorf("stored version %d, the last change was version %d", snap.Version, lastVersion)
+	// The clients' last change, then onAppStop's.
+	answer, stoppedBy := uint32(0), uint32(0)
+	for _, sl := range snap.Slots {
+		switch sl.Key {
+		case "answer":
+			answer = sl.Version
+		case "stoppedBy":
+			stoppedBy = sl.Version
+		}
+	}
+	if answer != lastVersion || stoppedBy <= lastVersion {
+		t.Errorf("stored slots %+v: want answer at version %d (the last change) and stoppedBy after it", snap.Slots, lastVersion)
 	}
 
 	// A new server serves the stored value.
@@ -268,7 +288,9 @@ func TestSIGTERMDrainsRecordingAndSharedObjects(t *testing.T) {
 	if err := so2.Connect(ctx, c2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the stored value", func() bool { return so2.Get("answer").Num() == 42 })
+	waitFor(t, 10*time.Second, "the stored values", func() bool {
+		return so2.Get("answer").Num() == 42 && so2.Get("stoppedBy").Str() == "Application.Shutdown"
+	})
 }
 
 // stallConn is a connection whose reads stop once stall is closed, as a
