@@ -168,6 +168,7 @@ func checkTiles(t testing.TB, b *browser, want map[string][]string) map[string][
 			got[page] = samples
 			if !tilesOK(samples, want[page]) {
 				again = append(again, page)
+				t.Logf("%s: not yet (sampled again): %+v", page, samples)
 			}
 		}
 		pending = again
