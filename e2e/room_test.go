@@ -242,8 +242,10 @@ func TestRoomChromium(t *testing.T) {
 	began := time.Now()
 	stage := func(what string) { t.Logf("%5.1f s: %s", time.Since(began).Seconds(), what) }
 	three := []string{"ann", "ben", "cat"}
+	// Small pictures at 15 frames a second: five pages encode and decode
+	// in one Chromium on a shared machine.
 	for _, who := range three {
-		b.open(t, who, srv.pageURL("/room/r1?camera=1&resolution=320x240&user="+who))
+		b.open(t, who, srv.pageURL("/room/r1?camera=1&resolution=320x240&fps=15&user="+who))
 	}
 	for _, who := range three {
 		waitStrings(t, b, who, "people", roomPeople, three)
@@ -348,7 +350,7 @@ return a && a.audio && a.level > 0.001;`, 30*time.Second)
 	stage("the late joiner's and ffmpeg's tiles moving and sounding, ffmpeg gone")
 
 	// Another room sees nothing of this one, and this one not it.
-	b.open(t, "eve", srv.pageURL("/room/r2?camera=1&resolution=320x240&user=eve"))
+	b.open(t, "eve", srv.pageURL("/room/r2?camera=1&resolution=320x240&fps=15&user=eve"))
 	waitStrings(t, b, "eve", "other room's people", roomPeople, []string{"eve"})
 	b.wait(t, "eve", `return window.openfcsRoom.video.tiles.length === 1 && window.openfcsRoom.video.tiles[0].self && window.openfcsRoom.video.tiles[0].publishing;`, 60*time.Second)
 	if got := evalStrings(t, b, "eve", roomChat); len(got) != 0 {

@@ -6,7 +6,8 @@
 //   <fcs-video-conference instance="main"></fcs-video-conference>
 //
 // Attributes: autostart (start the camera on joining), resolution (the
-// camera size asked for, default "640x480"), bitrate (video, bits per
+// camera size asked for, default "640x480"), framerate (frames per
+// second asked for, default 25), bitrate (video, bits per
 // second, default 600000), audio-codec (openfcs.js's codec option,
 // default "auto"). Methods: start(), stop(), setMicrophone(on),
 // setCamera(on). Property tiles: one entry per tile, {user, stream, self,
@@ -165,8 +166,9 @@ class FCSVideoConference extends ComponentElement {
     let media;
     try {
       const [w, h] = (this.getAttribute('resolution') || '640x480').split('x').map(Number);
+      const fps = Math.min(60, Math.max(1, Number(this.getAttribute('framerate')) || 25));
       media = await navigator.mediaDevices.getUserMedia({
-        video: { width: { ideal: w || 640 }, height: { ideal: h || 480 }, frameRate: { ideal: 25 } },
+        video: { width: { ideal: w || 640 }, height: { ideal: h || 480 }, frameRate: { ideal: fps } },
         audio: { echoCancellation: true, noiseSuppression: true },
       });
     } catch (err) {

@@ -2,7 +2,7 @@
 // wired to the room application's instance <name>
 // (docs/components.md#the-room-page). ?user=<who> joins at once;
 // &camera=1 also starts the camera, &resolution=320x240 asks for that
-// size.
+// size, &fps=15 for that frame rate.
 import { params } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +26,7 @@ if (params.get('user')) connect.setAttribute('user', params.get('user'));
 const video = document.querySelector('fcs-video-conference');
 if (params.get('camera') === '1') video.setAttribute('autostart', '');
 if (/^\d{2,4}x\d{2,4}$/.test(params.get('resolution') ?? '')) video.setAttribute('resolution', params.get('resolution'));
+if (/^\d{1,2}$/.test(params.get('fps') ?? '')) video.setAttribute('framerate', params.get('fps'));
 
 // The elements are defined after the attributes are set, so they start
 // with them.
