@@ -2,6 +2,7 @@ package amf
 
 import (
 	"math"
+	"slices"
 	"unsafe"
 )
 
@@ -111,10 +112,8 @@ func SharesNodes(v Value) bool {
 				return true
 			}
 		}
-		for _, e := range v.n.elems {
-			if walk(e) {
-				return true
-			}
+		if slices.ContainsFunc(v.n.elems, walk) {
+			return true
 		}
 		for _, e := range v.n.dict {
 			if walk(e.Key) || walk(e.Value) {
