@@ -15,11 +15,19 @@ import (
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
 
-// TestOwnOneNodeAtATime: the first node to ask owns an instance, the
+// TestTwoNodes runs the scenarios that need two nodes on one pair: each
+// start of a JetStream cluster takes seconds.
+func TestTwoNodes(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	t.Run("own one node at a time", func(t *testing.T) { testOwnOneNodeAtATime(t, nodes) })
+	t.Run("relay link", func(t *testing.T) { testRelayLink(t, nodes) })
+	t.Run("shared object store", func(t *testing.T) { testSharedObjectStore(t, nodes) })
+}
+
+// testOwnOneNodeAtATime: the first node to ask owns an instance, the
 // other is told where it runs; two uses on the owner share the lease,
 // which is free for the other node once the last use is released.
-func TestOwnOneNodeAtATime(t *testing.T) {
-	nodes := startNodes(t, 2, nil)
+func testOwnOneNodeAtATime(t *testing.T, nodes []*Node) {
 	n1, n2 := nodes[0], nodes[1]
 	h1, err := n1.Own("room", "one")
 	if err != nil || h1 == nil {
@@ -95,12 +103,11 @@ func (s *echoSession) Close() error {
 	return nil
 }
 
-// TestRelayLink: a link carries the connect and later messages to the
+// testRelayLink: a link carries the connect and later messages to the
 // owner's session and that session's messages back in order; the client
 // leaving ends the owner's session, and the owner's session ending ends
 // the link.
-func TestRelayLink(t *testing.T) {
-	nodes := startNodes(t, 2, nil)
+func testRelayLink(t *testing.T, nodes []*Node) {
 	edge, owner := nodes[0], nodes[1]
 	ps := &pipeServer{}
 	if err := owner.SetVirtualServer(ps); err != nil {

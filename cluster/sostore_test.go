@@ -7,10 +7,9 @@ import (
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
-// TestSharedObjectStore: a snapshot saved by one node loads on another,
+// testSharedObjectStore: a snapshot saved by one node loads on another,
 // per instance; a deleted or never saved one is ErrNotFound.
-func TestSharedObjectStore(t *testing.T) {
-	nodes := startNodes(t, 2, nil)
+func testSharedObjectStore(t *testing.T, nodes []*Node) {
 	a, b := nodes[0].SharedObjectStore("room", "one"), nodes[1].SharedObjectStore("room", "one")
 	other := nodes[1].SharedObjectStore("room", "two")
 	snap := &sharedobject.Snapshot{Name: "state/x", Version: 7, Horizon: 1,
