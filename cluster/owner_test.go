@@ -28,6 +28,7 @@ func TestTwoNodes(t *testing.T) {
 // other is told where it runs; two uses on the owner share the lease,
 // which is free for the other node once the last use is released.
 func testOwnOneNodeAtATime(t *testing.T, nodes []*Node) {
+	t.Helper()
 	n1, n2 := nodes[0], nodes[1]
 	h1, err := n1.Own("room", "one")
 	if err != nil || h1 == nil {
@@ -108,6 +109,7 @@ func (s *echoSession) Close() error {
 // leaving ends the owner's session, and the owner's session ending ends
 // the link.
 func testRelayLink(t *testing.T, nodes []*Node) {
+	t.Helper()
 	edge, owner := nodes[0], nodes[1]
 	ps := &pipeServer{}
 	if err := owner.SetVirtualServer(ps); err != nil {

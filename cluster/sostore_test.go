@@ -10,6 +10,7 @@ import (
 // testSharedObjectStore: a snapshot saved by one node loads on another,
 // per instance; a deleted or never saved one is ErrNotFound.
 func testSharedObjectStore(t *testing.T, nodes []*Node) {
+	t.Helper()
 	a, b := nodes[0].SharedObjectStore("room", "one"), nodes[1].SharedObjectStore("room", "one")
 	other := nodes[1].SharedObjectStore("room", "two")
 	snap := &sharedobject.Snapshot{Name: "state/x", Version: 7, Horizon: 1,
