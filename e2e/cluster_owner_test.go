@@ -370,3 +370,41 @@ func dialLBClient(t *testing.T, ctx context.Context, lb, path, who string) *rtmp
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// testRelayedMedia: media through relayed sessions. A project client on
+// node 1 makes node 1 the owner of room/_definst_; ffmpeg publishes to
+// node 2 and two rtmpdump players play from node 3: all three sessions
+// run on node 1, relayed, and the players decode >= 95%. The relayed
+// bytes are logged: one copy per relayed client.
+func testRelayedMedia(t *testing.T, nodes []*clusterNode) {
+	t.Helper()
+	requireEncoders(t, "libx264", "aac")
+	writeOwnerApp(t, nodes, "room")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	before2, before3 := getClusterStats(t, nodes[1]).Cluster, getClusterStats(t, nodes[2]).Cluster
+	_ = dialOwnerClient(t, ctx, nodes[0], "rtmp", "room", "owner")
+	players := map[string]*player{
+		"rtmpdump 1 relayed from node 3": startRtmpdumpPlayer(t, nodes[2].RTMPURL("room", "cam")),
+		"rtmpdump 2 relayed from node 3": startRtmpdumpPlayer(t, nodes[2].RTMPURL("room", "cam")),
+	}
+	runPlayers(t, nodes, "cam", nodes[1].RTMPURL("room", "cam"), players)
+	after2, after3 := getClusterStats(t, nodes[1]).Cluster, getClusterStats(t, nodes[2]).Cluster
+	ran := func(nd *clusterNode, msg string) int {
+		return len(nd.findLogs(func(l map[string]any) bool { return l["msg"] == msg && l["app"] == "room" && l["stream"] == "cam" }))
+	}
+	if n := ran(nodes[0], "publish start") + ran(nodes[0], "play start"); n != 3 {
+		t.Errorf("node 1 started %d of the three streams, want all", n)
+	}
+	if n := after2.SessionsStarted - before2.SessionsStarted; n != 1 {
+		t.Errorf("node 2 relayed %d sessions, want 1 (the publisher)", n)
+	}
+	if n := after3.SessionsStarted - before3.SessionsStarted; n != 2 {
+		t.Errorf("node 3 relayed %d sessions, want 2 (the players)", n)
+	}
+	if n := ran(nodes[1], "publish start") + ran(nodes[2], "play start"); n != 0 {
+		t.Errorf("nodes 2 and 3 ran %d of the relayed streams themselves", n)
+	}
+	t.Logf("publisher relayed by node 2: %d payload bytes up; two players relayed by node 3: %d payload bytes down",
+		after2.SessionBytesUp-before2.SessionBytesUp, after3.SessionBytesDown-before3.SessionBytesDown)
+}

@@ -250,6 +250,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("one instance, one owner", func(t *testing.T) { testOneOwner(t, nodes) })
+	t.Run("media through relayed sessions", func(t *testing.T) { testRelayedMedia(t, nodes) })
 	// Last: node 1 stays dead.
 	t.Run("owner killed", func(t *testing.T) { testOwnerKilled(t, nodes, 5*time.Second) })
 }
