@@ -32,6 +32,16 @@
 // initial burst does not count against the queue bounds, which limit the live
 // backlog only.
 //
+// # Audiences
+//
+// A stream may carry one track twice: as published, in an Enhanced RTMP
+// codec, and converted for players that predate it (a WebRTC publisher's
+// Opus, and AAC made from it). The publisher marks such packets with
+// [Packet.Audience]; a subscriber opened with [SubscribeOptions.Legacy]
+// receives those for [ForAll] and [ForLegacy], the others those for
+// [ForAll] and [ForEnhanced], live and from the caches alike
+// (docs/webrtc.md#players-that-predate-enhanced-rtmp).
+//
 // # Locks
 //
 // Lock order, outermost first (a goroutine holding one may take only those
