@@ -388,7 +388,10 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 				return withReason(ReasonIOError, err)
 			}
 			c.armedAt.Store(now.UnixNano())
-			if c.pinger == nil {
+			// A relayed session's pings come from the owner's session,
+			// which sees the same messages: the answers are its, and
+			// they push this deadline too (relay.go).
+			if c.pinger == nil && c.relay == nil {
 				c.startPinger()
 			}
 		}

@@ -140,3 +140,31 @@ func pollUntil(d time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+// TestRelayedQuietClient: a relayed client with nothing to say outlives
+// several idle timeouts on both nodes: the owner's session pings it
+// through the relay, and its answers keep both sides' deadlines.
+func TestRelayedQuietClient(t *testing.T) {
+	cfg := Config{IdleTimeout: 400 * time.Millisecond}
+	owner := startServer(t, cfg)
+	log, _ := testutil.Logger(t, 0)
+	edge := &Server{Config: cfg, Logger: log, Engine: elsewhereEngine{}, Relay: &pipeRelayer{owner: owner.srv}}
+	addr, _ := testutil.Serve(t, edge, ErrServerClosed)
+	ctx := testutil.Context(t, 10*time.Second)
+	c, err := Dial(ctx, "rtmp://"+addr+"/live/quiet", ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case <-c.Done():
+		t.Fatalf("the quiet relayed client was closed: %v", c.Err())
+	case <-time.After(5 * cfg.IdleTimeout):
+	}
+	if _, err := c.CreateStream(ctx); err != nil {
+		t.Fatalf("after a quiet while: %v", err)
+	}
+	if in := owner.eng.Lookup("live", "quiet"); in == nil || len(in.Clients()) != 1 {
+		t.Fatal("the owner lost the quiet relayed client")
+	}
+}
