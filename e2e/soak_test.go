@@ -318,7 +318,7 @@ sampling:
 		name string
 		f    func(soakSample) float64
 	}{
-		{"RSS", func(s soakSample) float64 { return float64(s.RSS) }},
+		{"RSS (MB)", func(s soakSample) float64 { return mb(s.RSS) }},
 		{"goroutines", func(s soakSample) float64 { return float64(s.Goroutines) }},
 		{"open fds", func(s soakSample) float64 { return float64(s.OpenFDs) }},
 	} {
