@@ -150,7 +150,9 @@ func (n *Node) Relay(ctx context.Context, owner string, open LinkOpen, deliver f
 	// A session's burst (a shared object's full sync) must not be dropped:
 	// the bytes bound stays that of a relayed stream's few seconds.
 	_ = sub.SetPendingLimits(-1, 64<<20)
+	l.mu.Lock()
 	l.sub = sub
+	l.mu.Unlock()
 	req, _ := json.Marshal(linkOpen{ID: id, Edge: n.tag, App: open.App, Inst: open.Instance, IP: open.IP,
 		Proto: open.Proto, Connect: appendLinkFrame(nil, linkMessage, open.ConnectHeader, open.Connect)})
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
@@ -171,15 +173,15 @@ func (n *Node) Relay(ctx context.Context, owner string, open LinkOpen, deliver f
 
 func (l *Link) onDown(m *nats.Msg) {
 	kind, h, p, err := parseLinkFrame(m.Data)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.sub == nil {
+		return
+	}
 	if err == nil && kind == linkMessage {
 		if d, _ := l.sub.Dropped(); d > 0 {
 			err = errors.New("the client's node fell behind the owner (messages dropped)")
 		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return
 	}
 	switch {
 	case err != nil:
