@@ -168,3 +168,17 @@ func TestRelayedQuietClient(t *testing.T) {
 		t.Fatal("the owner lost the quiet relayed client")
 	}
 }
+
+// TestRelayedReject: the owner's refusal reaches the relayed client as
+// the owner answered it.
+func TestRelayedReject(t *testing.T) {
+	owner := startServer(t, Config{})
+	log, _ := testutil.Logger(t, 0)
+	edge := &Server{Logger: log, Engine: elsewhereEngine{}, Relay: &pipeRelayer{owner: owner.srv}}
+	addr, _ := testutil.Serve(t, edge, ErrServerClosed)
+	_, err := Dial(testutil.Context(t, 10*time.Second), "rtmp://"+addr+"/nosuchapp", ClientConfig{})
+	se, ok := errors.AsType[*status.Error](err)
+	if !ok || se.Code != status.ConnectInvalidApp {
+		t.Fatalf("err = %v, want the owner's %s", err, status.ConnectInvalidApp)
+	}
+}
