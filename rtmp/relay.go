@@ -107,7 +107,7 @@ func (c *conn) startRelay(txn float64, ee *instance.ElsewhereError, info instanc
 	c.relay, c.connected = link, true
 	c.log = c.log.With("app", ee.App, "instance", ee.Instance, "owner", ee.Node)
 	c.log.Info("connect relayed", "agent", info.Agent)
-	return c.nc.SetReadDeadline(time.Time{})
+	return c.setReadDeadline(time.Time{}) // not past a drain (conn.go)
 }
 
 // Virtual is the owner's end of a relayed session: the session runs here
