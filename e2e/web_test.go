@@ -473,9 +473,11 @@ func TestWebPublishToFFmpeg(t *testing.T) {
 	}
 	for who, p := range players {
 		got := probe(t, p.out)
-		if got.decodeErrors != "" {
-			t.Errorf("%s: decoder errors:\n%s", who, got.decodeErrors)
+		if e := decodeProblems(got.decodeErrors); e != "" {
+			t.Errorf("%s: decoder errors:\n%s", who, e)
 		}
+		checkMonotonic(t, got, "video")
+		checkMonotonic(t, got, "audio")
 		v, a := got.stream("video"), got.stream("audio")
 		if v == nil || a == nil || v.CodecName != "h264" || a.CodecName != "pcm_alaw" {
 			t.Fatalf("%s: streams %+v, want h264 and pcm_alaw", who, got.streams)

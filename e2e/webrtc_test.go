@@ -326,7 +326,7 @@ func readRTCPage(t testing.TB, b *browser, page string) rtcPageStats {
 // ffmpeg publishes H.264 baseline and AAC over RTMP; Chromium plays it
 // over WebRTC (whep.html, a plain RTCPeerConnection): the transport is
 // WebRTC by getStats (DTLS connected, a nominated pair, H.264 and Opus
-// inbound), 90% or more of the frames published in a 4 s window are
+// inbound), 90% or more of the frames published in a 6 s window are
 // decoded and kept, the picture is not black and the Opus is not silent.
 func TestWebRTCChromiumPlaysRTMP(t *testing.T) {
 	t.Parallel()
@@ -344,9 +344,11 @@ func TestWebRTCChromiumPlaysRTMP(t *testing.T) {
 	b.wait(t, "p", "return window.openfcsWebRTC.mode !== ''", time.Minute)
 	b.wait(t, "p", "const s = window.openfcsWebRTC.last; return s && s.framesDecoded > 25 && s.audioEnergy > 0", time.Minute)
 	s0 := readRTCPage(t, b, "p")
+	f0 := pub.frames()
 	start := time.Now()
-	waitFor(t, 30*time.Second, "4 s of playback", func() bool { return time.Since(start) >= 4*time.Second })
+	waitFor(t, 30*time.Second, "6 s of playback", func() bool { return time.Since(start) >= 6*time.Second })
 	s1 := readRTCPage(t, b, "p")
+	published := pub.frames() - f0
 	window := time.Since(start).Seconds()
 	t.Logf("WebRTC page: %+v; presented %d frames in %.1f s", s1, s1.Presented-s0.Presented, window)
 	if s1.Mode != "webrtc" || s1.DTLSState != "connected" || !s1.Pair {
@@ -359,9 +361,12 @@ func TestWebRTCChromiumPlaysRTMP(t *testing.T) {
 	// statistics give. The <video>'s requestVideoFrameCallback count is
 	// logged too, but headless Chromium on a loaded machine skips
 	// compositor frames, so it is not the measure.
+	// The reference is what ffmpeg published in the same window, not the
+	// nominal rate: on a loaded machine ffmpeg's -re falls behind too.
 	shown := (s1.FramesDecoded - s1.FramesDropped) - (s0.FramesDecoded - s0.FramesDropped)
-	if want := 0.9 * fps * window; float64(shown) < want {
-		t.Errorf("%d frames decoded and kept in %.1f s, want %.0f or more (90%% of %d fps)", shown, window, want, fps)
+	t.Logf("%d frames published, %d decoded and kept in %.1f s (nominal %d fps)", published, shown, window, fps)
+	if want := 0.9 * float64(published); published < 25 || float64(shown) < want {
+		t.Errorf("%d frames decoded and kept in %.1f s, want %.0f or more (90%% of the %d published)", shown, window, want, published)
 	}
 	if s1.AudioEnergy <= s0.AudioEnergy {
 		t.Errorf("audio energy %v then %v: silent", s0.AudioEnergy, s1.AudioEnergy)
