@@ -115,8 +115,11 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	stopNow := s.watchSecondSignal()
 	defer stopNow()
 	s.drainStart()
+	// Counted before endConns: ending the connections' context closes
+	// them, and the count is of the clients the drain left to shutdown.
+	clientsCut := s.engine.NumClients()
 	endConns()
-	return s.shutdown(err)
+	return s.shutdown(err, clientsCut)
 }
 
 // watchSecondSignal makes a SIGTERM or SIGINT during the drain end the
@@ -447,11 +450,11 @@ func (s *server) run(f func() error) {
 	go func() { s.errc <- f() }()
 }
 
-// shutdown stops everything start ran and returns runErr (what ended the
+// shutdown stops everything start ran (clientsCut: the clients the drain
+// left for it to close) and returns runErr (what ended the
 // run, if not the context) or the first unexpected error of a goroutine.
-func (s *server) shutdown(runErr error) error {
+func (s *server) shutdown(runErr error, clientsCut int) error {
 	deadline := s.drainDeadline
-	clientsCut := s.engine.NumClients()
 	// What the drain left (it keeps the end of drain_timeout for this)
 	// gets the rest of the time: the writers flush, the HTTP servers
 	// finish requests. A drain that overran still gets a moment.
