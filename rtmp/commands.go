@@ -137,6 +137,8 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		default:
 			c.onPlay(h.StreamID, cmd.Arg(0).Str(), cmd.Arg(1), cmd.Arg(2), cmd.Arg(3))
 		}
+	case "webrtcOffer":
+		c.onWebRTCOffer(h.StreamID, cmd) // webrtc.go
 	case "play2":
 		opts := cmd.Arg(0)
 		if t := opts.Get("transition").Str(); t == "" || t == "reset" {

@@ -23,6 +23,17 @@ type Engine interface {
 	Connect(app, inst string, info instance.ClientInfo) (*instance.Instance, *instance.Client, error)
 }
 
+// Signaller negotiates a WebRTC peer for a NetStream of an admitted
+// client: the session hands it the client's offer and relays the answer,
+// and knows nothing else of WebRTC. The webrtc package's server
+// implements it. ended is called with a reason when the peer ends by
+// itself; stop ends it from this side. A refusal's error may carry the
+// HTTP status of the equivalent WHIP or WHEP refusal (StatusCode() int).
+type Signaller interface {
+	Negotiate(in *instance.Instance, cl *instance.Client, publish bool, stream, query, offer string,
+		ended func(reason string)) (answer string, stop func(), err error)
+}
+
 // Server accepts RTMP sessions and hands their commands to the engine.
 type Server struct {
 	Config Config
@@ -31,6 +42,10 @@ type Server struct {
 	// Relay, when set, carries sessions whose instance runs on another
 	// node there (docs/cluster.md#one-instance-one-owner).
 	Relay Relayer
+	// Signal, when set, negotiates WebRTC media for a NetStream
+	// (docs/webrtc.md#netstream-signalling); without it a webrtcOffer is
+	// refused and the client stays on RTMP.
+	Signal Signaller
 
 	initOnce sync.Once
 	cfg      Config

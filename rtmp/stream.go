@@ -22,11 +22,19 @@ type netStream struct {
 	paused    bool
 	bufferLen uint32          // ms, from SetBufferLength
 	rec       *media.Recorder // recording of pub (vod_record.go)
+	// rtc ends the WebRTC peer that carries this stream's media instead
+	// of RTMP messages (webrtc.go), nil when there is none.
+	rtc func()
 }
 
 // stop ends publishing or playing on the stream. With notify the client is
 // told (closeStream of a publisher answers Unpublish.Success).
 func (ns *netStream) stop(c *conn, notify bool) {
+	if ns.rtc != nil {
+		ns.rtc()
+		ns.rtc = nil
+		c.log.Info("webrtc stop", "stream", ns.name)
+	}
 	if ns.pub != nil {
 		ns.pub.Close()
 		ns.pub = nil

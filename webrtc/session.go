@@ -52,6 +52,13 @@ type session struct {
 	pub  *publisher // whip
 	view *viewer    // whep
 
+	// borrowed: the client is an RTMP connection's, admitted there
+	// (netstream.go); the session neither connects nor disconnects it.
+	borrowed bool
+	query    string        // borrowed: the query of the stream name
+	ended    func(string)  // borrowed: told the reason of an end the client did not ask for
+	done     chan struct{} // borrowed: closed once run has cleaned up
+
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
 	connected chan struct{}
@@ -119,7 +126,7 @@ func (ss *session) abort() {
 	if ss.view != nil {
 		ss.view.detach()
 	}
-	if ss.in != nil {
+	if ss.in != nil && !ss.borrowed {
 		ss.in.Disconnect(ss.cl)
 	}
 	ss.forget()
@@ -192,6 +199,9 @@ func (ss *session) checkMedia() *httpError {
 // admit connects the client to its instance, waits for the application's
 // decision and checks its access to the stream.
 func (ss *session) admit() *httpError {
+	if ss.borrowed {
+		return ss.admitBorrowed()
+	}
 	t := ss.t
 	in, cl, err := ss.s.Engine.Connect(t.App, t.Instance, ss.info)
 	if err != nil {
@@ -243,6 +253,25 @@ func (ss *session) admit() *httpError {
 	return nil
 }
 
+// admitBorrowed checks a NetStream session's access to its stream as
+// the RTMP session checks a publish or play: the application's onPublish
+// (or readAccess) hears of it as the client's.
+func (ss *session) admitBorrowed() *httpError {
+	if ss.kind == "whip" {
+		if err := ss.in.CheckPublish(ss.cl, instance.PublishRequest{Stream: ss.t.Stream, Query: ss.query, Type: "live"}); err != nil {
+			return refuse(http.StatusForbidden, statusText(err))
+		}
+		return nil
+	}
+	if err := ss.in.CheckPlayQuery(ss.cl, ss.t.Stream, ss.query); err != nil {
+		return refuse(http.StatusForbidden, statusText(err))
+	}
+	if !ss.in.Streams().Published(ss.t.Stream) {
+		return refuse(http.StatusNotFound, "stream not published")
+	}
+	return nil
+}
+
 func statusText(err error) string {
 	if se, ok := errors.AsType[*status.Error](err); ok {
 		return se.Description
@@ -274,9 +303,17 @@ func (ss *session) run() {
 	if ss.pub != nil {
 		ss.pub.close()
 	}
-	ss.in.Disconnect(ss.cl)
+	if !ss.borrowed {
+		ss.in.Disconnect(ss.cl)
+	}
 	ss.forget()
 	reason, _ := ss.reason.Load().(string)
+	if ss.borrowed {
+		if reason != reasonDeleted && ss.ended != nil {
+			ss.ended(reason)
+		}
+		close(ss.done)
+	}
 	attrs := []any{"app", ss.t.App, "instance", ss.t.Instance, "stream", ss.t.Stream, "client", ss.cl.ID,
 		"reason", reason, "duration", time.Since(ss.start).Round(time.Millisecond)}
 	if ss.pub != nil {

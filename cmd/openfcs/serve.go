@@ -357,6 +357,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 			AcceptTimeout: cfg.Instance.PendingTimeout,
 		}}
 	s.rtc = &webrtc.Server{Config: cfg.WebRTC, Logger: log, Engine: s.engine, AcceptTimeout: cfg.Instance.PendingTimeout}
+	// NetStreams of RTMP clients (the WebSocket ones: openfcs.js) negotiate
+	// their WebRTC peers through the session (docs/webrtc.md#netstream-signalling).
+	s.rtmp.Signal = s.rtc
 	// session.max_conns bounds the sockets too, those still being sniffed
 	// and HTTP ones included: each holds a descriptor.
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,

@@ -1,0 +1,79 @@
+package rtmp
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/openfcs/openfcs/amf"
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/rtmp/message"
+	"github.com/openfcs/openfcs/status"
+)
+
+// Status codes of the NetStream signalling (docs/webrtc.md#netstream-signalling).
+const (
+	codeWebRTCAnswer = "NetStream.WebRTC.Answer"
+	codeWebRTCFailed = "NetStream.WebRTC.Failed"
+	codeWebRTCClosed = "NetStream.WebRTC.Closed"
+)
+
+// onWebRTCOffer answers a NetStream's webrtcOffer command: {mode:
+// "publish" or "play", name, sdp}. The offer goes to the Signaller with
+// this connection's client, which the application already admitted; the
+// answer comes back as the command's _result, a refusal as its _error
+// with the HTTP status of the equivalent WHIP or WHEP refusal, which the
+// page reads to fall back to RTMP media on the same NetStream.
+func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
+	fail := func(code int, desc string) {
+		c.sendCommand(0, &message.Command{Name: "_error", Txn: cmd.Txn, Object: amf.Null(),
+			Args: []amf.Value{status.Info(codeWebRTCFailed, desc, amf.Prop{Key: "status", Value: amf.Number(float64(code))})}})
+	}
+	ns := c.streams[sid]
+	if ns == nil {
+		fail(http.StatusNotFound, "No such stream.")
+		return
+	}
+	if c.srv.Signal == nil || c.inst == nil {
+		fail(http.StatusServiceUnavailable, "WebRTC is not available on this connection.")
+		return
+	}
+	obj := cmd.Arg(0)
+	mode, raw, offer := obj.Get("mode").Str(), obj.Get("name").Str(), obj.Get("sdp").Str()
+	if mode != "publish" && mode != "play" {
+		fail(http.StatusBadRequest, "mode must be publish or play.")
+		return
+	}
+	ns.stop(c, true)
+	c.stopped(ns)
+	name, query, err := instance.StreamName(raw)
+	if err != nil {
+		fail(http.StatusBadRequest, raw+" is not a valid stream name.")
+		return
+	}
+	ended := func(reason string) {
+		// The peer's goroutine: only queue a message.
+		c.sendStatus(sid, codeWebRTCClosed, "The WebRTC peer ended: "+reason+".",
+			amf.Prop{Key: "details", Value: amf.String(name)}, amf.Prop{Key: "reason", Value: amf.String(reason)})
+	}
+	answer, stop, err := c.srv.Signal.Negotiate(c.inst, c.client, mode == "publish", name, query, offer, ended)
+	if err != nil {
+		code := http.StatusBadRequest
+		var sc interface{ StatusCode() int }
+		if errors.As(err, &sc) {
+			code = sc.StatusCode()
+		}
+		c.log.Info("webrtc refused", "stream", name, "mode", mode, "status", code, "err", err)
+		fail(code, err.Error())
+		return
+	}
+	ns.rtc, ns.name = stop, name
+	c.log.Info("webrtc start", "stream", name, "mode", mode)
+	c.sendCommand(0, &message.Command{Name: "_result", Txn: cmd.Txn, Object: amf.Null(),
+		Args: []amf.Value{status.Info(codeWebRTCAnswer, "The WebRTC answer.", amf.Prop{Key: "sdp", Value: amf.String(answer)})}})
+	details := []amf.Prop{{Key: "details", Value: amf.String(name)}, c.clientProp(), {Key: "transport", Value: amf.String("webrtc")}}
+	if mode == "publish" {
+		c.sendStatus(sid, status.PublishStart, name+" is now published.", details...)
+	} else {
+		c.sendStatus(sid, status.PlayStart, "Started playing "+name+".", details...)
+	}
+}
