@@ -10,13 +10,6 @@ import (
 	"github.com/openfcs/openfcs/status"
 )
 
-// Status codes of the NetStream signalling (docs/webrtc.md#netstream-signalling).
-const (
-	codeWebRTCAnswer = "NetStream.WebRTC.Answer"
-	codeWebRTCFailed = "NetStream.WebRTC.Failed"
-	codeWebRTCClosed = "NetStream.WebRTC.Closed"
-)
-
 // onWebRTCOffer answers a NetStream's webrtcOffer command: {mode:
 // "publish" or "play", name, sdp}. The offer goes to the Signaller with
 // this connection's client, which the application already admitted; the
@@ -26,7 +19,7 @@ const (
 func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 	fail := func(code int, desc string) {
 		c.sendCommand(0, &message.Command{Name: "_error", Txn: cmd.Txn, Object: amf.Null(),
-			Args: []amf.Value{status.Info(codeWebRTCFailed, desc, amf.Prop{Key: "status", Value: amf.Number(float64(code))})}})
+			Args: []amf.Value{status.Info(status.WebRTCFailed, desc, amf.Prop{Key: "status", Value: amf.Number(float64(code))})}})
 	}
 	ns := c.streams[sid]
 	if ns == nil {
@@ -52,7 +45,7 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 	}
 	ended := func(reason string) {
 		// The peer's goroutine: only queue a message.
-		c.sendStatus(sid, codeWebRTCClosed, "The WebRTC peer ended: "+reason+".",
+		c.sendStatus(sid, status.WebRTCClosed, "The WebRTC peer ended: "+reason+".",
 			amf.Prop{Key: "details", Value: amf.String(name)}, amf.Prop{Key: "reason", Value: amf.String(reason)})
 	}
 	answer, stop, err := c.srv.Signal.Negotiate(c.inst, c.client, mode == "publish", name, query, offer, ended)
@@ -69,7 +62,7 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 	ns.rtc, ns.name = stop, name
 	c.log.Info("webrtc start", "stream", name, "mode", mode)
 	c.sendCommand(0, &message.Command{Name: "_result", Txn: cmd.Txn, Object: amf.Null(),
-		Args: []amf.Value{status.Info(codeWebRTCAnswer, "The WebRTC answer.", amf.Prop{Key: "sdp", Value: amf.String(answer)})}})
+		Args: []amf.Value{status.Info(status.WebRTCAnswer, "", amf.Prop{Key: "sdp", Value: amf.String(answer)})}})
 	details := []amf.Prop{{Key: "details", Value: amf.String(name)}, c.clientProp(), {Key: "transport", Value: amf.String("webrtc")}}
 	if mode == "publish" {
 		c.sendStatus(sid, status.PublishStart, name+" is now published.", details...)

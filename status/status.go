@@ -73,6 +73,10 @@ const (
 	InvalidArg          = "NetStream.InvalidArg"
 	ClearSuccess        = "NetStream.Clear.Success"
 	ClearFailed         = "NetStream.Clear.Failed"
+	// WebRTC signalling of a NetStream (docs/webrtc.md#netstream-signalling).
+	WebRTCAnswer = "NetStream.WebRTC.Answer"
+	WebRTCFailed = "NetStream.WebRTC.Failed"
+	WebRTCClosed = "NetStream.WebRTC.Closed"
 )
 
 // SharedObject codes (docs/shared-objects.md#status-events).
@@ -121,6 +125,9 @@ var table = map[string]entry{
 	PlayStop:            {LevelStatus, "Playing stopped."},
 	PlayStreamNotFound:  {LevelError, "Stream not found."},
 	PlayFailed:          {LevelError, "Playing failed."},
+	WebRTCAnswer:        {LevelStatus, "The WebRTC answer."},
+	WebRTCFailed:        {LevelError, "WebRTC negotiation refused."},
+	WebRTCClosed:        {LevelError, "The WebRTC peer ended."},
 	PlayPublishNotify:   {LevelStatus, "The stream is published."},
 	PlayUnpublishNotify: {LevelStatus, "The stream is unpublished."},
 	PlayInsufficientBW:  {LevelWarning, "Insufficient bandwidth: video is being dropped."},
