@@ -8,6 +8,7 @@ import { CSID, decodeBody, UserControl } from './rtmp.js';
 import { NetStatusEvent, AsyncErrorEvent, statusInfo } from './netconnection.js';
 import { Player } from './player/player.js';
 import { Publisher } from './publisher/publisher.js';
+import { RTCSession, TRANSPORTS, offerCommand } from './rtc.js';
 
 /**
  * NetStream plays or publishes one stream of a NetConnection.
@@ -43,6 +44,15 @@ export class NetStream extends EventTarget {
     this.publisher = null;
     this.recorded = false;
     this.volumeValue = 1;
+    // Media transport (docs/browser.md#webrtc): 'websocket' (the default),
+    // 'webrtc' or 'auto' (WebRTC, else the WebSocket).
+    this.transportValue = 'websocket';
+    this.transportInUse = null; // 'webrtc' or 'websocket' once media flows
+    this.transportReason = ''; // why the WebSocket path was taken
+    this.rtc = null;
+    this.rtcGen = 0;
+    this.cameraTrack = null;
+    this.microphoneTrack = null;
     this.ready = nc.createStream().then((id) => {
       this.id = id;
       nc.streams.set(id, this);
@@ -81,6 +91,7 @@ export class NetStream extends EventTarget {
    * stops playing.
    */
   play(name, start = -2, len = -1, reset = true) {
+    this.stopRTC();
     if (name === false || name === null) {
       this.command('play', false);
       this.player?.flush();
@@ -88,6 +99,15 @@ export class NetStream extends EventTarget {
     }
     this.mode = 'play';
     this.name = String(name);
+    // WebRTC carries live streams; a recording goes over the WebSocket.
+    if (this.transportValue !== 'websocket' && start < 0 && len < 0) {
+      this.startRTC('play', () => this.playWebSocket(start, len, reset));
+      return;
+    }
+    this.playWebSocket(start, len, reset);
+  }
+
+  playWebSocket(start, len, reset) {
     if (!this.player) {
       this.player = new Player({
         status: (code, level, description) => this.status(code, level, description, { details: this.name }),
@@ -135,6 +155,72 @@ export class NetStream extends EventTarget {
     this.command('seek', 0, Math.max(0, Math.round(offset * 1000)));
   }
 
+  // --- WebRTC (docs/browser.md#webrtc) ---------------------------------------
+
+  /** transport: 'websocket' (default), 'webrtc' or 'auto' (WebRTC, falling back to the WebSocket). */
+  get transport() { return this.transportValue; }
+  set transport(v) {
+    if (!TRANSPORTS.includes(v)) throw new TypeError(`NetStream.transport: ${v} is not one of ${TRANSPORTS.join(', ')}`);
+    this.transportValue = v;
+  }
+
+  /** transportReason says why 'auto' took the WebSocket, or why WebRTC failed. */
+
+  // startRTC negotiates a peer for mode; on failure it falls back (auto)
+  // or reports NetStream.Failed (webrtc).
+  startRTC(mode, fallback) {
+    const gen = ++this.rtcGen;
+    const rtc = new RTCSession(mode, {
+      send: (sdp) => new Promise((resolve, reject) => {
+        this.whenReady(() => {
+          const txn = this.nc.nextTxn();
+          this.nc.pending.set(txn, { name: 'webrtcOffer', resolve, reject });
+          this.nc.sendCommand(this.id, offerCommand(txn, mode, this.name, sdp));
+        });
+      }),
+      view: () => this.view,
+      tracks: () => [this.cameraTrack, this.microphoneTrack],
+    });
+    rtc.setVolume(this.volumeValue);
+    this.rtc = rtc;
+    this.transportInUse = null;
+    this.transportReason = '';
+    rtc.start(this.name).then(() => {
+      if (gen !== this.rtcGen || this.closed) return;
+      this.setTransport('webrtc', '');
+    }, (err) => {
+      if (gen !== this.rtcGen || this.closed) return;
+      this.rtcFailed(err, fallback);
+    });
+  }
+
+  rtcFailed(err, fallback) {
+    this.rtc?.close();
+    this.rtc = null;
+    if (this.transportValue === 'auto' && err.fallback !== false) {
+      this.setTransport('websocket', `WebRTC: ${err.message}`);
+      fallback();
+      return;
+    }
+    this.transportReason = `WebRTC: ${err.message}`;
+    this.status('NetStream.Failed', 'error', this.transportReason, { details: this.name, transport: 'webrtc' });
+  }
+
+  setTransport(mode, reason) {
+    this.transportInUse = mode;
+    this.transportReason = reason;
+    this.status('NetStream.Transport', 'status', reason || `Media over ${mode}.`, { details: this.name, transport: mode, reason });
+  }
+
+  stopRTC() {
+    this.rtcGen++;
+    this.rtc?.close();
+    this.rtc = null;
+  }
+
+  /** rtcStats reads the WebRTC peer's getStats (null over the WebSocket). */
+  async rtcStats() { return this.rtc ? this.rtc.stats() : null; }
+
   /** attachView renders video into a <canvas> or <video> element (null detaches). */
   attachView(el) {
     this.view = el;
@@ -168,6 +254,7 @@ export class NetStream extends EventTarget {
   get volume() { return this.volumeValue; }
   set volume(v) {
     this.volumeValue = Math.max(0, Number(v));
+    this.rtc?.setVolume(this.volumeValue);
     if (this.player?.audio) this.player.audio.volume = this.volumeValue;
   }
 
@@ -200,11 +287,13 @@ export class NetStream extends EventTarget {
 
   /** attachCamera publishes a video MediaStreamTrack; options: bitrate, keyFrameInterval (s), width, height, framerate. */
   attachCamera(track, options) {
+    this.cameraTrack = track;
     this.ensurePublisher().setCamera(track, options);
   }
 
   /** attachAudio publishes an audio MediaStreamTrack; options: codec ('auto', 'aac', 'opus', 'pcma', 'pcmu', 'pcm'), bitrate. */
   attachAudio(track, options) {
+    this.microphoneTrack = track;
     this.ensurePublisher().setMicrophone(track, options);
   }
 
@@ -235,6 +324,7 @@ export class NetStream extends EventTarget {
    * publish(false) stops publishing.
    */
   publish(name, type = 'live') {
+    this.stopRTC();
     if (name === false || name === null) {
       this.publisher?.stop();
       this.command('closeStream');
@@ -243,6 +333,10 @@ export class NetStream extends EventTarget {
     this.mode = 'publish';
     this.name = String(name);
     this.ensurePublisher();
+    if (this.transportValue !== 'websocket' && type === 'live') {
+      this.startRTC('publish', () => this.command('publish', this.name, type));
+      return;
+    }
     this.command('publish', this.name, type);
   }
 
@@ -313,7 +407,11 @@ export class NetStream extends EventTarget {
         this.player?.start({ live: !this.recorded });
         break;
       case 'NetStream.Publish.Start':
-        this.publisher?.start();
+        if (info.transport !== 'webrtc') this.publisher?.start();
+        break;
+      case 'NetStream.WebRTC.Closed':
+        if (this.rtc) this.rtcFailed(Object.assign(new Error(info.description), { fallback: true }), this.mode === 'play'
+          ? () => this.playWebSocket(-2, -1, true) : () => this.command('publish', this.name, 'live'));
         break;
       case 'NetStream.Unpublish.Success':
         this.publisher?.stop();
@@ -356,6 +454,7 @@ export class NetStream extends EventTarget {
   }
 
   onConnectionClosed() {
+    this.stopRTC();
     this.publisher?.stop();
     this.player?.close();
     this.player = null;
@@ -366,6 +465,7 @@ export class NetStream extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.stopRTC();
     this.publisher?.stop();
     this.player?.close();
     this.player = null;
