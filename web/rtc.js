@@ -134,6 +134,8 @@ export class RTCSession {
     if (this.ownVideo && view instanceof HTMLCanvasElement && !this.drawing) this.draw(view);
   }
 
+  // draw copies the hidden <video> onto the canvas at every animation
+  // frame (a detached <video> has no compositor frames to wait for).
   draw(canvas) {
     const g = canvas.getContext('2d');
     const frame = () => {
@@ -146,9 +148,9 @@ export class RTCSession {
         }
         g.drawImage(v, 0, 0, canvas.width, canvas.height);
       }
-      this.drawing = v.requestVideoFrameCallback(frame);
+      this.drawing = requestAnimationFrame(frame);
     };
-    this.drawing = this.video.requestVideoFrameCallback(frame);
+    this.drawing = requestAnimationFrame(frame);
   }
 
   setVolume(v) {
@@ -183,7 +185,7 @@ export class RTCSession {
     this.closed = true;
     this.pc?.close();
     if (this.video) {
-      if (this.drawing) this.video.cancelVideoFrameCallback(this.drawing);
+      if (this.drawing) cancelAnimationFrame(this.drawing);
       this.video.srcObject = null;
       if (this.ownVideo) this.video.remove();
     }

@@ -79,7 +79,7 @@ func (s *Server) newNetStreamSession(kind string, t target, in *instance.Instanc
 		done:      make(chan struct{}),
 	}
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)
-	ss.log = s.log.With("proto", "netstream-"+kind, "session", ss.id, "client", cl.ID)
+	ss.log = s.log.With("proto", "netstream-"+kind, "session", ss.id)
 	ss.peer.init(ss)
 	s.mu.Lock()
 	defer s.mu.Unlock()
