@@ -118,6 +118,33 @@ export interface NetStreamInfo {
   };
 }
 
+/** How a NetStream carries its media (docs/browser.md#webrtc). */
+export type Transport = 'auto' | 'webrtc' | 'websocket';
+
+/** What NetStream.rtcStats() reads from the peer's getStats. */
+export interface RTCMediaStats {
+  codec: string | null;
+  packets: number;
+  bytes: number;
+  framesDecoded?: number;
+  framesDropped?: number;
+  framesEncoded?: number;
+  width?: number;
+  height?: number;
+  audioEnergy?: number;
+}
+
+export interface RTCTransportStats {
+  transport: 'webrtc';
+  dtlsState?: string;
+  /** A nominated, succeeded ICE candidate pair. */
+  pair?: boolean;
+  inboundVideo?: RTCMediaStats;
+  inboundAudio?: RTCMediaStats;
+  outboundVideo?: RTCMediaStats;
+  outboundAudio?: RTCMediaStats;
+}
+
 /** A stream of a NetConnection: plays or publishes. */
 export declare class NetStream extends EventTarget {
   constructor(nc: NetConnection);
@@ -136,6 +163,19 @@ export declare class NetStream extends EventTarget {
   readonly decodedFrames: number;
   /** 0 to 1. */
   volume: number;
+  /**
+   * The media transport of the next play() or publish(): 'websocket' (the
+   * default: RTMP messages on the NetConnection), 'webrtc' (a peer
+   * negotiated on the NetConnection; NetStream.Failed if it fails), or
+   * 'auto' (WebRTC, else the WebSocket). Live streams only.
+   */
+  transport: Transport;
+  /** The transport carrying the media now; null until it is settled. A NetStream.Transport event says when. */
+  readonly transportInUse: 'webrtc' | 'websocket' | null;
+  /** Why 'auto' took the WebSocket (or why WebRTC failed); '' otherwise. */
+  readonly transportReason: string;
+  /** The WebRTC peer's statistics (getStats); null over the WebSocket. */
+  rtcStats(): Promise<RTCTransportStats | null>;
   /** The AudioContext the sound plays through; resume() it from a user gesture if the browser suspended it. */
   readonly audioContext: AudioContext | null;
   /** The last node before the speakers: connect an AnalyserNode to it. */

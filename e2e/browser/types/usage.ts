@@ -35,6 +35,12 @@ async function main(canvas: HTMLCanvasElement, video: HTMLVideoElement): Promise
   ns.pause();
   ns.resume();
   ns.seek(10);
+  ns.transport = 'auto';
+  ns.addEventListener('netStatus', (e: NetStatusEvent) => {
+    if (e.info.code === 'NetStream.Transport') console.log(ns.transportInUse, ns.transportReason, e.info.transport);
+  });
+  const rtc = await ns.rtcStats();
+  console.log(rtc?.inboundVideo?.framesDecoded, rtc?.pair);
 
   const pub = new NetStream(nc);
   const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
