@@ -43,7 +43,7 @@ type Server struct {
 	// node there (docs/cluster.md#one-instance-one-owner).
 	Relay Relayer
 	// Signal, when set, negotiates WebRTC media for a NetStream
-	// (docs/webrtc.md#netstream-signalling); without it a webrtcOffer is
+	// (docs/webrtc.md#netstream-signaling); without it a webrtcOffer is
 	// refused and the client stays on RTMP.
 	Signal Signaller
 

@@ -73,7 +73,7 @@ const (
 	InvalidArg          = "NetStream.InvalidArg"
 	ClearSuccess        = "NetStream.Clear.Success"
 	ClearFailed         = "NetStream.Clear.Failed"
-	// WebRTC signalling of a NetStream (docs/webrtc.md#netstream-signalling).
+	// WebRTC signaling of a NetStream (docs/webrtc.md#netstream-signaling).
 	WebRTCAnswer = "NetStream.WebRTC.Answer"
 	WebRTCFailed = "NetStream.WebRTC.Failed"
 	WebRTCClosed = "NetStream.WebRTC.Closed"

@@ -1,5 +1,5 @@
 // rtc.js: a NetStream's media over a WebRTC peer, negotiated on the
-// stream's own RTMP connection (docs/webrtc.md#netstream-signalling).
+// stream's own RTMP connection (docs/webrtc.md#netstream-signaling).
 // The offer goes as the NetStream command webrtcOffer after ICE gathering
 // (no trickle), the answer comes back as its _result; a refusal (_error)
 // carries the HTTP status the same WHIP or WHEP request would have had.
@@ -205,7 +205,7 @@ function preferH264(pc) {
 }
 
 // gathered waits for ICE gathering so that the offer carries the
-// candidates: the signalling has no trickle.
+// candidates: the signaling has no trickle.
 function gathered(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {

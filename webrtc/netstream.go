@@ -22,7 +22,7 @@ func (e *NegotiateError) Error() string { return e.Reason }
 
 // Negotiate answers the SDP offer of a NetStream of a client that an
 // RTMP connection (over a WebSocket, usually) already admitted
-// (docs/webrtc.md#netstream-signalling): the session takes that client
+// (docs/webrtc.md#netstream-signaling): the session takes that client
 // and instance instead of connecting one of its own, so the application
 // sees the publish or play as that client's, and onConnect is not asked
 // again. query is what followed "?" in the stream name. ended is called,

@@ -358,7 +358,7 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 		}}
 	s.rtc = &webrtc.Server{Config: cfg.WebRTC, Logger: log, Engine: s.engine, AcceptTimeout: cfg.Instance.PendingTimeout}
 	// NetStreams of RTMP clients (the WebSocket ones: openfcs.js) negotiate
-	// their WebRTC peers through the session (docs/webrtc.md#netstream-signalling).
+	// their WebRTC peers through the session (docs/webrtc.md#netstream-signaling).
 	s.rtmp.Signal = s.rtc
 	// session.max_conns bounds the sockets too, those still being sniffed
 	// and HTTP ones included: each holds a descriptor.

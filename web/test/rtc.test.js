@@ -1,4 +1,4 @@
-// The NetStream signalling of docs/webrtc.md#netstream-signalling: the
+// The NetStream signaling of docs/webrtc.md#netstream-signaling: the
 // webrtcOffer command's bytes (the same hex as rtmp/webrtc_test.go) and
 // how its answers and refusals are read.
 import { test } from 'node:test';
