@@ -86,6 +86,7 @@ func transportOf(t testing.TB, b *browser, page string) (mode, reason string, ev
 //   - B-frames: ffmpeg's default x264 with 'auto' falls back to the
 //     WebSocket with the reason visible, and plays.
 func TestWebNetStreamWebRTC(t *testing.T) {
+	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
 	b := startBrowser(t)
