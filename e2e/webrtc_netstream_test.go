@@ -76,8 +76,8 @@ func transportOf(t testing.TB, b *browser, page string) (mode, reason string, ev
 // application admitted, or falls back to the WebSocket path:
 //   - play: ffmpeg publishes H.264 baseline and AAC over RTMP; the
 //     NetStream ('auto') plays it over WebRTC (getStats: DTLS connected,
-//     a nominated pair, H.264 and Opus inbound, 90% of the frames decoded
-//     and kept, audio energy growing), into a canvas that is not black;
+//     a nominated pair, H.264 and Opus inbound, 90% of the frames ffmpeg
+//     published in 6 s decoded and kept, audio energy growing), into a canvas that is not black;
 //     the server's WebRTC session is the page's NetConnection client, and
 //     closing the NetStream ends it;
 //   - publish: the NetStream ('webrtc') publishes Chromium's fake camera
@@ -108,22 +108,26 @@ func TestWebNetStreamWebRTC(t *testing.T) {
 		b.wait(t, "play", `return window.t.ns.rtcStats().then((s) => s.inboundVideo && s.inboundVideo.framesDecoded > 25 &&
   s.inboundAudio && s.inboundAudio.audioEnergy > 0)`, time.Minute)
 		s0 := readNSStats(t, b, "play")
+		f0 := pub.frames()
 		start := time.Now()
-		waitFor(t, 30*time.Second, "4 s of playback", func() bool { return time.Since(start) >= 4*time.Second })
+		waitFor(t, 30*time.Second, "6 s of playback", func() bool { return time.Since(start) >= 6*time.Second })
 		s1 := readNSStats(t, b, "play")
+		published := pub.frames() - f0
 		window := time.Since(start).Seconds()
 		if s1.DTLSState != "connected" || !s1.Pair || s1.InboundVideo == nil || s1.InboundAudio == nil {
 			t.Fatalf("getStats: %+v; want a connected WebRTC transport with video and audio", s1)
 		}
 		v0, v1 := s0.InboundVideo, s1.InboundVideo
-		t.Logf("NetStream over WebRTC: %s %dx%d, %s; %d frames decoded, %d dropped in %.1f s", v1.Codec, v1.Width, v1.Height,
-			s1.InboundAudio.Codec, v1.FramesDecoded-v0.FramesDecoded, v1.FramesDropped-v0.FramesDropped, window)
+		t.Logf("NetStream over WebRTC: %s %dx%d, %s; %d frames published, %d decoded, %d dropped in %.1f s", v1.Codec, v1.Width, v1.Height,
+			s1.InboundAudio.Codec, published, v1.FramesDecoded-v0.FramesDecoded, v1.FramesDropped-v0.FramesDropped, window)
 		if v1.Codec != "video/H264" || s1.InboundAudio.Codec != "audio/opus" || v1.Width != 320 || v1.Height != 240 {
 			t.Errorf("media: %s %dx%d, %s", v1.Codec, v1.Width, v1.Height, s1.InboundAudio.Codec)
 		}
+		// The reference is what ffmpeg published in the same window: on a
+		// loaded machine its -re falls behind the nominal rate.
 		shown := (v1.FramesDecoded - v1.FramesDropped) - (v0.FramesDecoded - v0.FramesDropped)
-		if want := 0.9 * fps * window; float64(shown) < want {
-			t.Errorf("%d frames decoded and kept in %.1f s, want %.0f or more (90%% of %d fps)", shown, window, want, fps)
+		if want := 0.9 * float64(published); published < 25 || float64(shown) < want {
+			t.Errorf("%d frames decoded and kept in %.1f s, want %.0f or more (90%% of the %d published)", shown, window, want, published)
 		}
 		if s1.InboundAudio.AudioEnergy <= s0.InboundAudio.AudioEnergy {
 			t.Errorf("audio energy %v then %v: silent", s0.InboundAudio.AudioEnergy, s1.InboundAudio.AudioEnergy)
@@ -212,13 +216,17 @@ ns.attachCamera(m.getVideoTracks()[0]); ns.attachAudio(m.getAudioTracks()[0]); n
 		b.wait(t, "bf", "return window.t.ns.decodedFrames > 25", time.Minute)
 		var d0, d1 int
 		b.eval(t, "bf", "return window.t.ns.decodedFrames", &d0)
+		f0 := pub.frames()
 		start := time.Now()
-		waitFor(t, 30*time.Second, "4 s of playback", func() bool { return time.Since(start) >= 4*time.Second })
+		waitFor(t, 30*time.Second, "6 s of playback", func() bool { return time.Since(start) >= 6*time.Second })
 		b.eval(t, "bf", "return window.t.ns.decodedFrames", &d1)
+		published := pub.frames() - f0
 		window := time.Since(start).Seconds()
-		t.Logf("over the WebSocket: %d frames decoded in %.1f s", d1-d0, window)
-		if want := 0.75 * fps * window; float64(d1-d0) < want {
-			t.Errorf("%d frames decoded in %.1f s, want %.0f or more", d1-d0, window, want)
+		t.Logf("over the WebSocket: %d frames published, %d decoded in %.1f s", published, d1-d0, window)
+		// 75% of what ffmpeg published meanwhile: openfcs.js decodes in
+		// the page, which a machine running the suite slows.
+		if want := 0.75 * float64(published); published < 25 || float64(d1-d0) < want {
+			t.Errorf("%d frames decoded in %.1f s, want %.0f or more (75%% of the %d published)", d1-d0, window, want, published)
 		}
 		var luma float64
 		b.eval(t, "bf", "return window.t.luma()", &luma)
