@@ -85,8 +85,10 @@ func transportOf(t testing.TB, b *browser, page string) (mode, reason string, ev
 //     AAC made from the Opus;
 //   - B-frames: ffmpeg's default x264 with 'auto' falls back to the
 //     WebSocket with the reason visible, and plays.
+//
+// The subtests share one browser and run in turn, so the test does not
+// run in parallel with others either (tparallel).
 func TestWebNetStreamWebRTC(t *testing.T) {
-	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
 	b := startBrowser(t)
