@@ -55,10 +55,13 @@ export class RTCSession {
   /**
    * @param {object} hooks send(values): Promise of the _result values (rejects with the _error values);
    *   view(): the element to render into; tracks(): the tracks to publish.
+   * @param {object} [limits] connectTimeout and mediaTimeout, ms.
    */
-  constructor(mode, hooks) {
+  constructor(mode, hooks, limits = {}) {
     this.mode = mode;
     this.hooks = hooks;
+    this.connectTimeout = limits.connectTimeout ?? CONNECT_TIMEOUT;
+    this.mediaTimeout = limits.mediaTimeout ?? MEDIA_TIMEOUT;
     this.pc = null;
     this.video = null; // the <video> the tracks play in
     this.ownVideo = false;
@@ -96,14 +99,14 @@ export class RTCSession {
       throw Array.isArray(v) ? refusalOf(v) : rtcError(String(v?.message ?? v), true);
     }
     await pc.setRemoteDescription({ type: 'answer', sdp: answerOf(values) });
-    await connected(pc);
+    await connected(pc, this.connectTimeout);
     await this.firstMedia();
   }
 
   // firstMedia waits for a decoded frame or sample (play) or sent packets
   // (publish): a peer that connects but carries nothing falls back too.
   async firstMedia() {
-    const until = performance.now() + MEDIA_TIMEOUT;
+    const until = performance.now() + this.mediaTimeout;
     while (!this.closed && performance.now() < until) {
       for (const r of (await this.pc.getStats()).values()) {
         if (r.type === 'inbound-rtp' && ((r.framesDecoded ?? 0) > 0 || (r.totalSamplesReceived ?? 0) > 0)) return;
@@ -111,7 +114,7 @@ export class RTCSession {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    throw rtcError(`no media within ${MEDIA_TIMEOUT / 1000} s`, true);
+    throw rtcError(`no media within ${this.mediaTimeout / 1000} s`, true);
   }
 
   // attach shows the received stream: in the view when it is a <video>,
@@ -220,10 +223,10 @@ function gathered(pc) {
 }
 
 // connected resolves when ICE and DTLS are up.
-function connected(pc) {
+function connected(pc, timeout) {
   if (pc.connectionState === 'connected') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(rtcError(`no connection within ${CONNECT_TIMEOUT / 1000} s`, true)), CONNECT_TIMEOUT);
+    const t = setTimeout(() => reject(rtcError(`no connection within ${timeout / 1000} s`, true)), timeout);
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'connected') {
         clearTimeout(t);
