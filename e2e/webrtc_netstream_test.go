@@ -27,6 +27,19 @@ t.luma = () => { const o = new OffscreenCanvas(64, 36); const g = o.getContext('
   for (let i = 0; i < px.length; i += 4) s += 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2]; return s / (64 * 36); };
 `
 
+// nsScript traces what the application hears: a NetStream's WebRTC
+// publish must reach onPublish as its NetConnection's client (protocol
+// rtmpws, the stream key in publishQueryString), and no WHIP or WHEP
+// client may connect; a key other than "k" is refused.
+const nsScript = `
+application.onConnect = function (client) { trace("connect protocol=" + client.protocol); return true; };
+application.onPublish = function (client, stream) {
+	trace("publish " + stream.name + " protocol=" + client.protocol + " query=" + stream.publishQueryString);
+	if (client.protocol == "rtmpws" && stream.publishQueryString != "key=k") return false;
+};
+application.onUnpublish = function (client, stream) { trace("unpublish " + stream.name + " protocol=" + client.protocol); };
+`
+
 // nsRTCStats is what NetStream.rtcStats() reports.
 type nsRTCStats struct {
 	Transport    string `json:"transport"`
@@ -82,7 +95,9 @@ func transportOf(t testing.TB, b *browser, page string) (mode, reason string, ev
 //     closing the NetStream ends it;
 //   - publish: the NetStream ('webrtc') publishes Chromium's fake camera
 //     and microphone; ffmpeg plays it over RTMP and decodes H.264 and the
-//     AAC made from the Opus;
+//     AAC made from the Opus; the script's onPublish and onUnpublish see
+//     the page's rtmpws client with its stream key, and no WHIP client;
+//   - a publish the script refuses (403) does not fall back;
 //   - B-frames: ffmpeg's default x264 with 'auto' falls back to the
 //     WebSocket with the reason visible, and plays.
 //
@@ -91,6 +106,7 @@ func transportOf(t testing.TB, b *browser, page string) (mode, reason string, ev
 func TestWebNetStreamWebRTC(t *testing.T) {
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
+	srv.writeApp(t, "live", map[string]string{"main.asc": nsScript})
 	b := startBrowser(t)
 
 	t.Run("play", func(t *testing.T) {
@@ -162,7 +178,7 @@ func TestWebNetStreamWebRTC(t *testing.T) {
 	t.Run("publish", func(t *testing.T) {
 		b.open(t, "pub", srv.pageURL("/whep.html"))
 		b.eval(t, "pub", fmt.Sprintf(nsSetup, "webrtc")+`const m = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
-ns.attachCamera(m.getVideoTracks()[0]); ns.attachAudio(m.getAudioTracks()[0]); ns.publish('fromweb'); return true`, nil)
+ns.attachCamera(m.getVideoTracks()[0]); ns.attachAudio(m.getAudioTracks()[0]); ns.publish('fromweb?key=k'); return true`, nil)
 		mode, reason, _ := transportOf(t, b, "pub")
 		if mode != "webrtc" {
 			t.Fatalf("transport %q (reason %q); want webrtc", mode, reason)
@@ -201,6 +217,28 @@ ns.attachCamera(m.getVideoTracks()[0]); ns.attachAudio(m.getAudioTracks()[0]); n
 		waitFor(t, 30*time.Second, "the session's end", func() bool {
 			return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc closed" && m["stream"] == "fromweb" })) == 1
 		})
+		srv.waitTrace(t, "publish fromweb protocol=rtmpws query=key=k")
+		srv.waitTrace(t, "unpublish fromweb protocol=rtmpws")
+		for _, tr := range srv.traces() {
+			if strings.Contains(tr, "protocol=whip") || strings.Contains(tr, "protocol=whep") {
+				t.Errorf("the script saw a WebRTC client of its own: %s", tr)
+			}
+		}
+	})
+
+	t.Run("publish_refused_by_script", func(t *testing.T) {
+		// onPublish returns false for a wrong key: the offer is refused
+		// with 403, which the WebSocket path would meet too, so 'auto'
+		// does not fall back and the NetStream fails.
+		b.open(t, "bad", srv.pageURL("/whep.html"))
+		b.eval(t, "bad", fmt.Sprintf(nsSetup, "auto")+`const m = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+ns.attachCamera(m.getVideoTracks()[0]); ns.publish('other?key=bad'); return true`, nil)
+		mode, reason, _ := transportOf(t, b, "bad")
+		t.Logf("transport %q: %s", mode, reason)
+		if mode != "" || !strings.Contains(reason, "403") {
+			t.Errorf("transport %q (reason %q); want none, refused with 403", mode, reason)
+		}
+		srv.waitTrace(t, "publish other protocol=rtmpws query=key=bad")
 	})
 
 	t.Run("bframes_fall_back", func(t *testing.T) {
