@@ -1,0 +1,134 @@
+package webrtc
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
+)
+
+// gatheredOffer is pc's offer with its candidates.
+func gatheredOffer(t *testing.T, pc *pion.PeerConnection) string {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return pc.LocalDescription().SDP
+}
+
+// A NetStream's offer publishes for a client admitted elsewhere: the
+// stream is published (a WHEP player receives it), the session neither
+// connects nor disconnects the client, and stop returns once the stream
+// is unpublished. The usual refusals keep their statuses.
+func TestNetStreamNegotiate(t *testing.T) {
+	st := startStack(t, Config{})
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+
+	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &whipPublisher{pc: pc, stop: make(chan struct{}), opusData: []byte{0xfc, 0xff, 0xfe, 0x01, 0x02}}
+	p.video, _ = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "pub")
+	p.audio, _ = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pub")
+	for _, tr := range []pion.TrackLocal{p.video, p.audio} {
+		if _, err := pc.AddTransceiverFromTrack(tr, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer := gatheredOffer(t, pc)
+	var ended atomic.Value
+	answer, stop, err := st.srv.Negotiate(in, cl, true, "nscam", "", offer, func(r string) { ended.Store(r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	p.wg.Go(p.run)
+	defer p.close()
+	play, status, body := startWHEP(t, st.base+"/whep/live/nscam", "")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP of the NetStream's publication: %d %s", status, body)
+	}
+	testutil.WaitFor(t, waitLong, "frames at the player", func() bool { u, _, _ := play.counts(); return u > 5 })
+
+	for _, c := range []struct {
+		name    string
+		publish bool
+		stream  string
+		offer   string
+		want    int
+	}{
+		{"malformed SDP", true, "x", "v=0\r\nnot SDP\r\n", http.StatusBadRequest},
+		{"not published", false, "nosuch", offerFor(t, play), http.StatusNotFound},
+		{"already published", true, "nscam", offer, http.StatusConflict},
+	} {
+		_, _, err := st.srv.Negotiate(in, cl, c.publish, c.stream, "", c.offer, nil)
+		ne, ok := errors.AsType[*NegotiateError](err)
+		if !ok || ne.StatusCode() != c.want {
+			t.Errorf("%s: %v, want status %d", c.name, err, c.want)
+		}
+	}
+
+	stop()
+	if in.Streams().Published("nscam") {
+		t.Error("the stream is still published after stop")
+	}
+	if r := ended.Load(); r != nil {
+		t.Errorf("ended(%v) for a session the client stopped", r)
+	}
+	if !cl.Accepted() {
+		t.Error("the session disconnected the client it borrowed")
+	}
+	testutil.WaitFor(t, waitLong, "the sessions to end", func() bool { return st.srv.Stats().Sessions <= 1 })
+}
+
+// A peer that goes away ends the session by itself: ended hears why.
+func TestNetStreamPeerGone(t *testing.T) {
+	st := startStack(t, Config{ConnectTimeout: 500 * time.Millisecond})
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan string, 1)
+	// The answer is never applied: the peer never connects.
+	if _, _, err := st.srv.Negotiate(in, cl, true, "lonely", "", gatheredOffer(t, pc), func(r string) { ended <- r }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ended:
+		if r != reasonTimeout {
+			t.Errorf("ended(%q), want %q", r, reasonTimeout)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("ended was not called")
+	}
+	testutil.WaitFor(t, waitLong, "the stream unpublished", func() bool { return !in.Streams().Published("lonely") })
+}
