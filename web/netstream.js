@@ -101,6 +101,9 @@ export class NetStream extends EventTarget {
     this.name = String(name);
     // WebRTC carries live streams; a recording goes over the WebSocket.
     if (this.transportValue !== 'websocket' && start < 0 && len < 0) {
+      // A player of an earlier play over the WebSocket would hold the view.
+      this.player?.close();
+      this.player = null;
       this.startRTC('play', () => this.playWebSocket(start, len, reset));
       return;
     }

@@ -43,6 +43,7 @@ async function play() {
   }
   ns = new NetStream(nc);
   page.ns = ns;
+  if (params.get('transport')) ns.transport = params.get('transport'); // docs/browser.md#webrtc
   ns.bufferTime = Number($('buffer').value) || 0;
   ns.volume = Number($('volume').value);
   ns.addEventListener('netStatus', (e) => log(describe(e.info), e.info.level));

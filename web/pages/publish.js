@@ -54,6 +54,7 @@ async function publish() {
   }
   ns = new NetStream(nc);
   page.ns = ns;
+  if (params.get('transport')) ns.transport = params.get('transport'); // docs/browser.md#webrtc
   ns.addEventListener('netStatus', (e) => {
     log(describe(e.info), e.info.level);
     if (e.info.code === 'NetStream.Publish.Start') {
