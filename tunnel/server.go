@@ -472,6 +472,16 @@ func setFastHeaders(h *fasthttp.ResponseHeader) {
 
 // FiberConfig returns the fiber settings the tunnel needs: body limit (413
 // beyond it), request timeouts against slowloris, and no startup banner.
+//
+// ReduceMemoryUsage makes fasthttp lend a connection its read and write
+// buffers (4 KB each) and its body buffers only while a request is being
+// read or answered, instead of for the connection's life. Most of this
+// server's HTTP connections sit between requests: an RTMPT client's
+// kept-alive connection between two polls, and every WebSocket and
+// HTTP-FLV session, which fasthttp then hands the bare socket instead of
+// the request's read buffer, since nothing is buffered after the request
+// (docs/architecture.md#idle-connections). What it costs is a pool round
+// trip per request.
 func (c Config) FiberConfig() fiber.Config {
 	c = c.WithDefaults()
 	return fiber.Config{
@@ -481,6 +491,7 @@ func (c Config) FiberConfig() fiber.Config {
 		IdleTimeout:           max(c.SessionTimeout, c.RequestTimeout),
 		DisableStartupMessage: true,
 		ServerHeader:          "openfcs",
+		ReduceMemoryUsage:     true,
 	}
 }
 

@@ -296,10 +296,13 @@ type queue struct {
 	off int
 }
 
-// Pooled storage starts at 8 KiB; storage grown past 1 MiB by a burst is
-// left to the GC rather than pooled.
+// Pooled storage starts at 4 KiB: the handshake's S0+S1+S2 (3073 bytes),
+// which every new session queues at once, and the commands of an idle
+// session fit, and a flow that needs more grows it once and keeps it;
+// storage grown past 1 MiB by a burst is left to the GC rather than
+// pooled.
 const (
-	queueInitial   = 8 << 10
+	queueInitial   = 4 << 10
 	queueMaxPooled = 1 << 20
 )
 

@@ -412,6 +412,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	b.Run("process", benchIdleProcess("rtmp"))
 	b.Run("inprocess", benchIdleInProcess("rtmp"))
 	b.Run("inprocess-rtmpws", benchIdleInProcess("rtmpws"))
+	b.Run("inprocess-rtmpt-sessions", benchIdleInProcess("rtmpt", "-http-conns", "32"))
 	// The same over RTMP over WebSocket, on the same port (every port
 	// serves HTTP too): what the WebSocket layer adds per idle client.
 	b.Run("process-rtmpws", benchIdleProcess("rtmpws"))
@@ -465,11 +466,11 @@ func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thel
 	b.ReportMetric(float64(rssBefore)/float64(iters), "KB-base")
 }
 
-func benchIdleInProcess(scheme string) func(b *testing.B) {
-	return func(b *testing.B) { runIdleInProcess(b, scheme) }
+func benchIdleInProcess(scheme string, args ...string) func(b *testing.B) {
+	return func(b *testing.B) { runIdleInProcess(b, scheme, args...) }
 }
 
-func runIdleInProcess(b *testing.B, scheme string) { //nolint:thelper // a benchmark body, not a helper
+func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:thelper // a benchmark body, not a helper
 	n := envInt(b, envIdle, 1000)
 	if os.Getenv(envHeapProfile) != "" {
 		// Every allocation sampled: an idle connection's few small
@@ -483,8 +484,8 @@ func runIdleInProcess(b *testing.B, scheme string) { //nolint:thelper // a bench
 	for b.Loop() {
 		var addr string
 		stop := func() {}
-		if scheme == "rtmpws" {
-			// The bridge server stops at the benchmark's end.
+		if scheme != "rtmp" {
+			// The HTTP server stops at the benchmark's end.
 			_, addr = startBridgeServer(b)
 		} else {
 			addr, stop = startServer(b)
@@ -493,7 +494,7 @@ func runIdleInProcess(b *testing.B, scheme string) { //nolint:thelper // a bench
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
 		g0 := runtime.NumGoroutine()
-		p := openIdle(b, tool, scheme+"://"+addr+"/live", n)
+		p := openIdle(b, tool, scheme+"://"+addr+"/live", n, args...)
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		g1 := runtime.NumGoroutine()

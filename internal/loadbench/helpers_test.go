@@ -27,6 +27,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp"
+	"github.com/openfcs/openfcs/tunnel"
 )
 
 // Binaries built for the benchmarks, once per test process, into binDir
@@ -313,7 +314,8 @@ func startServerWith(tb testing.TB) (addr string, srv *rtmp.Server, stop func())
 
 // startBridgeServer runs an in-process server as cmd/openfcs wires one
 // port of each kind: RTMP on one loopback port, and a fiber HTTP port
-// serving RTMP over WebSocket (package bridge) into the same RTMP server.
+// (with the binary's HTTP server settings) serving RTMPT (package tunnel)
+// and RTMP over WebSocket (package bridge) into the same RTMP server.
 // It returns both addresses; everything stops at cleanup.
 func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
 	tb.Helper()
@@ -323,7 +325,10 @@ func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
 	srv := &rtmp.Server{Logger: log, Engine: eng}
 	rtmpAddr, stop := testutil.Serve(tb, srv, rtmp.ErrServerClosed)
 	br := &bridge.Server{Logger: log, Sessions: srv}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	tcfg := tunnel.Config{ExemptLoopback: true}
+	tun := &tunnel.Server{Config: tcfg, Logger: log, Sessions: srv}
+	app := fiber.New(tcfg.FiberConfig())
+	app.Use(tun.Handler())
 	app.Use(br.Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -336,6 +341,9 @@ func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
 		defer cancel()
 		if err := br.Close(ctx); err != nil {
 			tb.Errorf("bridge close: %v", err)
+		}
+		if err := tun.Close(ctx); err != nil {
+			tb.Errorf("tunnel close: %v", err)
 		}
 		stop()
 		if err := app.ShutdownWithContext(ctx); err != nil {
