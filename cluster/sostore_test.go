@@ -3,7 +3,9 @@ package cluster
 import (
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -18,10 +20,14 @@ func testSharedObjectStore(t *testing.T, nodes []*Node) {
 	if err := a.Save(snap); err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.Load("state/x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Another node's copy may apply the write a moment later
+	// (docs/cluster.md#nats: reads are direct reads).
+	var got *sharedobject.Snapshot
+	var err error
+	testutil.WaitFor(t, time.Second, "the save on the other node", func() bool {
+		got, err = b.Load("state/x")
+		return err == nil
+	})
 	if got.Version != 7 || len(got.Slots) != 1 || got.Slots[0].Key != "count" {
 		t.Fatalf("loaded %+v", got)
 	}
@@ -31,9 +37,10 @@ func testSharedObjectStore(t *testing.T, nodes []*Node) {
 	if err := b.Delete("state/x"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Load("state/x"); !errors.Is(err, sharedobject.ErrNotFound) {
-		t.Fatalf("after Delete: %v, want ErrNotFound", err)
-	}
+	testutil.WaitFor(t, time.Second, "the delete on the other node", func() bool {
+		_, err := a.Load("state/x")
+		return errors.Is(err, sharedobject.ErrNotFound)
+	})
 	if err := a.Delete("never"); err != nil {
 		t.Fatalf("Delete of an object never saved: %v", err)
 	}
