@@ -45,6 +45,13 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 	}
 	ended := func(reason string) {
 		// The peer's goroutine: only queue a message.
+		if reason == "completed" {
+			// A recorded stream played out: the play ended, as over RTMP;
+			// nothing for the page to fall back to.
+			c.sendStatus(sid, status.PlayStop, "Stopped playing "+name+".",
+				amf.Prop{Key: "details", Value: amf.String(name)}, amf.Prop{Key: "transport", Value: amf.String("webrtc")})
+			return
+		}
 		c.sendStatus(sid, status.WebRTCClosed, "The WebRTC peer ended: "+reason+".",
 			amf.Prop{Key: "details", Value: amf.String(name)}, amf.Prop{Key: "reason", Value: amf.String(reason)})
 	}

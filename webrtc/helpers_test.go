@@ -60,6 +60,7 @@ type stack struct {
 	srv  *Server
 	base string // http://127.0.0.1:port
 	logs *testutil.LogBuffer
+	apps string // the applications folder
 }
 
 func startStack(t testing.TB, cfg Config) *stack {
@@ -69,7 +70,7 @@ func startStack(t testing.TB, cfg Config) *stack {
 		t.Fatal(err)
 	}
 	log, logs := testutil.Logger(t, slog.LevelDebug)
-	st := &stack{logs: logs}
+	st := &stack{logs: logs, apps: apps}
 	st.eng = instance.NewManager(instance.Config{AppsDir: apps}, log)
 	st.eng.SetScriptLoader(&ssas.Host{Logger: log})
 	st.srv = &Server{Config: cfg, Logger: log, Engine: st.eng}

@@ -15,6 +15,7 @@ import (
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/media/rtph264"
 )
 
@@ -43,9 +44,14 @@ type viewer struct {
 
 // preparePlay finds the stream's outlet and adds this viewer's tracks.
 func (ss *session) preparePlay() *httpError {
-	o, herr := ss.s.acquireOutlet(ss.in, ss.t)
-	if herr != nil {
-		return herr
+	var o *outlet
+	if ss.recorded {
+		o = ss.s.acquireVODOutlet(ss.in, ss.t)
+	} else {
+		var herr *httpError
+		if o, herr = ss.s.acquireOutlet(ss.in, ss.t); herr != nil {
+			return herr
+		}
 	}
 	v := &viewer{ss: ss, o: o}
 	ss.view = v
@@ -134,6 +140,9 @@ func (v *viewer) attach() {
 	}
 	v.fresh, v.attached = true, true
 	v.o.viewers = append(slices.Clip(v.o.viewers), v)
+	if v.o.player != nil {
+		v.o.player.Pause(false) // the recorded stream starts now
+	}
 }
 
 // detach stops sending and releases the outlet; once.
@@ -171,6 +180,9 @@ type outlet struct {
 	key string
 	t   target
 	sub *media.Subscriber
+	// player feeds the outlet of a recorded stream instead of sub: one
+	// per viewer, since each plays the file from its start.
+	player *playback.Player
 
 	refs int // s.mu guards
 
@@ -243,6 +255,13 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	}
 	o.refs++
 	s.mu.Unlock()
+	o.waitCodecs()
+	return o, nil
+}
+
+// waitCodecs waits, bounded by burstWait, until the stream's first
+// packets tell its codecs and whether its H.264 has B-frames.
+func (o *outlet) waitCodecs() {
 	timer := time.NewTimer(burstWait)
 	defer timer.Stop()
 	select {
@@ -264,7 +283,6 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 		case <-timer.C:
 		}
 	}
-	return o, nil
 }
 
 // releaseOutlet drops a reference; the last one stops the outlet.
@@ -314,14 +332,7 @@ func (o *outlet) run(ctx context.Context) {
 	defer o.s.wg.Done()
 	defer close(o.done)
 	defer o.sub.Close()
-	defer func() {
-		if o.conv != nil {
-			o.conv.stop()
-		}
-		if o.vconv != nil {
-			o.vconv.stop()
-		}
-	}()
+	defer o.stopConverters()
 	o.ctx = ctx
 	evs := o.sub.Drain(nil)
 	first := true
@@ -361,6 +372,15 @@ func (o *outlet) run(ctx context.Context) {
 		case <-o.sub.Ready():
 		}
 		evs = o.sub.Drain(evs[:0])
+	}
+}
+
+func (o *outlet) stopConverters() {
+	if o.conv != nil {
+		o.conv.stop()
+	}
+	if o.vconv != nil {
+		o.vconv.stop()
 	}
 }
 

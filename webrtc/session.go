@@ -51,6 +51,8 @@ type session struct {
 
 	pub  *publisher // whip
 	view *viewer    // whep
+	// recorded: a whep session plays a recorded file, not a live stream.
+	recorded bool
 
 	// borrowed: the client is an RTMP connection's, admitted there
 	// (netstream.go); the session neither connects nor disconnects it.
@@ -247,10 +249,7 @@ func (ss *session) admit() *httpError {
 	if err := in.CheckPlay(cl, t.Stream); err != nil {
 		return refuse(http.StatusForbidden, statusText(err))
 	}
-	if !in.Streams().Published(t.Stream) {
-		return refuse(http.StatusNotFound, "stream not published")
-	}
-	return nil
+	return ss.findPlayed()
 }
 
 // admitBorrowed checks a NetStream session's access to its stream as
@@ -266,10 +265,21 @@ func (ss *session) admitBorrowed() *httpError {
 	if err := ss.in.CheckPlayQuery(ss.cl, ss.t.Stream, ss.query); err != nil {
 		return refuse(http.StatusForbidden, statusText(err))
 	}
-	if !ss.in.Streams().Published(ss.t.Stream) {
-		return refuse(http.StatusNotFound, "stream not published")
+	return ss.findPlayed()
+}
+
+// findPlayed decides what a player plays: the live stream when it is
+// published (a server-side playlist publishes one too), else the
+// recorded file of that name, through the engine's player.
+func (ss *session) findPlayed() *httpError {
+	if ss.in.Streams().Published(ss.t.Stream) {
+		return nil
 	}
-	return nil
+	if recordedFile(ss.in, ss.t.Stream) {
+		ss.recorded = true
+		return nil
+	}
+	return refuse(http.StatusNotFound, "stream not published and no such recorded file")
 }
 
 func statusText(err error) string {

@@ -1,0 +1,96 @@
+package webrtc
+
+import (
+	"context"
+	"time"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/playback"
+)
+
+// reasonCompleted closes a viewer of a recorded stream whose file has
+// been played out.
+const reasonCompleted = "completed"
+
+// Pacing of a recorded stream for WebRTC: RTP is sent at the pace of its
+// timestamps, since a browser's jitter buffer holds only what the network
+// delays; a file sent far ahead of real time would be presented at once
+// or dropped.
+const (
+	vodPaceBuffer = 100
+	vodPaceLead   = 20 * time.Millisecond
+)
+
+// recordedFile tells whether name, not being published, can play from a
+// file of the instance's streams folder, with the rules an RTMP play of it
+// follows (docs/playback.md#which-source-an-item-plays).
+func recordedFile(in *instance.Instance, name string) bool {
+	src, err := playback.Resolve(in, playback.Item{Name: name, Start: 0, Len: -1}, "")
+	return err == nil && !src.Live
+}
+
+// acquireVODOutlet starts an outlet of its own for one viewer of a
+// recorded stream: the engine's player reads the file (the player an
+// RTMP play uses), paced in real time, and the outlet turns its packets
+// into RTP as it does a live stream's. The file's start is held (the
+// player paused) until the viewer's peer is connected.
+func (s *Server) acquireVODOutlet(in *instance.Instance, t target) *outlet {
+	o := &outlet{s: s, key: streamKey(t.App, t.Instance, t.Stream), t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
+		firstFrame: make(chan struct{}), firstMedia: make(chan struct{}), converted: make(chan *media.Packet, 64), refs: 1}
+	o.audio.Store("")
+	o.player = in.NewPlayer(playback.Options{Buffer: vodPaceBuffer, Lead: vodPaceLead, Log: s.log},
+		playback.Item{Name: t.Stream, Start: 0, Len: -1}, false)
+	ctx, cancel := context.WithCancel(s.ctx)
+	o.cancel = cancel
+	s.wg.Add(1)
+	go o.runPlayer(ctx)
+	o.waitCodecs()
+	// The codecs are known (or the wait is over): hold the file until the
+	// viewer can receive it, so it starts at its beginning.
+	o.player.Pause(true)
+	return o
+}
+
+// runPlayer is run for an outlet fed by a player.
+func (o *outlet) runPlayer(ctx context.Context) {
+	defer o.s.wg.Done()
+	defer close(o.done)
+	defer o.player.Close()
+	defer o.stopConverters()
+	o.ctx = ctx
+	o.player.Start()
+	var evs []playback.Event
+	first := true
+	for {
+		evs = o.player.Drain(evs[:0])
+		o.mu.Lock()
+		vs := o.viewers
+		o.mu.Unlock()
+		for i := range evs {
+			switch evs[i].Kind {
+			case playback.EventPacket:
+				// The packet may be shared (the file cache): the output
+				// time goes on a copy.
+				pk := *evs[i].Packet
+				pk.Time = evs[i].Time
+				o.packet(&pk, vs)
+			case playback.EventStop, playback.EventNotFound:
+				o.endViewers(reasonCompleted)
+			default:
+			}
+		}
+		clear(evs)
+		if first {
+			close(o.ready)
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case pk := <-o.converted:
+			o.video(pk, vs)
+		case <-o.player.Ready():
+		}
+	}
+}
