@@ -159,3 +159,29 @@ func TestWebRTCOfferRefused(t *testing.T) {
 		}
 	}
 }
+
+// A recorded stream played out over WebRTC ends the play as over RTMP
+// (Play.Stop), not as a failed peer the page would fall back from.
+func TestWebRTCPlayCompleted(t *testing.T) {
+	sig := &fakeSignaller{}
+	ts := startSignalServer(t, sig)
+	c := dial(t, ts, "live", ClientConfig{})
+	s, err := c.CreateStream(testutil.Context(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := offer(t, c, s, "play", "clip"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.PlayStart); err != nil {
+		t.Fatal(err)
+	}
+	sig.mu.Lock()
+	ended := sig.ended
+	sig.mu.Unlock()
+	ended("completed")
+	st, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.PlayStop)
+	if err != nil || st.Get("transport").Str() != "webrtc" || st.Get("details").Str() != "clip" {
+		t.Fatalf("status %v, %v; want Play.Stop over webrtc", st, err)
+	}
+}
