@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,9 @@ import (
 // real time, the transport is WebRTC by getStats, H.264 and Opus arrive,
 // 80% or more of the file's frames are decoded and kept, the picture is
 // not black, the audio not silent, and the session closes as completed
-// when the file ends. The same file with B-frames falls back to the
+// when the file ends. An openfcs.js NetStream with transport 'webrtc'
+// plays the same file over WebRTC and ends with NetStream.Play.Stop,
+// without falling back. The same file with B-frames falls back to the
 // WebSocket path, where openfcs.js plays it.
 func TestWebRTCChromiumPlaysRecorded(t *testing.T) {
 	t.Parallel()
@@ -70,6 +73,29 @@ func TestWebRTCChromiumPlaysRecorded(t *testing.T) {
 		t.Error("the Opus from the file's AAC is silent")
 	}
 	b.noProblems(t, "p")
+
+	b.open(t, "ns", srv.pageURL("/whep.html"))
+	b.eval(t, "ns", fmt.Sprintf(nsSetup, "webrtc")+"ns.play('clip'); return true", nil)
+	if mode, reason, events := transportOf(t, b, "ns"); mode != "webrtc" || len(events) != 1 {
+		t.Fatalf("NetStream of a recorded file: transport %q (reason %q), events %v; want webrtc", mode, reason, events)
+	}
+	b.wait(t, "ns", `return window.t.ns.rtcStats().then((s) => s.inboundVideo && s.inboundVideo.framesDecoded > 25 &&
+  s.inboundAudio && s.inboundAudio.audioEnergy > 0)`, time.Minute)
+	b.eval(t, "ns", "return window.t.luma()", &luma)
+	if luma < 30 {
+		t.Errorf("NetStream over WebRTC: canvas mean luma %.1f, black", luma)
+	}
+	b.wait(t, "ns", "return window.t.events.some((i) => i.code === 'NetStream.Play.Stop' && i.transport === 'webrtc')", 2*time.Minute)
+	ns := readNSStats(t, b, "ns")
+	var fellBack bool
+	b.eval(t, "ns", "return window.t.ns.transportInUse !== 'webrtc' || window.t.events.some((i) => i.code === 'NetStream.WebRTC.Closed')", &fellBack)
+	t.Logf("NetStream over WebRTC: %+v", ns.InboundVideo)
+	if fellBack {
+		t.Error("the NetStream fell back after the file's end")
+	}
+	if ns.InboundVideo == nil || float64(ns.InboundVideo.FramesDecoded-ns.InboundVideo.FramesDropped) < 0.8*frames {
+		t.Errorf("NetStream over WebRTC: %+v, want 80%% of the file's %d frames decoded and kept", ns.InboundVideo, frames)
+	}
 
 	b.open(t, "q", srv.pageURL("/whep.html?autoplay=1&path=live/bclip"))
 	b.wait(t, "q", "return window.openfcsWebRTC.mode !== ''", time.Minute)
