@@ -478,9 +478,12 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		{"ffmpeg-rtmp", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "cam"), "-t", "6", "-c", "copy", "-f", "flv"}},
 		{"ffmpeg-rtmpt", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", rtmpt, "-t", "6", "-c", "copy", "-f", "flv"}},
 		// rtmpdump of a live stream ends at -B with status 2 (incomplete
-		// download): the file is what counts.
-		{"rtmpdump-rtmp", []string{"rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "4", "-o"}},
-		{"rtmpdump-rtmpt", []string{"rtmpdump", "-q", "-v", "-r", rtmpt, "-B", "4", "-o"}},
+		// download): the file is what counts. 8 s leaves room for a late
+		// keyframe: on a loaded machine a player can join after a lost
+		// frame and wait for the browser's next one (4 s once gave
+		// audio only).
+		{"rtmpdump-rtmp", []string{"rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "8", "-o"}},
+		{"rtmpdump-rtmpt", []string{"rtmpdump", "-q", "-v", "-r", rtmpt, "-B", "8", "-o"}},
 	}
 	for _, p := range players {
 		out := filepath.Join(dir, p.name+".flv")
