@@ -255,16 +255,26 @@ func TestRemotingGateway(t *testing.T) {
 		t.Error("session.query did not go to the URL with the AppendToGatewayUrl suffix")
 	}
 
-	// Failures are logged, once per call.
-	failed := s.findLogs(func(m map[string]any) bool { return m["msg"] == "remoting call failed" })
-	count := map[string]int{}
-	for _, l := range failed {
-		m, _ := l["method"].(string)
-		gw, _ := l["gateway"].(string)
-		count[m+" "+gw]++
-	}
+	// Failures are logged, once per call. The script's onStatus can reach
+	// the client before the server's log line is read from its output:
+	// wait for the lines, then count.
 	base := "http://127.0.0.1:" + strconv.Itoa(g.port)
-	for _, k := range []string{"echo.add " + base + "/broken", "echo.fail " + base + "/gateway"} {
+	keys := []string{"echo.add " + base + "/broken", "echo.fail " + base + "/gateway"}
+	count := map[string]int{}
+	logged := func() bool {
+		clear(count)
+		for _, l := range s.findLogs(func(m map[string]any) bool { return m["msg"] == "remoting call failed" }) {
+			m, _ := l["method"].(string)
+			gw, _ := l["gateway"].(string)
+			count[m+" "+gw]++
+		}
+		return count[keys[0]] >= 1 && count[keys[1]] >= 1
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !logged() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, k := range keys {
 		if count[k] < 1 {
 			t.Errorf("no `remoting call failed` log line for %s; got %v", k, count)
 		}
