@@ -24,9 +24,10 @@ func checked(name string) bool {
 var skipped = map[string]bool{".git": true, "node_modules": true, "testdata": true, "bin": true, "vendor": true}
 
 var (
-	// docsRef is a citation of a page of docs/: "docs/x.md", "../docs/x.md",
-	// with an optional anchor. What precedes it must not be part of a
-	// longer path (shared/docs/x.md is somebody else's docs folder).
+	// docsRef is a citation of a page of docs/: "docs/<page>.md",
+	// "../docs/<page>.md", with an optional anchor. What precedes it must not
+	// be part of a longer path (shared/docs/<page>.md is somebody else's
+	// docs folder).
 	docsRef = regexp.MustCompile(`(^|[^A-Za-z0-9_./-])((?:\.\./)*|\./)docs/([A-Za-z0-9_.-]+\.md)(#[A-Za-z0-9_-]*)?`)
 	// mdLink is a Markdown link's target.
 	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
@@ -248,6 +249,9 @@ func TestProblemsFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchors := anchorCache{}
+	// The bad inputs are spliced so that this file does not itself carry
+	// the citations and references that the repository's checks refuse.
+	const md = ".md"
 	for _, tc := range []struct {
 		rel, text string
 		bad       bool
@@ -255,21 +259,21 @@ func TestProblemsFlagged(t *testing.T) {
 		{"a.go", "// see docs/rtmp.md#chunk-stream", false},
 		{"a.go", "// see docs/rtmp.md", false},
 		{"a.go", "// see docs/rtmp.md#no-such-heading", true},
-		{"a.go", "// see docs/nope.md", true},
+		{"a.go", "// see docs/nope" + md, true},
 		{"a.go", "// see rtmp.md §3.2", true},
 		{"a.go", "// lenient (§3.2)", true},
 		{"a.go", `{"docs/rtmp.md 3.6 Acknowledgement", ...}`, true},
 		{"a.go", "// Close codes (RFC 6455 §7.4.1).", false},
 		{"a.go", "// Close codes (RFC 6455 §7.4.1), see also §3.2.", true},
 		{"a.go", "// see rtmp.md for the rules", true},
-		{"a.go", "// as issue 3 asked", true},
+		{"a.go", "// as issue" + " 3 asked", true},
 		{"a.go", "// path: /work/shared/docs/rtmp.md is not ours", false},
 		{"README.md", "[chunks](docs/rtmp.md#chunk-stream)", false},
 		{"README.md", "[chunks](docs/rtmp.md#chunks)", true},
 		{"tunnel/README.md", "[rtmpt](../docs/rtmp.md)", false},
-		{"docs/x.md", "[rtmp](rtmp.md#chunk-stream)", false},
-		{"docs/x.md", "[rtmp](rtmp.md#nope)", true},
-		{"docs/x.md", "[missing](missing.md)", true},
+		{"docs/x" + md, "[rtmp](rtmp.md#chunk-stream)", false},
+		{"docs/x" + md, "[rtmp](rtmp.md#nope)", true},
+		{"docs/x" + md, "[missing](missing" + md + ")", true},
 	} {
 		got := problems(root, tc.rel, tc.text, anchors)
 		if (len(got) > 0) != tc.bad {
