@@ -126,6 +126,9 @@ func TestWebNetStreamWebRTC(t *testing.T) {
 		b.wait(t, "play", `return window.t.ns.rtcStats().then((s) => s.inboundVideo && s.inboundVideo.framesDecoded > 25 &&
   s.inboundAudio && s.inboundAudio.audioEnergy > 0)`, time.Minute)
 		s0 := readNSStats(t, b, "play")
+		if s0.InboundVideo == nil || s0.InboundAudio == nil {
+			t.Fatalf("getStats after the first frames: %+v; want video and audio inbound", s0)
+		}
 		f0 := pub.frames()
 		start := time.Now()
 		waitFor(t, 30*time.Second, "6 s of playback", func() bool { return time.Since(start) >= 6*time.Second })

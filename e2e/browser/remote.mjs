@@ -5,7 +5,7 @@
 //
 //   {"op":"open","page":"a","url":"http://..."}      a new tab named a
 //   {"op":"eval","page":"a","js":"return 1+1"}      the body of an async function
-//   {"op":"wait","page":"a","js":"return x > 1","timeout":10000}
+//   {"op":"wait","page":"a","js":"return x > 1","timeout":10000}  polls the body (async, like eval) until truthy
 //   {"op":"draw","page":"a","selector":"#board","points":[[0.1,0.1],[0.5,0.3]]}
 //   {"op":"fill","page":"a","selector":"#text","value":"hi"}
 //   {"op":"click","page":"a","selector":"#send"}
@@ -101,8 +101,15 @@ async function handle(req) {
     }
     case 'wait': {
       const { page } = tab(req.page);
-      await page.waitForFunction(`(() => { ${req.js} })()`, null, { timeout: req.timeout ?? 30000, polling: 100 });
-      return true;
+      // Polled here rather than with waitForFunction: that one takes a
+      // returned Promise as truthy at once, so a body reading getStats()
+      // would never wait. Like eval, the body is an async function.
+      const deadline = Date.now() + (req.timeout ?? 30000);
+      for (;;) {
+        if (await page.evaluate(`(async () => { ${req.js} })()`)) return true;
+        if (Date.now() > deadline) throw new Error(`wait timed out after ${req.timeout ?? 30000} ms: ${req.js}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
     case 'draw': {
       const { page } = tab(req.page);
