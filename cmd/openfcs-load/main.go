@@ -20,7 +20,8 @@
 // one writer changing it -rate times a second, and measures the time from a
 // change to its read by the last subscriber; publish sends a synthetic stream (AVC and AAC
 // configuration, a keyframe every 2 s, flat-size frames, 20 ms audio).
-// With -stdin, every line read on stdin prints a snapshot of the counters
+// -cpuprofile writes the tool's own CPU profile, so that what the tool
+// costs itself can be told from what it measures. With -stdin, every line read on stdin prints a snapshot of the counters
 // (publish: of what it sent) and EOF on stdin ends the run: the benchmarks
 // in internal/loadbench drive the tool that way. The tool is wiring only; the work is in
 // internal/loadbench.
@@ -36,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +73,7 @@ type command struct {
 	publish  loadbench.PublishOptions
 	duration time.Duration // publish only: how long to publish, 0 until interrupted
 	stdin    bool
+	profile  string // file for the tool's own CPU profile, "" for none
 }
 
 func parseArgs(args []string, stderr io.Writer) (command, error) {
@@ -104,6 +107,7 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 		return command{}, fmt.Errorf("unknown command %q; %s", cmd.mode, usage)
 	}
 	fs.BoolVar(&cmd.stdin, "stdin", false, "print a snapshot per line read on stdin; EOF ends the run")
+	fs.StringVar(&cmd.profile, "cpuprofile", "", "write the tool's own CPU profile to this file (what measuring costs the tool)")
 	var bitrate, pacing string
 	var d time.Duration
 	stream := &cmd.publish.Stream
@@ -216,6 +220,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cmd.profile != "" {
+		f, err := os.Create(cmd.profile)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if cmd.mode == "publish" {
 		var control io.Reader

@@ -140,6 +140,10 @@ type Snapshot struct {
 	// buckets of LatencyBucket, cumulative; LatencyQuantile reads a window
 	// of it.
 	Latency []int64 `json:"latency,omitempty"`
+	// FirstLatency counts, as Latency, the time from a shared-object
+	// change to its read by the first subscriber (so): what the fan-out
+	// to every other subscriber adds is the difference.
+	FirstLatency []int64 `json:"first_latency,omitempty"`
 	// Changes counts the shared-object changes every subscriber has read
 	// (so).
 	Changes int64 `json:"changes,omitempty"`
@@ -480,6 +484,7 @@ func (f *fleet) totals(per []int64) (s Snapshot) {
 		s.Latency = f.lat.snapshot()
 	case ModeSO:
 		s.Latency = f.so.lat.snapshot()
+		s.FirstLatency = f.so.first.snapshot()
 		s.Changes = f.so.done.Load()
 		s.Written = f.so.last.Load()
 	}

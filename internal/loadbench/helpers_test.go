@@ -301,8 +301,16 @@ func startServer(tb testing.TB) (addr string, stop func()) {
 // counters.
 func startServerWith(tb testing.TB) (addr string, srv *rtmp.Server, stop func()) {
 	tb.Helper()
+	return startServerConfig(tb, instance.Config{})
+}
+
+// startServerConfig is startServerWith with the engine's configuration
+// (its AppsDir is set here).
+func startServerConfig(tb testing.TB, cfg instance.Config) (addr string, srv *rtmp.Server, stop func()) {
+	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
-	eng := instance.NewManager(instance.Config{AppsDir: testutil.Apps(tb, "live")}, log)
+	cfg.AppsDir = testutil.Apps(tb, "live")
+	eng := instance.NewManager(cfg, log)
 	tb.Cleanup(eng.Close)
 	srv = &rtmp.Server{Logger: log, Engine: eng}
 	addr, stopServer := testutil.Serve(tb, srv, rtmp.ErrServerClosed)

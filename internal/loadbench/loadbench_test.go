@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/media"
 )
 
@@ -274,6 +275,38 @@ func TestFleetPlay(t *testing.T) {
 	}
 	if st := pub.Stats(); st.Messages < 3 {
 		t.Errorf("publisher stats %+v", st)
+	}
+}
+
+// TestFleetSO: the shared-object fleet's subscribers read the writer's
+// changes, each counted once every subscriber has read it, with both
+// latencies recorded.
+func TestFleetSO(t *testing.T) {
+	var cfg instance.Config
+	cfg.SharedObjects.ChangeRate = 1000 // the default 200 would refuse some of a burst after a stall
+	addr, _, _ := startServerConfig(t, cfg)
+	r := startFleet(t, FleetOptions{Mode: ModeSO, Target: "rtmp://" + addr + "/live", N: 3, Rate: 100})
+	var j Joined
+	r.expect(t, "joined", &j)
+	if j.Connected != 3 || j.Failed != 0 {
+		t.Fatalf("joined %+v", j)
+	}
+	s := r.snapshotUntil(t, func(s Snapshot) bool { return s.Changes >= 50 })
+	var last, first int64
+	for i := range s.Latency {
+		last += s.Latency[i]
+	}
+	for i := range s.FirstLatency {
+		first += s.FirstLatency[i]
+	}
+	// A change is counted delivered before its latency, and the
+	// snapshot reads the latencies first: last <= Changes.
+	if s.Alive != 3 || s.Changes > s.Written || last < 1 || last > s.Changes || first < 1 {
+		t.Errorf("snapshot: %d alive, %d changes delivered of %d written, %d last-read and %d first-read latencies",
+			s.Alive, s.Changes, s.Written, last, first)
+	}
+	if sum := r.finish(t); sum.Mode != "so" || sum.Connected != 3 || sum.Dropped != 0 {
+		t.Errorf("summary %+v", sum)
 	}
 }
 

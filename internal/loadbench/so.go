@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"bufio"
 	"context"
 	encbin "encoding/binary" // binary is the tests' build helper
 	"fmt"
@@ -23,13 +24,20 @@ import (
 // and one writer that changes it at a steady rate. The writer sets slot
 // "k<i mod 100>" to change number i; each subscriber is a raw RTMP
 // connection (handshake, connect, Use, then a chunk reader, nothing
-// decoded but the number at the end of each shared-object message), so
-// that a thousand of them cost the tool little. A change counts as
-// delivered when the last subscriber has read it; its latency is from the
-// writer's SetProperty to that read (both in this process, one clock).
+// decoded but the change numbers in each shared-object message), so that
+// a thousand of them cost the tool little. A change counts as delivered
+// when the last subscriber has read it, in a Change event of its own: a
+// change the server refused, or lost, is never counted. Its latency is
+// from the writer's SetProperty to that read (both in this process, one
+// clock); the time to the first subscriber's read is kept beside it, so
+// that the spread of one fan-out shows.
 
 // soName is the shared object the fleet uses.
 const soName = "bench"
+
+// soReadBuffer is each subscriber's read buffer: a tick's message is a
+// few hundred bytes.
+const soReadBuffer = 4 << 10
 
 // soRing is how many changes are tracked at once: a change not delivered
 // everywhere within soRing changes of the writer is counted as lost.
@@ -42,6 +50,7 @@ type soTracker struct {
 	sent  [soRing]atomic.Int64 // change i: nanoseconds since start when written
 	got   [soRing]atomic.Int32 // change i: subscribers that have read it
 	lat   latencyHist          // change sent → read by the last subscriber
+	first latencyHist          // change sent → read by the first subscriber
 	done  atomic.Int64         // changes read by every subscriber
 	last  atomic.Int64         // the last change written
 }
@@ -53,14 +62,43 @@ func (t *soTracker) wrote(id int) {
 	t.last.Store(int64(id))
 }
 
-// read records that one subscriber has read changes from..to.
-func (t *soTracker) read(from, to int) {
-	now := time.Since(t.start).Nanoseconds()
-	for id := from; id <= to; id++ {
-		if t.got[id%soRing].Add(1) == t.n.Load() {
-			t.lat.add(time.Duration(now - t.sent[id%soRing].Load()))
-			t.done.Add(1)
+// read records that one subscriber has read change id at now
+// (nanoseconds since start).
+func (t *soTracker) read(id int, now int64) {
+	got := t.got[id%soRing].Add(1)
+	d := time.Duration(now - t.sent[id%soRing].Load())
+	if got == 1 {
+		t.first.add(d)
+	}
+	if got == t.n.Load() {
+		// Counted before its latency: a snapshot, which reads the
+		// latencies first, never holds a latency of an uncounted change.
+		t.done.Add(1)
+		t.lat.add(d)
+	}
+}
+
+// soChanges calls fn with the change number of every Change event of a
+// shared-object message body p (type 19) whose value is a number, in
+// order. It reads only the framing it needs and stops at the first event
+// that does not fit.
+func soChanges(p []byte, fn func(id int)) {
+	if len(p) < 2 {
+		return
+	}
+	i := wire.HeaderSize(int(encbin.BigEndian.Uint16(p)))
+	for i+5 <= len(p) {
+		t, n := wire.EventType(p[i]), int(encbin.BigEndian.Uint32(p[i+1:]))
+		i += 5
+		if n > len(p)-i {
+			return
 		}
+		// A Change: key (u16 length, bytes), then an AMF0 number
+		// (marker 0, 8 bytes) for the writer's changes.
+		if d := p[i : i+n]; t == wire.EventChange && n >= 2+9 && n == 2+int(encbin.BigEndian.Uint16(d))+9 && d[n-9] == 0 {
+			fn(int(math.Float64frombits(encbin.BigEndian.Uint64(d[n-8:]))))
+		}
+		i += n
 	}
 }
 
@@ -113,7 +151,11 @@ func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rd := chunk.NewReader(nc, chunk.Limits{})
+		// A buffer of its own: chunk.Reader's default for an idle
+		// connection (a one-byte read, then the rest) costs a subscriber
+		// that reads a message per tick two reads per message, and the
+		// tool shares the machine with the server it measures.
+		rd := chunk.NewReader(bufio.NewReaderSize(nc, soReadBuffer), chunk.Limits{})
 		seen := 0
 		for {
 			h, p, err := rd.ReadMessage()
@@ -121,21 +163,20 @@ func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
 				return
 			}
 			m.messages.Add(1)
-			// A change message: version past the initial sync's 1, and
-			// the last value written is the change number (AMF0 number).
-			if h.Type != message.TypeSharedObject || len(p) < 8+wire.HeaderSize(len(soName)) ||
+			// A change message: version past the initial sync's 1. A
+			// resync would repeat changes already read: only numbers
+			// past the last one count.
+			if h.Type != message.TypeSharedObject || len(p) < wire.HeaderSize(len(soName)) ||
 				encbin.BigEndian.Uint32(p[2+len(soName):]) < 2 {
 				continue
 			}
-			id := int(math.Float64frombits(encbin.BigEndian.Uint64(p[len(p)-8:])))
-			if id > seen {
-				if seen > 0 {
-					f.so.read(seen+1, id)
-				} else {
-					f.so.read(id, id) // joined meanwhile: count from here
+			now := time.Since(f.so.start).Nanoseconds()
+			soChanges(p, func(id int) {
+				if id > seen && id > 0 {
+					f.so.read(id, now)
+					seen = id
 				}
-				seen = id
-			}
+			})
 		}
 	}()
 	m.done = done
