@@ -144,3 +144,25 @@ func (t *Totals) add(p *Publication) {
 	t.dropped.Add(p.dropped)
 	t.slowConsumers.Add(p.slow)
 }
+
+// Headers returns the first bytes of the last audio and video messages
+// of stream name (codec and format flags, see StreamSnapshot), empty
+// before any arrived; ok false when name has no publisher. Any
+// goroutine.
+func (r *Registry) Headers(name string) (audio, video []byte, ok bool) {
+	r.mu.Lock()
+	st := r.streams[name]
+	r.mu.Unlock()
+	if st == nil {
+		return nil, nil, false
+	}
+	st.mu.Lock()
+	pub := st.pub
+	st.mu.Unlock()
+	if pub == nil {
+		return nil, nil, false
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	return slices.Clone(pub.audioHdr[:pub.audioLen]), slices.Clone(pub.videoHdr[:pub.videoLen]), true
+}

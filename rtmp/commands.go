@@ -219,6 +219,20 @@ func decodesOpus(obj amf.Value) bool {
 	return false
 }
 
+// allCodecs stands for a connect without a codec mask: such a client
+// (ffmpeg, rtmpdump, an encoder) is taken to decode what it is sent.
+const allCodecs = ^uint32(0)
+
+// codecMask reads a connect's audioCodecs or videoCodecs, Flash's
+// bitmasks of the codecs a player decodes (docs/rtmp.md#connect).
+func codecMask(v amf.Value) uint32 {
+	n := v.Num()
+	if v.Kind() != amf.KindNumber || !(n >= 0 && n < 1<<32) { // absent, NaN, out of range
+		return allCodecs
+	}
+	return uint32(n)
+}
+
 func (c *conn) onConnect(cmd *message.Command) error {
 	if c.connected {
 		return errors.New("rtmp: second connect on one connection")
@@ -234,6 +248,7 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	}
 	c.encoding = enc
 	c.legacyAudio = !decodesOpus(obj)
+	c.audioCodecs, c.videoCodecs = codecMask(obj.Get("audioCodecs")), codecMask(obj.Get("videoCodecs"))
 
 	// docs/rtmp.md#connect, before the application decides.
 	c.sendControl(message.TypeWindowAckSize, message.AppendU32(nil, c.cfg.WindowAckSize))
@@ -483,9 +498,10 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 }
 
 func (c *conn) startPlayer(ns *netStream) {
-	sub := c.inst.Streams().Subscribe(ns.name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID,
+	name, release := c.convertedCopy(ns.name)
+	sub := c.inst.Streams().Subscribe(name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID,
 		Legacy: c.legacyAudio})
-	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID)}
+	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID), release: release}
 	ns.play = p
 	c.addPlayer(p)
 }
@@ -517,6 +533,23 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
 		c.startPlayer(ns) // live: resume at the live edge, from the GOP cache
 	}
+}
+
+// convertedCopy returns the stream a live play of name subscribes to: a
+// converted copy of it when the client announced codec masks that leave
+// out the stream's Flash-era codecs and decodes Enhanced RTMP Opus
+// (docs/webrtc.md#flash-era-streams-in-pages), with the release to call
+// when the play ends; else name itself and nil.
+func (c *conn) convertedCopy(name string) (string, func()) {
+	if c.srv.Convert == nil || c.legacyAudio || (c.audioCodecs == allCodecs && c.videoCodecs == allCodecs) {
+		return name, nil
+	}
+	copyName, release, ok := c.srv.Convert.Convert(c.inst, name, c.audioCodecs, c.videoCodecs)
+	if !ok {
+		return name, nil
+	}
+	c.log.Info("play converted", "stream", name, "copy", copyName)
+	return copyName, release
 }
 
 // onFC answers the encoder conventions of docs/rtmp.md#encoder-commands.

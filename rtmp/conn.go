@@ -69,12 +69,19 @@ type conn struct {
 	// legacyAudio: the client's connect did not announce Enhanced RTMP
 	// Opus, so its plays get converted audio where a stream has it.
 	legacyAudio bool
-	streams     map[uint32]*netStream
-	so          *soConn  // shared objects, created on first use (sharedobject.go)
-	bw          *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
-	peerWindow  uint32
-	lastAck     uint64
-	keepRead    bool // reader goroutine: the chunk reader keeps its buffer (keepReadBuffer)
+
+	// audioCodecs and videoCodecs are the connect's Flash codec masks
+	// (docs/rtmp.md#connect), allCodecs when it sent none: a client that
+	// names its codecs and leaves a Flash-era one out may be given a
+	// converted copy of a stream (Server.Convert).
+	audioCodecs, videoCodecs uint32
+
+	streams    map[uint32]*netStream
+	so         *soConn  // shared objects, created on first use (sharedobject.go)
+	bw         *bwCheck // reader goroutine: the latest bandwidth check (bwcheck.go)
+	peerWindow uint32
+	lastAck    uint64
+	keepRead   bool // reader goroutine: the chunk reader keeps its buffer (keepReadBuffer)
 	// relay carries the session to the node running its instance
 	// (relay.go); connectMsg keeps the connect message until then.
 	relay      RelayLink
@@ -608,6 +615,9 @@ func (c *conn) removePlayer(p *player) {
 		return
 	}
 	p.sub.Close()
+	if p.release != nil {
+		p.release()
+	}
 }
 
 // leave releases everything the session holds in the engine.

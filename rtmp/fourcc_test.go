@@ -27,3 +27,24 @@ func TestDecodesOpus(t *testing.T) {
 		}
 	}
 }
+
+func TestCodecMask(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		v    amf.Value
+		want uint32
+	}{
+		{"absent (ffmpeg publishing, a server-side NetConnection)", amf.Undefined(), allCodecs},
+		{"Flash Player", amf.Number(252), 252},
+		{"openfcs.js", amf.Number(0x0080), 0x0080},
+		{"zero", amf.Number(0), 0},
+		{"negative", amf.Number(-1), allCodecs},
+		{"too large", amf.Number(1 << 40), allCodecs},
+		{"NaN", amf.Number(math.NaN()), allCodecs},
+		{"a string", amf.String("252"), allCodecs},
+	} {
+		if got := codecMask(c.v); got != c.want {
+			t.Errorf("%s: %#x, want %#x", c.name, got, c.want)
+		}
+	}
+}

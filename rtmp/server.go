@@ -34,6 +34,18 @@ type Signaller interface {
 		ended func(reason string)) (answer string, stop func(), err error)
 }
 
+// Converter gives players that cannot decode a live stream's Flash-era
+// codecs (Sorenson H.263, VP6, Nellymoser, Speex) a copy of it converted
+// once per stream (docs/webrtc.md#flash-era-streams-in-pages). The
+// webrtc package's server implements it. Convert returns the name of
+// the copy to subscribe to instead of stream, and release, to call once
+// when that player ends; ok false when the stream needs no conversion
+// for a client with these Flash codec masks (the connect's audioCodecs
+// and videoCodecs), is not published, or cannot be converted.
+type Converter interface {
+	Convert(in *instance.Instance, stream string, audioCodecs, videoCodecs uint32) (name string, release func(), ok bool)
+}
+
 // Server accepts RTMP sessions and hands their commands to the engine.
 type Server struct {
 	Config Config
@@ -46,6 +58,10 @@ type Server struct {
 	// (docs/webrtc.md#netstream-signaling); without it a webrtcOffer is
 	// refused and the client stays on RTMP.
 	Signal Signaller
+	// Convert, when set, gives players that leave a stream's Flash-era
+	// codecs out of their connect a converted copy; without it they get
+	// the stream as published.
+	Convert Converter
 
 	initOnce sync.Once
 	cfg      Config

@@ -72,6 +72,9 @@ type player struct {
 	// buffer.
 	pb   *playback.Player
 	pevs []playback.Event
+	// release gives back the converted copy sub plays (Server.Convert),
+	// nil when it plays the stream itself.
+	release func()
 }
 
 // insufficientBWEvery bounds how often a player that keeps dropping video

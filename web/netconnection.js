@@ -144,8 +144,11 @@ export class NetConnection extends EventTarget {
       tcUrl: target.tcUrl,
       fpad: false,
       capabilities: 239,
-      audioCodecs: 3575,
-      videoCodecs: 252,
+      // Flash's codec masks, of what the decoders here take (flv.js):
+      // raw PCM, MP3, G.711 A-law and mu-law, AAC; H.264. A server that
+      // converts sends Sorenson, VP6, Nellymoser and Speex converted.
+      audioCodecs: 0x0001 | 0x0004 | 0x0080 | 0x0100 | 0x0400,
+      videoCodecs: 0x0080,
       videoFunction: 1,
       objectEncoding: this.objectEncoding,
       // Enhanced RTMP codecs the player parses (flv.js): a server sends

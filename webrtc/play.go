@@ -183,6 +183,9 @@ type outlet struct {
 	// player feeds the outlet of a recorded stream instead of sub: one
 	// per viewer, since each plays the file from its start.
 	player *playback.Player
+	// releaseCopy gives back the converted copy sub plays instead of a
+	// Flash-era stream (pagecopy.go); nil when it plays the stream.
+	releaseCopy func()
 
 	refs int // s.mu guards
 
@@ -246,7 +249,9 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
 			firstFrame: make(chan struct{}), firstMedia: make(chan struct{}), converted: make(chan *media.Packet, 64)}
 		o.audio.Store("")
-		o.sub = in.Streams().Subscribe(t.Stream, media.SubscribeOptions{})
+		var name string
+		name, o.releaseCopy = s.outletSource(in, t.Stream)
+		o.sub = in.Streams().Subscribe(name, media.SubscribeOptions{})
 		ctx, cancel := context.WithCancel(s.ctx)
 		o.cancel = cancel
 		s.outlets[key] = o
@@ -297,6 +302,9 @@ func (s *Server) releaseOutlet(o *outlet) {
 	if last {
 		o.cancel()
 		<-o.done
+		if o.releaseCopy != nil {
+			o.releaseCopy()
+		}
 	}
 }
 

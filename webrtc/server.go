@@ -52,6 +52,7 @@ type Server struct {
 	sessions map[string]*session   // by resource id
 	outlets  map[string]*outlet    // by stream key
 	pubs     map[string]*publisher // WebRTC publishers by stream key
+	copies   copies                // converted copies of Flash-era streams (pagecopy.go)
 	wg       sync.WaitGroup
 
 	started    atomic.Bool

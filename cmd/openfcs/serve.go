@@ -360,6 +360,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 	// NetStreams of RTMP clients (the WebSocket ones: openfcs.js) negotiate
 	// their WebRTC peers through the session (docs/webrtc.md#netstream-signaling).
 	s.rtmp.Signal = s.rtc
+	// Pages that decode no Flash-era codec play such streams from a copy
+	// converted once per stream (docs/webrtc.md#flash-era-streams-in-pages).
+	s.rtmp.Convert = s.rtc
 	// session.max_conns bounds the sockets too, those still being sniffed
 	// and HTTP ones included: each holds a descriptor.
 	s.mux = &listen.Mux{SniffTimeout: cfg.Tunnel.SniffTimeout, MaxConns: cfg.Session.WithDefaults().MaxConns,

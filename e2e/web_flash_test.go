@@ -1,0 +1,123 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ffmpeg publishes the Flash Player 6 to 10 codecs over RTMP: Sorenson
+// H.263 with Nellymoser, and Sorenson H.263 with Speex. The play page
+// of openfcs.js, held to the WebSocket path (transport=websocket), plays
+// each: its connect leaves those codecs out of its codec masks, so the
+// server gives it the stream's converted copy (H.264 and Opus, one pair
+// of converters for the stream). The canvas is lit and changes, an
+// AnalyserNode hears sound, no Play.Failed; the copy is in the admin
+// view with its codecs and the page as its player. Then Chromium plays
+// the same stream over WebRTC (whep.html), which shares the copy: still
+// two converters running and one started per codec.
+func TestWebPlaysFlashCodecs(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "flv", "nellymoser", "libspeex")
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	for _, c := range []struct {
+		stream string
+		audio  []string
+		from   string
+	}{
+		{"nelly", nellyAudio, "nellymoser"},
+		{"speex", speexAudio, "speex"},
+	} {
+		pub := startPublisher(t, srv.RTMPURL("live", c.stream), codecArgs{Video: sorenson, Audio: c.audio}, 0)
+		waitFor(t, 30*time.Second, "the stream", func() bool { return pub.frames() > 10 })
+		page := c.stream + "-ws"
+		b.open(t, page, srv.pageURL("/play.html?autoplay=1&transport=websocket&stream="+c.stream))
+		b.eval(t, page, canvasProbe, nil)
+		// From the first picture on (the player waits for the converted
+		// audio to start its clock), 4 s of samples: the probe takes one
+		// every 250 ms.
+		b.wait(t, page, "return probe.frames.some((f) => f.decoded > 0 && f.mean > 10)", 90*time.Second)
+		var n0 int
+		b.eval(t, page, "return probe.frames.length", &n0)
+		b.wait(t, page, fmt.Sprintf("return probe.frames.length >= %d", n0+16), time.Minute)
+		p := readPlayProbe(t, b, page)
+		p.Frames, p.Peaks = p.Frames[n0:], p.Peaks[min(n0, len(p.Peaks)):]
+		checkPicture(t, c.stream+" over the WebSocket", p)
+		peak := 0.0
+		for _, v := range p.Peaks {
+			peak = math.Max(peak, v)
+		}
+		t.Logf("%s: %d frames decoded, %d analyser samples, peak %.3f, info %v", c.stream, p.Decoded, len(p.Peaks), peak, p.Info)
+		if peak < 0.01 {
+			t.Errorf("%s: the AnalyserNode saw silence (peak %.4f)", c.stream, peak)
+		}
+		for _, s := range p.Statuses {
+			if strings.Contains(s, "Play.Failed") {
+				t.Errorf("%s: status %s", c.stream, s)
+			}
+		}
+		if n := len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "play converted" && m["stream"] == c.stream && m["copy"] == c.stream+":converted"
+		})); n != 1 {
+			t.Errorf("%s: %d `play converted` lines, want 1", c.stream, n)
+		}
+		var streams []struct {
+			Name       string `json:"name"`
+			Published  bool   `json:"published"`
+			VideoCodec string `json:"video_codec"`
+			AudioCodec string `json:"audio_codec"`
+			Players    []any  `json:"subscribers"`
+		}
+		srv.adminJSON(t, "/admin/api/v1/instances/live/_definst_/streams", &streams)
+		found := false
+		for _, s := range streams {
+			if s.Name == c.stream+":converted" {
+				found = true
+				t.Logf("admin view of the copy: %+v", s)
+				if !s.Published || s.VideoCodec != "h264" || s.AudioCodec != "Opus" || len(s.Players) != 1 {
+					t.Errorf("%s: the copy in the admin view: %+v; want published, h264 and Opus, one player", c.stream, s)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s:converted in the admin view: %+v", c.stream, c.stream, streams)
+		}
+
+		// A WebRTC viewer of the same stream plays from the same copy.
+		rtc := c.stream + "-rtc"
+		b.open(t, rtc, srv.pageURL("/whep.html?autoplay=1&path=live/"+c.stream))
+		b.wait(t, rtc, "const s = window.openfcsWebRTC.last; return s && s.framesDecoded > 25 && s.audioEnergy > 0", time.Minute)
+		s1 := readRTCPage(t, b, rtc)
+		if s1.Mode != "webrtc" || s1.VideoCodec != "video/H264" || s1.AudioCodec != "audio/opus" {
+			t.Errorf("%s: WebRTC viewer: mode %q, %s, %s; want WebRTC, H.264 and Opus", c.stream, s1.Mode, s1.VideoCodec, s1.AudioCodec)
+		}
+		var st struct {
+			WebRTC struct {
+				Converters int `json:"converters"`
+			} `json:"webrtc"`
+		}
+		// The previous stream's converters stop when its publisher leaves.
+		waitFor(t, 30*time.Second, "two converters running (one copy) with a page and a WebRTC viewer", func() bool {
+			srv.adminJSON(t, "/admin/api/v1/server", &st)
+			return st.WebRTC.Converters == 2
+		})
+		for _, conv := range [][2]string{{"sorenson", "h264"}, {c.from, "opus"}} {
+			if n := len(srv.findLogs(func(m map[string]any) bool {
+				return m["msg"] == "webrtc converter started" && m["stream"] == c.stream && m["from"] == conv[0] && m["to"] == conv[1]
+			})); n != 1 {
+				t.Errorf("%s: %d converters from %s to %s started, want 1", c.stream, n, conv[0], conv[1])
+			}
+		}
+		b.act(t, map[string]any{"op": "screenshot", "page": page, "path": artifact(t, c.stream+"-websocket.png")})
+		b.noProblems(t, page)
+		b.noProblems(t, rtc)
+		pub.stop(t)
+		b.do(t, time.Minute, map[string]any{"op": "close", "page": page})
+		b.do(t, time.Minute, map[string]any{"op": "close", "page": rtc})
+	}
+}
