@@ -8,6 +8,7 @@
 # only; every process is stopped by PID at the end.
 #
 #   scripts/bench-webrtc.sh 50 100 200 400
+#   PROFILE=/tmp/cpu.pprof scripts/bench-webrtc.sh 400   # the server's CPU profile, whole run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ns=("${@:-100}")
@@ -35,7 +36,7 @@ log:
   level: warn
 YAML
 "$work/openfcs" serve --config "$work/openfcs.yaml" --apps "$work/apps" --rtmp 127.0.0.1:0 --http 127.0.0.1:0 \
-  --log-format json --log-level info 2> "$work/server.log" &
+  --log-format json --log-level info ${PROFILE:+--cpuprofile "$PROFILE"} 2> "$work/server.log" &
 srv=$!
 pids+=("$srv")
 for _ in $(seq 100); do grep -q '"msg":"started"' "$work/server.log" && break; sleep 0.1; done

@@ -63,6 +63,16 @@ type Config struct {
 	// OpusBitrate is the bit rate of converted audio, bits per second.
 	// Default 64000.
 	OpusBitrate int `yaml:"opus_bitrate"`
+	// SendBuffer sizes the UDP port's socket send buffer, bytes: one
+	// frame's packets to every viewer leave in one burst, which must not
+	// overflow it (docs/webrtc.md#cost). The system caps it (Linux:
+	// net.core.wmem_max). Default 4 MiB.
+	SendBuffer int `yaml:"send_buffer"`
+	// RetransmitPackets is how many of a played stream's latest video
+	// packets are kept to answer viewers' NACKs, once per stream whatever
+	// the number of viewers; rounded up to a power of two. Default 1024
+	// (about 8 s of a 1 Mbit/s stream).
+	RetransmitPackets int `yaml:"retransmit_packets"`
 }
 
 // Defaults of the Config fields.
@@ -73,6 +83,8 @@ const (
 	DefaultConnectTimeout = 15 * time.Second
 	DefaultGOPCacheBytes  = 8 << 20
 	DefaultMaxConverters  = 16
+	DefaultSendBuffer     = 4 << 20
+	DefaultRetransmit     = 1024
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -112,6 +124,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OpusBitrate <= 0 {
 		c.OpusBitrate = 64000
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
+	if c.RetransmitPackets <= 0 {
+		c.RetransmitPackets = DefaultRetransmit
 	}
 	return c
 }

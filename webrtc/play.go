@@ -32,14 +32,16 @@ const burstWait = time.Second
 type viewer struct {
 	ss         *session
 	o          *outlet
-	video      *pion.TrackLocalStaticRTP
-	audio      *pion.TrackLocalStaticRTP
+	video      *viewTrack
+	audio      *viewTrack
 	audioCodec string
 
 	fresh    bool // outlet goroutine only: the GOP cache goes first
 	attached bool // o.mu guards
 	packets  atomic.Uint64
 	plis     atomic.Uint64
+	// retransmitted counts the packets sent again for NACKs.
+	retransmitted atomic.Uint64
 }
 
 // preparePlay finds the stream's outlet and adds this viewer's tracks.
@@ -61,10 +63,10 @@ func (ss *session) preparePlay() *httpError {
 			"the stream's H.264 has B-frames, which WebRTC players cannot decode: play it over the WebSocket path")
 	}
 	var err error
-	v.video, err = pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{
+	v.video, err = newViewTrack(pion.RTPCodecCapability{
 		MimeType: pion.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-	}, "video", "openfcs")
+	}, "video")
 	if err != nil {
 		return refuse(http.StatusInternalServerError, err.Error())
 	}
@@ -93,7 +95,7 @@ func (ss *session) preparePlay() *httpError {
 		ss.log.Info("webrtc audio not carried", "stream", ss.t.Stream, "codec", v.audioCodec)
 	}
 	if capa.MimeType != "" {
-		if v.audio, err = pion.NewTrackLocalStaticRTP(capa, "audio", "openfcs"); err != nil {
+		if v.audio, err = newViewTrack(capa, "audio"); err != nil {
 			return refuse(http.StatusInternalServerError, err.Error())
 		}
 		if herr := ss.addTrack(v, v.audio); herr != nil {
@@ -105,8 +107,9 @@ func (ss *session) preparePlay() *httpError {
 }
 
 // addTrack adds a track and reads its sender's RTCP: keyframe requests
-// go to the outlet; the rest feeds the interceptors.
-func (ss *session) addTrack(v *viewer, tr *pion.TrackLocalStaticRTP) *httpError {
+// go to the outlet, NACKs are answered from the outlet's retransmission
+// buffer, the rest feeds the sender reports.
+func (ss *session) addTrack(v *viewer, tr *viewTrack) *httpError {
 	sender, err := ss.pc.AddTrack(tr)
 	if err != nil {
 		return refuse(http.StatusInternalServerError, err.Error())
@@ -118,10 +121,14 @@ func (ss *session) addTrack(v *viewer, tr *pion.TrackLocalStaticRTP) *httpError 
 				return
 			}
 			for _, p := range pkts {
-				switch p.(type) {
+				switch p := p.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					v.plis.Add(1)
 					v.o.keyframeRequest()
+				case *rtcp.TransportLayerNack:
+					if tr == v.video {
+						v.retransmit(tr, p)
+					}
 				}
 			}
 		}
@@ -160,16 +167,34 @@ func (v *viewer) detach() {
 }
 
 func (v *viewer) statsAttrs() []any {
-	return []any{"packets_out", v.packets.Load(), "keyframe_requests", v.plis.Load()}
+	return []any{"packets_out", v.packets.Load(), "keyframe_requests", v.plis.Load(), "retransmitted", v.retransmitted.Load()}
 }
 
-func (v *viewer) write(tr *pion.TrackLocalStaticRTP, p *rtp.Packet) {
+// write sends one shared packet from a goroutine other than the outlet's
+// (the audio converter's).
+func (v *viewer) write(tr *viewTrack, p *rtp.Packet) {
+	if tr != nil && tr.sendShared(p) {
+		v.packets.Add(1)
+		v.ss.bytesOut.Add(uint64(len(p.Payload) + rtpHeaderSize))
+	}
+}
+
+// sendAll writes pkts, the stream's shared packets, to one of the
+// viewer's tracks: outlet goroutine only.
+func (v *viewer) sendAll(tr *viewTrack, pkts []*rtp.Packet) {
 	if tr == nil {
 		return
 	}
-	if err := tr.WriteRTP(p); err == nil {
-		v.packets.Add(1)
-		v.ss.bytesOut.Add(uint64(len(p.Payload) + 12))
+	var n, bytes uint64
+	for _, p := range pkts {
+		if tr.send(p) {
+			n++
+			bytes += uint64(len(p.Payload) + rtpHeaderSize)
+		}
+	}
+	if n > 0 {
+		v.packets.Add(n)
+		v.ss.bytesOut.Add(bytes)
 	}
 }
 
@@ -215,9 +240,11 @@ type outlet struct {
 	aseq     uint16
 	gop      []*rtp.Packet
 	gopBytes int
-	gopFull  bool
-	conv     *converter      // the audio's conversion to Opus, when it needs one
-	vconv    *videoConverter // the video's conversion to H.264, when it needs one
+	// rtx keeps the latest video packets for every viewer's NACKs.
+	rtx     *retransmitRing
+	gopFull bool
+	conv    *converter      // the audio's conversion to Opus, when it needs one
+	vconv   *videoConverter // the video's conversion to H.264, when it needs one
 	// converted carries the video converter's H.264 tags to the
 	// goroutine, which sends them as the stream's video.
 	converted chan *media.Packet
@@ -247,6 +274,7 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	o := s.outlets[key]
 	if o == nil {
 		o = &outlet{s: s, key: key, t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
+			rtx:        newRetransmitRing(s.cfg.RetransmitPackets),
 			firstFrame: make(chan struct{}), firstMedia: make(chan struct{}), converted: make(chan *media.Packet, 64)}
 		o.audio.Store("")
 		var name string
@@ -450,10 +478,12 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 		return
 	}
 	o.aseq++
-	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: o.aseq, Timestamp: pk.Time * rate, Marker: false}, Payload: data}
+	p := []*rtp.Packet{{Header: rtp.Header{Version: 2, SequenceNumber: o.aseq, Timestamp: pk.Time * rate, Marker: false}, Payload: data}}
+	o.s.batch.begin()
+	defer o.s.batch.end()
 	for _, v := range vs {
 		if v.audioCodec == codec {
-			v.write(v.audio, p)
+			v.sendAll(v.audio, p)
 		}
 	}
 }
@@ -540,6 +570,7 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 	for i, pl := range payloads {
 		o.vseq++
 		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: o.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
+		o.rtx.put(pkts[i])
 	}
 	if idr {
 		clear(o.gop)
@@ -558,21 +589,27 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 			o.gop = append(o.gop, pkts...)
 		}
 	}
+	o.fanOut(pkts, vs)
+}
+
+// fanOut sends one frame's packets to every viewer, a fresh viewer the
+// GOP cache instead (which ends with them). Each send is the viewer's
+// own SRTP and datagram only; the datagrams of the whole fan-out leave
+// together at its end (batchConn).
+func (o *outlet) fanOut(pkts []*rtp.Packet, vs []*viewer) {
+	o.s.batch.begin()
+	defer o.s.batch.end()
 	for _, v := range vs {
 		if v.fresh {
 			if len(o.gop) == 0 {
 				continue // nothing decodable yet: wait for a keyframe
 			}
-			for _, p := range o.gop {
-				v.write(v.video, p)
-			}
+			v.sendAll(v.video, o.gop)
 			v.fresh = false
 			v.ss.log.Debug("webrtc viewer starts", "gop_packets", len(o.gop))
 			continue
 		}
-		for _, p := range pkts {
-			v.write(v.video, p)
-		}
+		v.sendAll(v.video, pkts)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
 
@@ -37,13 +38,17 @@ type Server struct {
 	// on a session (instance.pending_timeout). Default 1m.
 	AcceptTimeout time.Duration
 
-	cfg    Config
-	log    *slog.Logger
-	api    *pion.API
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
-	ctx    context.Context
-	cancel context.CancelFunc
+	cfg Config
+	log *slog.Logger
+	api *pion.API // publishers' (WHIP): every default interceptor
+	// viewAPI is the players' (WHEP): sender reports only; NACKs are
+	// answered from the outlet's shared buffer (docs/webrtc.md#cost).
+	viewAPI *pion.API
+	batch   *batchConn // the UDP port; nil when it is not a *net.UDPConn
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	// mu guards the maps and closed; it is a leaf: nothing else is
 	// locked while it is held.
@@ -98,6 +103,13 @@ func (s *Server) Start(udp net.PacketConn, tcp net.Listener) error {
 		return fmt.Errorf("webrtc: interceptors: %w", err)
 	}
 	se := pion.SettingEngine{LoggerFactory: lf}
+	if uc, ok := udp.(*net.UDPConn); ok {
+		bc, err := newBatchConn(uc, s.cfg.SendBuffer)
+		if err != nil {
+			return fmt.Errorf("webrtc: udp socket: %w", err)
+		}
+		s.batch, udp = bc, bc
+	}
 	s.udpMux = pion.NewICEUDPMux(lf.NewLogger("ice-udp"), udp)
 	se.SetICEUDPMux(s.udpMux)
 	networks := []pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6}
@@ -118,8 +130,36 @@ func (s *Server) Start(udp net.PacketConn, tcp net.Listener) error {
 		}
 	}
 	s.api = pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	viewAPI, err := newViewAPI(se)
+	if err != nil {
+		return err
+	}
+	s.viewAPI = viewAPI
 	s.started.Store(true)
 	return nil
+}
+
+// newViewAPI is the stack of the viewers' peer connections. Of pion's
+// default interceptors it keeps only the RTCP sender reports, which
+// browsers need to align audio and video. The rest would cost every
+// viewer something on every packet for nothing it needs: a NACK responder
+// copying each packet into a buffer of its own (the outlet's shared one
+// answers instead), statistics nobody reads, and a transport-wide
+// sequence number in each packet for congestion feedback nothing acts on
+// (the stream's rate is the publisher's). A viewer that receives nothing
+// needs no NACK generator or receiver reports.
+func newViewAPI(se pion.SettingEngine) (*pion.API, error) {
+	me := &pion.MediaEngine{}
+	if err := registerCodecs(me); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: sender reports: %w", err)
+	}
+	ir.Add(sr)
+	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)), nil
 }
 
 // registerCodecs offers what the mapping carries (docs/webrtc.md#mapping):

@@ -140,7 +140,11 @@ func (ss *session) open(offer string) (string, *httpError) {
 	if herr := ss.admit(); herr != nil {
 		return "", herr
 	}
-	pc, err := ss.s.api.NewPeerConnection(pion.Configuration{})
+	api := ss.s.api
+	if ss.kind == "whep" {
+		api = ss.s.viewAPI
+	}
+	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		return "", refuse(http.StatusInternalServerError, "cannot create a peer connection: "+err.Error())
 	}

@@ -37,6 +37,7 @@ func recordedFile(in *instance.Instance, name string) bool {
 // player paused) until the viewer's peer is connected.
 func (s *Server) acquireVODOutlet(in *instance.Instance, t target) *outlet {
 	o := &outlet{s: s, key: streamKey(t.App, t.Instance, t.Stream), t: t, ready: make(chan struct{}), done: make(chan struct{}), lenSize: 4,
+		rtx:        newRetransmitRing(s.cfg.RetransmitPackets),
 		firstFrame: make(chan struct{}), firstMedia: make(chan struct{}), converted: make(chan *media.Packet, 64), refs: 1}
 	o.audio.Store("")
 	o.player = in.NewPlayer(playback.Options{Buffer: vodPaceBuffer, Lead: vodPaceLead, Log: s.log},

@@ -66,6 +66,10 @@ type Config struct {
 	// reparse reads the configuration again as the command line said
 	// (a reload); nil for a Config built by hand.
 	reparse func() (Config, error)
+	// cpuProfile: --cpuprofile, a file the CPU profile of the whole run
+	// goes to (for benchmarks under load, where a profile endpoint on a
+	// port would be one more thing to wire into every script).
+	cpuProfile string
 	// SSAS configures application scripts (main.asc): time budget,
 	// limits, load() path, outgoing connection allow-list.
 	SSAS ssas.Config `yaml:"ssas"`
@@ -192,22 +196,24 @@ type serveFlags struct {
 	fs                                       *flag.FlagSet
 	config, rtmp, http, tls, tlsCert, tlsKey *string
 	apps, logFormat, logLevel, admin         *string
+	cpuProfile                               *string
 }
 
 func newServeFlags(out io.Writer) *serveFlags {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	f := &serveFlags{fs: fs,
-		config:    fs.String("config", "", "YAML config file (openfcs.yaml documents every key with its default)"),
-		rtmp:      fs.String("rtmp", "", "RTMP listen address (default :1935)"),
-		http:      fs.String("http", "", "HTTP listen address (default :8080)"),
-		tls:       fs.String("tls", "", "TLS listen address for RTMPS, RTMPTS, HTTPS and HTTP/3 (default off)"),
-		tlsCert:   fs.String("tls-cert", "", "TLS certificate PEM file"),
-		tlsKey:    fs.String("tls-key", "", "TLS private key PEM file"),
-		apps:      fs.String("apps", "", "applications folder (default ./applications)"),
-		admin:     fs.String("admin", "", "admin listen address: admin API, /metrics, console (default 127.0.0.1:8086; \"\" disables; needs admin.token or OPENFCS_ADMIN_TOKEN)"),
-		logFormat: fs.String("log-format", "", "log format: text or json"),
-		logLevel:  fs.String("log-level", "", "log level: debug, info, warn, error"),
+		config:     fs.String("config", "", "YAML config file (openfcs.yaml documents every key with its default)"),
+		rtmp:       fs.String("rtmp", "", "RTMP listen address (default :1935)"),
+		http:       fs.String("http", "", "HTTP listen address (default :8080)"),
+		tls:        fs.String("tls", "", "TLS listen address for RTMPS, RTMPTS, HTTPS and HTTP/3 (default off)"),
+		tlsCert:    fs.String("tls-cert", "", "TLS certificate PEM file"),
+		tlsKey:     fs.String("tls-key", "", "TLS private key PEM file"),
+		apps:       fs.String("apps", "", "applications folder (default ./applications)"),
+		admin:      fs.String("admin", "", "admin listen address: admin API, /metrics, console (default 127.0.0.1:8086; \"\" disables; needs admin.token or OPENFCS_ADMIN_TOKEN)"),
+		logFormat:  fs.String("log-format", "", "log format: text or json"),
+		logLevel:   fs.String("log-level", "", "log level: debug, info, warn, error"),
+		cpuProfile: fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)"),
 	}
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: openfcs serve [flags]\n\n"+
@@ -263,6 +269,7 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	}
 	// SIGHUP reads the file again, with the same flags on top.
 	cfg.reparse = func() (Config, error) { return parseServe(args, io.Discard) }
+	cfg.cpuProfile = *f.cpuProfile
 	return cfg, nil
 }
 

@@ -83,6 +83,32 @@ func TestServeStartsAndStopsOnCancel(t *testing.T) {
 	}
 }
 
+// --cpuprofile writes a profile of the run that go tool pprof reads.
+func TestServeCPUProfile(t *testing.T) {
+	apps := t.TempDir()
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := testutil.NewLogBuffer(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--apps", apps, "--log-format", "json",
+			"--cpuprofile", prof}, logs, logs)
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the started line", func() bool { return strings.Contains(logs.String(), `"msg":"started"`) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A profile is a gzipped protocol buffer.
+	if len(b) < 20 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("not a profile: %d bytes starting %x", len(b), b[:min(len(b), 2)])
+	}
+}
+
 // TestDefaultConfigFile keeps openfcs.yaml equal to the built-in defaults:
 // every key present, every value the one the server runs with.
 func TestDefaultConfigFile(t *testing.T) {

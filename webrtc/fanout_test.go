@@ -1,0 +1,298 @@
+package webrtc
+
+import (
+	"bytes"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media"
+	"github.com/openfcs/openfcs/media/rtph264"
+)
+
+// dropper loses the first copy of some video packets, as a lossy network
+// would, and notes which of them arrive again. It sits before the NACK
+// generator, which therefore asks for them.
+type dropper struct {
+	interceptor.NoOp
+	mu        sync.Mutex
+	seen      int
+	dropped   map[uint16]bool
+	recovered map[uint16]bool
+}
+
+func (d *dropper) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	if info.MimeType != pion.MimeTypeH264 {
+		return r
+	}
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, a, err := r.Read(b, a)
+			if err != nil || n < 4 {
+				return n, a, err
+			}
+			seq := uint16(b[2])<<8 | uint16(b[3])
+			d.mu.Lock()
+			d.seen++
+			drop := false
+			switch {
+			case d.dropped[seq]:
+				d.recovered[seq] = true
+			case d.seen > 20 && d.seen%9 == 0 && len(d.dropped) < 40:
+				d.dropped[seq], drop = true, true
+			}
+			d.mu.Unlock()
+			if !drop {
+				return n, a, err
+			}
+		}
+	})
+}
+
+func (d *dropper) counts() (dropped, recovered int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.dropped), len(d.recovered)
+}
+
+// lossyPlayer plays url through a pion client whose video loses some
+// packets once; replay protection is off so that a packet dropped after
+// decryption can arrive again.
+func lossyPlayer(t *testing.T, url string) *dropper {
+	t.Helper()
+	me := &pion.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	d := &dropper{dropped: map[uint16]bool{}, recovered: map[uint16]bool{}}
+	ir := &interceptor.Registry{}
+	ir.Add(&dropperFactory{d})
+	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
+		t.Fatal(err)
+	}
+	se := pion.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.DisableSRTPReplayProtection(true)
+	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = pc.Close(); wg.Wait() })
+	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		wg.Go(func() {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+			}
+		})
+	})
+	if status, _, body := negotiate(t, pc, url, ""); status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	return d
+}
+
+type dropperFactory struct{ d *dropper }
+
+func (f *dropperFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.d, nil }
+
+// A viewer's lost packets are sent again from the outlet's one buffer,
+// which pion's NACK responder no longer keeps per viewer; a second viewer
+// of the stream plays on unaffected.
+func TestWHEPRetransmitsFromSharedBuffer(t *testing.T) {
+	st := startStack(t, Config{})
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+	pub, err := in.Streams().Publish("lossy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for f := 0; ; f++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 3000)...) // three packets a frame
+			if f%10 == 0 {
+				nal = testIDR(f)
+			}
+			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 40), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	d := lossyPlayer(t, st.base+"/whep/live/lossy")
+	other, status, body := startWHEP(t, st.base+"/whep/live/lossy", "")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	testutil.WaitFor(t, waitLong, "ten lost packets sent again", func() bool {
+		dropped, recovered := d.counts()
+		return dropped >= 10 && recovered >= 10
+	})
+	testutil.WaitFor(t, waitLong, "the other viewer playing", func() bool { _, idrs, _ := other.counts(); return idrs >= 2 })
+	var retransmitted uint64
+	st.srv.mu.Lock()
+	for _, ss := range st.srv.sessions {
+		if ss.view != nil {
+			retransmitted += ss.view.retransmitted.Load()
+		}
+	}
+	st.srv.mu.Unlock()
+	if retransmitted < 10 {
+		t.Fatalf("the server counts %d packets sent again", retransmitted)
+	}
+}
+
+func TestRetransmitRing(t *testing.T) {
+	r := newRetransmitRing(1000) // rounded up to 1024
+	if len(r.pkts) != 1024 {
+		t.Fatalf("ring of %d", len(r.pkts))
+	}
+	for seq := range 3000 {
+		r.put(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(65000 + seq)}})
+	}
+	last := uint16(65000 + 2999 - 65536)
+	for _, c := range []struct {
+		seq  uint16
+		want bool
+	}{{last, true}, {last - 1023, true}, {last - 1024, false}, {last + 1, false}, {64999, false}} {
+		if got := r.get(c.seq) != nil; got != c.want {
+			t.Errorf("get(%d) = %v, want %v", c.seq, got, c.want)
+		}
+	}
+	if n := len(newRetransmitRing(1 << 20).pkts); n != 1<<15 {
+		t.Errorf("ring of %d for a huge setting; want half the sequence space", n)
+	}
+}
+
+// fakeContext binds a viewTrack as pion's RTP sender does, to a writer
+// that counts.
+type fakeContext struct {
+	codecs []pion.RTPCodecParameters
+	w      *countWriter
+}
+
+func (c *fakeContext) CodecParameters() []pion.RTPCodecParameters { return c.codecs }
+func (c *fakeContext) HeaderExtensions() []pion.RTPHeaderExtensionParameter {
+	return nil
+}
+func (c *fakeContext) SSRC() pion.SSRC                       { return 0x1234 }
+func (c *fakeContext) SSRCRetransmission() pion.SSRC         { return 0 }
+func (c *fakeContext) SSRCForwardErrorCorrection() pion.SSRC { return 0 }
+func (c *fakeContext) WriteStream() pion.TrackLocalWriter    { return c.w }
+func (c *fakeContext) ID() string                            { return "fake" }
+func (c *fakeContext) RTCPReader() interceptor.RTCPReader    { return nil }
+
+type countWriter struct {
+	n   int
+	hdr rtp.Header
+}
+
+func (w *countWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.n++
+	w.hdr = *h
+	return len(payload), nil
+}
+func (w *countWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func boundTrack(tb testing.TB) (*viewTrack, *countWriter) {
+	tb.Helper()
+	tr, err := newViewTrack(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &countWriter{}
+	if _, err := tr.Bind(&fakeContext{w: w, codecs: []pion.RTPCodecParameters{{RTPCodecCapability: pion.RTPCodecCapability{
+		MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, PayloadType: 102}}}); err != nil {
+		tb.Fatal(err)
+	}
+	return tr, w
+}
+
+// The shared packet goes out with the viewer's SSRC and payload type and
+// is itself left as it was, for the other viewers.
+func TestViewTrackRewritesOnlyItsCopy(t *testing.T) {
+	tr, w := boundTrack(t)
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 7, Timestamp: 900, SSRC: 1, PayloadType: 96}, Payload: []byte{1, 2, 3}}
+	if !tr.send(p) || !tr.sendShared(p) {
+		t.Fatal("not sent")
+	}
+	if w.n != 2 || w.hdr.SSRC != 0x1234 || w.hdr.PayloadType != 102 || w.hdr.SequenceNumber != 7 || w.hdr.Timestamp != 900 {
+		t.Fatalf("sent %d, last header %+v", w.n, w.hdr)
+	}
+	if p.SSRC != 1 || p.PayloadType != 96 {
+		t.Fatalf("the shared packet changed: %+v", p.Header)
+	}
+	if err := tr.Unbind(&fakeContext{}); err != nil {
+		t.Fatal(err)
+	}
+	if tr.send(p) {
+		t.Fatal("sent after Unbind")
+	}
+}
+
+// BenchmarkViewerSend is the outlet's whole per-viewer work for one packet,
+// up to pion's write stream (the viewer's SRTP and send): 0 allocations.
+func BenchmarkViewerSend(b *testing.B) {
+	tr, _ := boundTrack(b)
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 7, Timestamp: 900}, Payload: make([]byte, 1200)}
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.send(p)
+	}
+}
+
+// BenchmarkFanOut sends one frame of 4 packets to 1,000 viewers: the
+// allocations per op are the frame's, never the viewers' (0 per packet
+// per viewer).
+func BenchmarkFanOut(b *testing.B) {
+	o := &outlet{s: &Server{}, rtx: newRetransmitRing(1024)}
+	ss := &session{}
+	var vs []*viewer
+	for range 1000 {
+		tr, _ := boundTrack(b)
+		vs = append(vs, &viewer{ss: ss, o: o, video: tr})
+	}
+	pkts := make([]*rtp.Packet, 4)
+	for i := range pkts {
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i)}, Payload: make([]byte, 1200)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		o.fanOut(pkts, vs)
+	}
+	b.ReportMetric(float64(len(pkts)*len(vs)), "packets/op")
+}
