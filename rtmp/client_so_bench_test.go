@@ -104,7 +104,11 @@ func soBenchServer(b *testing.B, coalesce time.Duration) *testServer {
 	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	eng := instance.NewManager(instance.Config{AppsDir: apps, SharedObjects: sharedobject.Config{Coalesce: coalesce}}, slog.New(slog.DiscardHandler))
+	// The writer's 1,000 changes a second need a change_rate above them:
+	// at the default 200 most are refused, and the subscribers, which
+	// count every number up to the last one they read, would count them.
+	eng := instance.NewManager(instance.Config{AppsDir: apps, SharedObjects: sharedobject.Config{Coalesce: coalesce, ChangeRate: 2000}},
+		slog.New(slog.DiscardHandler))
 	srv := &Server{Config: Config{MaxQueuedCommands: 4096}, Engine: eng, Logger: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

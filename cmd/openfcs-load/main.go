@@ -14,7 +14,8 @@
 // idle opens N handshaken, connected RTMP connections and holds them (the
 // memory benchmark; over rtmpt://, -http-conns makes the sessions share
 // that many HTTP connections); sink opens N plain TCP connections that only read
-// (the floor benchmark); ingest opens N publishers of the synthetic stream,
+// (the floor benchmark; with -so-floor, the shared-object floor's records,
+// timed as so times changes); ingest opens N publishers of the synthetic stream,
 // each on a stream of its own (stream-0, stream-1, ...: the ingest
 // benchmark); so opens N subscribers of the remote shared object "bench" and
 // one writer changing it -rate times a second, and measures the time from a
@@ -94,6 +95,7 @@ func parseArgs(args []string, stderr io.Writer) (command, error) {
 	case "sink":
 		target = fs.String("addr", "", "TCP address to connect to: host:port")
 		cmd.fleet.Mode = loadbench.ModeSink
+		fs.BoolVar(&cmd.fleet.SOFloor, "so-floor", false, "read the shared-object floor's records and time the changes they name, as so does")
 	case "publish":
 		target = fs.String("url", "", "stream to publish: rtmp://host[:port]/app[/instance]/stream")
 	case "ingest":

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/sharedobject"
 )
 
 // Environment knobs of the loopback benchmarks.
@@ -758,5 +759,131 @@ func BenchmarkSharedObjects(b *testing.B) {
 	b.ReportMetric((s1.tool-s0.tool).Seconds()/sec*100, "tool-%core")
 	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
 		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
+	}
+}
+
+// BenchmarkSharedObjectsFloor is BenchmarkSharedObjects' floor: a bare Go
+// loop that ticks every delivery interval (sharedobject's default
+// coalescing, 10 ms) and writes one 256-byte record naming the changes of
+// the tick to each of LOADBENCH_SO_SUBSCRIBERS (1000) plain TCP readers
+// (openfcs-load sink -so-floor, another process), from one goroutine per
+// core. The changes are made at 1,000 a second on paper (change i at
+// start + i ms), so the latencies are those of the same fan-out with
+// nothing of a server around it: what any server pays on this machine.
+// Run it in the same invocation as BenchmarkSharedObjects
+// (-bench SharedObjects) to compare the two.
+func BenchmarkSharedObjectsFloor(b *testing.B) {
+	b.ReportAllocs()
+	n := envInt(b, envSOSubs, 1000)
+	const rate = 1000
+	interval := sharedobject.Config{}.WithDefaults().Coalesce
+	tool := binary(b, "openfcs-load")
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	p := startTool(b, tool, "sink", "-so-floor", "-addr", ln.Addr().String(), "-n", strconv.Itoa(n),
+		"-warmup", "0s", "-duration", "0", "-stdin")
+	conns := make([]*net.TCPConn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	if err := ln.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	for range n {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			b.Fatalf("accept (%d of %d): %v", len(conns), n, err)
+		}
+		conns = append(conns, c)
+	}
+	var j Joined
+	p.next(b, "joined", time.Minute, &j)
+	if j.Connected != n {
+		b.Fatalf("%d of %d sinks connected: %q", j.Connected, n, j.Errors)
+	}
+
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- soFloorLoop(conns, interval, time.Second/rate, quit)
+	}()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		close(quit)
+		return <-done
+	}
+	defer func() { _ = stop() }()
+
+	s0, s1 := measure(b, p)
+	if err := stop(); err != nil {
+		b.Fatalf("floor writer: %v", err)
+	}
+	sec := s1.at.Sub(s0.at).Seconds()
+	changes := float64(s1.snap.Changes - s0.snap.Changes)
+	if changes < 0.9*rate*sec {
+		b.Errorf("%.0f changes reached every reader in %.1fs, want about %d/s", changes, sec, rate)
+	}
+	cpu := (s1.cpu - s0.cpu).Seconds()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(changes/sec, "changes/s")
+	b.ReportMetric(ms(LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.50)), "p50-ms")
+	b.ReportMetric(ms(LatencyQuantile(s0.snap.Latency, s1.snap.Latency, 0.99)), "p99-ms")
+	b.ReportMetric(ms(LatencyQuantile(s0.snap.FirstLatency, s1.snap.FirstLatency, 0.50)), "first-p50-ms")
+	b.ReportMetric(ms(LatencyQuantile(s0.snap.FirstLatency, s1.snap.FirstLatency, 0.99)), "first-p99-ms")
+	b.ReportMetric(changes*float64(n)/cpu, "events/cpu-s")
+	b.ReportMetric(cpu/sec*100, "%core")
+	b.ReportMetric((s1.tool-s0.tool).Seconds()/sec*100, "tool-%core")
+	checkSummary(b, p.finish(b), n)
+}
+
+// soFloorLoop is the floor's writer: at every interval it writes the
+// record of the changes made since the last tick (one every period) to
+// every connection, split between one goroutine per core, until quit.
+func soFloorLoop(conns []*net.TCPConn, interval, period time.Duration, quit <-chan struct{}) error {
+	start := time.Now()
+	parts := min(runtime.GOMAXPROCS(0), len(conns))
+	per := (len(conns) + parts - 1) / parts
+	recs := make([][]byte, parts)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	from := 1
+	for {
+		select {
+		case <-quit:
+			return nil
+		case <-t.C:
+		}
+		to := int(time.Since(start) / period)
+		if to < from {
+			continue
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, parts)
+		for i := range parts {
+			part := conns[min(i*per, len(conns)):min((i+1)*per, len(conns))]
+			wg.Go(func() {
+				recs[i] = appendSOFloorRecord(recs[i][:0], start, period, from, to)
+				for _, c := range part {
+					if _, err := c.Write(recs[i]); err != nil {
+						errs[i] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		from = to + 1
 	}
 }

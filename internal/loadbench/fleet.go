@@ -87,6 +87,10 @@ type FleetOptions struct {
 	Pacing Pacing
 	// Rate is the ModeSO writer's changes per second. Default 1000.
 	Rate int
+	// SOFloor makes ModeSink connections read the shared-object floor's
+	// records (soFloorRecord) and time the changes they name as ModeSO
+	// times a shared object's: the bare cost of the same fan-out.
+	SOFloor bool
 	// HTTPConns, when positive, makes rtmpt:// sessions share at most
 	// that many HTTP connections for their requests, as clients behind
 	// one proxy do; zero gives each session a kept-alive connection of
@@ -350,6 +354,15 @@ func (f *fleet) open(ctx context.Context, m *member) error {
 			return err
 		}
 		done := make(chan struct{})
+		if f.o.SOFloor {
+			go func() {
+				defer close(done)
+				f.readSOFloor(nc, m)
+			}()
+			m.done = done
+			m.close = func() { _ = nc.Close(); <-done }
+			return nil
+		}
 		go func() {
 			defer close(done)
 			buf := make([]byte, 16<<10)
@@ -479,10 +492,10 @@ func (f *fleet) totals(per []int64) (s Snapshot) {
 			s.Alive++
 		}
 	}
-	switch f.o.Mode {
-	case ModePlay:
+	switch {
+	case f.o.Mode == ModePlay:
 		s.Latency = f.lat.snapshot()
-	case ModeSO:
+	case f.so != nil:
 		s.Latency = f.so.lat.snapshot()
 		s.FirstLatency = f.so.first.snapshot()
 		s.Changes = f.so.done.Load()
@@ -555,15 +568,17 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 	}
 	em := &emitter{w: out}
 	start := time.Now()
-	if o.Mode == ModeSO {
+	if o.Mode == ModeSO || o.SOFloor {
 		f.so = &soTracker{start: start}
 	}
 	connected := f.openAll(ctx)
 	defer f.closeAll()
-	if o.Mode == ModeSO {
+	if f.so != nil {
 		// Changes are counted once every subscriber reads them: the
 		// tracker waits for the ones that connected.
 		f.so.n.Store(int32(connected))
+	}
+	if o.Mode == ModeSO {
 		wctx, cancel := context.WithCancel(ctx)
 		werr := make(chan error, 1)
 		go func() { werr <- f.runSOWriter(wctx) }()

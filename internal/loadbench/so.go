@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	encbin "encoding/binary" // binary is the tests' build helper
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -65,8 +68,13 @@ func (t *soTracker) wrote(id int) {
 // read records that one subscriber has read change id at now
 // (nanoseconds since start).
 func (t *soTracker) read(id int, now int64) {
+	t.arrive(id, time.Duration(now-t.sent[id%soRing].Load()))
+}
+
+// arrive records that one subscriber has read change id, d after it was
+// made.
+func (t *soTracker) arrive(id int, d time.Duration) {
 	got := t.got[id%soRing].Add(1)
-	d := time.Duration(now - t.sent[id%soRing].Load())
 	if got == 1 {
 		t.first.add(d)
 	}
@@ -216,6 +224,73 @@ func (f *fleet) runSOWriter(ctx context.Context) error {
 			if err := so.SetProperty("k"+strconv.Itoa(id%100), amf.Number(float64(id))); err != nil {
 				return fmt.Errorf("so writer: %w", err)
 			}
+		}
+	}
+}
+
+// The shared-object floor (BenchmarkSharedObjectsFloor): a bare Go loop
+// that, at every delivery tick, writes one record naming the changes made
+// since the last tick to every connection (openfcs-load sink -so-floor),
+// as the server writes one message per subscriber per tick. The record is
+// as long as the server's message for the same changes, give or take, and
+// carries what the reader needs to time them: change id was made at
+// start + id*period.
+const (
+	soFloorRecord = 256 // bytes of one record
+	soFloorMagic  = 0x534f464c
+)
+
+// appendSOFloorRecord appends the record of changes from..to.
+func appendSOFloorRecord(b []byte, start time.Time, period time.Duration, from, to int) []byte {
+	n := len(b)
+	b = encbin.BigEndian.AppendUint32(b, soFloorMagic)
+	b = encbin.BigEndian.AppendUint64(b, uint64(start.UnixNano()))
+	b = encbin.BigEndian.AppendUint64(b, uint64(period))
+	b = encbin.BigEndian.AppendUint64(b, uint64(from))
+	b = encbin.BigEndian.AppendUint64(b, uint64(to))
+	return append(b, make([]byte, soFloorRecord-(len(b)-n))...)
+}
+
+// parseSOFloorRecord reads a record; ok is false when it is not one.
+func parseSOFloorRecord(p []byte) (start time.Time, period time.Duration, from, to int, ok bool) {
+	if len(p) < 36 || encbin.BigEndian.Uint32(p) != soFloorMagic {
+		return time.Time{}, 0, 0, 0, false
+	}
+	start = time.Unix(0, int64(encbin.BigEndian.Uint64(p[4:])))
+	period = time.Duration(encbin.BigEndian.Uint64(p[12:]))
+	f, l := encbin.BigEndian.Uint64(p[20:]), encbin.BigEndian.Uint64(p[28:])
+	if period <= 0 || f < 1 || l < f || l-f >= soRing/2 || l >= math.MaxInt32 {
+		return time.Time{}, 0, 0, 0, false
+	}
+	return start, period, int(f), int(l), true
+}
+
+// readSOFloor reads the floor's records from nc until it ends, timing
+// every change each names as ModeSO times a shared object's change.
+func (f *fleet) readSOFloor(nc net.Conn, m *member) {
+	br := bufio.NewReaderSize(nc, soReadBuffer)
+	rec := make([]byte, soFloorRecord)
+	seen := 0
+	for {
+		if _, err := io.ReadFull(br, rec); err != nil {
+			return
+		}
+		now := time.Now()
+		m.bytes.Add(soFloorRecord)
+		m.messages.Add(1)
+		start, period, from, to, ok := parseSOFloorRecord(rec)
+		if !ok {
+			f.errs.add(errors.New("so floor: not a floor record"))
+			return
+		}
+		for id := max(from, seen+1); id <= to; id++ {
+			// No writer here to clear a slot of the ring before its
+			// change: every reader clears the slot half a ring ahead.
+			f.so.got[(id+soRing/2)%soRing].Store(0)
+			f.so.arrive(id, now.Sub(start.Add(time.Duration(id)*period)))
+		}
+		seen = max(seen, to)
+		for last := f.so.last.Load(); int64(to) > last && !f.so.last.CompareAndSwap(last, int64(to)); last = f.so.last.Load() {
 		}
 	}
 }

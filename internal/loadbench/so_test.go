@@ -1,8 +1,10 @@
 package loadbench
 
 import (
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/sharedobject/wire"
@@ -76,4 +78,76 @@ func FuzzSOChanges(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		soChanges(p, func(int) {})
 	})
+}
+
+// TestSOFloorRecordRoundTrip: a floor record reads back as written, and
+// what is not one is refused.
+func TestSOFloorRecordRoundTrip(t *testing.T) {
+	start := time.Unix(1700000000, 42)
+	rec := appendSOFloorRecord(nil, start, time.Millisecond, 11, 20)
+	if len(rec) != soFloorRecord {
+		t.Fatalf("record of %d bytes, want %d", len(rec), soFloorRecord)
+	}
+	s, period, from, to, ok := parseSOFloorRecord(rec)
+	if !ok || !s.Equal(start) || period != time.Millisecond || from != 11 || to != 20 {
+		t.Fatalf("read back %v %v %d..%d %v", s, period, from, to, ok)
+	}
+	for _, bad := range [][]byte{rec[:20], make([]byte, soFloorRecord), appendSOFloorRecord(nil, start, time.Millisecond, 5, 4)} {
+		if _, _, _, _, ok := parseSOFloorRecord(bad); ok {
+			t.Errorf("% x read as a record", bad[:min(len(bad), 36)])
+		}
+	}
+}
+
+// TestFleetSOFloor: sinks reading the floor's records count each change
+// once every one of them has read it.
+func TestFleetSOFloor(t *testing.T) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	const n = 3
+	accepted := make(chan []*net.TCPConn, 1)
+	go func() {
+		var conns []*net.TCPConn
+		for range n {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				break
+			}
+			conns = append(conns, c)
+		}
+		accepted <- conns
+	}()
+	r := startFleet(t, FleetOptions{Mode: ModeSink, SOFloor: true, Target: ln.Addr().String(), N: n})
+	var j Joined
+	r.expect(t, "joined", &j)
+	conns := <-accepted
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	if j.Connected != n || len(conns) != n {
+		t.Fatalf("joined %+v, %d accepted", j, len(conns))
+	}
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- soFloorLoop(conns, 10*time.Millisecond, time.Millisecond, quit) }()
+	s := r.snapshotUntil(t, func(s Snapshot) bool { return s.Changes >= 50 })
+	close(quit)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for _, c := range s.Latency {
+		last += c
+	}
+	if s.Alive != n || s.Changes > s.Written || last < 1 || last > s.Changes {
+		t.Errorf("snapshot: %d alive, %d changes of %d, %d latencies", s.Alive, s.Changes, s.Written, last)
+	}
+	if sum := r.finish(t); sum.Connected != n || sum.Dropped != 0 {
+		t.Errorf("summary %+v", sum)
+	}
 }
