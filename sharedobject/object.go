@@ -433,6 +433,11 @@ func (so *SharedObject) flushLocked() {
 		so.r.timers.Done()
 	}
 	so.timer = nil
+	// The interval counts from the start of a delivery: handing a tick
+	// to a thousand subscribers takes a while on a busy machine, and
+	// counting from its end would stretch every tick, and the wait of
+	// the changes in it, by that much.
+	start := time.Now()
 	hdr := 1 + wire.HeaderSize(len(so.name))
 	n, live := hdr, 0
 	for i := range so.entries {
@@ -481,7 +486,7 @@ func (so *SharedObject) flushLocked() {
 	so.entries = so.entries[:0]
 	clear(so.live)
 	clear(so.writers)
-	so.lastFlush = time.Now()
+	so.lastFlush = start
 }
 
 // tickBuilder cuts the events of one tick into messages of at most maxBody
