@@ -3,7 +3,6 @@
 package rtmp
 
 import (
-	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -22,14 +21,21 @@ type sysWriter struct {
 	iov   []syscall.Iovec
 	n     int           // bytes written by the last write
 	errno syscall.Errno // its error; EAGAIN when the socket took less than all
-	fn    func(fd uintptr) bool
+	fn    func(fd uintptr)
 }
 
 // tryWrite writes as much of b as the socket takes now. complete reports
-// that all of it went (b is then empty); otherwise b keeps the rest. A
-// socket whose write deadline has passed (left by a writer goroutine's
-// earlier wait) is not an error here: the goroutine that takes the rest
-// sets a fresh one.
+// that all of it went (b is then empty); otherwise b keeps the rest.
+//
+// The descriptor is borrowed with RawConn.Control, not RawConn.Write: the
+// merge clock is the only writer while it owns the write side, so the
+// socket's write lock would exclude nobody, and Write also readies the
+// runtime's poll descriptor for a wait the clock never does. Control only
+// holds a reference that keeps the descriptor from being closed (and
+// reused) under the writev; per connection per tick that is one memory
+// line and two atomic operations fewer (docs/architecture.md#egress). A
+// write deadline left by a writer goroutine's earlier wait is therefore
+// not seen here: the goroutine that takes the rest sets a fresh one.
 func (s *sysWriter) tryWrite(rc syscall.RawConn, b *chunk.Batch) (n int, complete bool, err error) {
 	total := b.Len()
 	for _, p := range b.Buffers() {
@@ -44,13 +50,11 @@ func (s *sysWriter) tryWrite(rc syscall.RawConn, b *chunk.Batch) (n int, complet
 		s.fn = s.writev
 	}
 	s.n, s.errno = 0, 0
-	werr := rc.Write(s.fn)
+	werr := rc.Control(s.fn)
 	clear(s.iov) // the iovecs point into payloads: keep none alive
 	s.iov = s.iov[:0]
 	n = s.n
 	switch {
-	case errors.Is(werr, os.ErrDeadlineExceeded):
-		return 0, false, nil
 	case werr != nil:
 		return 0, false, werr
 	case s.errno != 0 && s.errno != syscall.EAGAIN:
@@ -64,10 +68,10 @@ func (s *sysWriter) tryWrite(rc syscall.RawConn, b *chunk.Batch) (n int, complet
 	return n, false, nil
 }
 
-// writev is what RawConn.Write calls with the descriptor. It returns true
-// always: the clock does not wait for a socket (EAGAIN and short writes
-// are left for the caller to hand on).
-func (s *sysWriter) writev(fd uintptr) bool {
+// writev is what RawConn.Control calls with the descriptor. The clock does
+// not wait for a socket: EAGAIN and short writes are left for the caller
+// to hand on.
+func (s *sysWriter) writev(fd uintptr) {
 	iov := s.iov
 	for len(iov) > 0 {
 		k := min(len(iov), maxIOV)
@@ -81,16 +85,15 @@ func (s *sysWriter) writev(fd uintptr) bool {
 		}
 		if e != 0 {
 			s.errno = e
-			return true
+			return
 		}
 		s.n += int(r)
 		if int(r) < want {
 			s.errno = syscall.EAGAIN
-			return true
+			return
 		}
 		iov = iov[k:]
 	}
-	return true
 }
 
 // DirectConn is a connection whose writes are the plain writes of a TCP

@@ -9,7 +9,16 @@ import "fmt"
 // writer).
 type Writer struct {
 	chunkSize uint32
-	states    []writeState
+	// low holds the state of csids MinCSID..MinCSID+len(low)-1, indexed
+	// by csid-MinCSID: the ones openfcs writes (control, commands, audio,
+	// data, video). They live in the Writer itself rather than in a slice
+	// of their own, so a merge-clock round, which encodes a tick of every
+	// player one connection after another, touches one object per
+	// connection for its header state instead of two, and finds a csid
+	// without a search. A zero csid marks a state not used yet. states
+	// holds any other csid.
+	low    [5]writeState
+	states []writeState
 
 	// first and cont hold the encoded headers of the message being
 	// appended: the first chunk's and the continuation chunks'.
@@ -25,10 +34,7 @@ type writeState struct {
 
 // NewWriter returns a Writer with chunk size 128 (DefaultChunkSize).
 func NewWriter() *Writer {
-	// Room for the csids every connection uses (control, commands); an
-	// idle connection holds no more. Media csids grow the slice once, on
-	// their first message, not in steady state.
-	return &Writer{chunkSize: DefaultChunkSize, states: make([]writeState, 0, 2)}
+	return &Writer{chunkSize: DefaultChunkSize}
 }
 
 // SetChunkSize sets the chunk size of subsequent messages. The caller sends
@@ -60,18 +66,11 @@ func (w *Writer) encode(h *Header, length int) (nfirst, ncont int, err error) {
 		return 0, 0, fmt.Errorf("%w: %d bytes of type %d on csid %d, the length field holds %d", ErrMessageTooLarge, length, h.Type, h.CSID, MaxLength)
 	}
 	n := uint32(length)
-	var st *writeState
-	for i := range w.states {
-		if w.states[i].csid == h.CSID {
-			st = &w.states[i]
-			break
-		}
-	}
+	st := w.state(h.CSID)
 	form := byte(0)
 	field := h.Timestamp // fmt 0: absolute time; fmt 1/2: delta
-	if st == nil {
-		w.states = append(w.states, writeState{csid: h.CSID})
-		st = &w.states[len(w.states)-1]
+	if st.csid == 0 {
+		st.csid = h.CSID
 	} else if delta := h.Timestamp - st.ts; st.streamID == h.StreamID && int32(delta) >= 0 {
 		// Same msid and time not going backwards (serial arithmetic, so a
 		// jump of 2^31 or more also gets a fresh fmt 0).
@@ -107,6 +106,21 @@ func (w *Writer) encode(h *Header, length int) (nfirst, ncont int, err error) {
 		c = appendU32(c, field) // repeated on every continuation chunk (docs/rtmp.md#extended-timestamps)
 	}
 	return len(f), len(c), nil
+}
+
+// state returns the state of csid; its csid field is 0 when nothing has
+// been written on it yet.
+func (w *Writer) state(csid uint32) *writeState {
+	if i := csid - MinCSID; i < uint32(len(w.low)) {
+		return &w.low[i]
+	}
+	for i := range w.states {
+		if w.states[i].csid == csid {
+			return &w.states[i]
+		}
+	}
+	w.states = append(w.states, writeState{})
+	return &w.states[len(w.states)-1]
 }
 
 // Append encodes one message into b: chunk headers go into b's reused
