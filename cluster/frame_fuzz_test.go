@@ -13,6 +13,7 @@ import (
 func FuzzParseFrame(f *testing.F) {
 	f.Add(appendFrame(nil, framePacket, &media.Packet{Kind: media.Video, Time: 40, Payload: []byte{0x17, 1, 0, 0, 0}}))
 	f.Add(appendFrame(nil, frameUnpublish, nil))
+	f.Add(appendFrame(nil, framePacket, &media.Packet{Kind: media.Audio, Time: 20, Payload: []byte{0xaf, 1, 0x21}, Audience: media.ForLegacy}))
 	f.Add([]byte{framePacket, 8, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		typ, p, err := parseFrame(b)

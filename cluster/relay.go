@@ -30,7 +30,8 @@ import (
 // every local player then shares. Node-to-node traffic is one copy per
 // stream and node, never one per player.
 
-// Frame header of a feed message: event type, media kind, timestamp.
+// Frame header of a feed message: event type (its high nibble the
+// packet's media.Audience), media kind, timestamp.
 const frameHeader = 6
 
 // Feed event types, in frame byte 0.
@@ -43,12 +44,16 @@ const (
 var errBadFrame = errors.New("cluster: malformed feed frame")
 
 // appendFrame appends one feed message: the event type, then for a
-// packet its kind, timestamp and payload.
+// packet its kind, timestamp and payload. A packet's audience rides in
+// the type byte's high nibble: a stream may carry its audio twice, as
+// published and converted for players that predate Enhanced RTMP
+// (docs/cluster.md#streams), and the relay publishes each copy for the
+// same players as the origin does.
 func appendFrame(b []byte, typ byte, p *media.Packet) []byte {
 	if p == nil {
 		return append(b, typ, 0, 0, 0, 0, 0)
 	}
-	b = append(b, typ, byte(p.Kind))
+	b = append(b, typ|byte(p.Audience)<<4, byte(p.Kind))
 	b = binary.BigEndian.AppendUint32(b, p.Time)
 	return append(b, p.Payload...)
 }
@@ -59,14 +64,18 @@ func parseFrame(b []byte) (byte, *media.Packet, error) {
 	if len(b) < frameHeader {
 		return 0, nil, errBadFrame
 	}
-	switch b[0] {
+	a := media.Audience(b[0] >> 4)
+	switch b[0] & 0x0f {
 	case framePacket:
 		k := media.Kind(b[1])
-		if k != media.Audio && k != media.Video && k != media.Data {
+		if k != media.Audio && k != media.Video && k != media.Data || a > media.ForLegacy {
 			return 0, nil, errBadFrame
 		}
-		return framePacket, &media.Packet{Kind: k, Time: binary.BigEndian.Uint32(b[2:6]), Payload: b[frameHeader:]}, nil
+		return framePacket, &media.Packet{Kind: k, Time: binary.BigEndian.Uint32(b[2:6]), Payload: b[frameHeader:], Audience: a}, nil
 	case frameUnpublish, frameEnd:
+		if a != 0 {
+			return 0, nil, errBadFrame
+		}
 		return b[0], nil, nil
 	}
 	return 0, nil, errBadFrame
@@ -411,7 +420,13 @@ func (n *Node) pullFeed(ctx context.Context, rl *relay, origin string, started *
 			} else {
 				idleSince = time.Time{}
 			}
-			r, err := n.nc.Request(n.subject("keep", origin), []byte(id), 2*time.Second)
+			// The origin converts for legacy players (the Opus of a
+			// WebRTC publisher to AAC) only while some play somewhere.
+			keepMsg := id
+			if pub.LegacySubscribers() > 0 {
+				keepMsg += " " + keepLegacy
+			}
+			r, err := n.nc.Request(n.subject("keep", origin), []byte(keepMsg), 2*time.Second)
 			if errors.Is(err, nats.ErrNoResponders) || err == nil && string(r.Data) != "ok" {
 				return errors.New("origin gone")
 			}
@@ -427,9 +442,17 @@ func isMetadata(p []byte) bool {
 	return ok && h == "onMetaData"
 }
 
+// keepLegacy follows the feed id in a keep-alive when the relay's node
+// has players that predate Enhanced RTMP.
+const keepLegacy = "legacy"
+
 // feed is one stream this node sends to a relay on another node.
 type feed struct {
-	id       string
+	id string
+	// sub reads the stream for the relay: every audience, each packet
+	// with its own, and counted as a legacy player while the relay says
+	// it has some.
+	sub      *media.Subscriber
 	lastKeep atomic.Int64 // Unix nanoseconds of the last keep-alive
 	stopped  chan struct{}
 	once     sync.Once
@@ -446,6 +469,7 @@ func (n *Node) serveFeeds() error {
 	n.subs = append(n.subs, sub)
 	sub, err = n.nc.Subscribe(n.subject("keep", n.tag), func(m *nats.Msg) {
 		id, stop := bytes.CutPrefix(m.Data, []byte("stop "))
+		id, flag, _ := bytes.Cut(id, []byte(" "))
 		n.relays.mu.Lock()
 		f := n.relays.feeds[string(id)]
 		n.relays.mu.Unlock()
@@ -456,6 +480,7 @@ func (n *Node) serveFeeds() error {
 			f.stop()
 		default:
 			f.lastKeep.Store(time.Now().UnixNano())
+			f.sub.SetLegacyDemand(string(flag) == keepLegacy)
 			_ = m.Respond([]byte("ok"))
 		}
 	})
@@ -479,9 +504,9 @@ func (n *Node) onFeedRequest(m *nats.Msg) {
 		_ = m.Respond([]byte("not published here"))
 		return
 	}
-	f := &feed{id: req.ID, stopped: make(chan struct{})}
+	sub := o.reg.Subscribe(req.Stream, media.SubscribeOptions{AllAudiences: true})
+	f := &feed{id: req.ID, sub: sub, stopped: make(chan struct{})}
 	f.lastKeep.Store(time.Now().UnixNano())
-	sub := o.reg.Subscribe(req.Stream, media.SubscribeOptions{})
 	n.relays.mu.Lock()
 	n.relays.feeds[f.id] = f
 	n.relays.mu.Unlock()

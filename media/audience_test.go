@@ -75,3 +75,57 @@ func TestAudienceSplitsAudioTracks(t *testing.T) {
 		t.Errorf("snapshot audio header: %+v", snap)
 	}
 }
+
+// An AllAudiences subscriber (a cluster feed) gets both copies, live and
+// from the caches, each with its Audience; it counts as a legacy player
+// only while its far side says it has some.
+func TestAllAudiences(t *testing.T) {
+	r := newRegistry(t, Config{})
+	p := publish(t, r, "s")
+	early := r.Subscribe("s", SubscribeOptions{AllAudiences: true})
+	defer early.Close()
+	p.Write(avcSeq(0))
+	p.Write(opusStart(0))
+	p.Write(legacy(aacSeq(0)))
+	p.Write(key(0, 100))
+	p.Write(opusFrame(10))
+	p.Write(legacy(aac(11, 20)))
+	late := r.Subscribe("s", SubscribeOptions{AllAudiences: true})
+	defer late.Close()
+	const want = "pub v:cfg@0 a:cfg@0 a:cfg@0 v:key@0 a@10 a@11"
+	for _, c := range []struct {
+		name string
+		s    *Subscriber
+	}{{"from the start", early}, {"late", late}} {
+		evs := c.s.Drain(nil)
+		if got := describe(evs); got != want {
+			t.Errorf("%s: %s, want %s", c.name, got, want)
+		}
+		var enhanced, old int
+		for _, ev := range evs {
+			if ev.Packet == nil || ev.Packet.Kind != Audio {
+				continue
+			}
+			switch ev.Packet.Audience {
+			case ForEnhanced:
+				enhanced++
+			case ForLegacy:
+				old++
+			}
+		}
+		if enhanced != 2 || old != 2 {
+			t.Errorf("%s: %d Opus and %d AAC messages with their audiences, want 2 and 2", c.name, enhanced, old)
+		}
+	}
+	if n := p.LegacySubscribers(); n != 0 {
+		t.Fatalf("LegacySubscribers = %d before any demand, want 0", n)
+	}
+	early.SetLegacyDemand(true)
+	if n := p.LegacySubscribers(); n != 1 {
+		t.Fatalf("LegacySubscribers = %d with one feed's demand, want 1", n)
+	}
+	early.SetLegacyDemand(false)
+	if n := p.LegacySubscribers(); n != 0 {
+		t.Fatalf("LegacySubscribers = %d after the demand ended, want 0", n)
+	}
+}

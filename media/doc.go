@@ -40,7 +40,9 @@
 // [Packet.Audience]; a subscriber opened with [SubscribeOptions.Legacy]
 // receives those for [ForAll] and [ForLegacy], the others those for
 // [ForAll] and [ForEnhanced], live and from the caches alike
-// (docs/webrtc.md#players-that-predate-enhanced-rtmp).
+// (docs/webrtc.md#players-that-predate-enhanced-rtmp). A subscriber
+// opened with [SubscribeOptions.AllAudiences] (a cluster feed) receives
+// every packet with its Audience, to publish both copies elsewhere.
 //
 // # Locks
 //

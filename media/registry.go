@@ -418,14 +418,15 @@ type PublicationStats struct {
 }
 
 // LegacySubscribers counts the subscribers opened with
-// SubscribeOptions.Legacy: a publisher converts a track for them only
-// while there are some. Any goroutine.
+// SubscribeOptions.Legacy, and the AllAudiences ones whose far side has
+// legacy players (Subscriber.SetLegacyDemand): a publisher converts a
+// track for them only while there are some. Any goroutine.
 func (p *Publication) LegacySubscribers() int {
 	p.st.mu.Lock()
 	defer p.st.mu.Unlock()
 	n := 0
 	for _, s := range p.st.subs {
-		if s.legacy {
+		if s.legacy || s.demand.Load() {
 			n++
 		}
 	}

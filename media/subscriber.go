@@ -41,6 +41,13 @@ type SubscribeOptions struct {
 	// HTTP-FLV player): it receives packets for ForAll and ForLegacy,
 	// the others those for ForAll and ForEnhanced.
 	Legacy bool
+	// AllAudiences makes a subscriber that receives every packet,
+	// whatever its Audience, and passes the Audience on: a copy of the
+	// stream that serves both kinds of players elsewhere (a cluster
+	// feed, docs/cluster.md#streams). It counts among
+	// Publication.LegacySubscribers while SetLegacyDemand says that its
+	// far side has legacy players.
+	AllAudiences bool
 	// Client is the engine's id of the client that plays (instance
 	// Client.ID), shown by monitoring (Registry.Snapshot); 0 for players
 	// the server runs itself (recordings, scripts).
@@ -63,6 +70,10 @@ type Subscriber struct {
 	lossless bool
 	space    chan struct{}
 	legacy   bool // SubscribeOptions.Legacy
+	all      bool // SubscribeOptions.AllAudiences
+	// demand: an AllAudiences subscriber's far side has legacy players
+	// (SetLegacyDemand).
+	demand atomic.Bool
 
 	client uint64    // SubscribeOptions.Client
 	since  time.Time // when Subscribe was called
@@ -111,6 +122,7 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 		waitKey:   true,
 		lossless:  opts.Lossless,
 		legacy:    opts.Legacy,
+		all:       opts.AllAudiences,
 	}
 	if s.lossless {
 		s.space = make(chan struct{}, 1)
@@ -120,6 +132,14 @@ func newSubscriber(r *Registry, name string, opts SubscribeOptions) *Subscriber 
 
 // Name returns the stream name.
 func (s *Subscriber) Name() string { return s.name }
+
+// wants reports whether the subscriber receives packets for a.
+func (s *Subscriber) wants(a Audience) bool { return s.all || a.reaches(s.legacy) }
+
+// SetLegacyDemand tells whether the players an AllAudiences subscriber
+// serves include legacy ones, so that the publisher converts for them
+// (Publication.LegacySubscribers). Any goroutine.
+func (s *Subscriber) SetLegacyDemand(on bool) { s.demand.Store(on) }
 
 // Ready returns a capacity-1 channel that is signaled when events become
 // pending and when the subscriber is cut off or ended (SubscribeOptions.Notify
@@ -247,7 +267,7 @@ const (
 // push queues pkt unless filters or backpressure say otherwise. It never
 // blocks beyond the subscriber's own short critical section.
 func (s *Subscriber) push(pkt *Packet, clk *clock) pushResult {
-	if s.dead.Load() || !pkt.Audience.reaches(s.legacy) {
+	if s.dead.Load() || !s.wants(pkt.Audience) {
 		return pushNone
 	}
 	s.mu.Lock()
@@ -396,13 +416,13 @@ func (s *Subscriber) fill(st *stream) {
 		s.putLocked(Event{Type: EventPacket, Packet: st.meta}, len(st.meta.Payload))
 	}
 	for _, c := range st.configs {
-		if c.Audience.reaches(s.legacy) {
+		if s.wants(c.Audience) {
 			s.putLocked(Event{Type: EventPacket, Packet: c}, len(c.Payload))
 		}
 	}
 	if st.gopOn && s.recvVideo {
 		for _, pkt := range st.gop {
-			if (pkt.Kind == Audio && !s.recvAudio) || !pkt.Audience.reaches(s.legacy) {
+			if (pkt.Kind == Audio && !s.recvAudio) || !s.wants(pkt.Audience) {
 				continue
 			}
 			s.putLocked(Event{Type: EventPacket, Packet: pkt}, len(pkt.Payload))
