@@ -48,6 +48,23 @@ type Config struct {
 	// keyframe, which a new viewer receives first so that its picture
 	// starts at once. Default 8 MiB.
 	GOPCacheBytes int `yaml:"gop_cache_bytes"`
+	// KeyframeRequestInterval is how long a WHIP publisher's video may go
+	// without a keyframe before one is asked for (PLI). Browsers send a
+	// keyframe only when asked, so without it a stream's GOP grows until
+	// the engine's GOP cache drops it, and an RTMP player joining then
+	// waits for a keyframe nobody requests (docs/webrtc.md#keyframes).
+	// Default 4s; negative: only on loss, a viewer's request or a dropped
+	// cache.
+	KeyframeRequestInterval time.Duration `yaml:"keyframe_request_interval"`
+	// ReorderWait is how long a WHIP publisher's video may wait for a
+	// missing packet (reordered, or resent after a NACK) before the frame
+	// it belongs to counts as lost. Default 150ms, one NACK round and
+	// more; negative: no waiting.
+	ReorderWait time.Duration `yaml:"reorder_wait"`
+	// ReorderPackets bounds the video packets held behind a missing one
+	// (about 1.5 KB each); a packet further ahead gives the gap up.
+	// Default 128.
+	ReorderPackets int `yaml:"reorder_packets"`
 	// FFmpeg is the ffmpeg program that converts audio WebRTC cannot
 	// carry (AAC, MP3, Speex, Nellymoser, PCM) into Opus, one process
 	// per played stream (docs/webrtc.md#conversion). "off" disables
@@ -85,6 +102,10 @@ const (
 	DefaultMaxConverters  = 16
 	DefaultSendBuffer     = 4 << 20
 	DefaultRetransmit     = 1024
+
+	DefaultKeyframeRequestInterval = 4 * time.Second
+	DefaultReorderWait             = 150 * time.Millisecond
+	DefaultReorderPackets          = 128
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -115,6 +136,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.GOPCacheBytes <= 0 {
 		c.GOPCacheBytes = DefaultGOPCacheBytes
+	}
+	if c.KeyframeRequestInterval == 0 {
+		c.KeyframeRequestInterval = DefaultKeyframeRequestInterval
+	}
+	if c.ReorderWait == 0 {
+		c.ReorderWait = DefaultReorderWait
+	}
+	if c.ReorderPackets <= 0 {
+		c.ReorderPackets = DefaultReorderPackets
 	}
 	if c.FFmpeg == "" {
 		c.FFmpeg = "ffmpeg"

@@ -22,6 +22,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/rtph264"
 	"github.com/openfcs/openfcs/ssas"
 )
@@ -65,13 +66,19 @@ type stack struct {
 
 func startStack(t testing.TB, cfg Config) *stack {
 	t.Helper()
+	return startStackMedia(t, cfg, media.Config{})
+}
+
+// startStackMedia is startStack with the instances' live stream limits.
+func startStackMedia(t testing.TB, cfg Config, mcfg media.Config) *stack {
+	t.Helper()
 	apps := testutil.Apps(t, "live", "guarded")
 	if err := os.WriteFile(filepath.Join(apps, "guarded", "main.asc"), []byte(guardedScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	log, logs := testutil.Logger(t, slog.LevelDebug)
 	st := &stack{logs: logs, apps: apps}
-	st.eng = instance.NewManager(instance.Config{AppsDir: apps}, log)
+	st.eng = instance.NewManager(instance.Config{AppsDir: apps, Media: mcfg}, log)
 	st.eng.SetScriptLoader(&ssas.Host{Logger: log})
 	st.srv = &Server{Config: cfg, Logger: log, Engine: st.eng}
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,8 +20,15 @@ import (
 )
 
 // keyframeInterval bounds how often a publisher is asked for a keyframe
-// (PLI): viewers joining together, or a burst of loss, ask once.
-const keyframeInterval = 500 * time.Millisecond
+// (PLI): viewers joining together, or a burst of loss, ask once. While
+// requests go unanswered the gap doubles up to keyframeBackoffMax, and
+// from the third one a FIR goes with the PLI, for an encoder that heeds
+// only one of them.
+const (
+	keyframeInterval   = 500 * time.Millisecond
+	keyframeBackoffMax = 2 * time.Second
+	firAfter           = 3
+)
 
 // publisher is a WHIP session's publication: its tracks' RTP becomes FLV
 // tags written into the instance's stream.
@@ -39,11 +47,28 @@ type publisher struct {
 	watching   bool // mu
 
 	videoSSRC atomic.Uint32
-	lastPLI   atomic.Int64 // unix ns
+	kf        keyframeRequests
 	frames    atomic.Uint64
+	keyframes atomic.Uint64 // IDR frames published
 	audio     atomic.Uint64
 	lost      atomic.Uint64
+	// Packets the reorder buffer put back in order, and sequence numbers
+	// it gave up (docs/webrtc.md#loss-and-reordering).
+	reordered atomic.Uint64
+	skipped   atomic.Uint64
+	plis      atomic.Uint64
+	firs      atomic.Uint64
 	tracks    sync.WaitGroup
+}
+
+// keyframeRequests paces the keyframe requests of one publisher: several
+// goroutines ask (its video reader, viewers' PLIs).
+type keyframeRequests struct {
+	mu         sync.Mutex
+	last       time.Time     // the last request sent
+	gap        time.Duration // least time between two requests now
+	unanswered int           // requests since the last keyframe
+	firSeq     uint8
 }
 
 // preparePublish claims the stream and sets the track handler.
@@ -126,24 +151,60 @@ func (p *publisher) close() {
 }
 
 func (p *publisher) statsAttrs() []any {
-	return []any{"video_frames", p.frames.Load(), "audio_packets", p.audio.Load(), "frames_lost", p.lost.Load()}
+	return []any{"video_frames", p.frames.Load(), "keyframes", p.keyframes.Load(), "audio_packets", p.audio.Load(),
+		"frames_lost", p.lost.Load(), "packets_reordered", p.reordered.Load(), "packets_skipped", p.skipped.Load(),
+		"plis_sent", p.plis.Load(), "firs_sent", p.firs.Load()}
 }
 
 func (p *publisher) sinceStartMS() int64 { return time.Since(p.ss.start).Milliseconds() }
 
-// requestKeyframe sends a PLI for the video track, at most once per
-// keyframeInterval.
+// requestKeyframe asks the publisher for a keyframe (PLI, with a FIR once
+// several went unanswered), unless one was asked for too recently.
 func (p *publisher) requestKeyframe() {
 	ssrc := p.videoSSRC.Load()
 	if ssrc == 0 {
 		return
 	}
-	now := time.Now().UnixNano()
-	last := p.lastPLI.Load()
-	if now-last < int64(keyframeInterval) || !p.lastPLI.CompareAndSwap(last, now) {
+	k := &p.kf
+	k.mu.Lock()
+	now := time.Now()
+	if k.gap == 0 {
+		k.gap = keyframeInterval
+	}
+	if !k.last.IsZero() && now.Sub(k.last) < k.gap {
+		k.mu.Unlock()
 		return
 	}
-	_ = p.ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	k.last = now
+	k.unanswered++
+	if k.unanswered > 1 {
+		k.gap = min(2*k.gap, keyframeBackoffMax)
+	}
+	pkts := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}
+	if k.unanswered >= firAfter {
+		// RFC 5104: the FIR's own media SSRC is zero; the entry names
+		// the stream, with a number that tells a new request from a
+		// repeated one.
+		k.firSeq++
+		pkts = append(pkts, &rtcp.FullIntraRequest{FIR: []rtcp.FIREntry{{SSRC: ssrc, SequenceNumber: k.firSeq}}})
+	}
+	k.mu.Unlock()
+	if err := p.ss.pc.WriteRTCP(pkts); err != nil {
+		return
+	}
+	p.plis.Add(1)
+	if len(pkts) > 1 {
+		p.firs.Add(1)
+	}
+}
+
+// keyframeArrived resets the pacing of keyframe requests: the next one
+// may go keyframeInterval after the last.
+func (p *publisher) keyframeArrived() {
+	p.keyframes.Add(1)
+	p.kf.mu.Lock()
+	p.kf.unanswered, p.kf.gap = 0, keyframeInterval
+	p.kf.mu.Unlock()
 }
 
 // readTrack turns one remote track into tags until it ends.
@@ -218,14 +279,23 @@ func (p *publisher) readAudio(tr *pion.TrackRemote, rate int64, a media.Audience
 // readH264 reassembles access units and publishes them as AVC tags: a
 // sequence header whenever the parameter sets change, then frames. Until
 // the first IDR with its parameter sets nothing is published and a
-// keyframe is requested.
+// keyframe is requested. Packets pass a reorder buffer first, so that a
+// late or resent packet still completes its frame
+// (docs/webrtc.md#loss-and-reordering).
 func (p *publisher) readH264(tr *pion.TrackRemote) {
+	cfg := p.ss.s.cfg
 	var (
 		dep      rtph264.Depacketizer
+		ro       = rtph264.Reorderer{Wait: max(cfg.ReorderWait, 0), Max: cfg.ReorderPackets}
 		clk      = rtpClock{rate: 90000}
 		sps, pps []byte
 		ready    bool
 		nals     [][]byte
+		lastKey  time.Time
+		// cached: the engine's GOP cache held this GOP; if it empties
+		// before the next keyframe, it overflowed and late joiners
+		// wait for a keyframe, which is asked for.
+		cached bool
 	)
 	p.requestKeyframe()
 	emit := func(au rtph264.AccessUnit) {
@@ -262,17 +332,24 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 		}
 		p.write(media.Video, ms, avcFrame(au.AVCC, au.IDR))
 		p.frames.Add(1)
+		now := time.Now()
+		if au.IDR {
+			lastKey, cached = now, false
+			p.keyframeArrived()
+		}
+		switch gop := p.pub.Stats().GOPPackets; {
+		case gop > 0:
+			cached = true
+		case cached:
+			p.requestKeyframe()
+		}
+		if cfg.KeyframeRequestInterval > 0 && now.Sub(lastKey) >= cfg.KeyframeRequestInterval {
+			p.requestKeyframe()
+		}
 	}
 	lost := uint64(0)
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				p.ss.log.Debug("webrtc track read", "err", err)
-			}
-			return
-		}
-		_ = dep.Push(pkt.Payload, pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, emit)
+	depacketize := func(pk rtph264.Packet) {
+		_ = dep.Push(pk.Payload, pk.Seq, pk.TS, pk.Marker, emit)
 		if l := dep.Lost(); l != lost {
 			// A frame lost to the network: the following ones reference
 			// it, so nothing is published until a fresh keyframe, which
@@ -282,6 +359,34 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 			ready = false
 			p.requestKeyframe()
 		}
+	}
+	waiting := false // a read deadline is set
+	for {
+		// Packets held behind a gap go when it times out, whether or
+		// not another packet comes.
+		if d, ok := ro.Deadline(); ok {
+			_ = tr.SetReadDeadline(d)
+			waiting = true
+		} else if waiting {
+			_ = tr.SetReadDeadline(time.Time{})
+			waiting = false
+		}
+		pkt, _, err := tr.ReadRTP()
+		now := time.Now()
+		var ne net.Error
+		switch {
+		case err == nil:
+			ro.Push(rtph264.Packet{Seq: pkt.SequenceNumber, TS: pkt.Timestamp, Marker: pkt.Marker, Payload: pkt.Payload}, now, depacketize)
+		case waiting && errors.As(err, &ne) && ne.Timeout():
+			ro.Flush(now, depacketize)
+		default:
+			if !errors.Is(err, io.EOF) {
+				p.ss.log.Debug("webrtc track read", "err", err)
+			}
+			return
+		}
+		p.reordered.Store(ro.Reordered())
+		p.skipped.Store(ro.Skipped())
 	}
 }
 

@@ -219,6 +219,8 @@ var negativeMeans = map[string]string{
 	"instance.media.gop_cache_max_bytes":    "off",
 	"instance.shared_objects.app_budget":    "no limit",
 	"instance.shared_objects.server_budget": "no limit",
+	"webrtc.keyframe_request_interval":      "no periodic request",
+	"webrtc.reorder_wait":                   "no waiting",
 }
 
 // checkNegative refuses negative numbers and durations where they mean

@@ -330,6 +330,7 @@ func TestConfigRefusesNegativeValues(t *testing.T) {
 		{"instance:\n  shared_objects:\n    change_rate: -3\n", "instance.shared_objects.change_rate"},
 		{"tunnel:\n  max_sessions: -1\n", "tunnel.max_sessions"},
 		{"ssas:\n  max_timers: -2\n", "ssas.max_timers"},
+		{"webrtc:\n  reorder_packets: -1\n", "webrtc.reorder_packets"},
 	} {
 		if err := os.WriteFile(p, []byte(tc.yaml), 0o644); err != nil {
 			t.Fatal(err)
@@ -342,6 +343,7 @@ func TestConfigRefusesNegativeValues(t *testing.T) {
 		"session:\n  merge_write: -1ms\n",
 		"session:\n  close_drain: -1s\n",
 		"instance:\n  media:\n    gop_cache_max_packets: -1\n    gop_cache_max_bytes: -1\n",
+		"webrtc:\n  keyframe_request_interval: -1s\n  reorder_wait: -1ms\n",
 		"instance:\n  shared_objects:\n    app_budget:\n      max_objects: -1\n    server_budget:\n      max_disk_bytes: -1\n",
 	} {
 		if err := os.WriteFile(p, []byte(ok), 0o644); err != nil {
