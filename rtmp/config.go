@@ -82,6 +82,18 @@ type Config struct {
 	// merging: every message is written as it arrives, by a goroutine of
 	// the connection.
 	MergeWrite time.Duration `yaml:"merge_write"`
+	// IngestTick is the cadence at which a publishing connection reads:
+	// once it has handled everything its socket held, it waits until a
+	// little before the next tick (on the merge clock's grid) and then
+	// reads what arrived meanwhile at once, so an encoder's tick of audio
+	// and video costs one read and one wake-up of the connection's reader
+	// instead of one or more per message (docs/architecture.md#ingest-and-shared-objects).
+	// Players on the merge clock see no added delay: what is read before
+	// the clock's tick leaves at that tick, as it would have. Others (a
+	// write per message, WebRTC, HTTP-FLV) see up to IngestTick more.
+	// Default: MergeWrite (so negative when merging is off); negative:
+	// read every message as it arrives.
+	IngestTick time.Duration `yaml:"ingest_tick"`
 	// BWCheckBytes bounds the payload one native bandwidth check sends
 	// (docs/rtmp.md#bandwidth-check; application.yaml bandwidth_detection). Default
 	// 1 MiB: a few seconds on a 2 Mbit/s link, enough rounds to measure
@@ -133,6 +145,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MergeWrite == 0 {
 		c.MergeWrite = 40 * time.Millisecond
+	}
+	if c.IngestTick == 0 {
+		c.IngestTick = c.MergeWrite
 	}
 	if c.MaxPendingTotal <= 0 {
 		c.MaxPendingTotal = 512 << 20

@@ -403,6 +403,7 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 			}
 		}
 	}
+	c.awaitTick()
 	return nil
 }
 

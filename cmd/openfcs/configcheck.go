@@ -214,6 +214,7 @@ func orTop(path string) string {
 // something; for every other count, size or duration it is an error.
 var negativeMeans = map[string]string{
 	"session.merge_write":                   "off",
+	"session.ingest_tick":                   "off",
 	"session.close_drain":                   "close at once",
 	"instance.media.gop_cache_max_packets":  "off",
 	"instance.media.gop_cache_max_bytes":    "off",

@@ -50,6 +50,11 @@ const (
 	// large enough for several small messages per read syscall; chunk
 	// bodies at least this large bypass it.
 	readBufferSize = 4096
+	// keptBufferSize is the buffer of a Reader that keeps it (KeepBuffer,
+	// a publisher): a merge-clock tick of a few-Mbit/s stream (audio,
+	// video and their chunk headers) in one read, where 4 KB took two or
+	// three for one 1 Mbit/s tick.
+	keptBufferSize = 32 << 10
 	// allocStep is the most the Reader allocates for a message before its
 	// bytes arrive: messages up to this size are allocated exactly at their
 	// first chunk, larger ones grow (doubling, capped at their length) as

@@ -36,7 +36,25 @@ type Reader struct {
 	states []*readState
 	last   *readState
 
+	// src as the pooled buffer reads it, noting whether the last read
+	// filled all it was given (Drained).
+	meter meter
+
 	scratch [16]byte
+}
+
+// meter is the Reader's source seen through its pooled buffer: full is
+// whether the last read returned all that was asked, that is whether the
+// source may hold more right now.
+type meter struct {
+	src  io.Reader
+	full bool
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.src.Read(p)
+	m.full = n == len(p)
+	return n, err
 }
 
 // readState is the per-csid reader state of docs/rtmp.md#message-header.
@@ -54,7 +72,21 @@ type readState struct {
 }
 
 // bufPool holds the read buffers of busy Readers; idle ones hold none.
-var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+// keptPool holds the larger ones of Readers that keep theirs.
+var (
+	bufPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	keptPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, keptBufferSize) }}
+)
+
+// putBuffer returns a pooled buffer to the pool of its size.
+func putBuffer(br *bufio.Reader) {
+	br.Reset(nil) // drop the reference to src
+	if br.Size() == keptBufferSize {
+		keptPool.Put(br)
+		return
+	}
+	bufPool.Put(br)
+}
 
 // NewReader returns a Reader of the chunk stream r with the given limits
 // (zero fields take their defaults). If r is a *bufio.Reader it is used as
@@ -65,6 +97,7 @@ var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBu
 // over); the Reader may read ahead of the message it returns.
 func NewReader(r io.Reader, lim Limits) *Reader {
 	cr := &Reader{src: r, lim: lim.WithDefaults(), chunkSize: DefaultChunkSize}
+	cr.meter.src = r
 	if br, ok := r.(*bufio.Reader); ok {
 		cr.br = br
 	}
@@ -88,8 +121,7 @@ func (r *Reader) Release() {
 	r.unhold(r.held)
 	if r.pooled {
 		// A kept buffer, or one holding unread bytes: pooled again.
-		r.br.Reset(nil)
-		bufPool.Put(r.br)
+		putBuffer(r.br)
 		r.br, r.pooled = nil, false
 	}
 }
@@ -111,13 +143,29 @@ func (r *Reader) unhold(n int) {
 }
 
 // release gives the read buffer back when nothing is buffered, so that a
-// Reader waiting for the next message holds none.
+// Reader waiting for the next message holds none. A Reader keeping its
+// buffer trades it there for a kept-size one.
 func (r *Reader) release() {
-	if r.pooled && !r.keep && r.br.Buffered() == 0 {
-		r.br.Reset(nil) // drop the reference to src
-		bufPool.Put(r.br)
-		r.br, r.pooled = nil, false
+	if !r.pooled || r.br.Buffered() != 0 {
+		return
 	}
+	switch {
+	case !r.keep:
+		putBuffer(r.br)
+		r.br, r.pooled = nil, false
+	case r.br.Size() != keptBufferSize:
+		putBuffer(r.br)
+		r.br = keptPool.Get().(*bufio.Reader)
+		r.br.Reset(&r.meter)
+	}
+}
+
+// Drained reports that the Reader has parsed everything it read and that
+// its last read of the stream returned less than it asked for: the stream
+// had nothing more at that moment, so the next ReadMessage would wait for
+// the peer. False for a Reader given a *bufio.Reader.
+func (r *Reader) Drained() bool {
+	return r.pooled && r.br.Buffered() == 0 && !r.meter.full
 }
 
 // KeepBuffer makes the Reader hold its pooled buffer between messages
@@ -283,7 +331,7 @@ func (r *Reader) readChunk() (*readState, error) {
 		r.waited = false
 		b0 = r.scratch[0]
 		r.br = bufPool.Get().(*bufio.Reader)
-		r.br.Reset(r.src)
+		r.br.Reset(&r.meter)
 		r.pooled = true
 	} else {
 		var err error
