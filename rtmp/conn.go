@@ -149,6 +149,21 @@ type conn struct {
 	// PingResponse (startPinger).
 	armedAt atomic.Int64
 	pinger  *time.Timer
+
+	// Parking (park.go): sock is the socket when the reader may end
+	// while the connection is idle, set before the reader starts.
+	// readArmed (when the idle deadline was last pushed) and parkArmed
+	// (the read deadline is the park deadline) belong to the reader
+	// goroutine of the moment; parkID (registered in the server's set)
+	// and parkTimer (the idle timeout meanwhile) to the parker's lock.
+	sock      syscall.RawConn
+	readArmed time.Time
+	parkArmed bool
+	parkID    uint64
+	parkTimer *time.Timer
+	// stopCtx ends the watch of GoConn's context; done is GoConn's.
+	stopCtx func() bool
+	done    func()
 }
 
 func newConn(s *Server, nc net.Conn, proto string, id uint64) *conn {
@@ -191,10 +206,16 @@ func (c *conn) end(err error, drain bool) {
 		c.ended.Store(true)
 		c.cancel()
 		c.peerEnded()
-		if drain && c.startDrain() {
-			return
+		// A parked connection leaves the server's set before its socket
+		// is closed, so that its descriptor is never watched after; then
+		// a reader starts to end it.
+		woke := c.sock != nil && c.srv.parker.unpark(c, 0)
+		if !drain || !c.startDrain() {
+			_ = c.nc.Close()
 		}
-		_ = c.nc.Close()
+		if woke {
+			go c.resume()
+		}
 	})
 }
 
@@ -259,8 +280,17 @@ func (c *conn) shutdown() {
 	c.mu.Unlock()
 }
 
-func (c *conn) run() {
-	defer c.srv.connDone(c)
+func (c *conn) run() { c.loop(c.serve) }
+
+// loop runs a reader goroutine's body (serve, or the rest of the read
+// loop in resume) and ends the connection after it, unless it parked.
+func (c *conn) loop(body func() error) {
+	parked := false
+	defer func() {
+		if !parked {
+			c.exited()
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("panic", "value", v, "stack", string(debug.Stack()))
@@ -269,9 +299,25 @@ func (c *conn) run() {
 			_ = c.nc.Close() // a drain may have been started
 		}
 	}()
-	c.fail(c.serve())
+	err := body()
+	if err == errParked { //nolint:errorlint // the sentinel itself, never wrapped
+		parked = true
+		return
+	}
+	c.fail(err)
 	c.finish()
 	c.drain()
+}
+
+// exited tells the server, and GoConn's caller, that the session is over.
+func (c *conn) exited() {
+	c.srv.connDone(c)
+	if c.stopCtx != nil {
+		c.stopCtx()
+	}
+	if c.done != nil {
+		c.done()
+	}
 }
 
 // finish waits for the writer, leaves the engine and logs the closed line.
@@ -339,17 +385,36 @@ func (c *conn) serve() error {
 	if err := c.shake(); err != nil {
 		return err
 	}
-	var deadlineSet time.Time
+	return c.readLoop()
+}
+
+// readLoop reads and handles messages until the connection ends or, quiet
+// for Config.ParkAfter, parks (errParked).
+func (c *conn) readLoop() error {
 	for {
-		// Idle connections park in Wait, whose shallow stack lets the
+		// Idle connections wait in Wait, whose shallow stack lets the
 		// runtime halve the goroutine's stack at GC (8 KB to 4 KB): the
 		// runtime allows it only with less than 1248 bytes in use, so
-		// serve's own frame, under every parked reader, stays small and
-		// the rest of the loop is in readOne.
-		if err := c.r.Wait(); err != nil {
-			return err
+		// this frame, under every waiting reader, stays small and the
+		// rest of the loop is in readOne and park.go.
+		if c.sock != nil && !c.parkArmed {
+			c.armPark()
 		}
-		if err := c.readOne(&deadlineSet); err != nil {
+		if err := c.r.Wait(); err != nil {
+			if !c.parkArmed {
+				return err
+			}
+			if err := c.parkOnTimeout(err); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.parkArmed {
+			if err := c.disarmPark(); err != nil {
+				return err
+			}
+		}
+		if err := c.readOne(&c.readArmed); err != nil {
 			return err
 		}
 	}

@@ -70,6 +70,9 @@ type Server struct {
 	// clock runs the writer rounds of this server's playing connections
 	// at its ticks (Config.MergeWrite, mergeclock.go).
 	clock *mergeClock
+	// parker holds the connections idle without a reader goroutine
+	// (Config.ParkAfter, park.go).
+	parker *parker
 	// egress counts the writer rounds (EgressStats).
 	egress struct {
 		clockRounds, clockWaits, goroutineRounds atomic.Uint64
@@ -100,6 +103,7 @@ func (s *Server) init() {
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 		s.clock = newMergeClock(s.cfg.MergeWrite)
+		s.parker = newParker()
 	})
 }
 
@@ -157,6 +161,7 @@ func (s *Server) startConn(nc net.Conn, proto string) {
 	if c == nil {
 		return
 	}
+	c.allowPark()
 	go c.run()
 }
 
@@ -254,7 +259,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.shutdown()
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		s.parker.close()
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil

@@ -215,6 +215,7 @@ func orTop(path string) string {
 var negativeMeans = map[string]string{
 	"session.merge_write":                   "off",
 	"session.ingest_tick":                   "off",
+	"session.park_after":                    "never",
 	"session.close_drain":                   "close at once",
 	"instance.media.gop_cache_max_packets":  "off",
 	"instance.media.gop_cache_max_bytes":    "off",

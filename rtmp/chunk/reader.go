@@ -160,6 +160,10 @@ func (r *Reader) release() {
 	}
 }
 
+// Idle reports that the Reader holds no byte of the stream: the next
+// ReadMessage (or Wait) starts by reading it.
+func (r *Reader) Idle() bool { return r.br == nil && !r.waited }
+
 // Drained reports that the Reader has parsed everything it read and that
 // its last read of the stream returned less than it asked for: the stream
 // had nothing more at that moment, so the next ReadMessage would wait for

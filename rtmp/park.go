@@ -1,0 +1,121 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// errParked ends a reader goroutine whose connection parked: the
+// connection goes on without one until resume starts the next.
+var errParked = errors.New("rtmp: reader parked")
+
+// GoConn runs one RTMP session over nc as ServeConn does, but returns at
+// once; done, when not nil, is called once the session has ended (and
+// also when the session is refused). ctx ending shuts the session down.
+// A session over a plain TCP socket (a *net.TCPConn or a DirectConn) on
+// Linux then holds no goroutine while it is idle (Config.ParkAfter,
+// docs/architecture.md#idle-connections), which ServeConn, returning only
+// at the session's end, cannot offer.
+func (s *Server) GoConn(ctx context.Context, nc net.Conn, proto string, done func()) {
+	s.init()
+	c := s.newConn(nc, proto)
+	if c == nil {
+		if done != nil {
+			done()
+		}
+		return
+	}
+	c.done = done
+	c.stopCtx = context.AfterFunc(ctx, c.shutdown)
+	c.allowPark()
+	go c.run()
+}
+
+// allowPark lets c's reader park while idle when its socket can be
+// watched (Linux, a plain TCP socket) and Config.ParkAfter allows it.
+// Before the reader starts.
+func (c *conn) allowPark() {
+	if c.cfg.ParkAfter > 0 {
+		c.sock = rawConnOf(c.nc)
+	}
+}
+
+// ParkedConns returns the number of sessions that wait for their next
+// message without a goroutine (Config.ParkAfter).
+func (s *Server) ParkedConns() int {
+	s.init()
+	return s.parker.count()
+}
+
+// idleAt is when the idle deadline last armed by the reader passes.
+func (c *conn) idleAt() time.Time { return c.readArmed.Add(c.cfg.IdleTimeout) }
+
+// armPark, before the reader waits for the next message, shortens the
+// socket's read deadline to Config.ParkAfter from now when the connection
+// may park: connected, reading nothing (the chunk reader holds no bytes),
+// not publishing (a publisher keeps its buffer), not relayed. Reader
+// goroutine.
+func (c *conn) armPark() {
+	if !c.connected || c.keepRead || c.relay != nil || c.virtual || !c.r.Idle() {
+		return
+	}
+	at := time.Now().Add(c.cfg.ParkAfter)
+	if !at.Before(c.idleAt()) {
+		return // the idle deadline comes first
+	}
+	if c.setReadDeadline(at) == nil {
+		c.parkArmed = true
+	}
+}
+
+// disarmPark puts the idle deadline back once a message starts to
+// arrive, so that a peer slow to send the rest of it has the idle
+// timeout, not ParkAfter. Reader goroutine.
+func (c *conn) disarmPark() error {
+	c.parkArmed = false
+	if err := c.setReadDeadline(c.idleAt()); err != nil {
+		return withReason(ReasonIOError, err)
+	}
+	return nil
+}
+
+// parkOnTimeout handles the error of a wait under the park deadline: the
+// connection has been quiet for ParkAfter and parks (errParked: the
+// goroutine ends), or the error was another and ends the connection. nil:
+// the connection could not park and waits again under its idle deadline.
+// Reader goroutine.
+func (c *conn) parkOnTimeout(err error) error {
+	c.parkArmed = false
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(c.idleAt()) || !c.r.Idle() {
+		return err
+	}
+	if c.srv.parker.park(c) {
+		return errParked
+	}
+	if c.ended.Load() {
+		return err
+	}
+	return c.disarmPark()
+}
+
+// resume is the reader goroutine of a connection that was parked: a byte
+// arrived, the idle deadline passed, or the connection ended (then its
+// reads fail at once and the goroutine ends it as a reader would).
+func (c *conn) resume() {
+	c.loop(func() error {
+		if err := c.setReadDeadline(c.idleAt()); err != nil {
+			return withReason(ReasonIOError, err)
+		}
+		return c.readLoop()
+	})
+}
+
+// wakeIdle starts the reader of a parked connection at its idle deadline.
+func (c *conn) wakeIdle() {
+	if c.srv.parker.unpark(c, 0) {
+		go c.resume()
+	}
+}
