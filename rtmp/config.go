@@ -92,16 +92,17 @@ type Config struct {
 	// the connection.
 	MergeWrite time.Duration `yaml:"merge_write"`
 	// IngestTick is the cadence at which a publishing connection reads:
-	// once it has handled everything its socket held, it waits until a
-	// little before the next tick (on the merge clock's grid) and then
-	// reads what arrived meanwhile at once, so an encoder's tick of audio
-	// and video costs one read and one wake-up of the connection's reader
-	// instead of one or more per message (docs/architecture.md#ingest-and-shared-objects).
-	// Players on the merge clock see no added delay: what is read before
-	// the clock's tick leaves at that tick, as it would have. Others (a
-	// write per message, WebRTC, HTTP-FLV) see up to IngestTick more.
-	// Default: MergeWrite (so negative when merging is off); negative:
-	// read every message as it arrives.
+	// once it has handled everything its socket held, it waits for the
+	// next tick and then reads what arrived meanwhile at once, so an
+	// encoder's tick of audio and video costs one read and one wake-up of
+	// the connection's reader instead of one or more per message
+	// (docs/architecture.md#ingest-and-shared-objects). When it equals
+	// MergeWrite, the merge clock wakes the publishers at each tick and
+	// lets them read before it writes that tick's players, so players on
+	// the clock get what arrived before a tick at that tick, as before;
+	// others (RTMPT, WebSocket, HTTP-FLV and WebRTC players, merge_write
+	// off) see up to IngestTick more. Default: MergeWrite (so off when
+	// merging is off); negative: read every message as it arrives.
 	IngestTick time.Duration `yaml:"ingest_tick"`
 	// BWCheckBytes bounds the payload one native bandwidth check sends
 	// (docs/rtmp.md#bandwidth-check; application.yaml bandwidth_detection). Default

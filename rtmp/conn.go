@@ -161,6 +161,13 @@ type conn struct {
 	parkArmed bool
 	parkID    uint64
 	parkTimer *time.Timer
+	// Reading at the ingest ticks (ingest.go): ingestWake wakes the
+	// reader, ingestBusy says it has not yet handled what it read since
+	// (reader goroutine); ingestAt is the tick it was woken for (the
+	// ingest clock's lock).
+	ingestWake chan struct{}
+	ingestBusy bool
+	ingestAt   time.Duration
 	// stopCtx ends the watch of GoConn's context; done is GoConn's.
 	stopCtx func() bool
 	done    func()
@@ -336,6 +343,10 @@ func (c *conn) finish() {
 	}
 	if c.r != nil {
 		c.r.Release()
+	}
+	if c.ingestBusy {
+		c.ingestBusy = false
+		c.srv.ingest.done(c)
 	}
 	c.leave()
 	err := c.failErr

@@ -1,27 +1,179 @@
 package rtmp
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
-// awaitTick makes a publishing connection that has handled everything its
-// socket held wait until just before the next ingest tick
-// (Config.IngestTick) instead of in a read: what its encoder sends
-// meanwhile (a tick's audio and video) is then taken by one read, with
-// one wake-up of this goroutine, where each message cost a wake-up by the
-// network poller and two reads (one finding nothing, one after the wake).
-// The ticks are on the merge clock's grid and the wait ends an eighth of a
-// tick before the clock's own, so what is read then is queued to players
-// before the clock writes them: a player on the clock gets it at the
-// tick it would have had it anyway. Reader goroutine.
-func (c *conn) awaitTick() {
-	tick := c.cfg.IngestTick
-	if tick <= 0 || !c.keepRead || !c.r.Drained() {
+// ingestClock makes publishers read in bunches (Config.IngestTick,
+// docs/architecture.md#ingest-and-shared-objects). A publishing
+// connection that has handled everything its socket held does not wait
+// in a read, woken by the network poller at every message (a wake-up and
+// two reads: one finding nothing, one after the wake), but until the next
+// tick; then it reads what its encoder sent meanwhile, a tick's audio and
+// video, with one read and one wake-up.
+//
+// When the tick is the merge clock's, the clock wakes the waiting readers
+// at each tick before it runs that tick's writer rounds, and waits (a
+// quarter of a tick at most) until they have handled what they read: what
+// arrived before the tick leaves at that tick, as it did when it was read
+// on arrival, so players on the clock see no added delay. A goroutine of
+// its own wakes them when the clock does not (nobody plays on the clock,
+// or the ticks differ), an eighth of a tick late so as to leave the clock
+// the first turn.
+type ingestClock struct {
+	clk  *mergeClock
+	grid time.Duration
+	// clocked: the merge clock wakes the readers at its ticks.
+	clocked bool
+
+	mu      sync.Mutex
+	fired   time.Duration // the last tick whose readers were woken
+	waiting []*conn       // readers waiting for the next tick
+	spare   []*conn       // waiting's other buffer
+	busy    int           // readers woken at fired, still handling what they read
+	running bool          // the timer goroutine runs
+	// through tells the clock that busy fell to zero.
+	through chan struct{}
+	// timer bounds the clock's wait; the clock's goroutine only.
+	timer *time.Timer
+}
+
+// newIngestClock returns the ingest clock of a server, or nil when
+// publishers read as bytes arrive (IngestTick negative).
+func newIngestClock(cfg *Config, clk *mergeClock) *ingestClock {
+	if cfg.IngestTick <= 0 {
+		return nil
+	}
+	return &ingestClock{clk: clk, grid: cfg.IngestTick, clocked: cfg.IngestTick == cfg.MergeWrite,
+		through: make(chan struct{}, 1)}
+}
+
+// beforeTick is the merge clock's hook: it wakes the readers waiting for
+// the tick at and waits, bounded, until they are through. The merge
+// clock's goroutine.
+func (g *ingestClock) beforeTick(at time.Duration) {
+	if !g.fire(at) {
 		return
 	}
-	clk := c.srv.clock
-	now := clk.now()
-	next := now - now%tick + tick - tick/8
-	if next <= now {
-		next += tick
+	if g.timer == nil {
+		g.timer = time.NewTimer(g.grid / 4)
+	} else {
+		g.timer.Reset(g.grid / 4)
 	}
-	time.Sleep(next - now)
+	defer g.timer.Stop()
+	for {
+		g.mu.Lock()
+		done := g.busy <= 0 || g.fired != at
+		g.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-g.through:
+		case <-g.timer.C:
+			return // a slow reader's data leaves at the next tick
+		}
+	}
+}
+
+// fire wakes the readers waiting, for the tick at, unless that tick has
+// fired; it reports whether any was woken.
+func (g *ingestClock) fire(at time.Duration) bool {
+	g.mu.Lock()
+	if at <= g.fired || len(g.waiting) == 0 {
+		g.fired = max(g.fired, at)
+		g.mu.Unlock()
+		return false
+	}
+	g.fired = at
+	woken := g.waiting
+	g.waiting, g.spare = g.spare[:0], nil
+	g.busy = len(woken)
+	for _, c := range woken {
+		c.ingestAt = at
+	}
+	g.mu.Unlock()
+	for _, c := range woken {
+		c.ingestWake <- struct{}{} // capacity 1, and c waits for it
+	}
+	clear(woken)
+	g.mu.Lock()
+	g.spare = woken[:0]
+	g.mu.Unlock()
+	return true
+}
+
+// wait queues c's reader for the next tick; the caller then receives from
+// c.ingestWake.
+func (g *ingestClock) wait(c *conn) {
+	g.mu.Lock()
+	g.waiting = append(g.waiting, c)
+	if !g.running {
+		g.running = true
+		go g.run()
+	}
+	g.mu.Unlock()
+}
+
+// done tells the clock that c's reader has handled what it read at the
+// tick it was woken for.
+func (g *ingestClock) done(c *conn) {
+	g.mu.Lock()
+	if c.ingestAt == g.fired {
+		g.busy--
+		if g.busy == 0 {
+			select {
+			case g.through <- struct{}{}:
+			default:
+			}
+		}
+	}
+	g.mu.Unlock()
+}
+
+// run wakes the waiting readers at the ticks the merge clock has not
+// fired, until none waits.
+func (g *ingestClock) run() {
+	for {
+		g.mu.Lock()
+		if len(g.waiting) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		now := g.clk.now()
+		at := now - now%g.grid + g.grid
+		late := g.grid / 8
+		if !g.clocked {
+			late = 0
+		}
+		time.Sleep(at + late - now)
+		g.fire(at)
+	}
+}
+
+// awaitTick is the reader's side, after each message: once a woken
+// reader has handled everything it read it tells the clock, and a
+// publisher whose socket had nothing more waits for the next tick.
+// Reader goroutine.
+func (c *conn) awaitTick() {
+	g := c.srv.ingest
+	if g == nil {
+		return
+	}
+	if c.ingestBusy && c.r.Buffered() == 0 {
+		c.ingestBusy = false
+		g.done(c)
+	}
+	if !c.keepRead || !c.r.Drained() {
+		return
+	}
+	if c.ingestWake == nil {
+		c.ingestWake = make(chan struct{}, 1)
+	}
+	g.wait(c)
+	<-c.ingestWake
+	c.ingestBusy = true
 }

@@ -37,6 +37,11 @@ type mergeClock struct {
 	free    []*mergeSlot  // spent slots, reused so steady state allocates nothing
 	running bool          // the loop goroutine runs
 	poke    chan struct{} // tells the loop a deadline earlier than its wait was added
+	// beforeTick, when set (before the first add), runs at each tick
+	// before its rounds: publishers read then (ingest.go). ticked is the
+	// last tick it ran for.
+	beforeTick func(at time.Duration)
+	ticked     time.Duration
 }
 
 // mergeSlot is one deadline and the connections queued at it.
@@ -208,6 +213,15 @@ func (m *mergeClock) loop() {
 			case <-t.C:
 			case <-m.poke:
 			}
+			continue
+		}
+		if m.beforeTick != nil && s.at > m.ticked {
+			// What the publishers read now joins this tick's rounds:
+			// the slot is still queued, and players kicked meanwhile
+			// are added to it.
+			m.ticked = s.at
+			m.mu.Unlock()
+			m.beforeTick(s.at)
 			continue
 		}
 		n := copy(m.slots, m.slots[1:])

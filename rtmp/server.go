@@ -73,6 +73,9 @@ type Server struct {
 	// parker holds the connections idle without a reader goroutine
 	// (Config.ParkAfter, park.go).
 	parker *parker
+	// ingest wakes publishers' readers at its ticks (Config.IngestTick,
+	// ingest.go); nil when they read as bytes arrive.
+	ingest *ingestClock
 	// egress counts the writer rounds (EgressStats).
 	egress struct {
 		clockRounds, clockWaits, goroutineRounds atomic.Uint64
@@ -104,6 +107,10 @@ func (s *Server) init() {
 		s.conns = map[*conn]struct{}{}
 		s.clock = newMergeClock(s.cfg.MergeWrite)
 		s.parker = newParker()
+		s.ingest = newIngestClock(&s.cfg, s.clock)
+		if s.ingest != nil && s.ingest.clocked {
+			s.clock.beforeTick = s.ingest.beforeTick
+		}
 	})
 }
 

@@ -160,6 +160,14 @@ func (r *Reader) release() {
 	}
 }
 
+// Buffered returns the bytes read from the stream and not yet parsed.
+func (r *Reader) Buffered() int {
+	if r.br == nil {
+		return 0
+	}
+	return r.br.Buffered()
+}
+
 // Idle reports that the Reader holds no byte of the stream: the next
 // ReadMessage (or Wait) starts by reading it.
 func (r *Reader) Idle() bool { return r.br == nil && !r.waited }
