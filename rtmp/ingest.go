@@ -133,16 +133,11 @@ func (g *ingestClock) done(c *conn) {
 }
 
 // run wakes the waiting readers at the ticks the merge clock has not
-// fired, until none waits.
+// fired. It ends after a tick at which none waited: readers woken at one
+// tick wait for the next a moment later, and a goroutine started per tick
+// would cost more than it saves.
 func (g *ingestClock) run() {
 	for {
-		g.mu.Lock()
-		if len(g.waiting) == 0 {
-			g.running = false
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
 		now := g.clk.now()
 		at := now - now%g.grid + g.grid
 		late := g.grid / 8
@@ -150,6 +145,13 @@ func (g *ingestClock) run() {
 			late = 0
 		}
 		time.Sleep(at + late - now)
+		g.mu.Lock()
+		if len(g.waiting) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
 		g.fire(at)
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/sharedobject"
 )
 
@@ -414,6 +416,15 @@ func BenchmarkLoopbackVsFloor(b *testing.B) {
 // inprocess: the server in this process, runtime.MemStats after a forced
 // GC before and after (heap in use, goroutine stacks), per connection:
 // what the connections retain.
+//
+// Both run RTMP's server with session.park_after at idleParkAfter and
+// measure once the connections have parked: an idle connection's reader
+// goroutine ends (docs/architecture.md#idle-connections). Parking soon
+// after connect lets the next connections reuse the stacks of the parked
+// ones, as a server whose clients arrive over minutes would; with the
+// default (5s) all 10,000 of a two-second burst hold a stack at once, and
+// the runtime returns freed stacks to the system only over minutes.
+// joined-KB/conn is the resident set right when the last one connected.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	b.Run("process", benchIdleProcess("rtmp"))
 	b.Run("inprocess", benchIdleInProcess("rtmp"))
@@ -453,12 +464,17 @@ func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thel
 	n := envInt(b, envIdle, 1000)
 	tool := binary(b, "openfcs-load")
 	server := binary(b, "openfcs")
-	var rssDelta, rssBefore uint64
+	var rssDelta, rssBefore, rssJoined uint64
 	iters := 0
 	for b.Loop() {
-		srv := startServerProcess(b, server)
+		srv := startServerProcess(b, server, "session:\n  park_after: "+idleParkAfter.String()+"\n")
 		before := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
 		p := openIdle(b, tool, scheme+"://"+srv.addr+"/live", n, args...)
+		joined := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
+		if scheme == "rtmp" {
+			// The connections opened last park after idleParkAfter.
+			time.Sleep(idleParkAfter + time.Second)
+		}
 		after := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
 		if s := p.finish(b); s.Dropped != 0 {
 			b.Fatalf("%d idle connections were dropped by the server", s.Dropped)
@@ -466,9 +482,11 @@ func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thel
 		srv.stop(b)
 		rssBefore += before
 		rssDelta += after - min(after, before)
+		rssJoined += joined - min(joined, before)
 		iters++
 	}
 	b.ReportMetric(float64(rssDelta)/float64(iters)/float64(n), "KB/conn")
+	b.ReportMetric(float64(rssJoined)/float64(iters)/float64(n), "joined-KB/conn")
 	b.ReportMetric(float64(rssBefore)/float64(iters), "KB-base")
 }
 
@@ -489,18 +507,22 @@ func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:th
 	iters := 0
 	for b.Loop() {
 		var addr string
+		var srv *rtmp.Server
 		stop := func() {}
 		if scheme != "rtmp" {
 			// The HTTP server stops at the benchmark's end.
 			_, addr = startBridgeServer(b)
 		} else {
-			addr, stop = startServer(b)
+			addr, srv, stop = startServerWith(b, rtmp.Config{ParkAfter: idleParkAfter})
 		}
 		var m0, m1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
 		g0 := runtime.NumGoroutine()
 		p := openIdle(b, tool, scheme+"://"+addr+"/live", n, args...)
+		if srv != nil {
+			waitParked(b, srv, n)
+		}
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		g1 := runtime.NumGoroutine()
@@ -524,6 +546,21 @@ func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:th
 	b.ReportMetric(goroutines/per, "goroutines/conn")
 }
 
+// idleParkAfter is session.park_after in BenchmarkIdleConnMemory.
+const idleParkAfter = 100 * time.Millisecond
+
+// waitParked waits until n connections of srv are parked.
+func waitParked(b *testing.B, srv *rtmp.Server, n int) {
+	b.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for srv.ParkedConns() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d idle connections parked", srv.ParkedConns(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // serverProcess is an openfcs serve child process.
 type serverProcess struct {
 	cmd    *exec.Cmd
@@ -534,9 +571,9 @@ type serverProcess struct {
 }
 
 // startServerProcess runs `openfcs serve` on a loopback port without HTTP,
-// over an applications folder holding "live", and waits for its listening
-// line.
-func startServerProcess(b *testing.B, bin string) *serverProcess {
+// over an applications folder holding "live", with extra configuration
+// YAML appended to its file, and waits for its listening line.
+func startServerProcess(b *testing.B, bin string, extra ...string) *serverProcess {
 	b.Helper()
 	apps := b.TempDir()
 	if err := os.Mkdir(filepath.Join(apps, "live"), 0o755); err != nil {
@@ -546,7 +583,7 @@ func startServerProcess(b *testing.B, bin string) *serverProcess {
 	// listen.exempt_loopback is for: thousands of connections from
 	// 127.0.0.1 must not meet the per-address limits.
 	cfg := filepath.Join(b.TempDir(), "openfcs.yaml")
-	if err := os.WriteFile(cfg, []byte("listen:\n  exempt_loopback: true\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("listen:\n  exempt_loopback: true\n"+strings.Join(extra, "")), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	s := &serverProcess{logs: &lockedBuffer{}, exited: make(chan struct{})}
@@ -665,7 +702,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	n := envInt(b, envPubs, 200)
 	tool := binary(b, "openfcs-load")
-	addr, srv, _ := startServerWith(b)
+	addr, srv, _ := startServerWith(b, rtmp.Config{})
 	p := startTool(b, tool, "ingest", "-url", "rtmp://"+addr+"/live/in", "-n", strconv.Itoa(n),
 		"-warmup", "0s", "-duration", "0", "-stdin")
 	var j Joined

@@ -293,26 +293,33 @@ func procField(tb testing.TB, path, key string) uint64 {
 // a stop function (also registered as cleanup, idempotent).
 func startServer(tb testing.TB) (addr string, stop func()) {
 	tb.Helper()
-	addr, _, stop = startServerWith(tb)
+	addr, _, stop = startServerWith(tb, rtmp.Config{})
 	return addr, stop
 }
 
 // startServerWith is startServer that also returns the server, for its
 // counters.
-func startServerWith(tb testing.TB) (addr string, srv *rtmp.Server, stop func()) {
+func startServerWith(tb testing.TB, cfg rtmp.Config) (addr string, srv *rtmp.Server, stop func()) {
 	tb.Helper()
-	return startServerConfig(tb, instance.Config{})
+	return startServerFull(tb, cfg, instance.Config{})
 }
 
 // startServerConfig is startServerWith with the engine's configuration
 // (its AppsDir is set here).
 func startServerConfig(tb testing.TB, cfg instance.Config) (addr string, srv *rtmp.Server, stop func()) {
 	tb.Helper()
+	return startServerFull(tb, rtmp.Config{}, cfg)
+}
+
+// startServerFull is startServer with the server's and the engine's
+// configurations.
+func startServerFull(tb testing.TB, rcfg rtmp.Config, cfg instance.Config) (addr string, srv *rtmp.Server, stop func()) {
+	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	cfg.AppsDir = testutil.Apps(tb, "live")
 	eng := instance.NewManager(cfg, log)
 	tb.Cleanup(eng.Close)
-	srv = &rtmp.Server{Logger: log, Engine: eng}
+	srv = &rtmp.Server{Config: rcfg, Logger: log, Engine: eng}
 	addr, stopServer := testutil.Serve(tb, srv, rtmp.ErrServerClosed)
 	return addr, srv, func() {
 		stopServer()
