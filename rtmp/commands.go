@@ -600,6 +600,12 @@ func (c *conn) keepReadBuffer(keep bool) {
 	if keep != c.keepRead {
 		c.keepRead = keep
 		c.r.KeepBuffer(keep)
+		if keep && !c.tickChecked {
+			// Only a plain TCP socket's short read says it is empty; a
+			// TLS or WebSocket read returns one record or frame.
+			c.tickChecked = true
+			c.tickRead = c.srv.ingest != nil && rawConnOf(c.nc) != nil
+		}
 	}
 }
 

@@ -168,6 +168,9 @@ type conn struct {
 	ingestWake chan struct{}
 	ingestBusy bool
 	ingestAt   time.Duration
+	// tickRead: this publisher's reads may wait for the ticks (a plain
+	// TCP socket); tickChecked: that has been looked at. Reader goroutine.
+	tickRead, tickChecked bool
 	// stopCtx ends the watch of GoConn's context; done is GoConn's.
 	stopCtx func() bool
 	done    func()

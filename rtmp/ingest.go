@@ -169,7 +169,7 @@ func (c *conn) awaitTick() {
 		c.ingestBusy = false
 		g.done(c)
 	}
-	if !c.keepRead || !c.r.Drained() {
+	if !c.keepRead || !c.tickRead || !c.r.Drained() {
 		return
 	}
 	if c.ingestWake == nil {

@@ -32,6 +32,10 @@ type countedConn struct {
 	reads *atomic.Int64
 }
 
+// Socket makes a countedConn a DirectConn: a plain TCP socket, whose
+// publishers read at the ticks.
+func (c *countedConn) Socket() *net.TCPConn { return c.Conn.(*net.TCPConn) }
+
 func (c *countedConn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	return c.Conn.Read(p)
