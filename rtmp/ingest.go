@@ -50,24 +50,30 @@ func newIngestClock(cfg *Config, clk *mergeClock) *ingestClock {
 }
 
 // beforeTick is the merge clock's hook: it wakes the readers waiting for
-// the tick at and waits, bounded, until they are through. The merge
-// clock's goroutine.
+// the tick at (unless the ingest goroutine did, the clock being late) and
+// waits, bounded, until they are through. A woken reader whose peer sent
+// nothing since the last tick waits in its read, and holds the clock to
+// the bound once. The merge clock's goroutine.
 func (g *ingestClock) beforeTick(at time.Duration) {
-	if !g.fire(at) {
-		return
-	}
-	if g.timer == nil {
-		g.timer = time.NewTimer(g.grid / 4)
-	} else {
-		g.timer.Reset(g.grid / 4)
-	}
-	defer g.timer.Stop()
+	g.fire(at)
+	armed := false
 	for {
 		g.mu.Lock()
 		done := g.busy <= 0 || g.fired != at
 		g.mu.Unlock()
 		if done {
+			if armed {
+				g.timer.Stop()
+			}
 			return
+		}
+		if !armed {
+			armed = true
+			if g.timer == nil {
+				g.timer = time.NewTimer(g.grid / 4)
+			} else {
+				g.timer.Reset(g.grid / 4)
+			}
 		}
 		select {
 		case <-g.through:
@@ -78,13 +84,17 @@ func (g *ingestClock) beforeTick(at time.Duration) {
 }
 
 // fire wakes the readers waiting, for the tick at, unless that tick has
-// fired; it reports whether any was woken.
-func (g *ingestClock) fire(at time.Duration) bool {
+// fired.
+func (g *ingestClock) fire(at time.Duration) {
 	g.mu.Lock()
-	if at <= g.fired || len(g.waiting) == 0 {
-		g.fired = max(g.fired, at)
+	if at <= g.fired {
 		g.mu.Unlock()
-		return false
+		return
+	}
+	if len(g.waiting) == 0 {
+		g.fired, g.busy = at, 0
+		g.mu.Unlock()
+		return
 	}
 	g.fired = at
 	woken := g.waiting
@@ -101,7 +111,6 @@ func (g *ingestClock) fire(at time.Duration) bool {
 	g.mu.Lock()
 	g.spare = woken[:0]
 	g.mu.Unlock()
-	return true
 }
 
 // wait queues c's reader for the next tick; the caller then receives from
