@@ -56,6 +56,7 @@ type publisher struct {
 	// it gave up (docs/webrtc.md#loss-and-reordering).
 	reordered atomic.Uint64
 	skipped   atomic.Uint64
+	padding   atomic.Uint64 // padding-only video packets
 	plis      atomic.Uint64
 	firs      atomic.Uint64
 	tracks    sync.WaitGroup
@@ -153,6 +154,7 @@ func (p *publisher) close() {
 func (p *publisher) statsAttrs() []any {
 	return []any{"video_frames", p.frames.Load(), "keyframes", p.keyframes.Load(), "audio_packets", p.audio.Load(),
 		"frames_lost", p.lost.Load(), "packets_reordered", p.reordered.Load(), "packets_skipped", p.skipped.Load(),
+		"packets_padding", p.padding.Load(),
 		"plis_sent", p.plis.Load(), "firs_sent", p.firs.Load()}
 }
 
@@ -387,6 +389,7 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 		}
 		p.reordered.Store(ro.Reordered())
 		p.skipped.Store(ro.Skipped())
+		p.padding.Store(dep.Padding())
 	}
 }
 

@@ -43,8 +43,10 @@ type Depacketizer struct {
 	seq     uint16   // last sequence number
 	seqOK   bool     // seq is meaningful
 	broken  bool     // the current unit lost a packet: drop it
+	gapSeen bool     // a gap before a padding packet, for the next unit
 	lost    uint64   // units dropped for a gap or an error
 	late    uint64   // packets ignored as duplicates or too late
+	padding uint64   // padding-only packets skipped
 	scratch [][]byte // STAP-A split buffer
 }
 
@@ -70,10 +72,15 @@ func (d *Depacketizer) Lost() uint64 { return d.lost }
 // retransmissions, reordering).
 func (d *Depacketizer) Late() uint64 { return d.late }
 
+// Padding returns how many padding-only packets (an empty payload) were
+// skipped.
+func (d *Depacketizer) Padding() uint64 { return d.padding }
+
 // Push adds one RTP packet's payload with its sequence number, timestamp
 // and marker bit, and calls emit for each access unit it completes: the
 // one the marker bit ends, and the previous one when a new timestamp shows
-// it ended without a marker. The unit's bytes are valid only during emit.
+// it ended without a marker. An empty payload is a padding-only packet:
+// it fills its place in the sequence and nothing else. The unit's bytes are valid only during emit.
 // An error reports the packet as malformed or too large; the unit in
 // progress is dropped and the depacketizer carries on with the next packet.
 func (d *Depacketizer) Push(payload []byte, seq uint16, ts uint32, marker bool, emit func(AccessUnit)) error {
@@ -86,6 +93,17 @@ func (d *Depacketizer) Push(payload []byte, seq uint16, ts uint32, marker bool, 
 	}
 	gap := d.seqOK && seq != d.seq+1
 	d.seq, d.seqOK = seq, true
+	if len(payload) == 0 {
+		// A padding-only packet (its padding already removed): senders
+		// probe bandwidth with them, and a browser sends them on the
+		// video's own SSRC when no RTX is negotiated. No media, and no
+		// harm to the unit around it; only its sequence number counts,
+		// and a gap before it is kept for what follows.
+		d.gapSeen = d.gapSeen || gap
+		d.padding++
+		return nil
+	}
+	gap, d.gapSeen = gap || d.gapSeen, false
 	if d.started && ts != d.ts {
 		d.finish(emit)
 	}
@@ -139,9 +157,6 @@ func (d *Depacketizer) finish(emit func(AccessUnit)) {
 func (d *Depacketizer) add(p []byte) error {
 	if d.broken {
 		return nil
-	}
-	if len(p) == 0 {
-		return fmt.Errorf("%w: empty payload", ErrMalformed)
 	}
 	if p[0]&0x80 != 0 {
 		return fmt.Errorf("%w: forbidden zero bit set", ErrMalformed)

@@ -84,6 +84,32 @@ func TestDepacketize(t *testing.T) {
 			lost:    1,
 		},
 		{
+			// Chromium probes bandwidth with padding-only packets on the
+			// video's SSRC (no RTX negotiated): each once cost a frame.
+			name: "padding-only packets between and inside units",
+			pkts: func() []pkt {
+				ps := []pkt{{payload: p1, seq: 1, ts: 0, marker: true}, {seq: 2, ts: 0}}
+				key := packets(3, 3000, 1000, sps, pps, idr)
+				ps = append(ps, key[:3]...)
+				ps = append(ps, pkt{seq: key[2].seq + 1, ts: 0})
+				for _, k := range key[3:] {
+					k.seq++
+					ps = append(ps, k)
+				}
+				return append(ps, pkt{seq: ps[len(ps)-1].seq + 1, ts: 3000}, pkt{payload: p1, seq: ps[len(ps)-1].seq + 2, ts: 6000, marker: true})
+			}(),
+			want:    [][][]byte{{p1}, {sps, pps, idr}, {p1}},
+			wantIDR: []bool{false, true, false},
+		},
+		{
+			name: "a gap before a padding packet still breaks the next unit",
+			pkts: []pkt{{payload: p1, seq: 1, ts: 0, marker: true}, {seq: 3, ts: 0},
+				{payload: p1, seq: 4, ts: 3000, marker: true}, {payload: p1, seq: 5, ts: 6000, marker: true}},
+			want:    [][][]byte{{p1}, {p1}},
+			wantIDR: []bool{false, false},
+			lost:    1,
+		},
+		{
 			name:    "FU-A continuation without a start",
 			pkts:    []pkt{{payload: []byte{0x7c, 0x05, 1, 2}, seq: 1, ts: 0, marker: true}},
 			errs:    1,
