@@ -491,9 +491,8 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		{"ffmpeg-rtmpt", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", rtmpt, "-t", "6", "-c", "copy", "-f", "flv"}},
 		// rtmpdump of a live stream ends at -B with status 2 (incomplete
 		// download): the file is what counts. 8 s leaves room for a late
-		// keyframe: on a loaded machine a player can join after a lost
-		// frame and wait for the browser's next one (4 s once gave
-		// audio only).
+		// keyframe: on a loaded machine a player can join just after a
+		// lost frame and wait for the keyframe asked for then.
 		{"rtmpdump-rtmp", []string{"rtmpdump", "-q", "-v", "-r", srv.RTMPURL("live", "cam"), "-B", "8", "-o"}},
 		{"rtmpdump-rtmpt", []string{"rtmpdump", "-q", "-v", "-r", rtmpt, "-B", "8", "-o"}},
 	}
@@ -520,13 +519,14 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		t.Logf("%s: %d H.264 frames %dx%d, audio %v with %d frames, peak %.1f dB; times %v", p.name, n, w, h, a, mi.frames("audio"), peak, span)
 		// The camera is 640x360; Chromium's encoder scales it down by
 		// itself when the machine is busy, keeping the aspect. A player
-		// joining after a lost frame waits for the next keyframe, which
-		// the browser sends when asked, so the video may start late.
+		// starts with the stream's cached GOP, a few seconds at most
+		// since the server asks the browser for keyframes; one joining
+		// after a lost frame waits for the keyframe asked for then.
 		if n < 25 || w < 320 || w*9 != h*16 {
 			t.Errorf("%s: decoded %d frames of %dx%d, want 25 or more of the camera's 16:9 picture", p.name, n, w, h)
 		}
 		// A player starts with the cached picture from the last
-		// keyframe, which may be seconds old (Chromium sends few), and
+		// keyframe, which may be seconds old, and
 		// the AAC starts with the player's converter: ffmpeg's 6 s of
 		// stream time hold at least 2 s of AAC, 100 frames of 1024
 		// samples at 48 kHz (rtmpdump's 4 s of buffer hold more).
@@ -558,6 +558,26 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 	b.eval(t, "pub", "return await window.openfcsWHIP.stats()", &sent)
 	t.Logf("whip.html sent %v", sent)
 	b.noProblems(t, "pub")
+	// The session's close line tells how its video fared. Chromium sends
+	// a keyframe only when asked: the server asks whenever the video
+	// goes keyframe_request_interval (4 s) without one, so over this
+	// session of 30 s or more it must have asked and been answered more
+	// than once, else a player joining late would wait for a keyframe
+	// nobody asked for.
+	b.eval(t, "pub", "document.getElementById('stop').click(); return true", nil)
+	var closed map[string]any
+	waitFor(t, 30*time.Second, "the WHIP session's close line", func() bool {
+		l := srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc closed" && m["proto"] == "whip" })
+		if len(l) > 0 {
+			closed = l[0]
+		}
+		return closed != nil
+	})
+	t.Logf("WHIP session closed: %v frames (%v keyframes), %v lost, %v packets reordered, %v given up, %v PLIs and %v FIRs sent",
+		closed["video_frames"], closed["keyframes"], closed["frames_lost"], closed["packets_reordered"], closed["packets_skipped"], closed["plis_sent"], closed["firs_sent"])
+	if k, _ := closed["keyframes"].(float64); k < 2 {
+		t.Errorf("the publisher's video had %v keyframes after %v PLIs; want its GOP renewed on request", closed["keyframes"], closed["plis_sent"])
+	}
 }
 
 // decodeProblems is what ffmpeg said while decoding, less the null
