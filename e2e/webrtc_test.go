@@ -573,8 +573,9 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		}
 		return closed != nil
 	})
-	t.Logf("WHIP session closed: %v frames (%v keyframes), %v lost, %v packets reordered, %v given up, %v PLIs and %v FIRs sent",
-		closed["video_frames"], closed["keyframes"], closed["frames_lost"], closed["packets_reordered"], closed["packets_skipped"], closed["plis_sent"], closed["firs_sent"])
+	t.Logf("WHIP session closed: %v frames (%v keyframes), %v lost, %v packets reordered, %v given up, %v padding, %v PLIs and %v FIRs sent",
+		closed["video_frames"], closed["keyframes"], closed["frames_lost"], closed["packets_reordered"], closed["packets_skipped"],
+		closed["packets_padding"], closed["plis_sent"], closed["firs_sent"])
 	if k, _ := closed["keyframes"].(float64); k < 2 {
 		t.Errorf("the publisher's video had %v keyframes after %v PLIs; want its GOP renewed on request", closed["keyframes"], closed["plis_sent"])
 	}
