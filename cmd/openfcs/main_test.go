@@ -342,6 +342,7 @@ func TestConfigRefusesNegativeValues(t *testing.T) {
 	for _, ok := range []string{
 		"session:\n  merge_write: -1ms\n",
 		"session:\n  close_drain: -1s\n",
+		"session:\n  park_after: -1s\n  ingest_tick: -1ms\n",
 		"instance:\n  media:\n    gop_cache_max_packets: -1\n    gop_cache_max_bytes: -1\n",
 		"webrtc:\n  keyframe_request_interval: -1s\n  reorder_wait: -1ms\n",
 		"instance:\n  shared_objects:\n    app_budget:\n      max_objects: -1\n    server_budget:\n      max_disk_bytes: -1\n",
