@@ -48,6 +48,7 @@ sleep 2
 
 ticks() { awk '{print $14+$15}' "/proc/$srv/stat"; }
 hz=$(getconf CLK_TCK)
+closed=0
 printf '| viewers | server CPU %% of one core | viewers per core | Mbit/s per viewer |\n|---|---|---|---|\n'
 for n in "${ns[@]}"; do
   mkfifo "$work/in.$n"
@@ -65,6 +66,14 @@ for n in "${ns[@]}"; do
   sleep 0.5
   exec 7>&-
   wait "$rp" 2>/dev/null || true
+  # The receivers leave without closing their peers: the server still
+  # sends to them until ICE declares them failed (about 30 s). Wait for
+  # that, so the next count is not measured with these as extra viewers.
+  closed=$((closed + n))
+  for _ in $(seq 900); do
+    [ "$(grep -c '"msg":"webrtc closed"' "$work/server.log")" -ge "$closed" ] && break
+    sleep 0.1
+  done
   cpu=$(echo "($t1 - $t0) / $hz / ($s1 - $s0)" | bc -l)
   mbps=$(tail -2 "$work/out.$n" | python3 -c '
 import json,sys

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -261,6 +262,32 @@ func TestViewTrackRewritesOnlyItsCopy(t *testing.T) {
 	}
 	if tr.send(p) {
 		t.Fatal("sent after Unbind")
+	}
+}
+
+// A viewer whose peer is disconnected is skipped until it is back; a
+// fresh one starts with the GOP cache.
+func TestFanOutSkipsAwayViewers(t *testing.T) {
+	o := &outlet{s: &Server{}, rtx: newRetransmitRing(16)}
+	ss := &session{log: slog.New(slog.DiscardHandler)}
+	here, hw := boundTrack(t)
+	away, aw := boundTrack(t)
+	fresh, fw := boundTrack(t)
+	vs := []*viewer{{ss: ss, o: o, video: here}, {ss: ss, o: o, video: away}, {ss: ss, o: o, video: fresh, fresh: true}}
+	vs[1].away.Store(true)
+	pkts := []*rtp.Packet{{Header: rtp.Header{SequenceNumber: 1}}, {Header: rtp.Header{SequenceNumber: 2}}}
+	o.gop = append(o.gop, &rtp.Packet{Header: rtp.Header{SequenceNumber: 0}}, pkts[0], pkts[1])
+	o.fanOut(pkts, vs)
+	if hw.n != 2 || aw.n != 0 || fw.n != 3 {
+		t.Fatalf("sent %d, %d, %d; want 2 to the viewer, none to the one away, the GOP's 3 to the fresh one", hw.n, aw.n, fw.n)
+	}
+	vs[1].away.Store(false)
+	o.fanOut(pkts, vs)
+	if hw.n != 4 || aw.n != 2 || fw.n != 5 {
+		t.Fatalf("sent %d, %d, %d after the return", hw.n, aw.n, fw.n)
+	}
+	if got := vs[0].packets.Load(); got != 4 {
+		t.Fatalf("the viewer counts %d packets", got)
 	}
 }
 

@@ -42,6 +42,9 @@ type viewer struct {
 	plis     atomic.Uint64
 	// retransmitted counts the packets sent again for NACKs.
 	retransmitted atomic.Uint64
+	// away: the peer's connection is disconnected (it may come back):
+	// nothing is sent to it.
+	away atomic.Bool
 }
 
 // preparePlay finds the stream's outlet and adds this viewer's tracks.
@@ -482,7 +485,7 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 	o.s.batch.begin()
 	defer o.s.batch.end()
 	for _, v := range vs {
-		if v.audioCodec == codec {
+		if v.audioCodec == codec && !v.away.Load() {
 			v.sendAll(v.audio, p)
 		}
 	}
@@ -600,6 +603,9 @@ func (o *outlet) fanOut(pkts []*rtp.Packet, vs []*viewer) {
 	o.s.batch.begin()
 	defer o.s.batch.end()
 	for _, v := range vs {
+		if v.away.Load() {
+			continue
+		}
 		if v.fresh {
 			if len(o.gop) == 0 {
 				continue // nothing decodable yet: wait for a keyframe

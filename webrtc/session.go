@@ -153,6 +153,16 @@ func (ss *session) open(offer string) (string, *httpError) {
 		switch st {
 		case pion.PeerConnectionStateConnected:
 			ss.connOnce.Do(func() { close(ss.connected) })
+			if ss.view != nil {
+				ss.view.away.Store(false)
+			}
+		case pion.PeerConnectionStateDisconnected:
+			// Nothing heard from the peer for a while (a closed tab, a
+			// lost network): its packets would be lost until ICE gives up
+			// on it, some 25 s on; the fan-out skips it meanwhile.
+			if ss.view != nil {
+				ss.view.away.Store(true)
+			}
 		case pion.PeerConnectionStateFailed, pion.PeerConnectionStateClosed:
 			ss.end(reasonPeerGone)
 		}
