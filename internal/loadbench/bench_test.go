@@ -779,7 +779,7 @@ func BenchmarkSharedObjects(b *testing.B) {
 	changes := float64(s1.snap.Changes - s0.snap.Changes)
 	written := float64(s1.snap.Written - s0.snap.Written)
 	if changes < 0.9*rate*sec || changes < 0.9*written {
-		b.Errorf("%.0f changes of %.0f written reached every subscriber in %.1fs, want about %d/s", changes, written, sec, rate)
+		shortfall(b, "%.0f changes of %.0f written reached every subscriber in %.1fs, want about %d/s", changes, written, sec, rate)
 	}
 	if s1.snap.Alive != n {
 		b.Fatalf("%d of %d subscribers still connected at the end of the window", s1.snap.Alive, n)
@@ -797,6 +797,21 @@ func BenchmarkSharedObjects(b *testing.B) {
 	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
 		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
 	}
+}
+
+// shortfall reports that the shared-object fan-out fell behind during the
+// window: an error in a measured run, whose figures it would make wrong;
+// logged under -benchtime=1x (make test's smoke run of every benchmark,
+// one second beside whatever else the machine runs), as report logs a
+// fan-out's, since a machine falling behind for a second says nothing
+// about the code.
+func shortfall(b *testing.B, format string, args ...any) {
+	b.Helper()
+	if once() {
+		b.Logf("figures suspect: "+format, args...)
+		return
+	}
+	b.Errorf(format, args...)
 }
 
 // BenchmarkSharedObjectsFloor is BenchmarkSharedObjects' floor: a bare Go
@@ -867,7 +882,7 @@ func BenchmarkSharedObjectsFloor(b *testing.B) {
 	sec := s1.at.Sub(s0.at).Seconds()
 	changes := float64(s1.snap.Changes - s0.snap.Changes)
 	if changes < 0.9*rate*sec {
-		b.Errorf("%.0f changes reached every reader in %.1fs, want about %d/s", changes, sec, rate)
+		shortfall(b, "%.0f changes reached every reader in %.1fs, want about %d/s", changes, sec, rate)
 	}
 	cpu := (s1.cpu - s0.cpu).Seconds()
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -164,7 +164,7 @@ func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
 		// that reads a message per tick two reads per message, and the
 		// tool shares the machine with the server it measures.
 		rd := chunk.NewReader(bufio.NewReaderSize(nc, soReadBuffer), chunk.Limits{})
-		seen := 0
+		var seen soSeen
 		for {
 			h, p, err := rd.ReadMessage()
 			if err != nil {
@@ -179,17 +179,56 @@ func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
 				continue
 			}
 			now := time.Since(f.so.start).Nanoseconds()
-			soChanges(p, func(id int) {
-				if id > seen && id > 0 {
-					f.so.read(id, now)
-					seen = id
-				}
-			})
+			seen.message(p, func(id int) { f.so.read(id, now) })
 		}
 	}()
 	m.done = done
 	m.close = func() { _ = nc.Close(); <-done }
 	return nil
+}
+
+// soSlots is how many slots the writer cycles through: change i sets
+// slot "k<i mod soSlots>".
+const soSlots = 100
+
+// soSeen is what one subscriber has counted.
+type soSeen struct {
+	last int          // the highest change counted
+	ids  []int        // the new changes of the message being read
+	top  [soSlots]int // per slot, the highest change of that message
+}
+
+// message counts the changes one message delivers: each one it carries
+// past the last counted, and each one before its highest that a later
+// change of the same slot in it replaced (a tick keeps only a slot's last
+// value: a tick longer than soSlots changes, on a stalled machine,
+// delivers the earlier ones that way). A change that is otherwise missing
+// (refused, lost) is never counted. A resync repeats changes already
+// counted: only those past the last count.
+func (v *soSeen) message(p []byte, count func(id int)) {
+	v.ids = v.ids[:0]
+	soChanges(p, func(id int) {
+		if id > v.last {
+			v.ids = append(v.ids, id)
+		}
+	})
+	if len(v.ids) == 0 {
+		return
+	}
+	hi := 0
+	for _, id := range v.ids {
+		v.top[id%soSlots] = max(v.top[id%soSlots], id)
+		hi = max(hi, id)
+	}
+	for id := v.last + 1; id <= hi; id++ {
+		if v.top[id%soSlots] >= id {
+			count(id)
+		}
+	}
+	for _, id := range v.ids {
+		v.top[id%soSlots] = 0
+	}
+	v.last = hi
 }
 
 // runSOWriter changes the shared object rate times a second until ctx
@@ -221,7 +260,7 @@ func (f *fleet) runSOWriter(ctx context.Context) error {
 		due := int(time.Since(start)*time.Duration(f.o.Rate)/time.Second) + 1
 		for ; id <= due; id++ {
 			f.so.wrote(id)
-			if err := so.SetProperty("k"+strconv.Itoa(id%100), amf.Number(float64(id))); err != nil {
+			if err := so.SetProperty("k"+strconv.Itoa(id%soSlots), amf.Number(float64(id))); err != nil {
 				return fmt.Errorf("so writer: %w", err)
 			}
 		}

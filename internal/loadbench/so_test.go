@@ -47,6 +47,34 @@ func TestSOChangesReadsEveryChange(t *testing.T) {
 	}
 }
 
+// TestSOSeenCountsReplacedNotMissing: past the last change counted, a
+// message delivers the changes it carries and those a later change of the
+// same slot in it replaced; a change that is neither (refused, lost) is
+// not counted, and nothing is counted twice.
+func TestSOSeenCountsReplacedNotMissing(t *testing.T) {
+	v := soSeen{last: 100}
+	var got []int
+	count := func(id int) { got = append(got, id) }
+	// 101 was replaced by 201 (slot 1); 102..149 and 151..200 are missing.
+	v.message(soBody(t,
+		wire.Event{Type: wire.EventChange, Key: "k50", Value: amf.Number(150)},
+		wire.Event{Type: wire.EventChange, Key: "k1", Value: amf.Number(201)},
+	), count)
+	if want := []int{101, 150, 201}; !slices.Equal(got, want) {
+		t.Fatalf("counted %v, want %v", got, want)
+	}
+	got = got[:0]
+	// A resync repeating 150 and 201, then 202.
+	v.message(soBody(t,
+		wire.Event{Type: wire.EventChange, Key: "k50", Value: amf.Number(150)},
+		wire.Event{Type: wire.EventChange, Key: "k1", Value: amf.Number(201)},
+		wire.Event{Type: wire.EventChange, Key: "k2", Value: amf.Number(202)},
+	), count)
+	if want := []int{202}; !slices.Equal(got, want) {
+		t.Fatalf("counted %v after a resync, want %v", got, want)
+	}
+}
+
 // TestSOTrackerCountsOnlyWhatEveryoneRead: a change is delivered once the
 // last subscriber reads it, and only then; the first read is timed apart.
 func TestSOTrackerCountsOnlyWhatEveryoneRead(t *testing.T) {
