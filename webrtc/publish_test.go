@@ -38,7 +38,10 @@ type browserPublisher struct {
 	// as Chromium probes bandwidth.
 	padEvery int
 
-	keyWanted atomic.Bool
+	// dropAndStop, when set, makes the next frame lose its second packet
+	// and the one after it a keyframe, the last video sent.
+	dropAndStop atomic.Bool
+	keyWanted   atomic.Bool
 	plis      atomic.Int64 // PLIs received
 	firs      atomic.Int64 // FIRs received
 	frames    atomic.Int64 // frames sent
@@ -102,6 +105,8 @@ func (bp *browserPublisher) run() {
 	defer tick.Stop()
 	opus := []byte{0xfc, 0xff, 0xfe, 0x01, 0x02}
 	seq := uint16(40000)
+	// last: the next frame is the last video; done: it was sent.
+	last, done := false, false
 	for n := 0; ; n++ {
 		select {
 		case <-bp.stop:
@@ -113,8 +118,12 @@ func (bp *browserPublisher) run() {
 			continue
 		}
 		f := n / 2
+		if done {
+			continue
+		}
+		drop := !last && bp.dropAndStop.Swap(false)
 		var payloads [][]byte
-		if (f == 0 && !bp.noFirstKey) || bp.keyWanted.Swap(false) {
+		if (f == 0 && !bp.noFirstKey) || bp.keyWanted.Swap(false) || last {
 			for _, nal := range [][]byte{testSPS, testPPS, testIDR(f)} {
 				payloads = rtph264.AppendPayloads(payloads, nal, 1200)
 			}
@@ -135,10 +144,14 @@ func (bp *browserPublisher) run() {
 			pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: 200, SequenceNumber: seq, Timestamp: uint32(f * 3600)}})
 			seq++
 		}
-		for _, p := range pkts {
+		for i, p := range pkts {
+			if drop && i == 1 {
+				continue
+			}
 			_ = bp.video.WriteRTP(p)
 		}
 		bp.frames.Add(1)
+		done, last = last, drop
 	}
 }
 
@@ -293,4 +306,20 @@ func publishWithoutLoss(t *testing.T, bp *browserPublisher, count func(*browserP
 		t.Errorf("%d frames lost, %d packets given up; want none", lost, skipped)
 	}
 	return p, bp
+}
+
+// TestWHIPGapTimesOut: a packet that never comes (lost, and not resent) is
+// given up after the reorder wait even when no other packet arrives: the
+// keyframe held behind it is published.
+func TestWHIPGapTimesOut(t *testing.T) {
+	st := startStack(t, Config{KeyframeRequestInterval: -1})
+	bp := &browserPublisher{heedPLI: true}
+	startBrowserPublisher(t, st.base+"/whip/live/cam", bp)
+	p := waitPublisher(t, st)
+	keys, lost, skipped := p.keyframes.Load(), p.lost.Load(), p.skipped.Load()
+	bp.dropAndStop.Store(true)
+	testutil.WaitFor(t, waitLong, "the keyframe sent after the gap", func() bool { return p.keyframes.Load() > keys })
+	if p.lost.Load() != lost+1 || p.skipped.Load() != skipped+1 {
+		t.Errorf("%d frames lost and %d packets given up since the drop; want 1 and 1", p.lost.Load()-lost, p.skipped.Load()-skipped)
+	}
 }
