@@ -42,13 +42,13 @@ type browserPublisher struct {
 	// and the one after it a keyframe, the last video sent.
 	dropAndStop atomic.Bool
 	keyWanted   atomic.Bool
-	plis      atomic.Int64 // PLIs received
-	firs      atomic.Int64 // FIRs received
-	frames    atomic.Int64 // frames sent
-	keyframes atomic.Int64
-	swapped   atomic.Int64
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	plis        atomic.Int64 // PLIs received
+	firs        atomic.Int64 // FIRs received
+	frames      atomic.Int64 // frames sent
+	keyframes   atomic.Int64
+	swapped     atomic.Int64
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 func startBrowserPublisher(t testing.TB, url string, bp *browserPublisher) {
