@@ -487,8 +487,8 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 		name string
 		cmd  []string
 	}{
-		{"ffmpeg-rtmp", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "cam"), "-t", "6", "-c", "copy", "-f", "flv"}},
-		{"ffmpeg-rtmpt", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", rtmpt, "-t", "6", "-c", "copy", "-f", "flv"}},
+		{"ffmpeg-rtmp", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "cam"), "-t", "10", "-c", "copy", "-f", "flv"}},
+		{"ffmpeg-rtmpt", []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", rtmpt, "-t", "10", "-c", "copy", "-f", "flv"}},
 		// rtmpdump of a live stream ends at -B with status 2 (incomplete
 		// download): the file is what counts. 8 s leaves room for a late
 		// keyframe: on a loaded machine a player can join just after a
@@ -526,10 +526,12 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 			t.Errorf("%s: decoded %d frames of %dx%d, want 25 or more of the camera's 16:9 picture", p.name, n, w, h)
 		}
 		// A player starts with the cached picture from the last
-		// keyframe, which may be seconds old, and
-		// the AAC starts with the player's converter: ffmpeg's 6 s of
-		// stream time hold at least 2 s of AAC, 100 frames of 1024
-		// samples at 48 kHz (rtmpdump's 4 s of buffer hold more).
+		// keyframe, up to webrtc.keyframe_request_interval (4 s) old,
+		// and the AAC starts with the player's converter, seconds later
+		// on a loaded machine (4.1 s after the picture once, at load
+		// 34): ffmpeg's 10 s of stream time hold at least 2 s of AAC,
+		// 100 frames of 1024 samples at 48 kHz (rtmpdump's 8 s of
+		// buffer hold more).
 		if a == nil || a.CodecName != "aac" || mi.frames("audio") < 100 {
 			t.Errorf("%s: audio %+v with %d decoded frames, want AAC, 100 or more", p.name, a, mi.frames("audio"))
 		}
