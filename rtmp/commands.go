@@ -149,7 +149,9 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 	case "pause", "pauseRaw":
 		c.onPause(h.StreamID, cmd.Arg(0).Bool(), cmd.Arg(1).Num())
 	case "seek":
-		if !c.vodSeek(h.StreamID, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
+		if ns := c.streams[h.StreamID]; ns != nil && ns.rtc != nil {
+			c.rtcSeek(ns, cmd.Arg(0).Num()) // webrtc.go
+		} else if !c.vodSeek(h.StreamID, cmd.Arg(0).Num()) { // recorded streams seek (vod.go)
 			c.sendStatus(h.StreamID, status.SeekFailed, "Seeking is not possible in a live stream.")
 		}
 	case "receiveAudio", "receiveVideo":
@@ -507,6 +509,10 @@ func (c *conn) startPlayer(ns *netStream) {
 }
 
 func (c *conn) onPause(sid uint32, pause bool, pos float64) {
+	if ns := c.streams[sid]; ns != nil && ns.rtc != nil {
+		c.rtcPause(ns, pause) // webrtc.go
+		return
+	}
 	if c.vodPause(sid, pause) { // recorded streams (vod.go)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/acceptretry"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
 
@@ -27,11 +28,14 @@ type Engine interface {
 // client: the session hands it the client's offer and relays the answer,
 // and knows nothing else of WebRTC. The webrtc package's server
 // implements it. ended is called with a reason when the peer ends by
-// itself; stop ends it from this side. A refusal's error may carry the
-// HTTP status of the equivalent WHIP or WHEP refusal (StatusCode() int).
+// itself; stop ends it from this side. control, not nil when the peer
+// plays a recorded stream, pauses and seeks it for the NetStream's pause
+// and seek (docs/webrtc.md#pause-and-seek). A refusal's error may carry
+// the HTTP status of the equivalent WHIP or WHEP refusal (StatusCode()
+// int).
 type Signaller interface {
 	Negotiate(in *instance.Instance, cl *instance.Client, publish bool, stream, query, offer string,
-		ended func(reason string)) (answer string, stop func(), err error)
+		ended func(reason string)) (answer string, stop func(), control playback.Control, err error)
 }
 
 // Converter gives players that cannot decode a live stream's Flash-era

@@ -25,6 +25,9 @@ type netStream struct {
 	// rtc ends the WebRTC peer that carries this stream's media instead
 	// of RTMP messages (webrtc.go), nil when there is none.
 	rtc func()
+	// rtcControl pauses and seeks the recorded stream the peer plays
+	// (webrtc.go), nil for a live one or a publish.
+	rtcControl playback.Control
 }
 
 // stop ends publishing or playing on the stream. With notify the client is
@@ -32,7 +35,8 @@ type netStream struct {
 func (ns *netStream) stop(c *conn, notify bool) {
 	if ns.rtc != nil {
 		ns.rtc()
-		ns.rtc = nil
+		ns.rtc, ns.rtcControl = nil, nil
+		ns.paused = false
 		c.log.Info("webrtc stop", "stream", ns.name)
 	}
 	if ns.pub != nil {

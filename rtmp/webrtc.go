@@ -3,6 +3,7 @@ package rtmp
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
@@ -55,7 +56,7 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 		c.sendStatus(sid, status.WebRTCClosed, "The WebRTC peer ended: "+reason+".",
 			amf.Prop{Key: "details", Value: amf.String(name)}, amf.Prop{Key: "reason", Value: amf.String(reason)})
 	}
-	answer, stop, err := c.srv.Signal.Negotiate(c.inst, c.client, mode == "publish", name, query, offer, ended)
+	answer, stop, control, err := c.srv.Signal.Negotiate(c.inst, c.client, mode == "publish", name, query, offer, ended)
 	if err != nil {
 		code := http.StatusBadRequest
 		var sc interface{ StatusCode() int }
@@ -66,7 +67,7 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 		fail(code, err.Error())
 		return
 	}
-	ns.rtc, ns.name = stop, name
+	ns.rtc, ns.rtcControl, ns.name = stop, control, name
 	c.log.Info("webrtc start", "stream", name, "mode", mode)
 	c.sendCommand(0, &message.Command{Name: "_result", Txn: cmd.Txn, Object: amf.Null(),
 		Args: []amf.Value{status.Info(status.WebRTCAnswer, "", amf.Prop{Key: "sdp", Value: amf.String(answer)})}})
@@ -76,4 +77,41 @@ func (c *conn) onWebRTCOffer(sid uint32, cmd *message.Command) {
 	} else {
 		c.sendStatus(sid, status.PlayStart, "Started playing "+name+".", details...)
 	}
+}
+
+// rtcPause and rtcSeek carry a NetStream's pause and seek to the recorded
+// stream its WebRTC peer plays (docs/webrtc.md#pause-and-seek): the
+// command travels over this connection, the media go on over the peer.
+// The statuses are those of an RTMP play of the file. A live stream
+// cannot be paused or moved for one WebRTC viewer: its outlet is shared.
+func (c *conn) rtcPause(ns *netStream, pause bool) {
+	if ns.rtcControl == nil {
+		c.sendStatus(ns.id, status.StreamFailed, "Pausing a live stream played over WebRTC is not possible.",
+			amf.Prop{Key: "details", Value: amf.String(ns.name)})
+		return
+	}
+	if pause == ns.paused {
+		return // as the engine's player: a second pause says nothing
+	}
+	ns.paused = pause
+	ns.rtcControl.Pause(pause)
+	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, {Key: "transport", Value: amf.String("webrtc")}}
+	if pause {
+		c.sendStatus(ns.id, status.PauseNotify, "Pausing "+ns.name+".", details...)
+	} else {
+		c.sendStatus(ns.id, status.UnpauseNotify, "Unpausing "+ns.name+".", details...)
+	}
+}
+
+func (c *conn) rtcSeek(ns *netStream, ms float64) {
+	if ns.rtcControl == nil {
+		c.sendStatus(ns.id, status.SeekFailed, "Seeking is not possible in a live stream.")
+		return
+	}
+	pos := max(msArg(ms, 0), 0)
+	ns.rtcControl.SeekTo(pos)
+	details := []amf.Prop{{Key: "details", Value: amf.String(ns.name)}, {Key: "transport", Value: amf.String("webrtc")}}
+	c.sendStatus(ns.id, status.SeekNotify,
+		"Seeking "+strconv.FormatInt(pos, 10)+" (stream ID: "+strconv.FormatUint(uint64(ns.id), 10)+").", details...)
+	c.sendStatus(ns.id, status.PlayStart, "Started playing "+ns.name+".", details...)
 }

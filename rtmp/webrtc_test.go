@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media/playback"
 	"github.com/openfcs/openfcs/rtmp/message"
 	"github.com/openfcs/openfcs/status"
 )
@@ -21,8 +23,9 @@ import (
 // fakeSignaller answers every offer with a fixed answer, or refuses with
 // err; it records what it was asked.
 type fakeSignaller struct {
-	err   error
-	stops atomic.Int32
+	err     error
+	control playback.Control // what a play of a recorded stream returns
+	stops   atomic.Int32
 
 	mu      sync.Mutex
 	client  *instance.Client
@@ -35,14 +38,14 @@ type fakeSignaller struct {
 }
 
 func (f *fakeSignaller) Negotiate(in *instance.Instance, cl *instance.Client, publish bool, stream, query, offer string,
-	ended func(string)) (string, func(), error) {
+	ended func(string)) (string, func(), playback.Control, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.client, f.app, f.publish, f.stream, f.query, f.offer, f.ended = cl, in.App, publish, stream, query, offer, ended
 	if f.err != nil {
-		return "", nil, f.err
+		return "", nil, nil, f.err
 	}
-	return "v=0 answer", func() { f.stops.Add(1) }, nil
+	return "v=0 answer", func() { f.stops.Add(1) }, f.control, nil
 }
 
 type codeErr int
@@ -183,5 +186,98 @@ func TestWebRTCPlayCompleted(t *testing.T) {
 	st, err := s.WaitStatus(testutil.Context(t, 5*time.Second), status.PlayStop)
 	if err != nil || st.Get("transport").Str() != "webrtc" || st.Get("details").Str() != "clip" {
 		t.Fatalf("status %v, %v; want Play.Stop over webrtc", st, err)
+	}
+}
+
+// fakeControl records what a NetStream asks of a recorded stream played
+// over WebRTC.
+type fakeControl struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeControl) Pause(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "pause "+strconv.FormatBool(on))
+}
+
+func (f *fakeControl) SeekTo(ms int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "seek "+strconv.FormatInt(ms, 10))
+}
+
+// A NetStream playing over WebRTC carries pause, resume and seek over
+// the connection to the peer's player, with the statuses an RTMP play
+// of a recorded stream gives; a live play over WebRTC refuses both.
+func TestWebRTCPauseSeek(t *testing.T) {
+	ctl := &fakeControl{}
+	sig := &fakeSignaller{control: ctl}
+	ts := startSignalServer(t, sig)
+	c := dial(t, ts, "live", ClientConfig{})
+	ctx := testutil.Context(t, 10*time.Second)
+	s, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := offer(t, c, s, "play", "clip"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitStatus(ctx, status.PlayStart); err != nil {
+		t.Fatal(err)
+	}
+	step := func(send func() error, codes ...string) {
+		t.Helper()
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range codes {
+			st, err := s.WaitStatus(ctx, code)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", code, err)
+			}
+			if code == status.SeekNotify && st.Get("description").Str() != "Seeking 2500 (stream ID: 1)." {
+				t.Errorf("Seek.Notify %v", st)
+			}
+		}
+	}
+	step(func() error { return s.Pause(true, 1000) }, status.PauseNotify)
+	step(func() error { return s.Pause(true, 1000) })
+	step(func() error { return s.Pause(false, 1000) }, status.UnpauseNotify)
+	step(func() error { return s.Seek(2500) }, status.SeekNotify, status.PlayStart)
+	testutil.WaitFor(t, 5*time.Second, "the control's calls", func() bool {
+		ctl.mu.Lock()
+		defer ctl.mu.Unlock()
+		return len(ctl.calls) == 3
+	})
+	ctl.mu.Lock()
+	if got := strings.Join(ctl.calls, ", "); got != "pause true, pause false, seek 2500" {
+		t.Errorf("control calls: %s", got)
+	}
+	ctl.mu.Unlock()
+
+	// A live stream over WebRTC: no control.
+	sig.mu.Lock()
+	sig.control = nil
+	sig.mu.Unlock()
+	live, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := offer(t, c, live, "play", "cam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Seek(1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.WaitStatus(ctx, status.SeekFailed); err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Pause(true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.WaitStatus(ctx, status.StreamFailed); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -50,6 +50,7 @@ export class NetStream extends EventTarget {
     this.transportInUse = null; // 'webrtc' or 'websocket' once media flows
     this.transportReason = ''; // why the WebSocket path was taken
     this.rtc = null;
+    this.rtcPaused = false;
     this.rtcGen = 0;
     this.cameraTrack = null;
     this.microphoneTrack = null;
@@ -141,15 +142,18 @@ export class NetStream extends EventTarget {
   pause() {
     this.command('pause', true, Math.round(this.time * 1000));
     this.player?.pause();
+    // Over WebRTC the server's player pauses (docs/webrtc.md#pause-and-seek).
+    this.rtcPaused = !!this.rtc;
   }
 
   resume() {
     this.command('pause', false, Math.round(this.time * 1000));
     this.player?.resume();
+    this.rtcPaused = false;
   }
 
   togglePause() {
-    if (this.player?.paused) this.resume(); else this.pause();
+    if (this.player ? this.player.paused : this.rtcPaused) this.resume(); else this.pause();
   }
 
   /** seek moves a recorded stream to offset seconds. */

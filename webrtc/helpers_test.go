@@ -272,6 +272,7 @@ type whepPlayer struct {
 
 	mu        sync.Mutex
 	units     [][][]byte // NAL units of each access unit received
+	unitTS    []uint32   // the RTP time of each
 	opus      [][]byte
 	wg        sync.WaitGroup
 	connected chan struct{}
@@ -329,6 +330,7 @@ func (w *whepPlayer) read(tr *pion.TrackRemote) {
 			}
 			w.mu.Lock()
 			w.units = append(w.units, cp)
+			w.unitTS = append(w.unitTS, au.Timestamp)
 			w.mu.Unlock()
 		})
 	}

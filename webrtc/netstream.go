@@ -8,6 +8,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/openfcs/openfcs/instance"
+	"github.com/openfcs/openfcs/media/playback"
 )
 
 // NegotiateError is a refused NetStream negotiation: the HTTP status a
@@ -28,21 +29,23 @@ func (e *NegotiateError) Error() string { return e.Reason }
 // again. query is what followed "?" in the stream name. ended is called,
 // once, with the close reason when the session ends by itself (ICE
 // failed, timeout, the stream ended); stop ends it from the RTMP side and
-// returns once its publication is closed.
+// returns once its publication is closed. control, for a play of a
+// recorded stream, pauses and seeks its player
+// (docs/webrtc.md#pause-and-seek); nil otherwise.
 func (s *Server) Negotiate(in *instance.Instance, cl *instance.Client, publish bool, stream, query, offer string,
-	ended func(reason string)) (answer string, stop func(), err error) {
+	ended func(reason string)) (answer string, stop func(), control playback.Control, err error) {
 	if !s.started.Load() {
-		return "", nil, &NegotiateError{http.StatusServiceUnavailable, "webrtc is off (webrtc.udp: off)"}
+		return "", nil, nil, &NegotiateError{http.StatusServiceUnavailable, "webrtc is off (webrtc.udp: off)"}
 	}
 	if len(offer) > s.cfg.MaxSDPSize {
-		return "", nil, &NegotiateError{http.StatusRequestEntityTooLarge, "offer over webrtc.max_sdp_size"}
+		return "", nil, nil, &NegotiateError{http.StatusRequestEntityTooLarge, "offer over webrtc.max_sdp_size"}
 	}
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {
-		return "", nil, &NegotiateError{http.StatusBadRequest, "malformed SDP: " + err.Error()}
+		return "", nil, nil, &NegotiateError{http.StatusBadRequest, "malformed SDP: " + err.Error()}
 	}
 	if len(parsed.MediaDescriptions) == 0 {
-		return "", nil, &NegotiateError{http.StatusBadRequest, "the offer has no media"}
+		return "", nil, nil, &NegotiateError{http.StatusBadRequest, "the offer has no media"}
 	}
 	kind := "whep"
 	if publish {
@@ -51,16 +54,19 @@ func (s *Server) Negotiate(in *instance.Instance, cl *instance.Client, publish b
 	ss, herr := s.newNetStreamSession(kind, target{App: in.App, Instance: in.Name, Stream: stream}, in, cl, query)
 	if herr != nil {
 		s.netStreamRefused(cl, stream, herr)
-		return "", nil, &NegotiateError{herr.status, herr.reason}
+		return "", nil, nil, &NegotiateError{herr.status, herr.reason}
 	}
 	ss.ended = ended
 	answer, herr = ss.open(offer)
 	if herr != nil {
 		ss.abort()
 		s.netStreamRefused(cl, stream, herr)
-		return "", nil, &NegotiateError{herr.status, herr.reason}
+		return "", nil, nil, &NegotiateError{herr.status, herr.reason}
 	}
-	return answer, ss.stopFromClient, nil
+	if v := ss.view; v != nil && v.o.player != nil {
+		control = v.o.player
+	}
+	return answer, ss.stopFromClient, control, nil
 }
 
 func (s *Server) netStreamRefused(cl *instance.Client, stream string, herr *httpError) {

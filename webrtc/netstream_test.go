@@ -55,7 +55,7 @@ func TestNetStreamNegotiate(t *testing.T) {
 	}
 	offer := gatheredOffer(t, pc)
 	var ended atomic.Value
-	answer, stop, err := st.srv.Negotiate(in, cl, true, "nscam", "", offer, func(r string) { ended.Store(r) })
+	answer, stop, _, err := st.srv.Negotiate(in, cl, true, "nscam", "", offer, func(r string) { ended.Store(r) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestNetStreamNegotiate(t *testing.T) {
 		{"not published", false, "nosuch", offerFor(t, play), http.StatusNotFound},
 		{"already published", true, "nscam", offer, http.StatusConflict},
 	} {
-		_, _, err := st.srv.Negotiate(in, cl, c.publish, c.stream, "", c.offer, nil)
+		_, _, _, err := st.srv.Negotiate(in, cl, c.publish, c.stream, "", c.offer, nil)
 		ne, ok := errors.AsType[*NegotiateError](err)
 		if !ok || ne.StatusCode() != c.want {
 			t.Errorf("%s: %v, want status %d", c.name, err, c.want)
@@ -119,7 +119,7 @@ func TestNetStreamPeerGone(t *testing.T) {
 	}
 	ended := make(chan string, 1)
 	// The answer is never applied: the peer never connects.
-	if _, _, err := st.srv.Negotiate(in, cl, true, "lonely", "", gatheredOffer(t, pc), func(r string) { ended <- r }); err != nil {
+	if _, _, _, err := st.srv.Negotiate(in, cl, true, "lonely", "", gatheredOffer(t, pc), func(r string) { ended <- r }); err != nil {
 		t.Fatal(err)
 	}
 	select {

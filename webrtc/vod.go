@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/openfcs/openfcs/instance"
@@ -63,6 +64,7 @@ func (o *outlet) runPlayer(ctx context.Context) {
 	o.player.Start()
 	var evs []playback.Event
 	first := true
+	var tl vodTimeline
 	for {
 		evs = o.player.Drain(evs[:0])
 		o.mu.Lock()
@@ -74,10 +76,12 @@ func (o *outlet) runPlayer(ctx context.Context) {
 				// The packet may be shared (the file cache): the output
 				// time goes on a copy.
 				pk := *evs[i].Packet
-				pk.Time = evs[i].Time
+				pk.Time = tl.out(evs[i].Time, time.Now())
 				o.packet(&pk, vs)
 			case playback.EventStop, playback.EventNotFound:
 				o.endViewers(reasonCompleted)
+			case playback.EventSeek, playback.EventUnpause:
+				tl.rebase = true
 			default:
 			}
 		}
@@ -94,4 +98,30 @@ func (o *outlet) runPlayer(ctx context.Context) {
 		case <-o.player.Ready():
 		}
 	}
+}
+
+// vodTimeline keeps the RTP time of a recorded stream going forward
+// across a NetStream's pause and seek (docs/webrtc.md#pause-and-seek):
+// the player restarts its times at the file's position after a seek, and
+// a browser's jitter buffer would take times that jump back, or stand
+// still over a pause, for packets out of place. After either, the next
+// packet is placed where the last one was plus the wall time between
+// them, and the file's times go on from there. Outlet goroutine only.
+type vodTimeline struct {
+	shift  int64
+	last   int64 // output time of the last packet, ms; valid when sent
+	at     time.Time
+	sent   bool
+	rebase bool
+}
+
+func (t *vodTimeline) out(ms uint32, now time.Time) uint32 {
+	in := int64(ms)
+	if t.rebase && t.sent {
+		t.shift = t.last + max(now.Sub(t.at).Milliseconds(), 1) - in
+	}
+	t.rebase = false
+	out := max(in+t.shift, 0)
+	t.last, t.at, t.sent = max(t.last, out), now, true
+	return uint32(min(out, math.MaxUint32))
 }

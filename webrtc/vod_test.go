@@ -167,7 +167,7 @@ func TestNetStreamRecorded(t *testing.T) {
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { w.wg.Go(func() { w.read(tr) }) })
 	defer func() { _ = pc.Close(); w.wg.Wait() }()
 	ended := make(chan string, 1)
-	answer, stop, err := st.srv.Negotiate(in, cl, false, "clip", "", gatheredOffer(t, pc), func(r string) { ended <- r })
+	answer, stop, _, err := st.srv.Negotiate(in, cl, false, "clip", "", gatheredOffer(t, pc), func(r string) { ended <- r })
 	if err != nil {
 		t.Fatal(err)
 	}

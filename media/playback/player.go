@@ -814,3 +814,11 @@ func (p *Player) seek(ms int64) {
 	p.pending = nil
 	p.position(target, false)
 }
+
+// Control is the pause and seek of a Player that a session drives from
+// elsewhere: a NetStream whose recorded stream plays over a WebRTC peer
+// (docs/webrtc.md#pause-and-seek). *Player implements it.
+type Control interface {
+	Pause(on bool)
+	SeekTo(ms int64)
+}
