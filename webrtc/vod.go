@@ -80,8 +80,14 @@ func (o *outlet) runPlayer(ctx context.Context) {
 				o.packet(&pk, vs)
 			case playback.EventStop, playback.EventNotFound:
 				o.endViewers(reasonCompleted)
-			case playback.EventSeek, playback.EventUnpause:
+			case playback.EventSeek:
 				tl.rebase = true
+			case playback.EventUnpause:
+				// The first is the file's start once the viewer connected
+				// (the player waited, paused, from its first packets on):
+				// the times go on as they are. Later ones end a pause.
+				tl.unpauses++
+				tl.rebase = tl.rebase || tl.unpauses > 1
 			default:
 			}
 		}
@@ -108,11 +114,12 @@ func (o *outlet) runPlayer(ctx context.Context) {
 // packet is placed where the last one was plus the wall time between
 // them, and the file's times go on from there. Outlet goroutine only.
 type vodTimeline struct {
-	shift  int64
-	last   int64 // output time of the last packet, ms; valid when sent
-	at     time.Time
-	sent   bool
-	rebase bool
+	unpauses int // EventUnpause seen
+	shift    int64
+	last     int64 // output time of the last packet, ms; valid when sent
+	at       time.Time
+	sent     bool
+	rebase   bool
 }
 
 func (t *vodTimeline) out(ms uint32, now time.Time) uint32 {
