@@ -195,6 +195,7 @@ func (p *publisher) requestKeyframe() {
 		return
 	}
 	p.plis.Add(1)
+	p.ss.s.keyframeReqs.Add(1)
 	if len(pkts) > 1 {
 		p.firs.Add(1)
 	}
@@ -204,6 +205,7 @@ func (p *publisher) requestKeyframe() {
 // may go keyframeInterval after the last.
 func (p *publisher) keyframeArrived() {
 	p.keyframes.Add(1)
+	p.ss.s.keyframesIn.Add(1)
 	p.kf.mu.Lock()
 	p.kf.unanswered, p.kf.gap = 0, keyframeInterval
 	p.kf.mu.Unlock()
@@ -357,6 +359,7 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 			// it, so nothing is published until a fresh keyframe, which
 			// is asked for.
 			p.lost.Add(l - lost)
+			p.ss.s.framesLost.Add(l - lost)
 			lost = l
 			ready = false
 			p.requestKeyframe()

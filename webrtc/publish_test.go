@@ -239,6 +239,9 @@ func TestWHIPPeriodicKeyframe(t *testing.T) {
 	if p.plis.Load() < 4 || bp.plis.Load() < 4 {
 		t.Errorf("server sent %d PLIs, the publisher received %d; want 4 or more", p.plis.Load(), bp.plis.Load())
 	}
+	if s := st.srv.Stats(); s.KeyframeRequests < p.plis.Load() || s.Keyframes < 5 {
+		t.Errorf("server stats: %d keyframe requests, %d keyframes; want the session's %d and 5 or more", s.KeyframeRequests, s.Keyframes, p.plis.Load())
+	}
 	// The server's stream caches the latest GOP, never one from the
 	// first keyframe on.
 	joined := lateJoiner(t, st)
@@ -321,5 +324,8 @@ func TestWHIPGapTimesOut(t *testing.T) {
 	testutil.WaitFor(t, waitLong, "the keyframe sent after the gap", func() bool { return p.keyframes.Load() > keys })
 	if p.lost.Load() != lost+1 || p.skipped.Load() != skipped+1 {
 		t.Errorf("%d frames lost and %d packets given up since the drop; want 1 and 1", p.lost.Load()-lost, p.skipped.Load()-skipped)
+	}
+	if s := st.srv.Stats(); s.FramesLost != p.lost.Load() {
+		t.Errorf("server stats: %d frames lost, the session %d", s.FramesLost, p.lost.Load())
 	}
 }

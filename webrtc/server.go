@@ -66,6 +66,10 @@ type Server struct {
 	played     atomic.Uint64
 	refused    atomic.Uint64
 	bframes    atomic.Uint64
+	// WHIP publishers' video, all sessions together (publish.go).
+	keyframeReqs atomic.Uint64
+	keyframesIn  atomic.Uint64
+	framesLost   atomic.Uint64
 }
 
 // streamKey names a stream across instances.
@@ -206,6 +210,13 @@ type Stats struct {
 	// Converters are the converter processes running now, every kind
 	// (webrtc.max_converters bounds them).
 	Converters int `json:"converters"`
+	// KeyframeRequests counts the keyframe requests (PLIs) sent to WHIP
+	// publishers, Keyframes the keyframes they sent, FramesLost their
+	// frames dropped for a packet that never came
+	// (docs/webrtc.md#keyframes).
+	KeyframeRequests uint64 `json:"keyframe_requests"`
+	Keyframes        uint64 `json:"keyframes_received"`
+	FramesLost       uint64 `json:"frames_lost"`
 }
 
 // Stats returns the current counters.
@@ -217,7 +228,8 @@ func (s *Server) Stats() Stats {
 	n, o := len(s.sessions), len(s.outlets)
 	s.mu.Unlock()
 	return Stats{Sessions: n, Outlets: o, Published: s.published.Load(), Played: s.played.Load(), Refused: s.refused.Load(),
-		BFrames: s.bframes.Load(), Converters: int(s.converters.Load())}
+		BFrames: s.bframes.Load(), Converters: int(s.converters.Load()),
+		KeyframeRequests: s.keyframeReqs.Load(), Keyframes: s.keyframesIn.Load(), FramesLost: s.framesLost.Load()}
 }
 
 // Handler returns the fiber middleware answering /whip/..., /whep/... and
