@@ -129,15 +129,17 @@ func (r *retransmitRing) get(seq uint16) *rtp.Packet {
 // again: a peer cannot ask for the whole buffer many times a second.
 const maxRetransmitPerNACK = 256
 
-// retransmit answers a viewer's NACK on its video track from the outlet's
-// buffer.
-func (v *viewer) retransmit(tr *viewTrack, nack *rtcp.TransportLayerNack) {
-	o := v.o
-	if o == nil || o.rtx == nil {
+// retransmit answers a viewer's NACK on its video track from the buffer
+// of o, the viewer's outlet.
+func (v *viewer) retransmit(o *outlet, tr *viewTrack, nack *rtcp.TransportLayerNack) {
+	if o.rtx == nil {
 		return
 	}
 	budget := maxRetransmitPerNACK
 	var n, bytes uint64
+	// A NACK often names several packets: they leave in one batch.
+	o.s.batch.begin()
+	defer o.s.batch.end()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
 			if budget == 0 {

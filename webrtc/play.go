@@ -117,6 +117,9 @@ func (ss *session) addTrack(v *viewer, tr *viewTrack) *httpError {
 	if err != nil {
 		return refuse(http.StatusInternalServerError, err.Error())
 	}
+	// The viewer's outlet, read once: detach clears v.o while this
+	// goroutine may still be reading the peer's last RTCP.
+	o := v.o
 	go func() {
 		for {
 			pkts, _, err := sender.ReadRTCP()
@@ -127,10 +130,10 @@ func (ss *session) addTrack(v *viewer, tr *viewTrack) *httpError {
 				switch p := p.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					v.plis.Add(1)
-					v.o.keyframeRequest()
+					o.keyframeRequest()
 				case *rtcp.TransportLayerNack:
 					if tr == v.video {
-						v.retransmit(tr, p)
+						v.retransmit(o, tr, p)
 					}
 				}
 			}
