@@ -30,6 +30,10 @@ const (
 	firAfter           = 3
 )
 
+// queuedRead bounds the read that looks for a packet already queued when
+// a gap's wait ended.
+const queuedRead = time.Millisecond
+
 // publisher is a WHIP session's publication: its tracks' RTP becomes FLV
 // tags written into the instance's stream.
 type publisher struct {
@@ -366,10 +370,18 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 		}
 	}
 	waiting := false // a read deadline is set
+	// queued: the deadline passed; one more read, bounded by
+	// queuedRead, takes a packet already queued before the gap is given
+	// up (a read whose deadline has passed fails at once, queued packets
+	// or not, and this goroutine may have waited for a CPU that long).
+	queued := false
 	for {
 		// Packets held behind a gap go when it times out, whether or
 		// not another packet comes.
-		if d, ok := ro.Deadline(); ok {
+		if queued {
+			_ = tr.SetReadDeadline(time.Now().Add(queuedRead))
+			waiting = true
+		} else if d, ok := ro.Deadline(); ok {
 			_ = tr.SetReadDeadline(d)
 			waiting = true
 		} else if waiting {
@@ -381,8 +393,14 @@ func (p *publisher) readH264(tr *pion.TrackRemote) {
 		var ne net.Error
 		switch {
 		case err == nil:
+			queued = false
 			ro.Push(rtph264.Packet{Seq: pkt.SequenceNumber, TS: pkt.Timestamp, Marker: pkt.Marker, Payload: pkt.Payload}, now, depacketize)
 		case waiting && errors.As(err, &ne) && ne.Timeout():
+			if !queued {
+				queued = true
+				continue
+			}
+			queued = false
 			ro.Flush(now, depacketize)
 		default:
 			if !errors.Is(err, io.EOF) {
