@@ -94,10 +94,13 @@ func TestNetStreamRecordedPauseSeek(t *testing.T) {
 	testutil.WaitFor(t, waitLong, "1 s of video", func() bool { return units() >= 25 })
 
 	control.Pause(true)
-	time.Sleep(500 * time.Millisecond) // what the player had sent ahead arrives
+	time.Sleep(time.Second) // what the player had sent ahead (120 ms) arrives
 	n1 := units()
 	time.Sleep(2 * time.Second)
-	if n2 := units(); n2 != n1 {
+	// A receiver starved on a loaded machine may still be reading the
+	// last frames sent before the pause: a few, never a second's worth.
+	n2 := units()
+	if n2-n1 > 3 {
 		t.Errorf("%d access units arrived while paused", n2-n1)
 	}
 	control.Pause(false)
@@ -112,14 +115,14 @@ func TestNetStreamRecordedPauseSeek(t *testing.T) {
 	case <-time.After(waitLong):
 		t.Fatal("the session did not end with the file")
 	}
-	// Played: about 2 s before the seek, 2.5 s paused, then the 6 s file
-	// from its start; without the seek it would end after about 8.5 s.
+	// Played: about 2 s before the seek, 3 s paused, then the 6 s file
+	// from its start; without the seek it would end after about 9 s.
 	// The file has a keyframe a second, six in all: the seek back adds
 	// those it replays.
 	took := time.Since(start)
 	n, idrs, opus := w.counts()
 	t.Logf("%d access units (%d keyframes), %d Opus packets in %v", n, idrs, opus, took)
-	if took < 9300*time.Millisecond {
+	if took < 9800*time.Millisecond {
 		t.Errorf("the session ended after %v: the seek to 0 did not play the file again", took)
 	}
 	if idrs < 7 {
