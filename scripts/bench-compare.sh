@@ -17,6 +17,9 @@
 #
 #   make bench-compare                       (PLAYERS=150 WINDOW=12 ROUNDS=3)
 #   PLAYERS=300 ROUNDS=5 scripts/bench-compare.sh
+#   PERF=/tmp/prof scripts/bench-compare.sh  (also records each openfcs
+#       window with perf record -g into that folder: where the server's
+#       CPU goes, kernel included; those rounds' figures carry perf's cost)
 #
 # Needs ffmpeg, rtmpdump, nginx and libnginx-mod-rtmp (scripts/deps.sh); a
 # missing one fails the run.
@@ -177,7 +180,13 @@ run_one() {
 	c0=$(cpu_ticks "${spids[@]}")
 	b0=$(bytes_sent "$port")
 	t0=$(date +%s.%N)
-	sleep "$WINDOW"
+	if [[ -n ${PERF-} && $name == openfcs ]]; then
+		mkdir -p "$PERF"
+		perf record -q -F 999 -g -o "$PERF/openfcs-round$round.data" -p "${spids[0]}" -- sleep "$WINDOW" >/dev/null 2>&1 ||
+			die "perf record failed (scripts/deps.sh installs perf; it needs root or kernel.perf_event_paranoid <= 1)"
+	else
+		sleep "$WINDOW"
+	fi
 	c1=$(cpu_ticks "${spids[@]}")
 	b1=$(bytes_sent "$port")
 	t1=$(date +%s.%N)

@@ -26,6 +26,7 @@ PACKAGES=(
 	"/usr/bin/chromium chromium"
 	"prometheus prometheus"
 	"ip iproute2"
+	"perf linux-perf"
 )
 
 # npm projects whose committed package-lock.json is installed with `npm ci`
