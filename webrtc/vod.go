@@ -23,6 +23,12 @@ const (
 	vodPaceLead   = 20 * time.Millisecond
 )
 
+// vodLinger is how long a viewer's peer stays open after the file's last
+// packet: that packet is still in the browser's jitter buffer and decoder,
+// which a busy receiver can hold seconds behind, and closing the peer
+// drops whatever they hold.
+const vodLinger = 2 * time.Second
+
 // recordedFile tells whether name, not being published, can play from a
 // file of the instance's streams folder, with the rules an RTMP play of it
 // follows (docs/playback.md#which-source-an-item-plays).
@@ -65,6 +71,15 @@ func (o *outlet) runPlayer(ctx context.Context) {
 	var evs []playback.Event
 	first := true
 	var tl vodTimeline
+	var linger *time.Timer
+	var lingerC <-chan time.Time
+	stopLinger := func() {
+		if linger != nil {
+			linger.Stop()
+			linger, lingerC = nil, nil
+		}
+	}
+	defer stopLinger()
 	for {
 		evs = o.player.Drain(evs[:0])
 		o.mu.Lock()
@@ -78,9 +93,15 @@ func (o *outlet) runPlayer(ctx context.Context) {
 				pk := *evs[i].Packet
 				pk.Time = tl.out(evs[i].Time, time.Now())
 				o.packet(&pk, vs)
-			case playback.EventStop, playback.EventNotFound:
+			case playback.EventStop:
+				stopLinger()
+				linger = time.NewTimer(vodLinger)
+				lingerC = linger.C
+			case playback.EventNotFound:
 				o.endViewers(reasonCompleted)
 			case playback.EventSeek:
+				// A seek after the end plays on: the viewers stay.
+				stopLinger()
 				tl.rebase = true
 			case playback.EventUnpause:
 				// The first is the file's start once the viewer connected
@@ -102,6 +123,9 @@ func (o *outlet) runPlayer(ctx context.Context) {
 		case pk := <-o.converted:
 			o.video(pk, vs)
 		case <-o.player.Ready():
+		case <-lingerC:
+			linger, lingerC = nil, nil
+			o.endViewers(reasonCompleted)
 		}
 	}
 }
