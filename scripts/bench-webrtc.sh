@@ -74,6 +74,12 @@ for n in "${ns[@]}"; do
     [ "$(grep -c '"msg":"webrtc closed"' "$work/server.log")" -ge "$closed" ] && break
     sleep 0.1
   done
+  # Why the sessions so far ended (peer_gone: the receivers left), and
+  # the server's warnings, on stderr: a count whose viewers got little
+  # says there why.
+  echo "bench-webrtc: after $n viewers: sessions closed by reason: $(grep -o '"msg":"webrtc closed".*"reason":"[a-z_]*"' "$work/server.log" |
+    sed 's/.*"reason":"//; s/"//' | sort | uniq -c | tr -s ' \n' ' ')" >&2
+  grep '"level":"\(WARN\|ERROR\)"' "$work/server.log" | grep -v 'admin listener off' | tail -3 >&2 || true
   cpu=$(echo "($t1 - $t0) / $hz / ($s1 - $s0)" | bc -l)
   mbps=$(tail -2 "$work/out.$n" | python3 -c '
 import json,sys
