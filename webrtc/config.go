@@ -90,6 +90,11 @@ type Config struct {
 	// the number of viewers; rounded up to a power of two. Default 1024
 	// (about 8 s of a 1 Mbit/s stream).
 	RetransmitPackets int `yaml:"retransmit_packets"`
+	// RetransmitRate bounds the packets sent again to one viewer for
+	// its NACKs, per second on average (bursts of 256 allowed): a peer
+	// asking again and again costs the server no more. Default 100, a
+	// loss of most of a 1 Mbit/s stream's packets.
+	RetransmitRate int `yaml:"retransmit_rate"`
 }
 
 // Defaults of the Config fields.
@@ -102,6 +107,7 @@ const (
 	DefaultMaxConverters  = 16
 	DefaultSendBuffer     = 4 << 20
 	DefaultRetransmit     = 1024
+	DefaultRetransmitRate = 100
 
 	DefaultKeyframeRequestInterval = 4 * time.Second
 	DefaultReorderWait             = 150 * time.Millisecond
@@ -160,6 +166,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RetransmitPackets <= 0 {
 		c.RetransmitPackets = DefaultRetransmit
+	}
+	if c.RetransmitRate <= 0 {
+		c.RetransmitRate = DefaultRetransmitRate
 	}
 	return c
 }

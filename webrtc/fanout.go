@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -125,17 +126,41 @@ func (r *retransmitRing) get(seq uint16) *rtp.Packet {
 	return p
 }
 
-// maxRetransmitPerNACK bounds the packets one NACK makes the server send
-// again: a peer cannot ask for the whole buffer many times a second.
-const maxRetransmitPerNACK = 256
+// retransmitBurst is how many retransmissions a viewer may draw at once
+// (a loss burst of a whole keyframe); webrtc.retransmit_rate refills it.
+const retransmitBurst = 256
+
+// retransmitBudget is what a viewer may still draw, refilled at rate
+// packets a second up to retransmitBurst: a peer that asks again and
+// again for what it cannot use (a stock receiver whose replay window
+// refuses late retransmissions) costs the server a bounded share.
+// The viewer's video RTCP goroutine alone uses it.
+type retransmitBudget struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *retransmitBudget) take(now time.Time, rate float64) int {
+	if b.last.IsZero() {
+		b.tokens = retransmitBurst
+	} else {
+		b.tokens = min(retransmitBurst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	b.last = now
+	return int(b.tokens)
+}
+
+func (b *retransmitBudget) spend(n int) { b.tokens -= float64(n) }
 
 // retransmit answers a viewer's NACK on its video track from the buffer
-// of o, the viewer's outlet.
+// of o, the viewer's outlet, within the viewer's budget.
 func (v *viewer) retransmit(o *outlet, tr *viewTrack, nack *rtcp.TransportLayerNack) {
 	if o.rtx == nil {
 		return
 	}
-	budget := maxRetransmitPerNACK
+	budget := v.rtxBudget.take(time.Now(), float64(o.s.cfg.RetransmitRate))
+	start := budget
+	defer func() { v.rtxBudget.spend(start - budget) }()
 	var n, bytes uint64
 	// A NACK often names several packets: they leave in one batch.
 	o.s.batch.begin()
@@ -145,8 +170,8 @@ func (v *viewer) retransmit(o *outlet, tr *viewTrack, nack *rtcp.TransportLayerN
 			if budget == 0 {
 				break
 			}
-			budget--
 			if p := o.rtx.get(seq); p != nil && tr.sendShared(p) {
+				budget--
 				n++
 				bytes += uint64(len(p.Payload) + rtpHeaderSize)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
@@ -194,6 +195,44 @@ func TestRetransmitRing(t *testing.T) {
 	}
 	if n := len(newRetransmitRing(1 << 20).pkts); n != 1<<15 {
 		t.Errorf("ring of %d for a huge setting; want half the sequence space", n)
+	}
+}
+
+// A viewer that keeps asking gets a burst, then retransmit_rate a
+// second.
+func TestRetransmitBudget(t *testing.T) {
+	o := &outlet{s: &Server{cfg: Config{RetransmitRate: 100}}, rtx: newRetransmitRing(1024)}
+	for seq := range 600 {
+		o.rtx.put(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(seq)}, Payload: []byte{1}})
+	}
+	tr, w := boundTrack(t)
+	v := &viewer{ss: &session{}, o: o, video: tr}
+	all := &rtcp.TransportLayerNack{}
+	for seq := uint16(0); seq < 600; seq += 17 {
+		all.Nacks = append(all.Nacks, rtcp.NackPair{PacketID: seq, LostPackets: 0xffff})
+	}
+	v.retransmit(o, tr, all)
+	if w.n != retransmitBurst {
+		t.Fatalf("first NACK: %d sent, want the burst of %d", w.n, retransmitBurst)
+	}
+	v.retransmit(o, tr, all)
+	if w.n > retransmitBurst+5 {
+		t.Fatalf("second NACK at once: %d more sent", w.n-retransmitBurst)
+	}
+	var b retransmitBudget
+	t0 := time.Now()
+	if got := b.take(t0, 100); got != retransmitBurst {
+		t.Fatalf("a new budget is %d", got)
+	}
+	b.spend(retransmitBurst)
+	if got := b.take(t0.Add(time.Second), 100); got != 100 {
+		t.Fatalf("a second later: %d, want 100", got)
+	}
+	if got := b.take(t0.Add(time.Minute), 100); got != retransmitBurst {
+		t.Fatalf("a minute later: %d, want the burst", got)
+	}
+	if v.retransmitted.Load() != uint64(w.n) {
+		t.Fatalf("counted %d, sent %d", v.retransmitted.Load(), w.n)
 	}
 }
 

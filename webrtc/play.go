@@ -42,6 +42,7 @@ type viewer struct {
 	plis     atomic.Uint64
 	// retransmitted counts the packets sent again for NACKs.
 	retransmitted atomic.Uint64
+	rtxBudget     retransmitBudget // the video RTCP goroutine's
 	// away: the peer's connection is disconnected (it may come back):
 	// nothing is sent to it.
 	away atomic.Bool
