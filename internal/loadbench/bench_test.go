@@ -196,7 +196,7 @@ func runFanout(b *testing.B, pacing Pacing) float64 { //nolint:thelper // a benc
 	b.ReportAllocs()
 	players := envInt(b, envPlayers, 150)
 	tool := binary(b, "openfcs-load")
-	addr, _ := startServer(b)
+	addr, _, _ := startServerWith(b, rtmp.Config{ParkAfter: fanoutParkAfter})
 	url := "rtmp://" + addr + "/live/bench"
 	startPublisher(b, tool, url, pacing)
 
@@ -213,6 +213,14 @@ func runFanout(b *testing.B, pacing Pacing) float64 { //nolint:thelper // a benc
 	checkSummary(b, p.finish(b), players)
 	return perGbit
 }
+
+// fanoutParkAfter is session.park_after in the fan-out benchmarks. A
+// player sends nothing between its acknowledgements, so a server parks
+// each one once, park_after (5 s) after it joined, and then again after
+// each acknowledgement or ping answer (docs/architecture.md#idle-connections).
+// The window must see that steady state, not the first parking of every
+// player at once: with this value it happens inside the warm-up.
+const fanoutParkAfter = 300 * time.Millisecond
 
 // reportLatency reports the window's publish-to-delivery latency.
 func reportLatency(b *testing.B, s0, s1 sample) {
