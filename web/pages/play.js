@@ -21,6 +21,8 @@ function stop() {
   nc?.close();
   ns = null;
   nc = null;
+  analyser = null;
+  page.analyser = null;
   $('play').disabled = false;
   $('stop').disabled = true;
 }
@@ -60,15 +62,22 @@ async function play() {
     },
   };
   ns.attachView($('view'));
+  // A play that falls back from WebRTC gets its AudioContext only then.
+  ns.addEventListener('netStatus', (e) => { if (e.info.code === 'NetStream.Transport') listen(); });
   ns.play($('stream').value);
-  const ctx = ns.audioContext;
-  if (ctx) {
-    analyser = ctx.createAnalyser();
-    analyser.fftSize = 1024;
-    ns.audioNode.connect(analyser);
-    page.analyser = analyser;
-    if (ctx.state !== 'running') log('Sound is paused by the browser until you click the page.', 'warning');
-  }
+  listen();
+}
+
+// listen puts the level meter on the NetStream's sound, once it has an
+// AudioContext (the WebSocket path; WebRTC plays through a media element).
+function listen() {
+  const ctx = ns?.audioContext;
+  if (!ctx || analyser) return;
+  analyser = ctx.createAnalyser();
+  analyser.fftSize = 1024;
+  ns.audioNode.connect(analyser);
+  page.analyser = analyser;
+  if (ctx.state !== 'running') log('Sound is paused by the browser until you click the page.', 'warning');
 }
 
 document.addEventListener('click', () => ns?.audioContext?.resume());
