@@ -120,10 +120,14 @@ func (c *converter) readOpus(r io.Reader) error {
 		c.o.mu.Lock()
 		vs := c.o.viewers
 		c.o.mu.Unlock()
+		// One batch for the packet's datagrams to every viewer, as for
+		// the stream's own packets.
+		c.o.s.batch.begin()
 		for _, v := range vs {
-			if v.audioCodec == "opus" {
+			if v.audioCodec == "opus" && !v.away.Load() {
 				v.write(v.audio, pkt)
 			}
 		}
+		c.o.s.batch.end()
 	}
 }

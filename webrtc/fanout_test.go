@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -330,6 +331,49 @@ func TestFanOutSkipsAwayViewers(t *testing.T) {
 	}
 }
 
+// A large stream's fan-out is split between the outlet and workers, a
+// worker per further core: every viewer still gets every packet once and
+// in order, a fresh one the GOP cache first, and the workers end with the
+// outlet.
+func TestFanOutSplitsALargeStream(t *testing.T) {
+	o := &outlet{s: &Server{}, rtx: newRetransmitRing(16)}
+	ss := &session{log: slog.New(slog.DiscardHandler)}
+	const n = 5 * fanOutShare
+	var vs []*viewer
+	var ws []*countWriter
+	for i := range n {
+		tr, w := boundTrack(t)
+		vs = append(vs, &viewer{ss: ss, o: o, video: tr, fresh: i%50 == 7})
+		ws = append(ws, w)
+	}
+	vs[3].away.Store(true)
+	o.gop = []*rtp.Packet{{Header: rtp.Header{SequenceNumber: 0}}}
+	for f := range 3 {
+		pkts := []*rtp.Packet{{Header: rtp.Header{SequenceNumber: uint16(2*f + 1)}}, {Header: rtp.Header{SequenceNumber: uint16(2*f + 2)}}}
+		o.gop = append(o.gop, pkts...)
+		o.fanOut(pkts, vs)
+	}
+	if want := min(runtime.GOMAXPROCS(0), n/fanOutShare) - 1; len(o.workers) != want {
+		t.Fatalf("%d workers, want %d", len(o.workers), want)
+	}
+	for i, w := range ws {
+		want := 6
+		switch {
+		case i == 3:
+			want = 0
+		case i%50 == 7:
+			want = 3 + 4 // the GOP cache of the first frame, then two frames
+		}
+		if w.n != want {
+			t.Fatalf("viewer %d got %d packets, want %d", i, w.n, want)
+		}
+		if want > 0 && w.hdr.SequenceNumber != 6 {
+			t.Fatalf("viewer %d's last packet is %d, want 6", i, w.hdr.SequenceNumber)
+		}
+	}
+	o.stopWorkers()
+}
+
 // BenchmarkViewerSend is the outlet's whole per-viewer work for one packet,
 // up to pion's write stream (the viewer's SRTP and send): 0 allocations.
 func BenchmarkViewerSend(b *testing.B) {
@@ -356,6 +400,7 @@ func BenchmarkFanOut(b *testing.B) {
 	for i := range pkts {
 		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i)}, Payload: make([]byte, 1200)}
 	}
+	b.Cleanup(o.stopWorkers)
 	b.ReportAllocs()
 	for b.Loop() {
 		o.fanOut(pkts, vs)

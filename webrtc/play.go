@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -263,7 +264,26 @@ type outlet struct {
 	audioConfig []byte
 	// framesSeen counts coded frames up to bframeProbe.
 	framesSeen int
+	// workers take shares of a large fan-out; shares waits for them.
+	workers []chan fanShare
+	shares  sync.WaitGroup
+	stopped sync.WaitGroup // the workers' exits
 }
+
+// fanShare is a share of one fan-out: the packets for some of the
+// viewers.
+type fanShare struct {
+	vs   []*viewer
+	pkts []*rtp.Packet
+	// gop is what a fresh viewer gets instead of a video frame; audio
+	// names the audio codec of an audio packet (empty for video).
+	gop   []*rtp.Packet
+	audio string
+}
+
+// fanOutShare is the fewest viewers a fan-out worker takes: with fewer the
+// handoff costs more than the worker saves.
+const fanOutShare = 64
 
 // convRetry is how long a stream waits before trying again for a
 // converter slot.
@@ -376,6 +396,7 @@ func (o *outlet) run(ctx context.Context) {
 	defer close(o.done)
 	defer o.sub.Close()
 	defer o.stopConverters()
+	defer o.stopWorkers()
 	o.ctx = ctx
 	evs := o.sub.Drain(nil)
 	first := true
@@ -486,13 +507,7 @@ func (o *outlet) audioPacket(pk *media.Packet, vs []*viewer) {
 	}
 	o.aseq++
 	p := []*rtp.Packet{{Header: rtp.Header{Version: 2, SequenceNumber: o.aseq, Timestamp: pk.Time * rate, Marker: false}, Payload: data}}
-	o.s.batch.begin()
-	defer o.s.batch.end()
-	for _, v := range vs {
-		if v.audioCodec == codec && !v.away.Load() {
-			v.sendAll(v.audio, p)
-		}
-	}
+	o.spread(fanShare{vs: vs, pkts: p, audio: codec})
 }
 
 func (o *outlet) video(pk *media.Packet, vs []*viewer) {
@@ -600,26 +615,87 @@ func (o *outlet) video(pk *media.Packet, vs []*viewer) {
 }
 
 // fanOut sends one frame's packets to every viewer, a fresh viewer the
-// GOP cache instead (which ends with them). Each send is the viewer's
-// own SRTP and datagram only; the datagrams of the whole fan-out leave
-// together at its end (batchConn).
+// GOP cache instead (which ends with them).
 func (o *outlet) fanOut(pkts []*rtp.Packet, vs []*viewer) {
+	o.spread(fanShare{vs: vs, pkts: pkts, gop: o.gop})
+}
+
+// spread sends a fan-out, split between the outlet's goroutine and up to
+// a worker per further core when the viewers are many: on a busy machine
+// one goroutine gets about one thread's share of the CPU, less than a
+// large stream needs, and would fall behind the stream. Each share is the
+// viewers' own SRTP and datagrams; the packets are the same, built once.
+// The datagrams of the fan-out leave together at its end (batchConn), or
+// as a worker ends its share. It returns once every share is sent, so a
+// viewer's packets keep their order.
+func (o *outlet) spread(f fanShare) {
 	o.s.batch.begin()
 	defer o.s.batch.end()
-	for _, v := range vs {
+	n := len(f.vs)
+	k := min(runtime.GOMAXPROCS(0), n/fanOutShare)
+	if k <= 1 {
+		o.send(f)
+		return
+	}
+	for len(o.workers) < k-1 {
+		ch := make(chan fanShare)
+		o.workers = append(o.workers, ch)
+		o.stopped.Add(1)
+		go o.work(ch)
+	}
+	per := (n + k - 1) / k
+	o.shares.Add(k - 1)
+	for w := 1; w < k; w++ {
+		share := f
+		share.vs = f.vs[min(w*per, n):min((w+1)*per, n)]
+		o.workers[w-1] <- share
+	}
+	f.vs = f.vs[:per]
+	o.send(f)
+	o.shares.Wait()
+}
+
+// work sends the shares it is given until the outlet stops.
+func (o *outlet) work(ch chan fanShare) {
+	defer o.stopped.Done()
+	for f := range ch {
+		o.send(f)
+		o.s.batch.flush()
+		o.shares.Done()
+	}
+}
+
+// stopWorkers ends the workers: the outlet goroutine, at its end.
+func (o *outlet) stopWorkers() {
+	for _, ch := range o.workers {
+		close(ch)
+	}
+	o.workers = nil
+	o.stopped.Wait()
+}
+
+// send writes a share of a fan-out.
+func (o *outlet) send(f fanShare) {
+	for _, v := range f.vs {
 		if v.away.Load() {
 			continue
 		}
-		if v.fresh {
-			if len(o.gop) == 0 {
-				continue // nothing decodable yet: wait for a keyframe
+		if f.audio != "" {
+			if v.audioCodec == f.audio {
+				v.sendAll(v.audio, f.pkts)
 			}
-			v.sendAll(v.video, o.gop)
-			v.fresh = false
-			v.ss.log.Debug("webrtc viewer starts", "gop_packets", len(o.gop))
 			continue
 		}
-		v.sendAll(v.video, pkts)
+		if v.fresh {
+			if len(f.gop) == 0 {
+				continue // nothing decodable yet: wait for a keyframe
+			}
+			v.sendAll(v.video, f.gop)
+			v.fresh = false
+			v.ss.log.Debug("webrtc viewer starts", "gop_packets", len(f.gop))
+			continue
+		}
+		v.sendAll(v.video, f.pkts)
 	}
 }
 

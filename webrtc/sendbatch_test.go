@@ -74,7 +74,7 @@ func TestBatchConnQueuesAFanOut(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bc, rc := batchPair(t, c.network, c.addr)
-			if runtime.GOOS == "linux" && bc.b == nil {
+			if runtime.GOOS == "linux" && !bc.batched {
 				t.Fatal("no batched send on Linux")
 			}
 			dst := rc.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -112,9 +112,7 @@ func TestBatchConnQueuesAFanOut(t *testing.T) {
 			}
 			readAll(t, rc, 101, batchSlots+1)
 			if runtime.GOOS == "linux" {
-				bc.mu.Lock()
-				flushes, sent := bc.flushes, bc.datagrams
-				bc.mu.Unlock()
+				flushes, sent := bc.sent()
 				if sent != 101+batchSlots || flushes != 3 {
 					t.Fatalf("%d datagrams in %d batches; want %d in 3", sent, flushes, 101+batchSlots)
 				}
