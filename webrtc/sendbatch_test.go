@@ -120,3 +120,49 @@ func TestBatchConnQueuesAFanOut(t *testing.T) {
 		})
 	}
 }
+
+// Two fan-out workers write at once, each to its own viewers: every
+// viewer still gets its datagrams, in order, whichever shards they share.
+func TestBatchConnConcurrentWriters(t *testing.T) {
+	bc, r0 := batchPair(t, "udp4", "127.0.0.1")
+	rs := []*net.UDPConn{r0}
+	for range 7 {
+		rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.SetReadBuffer(1 << 20); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rc.Close() })
+		rs = append(rs, rc)
+	}
+	const frames, perFrame = 20, 5
+	bc.begin()
+	done := make(chan error, 2)
+	for w := range 2 {
+		go func() {
+			for f := range frames {
+				for v := w; v < len(rs); v += 2 {
+					for i := range perFrame {
+						if _, err := bc.WriteToAddrPort(datagram(f*perFrame+i), rs[v].LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+							done <- err
+							return
+						}
+					}
+				}
+			}
+			bc.flush()
+			done <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	bc.end()
+	for _, r := range rs {
+		readAll(t, r, 0, frames*perFrame)
+	}
+}
