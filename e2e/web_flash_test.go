@@ -122,3 +122,50 @@ func TestWebPlaysFlashCodecs(t *testing.T) {
 		b.do(t, time.Minute, map[string]any{"op": "close", "page": rtc})
 	}
 }
+
+// TestWebPlayFlashBeforePublish: the play page of openfcs.js plays a
+// stream before anyone publishes it: NetStream.Play.Start, then nothing.
+// ffmpeg then publishes Sorenson H.263 with Nellymoser; once the first
+// of its media reach the page's play, the server moves the play to the
+// stream's converted copy (a `play converted` line marked late), and the
+// page shows a lit, changing picture and hears sound, with no
+// NetStream.Play.Failed.
+func TestWebPlayFlashBeforePublish(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "flv", "nellymoser")
+	srv := startServer(t, serverOpts{})
+	b := startBrowser(t)
+	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&transport=websocket&stream=early"))
+	b.eval(t, "play", canvasProbe, nil)
+	waitPlaying(t, srv, "early", 1)
+	b.wait(t, "play", `return Array.from(document.querySelectorAll('#log li')).some((l) => l.textContent.includes('NetStream.Play.Start'));`, 30*time.Second)
+	pub := startPublisher(t, srv.RTMPURL("live", "early"), codecArgs{Video: sorenson, Audio: nellyAudio}, 0)
+	defer pub.stop(t)
+	waitFor(t, time.Minute, "the play moved to the copy", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "play converted" && m["stream"] == "early" && m["copy"] == "early:converted" && m["late"] == true
+		})) == 1
+	})
+	b.wait(t, "play", "return probe.frames.some((f) => f.decoded > 0 && f.mean > 10)", 90*time.Second)
+	var n0 int
+	b.eval(t, "play", "return probe.frames.length", &n0)
+	b.wait(t, "play", fmt.Sprintf("return probe.frames.length >= %d", n0+16), time.Minute)
+	p := readPlayProbe(t, b, "play")
+	p.Frames = p.Frames[n0:]
+	p.Peaks = p.Peaks[min(int(p.Frames[0].Peaks), len(p.Peaks)):]
+	checkPicture(t, "early play", p)
+	peak := 0.0
+	for _, v := range p.Peaks {
+		peak = math.Max(peak, v)
+	}
+	t.Logf("%d frames decoded, %d analyser samples, peak %.3f, statuses %q", p.Decoded, len(p.Peaks), peak, p.Statuses)
+	if peak < 0.01 {
+		t.Errorf("the AnalyserNode saw silence (peak %.4f)", peak)
+	}
+	for _, s := range p.Statuses {
+		if strings.Contains(s, "Play.Failed") {
+			t.Errorf("status %s", s)
+		}
+	}
+	b.noProblems(t, "play")
+}

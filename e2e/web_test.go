@@ -389,13 +389,15 @@ return true;`, nil)
 	b.noProblems(t, "video")
 }
 
-// TestWebPlayUnsupported: a Sorenson H.263 and Nellymoser stream, which
-// WebCodecs cannot decode, makes the player report NetStream.Play.Failed
-// naming each codec, once, and nothing else goes wrong in the page.
+// TestWebPlayUnsupported: with conversion off (webrtc.ffmpeg: off) a
+// Sorenson H.263 and Nellymoser stream, which WebCodecs cannot decode,
+// reaches the page as published and makes the player report
+// NetStream.Play.Failed naming each codec, once, and nothing else goes
+// wrong in the page.
 func TestWebPlayUnsupported(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "flv", "nellymoser")
-	srv := startServer(t, serverOpts{})
+	srv := startServer(t, serverOpts{Config: "webrtc:\n  ffmpeg: \"off\"\n"})
 	b := startBrowser(t)
 	b.open(t, "play", srv.pageURL("/play.html?autoplay=1&stream=old"))
 	b.eval(t, "play", canvasProbe, nil)

@@ -156,11 +156,7 @@ func (c *conn) handleCommand(h chunk.Header, cmd *message.Command) error {
 		}
 	case "receiveAudio", "receiveVideo":
 		if ns := c.streams[h.StreamID]; ns != nil && ns.play != nil && !c.vodReceive(ns, cmd.Name == "receiveAudio", cmd.Arg(0).Bool()) {
-			if cmd.Name == "receiveAudio" {
-				ns.play.sub.SetReceiveAudio(cmd.Arg(0).Bool())
-			} else {
-				ns.play.sub.SetReceiveVideo(cmd.Arg(0).Bool())
-			}
+			ns.play.receive(cmd.Name == "receiveAudio", cmd.Arg(0).Bool())
 		}
 	case "releaseStream":
 		c.replyResult(cmd, amf.Undefined())
@@ -504,6 +500,9 @@ func (c *conn) startPlayer(ns *netStream) {
 	sub := c.inst.Streams().Subscribe(name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID,
 		Legacy: c.legacyAudio})
 	p := &player{sid: ns.id, name: ns.name, sub: sub, skipNotify: sub.Live(), clientID: float64(c.client.ID), release: release}
+	if release == nil && c.mayConvert() {
+		p.convert = c.copyFor(ns.name)
+	}
 	ns.play = p
 	c.addPlayer(p)
 }
@@ -547,7 +546,7 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 // (docs/webrtc.md#flash-era-streams-in-pages), with the release to call
 // when the play ends; else name itself and nil.
 func (c *conn) convertedCopy(name string) (string, func()) {
-	if c.srv.Convert == nil || c.legacyAudio || (c.audioCodecs == allCodecs && c.videoCodecs == allCodecs) {
+	if !c.mayConvert() {
 		return name, nil
 	}
 	copyName, release, ok := c.srv.Convert.Convert(c.inst, name, c.audioCodecs, c.videoCodecs)
@@ -556,6 +555,34 @@ func (c *conn) convertedCopy(name string) (string, func()) {
 	}
 	c.log.Info("play converted", "stream", name, "copy", copyName)
 	return copyName, release
+}
+
+// mayConvert reports whether the client could need a converted copy:
+// conversion is on and its connect announced Opus and codec masks.
+func (c *conn) mayConvert() bool {
+	return c.srv.Convert != nil && !c.legacyAudio && (c.audioCodecs != allCodecs || c.videoCodecs != allCodecs)
+}
+
+// copyFor returns what a live play of name that started on the stream
+// itself calls, on the writer goroutine, once the stream's codecs are
+// known: a subscription to the converted copy for this client and its
+// release, or ok false when it needs none (player.toCopy).
+func (c *conn) copyFor(name string) func() (*media.Subscriber, func(), bool) {
+	// Taken here, on the reader: leave clears c.client.
+	conv, inst, log, audio, video := c.srv.Convert, c.inst, c.log, c.audioCodecs, c.videoCodecs
+	opts := media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID, Legacy: c.legacyAudio}
+	return func() (*media.Subscriber, func(), bool) {
+		copyName, release, ok := conv.Convert(inst, name, audio, video)
+		if !ok {
+			return nil, nil, false
+		}
+		log.Info("play converted", "stream", name, "copy", copyName, "late", true)
+		sub := inst.Streams().Subscribe(copyName, opts)
+		// The copy's cache is queued already: the writer runs once more
+		// to take it.
+		c.signal()
+		return sub, release, true
+	}
 }
 
 // onFC answers the encoder conventions of docs/rtmp.md#encoder-commands.

@@ -694,9 +694,15 @@ func (c *conn) removePlayer(p *player) {
 		p.pb.Close()
 		return
 	}
-	p.sub.Close()
-	if p.release != nil {
-		p.release()
+	// The writer may have moved the play to a converted copy meanwhile
+	// (player.toCopy).
+	p.mu.Lock()
+	p.removed = true
+	sub, release := p.sub, p.release
+	p.mu.Unlock()
+	sub.Close()
+	if release != nil {
+		release()
 	}
 }
 

@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
@@ -79,6 +80,19 @@ type player struct {
 	// release gives back the converted copy sub plays (Server.Convert),
 	// nil when it plays the stream itself.
 	release func()
+
+	// convert, set for a live play that started on the stream itself by
+	// a client that may need its converted copy, asks for the copy
+	// (conn.copyFor). A play that began before the stream was published
+	// could not be told its codecs: the writer asks at the first audio
+	// and the first video packet of each publication, and moves the play
+	// to the copy when there is one for it
+	// (docs/webrtc.md#flash-era-streams-in-pages). Writer goroutine.
+	convert          func() (*media.Subscriber, func(), bool)
+	askedA, askedV   bool
+	noAudio, noVideo bool // receiveAudio(false), receiveVideo(false); guarded by mu
+	mu               sync.Mutex
+	removed          bool // guarded by mu: removePlayer ran
 }
 
 // insufficientBWEvery bounds how often a player that keeps dropping video
@@ -109,6 +123,11 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 		switch e.Type {
 		case media.EventPacket:
 			pk := e.Packet
+			if p.convert != nil && p.askCopy(pk.Kind) && p.toCopy() {
+				// What the stream itself had queued is not for this
+				// client; the copy's subscription starts with its cache.
+				return evs[:i], nil
+			}
 			if err := w.Append(b, chunk.Header{CSID: csidFor(pk.Kind), Timestamp: pk.Time, Type: uint8(pk.Kind), StreamID: p.sid}, pk.Payload); err != nil {
 				return evs, withReason(ReasonLimit, err)
 			}
@@ -120,6 +139,8 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 			p.status(w, b, status.PlayPublishNotify, p.name+" is now published.")
 		case media.EventUnpublishNotify:
 			p.skipNotify = false
+			// The next publication may carry other codecs.
+			p.askedA, p.askedV = false, false
 			p.status(w, b, status.PlayUnpublishNotify, p.name+" is now unpublished.")
 		}
 	}
@@ -139,6 +160,60 @@ func (p *player) write(w *chunk.Writer, b *chunk.Batch, evs []media.Event) ([]me
 		return evs, withReason(ReasonSlowConsumer, err)
 	}
 	return evs, nil
+}
+
+// askCopy reports whether the copy is to be asked for at a packet of
+// kind k: once per kind and publication.
+func (p *player) askCopy(k media.Kind) bool {
+	switch {
+	case k == media.Audio && !p.askedA:
+		p.askedA = true
+	case k == media.Video && !p.askedV:
+		p.askedV = true
+	default:
+		return false
+	}
+	return true
+}
+
+// toCopy moves the play to the stream's converted copy when there is one
+// for this client, and reports whether it did.
+func (p *player) toCopy() bool {
+	sub, release, ok := p.convert()
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	if p.removed {
+		p.mu.Unlock()
+		sub.Close()
+		release()
+		return true
+	}
+	old := p.sub
+	p.sub, p.release, p.convert = sub, release, nil
+	sub.SetReceiveAudio(!p.noAudio)
+	sub.SetReceiveVideo(!p.noVideo)
+	p.mu.Unlock()
+	old.Close()
+	// The copy is live from its start: its PublishNotify is not news to
+	// a client that heard the stream's.
+	p.skipNotify = sub.Live()
+	return true
+}
+
+// receive applies receiveAudio or receiveVideo to the play's
+// subscription, whichever it is now. Reader goroutine.
+func (p *player) receive(audio, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if audio {
+		p.noAudio = !on
+		p.sub.SetReceiveAudio(on)
+	} else {
+		p.noVideo = !on
+		p.sub.SetReceiveVideo(on)
+	}
 }
 
 // status writes an onStatus for this stream straight into the batch, so it

@@ -31,7 +31,7 @@ const AUDIO_NAMES = {
 /** UnsupportedCodec describes a codec this library cannot hand to WebCodecs. */
 export class UnsupportedCodec extends Error {
   constructor(kind, name) {
-    super(`${name} cannot be decoded in the browser: WebCodecs has no decoder for it (the server does not transcode yet)`);
+    super(`${name} cannot be decoded in the browser: WebCodecs has no decoder for it and the server did not convert it`);
     this.name = 'UnsupportedCodec';
     this.kind = kind;
     this.codecName = name;
