@@ -272,6 +272,11 @@ func (c *TCPConn) Close() error {
 // (rtmp.DirectConn, docs/architecture.md#egress).
 func (c *TCPConn) Socket() *net.TCPConn { return c.TCPConn }
 
+// SocketReads says that reads of c are plain reads of its socket too: the
+// Mux peeks at the first byte without taking it, so the RTMP server's
+// reader may read the socket directly (rtmp.DirectReader).
+func (c *TCPConn) SocketReads() {}
+
 // errNoPeek: the platform cannot peek at a socket (see peekTCP).
 var errNoPeek = errors.New("listen: MSG_PEEK unavailable")
 

@@ -389,7 +389,7 @@ func (c *conn) shake() error {
 	if err := c.nc.SetWriteDeadline(time.Time{}); err != nil {
 		return withReason(ReasonIOError, err)
 	}
-	c.r = chunk.NewReader(c.nc, c.cfg.Chunk)
+	c.r = chunk.NewReader(socketReader(c.nc), c.cfg.Chunk)
 	c.r.SetBudget(c.srv.pending)
 	return nil
 }

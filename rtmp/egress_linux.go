@@ -3,6 +3,7 @@
 package rtmp
 
 import (
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -107,6 +108,16 @@ type DirectConn interface {
 	Socket() *net.TCPConn
 }
 
+// DirectReader is a DirectConn whose reads, too, are the plain reads of
+// its socket (no bytes of its own, such as a peeked prefix, come first):
+// a connection's reader may then read the socket itself
+// (docs/architecture.md#egress). A *net.TCPConn qualifies as it is.
+type DirectReader interface {
+	DirectConn
+	// SocketReads marks the type; it does nothing.
+	SocketReads()
+}
+
 // rawConnOf returns the descriptor access of nc's socket when nc is a
 // DirectConn or a *net.TCPConn, else nil.
 func rawConnOf(nc net.Conn) syscall.RawConn {
@@ -125,4 +136,93 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 		return nil
 	}
 	return rc
+}
+
+// rawReader reads a TCP socket with raw read system calls, for a
+// connection's reader goroutine: what RawConn.Read finds empty it waits
+// for through the runtime's network poller, under the socket's read
+// deadline, as net.TCPConn.Read does. The difference is the call itself:
+// a read made through the runtime (entersyscall) wakes the runtime's
+// sysmon thread from its deep sleep, which then naps 20 µs at a time for
+// as long as a processor stays busy, through every merge-clock round of
+// the tick that follows (docs/architecture.md#where-the-cpu-above-the-floor-goes).
+// A raw call on a non-blocking socket returns at once, so not handing the
+// processor over while it runs costs nothing.
+type rawReader struct {
+	rc  syscall.RawConn
+	p   []byte // the read's buffer, while fn runs
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+// newRawReader returns a reader of tc's socket, or nil when it has no
+// descriptor access.
+func newRawReader(tc *net.TCPConn) *rawReader {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawReader{rc: rc}
+	r.fn = r.read
+	return r
+}
+
+// Read reads what the socket holds, waiting for at least one byte.
+func (r *rawReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.err = p, 0, nil
+	err := r.rc.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.p, r.err = nil, nil
+	switch {
+	case err != nil:
+		return 0, err // closed, or the read deadline passed
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// read is what RawConn.Read calls with the descriptor; false: nothing to
+// read yet, wait for the poller.
+func (r *rawReader) read(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.err = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", e)}
+		return true
+	}
+}
+
+// socketReader returns what a connection's reader reads nc through: the
+// socket itself with raw system calls (rawReader) when nc is a
+// *net.TCPConn or a DirectReader, else nc.
+func socketReader(nc net.Conn) io.Reader {
+	var tc *net.TCPConn
+	switch v := nc.(type) {
+	case *net.TCPConn:
+		tc = v
+	case DirectReader:
+		tc = v.Socket()
+	}
+	if tc == nil {
+		return nc
+	}
+	if r := newRawReader(tc); r != nil {
+		return r
+	}
+	return nc
 }

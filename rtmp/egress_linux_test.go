@@ -4,9 +4,12 @@ package rtmp
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
@@ -97,3 +100,69 @@ func TestTryWriteClosedSocket(t *testing.T) {
 		t.Fatal("tryWrite on a closed socket succeeded")
 	}
 }
+
+// The raw reader reads like the socket's own Read: what arrived, waiting
+// for it; the read deadline as a timeout; the peer's close as io.EOF; its
+// own close as net.ErrClosed.
+func TestRawReaderReadsLikeTheSocket(t *testing.T) {
+	server, client := tcpPair(t)
+	r := socketReader(server)
+	if _, ok := r.(*rawReader); !ok {
+		t.Fatalf("socketReader(*net.TCPConn) is %T, want *rawReader", r)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the reader waits first
+		_, _ = client.Write([]byte("hello"))
+	}()
+	buf := make([]byte, 16)
+	var got []byte
+	for len(got) < 5 {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatalf("read after %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "hello" {
+		t.Fatalf("read %q, want hello", got)
+	}
+
+	if err := server.SetReadDeadline(time.Now().Add(10 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Read(buf)
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
+	}
+	if classify(err) != ReasonTimeout {
+		t.Fatalf("deadline classified %v, want %v", classify(err), ReasonTimeout)
+	}
+	if err := server.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	_ = client.Close()
+	if _, err := r.Read(buf); !errors.Is(err, io.EOF) {
+		t.Fatalf("read after the peer closed: %v, want io.EOF", err)
+	}
+	_ = server.Close()
+	if _, err := r.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %v, want net.ErrClosed", err)
+	}
+}
+
+// A connection that adds something of its own to reads (a DirectConn that
+// is not a DirectReader) is read through its own Read.
+func TestSocketReaderKeepsWrappedReads(t *testing.T) {
+	server, _ := tcpPair(t)
+	wrapped := directOnly{server}
+	if r := socketReader(wrapped); r != net.Conn(wrapped) {
+		t.Fatalf("socketReader(DirectConn) is %T, want the connection itself", r)
+	}
+}
+
+// directOnly is a DirectConn whose reads are not declared the socket's.
+type directOnly struct{ *net.TCPConn }
+
+func (d directOnly) Socket() *net.TCPConn { return d.TCPConn }

@@ -4,6 +4,7 @@ package rtmp
 
 import (
 	"errors"
+	"io"
 	"net"
 	"syscall"
 
@@ -30,3 +31,14 @@ type DirectConn interface {
 }
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
+
+// DirectReader is a DirectConn whose reads are its socket's; on Linux a
+// connection's reader then reads the socket itself.
+type DirectReader interface {
+	DirectConn
+	// SocketReads marks the type; it does nothing.
+	SocketReads()
+}
+
+// socketReader returns nc: elsewhere a reader reads the connection itself.
+func socketReader(nc net.Conn) io.Reader { return nc }
