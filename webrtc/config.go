@@ -77,6 +77,13 @@ type Config struct {
 	// no client may start them without bound. A stream that finds none
 	// free goes without its converted track (logged). Default 16.
 	MaxConverters int `yaml:"max_converters"`
+	// ReencodeBFrames: true gives WebRTC viewers of a stream whose H.264
+	// has B-frames, which WebRTC players cannot decode, a copy re-encoded
+	// without them by one managed ffmpeg for the stream (counted in
+	// MaxConverters); false (the default) refuses them with 422 and the
+	// pages play such streams over the WebSocket
+	// (docs/webrtc.md#b-frames-re-encoded).
+	ReencodeBFrames bool `yaml:"reencode_bframes"`
 	// OpusBitrate is the bit rate of converted audio, bits per second.
 	// Default 64000.
 	OpusBitrate int `yaml:"opus_bitrate"`

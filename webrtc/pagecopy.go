@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,13 @@ type copyStream struct {
 	pub      *media.Publication // nil while the source is not published
 	opusHead bool               // the Opus sequence start went into pub
 
+	// reencode: H.264 goes through the video converter too, which
+	// makes it without B-frames (docs/webrtc.md#b-frames-re-encoded).
+	reencode atomic.Bool
+	// avcSeq is the source's last H.264 sequence header as an FLV tag,
+	// which the converter gets first at every start.
+	avcSeq atomic.Pointer[[]byte]
+
 	// The copy's goroutine only.
 	video, audio       *copyProc
 	videoFrom          string
@@ -132,12 +140,13 @@ func (s *Server) Convert(in *instance.Instance, stream string, audioMask, videoM
 	if !ok || !needsCopy(audio, video, audioMask, videoMask) {
 		return "", nil, false
 	}
-	return s.acquireCopy(in, stream)
+	return s.acquireCopy(in, stream, false)
 }
 
 // acquireCopy returns the running copy of stream, starting it if
-// needed, and its release.
-func (s *Server) acquireCopy(in *instance.Instance, stream string) (string, func(), bool) {
+// needed, and its release. reencode makes the copy re-encode H.264 too
+// (its B-frames), from now on for every player of the copy.
+func (s *Server) acquireCopy(in *instance.Instance, stream string, reencode bool) (string, func(), bool) {
 	key := streamKey(in.App, in.Name, stream)
 	s.copies.mu.Lock()
 	if s.ctx.Err() != nil {
@@ -151,6 +160,7 @@ func (s *Server) acquireCopy(in *instance.Instance, stream string) (string, func
 	if c == nil {
 		c = &copyStream{s: s, key: key, reg: in.Streams(), name: stream + copySuffix, done: make(chan struct{}),
 			log: s.log.With("app", in.App, "instance", in.Name, "stream", stream)}
+		c.reencode.Store(reencode) // before run reads the source
 		c.sub = c.reg.Subscribe(stream, media.SubscribeOptions{})
 		// Published now, so that the first player finds it live.
 		c.publish()
@@ -159,6 +169,9 @@ func (s *Server) acquireCopy(in *instance.Instance, stream string) (string, func
 		s.copies.m[key] = c
 		s.wg.Go(func() { c.run(ctx) })
 		c.log.Info("converted copy started", "copy", c.name)
+	}
+	if reencode && !c.reencode.Swap(true) {
+		c.log.Info("converted copy re-encodes H.264", "copy", c.name)
 	}
 	c.refs++
 	s.copies.mu.Unlock()
@@ -288,6 +301,18 @@ func (c *copyStream) onVideo(ctx context.Context, pk *media.Packet) {
 			from = convertibleVideo[flv.VideoCodec(pk.Payload[0]&0x0f)]
 		}
 	}
+	if from == "" && c.reencode.Load() && len(pk.Payload) > 1 && pk.Payload[0]&0x80 == 0 &&
+		flv.VideoCodec(pk.Payload[0]&0x0f) == flv.VideoAVC {
+		if pk.Payload[1] == 0 { // AVC sequence header: the converter's, not the copy's
+			tag := flv.AppendTag(nil, flv.TagVideo, pk.Time, pk.Payload)
+			c.avcSeq.Store(&tag)
+			if c.video != nil && c.videoFrom == "h264" {
+				c.video.feed(tag) // new parameters for the running process
+			}
+			return
+		}
+		from = "h264"
+	}
 	if from == "" {
 		c.write(&media.Packet{Kind: media.Video, Time: pk.Time, Payload: pk.Payload})
 		return
@@ -369,6 +394,16 @@ func (c *copyStream) startVideo(ctx context.Context, from string) *copyProc {
 	p := c.newProc(from, "h264")
 	p.args = videoArgs()
 	p.preamble = func() [][]byte { return [][]byte{flv.AppendHeader(nil, flv.FlagVideo)} }
+	if from == "h264" {
+		p.args = reencodeArgs()
+		p.preamble = func() [][]byte {
+			b := [][]byte{flv.AppendHeader(nil, flv.FlagVideo)}
+			if seq := c.avcSeq.Load(); seq != nil {
+				b = append(b, *seq)
+			}
+			return b
+		}
+	}
 	p.started = func() { p.restart.Store(true) }
 	p.read = func(r io.Reader) error {
 		return readFLVTags(r, maxVideoTag, func(typ uint8, ms uint32, body []byte) {
@@ -464,9 +499,46 @@ func (p *copyProc) stop() {
 // converted copy when the stream has Flash-era codecs, shared with the
 // pages that play it over RTMP, with its release; else stream itself.
 func (s *Server) outletSource(in *instance.Instance, stream string) (string, func()) {
+	if base, ok := strings.CutSuffix(stream, copySuffix); ok {
+		// The outlet of a stream's re-encoded copy (reencodedOutlet).
+		if name, release, ok := s.acquireCopy(in, base, true); ok {
+			return name, release
+		}
+		return stream, nil
+	}
 	name, release, ok := s.Convert(in, stream, webrtcAudioMask, webrtcVideoMask)
 	if !ok {
 		return stream, nil
 	}
 	return name, release
+}
+
+// reencodeArgs are the arguments of the converter that re-encodes H.264
+// without B-frames: those of videoArgs but the decoder's low_delay flag,
+// which would have it output frames in decoding order, out of order for
+// a stream with B-frames.
+func reencodeArgs() []string {
+	args := videoArgs()
+	i := slices.Index(args, "low_delay")
+	return slices.Delete(args, i-1, i+1)
+}
+
+// reencodedOutlet returns the outlet of the B-frame-free copy of t's
+// stream, for a viewer whose outlet o found B-frames, and releases o;
+// nil when the option is off or the stream is recorded.
+func (s *Server) reencodedOutlet(ss *session, o *outlet) *outlet {
+	if !s.cfg.ReencodeBFrames || !s.cfg.Converts() || ss.recorded || strings.HasSuffix(o.t.Stream, copySuffix) {
+		return nil
+	}
+	t := o.t
+	t.Stream += copySuffix
+	ro, herr := s.acquireOutlet(ss.in, t)
+	if herr != nil {
+		return nil
+	}
+	s.releaseOutlet(o)
+	s.reencoded.Add(1)
+	ss.log.Info("webrtc play re-encoded", "stream", ss.t.Stream, "copy", t.Stream,
+		"why", "the stream's H.264 has B-frames")
+	return ro
 }

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"bytes"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,18 @@ func TestConvertedCopy(t *testing.T) {
 		if n := strings.Count(st.logs.String(), `msg="`+msg+`"`); n != 1 {
 			t.Errorf("%d %q lines, want 1", n, msg)
 		}
+	}
+}
+
+// The re-encoding converter's arguments are the video converter's but
+// the decoder's low_delay flag, which would output a B-frame stream's
+// pictures in decoding order.
+func TestReencodeArgs(t *testing.T) {
+	v, r := videoArgs(), reencodeArgs()
+	if !slices.Contains(v, "low_delay") {
+		t.Fatalf("videoArgs lost low_delay: %q", v)
+	}
+	if slices.Contains(r, "low_delay") || len(r) != len(v)-2 || !slices.Contains(r, "-bf") {
+		t.Errorf("reencodeArgs %q; want videoArgs %q without -flags low_delay", r, v)
 	}
 }

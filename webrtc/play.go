@@ -60,6 +60,13 @@ func (ss *session) preparePlay() *httpError {
 			return herr
 		}
 	}
+	if o.bframes.Load() {
+		// Re-encoded without B-frames where configured
+		// (docs/webrtc.md#b-frames-re-encoded).
+		if ro := ss.s.reencodedOutlet(ss, o); ro != nil {
+			o = ro
+		}
+	}
 	v := &viewer{ss: ss, o: o}
 	ss.view = v
 	if o.bframes.Load() {

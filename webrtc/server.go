@@ -66,6 +66,7 @@ type Server struct {
 	played     atomic.Uint64
 	refused    atomic.Uint64
 	bframes    atomic.Uint64
+	reencoded  atomic.Uint64
 	// WHIP publishers' video, all sessions together (publish.go).
 	keyframeReqs atomic.Uint64
 	keyframesIn  atomic.Uint64
@@ -207,6 +208,9 @@ type Stats struct {
 	// BFrames counts WHEP requests refused because the stream's H.264
 	// has B-frames: players sent to the WebSocket path.
 	BFrames uint64 `json:"bframes_refused"`
+	// BFramesReencoded counts WebRTC plays of such a stream given its
+	// copy re-encoded without B-frames (webrtc.reencode_bframes).
+	BFramesReencoded uint64 `json:"bframes_reencoded"`
 	// Converters are the converter processes running now, every kind
 	// (webrtc.max_converters bounds them).
 	Converters int `json:"converters"`
@@ -228,7 +232,7 @@ func (s *Server) Stats() Stats {
 	n, o := len(s.sessions), len(s.outlets)
 	s.mu.Unlock()
 	return Stats{Sessions: n, Outlets: o, Published: s.published.Load(), Played: s.played.Load(), Refused: s.refused.Load(),
-		BFrames: s.bframes.Load(), Converters: int(s.converters.Load()),
+		BFrames: s.bframes.Load(), BFramesReencoded: s.reencoded.Load(), Converters: int(s.converters.Load()),
 		KeyframeRequests: s.keyframeReqs.Load(), Keyframes: s.keyframesIn.Load(), FramesLost: s.framesLost.Load()}
 }
 
