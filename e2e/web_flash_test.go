@@ -5,6 +5,9 @@ package e2e
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +171,74 @@ func TestWebPlayFlashBeforePublish(t *testing.T) {
 		}
 	}
 	b.noProblems(t, "play")
+}
+
+// TestWebPlayRecordedFlashCodecs: a recorded FLV with Sorenson H.263 and
+// Nellymoser (docs/webrtc.md#recorded-flash-era-files-in-pages):
+//   - played by a page over the WebSocket it is not converted: the page
+//     reports NetStream.Play.Failed naming each codec, once, and decodes
+//     nothing;
+//   - played by a NetStream with transport 'auto' (the default start) it
+//     goes over WebRTC, whose outlet converts it for that viewer: H.264
+//     and Opus decoded, a picture that is not black, sound.
+func TestWebPlayRecordedFlashCodecs(t *testing.T) {
+	t.Parallel()
+	requireEncoders(t, "flv", "nellymoser")
+	apps := t.TempDir()
+	streams := vodStreams(apps, "live")
+	if err := os.MkdirAll(streams, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := ffmpegFile(t, "old.flv", append(append(append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=20",
+		"-f", "lavfi", "-i", "sine=f=440:r=22050:duration=20"}, sorenson...), nellyAudio...), "-f", "flv")...)
+	if err := os.Rename(src, filepath.Join(streams, "old.flv")); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, serverOpts{AppsDir: apps})
+	b := startBrowser(t)
+
+	b.open(t, "ws", srv.pageURL("/whep.html"))
+	b.eval(t, "ws", fmt.Sprintf(nsSetup, "websocket")+"ns.play('old', 0); return true", nil)
+	b.wait(t, "ws", "return window.t.events.filter((i) => i.code === 'NetStream.Play.Failed').length >= 2", time.Minute)
+	b.wait(t, "ws", "return window.t.events.some((i) => i.code === 'NetStream.Play.Start')", time.Minute)
+	var failed []string
+	b.eval(t, "ws", "return window.t.events.filter((i) => i.code === 'NetStream.Play.Failed').map((i) => i.description)", &failed)
+	var decoded int
+	b.eval(t, "ws", "return window.t.ns.decodedFrames", &decoded)
+	t.Logf("over the WebSocket: %q, %d frames decoded", failed, decoded)
+	if len(failed) != 2 || !slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, "Sorenson H.263") }) ||
+		!slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, "Nellymoser") }) {
+		t.Errorf("want one NetStream.Play.Failed for Sorenson H.263 and one for Nellymoser, got %q", failed)
+	}
+	if decoded != 0 {
+		t.Errorf("decoded %d frames of a codec the browser has no decoder for", decoded)
+	}
+	b.do(t, time.Minute, map[string]any{"op": "close", "page": "ws"})
+
+	b.open(t, "rtc", srv.pageURL("/whep.html"))
+	b.eval(t, "rtc", fmt.Sprintf(nsSetup, "auto")+"ns.play('old'); return true", nil)
+	if mode, reason, _ := transportOf(t, b, "rtc"); mode != "webrtc" {
+		t.Fatalf("transport %q (reason %q); want webrtc", mode, reason)
+	}
+	b.wait(t, "rtc", `return window.t.ns.rtcStats().then((s) => s.inboundVideo && s.inboundVideo.framesDecoded > 50 &&
+  s.inboundAudio && s.inboundAudio.audioEnergy > 0)`, 90*time.Second)
+	s := readNSStats(t, b, "rtc")
+	t.Logf("over WebRTC: %s %dx%d, %d frames decoded, %s energy %.3f", s.InboundVideo.Codec, s.InboundVideo.Width, s.InboundVideo.Height,
+		s.InboundVideo.FramesDecoded, s.InboundAudio.Codec, s.InboundAudio.AudioEnergy)
+	if s.InboundVideo.Codec != "video/H264" || s.InboundAudio.Codec != "audio/opus" || s.InboundVideo.Width != 320 {
+		t.Errorf("media over WebRTC: %+v %+v", *s.InboundVideo, *s.InboundAudio)
+	}
+	var luma float64
+	b.eval(t, "rtc", "return window.t.luma()", &luma)
+	if luma < 30 {
+		t.Errorf("canvas mean luma %.1f: black", luma)
+	}
+	for _, conv := range [][2]string{{"sorenson", "h264"}, {"nellymoser", "opus"}} {
+		if n := len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "webrtc converter started" && m["from"] == conv[0] && m["to"] == conv[1]
+		})); n != 1 {
+			t.Errorf("%d converters from %s to %s started, want 1", n, conv[0], conv[1])
+		}
+	}
+	b.noProblems(t, "rtc")
 }
