@@ -150,13 +150,15 @@ type conn struct {
 	armedAt atomic.Int64
 	pinger  *time.Timer
 
-	// Parking (park.go): sock is the socket when the reader may end
-	// while the connection is idle, set before the reader starts.
+	// Parking (park.go): sock is the socket (or notify the connection
+	// calling back) when the reader may end while the connection is
+	// idle, set before the reader starts.
 	// readArmed (when the idle deadline was last pushed) and parkArmed
 	// (the read deadline is the park deadline) belong to the reader
 	// goroutine of the moment; parkID (registered in the server's set)
 	// and parkTimer (the idle timeout meanwhile) to the parker's lock.
 	sock      syscall.RawConn
+	notify    ReadNotifier // in place of sock, for a conn without a socket
 	readArmed time.Time
 	parkArmed bool
 	parkID    uint64
@@ -219,7 +221,7 @@ func (c *conn) end(err error, drain bool) {
 		// A parked connection leaves the server's set before its socket
 		// is closed, so that its descriptor is never watched after; then
 		// a reader starts to end it.
-		woke := c.sock != nil && c.srv.parker.unpark(c, 0)
+		woke := c.mayPark() && c.srv.parker.unpark(c, 0)
 		if !drain || !c.startDrain() {
 			_ = c.nc.Close()
 		}
@@ -411,7 +413,7 @@ func (c *conn) readLoop() error {
 		// runtime allows it only with less than 1248 bytes in use, so
 		// this frame, under every waiting reader, stays small and the
 		// rest of the loop is in readOne and park.go.
-		if c.sock != nil && !c.parkArmed {
+		if !c.parkArmed && c.mayPark() {
 			c.armPark()
 		}
 		if err := c.r.Wait(); err != nil {

@@ -34,14 +34,35 @@ func (s *Server) GoConn(ctx context.Context, nc net.Conn, proto string, done fun
 	go c.run()
 }
 
+// ReadNotifier is a connection without a socket of its own (an RTMPT
+// session) that can say when it has something to read, so that its
+// reader, too, may end while it is idle (Config.ParkAfter): the
+// connection calls the server back in place of the server's epoll set.
+type ReadNotifier interface {
+	// NotifyReadable keeps f to be called once, outside the connection's
+	// locks, as soon as a Read would not block: bytes arrived, the peer
+	// ended, or the connection was closed. It returns false, keeping
+	// nothing, when a Read would not block now.
+	NotifyReadable(f func()) bool
+	// StopNotify forgets the function NotifyReadable kept, if any.
+	StopNotify()
+}
+
 // allowPark lets c's reader park while idle when its socket can be
-// watched (Linux, a plain TCP socket) and Config.ParkAfter allows it.
-// Before the reader starts.
+// watched (Linux, a plain TCP socket) or the connection calls back when
+// readable (ReadNotifier), and Config.ParkAfter allows it. Before the
+// reader starts.
 func (c *conn) allowPark() {
-	if c.cfg.ParkAfter > 0 {
-		c.sock = rawConnOf(c.nc)
+	if c.cfg.ParkAfter <= 0 {
+		return
+	}
+	if c.sock = rawConnOf(c.nc); c.sock == nil {
+		c.notify, _ = c.nc.(ReadNotifier)
 	}
 }
+
+// mayPark reports whether allowPark found a way to wake c's reader.
+func (c *conn) mayPark() bool { return c.sock != nil || c.notify != nil }
 
 // ParkedConns returns the number of sessions that wait for their next
 // message without a goroutine (Config.ParkAfter).

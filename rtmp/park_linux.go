@@ -63,10 +63,11 @@ func (p *parker) start() error {
 	return nil
 }
 
-// park registers c's socket (c.sock) and records c as parked; false (c keeps
-// its reader) if c has ended, the server is closing, or the socket or the
-// set refused. The caller is c's reader goroutine, which must not touch c
-// after a true return: a reader may already run again.
+// park registers c's socket (c.sock), or c's call-back (c.notify), and
+// records c as parked; false (c keeps its reader) if c has ended, the
+// server is closing, or the socket, the set or the connection refused.
+// The caller is c's reader goroutine, which must not touch c after a true
+// return: a reader may already run again.
 func (p *parker) park(c *conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -75,6 +76,9 @@ func (p *parker) park(c *conn) bool {
 	// parked there.
 	if p.closed || c.ended.Load() {
 		return false
+	}
+	if c.notify != nil {
+		return p.parkNotified(c)
 	}
 	if p.ep == nil {
 		if err := p.start(); err != nil {
@@ -100,6 +104,31 @@ func (p *parker) park(c *conn) bool {
 	if err != nil || cerr != nil {
 		return false
 	}
+	p.record(c, id)
+	return true
+}
+
+// parkNotified parks c, a connection without a socket, on its own
+// call-back (ReadNotifier) instead of the epoll set; p.mu held.
+func (p *parker) parkNotified(c *conn) bool {
+	p.seq++
+	id := p.seq
+	// The call-back carries the registration's number, as an epoll event
+	// does: one that comes after the connection was taken out (ended,
+	// its idle deadline) wakes nothing.
+	if !c.notify.NotifyReadable(func() {
+		if p.unpark(c, id) {
+			go c.resume()
+		}
+	}) {
+		return false // something to read already: keep reading
+	}
+	p.record(c, id)
+	return true
+}
+
+// record notes c as parked under id and arms its idle timeout; p.mu held.
+func (p *parker) record(c *conn, id uint64) {
 	p.parked[id] = c
 	c.parkID = id
 	// The idle timeout of a connection without a reader: at its
@@ -109,7 +138,6 @@ func (p *parker) park(c *conn) bool {
 	} else {
 		c.parkTimer.Reset(d)
 	}
-	return true
 }
 
 // unpark takes c out of the set if it is parked (as park id, or under any
@@ -132,6 +160,10 @@ func (p *parker) remove(c *conn) {
 	c.parkID = 0
 	if c.parkTimer != nil {
 		c.parkTimer.Stop()
+	}
+	if c.notify != nil {
+		c.notify.StopNotify()
+		return
 	}
 	rc := c.sock
 	_ = p.rc.Control(func(epfd uintptr) {

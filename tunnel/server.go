@@ -27,6 +27,14 @@ type ConnServer interface {
 	ServeConn(ctx context.Context, nc net.Conn, proto string)
 }
 
+// ConnStarter is a ConnServer that can also start a session and return
+// at once, calling done when the session has ended (also when it was
+// refused); *rtmp.Server implements it, and a tunnel session started so
+// holds no goroutine while it is idle.
+type ConnStarter interface {
+	GoConn(ctx context.Context, nc net.Conn, proto string, done func())
+}
+
 // Forwarder carries a request for a session of another node to that node
 // (cluster mode, docs/cluster.md#forwarding): node is the tag of the
 // session id, path the request path, body the request body. It returns
@@ -218,6 +226,15 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 	ss.expiry = time.AfterFunc(s.cfg.SessionTimeout, func() { s.checkExpiry(ss) })
 	ss.mu.Unlock()
 	s.log.Debug("tunnel open", "session", id, "proto", proto, "remote", addrString(remote))
+	if st, ok := s.Sessions.(ConnStarter); ok {
+		// No goroutine waits for the session's end: its RTMP reader may
+		// end while it is idle (docs/architecture.md#idle-connections).
+		st.GoConn(s.ctx, ss, proto, func() {
+			_ = ss.Close()
+			s.wg.Done()
+		})
+		return ss, http.StatusOK
+	}
 	go func() {
 		defer s.wg.Done()
 		if s.Sessions != nil {

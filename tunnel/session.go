@@ -110,6 +110,10 @@ type session struct {
 	readable, writable, inRoom, outReady chan struct{}
 	done                                 chan struct{}
 	doneOnce                             sync.Once
+	// onReadable is the RTMP session's call-back while its reader is
+	// parked (NotifyReadable): called once, outside mu, when a Read would
+	// not block.
+	onReadable func()
 }
 
 func newSession(srv *Server, id, proto string, local, remote net.Addr) *session {
@@ -176,6 +180,40 @@ func (s *session) Read(p []byte) (int, error) {
 			return 0, os.ErrDeadlineExceeded
 		}
 	}
+}
+
+// NotifyReadable keeps f to be called once, outside the session's
+// locks, when a Read would not block: input arrived, the client ended the
+// session (/close, expiry, the tunnel server closing) or Close was
+// called; false, keeping nothing, when a Read would not block now
+// (rtmp.ReadNotifier). The RTMP session's reader then ends while the
+// session is idle (docs/architecture.md#idle-connections).
+func (s *session) NotifyReadable(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.in.len() > 0 || s.closed || s.peerErr != nil {
+		return false
+	}
+	s.onReadable = f
+	return true
+}
+
+// StopNotify forgets the function NotifyReadable kept.
+func (s *session) StopNotify() {
+	s.mu.Lock()
+	s.onReadable = nil
+	s.mu.Unlock()
+}
+
+// takeNotify returns the parked reader's call-back, and forgets it, when a
+// Read would not block; mu held. The caller calls it after releasing mu.
+func (s *session) takeNotify() func() {
+	f := s.onReadable
+	if f == nil || (s.in.len() == 0 && !s.closed && s.peerErr == nil) {
+		return nil
+	}
+	s.onReadable = nil
+	return f
 }
 
 // Write queues p for the next responses. It blocks only while more than
@@ -360,7 +398,11 @@ func (s *session) Close() error {
 	peerGone := s.peerErr != nil
 	s.in.release()
 	s.markDone()
+	wake := s.takeNotify()
 	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
 	s.rdl.stop()
 	s.wdl.stop()
 	if peerGone {
@@ -377,14 +419,19 @@ func (s *session) Close() error {
 // fails. It reports whether this call ended it.
 func (s *session) endPeer(err error) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.peerErr != nil {
+		s.mu.Unlock()
 		return false
 	}
 	s.peerErr = err
 	s.out.release()
 	s.parked, s.parkedBytes = nil, 0
 	s.markDone()
+	wake := s.takeNotify()
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
 	return true
 }
 
@@ -415,9 +462,19 @@ func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.applyLocked(seq, body)
+	wake := s.takeNotify()
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+	return nil
+}
+
+// applyLocked is apply's part under mu, once the body has room.
+func (s *session) applyLocked(seq uint64, body []byte) {
 	if s.peerErr != nil {
-		return nil // the client has gone: nothing is answered any more
+		return // the client has gone: nothing is answered any more
 	}
 	if s.closed {
 		// Nobody reads any more, but the numbers still count: respond
@@ -460,7 +517,6 @@ func (s *session) apply(seq uint64, body []byte, timeout time.Duration) error {
 			s.skipGap()
 		}
 	}
-	return nil
 }
 
 // push appends body to the input; mu held.

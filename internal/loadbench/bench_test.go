@@ -479,7 +479,7 @@ func runIdleProcess(b *testing.B, scheme string, args ...string) { //nolint:thel
 		before := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
 		p := openIdle(b, tool, scheme+"://"+srv.addr+"/live", n, args...)
 		joined := procField(b, "/proc/"+strconv.Itoa(srv.pid)+"/status", "VmRSS")
-		if scheme == "rtmp" {
+		if idleParks(scheme) {
 			// The connections opened last park after idleParkAfter.
 			time.Sleep(idleParkAfter + time.Second)
 		}
@@ -519,7 +519,10 @@ func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:th
 		stop := func() {}
 		if scheme != "rtmp" {
 			// The HTTP server stops at the benchmark's end.
-			_, addr = startBridgeServer(b)
+			_, addr, srv = startBridgeServer(b, rtmp.Config{ParkAfter: idleParkAfter})
+			if !idleParks(scheme) {
+				srv = nil
+			}
 		} else {
 			addr, srv, stop = startServerWith(b, rtmp.Config{ParkAfter: idleParkAfter})
 		}
@@ -556,6 +559,10 @@ func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:th
 
 // idleParkAfter is session.park_after in BenchmarkIdleConnMemory.
 const idleParkAfter = 100 * time.Millisecond
+
+// idleParks reports whether idle sessions over scheme park: RTMP over
+// TCP and RTMPT sessions do, RTMP over WebSocket keeps its reader.
+func idleParks(scheme string) bool { return scheme != "rtmpws" }
 
 // waitParked waits until n connections of srv are parked.
 func waitParked(b *testing.B, srv *rtmp.Server, n int) {
@@ -662,7 +669,7 @@ func BenchmarkLoopbackTransports(b *testing.B) {
 			b.ReportAllocs()
 			players := envInt(b, envPlayers, 150)
 			tool := binary(b, "openfcs-load")
-			rtmpAddr, httpAddr := startBridgeServer(b)
+			rtmpAddr, httpAddr, _ := startBridgeServer(b, rtmp.Config{})
 			ctx, cancel := context.WithCancel(context.Background())
 			pub, err := Publish(ctx, PublishOptions{URL: "rtmp://" + rtmpAddr + "/live/bench"})
 			if err != nil {

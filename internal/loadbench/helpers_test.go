@@ -332,12 +332,12 @@ func startServerFull(tb testing.TB, rcfg rtmp.Config, cfg instance.Config) (addr
 // (with the binary's HTTP server settings) serving RTMPT (package tunnel)
 // and RTMP over WebSocket (package bridge) into the same RTMP server.
 // It returns both addresses; everything stops at cleanup.
-func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
+func startBridgeServer(tb testing.TB, rcfg rtmp.Config) (rtmpAddr, httpAddr string, srv *rtmp.Server) {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	eng := instance.NewManager(instance.Config{AppsDir: testutil.Apps(tb, "live")}, log)
 	tb.Cleanup(eng.Close)
-	srv := &rtmp.Server{Logger: log, Engine: eng}
+	srv = &rtmp.Server{Config: rcfg, Logger: log, Engine: eng}
 	rtmpAddr, stop := testutil.Serve(tb, srv, rtmp.ErrServerClosed)
 	br := &bridge.Server{Logger: log, Sessions: srv}
 	tcfg := tunnel.Config{ExemptLoopback: true}
@@ -368,7 +368,7 @@ func startBridgeServer(tb testing.TB) (rtmpAddr, httpAddr string) {
 			tb.Errorf("fiber: %v", err)
 		}
 	})
-	return rtmpAddr, ln.Addr().String()
+	return rtmpAddr, ln.Addr().String(), srv
 }
 
 func envInt(tb testing.TB, key string, def int) int {
