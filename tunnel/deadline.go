@@ -53,6 +53,16 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.ch
 }
 
+// dropFired forgets the timer of a deadline that has passed, so that a
+// conn waiting for nothing keeps no timer; the channel stays closed.
+func (d *deadline) dropFired() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && isClosed(d.ch) {
+		d.timer = nil
+	}
+}
+
 // stop disarms the timer so that a closed conn leaves no pending timer.
 func (d *deadline) stop() {
 	d.mu.Lock()

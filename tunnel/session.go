@@ -190,11 +190,16 @@ func (s *session) Read(p []byte) (int, error) {
 // session is idle (docs/architecture.md#idle-connections).
 func (s *session) NotifyReadable(f func()) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.in.len() > 0 || s.closed || s.peerErr != nil {
+		s.mu.Unlock()
 		return false
 	}
 	s.onReadable = f
+	// A parked session holds nothing its reader used: the input's storage
+	// (empty now) and the timer of the read deadline that just passed.
+	s.in.release()
+	s.mu.Unlock()
+	s.rdl.dropFired()
 	return true
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -670,4 +671,77 @@ func TestOpenFloodFromOneAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNotifyReadable: the call-back of a parked RTMP reader (rtmp.ReadNotifier)
+// is refused while input is waiting, runs once when a /send brings bytes,
+// once when the client closes the session, once when the session is
+// closed, and never after StopNotify; the idle session it parks holds no
+// input storage.
+func TestNotifyReadable(t *testing.T) {
+	s, c := newUnitServer(t, Config{})
+	counter := func() (func(), func() int) {
+		var n atomic.Int32
+		return func() { n.Add(1) }, func() int { return int(n.Load()) }
+	}
+	id, nc := openSession(t, s, c)
+	ss := nc.(*session)
+	if code, _ := do(s, KindSend, id, 0, []byte("abc")); code != 200 {
+		t.Fatal(code)
+	}
+	f, calls := counter()
+	if ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable kept a call-back with input waiting")
+	}
+	if got := string(readAvailable(t, nc)); got != "abc" {
+		t.Fatalf("read %q", got)
+	}
+	if !ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable refused an idle session")
+	}
+	ss.mu.Lock()
+	held := ss.in.p != nil
+	ss.mu.Unlock()
+	if held {
+		t.Error("a parked session keeps its input storage")
+	}
+	if code, _ := do(s, KindIdle, id, 1, []byte{0}); code != 200 || calls() != 0 {
+		t.Fatalf("an empty poll: %d, %d calls", code, calls())
+	}
+	if code, _ := do(s, KindSend, id, 2, []byte("d")); code != 200 || calls() != 1 {
+		t.Fatalf("a /send: %d, %d calls, want 1", code, calls())
+	}
+	if code, _ := do(s, KindSend, id, 3, []byte("e")); code != 200 || calls() != 1 {
+		t.Fatalf("a second /send: %d, %d calls, want still 1", code, calls())
+	}
+	_ = readAvailable(t, nc)
+
+	if !ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable refused an idle session")
+	}
+	ss.StopNotify()
+	if code, _ := do(s, KindSend, id, 4, []byte("f")); code != 200 || calls() != 1 {
+		t.Fatalf("a /send after StopNotify: %d, %d calls, want still 1", code, calls())
+	}
+	_ = readAvailable(t, nc)
+	if !ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable refused an idle session")
+	}
+	if code, _ := do(s, KindClose, id, 5, []byte{0}); code != 200 || calls() != 2 {
+		t.Fatalf("/close: %d, %d calls, want 2", code, calls())
+	}
+
+	id, nc = openSession(t, s, c)
+	ss = nc.(*session)
+	if !ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable refused a new session")
+	}
+	_ = nc.Close()
+	if calls() != 3 {
+		t.Fatalf("Close: %d calls, want 3", calls())
+	}
+	if ss.NotifyReadable(f) {
+		t.Fatal("NotifyReadable kept a call-back on a closed session")
+	}
+	_ = id
 }
