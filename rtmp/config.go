@@ -41,8 +41,9 @@ type Config struct {
 	// ParkAfter is how long a connection may read nothing before its
 	// reader goroutine ends: on Linux, a connected session over a plain
 	// TCP socket that is not publishing then waits for its next byte in
-	// an epoll set of the server's, and a reader starts again when it
-	// comes (docs/architecture.md#idle-connections). Writes to it (shared
+	// an epoll set of the server's (an RTMPT session, for its tunnel
+	// session to call back: ReadNotifier), and a reader starts again
+	// when it comes (docs/architecture.md#idle-connections). Writes to it (shared
 	// object updates, pings, media) go on meanwhile. Saves the reader's
 	// stack, 4 KB a connection, at the price of a goroutine start per
 	// message that follows a quiet ParkAfter. Default 5s; negative: never.

@@ -86,7 +86,7 @@ func TestParkedSessionReadsAndReceives(t *testing.T) {
 }
 
 // freezer is an HTTP transport whose requests stop reaching the server
-// once frozen (they wait until released or cancelled): a client that
+// once frozen (they wait until released or canceled): a client that
 // vanished without a word.
 type freezer struct {
 	base    http.RoundTripper
