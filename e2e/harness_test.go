@@ -300,6 +300,9 @@ type serverOpts struct {
 	// NetNS, when set, runs the server in that network namespace
 	// (ip netns exec).
 	NetNS string
+	// HTTP, when set, is the HTTP port's address instead of one the
+	// system picks (a server that takes over another's port).
+	HTTP string
 }
 
 // server is a running openfcs process.
@@ -358,7 +361,7 @@ func launchServer(t testing.TB, opts serverOpts) *server {
 	host := cmp.Or(opts.Host, "127.0.0.1")
 	args := []string{"serve",
 		"--rtmp", net.JoinHostPort(host, "0"),
-		"--http", net.JoinHostPort(host, "0"),
+		"--http", cmp.Or(opts.HTTP, net.JoinHostPort(host, "0")),
 		"--admin", net.JoinHostPort(host, "0"),
 		"--apps", appsDir,
 		"--log-format", "json",

@@ -106,6 +106,17 @@ export class NetConnection extends EventTarget {
     this.streams = new Map(); // stream id -> NetStream
     this.sharedObjects = new Set();
     this.connectPromise = null;
+    /**
+     * How long, ms, a server's NetConnection.Connect.ReconnectRequest is
+     * acted on: the connection is made again to the same URI with the
+     * same arguments until it succeeds or this time has passed
+     * (docs/browser.md#reconnecting).
+     */
+    this.reconnectTimeout = 30000;
+    this.connectArgs = [];
+    this.reconnectTo = null; // the URI a ReconnectRequest named, until the close
+    this.reconnectGen = 0; // close() ends a reconnection in progress
+    this.reconnecting = false;
   }
 
   /** amf3 reports whether this connection sends AMF3 (types 17, 15, 16). */
@@ -129,6 +140,7 @@ export class NetConnection extends EventTarget {
       return Promise.reject(err);
     }
     this.uri = String(uri);
+    this.connectArgs = args;
     const sock = new RTMPSocket(target.wsURL, { digest: this.digestHandshake });
     this.socket = sock;
     this.txn = 1;
@@ -154,6 +166,9 @@ export class NetConnection extends EventTarget {
       // Enhanced RTMP codecs the player parses (flv.js): a server sends
       // Opus, not a converted copy, only to clients that announce it.
       fourCcList: ['avc1', 'hvc1', 'av01', 'vp09', 'vp08', 'Opus', 'mp4a', '.mp3'],
+      // E-RTMP capabilities: Reconnect, which a draining server answers
+      // with NetConnection.Connect.ReconnectRequest (docs/rtmp.md#connect).
+      capsEx: 0x01,
     };
     if (globalThis.location?.href) cmd.pageUrl = globalThis.location.href;
     sock.open().then((hs) => {
@@ -198,9 +213,11 @@ export class NetConnection extends EventTarget {
   failConnect(info) {
     const settle = this.connectPromise;
     this.connectPromise = null;
-    this.dispatchEvent(new NetStatusEvent(info));
+    // While reconnecting, each attempt's failure is not news: the
+    // outcome is (reconnect).
+    if (!this.reconnecting) this.dispatchEvent(new NetStatusEvent(info));
     settle?.reject(info);
-    this.close();
+    this.socket?.close();
   }
 
   /**
@@ -286,6 +303,11 @@ export class NetConnection extends EventTarget {
     }
     if (name === 'onStatus') {
       const info = values.find((v, i) => i >= 2 && v && typeof v === 'object');
+      if (info?.code === 'NetConnection.Connect.ReconnectRequest') {
+        // The server is going (a drain): make the connection again when
+        // it closes, to tcUrl if it names one, else to the same URI.
+        this.reconnectTo = typeof info.tcUrl === 'string' && info.tcUrl ? info.tcUrl : this.uri;
+      }
       if (info) this.dispatchEvent(new NetStatusEvent(info));
       return;
     }
@@ -336,6 +358,13 @@ export class NetConnection extends EventTarget {
       if (p.name !== 'connect') p.reject([null, 0, null, failure]);
     }
     this.pending.clear();
+    const reconnectTo = wasConnected ? this.reconnectTo : null;
+    this.reconnectTo = null;
+    if (reconnectTo) {
+      for (const so of this.sharedObjects) so.onConnectionClosed(this);
+      this.reconnect(reconnectTo);
+      return;
+    }
     for (const ns of this.streams.values()) ns.onConnectionClosed();
     for (const so of this.sharedObjects) so.onConnectionClosed(this);
     if (this.connectPromise) {
@@ -343,14 +372,60 @@ export class NetConnection extends EventTarget {
       this.failConnect(errorInfo('NetConnection.Connect.Failed', `The connection to ${this.uri} failed${reason}.`));
       return;
     }
-    if (wasConnected || info?.error) {
+    if (!this.reconnecting && (wasConnected || info?.error)) {
       this.dispatchEvent(new NetStatusEvent(statusInfo('NetConnection.Connect.Closed', 'status',
         info?.error ? `The connection closed: ${info.error.message}` : 'The connection closed.')));
     }
   }
 
+  /**
+   * reconnect makes the connection again after a ReconnectRequest: the
+   * same arguments, every NetStream playing or publishing again on a new
+   * stream id, every SharedObject synchronised again (it asks to use the
+   * object on each Connect.Success). The page sees the server's
+   * ReconnectRequest and AppShutdown, then a Connect.Success, or, after
+   * reconnectTimeout, Connect.Closed.
+   */
+  async reconnect(uri) {
+    const gen = ++this.reconnectGen;
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const ns of streams) ns.onConnectionSuspended();
+    this.reconnecting = true;
+    const until = performance.now() + this.reconnectTimeout;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (gen !== this.reconnectGen) return; // closed meanwhile
+      try {
+        await this.connect(uri, ...this.connectArgs);
+        if (gen !== this.reconnectGen) return;
+        this.reconnecting = false;
+        for (const ns of streams) ns.onConnectionResumed();
+        return;
+      } catch (info) {
+        if (gen !== this.reconnectGen) return;
+        // A refusal by the application is final; an unreachable or
+        // still-draining server is tried again.
+        const refused = info?.code === 'NetConnection.Connect.Rejected' || info?.code === 'NetConnection.Connect.InvalidApp';
+        if (refused || performance.now() >= until) {
+          this.reconnecting = false;
+          for (const ns of streams) ns.onConnectionClosed();
+          this.dispatchEvent(new NetStatusEvent(statusInfo('NetConnection.Connect.Closed', 'status',
+            `The server asked to reconnect and the connection could not be made again: ${info?.description ?? info}`)));
+          return;
+        }
+      }
+    }
+  }
+
   /** close closes the connection; 'NetConnection.Connect.Closed' follows if it was connected. */
   close() {
+    this.reconnectTo = null;
+    if (this.reconnecting) {
+      this.reconnectGen++;
+      this.reconnecting = false;
+      this.dispatchEvent(new NetStatusEvent(statusInfo('NetConnection.Connect.Closed', 'status', 'The connection closed.')));
+    }
     const sock = this.socket;
     if (sock) sock.close();
   }

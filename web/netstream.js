@@ -54,6 +54,15 @@ export class NetStream extends EventTarget {
     this.rtcGen = 0;
     this.cameraTrack = null;
     this.microphoneTrack = null;
+    this.playArgs = [];
+    this.publishType = 'live';
+    this.bind();
+  }
+
+  // bind asks the connection for a stream id; commands issued meanwhile
+  // wait in the queue.
+  bind() {
+    const nc = this.nc;
     this.ready = nc.createStream().then((id) => {
       this.id = id;
       nc.streams.set(id, this);
@@ -94,12 +103,14 @@ export class NetStream extends EventTarget {
   play(name, start = -2, len = -1, reset = true) {
     this.stopRTC();
     if (name === false || name === null) {
+      this.mode = null;
       this.command('play', false);
       this.player?.flush();
       return;
     }
     this.mode = 'play';
     this.name = String(name);
+    this.playArgs = [start, len, reset];
     // WebRTC carries live streams; a recording goes over the WebSocket.
     if (this.transportValue !== 'websocket' && start < 0 && len < 0) {
       // A player of an earlier play over the WebSocket would hold the view.
@@ -333,12 +344,14 @@ export class NetStream extends EventTarget {
   publish(name, type = 'live') {
     this.stopRTC();
     if (name === false || name === null) {
+      this.mode = null;
       this.publisher?.stop();
       this.command('closeStream');
       return;
     }
     this.mode = 'publish';
     this.name = String(name);
+    this.publishType = type;
     this.ensurePublisher();
     if (this.transportValue !== 'websocket' && type === 'live') {
       this.startRTC('publish', () => this.command('publish', this.name, type));
@@ -458,6 +471,27 @@ export class NetStream extends EventTarget {
       this.dispatchEvent(new AsyncErrorEvent(err));
     }
     if (handler === 'onPlayStatus' && args[0]?.code) this.dispatchEvent(new NetStatusEvent(args[0]));
+  }
+
+  // onConnectionSuspended: the connection is being made again after the
+  // server's ReconnectRequest (docs/browser.md#reconnecting); media stop,
+  // what the stream was doing is kept.
+  onConnectionSuspended() {
+    this.stopRTC();
+    this.publisher?.stop();
+    this.player?.close();
+    this.player = null;
+    this.id = 0;
+    this.queue = [];
+  }
+
+  // onConnectionResumed: the connection is made again; a new stream id,
+  // then the same play or publish.
+  onConnectionResumed() {
+    if (this.closed) return;
+    this.bind();
+    if (this.mode === 'play' && this.name !== null) this.play(this.name, ...this.playArgs);
+    else if (this.mode === 'publish' && this.name !== null) this.publish(this.name, this.publishType);
   }
 
   onConnectionClosed() {

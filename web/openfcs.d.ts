@@ -55,6 +55,8 @@ export declare class NetConnection extends EventTarget {
   endpoint: string | null;
   /** Sign the handshake (the digest form); true by default. */
   digestHandshake: boolean;
+  /** How long, ms, a server's NetConnection.Connect.ReconnectRequest is acted on (30000 by default). */
+  reconnectTimeout: number;
   readonly uri: string | null;
   readonly connected: boolean;
   /** 'rtmpws' or 'rtmpwss' once connected. */
