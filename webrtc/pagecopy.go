@@ -514,13 +514,18 @@ func (s *Server) outletSource(in *instance.Instance, stream string) (string, fun
 }
 
 // reencodeArgs are the arguments of the converter that re-encodes H.264
-// without B-frames: those of videoArgs but the decoder's low_delay flag,
-// which would have it output frames in decoding order, out of order for
-// a stream with B-frames.
+// without B-frames: those of videoArgs but the input's nobuffer and the
+// decoder's low_delay flags. With low_delay the decoder would output
+// frames in decoding order, out of order for a stream with B-frames;
+// with nobuffer Debian's ffmpeg 5.1 decodes no frame at all of such a
+// stream read at once (TestReencodeDropsBFrames).
 func reencodeArgs() []string {
 	args := videoArgs()
-	i := slices.Index(args, "low_delay")
-	return slices.Delete(args, i-1, i+1)
+	for _, flag := range []string{"nobuffer", "low_delay"} {
+		i := slices.Index(args, flag)
+		args = slices.Delete(args, i-1, i+1)
+	}
+	return args
 }
 
 // reencodedOutlet returns the outlet of the B-frame-free copy of t's

@@ -187,14 +187,14 @@ func TestConvertedCopy(t *testing.T) {
 }
 
 // The re-encoding converter's arguments are the video converter's but
-// the decoder's low_delay flag, which would output a B-frame stream's
-// pictures in decoding order.
+// the nobuffer and low_delay flags (reencodeArgs).
 func TestReencodeArgs(t *testing.T) {
 	v, r := videoArgs(), reencodeArgs()
-	if !slices.Contains(v, "low_delay") {
-		t.Fatalf("videoArgs lost low_delay: %q", v)
+	if !slices.Contains(v, "low_delay") || !slices.Contains(v, "nobuffer") {
+		t.Fatalf("videoArgs lost low_delay or nobuffer: %q", v)
 	}
-	if slices.Contains(r, "low_delay") || len(r) != len(v)-2 || !slices.Contains(r, "-bf") {
-		t.Errorf("reencodeArgs %q; want videoArgs %q without -flags low_delay", r, v)
+	if slices.Contains(r, "low_delay") || slices.Contains(r, "nobuffer") || slices.Contains(r, "-flags") || slices.Contains(r, "-fflags") ||
+		len(r) != len(v)-4 || !slices.Contains(r, "-bf") {
+		t.Errorf("reencodeArgs %q; want videoArgs %q without -fflags nobuffer and -flags low_delay", r, v)
 	}
 }

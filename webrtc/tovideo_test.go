@@ -141,3 +141,146 @@ func BenchmarkSorensonToH264Converter(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
 }
+
+// h264BFrameTags returns 2 s of ffmpeg's x264 with B-frames at 320x240,
+// 25 fps, as FLV video tag bodies (the sequence header first) and times.
+func h264BFrameTags(tb testing.TB) (bodies [][]byte, times []uint32) {
+	tb.Helper()
+	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-t", "2", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "50", "-pix_fmt", "yuv420p", "-f", "flv", "pipe:1").Output()
+	if err != nil {
+		tb.Fatalf("ffmpeg making H.264 (scripts/deps.sh installs it): %v", err)
+	}
+	_ = readFLVTags(bytes.NewReader(src), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
+		if typ == flv.TagVideo {
+			bodies = append(bodies, append([]byte(nil), body...))
+			times = append(times, ms)
+		}
+	})
+	if len(bodies) < 45 || bodies[0][1] != 0 {
+		tb.Fatalf("%d H.264 tags from ffmpeg, the first %x", len(bodies), bodies[0][:2])
+	}
+	return bodies, times
+}
+
+// compositionTime reads an AVC video tag's composition time offset, ms.
+func compositionTime(body []byte) int32 {
+	if len(body) < 5 {
+		return 0
+	}
+	return int32(uint32(body[2])<<16|uint32(body[3])<<8|uint32(body[4])) << 8 >> 8
+}
+
+// The re-encoding converter's arguments, run by the installed ffmpeg over
+// x264 with B-frames starting 7 s into a stream: H.264 without B-frames
+// comes out (every composition time 0), a sequence header first, each
+// frame at its presentation time, in order.
+func TestReencodeDropsBFrames(t *testing.T) {
+	bodies, times := h264BFrameTags(t)
+	in := flv.AppendHeader(nil, flv.FlagVideo)
+	bframes := 0
+	for i, b := range bodies {
+		if compositionTime(b) != 0 {
+			bframes++
+		}
+		in = flv.AppendTag(in, flv.TagVideo, 7000+times[i], b)
+	}
+	if bframes == 0 {
+		t.Fatal("the source has no composition time offsets: no B-frames to drop")
+	}
+	cmd := exec.Command("ffmpeg", reencodeArgs()...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+	}
+	var frames, seq int
+	last := int64(-1)
+	_ = readFLVTags(bytes.NewReader(out), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
+		if typ != flv.TagVideo || len(body) < 5 || body[0]&0x0f != byte(flv.VideoAVC) {
+			t.Errorf("a tag of type %d, %x", typ, body[:min(len(body), 5)])
+			return
+		}
+		if body[1] == 0 {
+			seq++
+			return
+		}
+		if seq == 0 {
+			t.Error("a frame before the sequence header")
+		}
+		if c := compositionTime(body); c != 0 {
+			t.Errorf("frame at %d ms has a composition time of %d: B-frames", ms, c)
+		}
+		if int64(ms) <= last || ms < 7000 {
+			t.Errorf("frame at %d ms after %d: out of order or off the stream's clock", ms, last)
+		}
+		last = int64(ms)
+		frames++
+	})
+	t.Logf("%d frames in (%d with a composition time), %d out", len(bodies)-1, bframes, frames)
+	if frames < len(bodies)-1-2 {
+		t.Errorf("%d frames out of %d", frames, len(bodies)-1)
+	}
+}
+
+// BenchmarkH264ReencodeConverter runs the re-encoding converter's ffmpeg
+// over 320x240 x264 with B-frames at 25 fps fed in real time (one
+// iteration: one second), as BenchmarkSorensonToH264Converter: the delay
+// from writing a frame to reading the frame of the same presentation
+// time (latency-ms, the mean; it includes the decoder's reordering) and
+// the process's CPU per second of video (cpu-ms/s).
+func BenchmarkH264ReencodeConverter(b *testing.B) {
+	bodies, _ := h264BFrameTags(b)
+	frames := bodies[1:] // from the first keyframe: the clip loops from there
+	cmd := exec.Command("ffmpeg", reencodeArgs()...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent := map[uint32]time.Time{}
+	var lat time.Duration
+	var got int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = readFLVTags(stdout, maxVideoTag, func(_ uint8, ms uint32, body []byte) {
+			mu.Lock()
+			if at, ok := sent[ms]; ok && len(body) > 1 && body[1] == 1 {
+				lat += time.Since(at)
+				got++
+			}
+			mu.Unlock()
+		})
+	}()
+	_, _ = stdin.Write(flv.AppendHeader(nil, flv.FlagVideo))
+	_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, 1000, bodies[0]))
+	ms, i := uint32(1000), 0
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		for range 25 {
+			f := frames[i%len(frames)]
+			mu.Lock()
+			sent[uint32(int64(ms)+int64(compositionTime(f)))] = time.Now()
+			mu.Unlock()
+			_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, ms, f))
+			ms += 40
+			i++
+			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
+		}
+	}
+	_ = stdin.Close()
+	<-done
+	_ = cmd.Wait()
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	mu.Lock()
+	defer mu.Unlock()
+	if got > 0 {
+		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
+}
