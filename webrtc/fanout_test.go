@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -406,4 +407,112 @@ func BenchmarkFanOut(b *testing.B) {
 		o.fanOut(pkts, vs)
 	}
 	b.ReportMetric(float64(len(pkts)*len(vs)), "packets/op")
+}
+
+// gateWriter is a viewer's write stream that blocks while its gate is
+// shut: an outlet stalled as on a machine too busy to run it.
+type gateWriter struct {
+	gate chan struct{}
+	mu   sync.Mutex
+	n    int
+	sps  []int // the indexes of the packets that carry an SPS
+}
+
+func (w *gateWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	<-w.gate
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(payload) > 0 && rtph264.Type(payload) == rtph264.NALSPS {
+		w.sps = append(w.sps, w.n)
+	}
+	w.n++
+	return len(payload), nil
+}
+func (w *gateWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *gateWriter) counts() (n int, sps []int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n, append([]int(nil), w.sps...)
+}
+
+// An outlet the engine cuts off for staying behind the stream follows it
+// again: its viewers stay, and go on at the stream's next keyframe.
+func TestOutletFollowsTheStreamAgainAfterACutOff(t *testing.T) {
+	st := startStackMedia(t, Config{}, media.Config{SlowConsumerAfter: 300 * time.Millisecond, QueueBytes: 64 << 10})
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+	pub, err := in.Streams().Publish("stalled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for f := 0; ; f++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 2000)...)
+			if f%10 == 0 {
+				nal = testIDR(f)
+			}
+			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 10), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	o, herr := st.srv.acquireOutlet(in, target{App: "live", Instance: "_definst_", Stream: "stalled"})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	defer st.srv.releaseOutlet(o)
+	tr, err := newViewTrack(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000}, "video")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &gateWriter{gate: make(chan struct{})}
+	if _, err := tr.Bind(&fakeContext{w: &countWriter{}, codecs: []pion.RTPCodecParameters{{
+		RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000}, PayloadType: 102}}}); err != nil {
+		t.Fatal(err)
+	}
+	b := tr.bound.Load()
+	tr.bound.Store(&trackBinding{id: b.id, ssrc: b.ssrc, pt: b.pt, w: w})
+	v := &viewer{ss: &session{log: slog.New(slog.DiscardHandler)}, o: o, video: tr}
+	o.mu.Lock()
+	v.fresh = true
+	o.viewers = append(o.viewers, v)
+	o.mu.Unlock()
+
+	testutil.WaitFor(t, waitLong, "the stalled outlet cut off", func() bool {
+		return strings.Contains(st.logs.String(), "slow_consumer")
+	})
+	close(w.gate)
+	testutil.WaitFor(t, waitLong, "the outlet following the stream again", func() bool {
+		return strings.Contains(st.logs.String(), "webrtc outlet fell behind the stream")
+	})
+	n0, _ := w.counts()
+	testutil.WaitFor(t, waitLong, "a keyframe and more after it", func() bool {
+		n, sps := w.counts()
+		return len(sps) > 0 && sps[len(sps)-1] >= n0 && n >= n0+30
+	})
+	o.mu.Lock()
+	ended := o.ended
+	o.mu.Unlock()
+	if ended {
+		t.Fatal("the outlet ended its viewers")
+	}
 }

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime"
 	"slices"
@@ -220,6 +221,7 @@ type outlet struct {
 	key string
 	t   target
 	sub *media.Subscriber
+	reg *media.Registry // sub's, to subscribe again after a cut-off
 	// player feeds the outlet of a recorded stream instead of sub: one
 	// per viewer, since each plays the file from its start.
 	player *playback.Player
@@ -271,6 +273,13 @@ type outlet struct {
 	audioConfig []byte
 	// framesSeen counts coded frames up to bframeProbe.
 	framesSeen int
+	// lastTime is the time of the latest audio or video packet sent;
+	// after a new subscription, until resynced, what is not later (the
+	// stream's cached GOP, already sent) is left out.
+	lastTime uint32
+	resync   bool
+	// resubscribed counts the subscriptions taken again after a cut-off.
+	resubscribed int
 	// workers take shares of a large fan-out; shares waits for them.
 	workers []chan fanShare
 	shares  sync.WaitGroup
@@ -313,7 +322,8 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 		o.audio.Store("")
 		var name string
 		name, o.releaseCopy = s.outletSource(in, t.Stream)
-		o.sub = in.Streams().Subscribe(name, media.SubscribeOptions{})
+		o.reg = in.Streams()
+		o.sub = o.reg.Subscribe(name, media.SubscribeOptions{})
 		ctx, cancel := context.WithCancel(s.ctx)
 		o.cancel = cancel
 		s.outlets[key] = o
@@ -401,7 +411,7 @@ func (o *outlet) endViewers(reason string) {
 func (o *outlet) run(ctx context.Context) {
 	defer o.s.wg.Done()
 	defer close(o.done)
-	defer o.sub.Close()
+	defer func() { o.sub.Close() }() // the latest subscription
 	defer o.stopConverters()
 	defer o.stopWorkers()
 	o.ctx = ctx
@@ -427,8 +437,13 @@ func (o *outlet) run(ctx context.Context) {
 				"audio", o.audioCodec(), "video_config", o.sps != nil, "gop_packets", len(o.gop))
 		}
 		if err := o.sub.Err(); err != nil {
-			o.endViewers(reasonSlow)
-			return
+			if !errors.Is(err, media.ErrSlowConsumer) || ctx.Err() != nil {
+				o.endViewers(reasonSlow)
+				return
+			}
+			o.subscribeAgain()
+			evs = o.sub.Drain(evs[:0])
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -446,6 +461,29 @@ func (o *outlet) run(ctx context.Context) {
 	}
 }
 
+// subscribeAgain follows the stream again after the engine cut the outlet
+// off for staying behind it (a machine too busy to give the fan-out the
+// CPU it needs, a burst of viewers' handshakes): ending every viewer for
+// it would turn a passing stall into a lost audience. The viewers wait
+// for the stream's next keyframe, as new ones do, and the outlet leaves
+// out what it had sent already.
+func (o *outlet) subscribeAgain() {
+	o.resubscribed++
+	o.s.log.Warn("webrtc outlet fell behind the stream and was cut off: following it again, the viewers resume at its next keyframe",
+		"app", o.t.App, "instance", o.t.Instance, "stream", o.t.Stream, "times", o.resubscribed)
+	name := o.sub.Name()
+	o.sub.Close()
+	o.sub = o.reg.Subscribe(name, media.SubscribeOptions{})
+	clear(o.gop)
+	o.gop, o.gopBytes, o.gopFull = o.gop[:0], 0, false
+	o.resync = true
+	o.mu.Lock()
+	for _, v := range o.viewers {
+		v.fresh = true
+	}
+	o.mu.Unlock()
+}
+
 func (o *outlet) stopConverters() {
 	if o.conv != nil {
 		o.conv.stop()
@@ -457,7 +495,17 @@ func (o *outlet) stopConverters() {
 
 // packet turns one engine packet into RTP for the viewers.
 func (o *outlet) packet(pk *media.Packet, vs []*viewer) {
-	if !o.mediaSeen && (pk.Kind == media.Video || pk.Kind == media.Audio) {
+	if pk.Kind != media.Video && pk.Kind != media.Audio {
+		return
+	}
+	if o.resync {
+		if int32(pk.Time-o.lastTime) <= 0 {
+			return // sent before the cut-off
+		}
+		o.resync = false
+	}
+	o.lastTime = pk.Time
+	if !o.mediaSeen {
 		defer close(o.firstMedia) // after the packet is accounted for
 		o.mediaSeen = true
 	}

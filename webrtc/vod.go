@@ -66,6 +66,7 @@ func (o *outlet) runPlayer(ctx context.Context) {
 	defer close(o.done)
 	defer o.player.Close()
 	defer o.stopConverters()
+	defer o.stopWorkers()
 	o.ctx = ctx
 	o.player.Start()
 	var evs []playback.Event
