@@ -55,6 +55,9 @@ type stackOpts struct {
 	media     media.Config
 	loader    instance.ScriptLoader
 	quiet     bool // warn-level log (benchmarks)
+	// closeHijacked leaves fasthttp closing hijacked conns when their
+	// handler returns (its default; cmd/openfcs keeps them).
+	closeHijacked bool
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -75,6 +78,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	st.tun = &tunnel.Server{Config: tcfg, Logger: log, Sessions: st.rtmp}
 	st.br = &Server{Config: o.bridge, Logger: log, Sessions: st.rtmp, Engine: st.eng, Inherited: o.inherited}
 	st.app = fiber.New(tcfg.FiberConfig())
+	st.app.Server().KeepHijackedConns = !o.closeHijacked // as cmd/openfcs
 	st.app.Use(st.tun.Handler())
 	st.app.Use(st.br.Handler())
 	st.mux = &listen.Mux{Logger: log}

@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,12 @@ import (
 // ends; *rtmp.Server implements it. proto is rtmpws or rtmpwss.
 type ConnServer interface {
 	ServeConn(ctx context.Context, nc net.Conn, proto string)
+}
+
+// ConnStarter is a ConnServer that can also start a session and return
+// at once, calling done when it has ended; *rtmp.Server implements it.
+type ConnStarter interface {
+	GoConn(ctx context.Context, nc net.Conn, proto string, done func())
 }
 
 // Engine admits clients to application instances; *instance.Manager
@@ -201,9 +209,19 @@ func (s *Server) serveWS(fc *fasthttp.RequestCtx) {
 			_ = nc.Close()
 			return
 		}
-		defer s.untrack(nc)
 		s.wsOpened.Add(1)
 		s.log.Debug("websocket open", "proto", proto, "remote", nc.RemoteAddr().String())
+		if st, ok := s.Sessions.(ConnStarter); ok && outlivesHandler(ws.NetConn()) {
+			// The handler returns now and fasthttp takes back the
+			// request's context and headers: the session goes on over
+			// the bare socket (docs/architecture.md#idle-connections).
+			st.GoConn(s.ctx, nc, proto, func() {
+				_ = nc.Close()
+				s.untrack(nc)
+			})
+			return
+		}
+		defer s.untrack(nc)
 		if s.Sessions != nil {
 			s.Sessions.ServeConn(s.ctx, nc, proto)
 		}
@@ -235,6 +253,35 @@ func (s *Server) untrack(c *wsConn) {
 	delete(s.wsOpen, c)
 	s.mu.Unlock()
 	s.wg.Done()
+}
+
+// outlivesHandler reports whether nc, a conn fasthttp hijacked, may be
+// used after the hijack handler returns: its server keeps hijacked conns
+// open (KeepHijackedConns) and nc reads the bare socket. When the client
+// sent bytes behind its upgrade request, nc reads through the request's
+// read buffer instead, which fasthttp puts back in its pool when the
+// handler returns; such a session keeps its handler, as does one under a
+// server that closes hijacked conns. fasthttp exposes neither, so they
+// are read from its hijacked conn's fields; anything unexpected there
+// answers false, the handler staying for the whole session as before
+// (TestWebSocketHandlerReturns keeps this true for the fasthttp in use).
+func outlivesHandler(nc net.Conn) bool {
+	v := reflect.ValueOf(nc)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	r, srv := v.Elem().FieldByName("r"), v.Elem().FieldByName("s")
+	if !r.IsValid() || r.Kind() != reflect.Interface || r.IsNil() ||
+		!srv.IsValid() || srv.Type() != reflect.TypeFor[*fasthttp.Server]() || srv.IsNil() {
+		return false
+	}
+	if _, ok := nc.(interface{ UnsafeConn() net.Conn }); !ok {
+		return false
+	}
+	if r.Elem().Type() == reflect.TypeFor[*bufio.Reader]() {
+		return false // bytes buffered past the request
+	}
+	return srv.Elem().FieldByName("KeepHijackedConns").Bool()
 }
 
 // rawConn returns the socket under a conn fasthttp hijacked: closing the

@@ -201,7 +201,11 @@ func (c *wsConn) Close() error {
 		c.mu.Unlock()
 		err = c.ws.Close()
 		if c.raw != nil {
-			err = c.raw.Close()
+			// Closed already when fasthttp keeps hijacked conns (closing
+			// the hijacked conn then closes the socket).
+			if rerr := c.raw.Close(); !errors.Is(rerr, net.ErrClosed) {
+				err = rerr
+			}
 		}
 	})
 	return err

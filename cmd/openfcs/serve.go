@@ -384,6 +384,9 @@ func newServer(cfg Config, log *slog.Logger, p *ports, tlsConf *tls.Config, node
 		}
 	}
 	s.app = fiber.New(cfg.Tunnel.FiberConfig())
+	// A WebSocket session's handler returns once the session has started,
+	// giving back the request's context; HTTP-FLV closes its own socket.
+	s.app.Server().KeepHijackedConns = true
 	if p.altSvc != "" {
 		// Advertise HTTP/3 on every TLS response (RFC 7838).
 		s.app.Use(func(c *fiber.Ctx) error {

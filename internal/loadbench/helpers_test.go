@@ -343,6 +343,7 @@ func startBridgeServer(tb testing.TB, rcfg rtmp.Config) (rtmpAddr, httpAddr stri
 	tcfg := tunnel.Config{ExemptLoopback: true}
 	tun := &tunnel.Server{Config: tcfg, Logger: log, Sessions: srv}
 	app := fiber.New(tcfg.FiberConfig())
+	app.Server().KeepHijackedConns = true // as cmd/openfcs
 	app.Use(tun.Handler())
 	app.Use(br.Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
