@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,19 +25,11 @@ func hijackHandlers(t *testing.T) int {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, g := range strings.Split(b.String(), "\n\n") {
-		if strings.Contains(g, "fasthttp.hijackConnHandler") {
-			fields := strings.Fields(g)
-			if len(fields) > 0 {
-				var k int
-				for _, c := range fields[0] {
-					if c < '0' || c > '9' {
-						break
-					}
-					k = k*10 + int(c-'0')
-				}
-				n += k
-			}
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		// debug=1 groups identical stacks: "count @ pcs..." first.
+		count, _, _ := strings.Cut(g, " ")
+		if k, err := strconv.Atoi(count); err == nil && strings.Contains(g, "fasthttp.hijackConnHandler") {
+			n += k
 		}
 	}
 	return n
