@@ -66,6 +66,10 @@ type stream struct {
 	gop      []*Packet // messages since the last video keyframe; gop[0] is that keyframe
 	gopBytes int
 	gopOn    bool // gop holds a complete GOP prefix (starts at a keyframe, within bounds)
+
+	// lossless counts the lossless subscribers in subs (changed under mu),
+	// for Publication.MayWait.
+	lossless atomic.Int32
 }
 
 // Publish makes the caller the publisher of name. Subscribers already waiting
@@ -145,6 +149,9 @@ func (r *Registry) subscribe(name string, opts SubscribeOptions) (*Subscriber, O
 		waiting = r.obs
 	}
 	st.subs = append(slices.Clip(st.subs), s)
+	if s.lossless {
+		st.lossless.Add(1)
+	}
 	return s, waiting
 }
 
@@ -262,6 +269,13 @@ type Publication struct {
 
 // Name returns the stream name.
 func (p *Publication) Name() string { return p.st.name }
+
+// MayWait reports whether Write may wait: a lossless subscriber (a
+// recording) is subscribed, and Write waits for one whose queue is full.
+// A caller that must never wait (one goroutine reading many publishers)
+// hands such a publisher's messages to a goroutine of its own. Any
+// goroutine.
+func (p *Publication) MayWait() bool { return p.st.lossless.Load() > 0 }
 
 // Write publishes one message. It classifies the payload (sets Keyframe and
 // Config), updates the caches and pushes the packet to every subscriber

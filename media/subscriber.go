@@ -247,6 +247,9 @@ func (s *Subscriber) Close() {
 	if i := slices.Index(st.subs, s); i >= 0 {
 		// Copy-on-write: a Write in progress may be ranging over the old slice.
 		st.subs = slices.Delete(slices.Clone(st.subs), i, i+1)
+		if s.lossless {
+			st.lossless.Add(-1)
+		}
 	}
 	r.forget(st)
 	st.mu.Unlock()

@@ -173,6 +173,8 @@ type conn struct {
 	// tickRead: this publisher's reads may wait for the ticks (a plain
 	// TCP socket); tickChecked: that has been looked at. Reader goroutine.
 	tickRead, tickChecked bool
+	// tick: the ingest clock's reads of this publisher (ingest_read.go).
+	tick tickReads
 	// stopCtx ends the watch of GoConn's context; done is GoConn's.
 	stopCtx func() bool
 	done    func()
@@ -445,7 +447,11 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 		// Messages buffered behind the final reply are not handled.
 		return errEnded
 	}
-	h, p, err := c.r.ReadMessage()
+	// The ingest clock may have read for this reader (ingest_read.go).
+	h, p, ok, err := c.tick.take()
+	if !ok {
+		h, p, err = c.r.ReadMessage()
+	}
 	if err != nil {
 		return err
 	}
@@ -462,27 +468,8 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 		// stream published.
 		c.keepReadBuffer(false)
 	}
-	if n := c.r.BytesRead(); c.peerWindow > 0 && n-c.lastAck >= uint64(c.peerWindow) {
-		c.lastAck = n
-		c.sendControl(message.TypeAck, message.AppendU32(nil, uint32(n)))
-	}
-	// Until connect the handshake deadline still applies. After it the
-	// idle deadline is pushed forward only when a quarter of it has gone
-	// by: re-arming a timer per message costs more than reading.
-	if c.connected {
-		if now := time.Now(); now.Sub(*deadlineSet) > c.cfg.IdleTimeout/4 {
-			*deadlineSet = now
-			if err := c.setReadDeadline(now.Add(c.cfg.IdleTimeout)); err != nil {
-				return withReason(ReasonIOError, err)
-			}
-			c.armedAt.Store(now.UnixNano())
-			// A relayed session's pings come from the owner's session,
-			// which sees the same messages: the answers are its, and
-			// they push this deadline too (relay.go).
-			if c.pinger == nil && c.relay == nil {
-				c.startPinger()
-			}
-		}
+	if err := c.afterMessage(deadlineSet); err != nil {
+		return err
 	}
 	c.awaitTick()
 	return nil

@@ -37,6 +37,8 @@ type ingestClock struct {
 	through chan struct{}
 	// timer bounds the clock's wait; the clock's goroutine only.
 	timer *time.Timer
+
+	stats ingestCounters
 }
 
 // newIngestClock returns the ingest clock of a server, or nil when
@@ -104,9 +106,7 @@ func (g *ingestClock) fire(at time.Duration) {
 		c.ingestAt = at
 	}
 	g.mu.Unlock()
-	for _, c := range woken {
-		c.ingestWake <- struct{}{} // capacity 1, and c waits for it
-	}
+	g.readAt(woken)
 	clear(woken)
 	g.mu.Lock()
 	g.spare = woken[:0]
@@ -121,6 +121,27 @@ func (g *ingestClock) wait(c *conn) {
 	if !g.running {
 		g.running = true
 		go g.run()
+	}
+	g.mu.Unlock()
+}
+
+// requeue puts back c, which the clock read itself at the tick it was
+// woken for (readAtTick), to wait for the next: as wait, and done.
+func (g *ingestClock) requeue(c *conn) {
+	g.mu.Lock()
+	g.waiting = append(g.waiting, c)
+	if !g.running {
+		g.running = true
+		go g.run()
+	}
+	if c.ingestAt == g.fired {
+		g.busy--
+		if g.busy == 0 {
+			select {
+			case g.through <- struct{}{}:
+			default:
+			}
+		}
 	}
 	g.mu.Unlock()
 }

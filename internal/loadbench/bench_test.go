@@ -729,8 +729,10 @@ func BenchmarkIngest(b *testing.B) {
 	// read system calls of this process (the server's: the publishers are
 	// in the tool's), per message received
 	rd0 := procField(b, "/proc/self/io", "syscr")
+	g0 := srv.IngestStats()
 	s0, s1 := measure(b, p)
 	rd1 := procField(b, "/proc/self/io", "syscr")
+	g1 := srv.IngestStats()
 	in1 := srv.Stats().Protos["rtmp"].BytesIn
 	sec := s1.at.Sub(s0.at).Seconds()
 	sent := float64(s1.snap.Bytes - s0.snap.Bytes)
@@ -753,6 +755,11 @@ func BenchmarkIngest(b *testing.B) {
 	msgs := float64(s1.snap.Messages - s0.snap.Messages)
 	b.ReportMetric(float64(s1.mallocs-s0.mallocs)/msgs, "allocs/msg")
 	b.ReportMetric(float64(rd1-rd0)/msgs, "reads/msg")
+	// The share of publishers' ticks the ingest clock read itself, no
+	// reader goroutine woken (rtmp.IngestStats).
+	if ticks := (g1.ClockReads - g0.ClockReads) + (g1.Wakes - g0.Wakes); ticks > 0 {
+		b.ReportMetric(float64(g1.ClockReads-g0.ClockReads)/float64(ticks), "clock-read-share")
+	}
 	if s := p.finish(b); s.Connected != n || s.Dropped != 0 {
 		b.Fatalf("load tool summary: %d/%d connected, %d dropped; errors %q", s.Connected, n, s.Dropped, s.Errors)
 	}

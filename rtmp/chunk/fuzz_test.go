@@ -2,6 +2,8 @@ package chunk
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"testing"
 )
 
@@ -138,4 +140,106 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("round trip: err %v, %d vs %d messages", err, len(got), len(want))
 		}
 	})
+}
+
+// FuzzReadBuffered reads arbitrary bytes the way the ingest clock does:
+// non-blocking Fills of the sizes given (0: nothing ready) parsed with
+// ReadBuffered, and ReadMessage where that cannot go on. It must give the
+// same messages and error as ReadMessage alone.
+func FuzzReadBuffered(f *testing.F) {
+	for _, ex := range specExamples(f) {
+		f.Add(ex.wire, []byte{1, 0})
+	}
+	w := NewWriter()
+	var mixed []byte
+	mixed = must(w.AppendBytes(mixed, Header{CSID: 2, Type: 1}, []byte{0, 0, 0, 50}))
+	w.SetChunkSize(50)
+	for i := range 6 {
+		mixed = must(w.AppendBytes(mixed, Header{CSID: 6 + uint32(i%2)*400, Timestamp: uint32(i) * 0x00900000, Type: 9, StreamID: 1}, seq(120)))
+	}
+	f.Add(mixed, []byte{3, 0, 7, 1, 200})
+	f.Add(hx(f, "04 00 03 e8 00 00 01 08 01 00 00 00 aa c4 bb 44 00 00 28 00 00 01 08 bb 84 00 00 14 cc"), []byte{2})
+	f.Add(hx(f, "02 00 00 00 00 00 04 01 00 00 00 00 7f ff ff ff"), []byte{5})
+
+	f.Fuzz(func(t *testing.T, data, sizes []byte) {
+		want, _, werr := readAll(bytes.NewReader(data), fuzzLimits)
+		s := &tickStream{data: data, sizes: sizes}
+		r := NewReader(s, fuzzLimits)
+		r.KeepBuffer(true)
+		var got []msg
+		var gerr error
+		for steps := 0; gerr == nil; steps++ {
+			if steps > 4*len(data)+64 {
+				t.Fatalf("no progress after %d steps", steps)
+			}
+			h, p, st, err := r.ReadBuffered()
+			if err == nil && st == Partial {
+				n, ferr := r.Fill(nonBlocking{s})
+				if n > 0 || errors.Is(ferr, ErrWouldBlock) {
+					continue
+				}
+				st = Blocking // at the end, or no room: as a reader goroutine would
+			}
+			if err == nil && st == Blocking {
+				h, p, err = r.ReadMessage()
+				if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					break
+				}
+			}
+			if err != nil {
+				gerr = err
+				break
+			}
+			got = append(got, msg{h, p})
+		}
+		checkReaderInvariants(t, r, got, len(data))
+		if !equalMsgs(got, want) || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Fatalf("ReadBuffered changes the result: %d vs %d messages, err %v vs %v", len(got), len(want), gerr, werr)
+		}
+	})
+}
+
+// tickStream is a stream read both ways: blocking, through Read (one
+// byte at a time, the slowest a socket can be), and without waiting,
+// through nonBlocking, in pieces whose sizes cycle through sizes, a 0
+// meaning nothing is ready (once: the next piece has bytes).
+type tickStream struct {
+	data  []byte
+	sizes []byte
+	i     int
+	dry   bool // the last non-blocking read found nothing
+}
+
+func (s *tickStream) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0], s.data = s.data[0], s.data[1:]
+	return 1, nil
+}
+
+type nonBlocking struct{ s *tickStream }
+
+func (nb nonBlocking) Read(p []byte) (int, error) {
+	s := nb.s
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	n := 1 << 16
+	if len(s.sizes) > 0 {
+		n = int(s.sizes[s.i%len(s.sizes)])
+		s.i++
+	}
+	if n == 0 && !s.dry {
+		s.dry = true
+		return 0, ErrWouldBlock
+	}
+	s.dry = false
+	n = max(1, min(n, len(p), len(s.data)))
+	copy(p, s.data[:n])
+	s.data = s.data[n:]
+	return n, nil
 }

@@ -49,10 +49,17 @@ type Reader struct {
 type meter struct {
 	src  io.Reader
 	full bool
+	// try, while set, is read instead of src: the non-blocking source of
+	// Fill, or wouldBlock while ReadBuffered parses (buffered.go).
+	try io.Reader
 }
 
 func (m *meter) Read(p []byte) (int, error) {
-	n, err := m.src.Read(p)
+	src := m.src
+	if m.try != nil {
+		src = m.try
+	}
+	n, err := src.Read(p)
 	m.full = n == len(p)
 	return n, err
 }
@@ -247,30 +254,36 @@ func (r *Reader) ReadMessage() (Header, []byte, error) {
 		if len(st.buf) < int(st.length) {
 			continue // more chunks to come, maybe interleaved with other csids
 		}
-		r.release()
-		h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
-		p := st.buf
-		r.unhold(cap(p))
-		st.buf, st.active = nil, false
-		r.pending -= int(st.length)
-		if p == nil {
-			p = []byte{}
-		}
-		switch h.Type {
-		case TypeSetChunkSize:
-			if err := r.setChunkSize(p); err != nil {
-				return h, p, fmt.Errorf("csid %d: %w", h.CSID, err)
-			}
-		case TypeAbort:
-			if len(p) < 4 {
-				return h, p, fmt.Errorf("%w: Abort with %d bytes on csid %d", ErrShortControl, len(p), h.CSID)
-			}
-			if a := r.lookup(u32(p)); a != nil && a.active {
-				r.drop(a)
-			}
-		}
-		return h, p, nil
+		return r.complete(st)
 	}
+}
+
+// complete returns the message st has finished reassembling, applying Set
+// Chunk Size and Abort.
+func (r *Reader) complete(st *readState) (Header, []byte, error) {
+	r.release()
+	h := Header{CSID: st.csid, Timestamp: st.ts, Length: st.length, Type: st.typ, StreamID: st.streamID}
+	p := st.buf
+	r.unhold(cap(p))
+	st.buf, st.active = nil, false
+	r.pending -= int(st.length)
+	if p == nil {
+		p = []byte{}
+	}
+	switch h.Type {
+	case TypeSetChunkSize:
+		if err := r.setChunkSize(p); err != nil {
+			return h, p, fmt.Errorf("csid %d: %w", h.CSID, err)
+		}
+	case TypeAbort:
+		if len(p) < 4 {
+			return h, p, fmt.Errorf("%w: Abort with %d bytes on csid %d", ErrShortControl, len(p), h.CSID)
+		}
+		if a := r.lookup(u32(p)); a != nil && a.active {
+			r.drop(a)
+		}
+	}
+	return h, p, nil
 }
 
 func (r *Reader) setChunkSize(p []byte) error {
