@@ -637,10 +637,9 @@ func (c *conn) keepReadBuffer(keep bool) {
 			// Only a plain TCP socket's short read says it is empty; a
 			// TLS or WebSocket read returns one record or frame.
 			c.tickChecked = true
-			rc := rawConnOf(c.nc)
-			c.tickRead = c.srv.ingest != nil && rc != nil
+			c.tickRead = c.srv.ingest != nil && rawConnOf(c.nc) != nil
 			if c.tickRead {
-				c.tick.src = newSockReader(rc)
+				c.tick.src = newSockReader(c.nc)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ package rtmp
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -30,8 +31,16 @@ type sockReader struct {
 	fn    func(fd uintptr)
 }
 
-// newSockReader returns a reader of rc's socket, or nil.
-func newSockReader(rc syscall.RawConn) *sockReader {
+// newSockReader returns a reader of nc's socket when reads of nc are
+// plain reads of it (a *net.TCPConn or a DirectReader, as socketReader
+// requires: no bytes of the connection's own come first), else nil.
+func newSockReader(nc net.Conn) *sockReader {
+	switch nc.(type) {
+	case *net.TCPConn, DirectReader:
+	default:
+		return nil
+	}
+	rc := rawConnOf(nc)
 	if rc == nil {
 		return nil
 	}
