@@ -525,7 +525,9 @@ func reencodeArgs() []string {
 		i := slices.Index(args, flag)
 		args = slices.Delete(args, i-1, i+1)
 	}
-	return args
+	// One decoding thread: frame threads would hold a frame each.
+	i := slices.Index(args, "-i")
+	return slices.Insert(args, i-2, "-threads", "1")
 }
 
 // reencodedOutlet returns the outlet of the B-frame-free copy of t's

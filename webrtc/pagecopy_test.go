@@ -187,14 +187,19 @@ func TestConvertedCopy(t *testing.T) {
 }
 
 // The re-encoding converter's arguments are the video converter's but
-// the nobuffer and low_delay flags (reencodeArgs).
+// the nobuffer and low_delay flags, and with one decoding thread
+// (reencodeArgs).
 func TestReencodeArgs(t *testing.T) {
 	v, r := videoArgs(), reencodeArgs()
 	if !slices.Contains(v, "low_delay") || !slices.Contains(v, "nobuffer") {
 		t.Fatalf("videoArgs lost low_delay or nobuffer: %q", v)
 	}
 	if slices.Contains(r, "low_delay") || slices.Contains(r, "nobuffer") || slices.Contains(r, "-flags") || slices.Contains(r, "-fflags") ||
-		len(r) != len(v)-4 || !slices.Contains(r, "-bf") {
-		t.Errorf("reencodeArgs %q; want videoArgs %q without -fflags nobuffer and -flags low_delay", r, v)
+		len(r) != len(v)-2 || !slices.Contains(r, "-bf") {
+		t.Errorf("reencodeArgs %q; want videoArgs %q without -fflags nobuffer and -flags low_delay, with -threads 1 for the input", r, v)
+	}
+	in := slices.Index(r, "-i")
+	if th := slices.Index(r, "-threads"); th < 0 || th > in || r[th+1] != "1" {
+		t.Errorf("reencodeArgs %q: no -threads 1 before the input", r)
 	}
 }
