@@ -26,7 +26,7 @@ const reconnectScript = `application.onConnect = function (client, user) { trace
 // AppShutdown) and a new one takes its HTTP port. Without anything from
 // the page's code, the connection is made again with the same argument,
 // the publish and the play start again on new streams, the shared object
-// synchronises again; ffmpeg decodes the republished stream from the new
+// synchronizes again; ffmpeg decodes the republished stream from the new
 // server, and the player decodes more frames.
 func TestWebReconnectOnDrain(t *testing.T) {
 	t.Parallel()
