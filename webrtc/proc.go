@@ -23,9 +23,14 @@ const (
 	// seconds of audio or about a second of video. Past it chunks are
 	// dropped (counted): the stream never waits for ffmpeg.
 	procQueue = 256
-	// procBackoff is the pause before restarting a converter that
-	// died, so that input ffmpeg rejects does not spin.
-	procBackoff = 200 * time.Millisecond
+	// A converter that ran at least procSteady before it died is
+	// restarted at once: its viewers' audio is missing until the new
+	// process speaks. One that died sooner (input ffmpeg rejects, a
+	// missing encoder) waits procBackoff, doubled at each quick death up
+	// to procBackoffMax, so that it does not spin.
+	procSteady     = 2 * time.Second
+	procBackoff    = 200 * time.Millisecond
+	procBackoffMax = 5 * time.Second
 )
 
 // errConverterLimit: webrtc.max_converters processes run already.
@@ -89,18 +94,37 @@ func (p *proc) stop() {
 func (p *proc) run(ctx context.Context) {
 	defer close(p.done)
 	defer p.s.converters.Add(-1)
+	backoff := time.Duration(0)
 	for {
+		began := time.Now()
 		err := p.once(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		backoff = nextBackoff(time.Since(began), backoff)
 		p.restarts.Add(1)
-		p.log.Warn("webrtc converter exited; restarting", "err", err, "restarts", p.restarts.Load())
+		p.log.Warn("webrtc converter exited; restarting", "err", err, "restarts", p.restarts.Load(), "after", backoff)
+		if backoff == 0 {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(procBackoff):
+		case <-time.After(backoff):
 		}
+	}
+}
+
+// nextBackoff is the pause before the next start of a process that ran
+// for ran, the last pause having been prev.
+func nextBackoff(ran, prev time.Duration) time.Duration {
+	switch {
+	case ran >= procSteady:
+		return 0
+	case prev == 0:
+		return procBackoff
+	default:
+		return min(2*prev, procBackoffMax)
 	}
 }
 
