@@ -247,8 +247,10 @@ func TestRTMPT200SessionsExpire(t *testing.T) {
 	const n = 200
 	// 20 s leaves a loaded 2-core machine room between one client's
 	// polls (200 of them under -race, 10 s gaps seen), while expiry stays
-	// bounded.
-	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 20s\n"})
+	// bounded. The handshake, three polls at the least, gets 30 s for the
+	// same reason: at a load average of 40 a session's handshake ran past
+	// the default 10 s, and the test is about expiry, not handshake speed.
+	srv := startServer(t, serverOpts{Config: "tunnel:\n  session_timeout: 20s\nsession:\n  handshake_timeout: 30s\n"})
 	// A small, slow picture: the test is about 200 sessions and their
 	// expiry, and 200 players of 300 kb/s under -race starved the test's
 	// own clients for 20 s on a loaded machine.
