@@ -2,8 +2,8 @@ package webrtc
 
 import (
 	"bytes"
+	"io"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,22 +37,9 @@ func BenchmarkAACToOpusConverter(b *testing.B) {
 	if config == nil || len(frames) < 80 {
 		b.Fatalf("AAC from ffmpeg: config % x, %d frames", config, len(frames))
 	}
-	cmd := exec.Command("ffmpeg", opusArgs(64000)...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	var start time.Time
-	var lat time.Duration
-	var got int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	c := startConverterBench(b, opusArgs(64000), func(c *converterBench, stdout io.Reader) {
 		rd := ogg.NewReader(stdout, maxOpusPacket)
-		k := 0
-		for {
+		for k := 0; ; {
 			p, err := rd.Next()
 			if err != nil {
 				return
@@ -60,38 +47,24 @@ func BenchmarkAACToOpusConverter(b *testing.B) {
 			if bytes.HasPrefix(p.Data, []byte("Opus")) {
 				continue
 			}
-			mu.Lock()
 			// Packet k starts k*20 ms into the stream, which was written
 			// at start + k*20 ms.
-			lat += time.Since(start.Add(time.Duration(k) * 20 * time.Millisecond))
-			got++
-			mu.Unlock()
+			c.arrivedAfter(time.Duration(k) * 20 * time.Millisecond)
 			k++
 		}
-	}()
-	_, _ = stdin.Write(flv.AppendHeader(nil, flv.FlagAudio))
-	_, _ = stdin.Write(flv.AppendTag(nil, flv.TagAudio, 0, config))
+	})
+	c.write(flv.AppendHeader(nil, flv.FlagAudio))
+	c.write(flv.AppendTag(nil, flv.TagAudio, 0, config))
 	var ms float64 // AAC frames are 1024 samples: 23.2 ms at 44.1 kHz
 	i := 0
 	b.ReportAllocs()
-	mu.Lock()
-	start = time.Now()
-	mu.Unlock()
+	start := c.begin()
 	for b.Loop() {
 		for end := ms + 1000; ms < end; ms += 1024 * 1000 / 44100.0 {
-			_, _ = stdin.Write(flv.AppendTag(nil, flv.TagAudio, uint32(ms), frames[i%len(frames)]))
+			c.write(flv.AppendTag(nil, flv.TagAudio, uint32(ms), frames[i%len(frames)]))
 			i++
 			time.Sleep(time.Until(start.Add(time.Duration(ms * float64(time.Millisecond)))))
 		}
 	}
-	_ = stdin.Close()
-	<-done
-	_ = cmd.Wait()
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	mu.Lock()
-	defer mu.Unlock()
-	if got > 0 {
-		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
-	}
-	b.ReportMetric(float64(cpu.Milliseconds())/(ms/1000), "cpu-ms/s")
+	c.finish(ms / 1000)
 }

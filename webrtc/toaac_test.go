@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,58 +113,23 @@ func BenchmarkOpusToAACConverter(b *testing.B) {
 			pkts = append(pkts, append([]byte(nil), p.Data...))
 		}
 	}
-	cmd := exec.Command("ffmpeg", aacArgs()...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := map[uint32]time.Time{} // stream ms -> when written
-	var lat time.Duration
-	var got int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = readFLVTags(stdout, maxAACTag, func(_ uint8, ms uint32, body []byte) {
-			if len(body) < 2 || body[1] != 1 {
-				return
-			}
-			mu.Lock()
-			// The Opus packet that starts at or before ms, 20 ms apart.
-			if at, ok := sent[ms-ms%20]; ok {
-				lat += time.Since(at)
-				got++
-			}
-			mu.Unlock()
-		})
-	}()
+	// AAC of ms is the output of the Opus packet that starts at or
+	// before ms, 20 ms apart.
+	c := startConverterBench(b, aacArgs(), readFLVFrames(maxAACTag, func(ms uint32) uint32 { return ms - ms%20 }))
 	for _, p := range opusPreamble(1) {
-		_, _ = stdin.Write(p)
+		c.write(p)
 	}
 	ms, seq := uint32(1000), uint32(2)
 	b.ReportAllocs()
-	start := time.Now()
+	start := c.begin()
 	for b.Loop() {
 		for range 50 {
 			p := pkts[int(seq)%len(pkts)]
-			mu.Lock()
-			sent[ms] = time.Now()
-			mu.Unlock()
-			_, _ = stdin.Write(opusPage(1, seq, ms, p))
+			c.send(ms, opusPage(1, seq, ms, p))
 			ms += 20
 			seq++
 			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
 		}
 	}
-	_ = stdin.Close()
-	<-done
-	_ = cmd.Wait()
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	mu.Lock()
-	defer mu.Unlock()
-	if got > 0 {
-		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
-	}
-	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
+	c.finish(float64(ms-1000) / 1000)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,53 +92,20 @@ func TestSorensonToH264KeepsStreamTime(t *testing.T) {
 // video (cpu-ms/s).
 func BenchmarkSorensonToH264Converter(b *testing.B) {
 	bodies, _ := sorensonTags(b)
-	cmd := exec.Command("ffmpeg", videoArgs()...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := map[uint32]time.Time{}
-	var lat time.Duration
-	var got int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = readFLVTags(stdout, maxVideoTag, func(_ uint8, ms uint32, body []byte) {
-			mu.Lock()
-			if at, ok := sent[ms]; ok && len(body) > 1 && body[1] == 1 {
-				lat += time.Since(at)
-				got++
-			}
-			mu.Unlock()
-		})
-	}()
-	_, _ = stdin.Write(flv.AppendHeader(nil, flv.FlagVideo))
+	c := startConverterBench(b, videoArgs(), readFLVFrames(maxVideoTag, func(ms uint32) uint32 { return ms }))
+	c.write(flv.AppendHeader(nil, flv.FlagVideo))
 	ms, i := uint32(1000), 0
 	b.ReportAllocs()
-	start := time.Now()
+	start := c.begin()
 	for b.Loop() {
 		for range 25 {
-			mu.Lock()
-			sent[ms] = time.Now()
-			mu.Unlock()
-			_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, ms, bodies[i%len(bodies)]))
+			c.send(ms, flv.AppendTag(nil, flv.TagVideo, ms, bodies[i%len(bodies)]))
 			ms += 40
 			i++
 			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
 		}
 	}
-	_ = stdin.Close()
-	<-done
-	_ = cmd.Wait()
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	mu.Lock()
-	defer mu.Unlock()
-	if got > 0 {
-		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
-	}
-	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
+	c.finish(float64(ms-1000) / 1000)
 }
 
 // h264BFrameTags returns 2 s of ffmpeg's x264 with B-frames at 320x240,
@@ -234,53 +200,20 @@ func TestReencodeDropsBFrames(t *testing.T) {
 func BenchmarkH264ReencodeConverter(b *testing.B) {
 	bodies, _ := h264BFrameTags(b)
 	frames := bodies[1:] // from the first keyframe: the clip loops from there
-	cmd := exec.Command("ffmpeg", reencodeArgs()...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := map[uint32]time.Time{}
-	var lat time.Duration
-	var got int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = readFLVTags(stdout, maxVideoTag, func(_ uint8, ms uint32, body []byte) {
-			mu.Lock()
-			if at, ok := sent[ms]; ok && len(body) > 1 && body[1] == 1 {
-				lat += time.Since(at)
-				got++
-			}
-			mu.Unlock()
-		})
-	}()
-	_, _ = stdin.Write(flv.AppendHeader(nil, flv.FlagVideo))
-	_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, 1000, bodies[0]))
+	c := startConverterBench(b, reencodeArgs(), readFLVFrames(maxVideoTag, func(ms uint32) uint32 { return ms }))
+	c.write(flv.AppendHeader(nil, flv.FlagVideo))
+	c.write(flv.AppendTag(nil, flv.TagVideo, 1000, bodies[0]))
 	ms, i := uint32(1000), 0
 	b.ReportAllocs()
-	start := time.Now()
+	start := c.begin()
 	for b.Loop() {
 		for range 25 {
 			f := frames[i%len(frames)]
-			mu.Lock()
-			sent[uint32(int64(ms)+int64(compositionTime(f)))] = time.Now()
-			mu.Unlock()
-			_, _ = stdin.Write(flv.AppendTag(nil, flv.TagVideo, ms, f))
+			c.send(uint32(int64(ms)+int64(compositionTime(f))), flv.AppendTag(nil, flv.TagVideo, ms, f))
 			ms += 40
 			i++
 			time.Sleep(time.Until(start.Add(time.Duration(ms-1000) * time.Millisecond)))
 		}
 	}
-	_ = stdin.Close()
-	<-done
-	_ = cmd.Wait()
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	mu.Lock()
-	defer mu.Unlock()
-	if got > 0 {
-		b.ReportMetric(float64(lat.Milliseconds())/float64(got), "latency-ms")
-	}
-	b.ReportMetric(float64(cpu.Milliseconds())/(float64(ms-1000)/1000), "cpu-ms/s")
+	c.finish(float64(ms-1000) / 1000)
 }
