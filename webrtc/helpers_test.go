@@ -280,6 +280,21 @@ type whepPlayer struct {
 
 func startWHEP(t testing.TB, url, token string) (*whepPlayer, int, string) {
 	t.Helper()
+	w := newWHEPPlayer(t)
+	status, loc, body := negotiate(t, w.pc, url, token)
+	if status != http.StatusCreated {
+		_ = w.pc.Close()
+		return nil, status, body
+	}
+	w.loc = loc
+	t.Cleanup(w.close)
+	return w, status, body
+}
+
+// newWHEPPlayer makes a peer that receives video and audio and reads
+// each track as it comes; the caller negotiates it and calls close.
+func newWHEPPlayer(t testing.TB) *whepPlayer {
+	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -299,14 +314,13 @@ func startWHEP(t testing.TB, url, token string) (*whepPlayer, int, string) {
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 		w.wg.Go(func() { w.read(tr) })
 	})
-	status, loc, body := negotiate(t, pc, url, token)
-	if status != http.StatusCreated {
-		_ = pc.Close()
-		return nil, status, body
-	}
-	w.loc = loc
-	t.Cleanup(func() { _ = pc.Close(); w.wg.Wait() })
-	return w, status, body
+	return w
+}
+
+// close ends the peer and waits for its track readers.
+func (w *whepPlayer) close() {
+	_ = w.pc.Close()
+	w.wg.Wait()
 }
 
 func (w *whepPlayer) read(tr *pion.TrackRemote) {

@@ -154,25 +154,15 @@ func TestNetStreamRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Disconnect(cl)
-	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &whepPlayer{pc: pc}
-	for _, k := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(k, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { w.wg.Go(func() { w.read(tr) }) })
-	defer func() { _ = pc.Close(); w.wg.Wait() }()
+	w := newWHEPPlayer(t)
+	defer w.close()
 	ended := make(chan string, 1)
-	answer, stop, _, err := st.srv.Negotiate(in, cl, false, "clip", "", gatheredOffer(t, pc), func(r string) { ended <- r })
+	answer, stop, _, err := st.srv.Negotiate(in, cl, false, "clip", "", gatheredOffer(t, w.pc), func(r string) { ended <- r })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+	if err := w.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
 	select {

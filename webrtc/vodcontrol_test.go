@@ -65,20 +65,10 @@ func TestNetStreamRecordedPauseSeek(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Disconnect(cl)
-	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &whepPlayer{pc: pc}
-	for _, k := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(k, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { w.wg.Go(func() { w.read(tr) }) })
-	defer func() { _ = pc.Close(); w.wg.Wait() }()
+	w := newWHEPPlayer(t)
+	defer w.close()
 	ended := make(chan string, 1)
-	answer, stop, control, err := st.srv.Negotiate(in, cl, false, "six", "", gatheredOffer(t, pc), func(r string) { ended <- r })
+	answer, stop, control, err := st.srv.Negotiate(in, cl, false, "six", "", gatheredOffer(t, w.pc), func(r string) { ended <- r })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +76,7 @@ func TestNetStreamRecordedPauseSeek(t *testing.T) {
 	if control == nil {
 		t.Fatal("no control for a recorded stream")
 	}
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+	if err := w.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
