@@ -17,19 +17,7 @@ import (
 // counts the feed as a legacy player (so that it converts) only while
 // the edge has one.
 func TestRelayCarriesBothAudiences(t *testing.T) {
-	nodes := startNodes(t, 2, nil)
-	reg1 := media.NewRegistry(media.Config{}, nil)
-	reg2 := media.NewRegistry(media.Config{}, nil)
-	reg1.SetObserver(nodes[0].StreamObserver("live", "_definst_", reg1))
-	reg2.SetObserver(nodes[1].StreamObserver("live", "_definst_", reg2))
-	defer reg1.Close()
-	defer reg2.Close()
-
-	pub, err := reg1.Publish("cam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	nodes, reg2, pub := startRelayPair(t)
 	opusHead := []byte{0x90, 'O', 'p', 'u', 's', 'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2}
 	opus := []byte{0x91, 'O', 'p', 'u', 's', 0xfc, 0xff, 0xfe}
 	aacHead := []byte{0xaf, 0, 0x11, 0x90}

@@ -39,6 +39,26 @@ func freePort(t testing.TB) int {
 
 // startNodes starts n embedded nodes routed to each other, in parallel
 // (JetStream needs a majority before any of them finishes starting).
+// startRelayPair starts two nodes, each with a registry observed by the
+// cluster, and publishes "cam" on node 1; node 2's registry is where a
+// relayed player subscribes. All of it closes at the test's cleanup.
+func startRelayPair(t testing.TB) (nodes []*Node, edge *media.Registry, pub *media.Publication) {
+	t.Helper()
+	nodes = startNodes(t, 2, nil)
+	origin := media.NewRegistry(media.Config{}, nil)
+	edge = media.NewRegistry(media.Config{}, nil)
+	origin.SetObserver(nodes[0].StreamObserver("live", "_definst_", origin))
+	edge.SetObserver(nodes[1].StreamObserver("live", "_definst_", edge))
+	t.Cleanup(origin.Close)
+	t.Cleanup(edge.Close)
+	pub, err := origin.Publish("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	return nodes, edge, pub
+}
+
 func startNodes(t testing.TB, count int, tweak func(*Config)) []*Node {
 	t.Helper()
 	ports := make([]int, count)
@@ -168,19 +188,7 @@ func TestForwardReachesOwnerAndMissingNodeIs404(t *testing.T) {
 // TestRelayOneCopyPerNode: a stream published on node 1 plays on node 2;
 // two players there share one relay, and node 1 sends one feed.
 func TestRelayOneCopyPerNode(t *testing.T) {
-	nodes := startNodes(t, 2, nil)
-	reg1 := media.NewRegistry(media.Config{}, nil)
-	reg2 := media.NewRegistry(media.Config{}, nil)
-	reg1.SetObserver(nodes[0].StreamObserver("live", "_definst_", reg1))
-	reg2.SetObserver(nodes[1].StreamObserver("live", "_definst_", reg2))
-	defer reg1.Close()
-	defer reg2.Close()
-
-	pub, err := reg1.Publish("cam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	nodes, reg2, pub := startRelayPair(t)
 	meta := &media.Packet{Kind: media.Data, Payload: []byte("\x02\x00\x0aonMetaData\x05")}
 	pub.SetMetadata(meta)
 	subA := reg2.Subscribe("cam", media.SubscribeOptions{})
