@@ -5,8 +5,6 @@ package e2e
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -185,15 +183,8 @@ func TestWebPlayRecordedFlashCodecs(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "flv", "nellymoser")
 	apps := t.TempDir()
-	streams := vodStreams(apps, "live")
-	if err := os.MkdirAll(streams, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src := ffmpegFile(t, "old.flv", append(append(append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=20",
+	streamFile(t, apps, "live", "old.flv", append(append(append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=20",
 		"-f", "lavfi", "-i", "sine=f=440:r=22050:duration=20"}, sorenson...), nellyAudio...), "-f", "flv")...)
-	if err := os.Rename(src, filepath.Join(streams, "old.flv")); err != nil {
-		t.Fatal(err)
-	}
 	srv := startServer(t, serverOpts{AppsDir: apps})
 	b := startBrowser(t)
 

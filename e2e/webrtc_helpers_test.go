@@ -181,6 +181,19 @@ func ffmpegFile(t testing.TB, name string, args ...string) string {
 	return out
 }
 
+// streamFile makes name with ffmpeg in the recorded streams of app under
+// apps, where a play of the stream finds it.
+func streamFile(t testing.TB, apps, app, name string, args ...string) {
+	t.Helper()
+	dir := vodStreams(apps, app)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(ffmpegFile(t, name, args...), filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // accessUnits splits an Annex-B file of one slice per picture into access
 // units: parameter sets and SEI go with the slice that follows them.
 func accessUnits(b []byte) [][]byte {

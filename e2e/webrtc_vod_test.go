@@ -4,12 +4,20 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
+
+// recordedClip makes name.flv in live's recorded streams under apps: 8 s
+// of 320x240 testsrc at 25 fps coded with video (a keyframe a second),
+// a 440 Hz sine as AAC.
+func recordedClip(t testing.TB, apps, name string, video ...string) {
+	t.Helper()
+	streamFile(t, apps, "live", name+".flv", append(append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=8",
+		"-f", "lavfi", "-i", "sine=f=440:r=44100:duration=8"}, video...),
+		"-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-f", "flv")...)
+}
 
 // A recorded FLV (H.264 baseline and AAC, made by ffmpeg) plays in
 // Chromium over WebRTC (whep.html): the engine's player reads the file in
@@ -24,21 +32,9 @@ func TestWebRTCChromiumPlaysRecorded(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	apps := t.TempDir()
-	streams := vodStreams(apps, "live")
-	if err := os.MkdirAll(streams, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	const frames = 8 * fps
-	record := func(name string, video ...string) {
-		src := ffmpegFile(t, name+".flv", append(append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=8",
-			"-f", "lavfi", "-i", "sine=f=440:r=44100:duration=8"}, video...),
-			"-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-f", "flv")...)
-		if err := os.Rename(src, filepath.Join(streams, name+".flv")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record("clip", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0")
-	record("bclip", "-c:v", "libx264", "-profile:v", "high", "-bf", "2")
+	recordedClip(t, apps, "clip", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0")
+	recordedClip(t, apps, "bclip", "-c:v", "libx264", "-profile:v", "high", "-bf", "2")
 	srv := startServer(t, serverOpts{AppsDir: apps})
 	b := startBrowser(t)
 	b.open(t, "p", srv.pageURL("/whep.html?autoplay=1&path=live/clip"))

@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,16 +22,7 @@ func TestWebRTCNetStreamPauseSeek(t *testing.T) {
 	t.Parallel()
 	requireEncoders(t, "libx264", "aac")
 	apps := t.TempDir()
-	streams := vodStreams(apps, "live")
-	if err := os.MkdirAll(streams, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src := ffmpegFile(t, "clip.flv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=8",
-		"-f", "lavfi", "-i", "sine=f=440:r=44100:duration=8", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0",
-		"-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-f", "flv")
-	if err := os.Rename(src, filepath.Join(streams, "clip.flv")); err != nil {
-		t.Fatal(err)
-	}
+	recordedClip(t, apps, "clip", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0")
 	srv := startServer(t, serverOpts{AppsDir: apps})
 	b := startBrowser(t)
 	b.open(t, "ns", srv.pageURL("/whep.html"))
