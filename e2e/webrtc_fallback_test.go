@@ -173,29 +173,7 @@ ns.attachCamera(m.getVideoTracks()[0]); ns.attachAudio(m.getAudioTracks()[0], { 
 		waitFor(t, time.Minute, "the RTMP publish", func() bool {
 			return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "publish start" && m["stream"] == "fromweb" })) > 0
 		})
-		out := filepath.Join(t.TempDir(), "fromweb.flv")
-		cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", "fromweb"),
-			"-t", "6", "-c", "copy", "-f", "flv", out)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v\n%s", err, o)
-		}
-		n, w, h := decodeVideo(t, out)
-		mi := probe(t, out)
-		a := mi.stream("audio")
-		peak := audioPeak(t, out)
-		t.Logf("ffmpeg over RTMP: %d H.264 frames %dx%d, audio %v with %d frames, peak %.1f dB", n, w, h, a, mi.frames("audio"), peak)
-		if n < 25 || w < 320 || w*9 != h*16 {
-			t.Errorf("decoded %d frames of %dx%d, want 25 or more of the camera's 16:9 picture", n, w, h)
-		}
-		if a == nil || a.CodecName != "pcm_alaw" || mi.frames("audio") < 100 {
-			t.Errorf("audio %+v with %d decoded frames, want G.711 A-law, 100 or more", a, mi.frames("audio"))
-		}
-		if errs := decodeProblems(mi.decodeErrors); errs != "" {
-			t.Errorf("decoding: %s", errs)
-		}
-		if peak < -40 {
-			t.Errorf("audio peak %.1f dB: silent", peak)
-		}
+		checkCameraOverRTMP(t, srv, "fromweb", "pcm_alaw", "G.711 A-law")
 		b.noProblems(t, "pub")
 	})
 

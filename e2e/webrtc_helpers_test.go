@@ -181,6 +181,39 @@ func ffmpegFile(t testing.TB, name string, args ...string) string {
 	return out
 }
 
+// checkCameraOverRTMP plays 6 s of a stream that a browser publishes
+// from Chromium's fake camera and microphone with ffmpeg over RTMP, and
+// checks what it recorded: 25 or more frames of the camera's 16:9 picture
+// (Chromium's encoder may scale it down when the machine is busy, keeping
+// the aspect), 100 or more frames of audio in acodec (ffprobe's name; desc
+// says it in the error), not silent, decoding without errors.
+func checkCameraOverRTMP(t testing.TB, srv *server, stream, acodec, desc string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), stream+".flv")
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", srv.RTMPURL("live", stream),
+		"-t", "6", "-c", "copy", "-f", "flv", out)
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, o)
+	}
+	n, w, h := decodeVideo(t, out)
+	mi := probe(t, out)
+	a := mi.stream("audio")
+	peak := audioPeak(t, out)
+	t.Logf("ffmpeg over RTMP: %d H.264 frames %dx%d, audio %v with %d frames, peak %.1f dB", n, w, h, a, mi.frames("audio"), peak)
+	if n < 25 || w < 320 || w*9 != h*16 {
+		t.Errorf("decoded %d frames of %dx%d, want 25 or more of the camera's 16:9 picture", n, w, h)
+	}
+	if a == nil || a.CodecName != acodec || mi.frames("audio") < 100 {
+		t.Errorf("audio %+v with %d decoded frames, want %s, 100 or more", a, mi.frames("audio"), desc)
+	}
+	if errs := decodeProblems(mi.decodeErrors); errs != "" {
+		t.Errorf("decoding: %s", errs)
+	}
+	if peak < -40 {
+		t.Errorf("audio peak %.1f dB: silent", peak)
+	}
+}
+
 // streamFile makes name with ffmpeg in the recorded streams of app under
 // apps, where a play of the stream finds it.
 func streamFile(t testing.TB, apps, app, name string, args ...string) {
