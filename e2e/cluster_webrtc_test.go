@@ -21,16 +21,7 @@ func TestClusterRelaysWebRTCToLegacyPlayers(t *testing.T) {
 	nodes := startCluster(t, 2)
 	origin, edge := nodes[0], nodes[1]
 	b := startBrowser(t)
-	b.open(t, "pub", origin.pageURL("/whip.html?autostart=1&path=live/cam&token=t"))
-	b.wait(t, "pub", "return window.openfcsWHIP.state === 'connected' || window.openfcsWHIP.error !== ''", time.Minute)
-	var errText string
-	b.eval(t, "pub", "return window.openfcsWHIP.error", &errText)
-	if errText != "" {
-		t.Fatalf("whip.html: %s", errText)
-	}
-	waitFor(t, 30*time.Second, "frames from the browser", func() bool {
-		return len(origin.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc track" && m["codec"] == "video/h264" })) == 1
-	})
+	publishWHIPPage(t, b, origin.server)
 	out := filepath.Join(t.TempDir(), "edge.flv")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

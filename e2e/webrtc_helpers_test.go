@@ -181,6 +181,23 @@ func ffmpegFile(t testing.TB, name string, args ...string) string {
 	return out
 }
 
+// publishWHIPPage opens whip.html in b as page "pub", which publishes
+// Chromium's fake camera and microphone to srv as live/cam, and waits for
+// the server to receive its H.264.
+func publishWHIPPage(t testing.TB, b *browser, srv *server) {
+	t.Helper()
+	b.open(t, "pub", srv.pageURL("/whip.html?autostart=1&path=live/cam&token=t"))
+	b.wait(t, "pub", "return window.openfcsWHIP.state === 'connected' || window.openfcsWHIP.error !== ''", time.Minute)
+	var errText string
+	b.eval(t, "pub", "return window.openfcsWHIP.error", &errText)
+	if errText != "" {
+		t.Fatalf("whip.html: %s", errText)
+	}
+	waitFor(t, 30*time.Second, "frames from the browser", func() bool {
+		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc track" && m["codec"] == "video/h264" })) == 1
+	})
+}
+
 // checkCameraOverRTMP plays 6 s of a stream that a browser publishes
 // from Chromium's fake camera and microphone with ffmpeg over RTMP, and
 // checks what it recorded: 25 or more frames of the camera's 16:9 picture

@@ -471,16 +471,7 @@ func TestWebRTCChromiumPublishes(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOpts{})
 	b := startBrowser(t)
-	b.open(t, "pub", srv.pageURL("/whip.html?autostart=1&path=live/cam&token=t"))
-	b.wait(t, "pub", "return window.openfcsWHIP.state === 'connected' || window.openfcsWHIP.error !== ''", time.Minute)
-	var errText string
-	b.eval(t, "pub", "return window.openfcsWHIP.error", &errText)
-	if errText != "" {
-		t.Fatalf("whip.html: %s", errText)
-	}
-	waitFor(t, 30*time.Second, "frames from the browser", func() bool {
-		return len(srv.findLogs(func(m map[string]any) bool { return m["msg"] == "webrtc track" && m["codec"] == "video/h264" })) == 1
-	})
+	publishWHIPPage(t, b, srv)
 	dir := t.TempDir()
 	rtmpt := "rtmpt://" + srv.rtmpAddr + "/live/cam"
 	players := []struct {
