@@ -572,6 +572,18 @@ var (
 	speexAudio = []string{"-c:a", "libspeex", "-ar", "16000", "-ac", "1"}
 )
 
+// flashCodecStreams are the streams the Flash codec tests publish with
+// ffmpeg, the Flash Player 6 to 10 codecs: Sorenson H.263 with each audio
+// codec; from is the audio codec's name on the converter's log line.
+var flashCodecStreams = []struct {
+	stream string
+	audio  []string
+	from   string
+}{
+	{"nelly", nellyAudio, "nellymoser"},
+	{"speex", speexAudio, "speex"},
+}
+
 const (
 	fps = 25
 )

@@ -26,14 +26,7 @@ func TestWebPlaysFlashCodecs(t *testing.T) {
 	requireEncoders(t, "flv", "nellymoser", "libspeex")
 	srv := startServer(t, serverOpts{})
 	b := startBrowser(t)
-	for _, c := range []struct {
-		stream string
-		audio  []string
-		from   string
-	}{
-		{"nelly", nellyAudio, "nellymoser"},
-		{"speex", speexAudio, "speex"},
-	} {
+	for _, c := range flashCodecStreams {
 		pub := startPublisher(t, srv.RTMPURL("live", c.stream), codecArgs{Video: sorenson, Audio: c.audio}, 0)
 		waitFor(t, 30*time.Second, "the stream", func() bool { return pub.frames() > 10 })
 		page := c.stream + "-ws"
@@ -108,13 +101,7 @@ func TestWebPlaysFlashCodecs(t *testing.T) {
 			srv.adminJSON(t, "/admin/api/v1/server", &st)
 			return st.WebRTC.Converters == 2
 		})
-		for _, conv := range [][2]string{{"sorenson", "h264"}, {c.from, "opus"}} {
-			if n := len(srv.findLogs(func(m map[string]any) bool {
-				return m["msg"] == "webrtc converter started" && m["stream"] == c.stream && m["from"] == conv[0] && m["to"] == conv[1]
-			})); n != 1 {
-				t.Errorf("%s: %d converters from %s to %s started, want 1", c.stream, n, conv[0], conv[1])
-			}
-		}
+		checkFlashConverters(t, srv, c.stream, c.from)
 		b.act(t, map[string]any{"op": "screenshot", "page": page, "path": artifact(t, c.stream+"-websocket.png")})
 		b.noProblems(t, page)
 		b.noProblems(t, rtc)

@@ -181,6 +181,19 @@ func ffmpegFile(t testing.TB, name string, args ...string) string {
 	return out
 }
 
+// checkFlashConverters checks that one converter each started for a
+// stream of Sorenson H.263 and audio in from: to H.264 and to Opus.
+func checkFlashConverters(t testing.TB, srv *server, stream, from string) {
+	t.Helper()
+	for _, conv := range [][2]string{{"sorenson", "h264"}, {from, "opus"}} {
+		if n := len(srv.findLogs(func(m map[string]any) bool {
+			return m["msg"] == "webrtc converter started" && m["stream"] == stream && m["from"] == conv[0] && m["to"] == conv[1]
+		})); n != 1 {
+			t.Errorf("%s: %d converters from %s to %s started, want 1", stream, n, conv[0], conv[1])
+		}
+	}
+}
+
 // publishWHIPPage opens whip.html in b as page "pub", which publishes
 // Chromium's fake camera and microphone to srv as live/cam, and waits for
 // the server to receive its H.264.
