@@ -87,16 +87,9 @@ func (s *Server) newNetStreamSession(kind string, t target, in *instance.Instanc
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)
 	ss.log = s.log.With("proto", "netstream-"+kind, "session", ss.id)
 	ss.peer.init(ss)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return nil, refuse(http.StatusServiceUnavailable, "server shutting down")
-	case len(s.sessions) >= s.cfg.MaxSessions:
-		return nil, refuse(http.StatusServiceUnavailable, "webrtc.max_sessions reached")
+	if herr := s.register(ss); herr != nil {
+		return nil, herr
 	}
-	s.sessions[ss.id] = ss
-	s.wg.Add(1)
 	return ss, nil
 }
 

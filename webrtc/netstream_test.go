@@ -132,3 +132,26 @@ func TestNetStreamPeerGone(t *testing.T) {
 	}
 	testutil.WaitFor(t, waitLong, "the stream unpublished", func() bool { return !in.Streams().Published("lonely") })
 }
+
+// webrtc.max_sessions bounds WHIP, WHEP and NetStream sessions together:
+// past it, a WHEP request and a NetStream's offer are both refused 503.
+func TestMaxSessionsRefused(t *testing.T) {
+	st := startStack(t, Config{MaxSessions: 1})
+	if _, status, body := startWHIP(t, st.base+"/whip/live/cam", "anything"); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	if _, status, body := startWHEP(t, st.base+"/whep/live/cam", ""); status != http.StatusServiceUnavailable {
+		t.Errorf("WHEP past webrtc.max_sessions: %d %s, want 503", status, body)
+	}
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Disconnect(cl)
+	w := newWHEPPlayer(t)
+	defer w.close()
+	_, _, _, err = st.srv.Negotiate(in, cl, false, "cam", "", gatheredOffer(t, w.pc), nil)
+	if ne := (*NegotiateError)(nil); !errors.As(err, &ne) || ne.Status != http.StatusServiceUnavailable {
+		t.Errorf("NetStream play past webrtc.max_sessions: %v, want a 503 refusal", err)
+	}
+}

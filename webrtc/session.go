@@ -95,17 +95,26 @@ func (s *Server) newSession(kind string, t target, c *fiber.Ctx, token string) (
 	ss.log = s.log.With("proto", kind, "session", ss.id, "remote", fc.RemoteAddr().String())
 	ss.peer.init(ss)
 	ss.info.Peer = &ss.peer
+	if herr := s.register(ss); herr != nil {
+		return nil, herr
+	}
+	return ss, nil
+}
+
+// register adds ss to the server's sessions, which forget undoes, unless
+// the server is shutting down or holds webrtc.max_sessions already.
+func (s *Server) register(ss *session) *httpError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return nil, refuse(http.StatusServiceUnavailable, "server shutting down")
+		return refuse(http.StatusServiceUnavailable, "server shutting down")
 	case len(s.sessions) >= s.cfg.MaxSessions:
-		return nil, refuse(http.StatusServiceUnavailable, "webrtc.max_sessions reached")
+		return refuse(http.StatusServiceUnavailable, "webrtc.max_sessions reached")
 	}
 	s.sessions[ss.id] = ss
 	s.wg.Add(1)
-	return ss, nil
+	return nil
 }
 
 // forget removes the session from the server; once.
