@@ -11,6 +11,7 @@ import (
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
+	"github.com/openfcs/openfcs/media/playback"
 )
 
 // gatheredOffer is pc's offer with its candidates.
@@ -26,6 +27,38 @@ func gatheredOffer(t *testing.T, pc *pion.PeerConnection) string {
 	}
 	<-gathered
 	return pc.LocalDescription().SDP
+}
+
+// netStreamPlay is a NetStream's play over WebRTC, received by w.
+type netStreamPlay struct {
+	w       *whepPlayer
+	cl      *instance.Client // the client the session borrows
+	control playback.Control // the session's
+	ended   chan string      // the reason of an end the client did not ask for
+}
+
+// playNetStream plays stream over WebRTC into a newWHEPPlayer as a
+// NetStream of a client admitted over a WebSocket does; the session, the
+// player and the client end at cleanup.
+func playNetStream(t *testing.T, st *stack, stream string) *netStreamPlay {
+	t.Helper()
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Disconnect(cl) })
+	p := &netStreamPlay{w: newWHEPPlayer(t), cl: cl, ended: make(chan string, 1)}
+	t.Cleanup(p.w.close)
+	answer, stop, control, err := st.srv.Negotiate(in, cl, false, stream, "", gatheredOffer(t, p.w.pc), func(r string) { p.ended <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	p.control = control
+	if err := p.w.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // A NetStream's offer publishes for a client admitted elsewhere: the

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	pion "github.com/pion/webrtc/v4"
-
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 )
 
@@ -149,36 +146,21 @@ func TestWHEPServerPlaylist(t *testing.T) {
 func TestNetStreamRecorded(t *testing.T) {
 	st := startStack(t, Config{})
 	recordFLV(t, st, "clip", false)
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
-	w := newWHEPPlayer(t)
-	defer w.close()
-	ended := make(chan string, 1)
-	answer, stop, _, err := st.srv.Negotiate(in, cl, false, "clip", "", gatheredOffer(t, w.pc), func(r string) { ended <- r })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if err := w.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	p := playNetStream(t, st, "clip")
 	select {
-	case r := <-ended:
+	case r := <-p.ended:
 		if r != reasonCompleted {
 			t.Errorf("ended(%q), want %q", r, reasonCompleted)
 		}
 	case <-time.After(waitLong):
 		t.Fatal("the session did not end with the file")
 	}
-	units, idrs, opus := w.counts()
+	units, idrs, opus := p.w.counts()
 	t.Logf("received %d access units (%d keyframes), %d Opus packets", units, idrs, opus)
 	if units < 40 || idrs < 2 || opus < 50 {
 		t.Errorf("%d access units, %d keyframes, %d Opus packets; want most of the 2 s file", units, idrs, opus)
 	}
-	if !cl.Accepted() {
+	if !p.cl.Accepted() {
 		t.Error("the session disconnected the client it borrowed")
 	}
 }

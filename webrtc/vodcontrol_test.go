@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	pion "github.com/pion/webrtc/v4"
-
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 )
 
@@ -60,24 +57,10 @@ func TestNetStreamRecordedPauseSeek(t *testing.T) {
 		"-f", "flv", filepath.Join(dir, "six.flv")).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg making six.flv: %v\n%s", err, out)
 	}
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
-	w := newWHEPPlayer(t)
-	defer w.close()
-	ended := make(chan string, 1)
-	answer, stop, control, err := st.srv.Negotiate(in, cl, false, "six", "", gatheredOffer(t, w.pc), func(r string) { ended <- r })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	p := playNetStream(t, st, "six")
+	w, control, ended := p.w, p.control, p.ended
 	if control == nil {
 		t.Fatal("no control for a recorded stream")
-	}
-	if err := w.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
 	}
 	start := time.Now()
 	units := func() int { n, _, _ := w.counts(); return n }
