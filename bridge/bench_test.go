@@ -44,7 +44,7 @@ func wsPair(b *testing.B) *wsConn {
 			_, _ = io.Copy(io.Discard, r)
 		}
 	})
-	c := newWSConn(<-got, 0)
+	c := newWSConn(<-got, 0, false)
 	b.Cleanup(func() {
 		_ = c.Close()
 		close(hold)

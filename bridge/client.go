@@ -62,7 +62,7 @@ func DialFunc(cfg DialConfig) func(ctx context.Context, u *url.URL) (net.Conn, e
 			}
 			return nil, fmt.Errorf("bridge: dial %s: %w", wsURL, err)
 		}
-		return newWSConn(ws, int64(cfg.MaxMessageSize)), nil
+		return newWSConn(ws, int64(cfg.MaxMessageSize), false), nil
 	}
 }
 

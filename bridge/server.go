@@ -203,7 +203,8 @@ func (s *Server) serveWS(fc *fasthttp.RequestCtx) {
 	// The upgrader answers a refusal itself (403 for the Origin, 400 for a
 	// malformed handshake); its error needs nothing more.
 	_ = s.upgrader.Upgrade(fc, func(ws *websocket.Conn) {
-		nc := newWSConn(ws, int64(s.cfg.MaxMessageSize))
+		bare, kept := hijacked(ws.NetConn())
+		nc := newWSConn(ws, int64(s.cfg.MaxMessageSize), bare)
 		if !s.track(nc) {
 			nc.closeWith(closeGoingAway, "server shutting down")
 			_ = nc.Close()
@@ -211,7 +212,7 @@ func (s *Server) serveWS(fc *fasthttp.RequestCtx) {
 		}
 		s.wsOpened.Add(1)
 		s.log.Debug("websocket open", "proto", proto, "remote", nc.RemoteAddr().String())
-		if st, ok := s.Sessions.(ConnStarter); ok && outlivesHandler(ws.NetConn()) {
+		if st, ok := s.Sessions.(ConnStarter); ok && bare && kept {
 			// The handler returns now and fasthttp takes back the
 			// request's context and headers: the session goes on over
 			// the bare socket (docs/architecture.md#idle-connections).
@@ -255,33 +256,32 @@ func (s *Server) untrack(c *wsConn) {
 	s.wg.Done()
 }
 
-// outlivesHandler reports whether nc, a conn fasthttp hijacked, may be
-// used after the hijack handler returns: its server keeps hijacked conns
-// open (KeepHijackedConns) and nc reads the bare socket. When the client
-// sent bytes behind its upgrade request, nc reads through the request's
-// read buffer instead, which fasthttp puts back in its pool when the
-// handler returns; such a session keeps its handler, as does one under a
-// server that closes hijacked conns. fasthttp exposes neither, so they
-// are read from its hijacked conn's fields; anything unexpected there
-// answers false, the handler staying for the whole session as before
-// (TestWebSocketHandlerReturns keeps this true for the fasthttp in use).
-func outlivesHandler(nc net.Conn) bool {
+// hijacked reports whether nc, a conn fasthttp hijacked, reads the bare
+// socket and whether its server keeps hijacked conns open
+// (KeepHijackedConns); with both, nc may be used after the hijack handler
+// returns. When the client sent bytes behind its upgrade request, nc
+// reads through the request's read buffer instead, which fasthttp puts
+// back in its pool when the handler returns; such a session keeps its
+// handler, as does one under a server that closes hijacked conns.
+// fasthttp exposes neither, so they are read from its hijacked conn's
+// fields; anything unexpected there answers false, the handler staying
+// for the whole session as before (TestWebSocketHandlerReturns keeps both
+// true for the fasthttp in use).
+func hijacked(nc net.Conn) (bare, kept bool) {
 	v := reflect.ValueOf(nc)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return false
+		return false, false
 	}
 	r, srv := v.Elem().FieldByName("r"), v.Elem().FieldByName("s")
 	if !r.IsValid() || r.Kind() != reflect.Interface || r.IsNil() ||
 		!srv.IsValid() || srv.Type() != reflect.TypeFor[*fasthttp.Server]() || srv.IsNil() {
-		return false
+		return false, false
 	}
 	if _, ok := nc.(interface{ UnsafeConn() net.Conn }); !ok {
-		return false
+		return false, false
 	}
-	if r.Elem().Type() == reflect.TypeFor[*bufio.Reader]() {
-		return false // bytes buffered past the request
-	}
-	return srv.Elem().FieldByName("KeepHijackedConns").Bool()
+	bare = r.Elem().Type() != reflect.TypeFor[*bufio.Reader]() // else bytes buffered past the request
+	return bare, srv.Elem().FieldByName("KeepHijackedConns").Bool()
 }
 
 // rawConn returns the socket under a conn fasthttp hijacked: closing the

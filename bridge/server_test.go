@@ -469,7 +469,7 @@ func TestOneFramePerFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
+	c, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0, false), rtmp.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +579,7 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0), rtmp.ClientConfig{})
+	sc, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0, false), rtmp.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,14 @@
 package bridge
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -68,6 +71,12 @@ type wsConn struct {
 	// Reader goroutine only.
 	r     io.Reader // the message being read; nil between messages
 	limit int64
+	// Between messages, with nothing in the library's buffer, the reader
+	// waits for the socket itself (sock, waitFn) instead of inside the
+	// library's read (WaitReadable); peek is the wait's one-byte buffer.
+	sock   syscall.RawConn
+	waitFn func(fd uintptr) bool
+	peek   [1]byte
 
 	closeOnce sync.Once
 	closeCode int // set once before Close's frame; mu
@@ -80,11 +89,88 @@ var gatherPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retur
 // maxPooledGather keeps a keyframe-sized buffer from staying in the pool.
 const maxPooledGather = 1 << 20
 
-func newWSConn(ws *websocket.Conn, limit int64) *wsConn {
+// newWSConn wraps ws; bare says that ws reads the socket with nothing
+// buffered above it but the library's own buffer, so that the reader may
+// wait for the socket itself (WaitReadable) and park.
+func newWSConn(ws *websocket.Conn, limit int64, bare bool) *wsConn {
 	if limit > 0 {
 		ws.SetReadLimit(limit)
 	}
-	return &wsConn{ws: ws, raw: rawConn(ws.NetConn()), limit: limit}
+	c := &wsConn{ws: ws, raw: rawConn(ws.NetConn()), limit: limit}
+	if bare && libBuffered != nil && libMessageRead != nil {
+		if c.sock = socketWaiter(c.raw); c.sock != nil {
+			c.waitFn = c.readable
+		}
+	}
+	return c
+}
+
+// libBuffered returns how many bytes the library's connection has read
+// from the socket and not yet handed on, or is nil when that cannot be
+// known: the library does not say, so it is read from its connection's
+// bufio.Reader (fields br, then r and w), found once by reflection.
+var libBuffered = func() func(ws *websocket.Conn) int {
+	br, ok := reflect.TypeFor[websocket.Conn]().FieldByName("br")
+	if !ok || br.Type != reflect.TypeFor[*bufio.Reader]() {
+		return nil
+	}
+	bt := reflect.TypeFor[bufio.Reader]()
+	r, okr := bt.FieldByName("r")
+	w, okw := bt.FieldByName("w")
+	if !okr || !okw || r.Type.Kind() != reflect.Int || w.Type.Kind() != reflect.Int {
+		return nil
+	}
+	return func(ws *websocket.Conn) int {
+		b := reflect.ValueOf(ws).Elem().FieldByIndex(br.Index)
+		if b.IsNil() {
+			return 0
+		}
+		b = b.Elem()
+		return int(b.FieldByIndex(w.Index).Int() - b.FieldByIndex(r.Index).Int())
+	}
+}()
+
+// ParkSocket returns the plain TCP socket a server session waits for
+// between messages, nil when it waits inside the library
+// (rtmp.SocketConn): the RTMP reader may then park while the session is
+// idle, the socket watched as a TCP connection's.
+func (c *wsConn) ParkSocket() syscall.RawConn { return c.sock }
+
+// ReadIdle reports whether the session is between messages (the last one
+// read to its end, though Read may not have seen its end yet) with
+// nothing in the library's buffer (rtmp.SocketConn). Reader goroutine.
+func (c *wsConn) ReadIdle() bool {
+	return c.sock != nil && (c.r == nil || libMessageRead(c.ws)) && libBuffered(c.ws) == 0
+}
+
+// libMessageRead reports whether the library's message being read has
+// been read to its end: its last frame, nothing of it left (fields
+// readRemaining and readFinal); nil when not found (libBuffered then is
+// nil too, and no session waits for its socket).
+var libMessageRead = func() func(ws *websocket.Conn) bool {
+	ct := reflect.TypeFor[websocket.Conn]()
+	rem, okr := ct.FieldByName("readRemaining")
+	fin, okf := ct.FieldByName("readFinal")
+	if !okr || !okf || rem.Type.Kind() != reflect.Int64 || fin.Type.Kind() != reflect.Bool {
+		return nil
+	}
+	return func(ws *websocket.Conn) bool {
+		v := reflect.ValueOf(ws).Elem()
+		return v.FieldByIndex(rem.Index).Int() == 0 && v.FieldByIndex(fin.Index).Bool()
+	}
+}()
+
+// WaitReadable waits, between two messages, until the socket has bytes
+// (or is closed, or the read deadline passes) when the library holds
+// none (rtmp.SocketConn): the RTMP reader waits so under its park
+// deadline, since a deadline passing inside the library's read ends the
+// library's connection for good, and the goroutine waits in a shallow
+// frame (docs/architecture.md#idle-connections).
+func (c *wsConn) WaitReadable() error {
+	if !c.ReadIdle() {
+		return nil
+	}
+	return c.sock.Read(c.waitFn)
 }
 
 // Read returns bytes of the binary messages in order.

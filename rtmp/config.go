@@ -41,7 +41,8 @@ type Config struct {
 	// ParkAfter is how long a connection may read nothing before its
 	// reader goroutine ends: on Linux, a connected session over a plain
 	// TCP socket that is not publishing then waits for its next byte in
-	// an epoll set of the server's (an RTMPT session, for its tunnel
+	// an epoll set of the server's (so does a WebSocket session on a
+	// plain TCP port: SocketConn; an RTMPT session waits for its tunnel
 	// session to call back: ReadNotifier), and a reader starts again
 	// when it comes (docs/architecture.md#idle-connections). Writes to it (shared
 	// object updates, pings, media) go on meanwhile. Saves the reader's

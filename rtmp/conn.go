@@ -159,6 +159,7 @@ type conn struct {
 	// and parkTimer (the idle timeout meanwhile) to the parker's lock.
 	sock      syscall.RawConn
 	notify    ReadNotifier // in place of sock, for a conn without a socket
+	sockIdle  SocketConn   // sock's conn when it frames the stream itself
 	readArmed time.Time
 	parkArmed bool
 	parkID    uint64
@@ -417,6 +418,20 @@ func (c *conn) readLoop() error {
 		// rest of the loop is in readOne and park.go.
 		if !c.parkArmed && c.mayPark() {
 			c.armPark()
+		}
+		if c.parkArmed && c.sockIdle != nil {
+			// A conn that frames the stream itself waits for its socket
+			// under the park deadline, so that the deadline never passes
+			// inside its framing (park.go, SocketConn).
+			if err := c.sockIdle.WaitReadable(); err != nil {
+				if err := c.parkOnTimeout(err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := c.disarmPark(); err != nil {
+				return err
+			}
 		}
 		if err := c.r.Wait(); err != nil {
 			if !c.parkArmed {

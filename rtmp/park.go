@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -48,6 +49,27 @@ type ReadNotifier interface {
 	StopNotify()
 }
 
+// SocketConn is a connection over a plain TCP socket that frames the
+// byte stream itself (RTMP over WebSocket): its reader, too, may park
+// while idle, its socket watched as a TCP connection's is, when the
+// connection holds nothing it has read from the socket and not handed on.
+type SocketConn interface {
+	// ParkSocket returns the socket, or nil when the connection cannot
+	// park.
+	ParkSocket() syscall.RawConn
+	// ReadIdle reports whether the connection holds no bytes read from
+	// the socket that Read has not returned. Called by the reader.
+	ReadIdle() bool
+	// WaitReadable waits until the socket has bytes, is closed, or the
+	// read deadline passes (then an error matching
+	// os.ErrDeadlineExceeded), without reading; nil at once when the
+	// connection holds bytes already. The reader waits so while the
+	// park deadline is armed, and puts the idle deadline back before it
+	// reads: a deadline passing inside the connection's own framing
+	// could leave it unusable.
+	WaitReadable() error
+}
+
 // allowPark lets c's reader park while idle when its socket can be
 // watched (Linux, a plain TCP socket) or the connection calls back when
 // readable (ReadNotifier), and Config.ParkAfter allows it. Before the
@@ -56,9 +78,22 @@ func (c *conn) allowPark() {
 	if c.cfg.ParkAfter <= 0 {
 		return
 	}
-	if c.sock = rawConnOf(c.nc); c.sock == nil {
-		c.notify, _ = c.nc.(ReadNotifier)
+	if c.sock = rawConnOf(c.nc); c.sock != nil {
+		return
 	}
+	if sc, ok := c.nc.(SocketConn); ok {
+		if c.sock = sc.ParkSocket(); c.sock != nil {
+			c.sockIdle = sc
+		}
+		return
+	}
+	c.notify, _ = c.nc.(ReadNotifier)
+}
+
+// readIdle reports whether nothing read from c's socket waits to be
+// handled: in the chunk reader, or in a SocketConn's own framing.
+func (c *conn) readIdle() bool {
+	return c.r.Idle() && (c.sockIdle == nil || c.sockIdle.ReadIdle())
 }
 
 // mayPark reports whether allowPark found a way to wake c's reader.
@@ -80,7 +115,7 @@ func (c *conn) idleAt() time.Time { return c.readArmed.Add(c.cfg.IdleTimeout) }
 // not publishing (a publisher keeps its buffer), not relayed. Reader
 // goroutine.
 func (c *conn) armPark() {
-	if !c.connected || c.keepRead || c.relay != nil || c.virtual || !c.r.Idle() {
+	if !c.connected || c.keepRead || c.relay != nil || c.virtual || !c.readIdle() {
 		return
 	}
 	at := time.Now().Add(c.cfg.ParkAfter)
@@ -110,7 +145,7 @@ func (c *conn) disarmPark() error {
 // Reader goroutine.
 func (c *conn) parkOnTimeout(err error) error {
 	c.parkArmed = false
-	if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(c.idleAt()) || !c.r.Idle() {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(c.idleAt()) || !c.readIdle() {
 		return err
 	}
 	if c.srv.parker.park(c) {

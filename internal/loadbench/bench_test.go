@@ -561,8 +561,14 @@ func runIdleInProcess(b *testing.B, scheme string, args ...string) { //nolint:th
 const idleParkAfter = 100 * time.Millisecond
 
 // idleParks reports whether idle sessions over scheme park: RTMP over
-// TCP and RTMPT sessions do, RTMP over WebSocket keeps its reader.
-func idleParks(scheme string) bool { return scheme != "rtmpws" }
+// TCP, RTMPT and RTMP over WebSocket (on a plain TCP port) sessions do.
+func idleParks(scheme string) bool {
+	switch scheme {
+	case "rtmp", "rtmpt", "rtmpws":
+		return true
+	}
+	return false
+}
 
 // waitParked waits until n connections of srv are parked.
 func waitParked(b *testing.B, srv *rtmp.Server, n int) {
