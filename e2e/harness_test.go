@@ -566,6 +566,9 @@ var (
 	// seconds rather than minutes.
 	h264CBR3M = []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "100", "-pix_fmt", "yuv420p",
 		"-b:v", "3M", "-minrate", "3M", "-maxrate", "3M", "-bufsize", "1M", "-x264-params", "nal-hrd=cbr"}
+	// x264 baseline (no B-frames: WebRTC carries it as it is) with 2 s GOPs.
+	h264Baseline = []string{"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
+		"-g", "50", "-pix_fmt", "yuv420p", "-b:v", "500k"}
 	sorenson   = []string{"-c:v", "flv", "-q:v", "6", "-g", "50"}
 	aacAudio   = []string{"-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "1"}
 	nellyAudio = []string{"-c:a", "nellymoser", "-ar", "22050", "-ac", "1"}

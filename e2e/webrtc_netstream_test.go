@@ -109,8 +109,7 @@ func TestWebNetStreamWebRTC(t *testing.T) {
 
 	t.Run("play", func(t *testing.T) {
 		pub := startPublisher(t, srv.RTMPURL("live", "base"), codecArgs{
-			Video: []string{"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
-				"-g", "50", "-pix_fmt", "yuv420p", "-b:v", "500k"},
+			Video: h264Baseline,
 			Audio: aacAudio,
 		}, 0)
 		defer pub.stop(t)

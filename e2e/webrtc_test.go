@@ -333,8 +333,7 @@ func TestWebRTCChromiumPlaysRTMP(t *testing.T) {
 	requireEncoders(t, "libx264", "aac")
 	srv := startServer(t, serverOpts{})
 	pub := startPublisher(t, srv.RTMPURL("live", "cam"), codecArgs{
-		Video: []string{"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
-			"-g", "50", "-pix_fmt", "yuv420p", "-b:v", "500k"},
+		Video: h264Baseline,
 		Audio: aacAudio,
 	}, 0)
 	t.Cleanup(func() { pub.stop(t) })
