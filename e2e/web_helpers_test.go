@@ -98,6 +98,17 @@ func (b *browser) do(t testing.TB, timeout time.Duration, req map[string]any) js
 	return nil
 }
 
+// checkLit fails t when the canvas of page's openfcs.js player is black
+// (mean luma under 30).
+func (b *browser) checkLit(t testing.TB, page string) {
+	t.Helper()
+	var luma float64
+	b.eval(t, page, "return window.t.luma()", &luma)
+	if luma < 30 {
+		t.Errorf("canvas mean luma %.1f: black", luma)
+	}
+}
+
 // open opens url in a new tab named page.
 func (b *browser) open(t testing.TB, page, url string) {
 	t.Helper()
