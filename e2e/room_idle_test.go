@@ -3,77 +3,11 @@
 package e2e
 
 import (
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openfcs/openfcs/internal/testutil"
 )
-
-// freezer relays TCP to addr and can stop passing bytes while it keeps
-// both sockets open: a page whose machine slept or lost its network,
-// which never says goodbye.
-type freezer struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startFreezer(t testing.TB, addr string) *freezer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &freezer{ln: ln}
-	f.wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", addr)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, in, out)
-			f.mu.Unlock()
-			f.wg.Go(func() { f.pipe(out, in) })
-			f.wg.Go(func() { f.pipe(in, out) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		f.mu.Lock()
-		for _, c := range f.conns {
-			_ = c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return f
-}
-
-// pipe copies until frozen, then drops what it reads.
-func (f *freezer) pipe(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !f.frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // TestRoomQuietAndVanishedPages: a room page nobody types in stays in
 // the room for several idle timeouts (the server pings a quiet
@@ -86,15 +20,15 @@ func TestRoomQuietAndVanishedPages(t *testing.T) {
 	const idle = 10 * time.Second
 	srv := startServer(t, serverOpts{Apps: []string{"room"}, Config: "session:\n  idle_timeout: 10s\n"})
 	srv.copySampleApp(t, "room")
-	f := startFreezer(t, srv.httpAddr)
+	f := testutil.StartFreezer(t, srv.httpAddr)
 	b := startBrowser(t)
 
 	b.open(t, "quiet", srv.pageURL("/room/q?user=quiet"))
-	b.open(t, "gone", "http://"+f.ln.Addr().String()+"/room/q?user=gone")
+	b.open(t, "gone", "http://"+f.Addr()+"/room/q?user=gone")
 	for _, who := range []string{"quiet", "gone"} {
 		waitStrings(t, b, who, "people", roomPeople, []string{"gone", "quiet"})
 	}
-	f.frozen.Store(true)
+	f.Freeze()
 	frozenAt := time.Now()
 	waitStrings(t, b, "quiet", "people after gone vanished", roomPeople, []string{"quiet"})
 	left := time.Since(frozenAt)
