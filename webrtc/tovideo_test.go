@@ -11,14 +11,14 @@ import (
 	"github.com/openfcs/openfcs/media/flv"
 )
 
-// sorensonTags are 2 s of 320x240 Sorenson H.263 at 25 fps from ffmpeg,
-// as video tag bodies with their times.
-func sorensonTags(tb testing.TB) (bodies [][]byte, times []uint32) {
+// testsrcVideoTags are 2 s of ffmpeg's 320x240 testsrc at 25 fps coded
+// in what by codec's arguments, as FLV video tag bodies with their times.
+func testsrcVideoTags(tb testing.TB, what string, codec ...string) (bodies [][]byte, times []uint32) {
 	tb.Helper()
-	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-		"-t", "2", "-c:v", "flv", "-q:v", "6", "-g", "50", "-f", "flv", "pipe:1").Output()
+	src, err := exec.Command("ffmpeg", append(append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-t", "2"}, codec...), "-g", "50", "-f", "flv", "pipe:1")...).Output()
 	if err != nil {
-		tb.Fatalf("ffmpeg making Sorenson (scripts/deps.sh installs it): %v", err)
+		tb.Fatalf("ffmpeg making %s (scripts/deps.sh installs it): %v", what, err)
 	}
 	_ = readFLVTags(bytes.NewReader(src), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
 		if typ == flv.TagVideo {
@@ -27,9 +27,16 @@ func sorensonTags(tb testing.TB) (bodies [][]byte, times []uint32) {
 		}
 	})
 	if len(bodies) < 45 {
-		tb.Fatalf("%d Sorenson frames from ffmpeg", len(bodies))
+		tb.Fatalf("%d %s tags from ffmpeg", len(bodies), what)
 	}
 	return bodies, times
+}
+
+// sorensonTags are 2 s of 320x240 Sorenson H.263 at 25 fps from ffmpeg,
+// as video tag bodies with their times.
+func sorensonTags(tb testing.TB) (bodies [][]byte, times []uint32) {
+	tb.Helper()
+	return testsrcVideoTags(tb, "Sorenson", "-c:v", "flv", "-q:v", "6")
 }
 
 // The converter's own arguments, run by the installed ffmpeg over
@@ -112,19 +119,9 @@ func BenchmarkSorensonToH264Converter(b *testing.B) {
 // 25 fps, as FLV video tag bodies (the sequence header first) and times.
 func h264BFrameTags(tb testing.TB) (bodies [][]byte, times []uint32) {
 	tb.Helper()
-	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-		"-t", "2", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "50", "-pix_fmt", "yuv420p", "-f", "flv", "pipe:1").Output()
-	if err != nil {
-		tb.Fatalf("ffmpeg making H.264 (scripts/deps.sh installs it): %v", err)
-	}
-	_ = readFLVTags(bytes.NewReader(src), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
-		if typ == flv.TagVideo {
-			bodies = append(bodies, append([]byte(nil), body...))
-			times = append(times, ms)
-		}
-	})
-	if len(bodies) < 45 || bodies[0][1] != 0 {
-		tb.Fatalf("%d H.264 tags from ffmpeg, the first %x", len(bodies), bodies[0][:2])
+	bodies, times = testsrcVideoTags(tb, "H.264", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-pix_fmt", "yuv420p")
+	if bodies[0][1] != 0 {
+		tb.Fatalf("the first H.264 tag from ffmpeg is %x, not a sequence header", bodies[0][:2])
 	}
 	return bodies, times
 }
