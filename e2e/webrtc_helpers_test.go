@@ -181,10 +181,21 @@ func ffmpegFile(t testing.TB, name string, args ...string) string {
 	return out
 }
 
-// checkFlashConverters checks that one converter each started for a
-// stream of Sorenson H.263 and audio in from: to H.264 and to Opus.
+// checkFlashConverters waits for the admin view to show two converters
+// running, and checks that one each started for a stream of Sorenson
+// H.263 and audio in from: to H.264 and to Opus. A previous stream's
+// converters stop with its outlet, which its publisher's end closes.
 func checkFlashConverters(t testing.TB, srv *server, stream, from string) {
 	t.Helper()
+	var st struct {
+		WebRTC struct {
+			Converters int `json:"converters"`
+		} `json:"webrtc"`
+	}
+	waitFor(t, 30*time.Second, "two converters running (video and audio) in the admin view", func() bool {
+		srv.adminJSON(t, "/admin/api/v1/server", &st)
+		return st.WebRTC.Converters == 2
+	})
 	for _, conv := range [][2]string{{"sorenson", "h264"}, {from, "opus"}} {
 		if n := len(srv.findLogs(func(m map[string]any) bool {
 			return m["msg"] == "webrtc converter started" && m["stream"] == stream && m["from"] == conv[0] && m["to"] == conv[1]
