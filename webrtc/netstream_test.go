@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -35,6 +36,23 @@ type netStreamPlay struct {
 	cl      *instance.Client // the client the session borrows
 	control playback.Control // the session's
 	ended   chan string      // the reason of an end the client did not ask for
+}
+
+// A session refused at webrtc.max_sessions leaves no live context
+// attached to the server's, which lives until shutdown.
+func TestRefusedSessionContextCancelled(t *testing.T) {
+	st := startStack(t, Config{MaxSessions: 1})
+	if _, status, body := startWHIP(t, st.base+"/whip/live/cam", "anything"); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	ss := &session{id: newID()}
+	ss.ctx, ss.cancel = context.WithCancelCause(st.srv.ctx)
+	if herr := st.srv.register(ss); herr == nil {
+		t.Fatal("a session registered past webrtc.max_sessions")
+	}
+	if ss.ctx.Err() == nil {
+		t.Error("the refused session's context is live")
+	}
 }
 
 // playNetStream plays stream over WebRTC into a newWHEPPlayer as a

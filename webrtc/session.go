@@ -102,15 +102,22 @@ func (s *Server) newSession(kind string, t target, c *fiber.Ctx, token string) (
 }
 
 // register adds ss to the server's sessions, which forget undoes, unless
-// the server is shutting down or holds webrtc.max_sessions already.
+// the server is shutting down or holds webrtc.max_sessions already. A
+// refused session's context is cancelled: left live, it would stay
+// attached to the server's until shutdown, one per refused offer.
 func (s *Server) register(ss *session) *httpError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var herr *httpError
 	switch {
 	case s.closed:
-		return refuse(http.StatusServiceUnavailable, "server shutting down")
+		herr = refuse(http.StatusServiceUnavailable, "server shutting down")
 	case len(s.sessions) >= s.cfg.MaxSessions:
-		return refuse(http.StatusServiceUnavailable, "webrtc.max_sessions reached")
+		herr = refuse(http.StatusServiceUnavailable, "webrtc.max_sessions reached")
+	}
+	if herr != nil {
+		ss.cancel(nil)
+		return herr
 	}
 	s.sessions[ss.id] = ss
 	s.wg.Add(1)
