@@ -40,7 +40,7 @@ type netStreamPlay struct {
 
 // A session refused at webrtc.max_sessions leaves no live context
 // attached to the server's, which lives until shutdown.
-func TestRefusedSessionContextCancelled(t *testing.T) {
+func TestRefusedSessionContextCanceled(t *testing.T) {
 	st := startStack(t, Config{MaxSessions: 1})
 	if _, status, body := startWHIP(t, st.base+"/whip/live/cam", "anything"); status != http.StatusCreated {
 		t.Fatalf("WHIP: %d %s", status, body)

@@ -103,7 +103,7 @@ func (s *Server) newSession(kind string, t target, c *fiber.Ctx, token string) (
 
 // register adds ss to the server's sessions, which forget undoes, unless
 // the server is shutting down or holds webrtc.max_sessions already. A
-// refused session's context is cancelled: left live, it would stay
+// refused session's context is canceled: left live, it would stay
 // attached to the server's until shutdown, one per refused offer.
 func (s *Server) register(ss *session) *httpError {
 	s.mu.Lock()
