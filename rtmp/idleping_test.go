@@ -1,81 +1,13 @@
 package rtmp
 
 import (
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/testutil"
 )
-
-// freezer is a TCP relay to addr that can stop passing bytes while it
-// keeps both sockets open: a peer that vanished without closing (a
-// sleeping laptop, a pulled cable, a frozen browser).
-type freezer struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startFreezer(t *testing.T, addr string) *freezer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &freezer{ln: ln}
-	f.wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", addr)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, in, out)
-			f.mu.Unlock()
-			f.wg.Go(func() { f.pipe(out, in) })
-			f.wg.Go(func() { f.pipe(in, out) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		f.mu.Lock()
-		for _, c := range f.conns {
-			_ = c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return f
-}
-
-// pipe copies until frozen, then drops what it reads.
-func (f *freezer) pipe(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !f.frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // A connection with nothing to say is pinged before its idle deadline
 // and stays while it answers; one whose peer stopped answering is closed
@@ -86,8 +18,8 @@ func TestQuietConnectionIsPinged(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 
 	quiet := dial(t, ts, "live", ClientConfig{})
-	f := startFreezer(t, ts.addr)
-	gone, err := Dial(ctx, "rtmp://"+f.ln.Addr().String()+"/live", ClientConfig{})
+	f := testutil.StartFreezer(t, ts.addr)
+	gone, err := Dial(ctx, "rtmp://"+f.Addr()+"/live", ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +31,7 @@ func TestQuietConnectionIsPinged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.frozen.Store(true)
+	f.Freeze()
 	frozenAt := time.Now()
 
 	testutil.WaitFor(t, 20*time.Second, "the frozen peer closed", func() bool {

@@ -99,8 +99,8 @@ func TestParkedConnectionPingAndIdleTimeout(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 
 	quiet := dial(t, ts, "live", ClientConfig{})
-	f := startFreezer(t, ts.addr)
-	gone, err := Dial(ctx, "rtmp://"+f.ln.Addr().String()+"/live", ClientConfig{})
+	f := testutil.StartFreezer(t, ts.addr)
+	gone, err := Dial(ctx, "rtmp://"+f.Addr()+"/live", ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestParkedConnectionPingAndIdleTimeout(t *testing.T) {
 		}
 	}
 	waitParked(t, ts, 2)
-	f.frozen.Store(true)
+	f.Freeze()
 	frozenAt := time.Now()
 	testutil.WaitFor(t, 20*time.Second, "the frozen peer closed", func() bool {
 		return strings.Contains(ts.logs.String(), "reason=timeout")
