@@ -87,6 +87,12 @@ type Config struct {
 	// OpusBitrate is the bit rate of converted audio, bits per second.
 	// Default 64000.
 	OpusBitrate int `yaml:"opus_bitrate"`
+	// LegacyAudio is the codec a WebRTC publisher's Opus is converted to
+	// for RTMP players that predate Enhanced RTMP: "aac" (the default;
+	// ffmpeg, rtmpdump, OBS, Flash Player 9.0.115 and later) or "speex"
+	// (16 kHz wideband, for audiences of Flash Player 6 to 9, which
+	// decode no AAC) (docs/webrtc.md#players-that-predate-enhanced-rtmp).
+	LegacyAudio string `yaml:"legacy_audio"`
 	// SendBuffer sizes the UDP port's socket send buffer, bytes: one
 	// frame's packets to every viewer leave in one burst, which must not
 	// overflow it (docs/webrtc.md#cost). The system caps it (Linux:
@@ -108,6 +114,7 @@ type Config struct {
 const (
 	DefaultUDP            = ":0"
 	DefaultMaxSDPSize     = 64 << 10
+	DefaultLegacyAudio    = "aac"
 	DefaultMaxSessions    = 2000
 	DefaultConnectTimeout = 15 * time.Second
 	DefaultGOPCacheBytes  = 8 << 20
@@ -168,6 +175,9 @@ func (c Config) WithDefaults() Config {
 	if c.OpusBitrate <= 0 {
 		c.OpusBitrate = 64000
 	}
+	if c.LegacyAudio == "" {
+		c.LegacyAudio = DefaultLegacyAudio
+	}
 	if c.SendBuffer <= 0 {
 		c.SendBuffer = DefaultSendBuffer
 	}
@@ -186,8 +196,12 @@ func (c Config) Converts() bool { return c.FFmpeg != "off" }
 // Enabled reports whether WebRTC runs at all.
 func (c Config) Enabled() bool { return c.UDP != "off" }
 
-// Validate reports public addresses that are not IP addresses.
+// Validate reports public addresses that are not IP addresses and a
+// legacy audio codec the converter cannot make.
 func (c Config) Validate() error {
+	if c.LegacyAudio != "" && c.LegacyAudio != "aac" && c.LegacyAudio != "speex" {
+		return fmt.Errorf("webrtc: legacy_audio: %q is neither aac nor speex", c.LegacyAudio)
+	}
 	for _, ip := range c.PublicIPs {
 		if net.ParseIP(ip) == nil {
 			return fmt.Errorf("webrtc: public_ips: %q is not an IP address", ip)

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -46,8 +47,9 @@ type aacConverter struct {
 // free (logged).
 func (p *publisher) startAAC(ctx context.Context) *aacConverter {
 	c := &aacConverter{p: p, serial: 1}
-	c.log = p.ss.log.With("stream", p.ss.t.Stream, "from", "opus", "to", "aac")
-	c.args = aacArgs()
+	codec := p.ss.s.cfg.LegacyAudio
+	c.log = p.ss.log.With("stream", p.ss.t.Stream, "from", "opus", "to", codec)
+	c.args = legacyArgs(codec)
 	c.preamble = func() [][]byte { return opusPreamble(c.serial) }
 	c.read = c.readAAC
 	if err := p.ss.s.startProc(ctx, &c.proc); err != nil {
@@ -57,17 +59,25 @@ func (p *publisher) startAAC(ctx context.Context) *aacConverter {
 	return c
 }
 
-// aacArgs are the Opus to AAC converter's arguments: Ogg Opus in, FLV
-// AAC out, both through pipes, every buffer at its least.
-// -copyts keeps the stream's own times: the granule positions of the
-// pages are the stream's milliseconds times 48, so the AAC tags come out
-// at the times of the Opus they were made from, across restarts too.
-func aacArgs() []string {
-	return []string{"-hide_banner", "-nostdin", "-loglevel", "error",
+// aacArgs are the Opus to AAC converter's arguments.
+func aacArgs() []string { return legacyArgs("aac") }
+
+// legacyArgs are the arguments of the converter making codec ("aac" or
+// "speex") from Opus: Ogg Opus in, FLV out, both through pipes, every
+// buffer at its least. -copyts keeps the stream's own times: the granule
+// positions of the pages are the stream's milliseconds times 48, so the
+// tags come out at the times of the Opus they were made from, across
+// restarts too. Speex is 16 kHz mono wideband, the only Speex Flash
+// Player decodes (docs/webrtc.md#players-that-predate-enhanced-rtmp).
+func legacyArgs(codec string) []string {
+	enc := []string{"-c:a", "aac", "-b:a", strconv.Itoa(aacBitrate), "-ar", "48000", "-ac", "2"}
+	if codec == "speex" {
+		enc = []string{"-c:a", "libspeex", "-ar", "16000", "-ac", "1"}
+	}
+	return slices.Concat([]string{"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-fflags", "nobuffer", "-flags", "low_delay", "-probesize", "32", "-analyzeduration", "0",
-		"-f", "ogg", "-i", "pipe:0", "-copyts",
-		"-map", "0:a", "-c:a", "aac", "-b:a", strconv.Itoa(aacBitrate), "-ar", "48000", "-ac", "2",
-		"-f", "flv", "-flvflags", "no_sequence_end+no_metadata+no_duration_filesize", "-flush_packets", "1", "pipe:1"}
+		"-f", "ogg", "-i", "pipe:0", "-copyts", "-map", "0:a"}, enc,
+		[]string{"-f", "flv", "-flvflags", "no_sequence_end+no_metadata+no_duration_filesize", "-flush_packets", "1", "pipe:1"})
 }
 
 // opusPage is the Ogg page of one Opus packet of the stream's time ms.

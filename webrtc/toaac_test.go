@@ -36,6 +36,13 @@ func TestOpusSamples(t *testing.T) {
 // as the publisher writes them, starting 5 s into a stream: AAC comes
 // out, a sequence header first, at the stream's times.
 func TestOpusToAACKeepsStreamTime(t *testing.T) {
+	t.Run("aac", func(t *testing.T) { testLegacyKeepsStreamTime(t, "aac", flv.SoundAAC, 85) })
+	// Speex frames are 20 ms: 2 s are about 100.
+	t.Run("speex", func(t *testing.T) { testLegacyKeepsStreamTime(t, "speex", flv.SoundSpeex, 95) })
+}
+
+func testLegacyKeepsStreamTime(t *testing.T, codec string, format flv.SoundFormat, minFrames int) {
+	t.Helper()
 	src, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
 		"-ac", "2", "-c:a", "libopus", "-frame_duration", "20", "-f", "ogg", "pipe:1").Output()
 	if err != nil {
@@ -59,7 +66,7 @@ func TestOpusToAACKeepsStreamTime(t *testing.T) {
 	if n < 90 {
 		t.Fatalf("%d Opus packets from ffmpeg", n)
 	}
-	cmd := exec.Command("ffmpeg", aacArgs()...)
+	cmd := exec.Command("ffmpeg", legacyArgs(codec)...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -73,22 +80,28 @@ func TestOpusToAACKeepsStreamTime(t *testing.T) {
 		if first == nil {
 			first = append([]byte(nil), body...)
 		}
-		if typ == flv.TagAudio && len(body) > 1 && body[1] == 1 {
+		if typ == flv.TagAudio && len(body) > 1 && (format != flv.SoundAAC || body[1] == 1) {
 			times = append(times, ms)
 		}
 	})
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("reading the converter's output: %v", err)
 	}
-	if !flv.IsAudioSequenceHeader(first) || first[0]>>4 != byte(flv.SoundAAC) {
-		t.Fatalf("first tag % x, want an AAC sequence header", first)
+	if len(first) == 0 || first[0]>>4 != byte(format) || format == flv.SoundAAC && !flv.IsAudioSequenceHeader(first) {
+		t.Fatalf("first tag % x, want %s (a sequence header for AAC)", first, codec)
 	}
 	// 2 s of audio are about 94 AAC frames of 1024 samples.
-	if len(times) < 85 {
-		t.Fatalf("%d AAC frames from %d Opus packets", len(times), n)
+	if len(times) < minFrames {
+		t.Fatalf("%d %s frames from %d Opus packets", len(times), codec, n)
+	}
+	// Another decoder takes it: ffmpeg reads the FLV and decodes every frame.
+	dec := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "flv", "-i", "pipe:0", "-f", "null", "-")
+	dec.Stdin = bytes.NewReader(out)
+	if msg, err := dec.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
+		t.Fatalf("ffmpeg decoding the %s: %v %s", codec, err, msg)
 	}
 	if times[0] < 4950 || times[0] > 5100 || times[len(times)-1] < 6850 || times[len(times)-1] > 7100 {
-		t.Fatalf("AAC from %d ms to %d ms, want about 5000 to 7000", times[0], times[len(times)-1])
+		t.Fatalf("%s from %d ms to %d ms, want about 5000 to 7000", codec, times[0], times[len(times)-1])
 	}
 }
 
@@ -132,4 +145,18 @@ func BenchmarkOpusToAACConverter(b *testing.B) {
 		}
 	}
 	c.finish(float64(ms-1000) / 1000)
+}
+
+func TestLegacyAudioValidated(t *testing.T) {
+	for _, c := range []struct {
+		codec string
+		ok    bool
+	}{{"", true}, {"aac", true}, {"speex", true}, {"nellymoser", false}, {"AAC", false}} {
+		if err := (Config{LegacyAudio: c.codec}).Validate(); (err == nil) != c.ok {
+			t.Errorf("legacy_audio %q: %v", c.codec, err)
+		}
+	}
+	if got := (Config{}).WithDefaults().LegacyAudio; got != "aac" {
+		t.Errorf("default legacy_audio %q", got)
+	}
 }
