@@ -118,16 +118,33 @@ type DirectReader interface {
 	SocketReads()
 }
 
+// socketOf returns the TCP socket nc's writes go to: nc itself, or a
+// DirectConn's socket; else nil.
+func socketOf(nc net.Conn) *net.TCPConn {
+	switch v := nc.(type) {
+	case *net.TCPConn:
+		return v
+	case DirectConn:
+		return v.Socket()
+	}
+	return nil
+}
+
+// readSocketOf returns the TCP socket whose plain reads are nc's reads
+// (a *net.TCPConn or a DirectReader: no bytes of the connection's own come
+// first); else nil.
+func readSocketOf(nc net.Conn) *net.TCPConn {
+	switch nc.(type) {
+	case *net.TCPConn, DirectReader:
+		return socketOf(nc)
+	}
+	return nil
+}
+
 // rawConnOf returns the descriptor access of nc's socket when nc is a
 // DirectConn or a *net.TCPConn, else nil.
 func rawConnOf(nc net.Conn) syscall.RawConn {
-	var tc *net.TCPConn
-	switch v := nc.(type) {
-	case *net.TCPConn:
-		tc = v
-	case DirectConn:
-		tc = v.Socket()
-	}
+	tc := socketOf(nc)
 	if tc == nil {
 		return nil
 	}
@@ -211,18 +228,10 @@ func (r *rawReader) read(fd uintptr) bool {
 // socket itself with raw system calls (rawReader) when nc is a
 // *net.TCPConn or a DirectReader, else nc.
 func socketReader(nc net.Conn) io.Reader {
-	var tc *net.TCPConn
-	switch v := nc.(type) {
-	case *net.TCPConn:
-		tc = v
-	case DirectReader:
-		tc = v.Socket()
-	}
-	if tc == nil {
-		return nc
-	}
-	if r := newRawReader(tc); r != nil {
-		return r
+	if tc := readSocketOf(nc); tc != nil {
+		if r := newRawReader(tc); r != nil {
+			return r
+		}
 	}
 	return nc
 }

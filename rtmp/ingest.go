@@ -134,31 +134,30 @@ func (g *ingestClock) requeue(c *conn) {
 		g.running = true
 		go g.run()
 	}
-	if c.ingestAt == g.fired {
-		g.busy--
-		if g.busy == 0 {
-			select {
-			case g.through <- struct{}{}:
-			default:
-			}
+	g.settleLocked(c)
+	g.mu.Unlock()
+}
+
+// settleLocked counts c's reader through the tick it was woken for, and
+// lets the clock go on when it was the last one.
+func (g *ingestClock) settleLocked(c *conn) {
+	if c.ingestAt != g.fired {
+		return
+	}
+	g.busy--
+	if g.busy == 0 {
+		select {
+		case g.through <- struct{}{}:
+		default:
 		}
 	}
-	g.mu.Unlock()
 }
 
 // done tells the clock that c's reader has handled what it read at the
 // tick it was woken for.
 func (g *ingestClock) done(c *conn) {
 	g.mu.Lock()
-	if c.ingestAt == g.fired {
-		g.busy--
-		if g.busy == 0 {
-			select {
-			case g.through <- struct{}{}:
-			default:
-			}
-		}
-	}
+	g.settleLocked(c)
 	g.mu.Unlock()
 }
 

@@ -32,16 +32,14 @@ type sockReader struct {
 }
 
 // newSockReader returns a reader of nc's socket when reads of nc are
-// plain reads of it (a *net.TCPConn or a DirectReader, as socketReader
-// requires: no bytes of the connection's own come first), else nil.
+// plain reads of it (readSocketOf finds its socket), else nil.
 func newSockReader(nc net.Conn) *sockReader {
-	switch nc.(type) {
-	case *net.TCPConn, DirectReader:
-	default:
+	tc := readSocketOf(nc)
+	if tc == nil {
 		return nil
 	}
-	rc := rawConnOf(nc)
-	if rc == nil {
+	rc, err := tc.SyscallConn()
+	if err != nil {
 		return nil
 	}
 	s := &sockReader{rc: rc}
