@@ -13,6 +13,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/openfcs/openfcs/rtmp"
 	"github.com/openfcs/openfcs/rtmp/chunk"
 )
 
@@ -98,7 +99,9 @@ func newWSConn(ws *websocket.Conn, limit int64, bare bool) *wsConn {
 	}
 	c := &wsConn{ws: ws, raw: rawConn(ws.NetConn()), limit: limit}
 	if bare && libBuffered != nil && libMessageRead != nil {
-		if c.sock = socketWaiter(c.raw); c.sock != nil {
+		// A plain TCP socket (not TLS, whose records are buffered above
+		// the socket), as the RTMP server's own sessions wait for.
+		if c.sock = rtmp.RawConnOf(c.raw); c.sock != nil {
 			c.waitFn = c.readable
 		}
 	}

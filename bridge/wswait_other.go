@@ -2,13 +2,6 @@
 
 package bridge
 
-import (
-	"net"
-	"syscall"
-)
-
-// socketWaiter: elsewhere a session waits for its next message inside
-// the library's read.
-func socketWaiter(net.Conn) syscall.RawConn { return nil }
-
+// readable is never called: elsewhere rtmp.RawConnOf finds no socket, and
+// a session waits for its next message inside the library's read.
 func (*wsConn) readable(uintptr) bool { return true }

@@ -637,7 +637,7 @@ func (c *conn) keepReadBuffer(keep bool) {
 			// Only a plain TCP socket's short read says it is empty; a
 			// TLS or WebSocket read returns one record or frame.
 			c.tickChecked = true
-			c.tickRead = c.srv.ingest != nil && rawConnOf(c.nc) != nil
+			c.tickRead = c.srv.ingest != nil && RawConnOf(c.nc) != nil
 			if c.tickRead {
 				c.tick.src = newSockReader(c.nc)
 			}

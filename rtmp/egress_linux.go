@@ -141,9 +141,11 @@ func readSocketOf(nc net.Conn) *net.TCPConn {
 	return nil
 }
 
-// rawConnOf returns the descriptor access of nc's socket when nc is a
-// DirectConn or a *net.TCPConn, else nil.
-func rawConnOf(nc net.Conn) syscall.RawConn {
+// RawConnOf returns the descriptor access of nc's socket when nc is a
+// DirectConn or a *net.TCPConn, else nil: the socket the merge clock
+// writes itself and a parked reader waits for. A transport that frames
+// the stream above such a socket (a SocketConn) finds its ParkSocket here.
+func RawConnOf(nc net.Conn) syscall.RawConn {
 	tc := socketOf(nc)
 	if tc == nil {
 		return nil

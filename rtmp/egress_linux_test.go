@@ -40,7 +40,7 @@ func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 func TestTryWriteStopsAtAFullSocket(t *testing.T) {
 	// 12 MiB: more than the kernel's largest socket buffers hold.
 	server, client := tcpPair(t)
-	rc := rawConnOf(server)
+	rc := RawConnOf(server)
 	if rc == nil {
 		t.Fatal("no raw access to a *net.TCPConn")
 	}
@@ -89,7 +89,7 @@ func TestTryWriteStopsAtAFullSocket(t *testing.T) {
 // A closed socket is an error, not a short write.
 func TestTryWriteClosedSocket(t *testing.T) {
 	server, _ := tcpPair(t)
-	rc := rawConnOf(server)
+	rc := RawConnOf(server)
 	_ = server.Close()
 	var b chunk.Batch
 	if err := chunk.NewWriter().Append(&b, chunk.Header{CSID: 3, Type: 20}, []byte("hello")); err != nil {

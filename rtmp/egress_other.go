@@ -12,7 +12,7 @@ import (
 )
 
 // sysWriter is the Linux writer's stand-in: elsewhere every clock round
-// runs on a writer goroutine (rawConnOf finds no socket), so it is never
+// runs on a writer goroutine (RawConnOf finds no socket), so it is never
 // called.
 type sysWriter struct{}
 
@@ -30,7 +30,9 @@ type DirectConn interface {
 	Socket() *net.TCPConn
 }
 
-func rawConnOf(net.Conn) syscall.RawConn { return nil }
+// RawConnOf returns nil: elsewhere no socket is written or waited for
+// outside the connection's own reads and writes.
+func RawConnOf(net.Conn) syscall.RawConn { return nil }
 
 // DirectReader is a DirectConn whose reads are its socket's; on Linux a
 // connection's reader then reads the socket itself.

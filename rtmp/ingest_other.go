@@ -8,7 +8,7 @@ import (
 )
 
 // sockReader is the Linux reader's stand-in: elsewhere the ingest clock
-// reads no socket itself (rawConnOf finds none, and publishers read as
+// reads no socket itself (RawConnOf finds none, and publishers read as
 // bytes arrive), so it is never made.
 type sockReader struct{}
 

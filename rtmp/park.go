@@ -78,7 +78,7 @@ func (c *conn) allowPark() {
 	if c.cfg.ParkAfter <= 0 {
 		return
 	}
-	if c.sock = rawConnOf(c.nc); c.sock != nil {
+	if c.sock = RawConnOf(c.nc); c.sock != nil {
 		return
 	}
 	if sc, ok := c.nc.(SocketConn); ok {

@@ -387,7 +387,7 @@ func (c *conn) clockRound(w *writer, at time.Duration) {
 		return
 	}
 	if !c.rawChecked {
-		c.raw, c.rawChecked = rawConnOf(c.nc), true
+		c.raw, c.rawChecked = RawConnOf(c.nc), true
 		if c.raw == nil {
 			c.tw, _ = c.nc.(BuffersTryWriter)
 		}
