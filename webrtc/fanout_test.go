@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/rtph264"
@@ -71,22 +69,11 @@ func (d *dropper) counts() (dropped, recovered int) {
 // decryption can arrive again.
 func lossyPlayer(t *testing.T, url string) *dropper {
 	t.Helper()
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
 	d := &dropper{dropped: map[uint16]bool{}, recovered: map[uint16]bool{}}
-	ir := &interceptor.Registry{}
-	ir.Add(&dropperFactory{d})
-	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
-		t.Fatal(err)
-	}
-	se := pion.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.DisableSRTPReplayProtection(true)
-	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	api := clientAPI(t, func(ir *interceptor.Registry, se *pion.SettingEngine) {
+		ir.Add(&dropperFactory{d})
+		se.DisableSRTPReplayProtection(true)
+	})
 	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -120,40 +107,7 @@ func (f *dropperFactory) NewInterceptor(string) (interceptor.Interceptor, error)
 // of the stream plays on unaffected.
 func TestWHEPRetransmitsFromSharedBuffer(t *testing.T) {
 	st := startStack(t, Config{})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
-	pub, err := in.Streams().Publish("lossy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for f := 0; ; f++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 3000)...) // three packets a frame
-			if f%10 == 0 {
-				nal = testIDR(f)
-			}
-			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 40), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	publishH264(t, st, "lossy", 40*time.Millisecond, 3000) // three packets a frame
 
 	d := lossyPlayer(t, st.base+"/whep/live/lossy")
 	other, status, body := startWHEP(t, st.base+"/whep/live/lossy", "")
@@ -242,7 +196,7 @@ func TestRetransmitBudget(t *testing.T) {
 // that counts.
 type fakeContext struct {
 	codecs []pion.RTPCodecParameters
-	w      *countWriter
+	w      pion.TrackLocalWriter
 }
 
 func (c *fakeContext) CodecParameters() []pion.RTPCodecParameters { return c.codecs }
@@ -268,20 +222,41 @@ func (w *countWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 }
 func (w *countWriter) Write(b []byte) (int, error) { return len(b), nil }
 
+// boundTrack is a viewer's H.264 track bound to a countWriter.
 func boundTrack(tb testing.TB) (*viewTrack, *countWriter) {
 	tb.Helper()
-	tr, err := newViewTrack(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video")
+	w := &countWriter{}
+	return bindTrack(tb, w), w
+}
+
+// bindTrack is a viewer's H.264 track bound to w (payload type 102, SSRC
+// 0x1234).
+func bindTrack(tb testing.TB, w pion.TrackLocalWriter) *viewTrack {
+	tb.Helper()
+	c := pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+	tr, err := newViewTrack(c, "video")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &countWriter{}
-	if _, err := tr.Bind(&fakeContext{w: w, codecs: []pion.RTPCodecParameters{{RTPCodecCapability: pion.RTPCodecCapability{
-		MimeType: pion.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, PayloadType: 102}}}); err != nil {
+	if _, err := tr.Bind(&fakeContext{w: w, codecs: []pion.RTPCodecParameters{{RTPCodecCapability: c, PayloadType: 102}}}); err != nil {
 		tb.Fatal(err)
 	}
-	return tr, w
+	return tr
+}
+
+// fanOutViewers is an outlet and n viewers of it in one session, each
+// with its video bound to a countWriter.
+func fanOutViewers(tb testing.TB, n int) (*outlet, []*viewer, []*countWriter) {
+	tb.Helper()
+	o := &outlet{s: &Server{}, rtx: newRetransmitRing(16)}
+	ss := &session{log: slog.New(slog.DiscardHandler)}
+	vs, ws := make([]*viewer, n), make([]*countWriter, n)
+	for i := range n {
+		tr, w := boundTrack(tb)
+		vs[i], ws[i] = &viewer{ss: ss, o: o, video: tr}, w
+	}
+	return o, vs, ws
 }
 
 // The shared packet goes out with the viewer's SSRC and payload type and
@@ -309,13 +284,10 @@ func TestViewTrackRewritesOnlyItsCopy(t *testing.T) {
 // A viewer whose peer is disconnected is skipped until it is back; a
 // fresh one starts with the GOP cache.
 func TestFanOutSkipsAwayViewers(t *testing.T) {
-	o := &outlet{s: &Server{}, rtx: newRetransmitRing(16)}
-	ss := &session{log: slog.New(slog.DiscardHandler)}
-	here, hw := boundTrack(t)
-	away, aw := boundTrack(t)
-	fresh, fw := boundTrack(t)
-	vs := []*viewer{{ss: ss, o: o, video: here}, {ss: ss, o: o, video: away}, {ss: ss, o: o, video: fresh, fresh: true}}
+	o, vs, ws := fanOutViewers(t, 3)
+	hw, aw, fw := ws[0], ws[1], ws[2]
 	vs[1].away.Store(true)
+	vs[2].fresh = true
 	pkts := []*rtp.Packet{{Header: rtp.Header{SequenceNumber: 1}}, {Header: rtp.Header{SequenceNumber: 2}}}
 	o.gop = append(o.gop, &rtp.Packet{Header: rtp.Header{SequenceNumber: 0}}, pkts[0], pkts[1])
 	o.fanOut(pkts, vs)
@@ -337,15 +309,10 @@ func TestFanOutSkipsAwayViewers(t *testing.T) {
 // in order, a fresh one the GOP cache first, and the workers end with the
 // outlet.
 func TestFanOutSplitsALargeStream(t *testing.T) {
-	o := &outlet{s: &Server{}, rtx: newRetransmitRing(16)}
-	ss := &session{log: slog.New(slog.DiscardHandler)}
 	const n = 5 * fanOutShare
-	var vs []*viewer
-	var ws []*countWriter
-	for i := range n {
-		tr, w := boundTrack(t)
-		vs = append(vs, &viewer{ss: ss, o: o, video: tr, fresh: i%50 == 7})
-		ws = append(ws, w)
+	o, vs, ws := fanOutViewers(t, n)
+	for i, v := range vs {
+		v.fresh = i%50 == 7
 	}
 	vs[3].away.Store(true)
 	o.gop = []*rtp.Packet{{Header: rtp.Header{SequenceNumber: 0}}}
@@ -390,13 +357,7 @@ func BenchmarkViewerSend(b *testing.B) {
 // allocations per op are the frame's, never the viewers' (0 per packet
 // per viewer).
 func BenchmarkFanOut(b *testing.B) {
-	o := &outlet{s: &Server{}, rtx: newRetransmitRing(1024)}
-	ss := &session{}
-	var vs []*viewer
-	for range 1000 {
-		tr, _ := boundTrack(b)
-		vs = append(vs, &viewer{ss: ss, o: o, video: tr})
-	}
+	o, vs, _ := fanOutViewers(b, 1000)
 	pkts := make([]*rtp.Packet, 4)
 	for i := range pkts {
 		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i)}, Payload: make([]byte, 1200)}
@@ -440,58 +401,15 @@ func (w *gateWriter) counts() (n int, sps []int) {
 // again: its viewers stay, and go on at the stream's next keyframe.
 func TestOutletFollowsTheStreamAgainAfterACutOff(t *testing.T) {
 	st := startStackMedia(t, Config{}, media.Config{SlowConsumerAfter: 300 * time.Millisecond, QueueBytes: 64 << 10})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
-	pub, err := in.Streams().Publish("stalled")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for f := 0; ; f++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 2000)...)
-			if f%10 == 0 {
-				nal = testIDR(f)
-			}
-			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 10), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	in := publishH264(t, st, "stalled", 10*time.Millisecond, 2000)
 
 	o, herr := st.srv.acquireOutlet(in, target{App: "live", Instance: "_definst_", Stream: "stalled"})
 	if herr != nil {
 		t.Fatal(herr)
 	}
 	defer st.srv.releaseOutlet(o)
-	tr, err := newViewTrack(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000}, "video")
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &gateWriter{gate: make(chan struct{})}
-	if _, err := tr.Bind(&fakeContext{w: &countWriter{}, codecs: []pion.RTPCodecParameters{{
-		RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000}, PayloadType: 102}}}); err != nil {
-		t.Fatal(err)
-	}
-	b := tr.bound.Load()
-	tr.bound.Store(&trackBinding{id: b.id, ssrc: b.ssrc, pt: b.pt, w: w})
-	v := &viewer{ss: &session{log: slog.New(slog.DiscardHandler)}, o: o, video: tr}
+	v := &viewer{ss: &session{log: slog.New(slog.DiscardHandler)}, o: o, video: bindTrack(t, w)}
 	o.mu.Lock()
 	v.fresh = true
 	o.viewers = append(o.viewers, v)

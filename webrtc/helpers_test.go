@@ -110,22 +110,72 @@ func startStackMedia(t testing.TB, cfg Config, mcfg media.Config) *stack {
 	return st
 }
 
-// clientAPI is a stock pion client: default codecs and interceptors.
-func clientAPI(t testing.TB) *pion.API {
+// clientAPI is a stock pion client on loopback: default codecs and
+// interceptors. tune, when given, may add interceptors that come before
+// the defaults and change the settings.
+func clientAPI(t testing.TB, tune ...func(*interceptor.Registry, *pion.SettingEngine)) *pion.API {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
-		t.Fatal(err)
-	}
 	se := pion.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	for _, f := range tune {
+		f(ir, &se)
+	}
+	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
+		t.Fatal(err)
+	}
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+}
+
+// publishH264 publishes name on st's live/_definst_ through the engine,
+// as an RTMP publisher's H.264 arrives: the sequence header (testSPS,
+// testPPS), then a frame every period, each tenth an IDR, the others
+// testP followed by filler bytes of 0x5a. Publishing ends at the test's
+// cleanup. It returns the instance, for tests that reach its streams.
+func publishH264(t testing.TB, st *stack, name string, period time.Duration, filler int) *instance.Instance {
+	t.Helper()
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Disconnect(cl) })
+	pub, err := in.Streams().Publish(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
+	ms := uint32(period / time.Millisecond)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for f := 0; ; f++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, filler)...)
+			if f%10 == 0 {
+				nal = testIDR(f)
+			}
+			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f) * ms, Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return in
 }
 
 // post sends an SDP offer; it returns the status, the Location and the

@@ -221,43 +221,9 @@ func offerFor(t testing.TB, w *whepPlayer) string {
 // SPS and PPS put before each IDR.
 func TestRTMPPublishToWHEP(t *testing.T) {
 	st := startStack(t, Config{})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
-	pub, err := in.Streams().Publish("rtmpcam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	hdr, err := avcSequenceHeader([][]byte{testSPS}, [][]byte{testPPS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.Write(&media.Packet{Kind: media.Video, Time: 0, Payload: hdr})
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for f := 0; ; f++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			// 300 bytes: its 4-byte AVCC length starts 00 00 01, which
-			// must not read as an Annex-B start code.
-			nal := append(testP(f), bytes.Repeat([]byte{0x5a}, 294)...)
-			if f%10 == 0 {
-				nal = testIDR(f)
-			}
-			pub.Write(&media.Packet{Kind: media.Video, Time: uint32(f * 40), Payload: avcFrame(rtph264.AppendAVCC(nil, nal), f%10 == 0)})
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	// 300-byte slices: a 4-byte AVCC length that starts 00 00 01, which
+	// must not read as an Annex-B start code.
+	publishH264(t, st, "rtmpcam", 40*time.Millisecond, 294)
 	play, status, body := startWHEP(t, st.base+"/whep/live/rtmpcam", "")
 	if status != http.StatusCreated {
 		t.Fatalf("WHEP: %d %s", status, body)
