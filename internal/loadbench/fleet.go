@@ -341,6 +341,9 @@ type fleet struct {
 	errs    errorSet
 	lat     latencyHist // play: every player's stamped video frames
 	so      *soTracker  // ModeSO
+	// polls reads the shared-object subscribers and the floor's readers
+	// (ModeSO, SOFloor).
+	polls pollGroup
 }
 
 func (f *fleet) open(ctx context.Context, m *member) error {
@@ -353,16 +356,15 @@ func (f *fleet) open(ctx context.Context, m *member) error {
 		if err != nil {
 			return err
 		}
-		done := make(chan struct{})
 		if f.o.SOFloor {
-			go func() {
-				defer close(done)
-				f.readSOFloor(nc, m)
-			}()
-			m.done = done
-			m.close = func() { _ = nc.Close(); <-done }
+			r := &soFloorReader{f: f, m: m}
+			if err := f.polls.watch(nc, m, r.ready); err != nil {
+				_ = nc.Close()
+				return err
+			}
 			return nil
 		}
+		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			buf := make([]byte, 16<<10)
@@ -572,6 +574,7 @@ func RunFleet(ctx context.Context, o FleetOptions, out io.Writer) (Summary, erro
 		f.so = &soTracker{start: start}
 	}
 	connected := f.openAll(ctx)
+	defer f.polls.close()
 	defer f.closeAll()
 	if f.so != nil {
 		// Changes are counted once every subscriber reads them: the

@@ -1,14 +1,12 @@
 package loadbench
 
 import (
-	"bufio"
 	"context"
 	encbin "encoding/binary" // binary is the tests' build helper
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,10 +35,6 @@ import (
 
 // soName is the shared object the fleet uses.
 const soName = "bench"
-
-// soReadBuffer is each subscriber's read buffer: a tick's message is a
-// few hundred bytes.
-const soReadBuffer = 4 << 10
 
 // soRing is how many changes are tracked at once: a change not delivered
 // everywhere within soRing changes of the writer is counted as lost.
@@ -155,36 +149,82 @@ func (f *fleet) openSOSubscriber(ctx context.Context, m *member) error {
 	if _, err := nc.Write(b); err != nil {
 		return fail(err)
 	}
-	_ = nc.SetDeadline(time.Time{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// A buffer of its own: chunk.Reader's default for an idle
-		// connection (a one-byte read, then the rest) costs a subscriber
-		// that reads a message per tick two reads per message, and the
-		// tool shares the machine with the server it measures.
-		rd := chunk.NewReader(bufio.NewReaderSize(nc, soReadBuffer), chunk.Limits{})
-		var seen soSeen
-		for {
-			h, p, err := rd.ReadMessage()
-			if err != nil {
-				return
-			}
-			m.messages.Add(1)
-			// A change message: version past the initial sync's 1. A
-			// resync would repeat changes already read: only numbers
-			// past the last one count.
-			if h.Type != message.TypeSharedObject || len(p) < wire.HeaderSize(len(soName)) ||
-				encbin.BigEndian.Uint32(p[2+len(soName):]) < 2 {
-				continue
-			}
-			now := time.Since(f.so.start).Nanoseconds()
-			seen.message(p, func(id int) { f.so.read(id, now) })
+	// Read what comes back up to the object's first message (the
+	// answer to Use), then hand the socket to the fleet's readers.
+	rd := chunk.NewReader(nc, chunk.Limits{})
+	rd.KeepBuffer(true)
+	for {
+		h, p, err := rd.ReadMessage()
+		if err != nil {
+			return fail(fmt.Errorf("waiting for the shared object: %w", err))
 		}
-	}()
-	m.done = done
-	m.close = func() { _ = nc.Close(); <-done }
+		m.messages.Add(1)
+		if h.Type == message.TypeSharedObject && len(p) >= 2 && string(p[2:min(len(p), 2+len(soName))]) == soName {
+			break
+		}
+	}
+	_ = nc.SetDeadline(time.Time{})
+	sub := &soSubscriber{f: f, m: m, rd: rd}
+	if err := f.polls.watch(nc, m, sub.ready); err != nil {
+		return fail(err)
+	}
 	return nil
+}
+
+// soSubscriber is one subscriber's reading state, used by the fleet's
+// readers (pollGroup).
+type soSubscriber struct {
+	f    *fleet
+	m    *member
+	rd   *chunk.Reader
+	seen soSeen
+}
+
+// ready reads what src has (until it would block, or a read comes back
+// short) and counts the changes of every complete message.
+func (s *soSubscriber) ready(src io.Reader) error {
+	for {
+		if err := s.parse(); err != nil {
+			return err
+		}
+		n, err := s.rd.Fill(src)
+		switch {
+		case errors.Is(err, chunk.ErrWouldBlock):
+			return nil
+		case err != nil:
+			return err
+		case n == 0:
+			return errors.New("so subscriber: no room to read into")
+		}
+		if !s.rd.MayHaveMore() {
+			return s.parse()
+		}
+	}
+}
+
+// parse handles the messages buffered whole.
+func (s *soSubscriber) parse() error {
+	for {
+		h, p, st, err := s.rd.ReadBuffered()
+		switch {
+		case err != nil:
+			return err
+		case st == chunk.Blocking:
+			return errors.New("so subscriber: a chunk larger than the read buffer")
+		case st == chunk.Partial:
+			return nil
+		}
+		s.m.messages.Add(1)
+		// A change message: version past the initial sync's 1. A
+		// resync would repeat changes already read: only numbers
+		// past the last one count.
+		if h.Type != message.TypeSharedObject || len(p) < wire.HeaderSize(len(soName)) ||
+			encbin.BigEndian.Uint32(p[2+len(soName):]) < 2 {
+			continue
+		}
+		now := time.Since(s.f.so.start).Nanoseconds()
+		s.seen.message(p, func(id int) { s.f.so.read(id, now) })
+	}
 }
 
 // soSlots is how many slots the writer cycles through: change i sets
@@ -304,32 +344,62 @@ func parseSOFloorRecord(p []byte) (start time.Time, period time.Duration, from, 
 	return start, period, int(f), int(l), true
 }
 
-// readSOFloor reads the floor's records from nc until it ends, timing
-// every change each names as ModeSO times a shared object's change.
-func (f *fleet) readSOFloor(nc net.Conn, m *member) {
-	br := bufio.NewReaderSize(nc, soReadBuffer)
-	rec := make([]byte, soFloorRecord)
-	seen := 0
+// soFloorReader reads the floor's records of one connection, timing
+// every change each names as ModeSO times a shared object's change; used
+// by the fleet's readers (pollGroup), as the subscribers are, so that the
+// floor and the server are measured through the same reading path.
+type soFloorReader struct {
+	f    *fleet
+	m    *member
+	buf  [16 * soFloorRecord]byte
+	n    int // bytes of buf holding a record not yet read whole
+	seen int
+}
+
+// ready reads what src has (until it would block, or a read comes back
+// short) and times the changes of every whole record.
+func (r *soFloorReader) ready(src io.Reader) error {
 	for {
-		if _, err := io.ReadFull(br, rec); err != nil {
-			return
+		n, err := src.Read(r.buf[r.n:])
+		switch {
+		case errors.Is(err, chunk.ErrWouldBlock):
+			return nil
+		case err != nil:
+			return err
 		}
+		room := len(r.buf) - r.n
+		r.n += n
 		now := time.Now()
-		m.bytes.Add(soFloorRecord)
-		m.messages.Add(1)
-		start, period, from, to, ok := parseSOFloorRecord(rec)
-		if !ok {
-			f.errs.add(errors.New("so floor: not a floor record"))
-			return
+		i := 0
+		for ; i+soFloorRecord <= r.n; i += soFloorRecord {
+			if err := r.record(r.buf[i:i+soFloorRecord], now); err != nil {
+				return err
+			}
 		}
-		for id := max(from, seen+1); id <= to; id++ {
-			// No writer here to clear a slot of the ring before its
-			// change: every reader clears the slot half a ring ahead.
-			f.so.got[(id+soRing/2)%soRing].Store(0)
-			f.so.arrive(id, now.Sub(start.Add(time.Duration(id)*period)))
-		}
-		seen = max(seen, to)
-		for last := f.so.last.Load(); int64(to) > last && !f.so.last.CompareAndSwap(last, int64(to)); last = f.so.last.Load() {
+		r.n = copy(r.buf[:], r.buf[i:r.n])
+		if n < room {
+			return nil
 		}
 	}
+}
+
+// record times the changes one record names.
+func (r *soFloorReader) record(rec []byte, now time.Time) error {
+	r.m.messages.Add(1)
+	start, period, from, to, ok := parseSOFloorRecord(rec)
+	if !ok {
+		r.f.errs.add(errors.New("so floor: not a floor record"))
+		return errors.New("so floor: not a floor record")
+	}
+	so := r.f.so
+	for id := max(from, r.seen+1); id <= to; id++ {
+		// No writer here to clear a slot of the ring before its
+		// change: every reader clears the slot half a ring ahead.
+		so.got[(id+soRing/2)%soRing].Store(0)
+		so.arrive(id, now.Sub(start.Add(time.Duration(id)*period)))
+	}
+	r.seen = max(r.seen, to)
+	for last := so.last.Load(); int64(to) > last && !so.last.CompareAndSwap(last, int64(to)); last = so.last.Load() {
+	}
+	return nil
 }

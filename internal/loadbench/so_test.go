@@ -163,7 +163,10 @@ func TestFleetSOFloor(t *testing.T) {
 	quit := make(chan struct{})
 	done := make(chan error, 1)
 	go func() { done <- soFloorLoop(conns, 10*time.Millisecond, time.Millisecond, quit) }()
-	s := r.snapshotUntil(t, func(s Snapshot) bool { return s.Changes >= 50 })
+	// A snapshot reads the latencies before the count: one taken while
+	// a late first record delivers every change so far holds the count
+	// but none of their latencies. Such a snapshot is not the one to check.
+	s := r.snapshotUntil(t, func(s Snapshot) bool { return s.Changes >= 50 && slices.Max(append(s.Latency, 0)) > 0 })
 	close(quit)
 	if err := <-done; err != nil {
 		t.Fatal(err)
