@@ -34,6 +34,13 @@ const (
 	envRounds  = "LOADBENCH_ROUNDS"         // floor/openfcs alternations of BenchmarkLoopbackVsFloor (default 3)
 	envPubs    = "LOADBENCH_PUBLISHERS"     // publishers of BenchmarkIngest (default 200)
 	envSOSubs  = "LOADBENCH_SO_SUBSCRIBERS" // subscribers of BenchmarkSharedObjects (default 1000)
+	// envSOFloorGroups cuts BenchmarkSharedObjectsFloor's readers into
+	// groups written in turn (soFloorLoop); default 1, all at each tick.
+	envSOFloorGroups = "LOADBENCH_SO_FLOOR_GROUPS"
+	// envSOCoalesce is the delivery tick of both shared-object benchmarks
+	// (the server's shared_objects.coalesce and the floor's interval);
+	// default sharedobject's.
+	envSOCoalesce = "LOADBENCH_SO_COALESCE"
 	// envToolProfile names a file BenchmarkSharedObjects' load tool
 	// writes its CPU profile to: the tool's own cost, beside the server's.
 	envToolProfile = "LOADBENCH_TOOL_CPUPROFILE"
@@ -790,6 +797,7 @@ func BenchmarkSharedObjects(b *testing.B) {
 	tool := binary(b, "openfcs-load")
 	var cfg instance.Config
 	cfg.SharedObjects.ChangeRate = 2 * rate
+	cfg.SharedObjects.Coalesce = envDuration(b, envSOCoalesce, sharedobject.Config{}.WithDefaults().Coalesce)
 	addr, _, _ := startServerConfig(b, cfg)
 	args := []string{"so", "-url", "rtmp://" + addr + "/live", "-n", strconv.Itoa(n), "-rate", strconv.Itoa(rate),
 		"-warmup", "0s", "-duration", "0", "-stdin"}
@@ -856,7 +864,7 @@ func BenchmarkSharedObjectsFloor(b *testing.B) {
 	b.ReportAllocs()
 	n := envInt(b, envSOSubs, 1000)
 	const rate = 1000
-	interval := sharedobject.Config{}.WithDefaults().Coalesce
+	interval := envDuration(b, envSOCoalesce, sharedobject.Config{}.WithDefaults().Coalesce)
 	tool := binary(b, "openfcs-load")
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -890,7 +898,7 @@ func BenchmarkSharedObjectsFloor(b *testing.B) {
 	quit := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- soFloorLoop(conns, interval, time.Second/rate, quit)
+		done <- soFloorLoop(conns, interval, time.Second/rate, envInt(b, envSOFloorGroups, 1), quit)
 	}()
 	stopped := false
 	stop := func() error {
@@ -928,30 +936,40 @@ func BenchmarkSharedObjectsFloor(b *testing.B) {
 // soFloorLoop is the floor's writer: at every interval it writes the
 // record of the changes made since the last tick (one every period) to
 // every connection, split between one goroutine per core, until quit.
-func soFloorLoop(conns []*net.TCPConn, interval, period time.Duration, quit <-chan struct{}) error {
+// With groups > 1 the connections are cut into that many groups written
+// in turn, one every interval/groups, so that each connection still gets
+// a record per interval but the writes of an interval are spread over it.
+func soFloorLoop(conns []*net.TCPConn, interval, period time.Duration, groups int, quit <-chan struct{}) error {
 	start := time.Now()
-	parts := min(runtime.GOMAXPROCS(0), len(conns))
-	per := (len(conns) + parts - 1) / parts
+	groups = min(max(groups, 1), len(conns))
+	per := (len(conns) + groups - 1) / groups
+	from := make([]int, groups)
+	for g := range from {
+		from[g] = 1
+	}
+	parts := min(runtime.GOMAXPROCS(0), per)
 	recs := make([][]byte, parts)
-	t := time.NewTicker(interval)
+	t := time.NewTicker(interval / time.Duration(groups))
 	defer t.Stop()
-	from := 1
-	for {
+	for k := 0; ; k++ {
 		select {
 		case <-quit:
 			return nil
 		case <-t.C:
 		}
+		g := k % groups
 		to := int(time.Since(start) / period)
-		if to < from {
+		if to < from[g] {
 			continue
 		}
+		group := conns[min(g*per, len(conns)):min((g+1)*per, len(conns))]
+		pper := (len(group) + parts - 1) / parts
 		var wg sync.WaitGroup
 		errs := make([]error, parts)
 		for i := range parts {
-			part := conns[min(i*per, len(conns)):min((i+1)*per, len(conns))]
+			part := group[min(i*pper, len(group)):min((i+1)*pper, len(group))]
 			wg.Go(func() {
-				recs[i] = appendSOFloorRecord(recs[i][:0], start, period, from, to)
+				recs[i] = appendSOFloorRecord(recs[i][:0], start, period, from[g], to)
 				for _, c := range part {
 					if _, err := c.Write(recs[i]); err != nil {
 						errs[i] = err
@@ -964,6 +982,6 @@ func soFloorLoop(conns []*net.TCPConn, interval, period time.Duration, quit <-ch
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		from = to + 1
+		from[g] = to + 1
 	}
 }

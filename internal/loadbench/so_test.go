@@ -162,7 +162,7 @@ func TestFleetSOFloor(t *testing.T) {
 	}
 	quit := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- soFloorLoop(conns, 10*time.Millisecond, time.Millisecond, quit) }()
+	go func() { done <- soFloorLoop(conns, 10*time.Millisecond, time.Millisecond, 1, quit) }()
 	// A snapshot reads the latencies before the count: one taken while
 	// a late first record delivers every change so far holds the count
 	// but none of their latencies. Such a snapshot is not the one to check.
