@@ -480,6 +480,11 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 		return
 	}
 	ns.name = name
+	// Subscribed before Play.Start is queued: a client may start
+	// publishing the stream as soon as it reads Play.Start, and what it
+	// publishes then must reach this play. The player joins the writer's
+	// rounds only after the statuses, so no media overtakes them.
+	p := c.newPlayer(ns)
 	c.sendUserControl(message.EventStreamBegin, sid)
 	if reset {
 		c.sendStatus(sid, status.PlayReset, "Playing and resetting "+name+".",
@@ -491,11 +496,17 @@ func (c *conn) onPlay(sid uint32, raw string, startV, lenV, resetV amf.Value) {
 	c.sendData(sid, &message.Data{Handler: "onStatus", Args: []amf.Value{
 		amf.Object(amf.Prop{Key: "code", Value: amf.String(status.DataStart)}),
 	}})
-	c.startPlayer(ns)
+	if f := c.srv.playQueued.Load(); f != nil {
+		(*f)()
+	}
+	ns.play = p
+	c.addPlayer(p)
 	c.log.Info("play start", "stream", name, "start", it.Start)
 }
 
-func (c *conn) startPlayer(ns *netStream) {
+// newPlayer subscribes a live play of ns; its messages queue from now
+// on, and are written once the caller hands it to addPlayer.
+func (c *conn) newPlayer(ns *netStream) *player {
 	name, release := c.convertedCopy(ns.name)
 	sub := c.inst.Streams().Subscribe(name, media.SubscribeOptions{Wake: c.wakeFunc(), Client: c.client.ID,
 		Legacy: c.legacyAudio})
@@ -503,8 +514,7 @@ func (c *conn) startPlayer(ns *netStream) {
 	if release == nil && c.mayConvert() {
 		p.convert = c.copyFor(ns.name)
 	}
-	ns.play = p
-	c.addPlayer(p)
+	return p
 }
 
 func (c *conn) onPause(sid uint32, pause bool, pos float64) {
@@ -533,10 +543,12 @@ func (c *conn) onPause(sid uint32, pause bool, pos float64) {
 	}
 	if ns.paused {
 		ns.paused = false
+		p := c.newPlayer(ns) // live: resume at the live edge, from the GOP cache
 		c.sendUserControl(message.EventStreamBegin, sid)
 		c.sendStatus(sid, status.UnpauseNotify, "Unpausing "+ns.name+".",
 			amf.Prop{Key: "details", Value: amf.String(ns.name)}, c.clientProp())
-		c.startPlayer(ns) // live: resume at the live edge, from the GOP cache
+		ns.play = p
+		c.addPlayer(p)
 	}
 }
 

@@ -89,6 +89,10 @@ type Server struct {
 	// (Config.MaxPendingTotal).
 	pending *chunk.Budget
 
+	// playQueued, set by tests, runs after a live play's statuses are
+	// queued and before its player joins the writer's rounds.
+	playQueued atomic.Pointer[func()]
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}

@@ -327,3 +327,60 @@ func TestUnknownMethodGetsCallFailed(t *testing.T) {
 		t.Fatalf("err = %v, want %s", err, status.CallFailed)
 	}
 }
+
+// TestPublishedAfterPlayStartReachesPlayer: what a publisher sends once
+// the player has read Play.Start reaches the player whole, earlier GOPs
+// included, however long the server takes between queuing the status and
+// writing the play.
+func TestPublishedAfterPlayStartReachesPlayer(t *testing.T) {
+	ts := startServer(t, Config{})
+	hold := func() { time.Sleep(300 * time.Millisecond) }
+	ts.srv.playQueued.Store(&hold)
+	ctx := testutil.Context(t, 10*time.Second)
+	pubC := dial(t, ts, "live", ClientConfig{})
+	pub, err := pubC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, "s", "live"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &packetRecorder{}
+	plC := dial(t, ts, "live", ClientConfig{})
+	ps, err := plC.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.OnPacket = rec.add
+	if err := ps.Play(ctx, "s", -1000); err != nil {
+		t.Fatal(err)
+	}
+	send := func(p media.Packet) {
+		t.Helper()
+		if err := pub.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(media.Packet{Kind: media.Video, Payload: avcConfig})
+	const n = 15 // three GOPs: only the last would be cached for a late subscription
+	for i := range n {
+		p := interframe(byte(i))
+		if i%5 == 0 {
+			p = keyframe(byte(i))
+		}
+		send(media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
+		send(media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+	}
+	testutil.WaitFor(t, 5*time.Second, "every message published after Play.Start", func() bool {
+		var v, a int
+		for _, p := range rec.snapshot() {
+			switch p.Kind {
+			case media.Video:
+				v++
+			case media.Audio:
+				a++
+			}
+		}
+		return v == n+1 && a == n
+	})
+}
