@@ -269,8 +269,6 @@ func dialSession(ctx context.Context, u *url.URL, cfg DialConfig, release func()
 		base:     base,
 		local:    httpAddr("tunnel-client"),
 		remote:   httpAddr(strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")),
-		rdl:      newDeadline(),
-		wdl:      newDeadline(),
 		wake:     make(chan struct{}, 1),
 		room:     make(chan struct{}, 1),
 		readable: make(chan struct{}, 1),

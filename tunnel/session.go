@@ -92,9 +92,10 @@ type session struct {
 	empties int
 	step    int
 	// inflight holds the sequence numbers of /send and /idle requests
-	// between begin and respond; kick is closed (and replaced) when a
-	// request arrives while others are in flight, so that a held older one
-	// answers now (docs/rtmpt.md#sessions-and-sequence-numbers: answers in sequence order).
+	// between begin and respond; kick, made by the first request that
+	// waits for output, is closed (and forgotten) when a request arrives
+	// while others are in flight, so that a held older one answers now
+	// (docs/rtmpt.md#sessions-and-sequence-numbers: answers in sequence order).
 	inflight []uint64
 	kick     chan struct{}
 	// waitTimer serves waitOutput; timerBusy while a request uses it.
@@ -103,13 +104,15 @@ type session struct {
 	expiry    *time.Timer
 	removed   bool // no longer in the server's map
 
-	// Wake-ups, each with room for one pending signal: readable when input
-	// arrives, writable when output drains, inRoom when input is read,
-	// outReady when output is queued. done is closed when the conn is
-	// closed from either side.
+	// Wake-ups, each with room for one pending signal, sent under mu:
+	// readable when input arrives, writable when output drains, inRoom
+	// when input is read, outReady when output is queued. Each is made by
+	// the first wait for it, so an idle session holds none of them (a
+	// parked one gives back those of its reader and of the requests), and
+	// closed and forgotten when the conn is closed from either side (ended),
+	// which wakes every waiter: waiters look at closed and peerErr under mu
+	// before they wait, so none waits once ended is set.
 	readable, writable, inRoom, outReady chan struct{}
-	done                                 chan struct{}
-	doneOnce                             sync.Once
 	// onReadable is the RTMP session's call-back while its reader is
 	// parked (NotifyReadable): called once, outside mu, when a Read would
 	// not block.
@@ -118,24 +121,19 @@ type session struct {
 
 func newSession(srv *Server, id, proto string, local, remote net.Addr) *session {
 	s := &session{
-		srv:      srv,
-		id:       id,
-		proto:    proto,
-		local:    local,
-		remote:   remote,
-		rdl:      newDeadline(),
-		wdl:      newDeadline(),
-		readable: make(chan struct{}, 1),
-		writable: make(chan struct{}, 1),
-		inRoom:   make(chan struct{}, 1),
-		outReady: make(chan struct{}, 1),
-		kick:     make(chan struct{}),
-		done:     make(chan struct{}),
+		srv:    srv,
+		id:     id,
+		proto:  proto,
+		local:  local,
+		remote: remote,
 	}
 	s.touch()
 	return s
 }
 
+// signal wakes ch's waiter, if any; a nil ch (nobody has waited) is
+// nothing to wake. The session's signals are sent under mu, which keeps
+// them from a channel markDone closed.
 func signal(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -143,11 +141,25 @@ func signal(ch chan struct{}) {
 	}
 }
 
+// wakeup returns *ch, made first if nobody has waited on it yet; mu held.
+func wakeup(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{}, 1)
+	}
+	return *ch
+}
+
 func (s *session) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
 
-// markDone closes done once; mu must be held.
+// markDone wakes every waiter of the session for good, after Close or
+// endPeer set closed or peerErr; mu must be held.
 func (s *session) markDone() {
-	s.doneOnce.Do(func() { close(s.done) })
+	for _, ch := range []*chan struct{}{&s.readable, &s.writable, &s.inRoom, &s.outReady, &s.kick} {
+		if *ch != nil {
+			close(*ch)
+			*ch = nil
+		}
+	}
 }
 
 // Read returns bytes of /send bodies in sequence order.
@@ -159,11 +171,15 @@ func (s *session) Read(p []byte) (int, error) {
 		if s.in.len() > 0 {
 			k := copy(p, s.in.peek())
 			s.in.consume(k)
-			s.mu.Unlock()
 			signal(s.inRoom)
+			s.mu.Unlock()
 			return k, nil
 		}
 		closed, perr := s.closed, s.peerErr
+		var readable chan struct{}
+		if !closed && perr == nil && len(p) > 0 {
+			readable = wakeup(&s.readable)
+		}
 		s.mu.Unlock()
 		switch {
 		case closed:
@@ -174,8 +190,7 @@ func (s *session) Read(p []byte) (int, error) {
 			return 0, nil
 		}
 		select {
-		case <-s.readable:
-		case <-s.done:
+		case <-readable:
 		case <-s.rdl.wait():
 			return 0, os.ErrDeadlineExceeded
 		}
@@ -195,11 +210,21 @@ func (s *session) NotifyReadable(f func()) bool {
 		return false
 	}
 	s.onReadable = f
-	// A parked session holds nothing its reader used: the input's storage
-	// (empty now) and the timer of the read deadline that just passed.
+	// A parked session holds nothing its reader used (the input's
+	// storage, empty now, and its wake-up; the read deadline that just
+	// passed forgot its timer) and, with no request in flight, nothing
+	// the requests use: an idle client's next polls find no output and
+	// wait for none.
 	s.in.release()
+	s.readable = nil
+	if len(s.inflight) == 0 {
+		s.outReady, s.kick = nil, nil
+		if !s.timerBusy && s.waitTimer != nil {
+			s.waitTimer.Stop()
+			s.waitTimer = nil
+		}
+	}
 	s.mu.Unlock()
-	s.rdl.dropFired()
 	return true
 }
 
@@ -242,8 +267,8 @@ func (s *session) Write(p []byte) (int, error) {
 		if room := max - s.out.len(); room > 0 {
 			k := min(room, len(p))
 			s.out.append(p[:k])
-			s.mu.Unlock()
 			signal(s.outReady)
+			s.mu.Unlock()
 			n += k
 			p = p[k:]
 			if len(p) == 0 {
@@ -251,10 +276,10 @@ func (s *session) Write(p []byte) (int, error) {
 			}
 			continue
 		}
+		writable := wakeup(&s.writable)
 		s.mu.Unlock()
 		select {
-		case <-s.writable:
-		case <-s.done:
+		case <-writable:
 		case <-s.wdl.wait():
 			return n, os.ErrDeadlineExceeded
 		}
@@ -300,8 +325,8 @@ func (s *session) appendAll(bufs [][]byte, total int) bool {
 	for _, b := range bufs {
 		s.out.append(b)
 	}
-	s.mu.Unlock()
 	signal(s.outReady)
+	s.mu.Unlock()
 	return true
 }
 
@@ -574,6 +599,10 @@ func (s *session) waitRoom(seq uint64, n int, timeout time.Duration) error {
 			fits = s.in.len()+n <= max || s.in.len() == 0
 		}
 		gone := s.closed || s.peerErr != nil
+		var inRoom chan struct{}
+		if !fits && !gone {
+			inRoom = wakeup(&s.inRoom)
+		}
 		s.mu.Unlock()
 		if fits || gone {
 			if timer != nil {
@@ -585,8 +614,7 @@ func (s *session) waitRoom(seq uint64, n int, timeout time.Duration) error {
 			timer = time.NewTimer(timeout)
 		}
 		select {
-		case <-s.inRoom:
-		case <-s.done:
+		case <-inRoom:
 		case <-timer.C:
 			return errNoRoom
 		}
@@ -598,9 +626,9 @@ func (s *session) waitRoom(seq uint64, n int, timeout time.Duration) error {
 func (s *session) begin(seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.inflight) > 0 {
+	if len(s.inflight) > 0 && s.kick != nil {
 		close(s.kick)
-		s.kick = make(chan struct{})
+		s.kick = nil
 	}
 	s.inflight = append(s.inflight, seq)
 }
@@ -640,13 +668,19 @@ func (s *session) abort(seq uint64) {
 func (s *session) waitOutput(d time.Duration) {
 	s.mu.Lock()
 	pending := s.out.len() > 0 || s.closed || s.peerErr != nil
-	kick := s.kick
-	s.mu.Unlock()
 	if pending {
+		s.mu.Unlock()
 		return
 	}
+	kick := s.kick
+	if kick == nil {
+		kick = make(chan struct{})
+		s.kick = kick
+	}
+	ready := wakeup(&s.outReady)
+	s.mu.Unlock()
 	select {
-	case <-s.outReady: // drain a stale signal and re-check below
+	case <-ready: // drain a stale signal and re-check below
 	default:
 	}
 	s.mu.Lock()
@@ -658,8 +692,7 @@ func (s *session) waitOutput(d time.Duration) {
 	t, own := s.getTimer(d)
 	defer s.putTimer(t, own)
 	select {
-	case <-s.outReady:
-	case <-s.done:
+	case <-ready:
 	case <-kick:
 	case <-t.C:
 	}
@@ -723,8 +756,8 @@ func (s *session) respond(w bodyAppender, max int, seq uint64) (n int, finished 
 		w.appendBody(pollBytes[0:1])
 		w.appendBody(s.out.peek()[:n])
 		s.out.consume(n)
-		s.mu.Unlock()
 		signal(s.writable)
+		s.mu.Unlock()
 		return n, false
 	case s.closed && s.out.len() == 0:
 		s.mu.Unlock()
