@@ -19,13 +19,30 @@ import (
 // deadline.
 type deadline struct {
 	mu sync.Mutex // guards everything below
-	at time.Time  // zero: no deadline
+	// at is the deadline as a time since clockBase (monotonic, and 8
+	// bytes instead of a time.Time's 24); 0: no deadline.
+	at time.Duration
 	// ch is what waiters wait on, made by wait and closed (then
 	// forgotten) when at passes; nil when nobody has waited since.
 	ch chan struct{}
 	// timer closes ch at at; kept for re-arming while ch is open,
 	// forgotten once it fired.
 	timer *time.Timer
+}
+
+// clockBase is what deadlines are counted from.
+var clockBase = time.Now()
+
+// sinceBase returns t as a time since clockBase, never 0 (no deadline)
+// for a non-zero t.
+func sinceBase(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	if d := t.Sub(clockBase); d != 0 {
+		return d
+	}
+	return 1
 }
 
 // closedChan is the channel of a deadline that has passed.
@@ -40,15 +57,15 @@ var closedChan = func() chan struct{} {
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.at = t
+	d.at = sinceBase(t)
 	if d.ch == nil {
 		return // nobody waits: wait arms the timer
 	}
-	if t.IsZero() {
+	if d.at == 0 {
 		d.stopTimer()
 		return
 	}
-	dur := time.Until(t)
+	dur := d.at - time.Since(clockBase)
 	if dur <= 0 {
 		d.fire()
 		return
@@ -63,11 +80,11 @@ func (d *deadline) wait() <-chan struct{} {
 	if d.ch != nil {
 		return d.ch
 	}
-	if d.at.IsZero() {
+	if d.at == 0 {
 		d.ch = make(chan struct{})
 		return d.ch
 	}
-	dur := time.Until(d.at)
+	dur := d.at - time.Since(clockBase)
 	if dur <= 0 {
 		return closedChan
 	}
@@ -91,7 +108,7 @@ func (d *deadline) arm(dur time.Duration) {
 func (d *deadline) expire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ch == nil || d.at.IsZero() || time.Now().Before(d.at) {
+	if d.ch == nil || d.at == 0 || time.Since(clockBase) < d.at {
 		return // re-armed or disarmed meanwhile
 	}
 	d.fire()

@@ -78,6 +78,11 @@ type Server struct {
 	sessions map[string]*session
 	closed   bool
 	wg       sync.WaitGroup
+	// sweep expires the sessions that got no request for SessionTimeout,
+	// armed while there are sessions: one timer for the server, not one
+	// per session (docs/architecture.md#idle-connections).
+	sweep      *time.Timer
+	sweepArmed bool
 
 	refuseMu     sync.Mutex
 	refuseCounts map[string]int
@@ -150,6 +155,10 @@ func (s *Server) Close(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
 	s.closed = true
+	if s.sweep != nil {
+		s.sweep.Stop()
+		s.sweepArmed = false
+	}
 	all := make([]*session, 0, len(s.sessions))
 	for _, ss := range s.sessions {
 		all = append(all, ss)
@@ -215,16 +224,12 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 	for s.sessions[id] != nil { // 80 random bits: never in practice
 		id = s.newID()
 	}
-	ss := newSession(s, id, proto, local, remote)
-	ss.ip = ip
+	ss := newSession(s, id, local, remote)
 	s.sessions[id] = ss
+	s.armSweep()
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.opened.Add(1)
-
-	ss.mu.Lock()
-	ss.expiry = time.AfterFunc(s.cfg.SessionTimeout, func() { s.checkExpiry(ss) })
-	ss.mu.Unlock()
 	s.log.Debug("tunnel open", "session", id, "proto", proto, "remote", addrString(remote))
 	if st, ok := s.Sessions.(ConnStarter); ok {
 		// No goroutine waits for the session's end: its RTMP reader may
@@ -245,28 +250,51 @@ func (s *Server) open(proto string, local, remote net.Addr) (*session, int) {
 	return ss, http.StatusOK
 }
 
-// checkExpiry runs on the session's timer: it re-arms for the time left
-// since the last request, or expires the session; it never expires one
-// with a request in progress.
-func (s *Server) checkExpiry(ss *session) {
-	idle := time.Since(time.Unix(0, ss.lastSeen.Load()))
-	left := s.cfg.SessionTimeout - idle
-	if ss.busy.Load() > 0 {
-		left = s.cfg.SessionTimeout // the request's end touches again
-	}
-	if left > 0 {
-		ss.mu.Lock()
-		if !ss.removed {
-			ss.expiry.Reset(left)
-		}
-		ss.mu.Unlock()
+// sweepEvery is how often the sweep looks for expired sessions: a
+// session expires at most a tenth of SessionTimeout (and at most a second)
+// late.
+func (s *Server) sweepEvery() time.Duration {
+	return min(time.Second, max(s.cfg.SessionTimeout/10, time.Millisecond))
+}
+
+// armSweep starts the sweep unless it is armed already; s.mu held.
+func (s *Server) armSweep() {
+	if s.sweepArmed || s.closed {
 		return
 	}
-	if ss.endPeer(ErrSessionExpired) {
-		s.expired.Add(1)
-		s.log.Info("tunnel expired", "session", ss.id, "idle", idle.Round(time.Millisecond))
+	s.sweepArmed = true
+	if s.sweep == nil {
+		s.sweep = time.AfterFunc(s.sweepEvery(), s.expireIdle)
+		return
 	}
-	s.remove(ss)
+	s.sweep.Reset(s.sweepEvery())
+}
+
+// expireIdle runs on the sweep timer: it expires every session that got
+// no request for SessionTimeout, never one with a request in progress,
+// and re-arms while sessions are left.
+func (s *Server) expireIdle() {
+	now := time.Now()
+	var idle []*session
+	s.mu.Lock()
+	s.sweepArmed = false
+	for _, ss := range s.sessions {
+		if ss.busy.Load() == 0 && now.Sub(time.Unix(0, ss.lastSeen.Load())) >= s.cfg.SessionTimeout {
+			idle = append(idle, ss)
+		}
+	}
+	if len(s.sessions) > len(idle) {
+		s.armSweep()
+	}
+	s.mu.Unlock()
+	for _, ss := range idle {
+		if ss.endPeer(ErrSessionExpired) {
+			s.expired.Add(1)
+			s.log.Info("tunnel expired", "session", ss.id,
+				"idle", now.Sub(time.Unix(0, ss.lastSeen.Load())).Round(time.Millisecond))
+		}
+		s.remove(ss)
+	}
 }
 
 // remove forgets the session id; requests for it then answer 404.
@@ -274,15 +302,9 @@ func (s *Server) remove(ss *session) {
 	s.mu.Lock()
 	if s.sessions[ss.id] == ss {
 		delete(s.sessions, ss.id)
-		s.perIP.Release(ss.ip)
+		s.perIP.Release(iplimit.AddrOf(ss.remote))
 	}
 	s.mu.Unlock()
-	ss.mu.Lock()
-	ss.removed = true
-	if ss.expiry != nil {
-		ss.expiry.Stop()
-	}
-	ss.mu.Unlock()
 }
 
 func (s *Server) lookup(id string) *session {

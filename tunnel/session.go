@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -53,13 +52,11 @@ var closingByte = [1]byte{0x00}
 type session struct {
 	srv           *Server
 	id            string
-	proto         string
-	local, remote net.Addr
-	ip            netip.Addr // remote's, as counted by Server.perIP
+	local, remote net.Addr // remote's address is what Server.perIP counts
 
 	// lastSeen is when the last request started or ended, in Unix
-	// nanoseconds; the expiry timer reads it, so requests never touch the
-	// timer. busy counts requests being served: a client waiting on one
+	// nanoseconds; the server's sweep reads it, so requests never touch
+	// a timer. busy counts requests being served: a client waiting on one
 	// (a /send for room, a held /idle, a slow server) is alive however
 	// long it takes, and the session times out only from the end of its
 	// last answer.
@@ -75,6 +72,12 @@ type session struct {
 	// closed: Close was called (the RTMP session ended). Pending output is
 	// still delivered; then polls get closingByte and the id is forgotten.
 	closed bool
+	// started: the first request set next.
+	started bool
+	// timerBusy while a request uses waitTimer.
+	timerBusy bool
+	// Polling byte state (docs/rtmpt.md#response-bodies-and-the-polling-byte).
+	empties, step int32
 	// peerErr, once set, is what Read returns after the input is drained:
 	// io.EOF after /close, ErrSessionExpired after expiry, net.ErrClosed
 	// when the tunnel server shuts down.
@@ -82,15 +85,11 @@ type session struct {
 	// Sequence state (docs/rtmpt.md#sessions-and-sequence-numbers): next is the number the next body in
 	// order carries; parked holds requests that came ahead of a gap (nil
 	// value: a request without body).
-	started bool
-	next    uint64
-	parked  map[uint64][]byte
+	next   uint64
+	parked map[uint64][]byte
 	// parkedBytes is the body bytes in parked: they count against
 	// MaxPendingInput with the unread input.
 	parkedBytes int
-	// Polling byte state (docs/rtmpt.md#response-bodies-and-the-polling-byte).
-	empties int
-	step    int
 	// inflight holds the sequence numbers of /send and /idle requests
 	// between begin and respond; kick, made by the first request that
 	// waits for output, is closed (and forgotten) when a request arrives
@@ -98,11 +97,8 @@ type session struct {
 	// (docs/rtmpt.md#sessions-and-sequence-numbers: answers in sequence order).
 	inflight []uint64
 	kick     chan struct{}
-	// waitTimer serves waitOutput; timerBusy while a request uses it.
+	// waitTimer serves waitOutput.
 	waitTimer *time.Timer
-	timerBusy bool
-	expiry    *time.Timer
-	removed   bool // no longer in the server's map
 
 	// Wake-ups, each with room for one pending signal, sent under mu:
 	// readable when input arrives, writable when output drains, inRoom
@@ -119,14 +115,8 @@ type session struct {
 	onReadable func()
 }
 
-func newSession(srv *Server, id, proto string, local, remote net.Addr) *session {
-	s := &session{
-		srv:    srv,
-		id:     id,
-		proto:  proto,
-		local:  local,
-		remote: remote,
-	}
+func newSession(srv *Server, id string, local, remote net.Addr) *session {
+	s := &session{srv: srv, id: id, local: local, remote: remote}
 	s.touch()
 	return s
 }
@@ -767,7 +757,7 @@ func (s *session) respond(w bodyAppender, max int, seq uint64) (n int, finished 
 	s.empties++
 	if s.empties > emptiesPerStep {
 		s.empties = 0
-		s.step = min(s.step+1, len(pollBytes)-1)
+		s.step = min(s.step+1, int32(len(pollBytes)-1))
 	}
 	// Nothing flowing: give the storage back until there is.
 	if s.out.len() == 0 {
