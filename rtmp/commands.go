@@ -43,7 +43,7 @@ func (c *conn) handleMessage(h chunk.Header, p []byte) error {
 		// Commands are rare; a fresh argument slice keeps handlers free
 		// to hold on to what they were given.
 		if !c.connected && c.srv.Relay != nil {
-			c.connectMsg = Message{Header: h, Payload: p} // relayed as it came, should it be (relay.go)
+			c.connectMsg = &Message{Header: h, Payload: p} // relayed as it came, should it be (relay.go)
 		}
 		dec := c.getDecoder()
 		cmd, err := message.ParseCommand(p, h.Type, dec, nil)
@@ -254,6 +254,10 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	c.enqueue(outMsg{h: chunk.Header{CSID: message.CSIDControl, Type: message.TypeSetChunkSize},
 		p: message.AppendU32(nil, c.cfg.ChunkSize), chunkSize: c.cfg.ChunkSize})
 
+	// The connect's strings point into its payload (the decoder aliases
+	// it): what the connection keeps (the client's record, the logger's
+	// attributes) gets copies, so that the payload goes (docs/architecture.md#idle-connections).
+	appField = strings.Clone(appField)
 	app, instName, query, err := instance.SplitApp(appField)
 	if err != nil {
 		c.log.Info("connect rejected", "app", appField, "err", err)
@@ -266,19 +270,25 @@ func (c *conn) onConnect(cmd *message.Command) error {
 	}
 	info := instance.ClientInfo{
 		IP:       hostOf(c.nc.RemoteAddr()),
-		Agent:    obj.Get("flashVer").Str(),
-		Referrer: obj.Get("swfUrl").Str(),
-		PageURL:  obj.Get("pageUrl").Str(),
+		Agent:    strings.Clone(obj.Get("flashVer").Str()),
+		Referrer: strings.Clone(obj.Get("swfUrl").Str()),
+		PageURL:  strings.Clone(obj.Get("pageUrl").Str()),
 		Protocol: c.proto,
 		Encoding: enc,
 		Query:    query,
-		URI:      obj.Get("tcUrl").Str(),
+		URI:      strings.Clone(obj.Get("tcUrl").Str()),
 		Args:     cmd.Args,
 		Peer:     p,
 	}
+	for i, a := range info.Args {
+		info.Args[i] = amf.Clone(a)
+	}
 	in, cl, err := c.srv.Engine.Connect(app, instName, info)
-	connectMsg := c.connectMsg
-	c.connectMsg = Message{} // kept no longer than connect
+	var connectMsg Message
+	if c.connectMsg != nil {
+		connectMsg = *c.connectMsg
+	}
+	c.connectMsg = nil // kept no longer than connect
 	var elsewhere *instance.ElsewhereError
 	switch {
 	case errors.As(err, &elsewhere) && c.srv.Relay != nil && !c.virtual:

@@ -85,7 +85,7 @@ type conn struct {
 	// relay carries the session to the node running its instance
 	// (relay.go); connectMsg keeps the connect message until then.
 	relay      RelayLink
-	connectMsg Message
+	connectMsg *Message
 	// virtual: the session of a client relayed here from another node,
 	// which must not be relayed again.
 	virtual bool
