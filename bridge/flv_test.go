@@ -435,26 +435,7 @@ func TestFLVSlowConsumer(t *testing.T) {
 	}()
 	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
 
-	stop := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		for i := 1; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			p := rtmptest.Interframe(byte(i), 20000)
-			if i%25 == 0 {
-				p = rtmptest.Keyframe(byte(i), 20000)
-			}
-			if ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stop); <-pubDone }()
+	rtmptest.FeedVideo(t, ps, 20000)
 	testutil.WaitFor(t, 15*time.Second, "the stalled player cut off", func() bool {
 		return strings.Contains(st.logs.String(), `msg="http-flv closed"`) && strings.Contains(st.logs.String(), "reason=slow_consumer")
 	})

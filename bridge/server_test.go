@@ -593,26 +593,7 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 
 	rec := &rtmptest.Recorder{}
 	rtmptest.Play(t, dialRTMP(t, st.url("rtmpws", "live")), "s", rec)
-	stop := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		for i := 1; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			p := rtmptest.Interframe(byte(i), 20000)
-			if i%25 == 0 {
-				p = rtmptest.Keyframe(byte(i), 20000)
-			}
-			if ps.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stop); <-pubDone }()
+	rtmptest.FeedVideo(t, ps, 20000)
 	testutil.WaitFor(t, 15*time.Second, "the stalled WebSocket player cut off", func() bool {
 		for l := range strings.SplitSeq(st.logs.String(), "\n") {
 			if strings.Contains(l, "msg=closed") && strings.Contains(l, "remote="+local+" ") && strings.Contains(l, "reason=slow_consumer") {

@@ -258,6 +258,22 @@ type whipPublisher struct {
 
 func startWHIP(t testing.TB, url, token string) (*whipPublisher, int, string) {
 	t.Helper()
+	p := newWHIPPublisher(t)
+	status, loc, body := negotiate(t, p.pc, url, token)
+	if status != http.StatusCreated {
+		_ = p.pc.Close()
+		return nil, status, body
+	}
+	p.loc = loc
+	p.wg.Go(p.run)
+	t.Cleanup(p.close)
+	return p, status, body
+}
+
+// newWHIPPublisher is a publisher's peer connection with its H.264 and
+// Opus tracks, not yet negotiated; run sends on them.
+func newWHIPPublisher(t testing.TB) *whipPublisher {
+	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -271,15 +287,7 @@ func startWHIP(t testing.TB, url, token string) (*whipPublisher, int, string) {
 			t.Fatal(err)
 		}
 	}
-	status, loc, body := negotiate(t, pc, url, token)
-	if status != http.StatusCreated {
-		_ = pc.Close()
-		return nil, status, body
-	}
-	p.loc = loc
-	p.wg.Go(p.run)
-	t.Cleanup(p.close)
-	return p, status, body
+	return p
 }
 
 func (p *whipPublisher) run() {

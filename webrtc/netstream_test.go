@@ -91,19 +91,8 @@ func TestNetStreamNegotiate(t *testing.T) {
 	}
 	defer in.Disconnect(cl)
 
-	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &whipPublisher{pc: pc, stop: make(chan struct{}), opusData: []byte{0xfc, 0xff, 0xfe, 0x01, 0x02}}
-	p.video, _ = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "pub")
-	p.audio, _ = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pub")
-	for _, tr := range []pion.TrackLocal{p.video, p.audio} {
-		if _, err := pc.AddTransceiverFromTrack(tr, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := newWHIPPublisher(t)
+	pc := p.pc
 	offer := gatheredOffer(t, pc)
 	var ended atomic.Value
 	answer, stop, _, err := st.srv.Negotiate(in, cl, true, "nscam", "", offer, func(r string) { ended.Store(r) })

@@ -110,3 +110,29 @@ func Write(t testing.TB, s *rtmp.ClientStream, p media.Packet) {
 		t.Fatal(err)
 	}
 }
+
+// FeedVideo writes video to s until the test ends or a write fails: a
+// frame every 5 ms of size bytes, each 25th a keyframe, faster than a
+// player that stopped reading can be queued for.
+func FeedVideo(t testing.TB, s *rtmp.ClientStream, size int) {
+	t.Helper()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			p := Interframe(byte(i), size)
+			if i%25 == 0 {
+				p = Keyframe(byte(i), size)
+			}
+			if s.WritePacket(media.Packet{Kind: media.Video, Time: uint32(5 * i), Payload: p}) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
