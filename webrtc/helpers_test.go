@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -108,6 +109,21 @@ func startStackMedia(t testing.TB, cfg Config, mcfg media.Config) *stack {
 		st.eng.Close()
 	})
 	return st
+}
+
+// runFFmpeg runs the installed ffmpeg with args over in and returns what
+// it writes; a failure ends the test with what ffmpeg said.
+func runFFmpeg(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", args...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
 }
 
 // clientAPI is a stock pion client on loopback: default codecs and

@@ -66,14 +66,7 @@ func testLegacyKeepsStreamTime(t *testing.T, codec string, format flv.SoundForma
 	if n < 90 {
 		t.Fatalf("%d Opus packets from ffmpeg", n)
 	}
-	cmd := exec.Command("ffmpeg", legacyArgs(codec)...)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("converter: %v: %s", err, stderr.String())
-	}
+	out := runFFmpeg(t, in, legacyArgs(codec)...)
 	var times []uint32
 	var first []byte
 	err = readFLVTags(bytes.NewReader(out), maxAACTag, func(typ uint8, ms uint32, body []byte) {

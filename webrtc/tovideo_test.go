@@ -48,18 +48,11 @@ func TestSorensonToH264KeepsStreamTime(t *testing.T) {
 	for i, b := range bodies {
 		in = flv.AppendTag(in, flv.TagVideo, 7000+times[i], b)
 	}
-	cmd := exec.Command("ffmpeg", videoArgs()...)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("converter: %v: %s", err, stderr.String())
-	}
+	out := runFFmpeg(t, in, videoArgs()...)
 	var got []uint32
 	var first []byte
 	keys := 0
-	err = readFLVTags(bytes.NewReader(out), maxVideoTag, func(_ uint8, ms uint32, body []byte) {
+	err := readFLVTags(bytes.NewReader(out), maxVideoTag, func(_ uint8, ms uint32, body []byte) {
 		h, err := flv.ParseVideoHeader(body)
 		if err != nil || h.Codec != flv.VideoAVC {
 			t.Fatalf("tag % x: not AVC", body[:min(len(body), 8)])
@@ -151,14 +144,7 @@ func TestReencodeDropsBFrames(t *testing.T) {
 	if bframes == 0 {
 		t.Fatal("the source has no composition time offsets: no B-frames to drop")
 	}
-	cmd := exec.Command("ffmpeg", reencodeArgs()...)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
-	}
+	out := runFFmpeg(t, in, reencodeArgs()...)
 	var frames, seq int
 	last := int64(-1)
 	_ = readFLVTags(bytes.NewReader(out), maxVideoTag, func(typ uint8, ms uint32, body []byte) {
