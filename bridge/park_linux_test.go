@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/rtmp"
@@ -80,17 +79,7 @@ func TestParkedWebSocketBadInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-bad.Done():
-			case <-ctx.Done():
-				t.Fatal("the session that sent bad input was not closed")
-			}
-			if _, err := good.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
-				t.Fatalf("the other parked session: %v", err)
-			}
-			testutil.WaitFor(t, 10*time.Second, "one closed line", func() bool {
-				return strings.Count(st.logs.String(), "msg=closed") == 1
-			})
+			rtmptest.WaitClosedAlone(t, st.logs, bad, good)
 		})
 	}
 }

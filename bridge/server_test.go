@@ -61,31 +61,7 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 			rec := &rtmptest.Recorder{}
 			rtmptest.Play(t, dialRTMP(t, st.url(tc.ply, "live")), "s", rec)
 
-			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
-			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
-			const n = 60
-			for i := range n {
-				p := rtmptest.Interframe(byte(i), 3000+100*i)
-				if i%20 == 0 {
-					p = rtmptest.Keyframe(byte(i), 50000) // spans many chunks and messages
-				}
-				rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
-				rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
-			}
-			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return len(rec.Of(media.Video)) >= n+1 })
-			vids := rec.Of(media.Video)
-			if !bytes.Equal(vids[0].Payload, rtmptest.AVCConfig) {
-				t.Fatalf("first video %x, want the config", vids[0].Payload)
-			}
-			for i, p := range vids[1:] {
-				want := rtmptest.Interframe(byte(i), 3000+100*i)
-				if i%20 == 0 {
-					want = rtmptest.Keyframe(byte(i), 50000)
-				}
-				if p.Time != uint32(40*i) || !bytes.Equal(p.Payload, want) {
-					t.Fatalf("video %d: time %d, %d bytes, want time %d, %d bytes", i, p.Time, len(p.Payload), 40*i, len(want))
-				}
-			}
+			rtmptest.SendAndCheck(t, ps, rec, 50000)
 			logs := st.logs.String()
 			for _, proto := range []string{tc.pub, tc.ply} {
 				if !strings.Contains(logs, "proto="+proto+" ") {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openfcs/openfcs/amf"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/internal/testutil/rtmptest"
 	"github.com/openfcs/openfcs/rtmp"
@@ -82,17 +81,7 @@ func TestParkedSessionBadInput(t *testing.T) {
 	if _, err := nc.Write([]byte{0xc5, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-bad.Done():
-	case <-ctx.Done():
-		t.Fatal("the session that sent bad input was not closed")
-	}
-	if _, err := good.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
-		t.Fatalf("the other parked session: %v", err)
-	}
-	if n := strings.Count(st.logs.String(), "msg=closed"); n != 1 {
-		t.Fatalf("%d closed lines, want 1:\n%s", n, st.logs.String())
-	}
+	rtmptest.WaitClosedAlone(t, st.logs, bad, good)
 }
 
 // Sessions park and wake all the time (ParkAfter 1ms) while clients

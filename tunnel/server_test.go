@@ -56,27 +56,7 @@ func TestPublishPlayEveryTransport(t *testing.T) {
 			vc := dialRTMP(t, url(tc.ply), dc)
 			rtmptest.Play(t, vc, "s", rec)
 
-			rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
-			rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Payload: rtmptest.AACConfig})
-			const n = 60
-			for i := range n {
-				p := rtmptest.Interframe(byte(i), 3000+100*i)
-				if i%20 == 0 {
-					p = rtmptest.Keyframe(byte(i), 20000)
-				}
-				rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: p})
-				rtmptest.Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
-			}
-			testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.Count(media.Video) >= n+1 })
-			vids := rec.Of(media.Video)
-			if !bytes.Equal(vids[0].Payload, rtmptest.AVCConfig) {
-				t.Fatalf("first video %x, want the config", vids[0].Payload)
-			}
-			for i, p := range vids[1:] {
-				if p.Time != uint32(40*i) || p.Payload[5] != byte(i) {
-					t.Fatalf("video %d: time %d, tag %d", i, p.Time, p.Payload[5])
-				}
-			}
+			rtmptest.SendAndCheck(t, ps, rec, 20000)
 			logs := st.logs.String()
 			for _, proto := range []string{tc.pub, tc.ply} {
 				if !strings.Contains(logs, "proto="+proto+" ") {

@@ -173,3 +173,22 @@ func waitSOValue(t testing.TB, got <-chan string, want string) {
 		}
 	}
 }
+
+// WaitClosedAlone waits, after bad's client sent bad input, until bad's
+// session is closed, and checks that good's still answers and that one
+// session only was closed (one closed line in logs).
+func WaitClosedAlone(t testing.TB, logs *testutil.LogBuffer, bad, good *rtmp.Client) {
+	t.Helper()
+	ctx := testutil.Context(t, 60*time.Second)
+	select {
+	case <-bad.Done():
+	case <-ctx.Done():
+		t.Fatal("the session that sent bad input was not closed")
+	}
+	if _, err := good.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
+		t.Fatalf("the other parked session: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "one closed line", func() bool {
+		return strings.Count(logs.String(), "msg=closed") == 1
+	})
+}

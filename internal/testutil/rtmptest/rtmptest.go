@@ -136,3 +136,35 @@ func FeedVideo(t testing.TB, s *rtmp.ClientStream, size int) {
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 }
+
+// SendAndCheck is the body of "one scenario, every transport": it writes
+// the AVC and AAC configs and 60 frames of video and audio on ps, every
+// 20th video frame a keyframe of keySize bytes (large enough to span
+// many chunks), then waits until rec, the player's recorder, holds every
+// video message, each in order with its time and bytes.
+func SendAndCheck(t testing.TB, ps *rtmp.ClientStream, rec *Recorder, keySize int) {
+	t.Helper()
+	frame := func(i int) []byte {
+		if i%20 == 0 {
+			return Keyframe(byte(i), keySize)
+		}
+		return Interframe(byte(i), 3000+100*i)
+	}
+	Write(t, ps, media.Packet{Kind: media.Video, Payload: AVCConfig})
+	Write(t, ps, media.Packet{Kind: media.Audio, Payload: AACConfig})
+	const n = 60
+	for i := range n {
+		Write(t, ps, media.Packet{Kind: media.Video, Time: uint32(40 * i), Payload: frame(i)})
+		Write(t, ps, media.Packet{Kind: media.Audio, Time: uint32(40 * i), Payload: []byte{0xaf, 0x01, byte(i)}})
+	}
+	testutil.WaitFor(t, 10*time.Second, "all video at the player", func() bool { return rec.Count(media.Video) >= n+1 })
+	vids := rec.Of(media.Video)
+	if !bytes.Equal(vids[0].Payload, AVCConfig) {
+		t.Fatalf("first video %x, want the config", vids[0].Payload)
+	}
+	for i, p := range vids[1:] {
+		if want := frame(i); p.Time != uint32(40*i) || !bytes.Equal(p.Payload, want) {
+			t.Fatalf("video %d: time %d, %d bytes, want time %d, %d bytes", i, p.Time, len(p.Payload), 40*i, len(want))
+		}
+	}
+}
