@@ -215,9 +215,9 @@ func post(t testing.TB, url, token, ctype, body string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Location"), string(b)
 }
 
-// negotiate makes pc's offer (after gathering) and applies the answer of
-// a POST to url. It returns the session's Location.
-func negotiate(t testing.TB, pc *pion.PeerConnection, url, token string) (int, string, string) {
+// gatheredOffer is pc's offer with its candidates, set as its local
+// description.
+func gatheredOffer(t testing.TB, pc *pion.PeerConnection) string {
 	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -228,7 +228,14 @@ func negotiate(t testing.TB, pc *pion.PeerConnection, url, token string) (int, s
 		t.Fatal(err)
 	}
 	<-gathered
-	status, loc, body := post(t, url, token, "application/sdp", pc.LocalDescription().SDP)
+	return pc.LocalDescription().SDP
+}
+
+// negotiate makes pc's offer (after gathering) and applies the answer of
+// a POST to url. It returns the session's Location.
+func negotiate(t testing.TB, pc *pion.PeerConnection, url, token string) (int, string, string) {
+	t.Helper()
+	status, loc, body := post(t, url, token, "application/sdp", gatheredOffer(t, pc))
 	if status != http.StatusCreated {
 		return status, loc, body
 	}

@@ -15,21 +15,6 @@ import (
 	"github.com/openfcs/openfcs/media/playback"
 )
 
-// gatheredOffer is pc's offer with its candidates.
-func gatheredOffer(t *testing.T, pc *pion.PeerConnection) string {
-	t.Helper()
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return pc.LocalDescription().SDP
-}
-
 // netStreamPlay is a NetStream's play over WebRTC, received by w.
 type netStreamPlay struct {
 	w       *whepPlayer
