@@ -121,7 +121,11 @@ func TestWHIPToWHEP(t *testing.T) {
 	if s := del(pub.loc); s != http.StatusOK {
 		t.Fatalf("DELETE publisher: %d", s)
 	}
-	testutil.WaitFor(t, waitLong, "the stream to be unpublished", func() bool { return !in.Streams().Published("cam") })
+	// The session unpublishes before it leaves the server's table: wait
+	// for both, or the second DELETE may still find it.
+	testutil.WaitFor(t, waitLong, "the stream unpublished and the session gone", func() bool {
+		return !in.Streams().Published("cam") && st.srv.Stats().Sessions == 0
+	})
 	if s := del(pub.loc); s != http.StatusNotFound {
 		t.Errorf("DELETE twice: %d, want 404", s)
 	}
