@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime/pprof"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,24 +15,6 @@ import (
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/rtmp"
 )
-
-// hijackHandlers counts the goroutines running a fasthttp hijack handler.
-func hijackHandlers(t *testing.T) int {
-	t.Helper()
-	var b strings.Builder
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for g := range strings.SplitSeq(b.String(), "\n\n") {
-		// debug=1 groups identical stacks: "count @ pcs..." first.
-		count, _, _ := strings.Cut(g, " ")
-		if k, err := strconv.Atoi(count); err == nil && strings.Contains(g, "fasthttp.hijackConnHandler") {
-			n += k
-		}
-	}
-	return n
-}
 
 // TestWebSocketHandlerReturns: with fasthttp keeping hijacked conns (as
 // cmd/openfcs runs it), a WebSocket session's hijack handler returns once
@@ -58,7 +38,7 @@ func TestWebSocketHandlerReturns(t *testing.T) {
 			if closeHijacked {
 				want = 1
 			}
-			testutil.WaitFor(t, 10*time.Second, "hijack handlers", func() bool { return hijackHandlers(t) == want })
+			testutil.WaitFor(t, 10*time.Second, "hijack handlers", func() bool { return testutil.Goroutines(t, "fasthttp.hijackConnHandler") == want })
 			time.Sleep(100 * time.Millisecond)
 			if _, err := c.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
 				t.Fatalf("call after the handler's return: %v", err)
@@ -172,7 +152,7 @@ func TestWebSocketBytesBehindUpgrade(t *testing.T) {
 	hello := c0c1()
 	_, br := rawUpgrade(t, st, clientFrame(hello))
 	checkS0S1S2(t, readPayload(t, br, 3073), hello)
-	if n := hijackHandlers(t); n != 1 {
+	if n := testutil.Goroutines(t, "fasthttp.hijackConnHandler"); n != 1 {
 		t.Fatalf("%d hijack handlers running, want this session's", n)
 	}
 }

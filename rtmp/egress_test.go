@@ -1,9 +1,6 @@
 package rtmp
 
 import (
-	"bytes"
-	"runtime/pprof"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,31 +8,6 @@ import (
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 )
-
-// writerGoroutines counts the goroutines running a connection's writer
-// loop.
-func writerGoroutines(t *testing.T) int {
-	t.Helper()
-	var b bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rec := range strings.SplitSeq(b.String(), "\n\n") {
-		if strings.Contains(rec, "rtmp.(*conn).writeLoop") {
-			// "N @ 0x..." heads each record: N goroutines share the stack.
-			var k int
-			for _, c := range rec {
-				if c < '0' || c > '9' {
-					break
-				}
-				k = k*10 + int(c-'0')
-			}
-			n += k
-		}
-	}
-	return n
-}
 
 // Players of a live stream over plain TCP are written by the merge clock:
 // while media flows, every player receives it, the clock runs rounds and
@@ -91,7 +63,7 @@ func TestPlayersAreWrittenByTheClock(t *testing.T) {
 	// in step the clock writes them all. A loaded machine may leave a
 	// write waiting for a moment, hence the poll.
 	testutil.WaitFor(t, 10*time.Second, "no writer goroutine while media flows", func() bool {
-		return writerGoroutines(t) == 0
+		return testutil.Goroutines(t, "rtmp.(*conn).writeLoop") == 0
 	})
 	before := ts.srv.EgressStats()
 	var after EgressStats

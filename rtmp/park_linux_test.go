@@ -3,11 +3,9 @@
 package rtmp
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"net"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -224,31 +222,6 @@ func TestParkedConnectionEndedByServer(t *testing.T) {
 
 var errTestEnd = &net.OpError{Op: "test", Err: context.Canceled}
 
-// goroutinesIn counts the goroutines with fn on their stack.
-func goroutinesIn(t *testing.T, fn string) int {
-	t.Helper()
-	var b bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rec := range strings.SplitSeq(b.String(), "\n\n") {
-		if !strings.Contains(rec, fn) {
-			continue
-		}
-		// "N @ 0x..." heads each record: N goroutines share the stack.
-		k := 0
-		for _, c := range rec {
-			if c < '0' || c > '9' {
-				break
-			}
-			k = k*10 + int(c-'0')
-		}
-		n += k
-	}
-	return n
-}
-
 // Parked connections hold no reader goroutine, and every one of them
 // still answers.
 func TestParkedConnectionsHoldNoReader(t *testing.T) {
@@ -263,7 +236,7 @@ func TestParkedConnectionsHoldNoReader(t *testing.T) {
 		}
 	}
 	waitParked(t, ts, n)
-	if got := goroutinesIn(t, "rtmp.(*conn).readLoop"); got != 0 {
+	if got := testutil.Goroutines(t, "rtmp.(*conn).readLoop"); got != 0 {
 		t.Fatalf("%d reader goroutines with all %d connections parked", got, n)
 	}
 	for i, c := range clients {

@@ -2,7 +2,8 @@
 // a log sink safe for servers' goroutines, a slog logger that prints its
 // lines when a test fails, polling under a deadline, a context bounded by
 // the test, a temporary applications folder, an in-process server on a
-// loopback port, and a TCP relay that can freeze (freezer.go).
+// loopback port, a TCP relay that can freeze (freezer.go), and a count of
+// the goroutines running a function (goroutines.go).
 //
 // It imports no openfcs package, so that the tests of every package (rtmp,
 // instance, media, ssas...) can use it without an import cycle; a package

@@ -127,3 +127,20 @@ func dirExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
+
+//go:noinline
+func blockUntil(stop <-chan struct{}) { <-stop }
+
+func TestGoroutinesCountsByFunction(t *testing.T) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { blockUntil(stop) })
+	}
+	WaitFor(t, 10*time.Second, "three goroutines blocked", func() bool { return Goroutines(t, "testutil.blockUntil") == 3 })
+	close(stop)
+	wg.Wait()
+	if n := Goroutines(t, "testutil.blockUntil"); n != 0 {
+		t.Fatalf("%d goroutines counted after they ended", n)
+	}
+}
