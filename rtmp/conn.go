@@ -156,14 +156,13 @@ type conn struct {
 	// readArmed (when the idle deadline was last pushed) and parkArmed
 	// (the read deadline is the park deadline) belong to the reader
 	// goroutine of the moment; parkID (registered in the server's set)
-	// and parkTimer (the idle timeout meanwhile) to the parker's lock.
+	// to the parker's lock, whose sweep keeps the idle timeout meanwhile.
 	sock      syscall.RawConn
 	notify    ReadNotifier // in place of sock, for a conn without a socket
 	sockIdle  SocketConn   // sock's conn when it frames the stream itself
 	readArmed time.Time
 	parkArmed bool
 	parkID    uint64
-	parkTimer *time.Timer
 	// Reading at the ingest ticks (ingest.go): ingestWake wakes the
 	// reader, ingestBusy says it has not yet handled what it read since
 	// (reader goroutine); ingestAt is the tick it was woken for (the

@@ -168,10 +168,3 @@ func (c *conn) resume() {
 		return c.readLoop()
 	})
 }
-
-// wakeIdle starts the reader of a parked connection at its idle deadline.
-func (c *conn) wakeIdle() {
-	if c.srv.parker.unpark(c, 0) {
-		go c.resume()
-	}
-}

@@ -30,6 +30,14 @@ type parker struct {
 	seq    uint64
 	parked map[uint64]*conn
 	done   chan struct{} // closed when the waiting goroutine has returned
+	// sweep starts the reader of every parked connection whose idle
+	// deadline has passed, armed while connections are parked: one timer
+	// for the server, not one per parked connection
+	// (docs/architecture.md#idle-connections). sweepEvery is a tenth of
+	// the idle timeout, at most a second.
+	sweep      *time.Timer
+	sweepArmed bool
+	sweepEvery time.Duration
 }
 
 // parkEvents is what a parked socket is registered for: readable, the
@@ -127,16 +135,47 @@ func (p *parker) parkNotified(c *conn) bool {
 	return true
 }
 
-// record notes c as parked under id and arms its idle timeout; p.mu held.
+// record notes c as parked under id and makes sure the sweep runs; p.mu
+// held.
 func (p *parker) record(c *conn, id uint64) {
 	p.parked[id] = c
 	c.parkID = id
-	// The idle timeout of a connection without a reader: at its
-	// deadline the reader starts again and finds it passed.
-	if d := time.Until(c.idleAt()); c.parkTimer == nil {
-		c.parkTimer = time.AfterFunc(d, c.wakeIdle)
-	} else {
-		c.parkTimer.Reset(d)
+	if p.sweepArmed {
+		return
+	}
+	p.sweepArmed = true
+	if p.sweep == nil {
+		p.sweepEvery = min(time.Second, max(c.cfg.IdleTimeout/10, time.Millisecond))
+		p.sweep = time.AfterFunc(p.sweepEvery, p.sweepIdle)
+		return
+	}
+	p.sweep.Reset(p.sweepEvery)
+}
+
+// sweepIdle runs on the sweep timer: the idle timeout of connections
+// without a reader. The reader of each one whose idle deadline has passed
+// starts again and finds it passed.
+func (p *parker) sweepIdle() {
+	now := time.Now()
+	var wake []*conn
+	p.mu.Lock()
+	p.sweepArmed = false
+	for _, c := range p.parked {
+		// idleAt is the reader's, which does not run while c is parked.
+		if !now.Before(c.idleAt()) {
+			wake = append(wake, c)
+		}
+	}
+	for _, c := range wake {
+		p.remove(c)
+	}
+	if len(p.parked) > 0 && !p.closed {
+		p.sweepArmed = true
+		p.sweep.Reset(p.sweepEvery)
+	}
+	p.mu.Unlock()
+	for _, c := range wake {
+		go c.resume()
 	}
 }
 
@@ -158,9 +197,6 @@ func (p *parker) unpark(c *conn, id uint64) bool {
 func (p *parker) remove(c *conn) {
 	delete(p.parked, c.parkID)
 	c.parkID = 0
-	if c.parkTimer != nil {
-		c.parkTimer.Stop()
-	}
 	if c.notify != nil {
 		c.notify.StopNotify()
 		return
@@ -240,6 +276,10 @@ func (p *parker) count() int {
 func (p *parker) close() {
 	p.mu.Lock()
 	p.closed = true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweepArmed = false
+	}
 	var wake []*conn
 	for _, c := range p.parked {
 		p.remove(c)
