@@ -42,6 +42,9 @@ type mergeClock struct {
 	// last tick it ran for.
 	beforeTick func(at time.Duration)
 	ticked     time.Duration
+	// preparing: beforeTick runs for the tick ticked, whose slot is
+	// still queued (slotAfter).
+	preparing bool
 }
 
 // mergeSlot is one deadline and the connections queued at it.
@@ -80,6 +83,23 @@ func (m *mergeClock) ceil(at time.Duration) time.Duration {
 	if r := at % m.grid; r != 0 {
 		at += m.grid - r
 	}
+	return at
+}
+
+// slotAfter returns the deadline of the next round of a connection that
+// last flushed at last, kicked at now: the first grid point after both,
+// or the tick whose publishers are being read (beforeTick) when that one
+// is after last. Its rounds have not run yet, and what the publishers
+// hand the players then is to leave at that tick, not at the next:
+// without this a player that had nothing at its last round would carry
+// the tick's media a whole tick late.
+func (m *mergeClock) slotAfter(last, now time.Duration) time.Duration {
+	at := m.ceil(max(last+1, now))
+	m.mu.Lock()
+	if m.preparing && m.ticked > last && m.ticked < at {
+		at = m.ticked
+	}
+	m.mu.Unlock()
 	return at
 }
 
@@ -219,9 +239,12 @@ func (m *mergeClock) loop() {
 			// What the publishers read now joins this tick's rounds:
 			// the slot is still queued, and players kicked meanwhile
 			// are added to it.
-			m.ticked = s.at
+			m.ticked, m.preparing = s.at, true
 			m.mu.Unlock()
 			m.beforeTick(s.at)
+			m.mu.Lock()
+			m.preparing = false
+			m.mu.Unlock()
 			continue
 		}
 		n := copy(m.slots, m.slots[1:])

@@ -202,3 +202,37 @@ func TestMergeClockAddNow(t *testing.T) {
 		t.Fatalf("the far deadline's round ran %d times", n)
 	}
 }
+
+// A player kicked while the publishers of a tick are read (beforeTick)
+// joins that tick's rounds, even after a round of its own that had
+// nothing: the media read then leave at that tick, not a tick later. One
+// that flushed at that tick already waits for the next.
+func TestMergeClockKickDuringTickJoinsIt(t *testing.T) {
+	m := newMergeClock(40 * time.Millisecond)
+	kicked := &fakeRound{clk: m}
+	var prepared atomic.Int64
+	var once sync.Once
+	m.beforeTick = func(at time.Duration) {
+		once.Do(func() {
+			prepared.Store(int64(at))
+			if got := m.slotAfter(at, m.now()); got <= at {
+				t.Errorf("flushed at the tick %v: next round at %v, want a later tick", at, got)
+			}
+			m.add(kicked, m.slotAfter(at-2*m.grid, m.now()))
+		})
+	}
+	holder := &fakeRound{clk: m}
+	m.add(holder, m.ceil(m.now()+m.grid))
+	testutil.WaitFor(t, 10*time.Second, "the kicked round", func() bool { return kicked.rounds.Load() == 1 })
+	kicked.mu.Lock()
+	due := kicked.dueAt[0]
+	kicked.mu.Unlock()
+	if want := time.Duration(prepared.Load()); due != want {
+		t.Fatalf("kicked during the tick %v: its round ran for %v", want, due)
+	}
+	// Outside a tick's preparation: the first grid point after both.
+	now := m.now()
+	if got, want := m.slotAfter(now-3*m.grid, now), m.ceil(now); got != want {
+		t.Fatalf("kicked at %v: round at %v, want %v", now, got, want)
+	}
+}

@@ -129,7 +129,7 @@ func (c *conn) wakeFunc() func() {
 // last flush, and not before now. c.mu held, and c.ws just became wClock.
 func (c *conn) scheduleLocked(now time.Duration) {
 	clk := c.srv.clock
-	at := clk.ceil(max(c.lastFlush+1, now))
+	at := clk.slotAfter(c.lastFlush, now)
 	c.schedAt = at
 	clk.add(c, at)
 }
