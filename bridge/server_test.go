@@ -425,21 +425,18 @@ func (c *tapConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestOneFramePerFlush: everything the server sends is whole binary
-// messages of one frame each (FIN set, never a continuation), a flush
-// holding several RTMP messages, never one frame per chunk or message.
-func TestOneFramePerFlush(t *testing.T) {
-	st := startStack(t, stackOpts{})
-	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
-	var tap *tapConn
+// dialWSThrough connects an RTMP client to st's "live" over a WebSocket
+// whose TCP connection wrap wraps, for a test that watches or stalls
+// the client's socket.
+func dialWSThrough(t *testing.T, st *stack, wrap func(net.Conn) net.Conn) *rtmp.Client {
+	t.Helper()
 	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var nd net.Dialer
 		c, err := nd.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		tap = &tapConn{Conn: c}
-		return tap, nil
+		return wrap(c), nil
 	}}
 	ws, _, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, nil)
 	if err != nil {
@@ -453,6 +450,17 @@ func TestOneFramePerFlush(t *testing.T) {
 	if _, err := c.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestOneFramePerFlush: everything the server sends is whole binary
+// messages of one frame each (FIN set, never a continuation), a flush
+// holding several RTMP messages, never one frame per chunk or message.
+func TestOneFramePerFlush(t *testing.T) {
+	st := startStack(t, stackOpts{})
+	ps := rtmptest.Publish(t, dialRTMP(t, st.url("rtmp", "live")), "s")
+	var tap *tapConn
+	c := dialWSThrough(t, st, func(c net.Conn) net.Conn { tap = &tapConn{Conn: c}; return tap })
 	rec := &rtmptest.Recorder{}
 	rtmptest.Play(t, c, "s", rec)
 	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
@@ -541,28 +549,11 @@ func TestSlowWebSocketPlayer(t *testing.T) {
 	rtmptest.Write(t, ps, media.Packet{Kind: media.Video, Payload: rtmptest.AVCConfig})
 
 	stalled := &stallConn{stall: make(chan struct{}), closed: make(chan struct{})}
-	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var nd net.Dialer
-		c, err := nd.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
+	sc := dialWSThrough(t, st, func(c net.Conn) net.Conn {
 		_ = c.(*net.TCPConn).SetReadBuffer(4096)
 		stalled.Conn = c
-		return stalled, nil
-	}}
-	ws, _, err := d.DialContext(testutil.Context(t, 10*time.Second), "ws://"+st.addr+Path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := rtmp.NewClient(testutil.Context(t, 10*time.Second), newWSConn(ws, 0, false), rtmp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sc.Close() })
-	if _, err := sc.Connect(testutil.Context(t, 10*time.Second), "live", st.url("rtmpws", "live")); err != nil {
-		t.Fatal(err)
-	}
+		return stalled
+	})
 	rtmptest.Play(t, sc, "s", &rtmptest.Recorder{})
 	close(stalled.stall)
 	local := stalled.LocalAddr().String()
