@@ -149,6 +149,18 @@ func clientAPI(t testing.TB, tune ...func(*interceptor.Registry, *pion.SettingEn
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 }
 
+// connectClient admits a client that came over proto ("" for none) to
+// st's live/_definst_; it leaves at the test's cleanup.
+func connectClient(t testing.TB, st *stack, proto string) (*instance.Instance, *instance.Client) {
+	t.Helper()
+	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: proto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Disconnect(cl) })
+	return in, cl
+}
+
 // publishH264 publishes name on st's live/_definst_ through the engine,
 // as an RTMP publisher's H.264 arrives: the sequence header (testSPS,
 // testPPS), then a frame every period, each tenth an IDR, the others
@@ -156,11 +168,7 @@ func clientAPI(t testing.TB, tune ...func(*interceptor.Registry, *pion.SettingEn
 // cleanup. It returns the instance, for tests that reach its streams.
 func publishH264(t testing.TB, st *stack, name string, period time.Duration, filler int) *instance.Instance {
 	t.Helper()
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Disconnect(cl) })
+	in, _ := connectClient(t, st, "")
 	pub, err := in.Streams().Publish(name)
 	if err != nil {
 		t.Fatal(err)

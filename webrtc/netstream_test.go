@@ -45,11 +45,7 @@ func TestRefusedSessionContextCanceled(t *testing.T) {
 // player and the client end at cleanup.
 func playNetStream(t *testing.T, st *stack, stream string) *netStreamPlay {
 	t.Helper()
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Disconnect(cl) })
+	in, cl := connectClient(t, st, "rtmpws")
 	p := &netStreamPlay{w: newWHEPPlayer(t), cl: cl, ended: make(chan string, 1)}
 	t.Cleanup(p.w.close)
 	answer, stop, control, err := st.srv.Negotiate(in, cl, false, stream, "", gatheredOffer(t, p.w.pc), func(r string) { p.ended <- r })
@@ -70,11 +66,7 @@ func playNetStream(t *testing.T, st *stack, stream string) *netStreamPlay {
 // is unpublished. The usual refusals keep their statuses.
 func TestNetStreamNegotiate(t *testing.T) {
 	st := startStack(t, Config{})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
+	in, cl := connectClient(t, st, "rtmpws")
 
 	p := newWHIPPublisher(t)
 	pc := p.pc
@@ -129,11 +121,7 @@ func TestNetStreamNegotiate(t *testing.T) {
 // A peer that goes away ends the session by itself: ended hears why.
 func TestNetStreamPeerGone(t *testing.T) {
 	st := startStack(t, Config{ConnectTimeout: 500 * time.Millisecond})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
+	in, cl := connectClient(t, st, "rtmpws")
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -168,14 +156,10 @@ func TestMaxSessionsRefused(t *testing.T) {
 	if _, status, body := startWHEP(t, st.base+"/whep/live/cam", ""); status != http.StatusServiceUnavailable {
 		t.Errorf("WHEP past webrtc.max_sessions: %d %s, want 503", status, body)
 	}
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
+	in, cl := connectClient(t, st, "rtmpws")
 	w := newWHEPPlayer(t)
 	defer w.close()
-	_, _, _, err = st.srv.Negotiate(in, cl, false, "cam", "", gatheredOffer(t, w.pc), nil)
+	_, _, _, err := st.srv.Negotiate(in, cl, false, "cam", "", gatheredOffer(t, w.pc), nil)
 	if ne := (*NegotiateError)(nil); !errors.As(err, &ne) || ne.Status != http.StatusServiceUnavailable {
 		t.Errorf("NetStream play past webrtc.max_sessions: %v, want a 503 refusal", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
@@ -81,11 +80,7 @@ func flashTags(tb testing.TB) []*media.Packet {
 // the last release stops the converters and unpublishes the copy.
 func TestConvertedCopy(t *testing.T) {
 	st := startStack(t, Config{})
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{Protocol: "rtmpws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
+	in, _ := connectClient(t, st, "rtmpws")
 	tags := flashTags(t)
 	// The stream starts 5 s into the publisher's clock, as a live one
 	// would: the copy must keep those times.

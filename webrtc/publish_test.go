@@ -13,7 +13,6 @@ import (
 	pion "github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/rtph264"
@@ -182,12 +181,9 @@ func waitPublisher(t testing.TB, st *stack) *publisher {
 // whether a video keyframe reached it.
 func lateJoiner(t testing.TB, st *stack) func() bool {
 	t.Helper()
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, _ := connectClient(t, st, "")
 	sub := in.Streams().Subscribe("cam", media.SubscribeOptions{})
-	t.Cleanup(func() { sub.Close(); in.Disconnect(cl) })
+	t.Cleanup(sub.Close)
 	var evs []media.Event
 	return func() bool {
 		evs = sub.Drain(evs[:0])

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/testutil"
 	"github.com/openfcs/openfcs/media"
 	"github.com/openfcs/openfcs/media/flv"
@@ -29,11 +28,7 @@ func TestWHIPToWHEP(t *testing.T) {
 	if !strings.HasPrefix(pub.loc, SessionPrefix) {
 		t.Fatalf("Location %q", pub.loc)
 	}
-	in, cl, err := st.eng.Connect("live", "_definst_", instance.ClientInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Disconnect(cl)
+	in, _ := connectClient(t, st, "")
 	testutil.WaitFor(t, waitLong, "the stream to be published", func() bool { return in.Streams().Published("cam") })
 
 	play, status, body := startWHEP(t, st.base+"/whep/live/cam", "")
