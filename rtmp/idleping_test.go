@@ -15,21 +15,34 @@ import (
 func TestQuietConnectionIsPinged(t *testing.T) {
 	const idle = 2 * time.Second
 	ts := startServer(t, Config{IdleTimeout: idle})
-	ctx := testutil.Context(t, 30*time.Second)
+	pingedAndFrozen(t, ts, idle, nil)
+}
 
+// pingedAndFrozen connects two clients to ts (whose IdleTimeout is idle),
+// one of them through a relay, and has both call once; settled, when
+// given, runs then. The relay then freezes: the frozen client must be
+// closed by the idle timeout (not before half of it), the quiet one,
+// which answers the server's pings, must stay for three idle timeouts
+// and still answer.
+func pingedAndFrozen(t *testing.T, ts *testServer, idle time.Duration, settled func()) {
+	t.Helper()
+	ctx := testutil.Context(t, 30*time.Second)
 	quiet := dial(t, ts, "live", ClientConfig{})
 	f := testutil.StartFreezer(t, ts.addr)
 	gone, err := Dial(ctx, "rtmp://"+f.Addr()+"/live", ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gone.Close()
+	t.Cleanup(func() { _ = gone.Close() })
 	// Something read after connect arms the idle deadline, as every
 	// client's first calls do.
 	for _, c := range []*Client{quiet, gone} {
 		if _, err := c.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if settled != nil {
+		settled()
 	}
 	f.Freeze()
 	frozenAt := time.Now()

@@ -94,42 +94,7 @@ func waitValue(t *testing.T, got <-chan amf.Value, want string) {
 func TestParkedConnectionPingAndIdleTimeout(t *testing.T) {
 	const idle = 2 * time.Second
 	ts := startServer(t, Config{IdleTimeout: idle, ParkAfter: 50 * time.Millisecond})
-	ctx := testutil.Context(t, 30*time.Second)
-
-	quiet := dial(t, ts, "live", ClientConfig{})
-	f := testutil.StartFreezer(t, ts.addr)
-	gone, err := Dial(ctx, "rtmp://"+f.Addr()+"/live", ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gone.Close()
-	for _, c := range []*Client{quiet, gone} {
-		if _, err := c.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitParked(t, ts, 2)
-	f.Freeze()
-	frozenAt := time.Now()
-	testutil.WaitFor(t, 20*time.Second, "the frozen peer closed", func() bool {
-		return strings.Contains(ts.logs.String(), "reason=timeout")
-	})
-	if took := time.Since(frozenAt); took < idle/2 {
-		t.Errorf("the frozen peer was closed after %v, before half the idle timeout %v", took, idle)
-	}
-	for time.Since(frozenAt) < 3*idle {
-		select {
-		case <-quiet.Done():
-			t.Fatalf("a parked client that answers pings was closed: %v", quiet.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if _, err := quiet.Call(ctx, "getStreamLength", amf.String("x")); err != nil {
-		t.Fatalf("quiet client after %v: %v", 3*idle, err)
-	}
-	if n := strings.Count(ts.logs.String(), "reason=timeout"); n != 1 {
-		t.Errorf("%d connections closed for idleness, want the frozen one only", n)
-	}
+	pingedAndFrozen(t, ts, idle, func() { waitParked(t, ts, 2) })
 }
 
 // Connections park and wake all the time (ParkAfter 1ms) while clients
