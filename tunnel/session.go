@@ -161,6 +161,12 @@ func (s *session) Read(p []byte) (int, error) {
 		if s.in.len() > 0 {
 			k := copy(p, s.in.peek())
 			s.in.consume(k)
+			if s.in.len() == 0 {
+				// The reader takes a body as soon as it comes: the storage
+				// goes back now rather than at the next empty poll, so
+				// sessions that connect together do not hold it together.
+				s.in.release()
+			}
 			signal(s.inRoom)
 			s.mu.Unlock()
 			return k, nil
