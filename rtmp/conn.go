@@ -145,10 +145,12 @@ type conn struct {
 	msgsOut   atomic.Uint64 // messages written, counted per round (stats.go)
 
 	// armedAt is when the reader last pushed the idle deadline forward
-	// (unix ns); pinger asks a connection quiet since then for a
-	// PingResponse (startPinger).
-	armedAt atomic.Int64
-	pinger  *time.Timer
+	// (unix ns); the server's ping sweep asks a connection quiet since
+	// then for a PingResponse once pinging is set (startPinger), through
+	// pingPeer when it has one.
+	armedAt  atomic.Int64
+	pinging  atomic.Bool
+	pingPeer atomic.Pointer[peer]
 
 	// Parking (park.go): sock is the socket (or notify the connection
 	// calling back) when the reader may end while the connection is
@@ -345,9 +347,6 @@ func (c *conn) finish() {
 	}
 	c.mu.Unlock()
 	c.writers.Wait()
-	if c.pinger != nil {
-		c.pinger.Stop()
-	}
 	if c.r != nil {
 		c.r.Release()
 	}
@@ -502,23 +501,68 @@ func (c *conn) readOne(deadlineSet *time.Time) error {
 // the whole of the timeout after its last message. Reader goroutine, once
 // connected.
 func (c *conn) startPinger() {
-	p := c.peer()
-	quarter := c.cfg.IdleTimeout / 4
-	// Made stopped, then started: the callback reads c.pinger.
-	c.pinger = time.AfterFunc(time.Hour, func() {
-		if c.ended.Load() {
-			return
+	c.pingPeer.Store(c.peer())
+	c.pinging.Store(true)
+	c.srv.armPings()
+}
+
+// ping asks the peer for a PingResponse; any goroutine.
+func (c *conn) ping() {
+	if p := c.pingPeer.Load(); p != nil {
+		p.Ping() // also times the round trip
+		return
+	}
+	c.sendUserControl(message.EventPingRequest, uint32(time.Since(c.start).Milliseconds()))
+}
+
+// armPings starts the ping sweep unless it is armed: one timer for the
+// server, not one per connection (docs/architecture.md#idle-connections).
+func (s *Server) armPings() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armPingsLocked()
+}
+
+// armPingsLocked is armPings with s.mu held.
+func (s *Server) armPingsLocked() {
+	if s.pingsArmed || s.closed {
+		return
+	}
+	s.pingsArmed = true
+	if s.pings == nil {
+		s.pings = time.AfterFunc(s.cfg.IdleTimeout/4, s.pingQuiet)
+		return
+	}
+	s.pings.Reset(s.cfg.IdleTimeout / 4)
+}
+
+// pingQuiet runs every quarter of the idle timeout while connections
+// ping: each one quiet for more than a quarter (nothing read since its
+// idle deadline was last pushed) is pinged, so a peer that answers is
+// asked at the latest half the idle timeout into its silence.
+func (s *Server) pingQuiet() {
+	quarter := s.cfg.IdleTimeout / 4
+	now := time.Now().UnixNano()
+	var quiet []*conn
+	pinging := false
+	s.mu.Lock()
+	s.pingsArmed = false
+	for c := range s.conns {
+		if !c.pinging.Load() {
+			continue
 		}
-		if time.Since(time.Unix(0, c.armedAt.Load())) > quarter {
-			if p != nil {
-				p.Ping() // also times the round trip
-			} else {
-				c.sendUserControl(message.EventPingRequest, uint32(time.Since(c.start).Milliseconds()))
-			}
+		pinging = true
+		if !c.ended.Load() && time.Duration(now-c.armedAt.Load()) > quarter {
+			quiet = append(quiet, c)
 		}
-		c.pinger.Reset(quarter)
-	})
-	c.pinger.Reset(quarter)
+	}
+	if pinging {
+		s.armPingsLocked()
+	}
+	s.mu.Unlock()
+	for _, c := range quiet {
+		c.ping()
+	}
 }
 
 // handleAside runs handleMessage on a short-lived goroutine and waits for

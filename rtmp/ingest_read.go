@@ -238,7 +238,7 @@ func (c *conn) afterMessage(deadlineSet *time.Time) error {
 			// A relayed session's pings come from the owner's session,
 			// which sees the same messages: the answers are its, and
 			// they push this deadline too (relay.go).
-			if c.pinger == nil && c.relay == nil {
+			if !c.pinging.Load() && c.relay == nil {
 				c.startPinger()
 			}
 		}

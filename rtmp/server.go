@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/openfcs/openfcs/instance"
 	"github.com/openfcs/openfcs/internal/acceptretry"
@@ -101,6 +102,9 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
+	// pings is the ping sweep (pingQuiet), armed while connections ping.
+	pings      *time.Timer
+	pingsArmed bool
 }
 
 func (s *Server) init() {
@@ -261,6 +265,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
 	s.closed = true
+	if s.pings != nil {
+		s.pings.Stop()
+		s.pingsArmed = false
+	}
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
