@@ -332,14 +332,14 @@ func (s *Server) acquireOutlet(in *instance.Instance, t target) (*outlet, *httpE
 	}
 	o.refs++
 	s.mu.Unlock()
-	o.waitCodecs()
+	o.waitCodecs(burstWait)
 	return o, nil
 }
 
-// waitCodecs waits, bounded by burstWait, until the stream's first
-// packets tell its codecs and whether its H.264 has B-frames.
-func (o *outlet) waitCodecs() {
-	timer := time.NewTimer(burstWait)
+// waitCodecs waits, bounded by bound, until the stream's first packets
+// tell its codecs and whether its H.264 has B-frames.
+func (o *outlet) waitCodecs(bound time.Duration) {
+	timer := time.NewTimer(bound)
 	defer timer.Stop()
 	select {
 	case <-o.ready:

@@ -23,6 +23,14 @@ const (
 	vodPaceLead   = 20 * time.Millisecond
 )
 
+// vodCodecWait bounds the wait for a file's first frames, which tell its
+// codecs and B-frames: longer than a live stream's burstWait, since the
+// file is there and its frames come at the pace of their timestamps
+// (bframeProbe of them, a fifth of a second of video), which a loaded
+// machine can stretch past a second; a live stream may not be published
+// at all.
+const vodCodecWait = 5 * time.Second
+
 // vodLinger is how long a viewer's peer stays open after the file's last
 // packet: that packet is still in the browser's jitter buffer and decoder,
 // which a busy receiver can hold seconds behind, and closing the peer
@@ -53,7 +61,7 @@ func (s *Server) acquireVODOutlet(in *instance.Instance, t target) *outlet {
 	o.cancel = cancel
 	s.wg.Add(1)
 	go o.runPlayer(ctx)
-	o.waitCodecs()
+	o.waitCodecs(vodCodecWait)
 	// The codecs are known (or the wait is over): hold the file until the
 	// viewer can receive it, so it starts at its beginning.
 	o.player.Pause(true)
