@@ -854,8 +854,9 @@ func shortfall(b *testing.B, format string, args ...any) {
 // loop that ticks every delivery interval (sharedobject's default
 // coalescing, 10 ms) and writes one 256-byte record naming the changes of
 // the tick to each of LOADBENCH_SO_SUBSCRIBERS (1000) plain TCP readers
-// (openfcs-load sink -so-floor, another process), from one goroutine per
-// core. The changes are made at 1,000 a second on paper (change i at
+// (openfcs-load sink -so-floor, another process, whose readers are the
+// subscribers' readers: pollGroup), from one goroutine per core. The
+// changes are made at 1,000 a second on paper (change i at
 // start + i ms), so the latencies are those of the same fan-out with
 // nothing of a server around it: what any server pays on this machine.
 // Run it in the same invocation as BenchmarkSharedObjects

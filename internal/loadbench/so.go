@@ -25,8 +25,9 @@ import (
 // and one writer that changes it at a steady rate. The writer sets slot
 // "k<i mod 100>" to change number i; each subscriber is a raw RTMP
 // connection (handshake, connect, Use, then a chunk reader, nothing
-// decoded but the change numbers in each shared-object message), so that
-// a thousand of them cost the tool little. A change counts as delivered
+// decoded but the change numbers in each shared-object message), read by
+// the fleet's few readers (pollGroup) rather than a goroutine of its own,
+// so that a thousand of them cost the tool little. A change counts as delivered
 // when the last subscriber has read it, in a Change event of its own: a
 // change the server refused, or lost, is never counted. Its latency is
 // from the writer's SetProperty to that read (both in this process, one
