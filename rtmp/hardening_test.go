@@ -227,30 +227,15 @@ func TestPendingTotalBound(t *testing.T) {
 func TestAggregatePublish(t *testing.T) {
 	ts := startServer(t, Config{})
 	ctx := testutil.Context(t, 5*time.Second)
-	pubC := dial(t, ts, "live", ClientConfig{})
-	pub, err := pubC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, "agg", "live"); err != nil {
-		t.Fatal(err)
-	}
+	pub := publishStream(ctx, t, ts, "live", "agg")
 	rec := &packetRecorder{}
-	plC := dial(t, ts, "live", ClientConfig{})
-	pl, err := plC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl.OnPacket = rec.add
-	if err := pl.Play(ctx, "agg", -1000); err != nil {
-		t.Fatal(err)
-	}
+	playLive(ctx, t, ts, "live", "agg", rec)
 	agg := must(message.AppendAggregate(nil, []message.AggregatePart{
 		{Type: message.TypeAudio, Timestamp: 5000, Body: aacConfig},
 		{Type: message.TypeVideo, Timestamp: 5040, Body: keyframe(1)},
 	}))
 	send := func(p []byte) error {
-		return pubC.writeMsg(chunk.Header{CSID: message.CSIDVideo, Timestamp: 1000, Type: message.TypeAggregate, StreamID: pub.ID}, p)
+		return pub.c.writeMsg(chunk.Header{CSID: message.CSIDVideo, Timestamp: 1000, Type: message.TypeAggregate, StreamID: pub.ID}, p)
 	}
 	if err := send(agg); err != nil {
 		t.Fatal(err)
@@ -275,7 +260,7 @@ func TestAggregatePublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-pubC.Done():
+	case <-pub.c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("a malformed aggregate did not close the publisher")
 	}

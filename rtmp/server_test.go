@@ -64,6 +64,35 @@ func dial(t testing.TB, ts *testServer, path string, cfg ClientConfig) *Client {
 	return c
 }
 
+// publishStream connects a client to app and publishes name live on a new
+// stream.
+func publishStream(ctx context.Context, t testing.TB, ts *testServer, app, name string) *ClientStream {
+	t.Helper()
+	ns, err := dial(t, ts, app, ClientConfig{}).CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Publish(ctx, name, "live"); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// playLive connects a client to app and plays name live on a new
+// stream, its messages recorded by rec from Play.Start on.
+func playLive(ctx context.Context, t testing.TB, ts *testServer, app, name string, rec *packetRecorder) *ClientStream {
+	t.Helper()
+	ns, err := dial(t, ts, app, ClientConfig{}).CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.OnPacket = rec.add
+	if err := ns.Play(ctx, name, -1000); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
 func TestConnectInvalidApp(t *testing.T) {
 	ts := startServer(t, Config{})
 	_, err := Dial(testutil.Context(t, 5*time.Second), ts.url("nosuchapp"), ClientConfig{})
@@ -337,24 +366,9 @@ func TestPublishedAfterPlayStartReachesPlayer(t *testing.T) {
 	hold := func() { time.Sleep(300 * time.Millisecond) }
 	ts.srv.playQueued.Store(&hold)
 	ctx := testutil.Context(t, 10*time.Second)
-	pubC := dial(t, ts, "live", ClientConfig{})
-	pub, err := pubC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, "s", "live"); err != nil {
-		t.Fatal(err)
-	}
+	pub := publishStream(ctx, t, ts, "live", "s")
 	rec := &packetRecorder{}
-	plC := dial(t, ts, "live", ClientConfig{})
-	ps, err := plC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps.OnPacket = rec.add
-	if err := ps.Play(ctx, "s", -1000); err != nil {
-		t.Fatal(err)
-	}
+	playLive(ctx, t, ts, "live", "s", rec)
 	send := func(p media.Packet) {
 		t.Helper()
 		if err := pub.WritePacket(p); err != nil {

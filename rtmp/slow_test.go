@@ -48,25 +48,9 @@ func TestSlowConsumerIsCutOffOthersCarryOn(t *testing.T) {
 	ts := startServer(t, Config{WriteTimeout: 300 * time.Millisecond})
 	ctx := testutil.Context(t, 5*time.Second)
 
-	pubC := dial(t, ts, "live", ClientConfig{})
-	pub, err := pubC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, "s", "live"); err != nil {
-		t.Fatal(err)
-	}
-
+	pub := publishStream(ctx, t, ts, "live", "s")
 	fast := &packetRecorder{}
-	fastC := dial(t, ts, "live", ClientConfig{})
-	fs, err := fastC.CreateStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs.OnPacket = fast.add
-	if err := fs.Play(ctx, "s", -1000); err != nil {
-		t.Fatal(err)
-	}
+	playLive(ctx, t, ts, "live", "s", fast)
 
 	nc, err := net.Dial("tcp", ts.addr)
 	if err != nil {
